@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is for us.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+# pytest-xdist workers; the suite is I/O bound, so two per core pays off.
+WORKERS ?= 4
+
+.PHONY: run test lint bench demo fmt clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## create .venv, install, start warroom on SQLite at http://127.0.0.1:8080
+	$(BIN)/warroom serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)  ## install dev dependencies and run the whole suite (SQLite and PostgreSQL)
+	$(BIN)/pytest -n $(WORKERS) $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff and mypy (strict on src/)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)  ## benchmarks; results go to docs/benchmarks.md
+	$(BIN)/python -m bench.incidents
+
+demo: $(STAMP)  ## replay the runbook's two examples into the local database
+	$(BIN)/warroom demo
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

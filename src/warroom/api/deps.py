@@ -1,0 +1,59 @@
+"""Request dependencies: the runtime, the authenticated principal and its role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from warroom.app import Runtime
+from warroom.auth import service as auth
+from warroom.auth.service import Principal
+from warroom.core.errors import Unauthorized
+from warroom.incidents.service import Actor
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `warroom tokens create`.")
+
+
+def get_runtime(request: Request) -> Runtime:
+    """Return the app's runtime."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _principal(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
+    with runtime.db.session() as session:
+        return auth.authenticate(session, token=credentials.credentials, now=runtime.clock.now())
+
+
+def require(role: str) -> Callable[[Principal], Principal]:
+    """Return a dependency that needs at least `role`."""
+
+    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        principal.require(role)
+        return principal
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Responder = Annotated[Principal, Depends(require("responder"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def actor_of(principal: Principal, request: Request) -> Actor:
+    """Return the timeline actor for a request (the CLI marks itself with a header)."""
+    source = request.headers.get("x-warroom-client", "api")
+    if source not in ("api", "cli", "web", "demo"):
+        source = "api"
+    return Actor(name=principal.name, source=source)

@@ -1,0 +1,53 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from warroom.api.deps import RuntimeDep
+from warroom.storage import migrate
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Say the process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(runtime: RuntimeDep) -> JSONResponse:
+    """Say whether the database, the migrations and the runbook directory are all well."""
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        with runtime.db.session() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = {"ok": True}
+    except Exception as exc:  # any driver error means "not ready"
+        checks["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
+    if checks["database"]["ok"]:
+        current, head = migrate.current_revision(runtime.db), migrate.head_revision()
+        checks["migrations"] = {"ok": current == head, "current": current, "head": head}
+    else:
+        checks["migrations"] = {"ok": False, "error": "database unreachable"}
+    problems = runtime.runbooks.problems()
+    checks["runbooks"] = {
+        "ok": not problems,
+        "root": str(runtime.runbooks.root),
+        "problems": problems,
+    }
+    ready = all(check["ok"] for check in checks.values())
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    """Expose Prometheus metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

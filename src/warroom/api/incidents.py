@@ -1,0 +1,158 @@
+"""Incident and timeline routes (JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Query, Request, status
+
+from warroom.api.deps import Responder, RuntimeDep, Viewer, actor_of
+from warroom.core.clock import ensure_utc
+from warroom.core.errors import Invalid
+from warroom.incidents.schemas import (
+    IncidentCreate,
+    IncidentDetail,
+    IncidentPage,
+    IncidentUpdate,
+    NoteCreate,
+    TimelineEventOut,
+    TimelinePage,
+    TransitionRequest,
+)
+from warroom.incidents.service import ListFilters
+from warroom.incidents.states import STATUSES
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+Action = Literal["triage", "mitigate", "resolve", "close", "reopen"]
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """Accept both `?status=a&status=b` and `?status=a,b`."""
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=IncidentDetail)
+def declare(
+    body: IncidentCreate, request: Request, runtime: RuntimeDep, principal: Responder
+) -> IncidentDetail:
+    """Declare an incident; its runbook file appears in `active/`."""
+    fields = body.model_dump(exclude={"runbook"})
+    if fields["started_at"] is not None:
+        fields["started_at"] = ensure_utc(fields["started_at"])
+    return runtime.flows.declare(actor=actor_of(principal, request), runbook=body.runbook, **fields)
+
+
+@router.get("", response_model=IncidentPage)
+def list_incidents(
+    runtime: RuntimeDep,
+    _principal: Viewer,
+    status_: Annotated[
+        list[str] | None, Query(alias="status", description="detected, triaged…")
+    ] = None,
+    severity: Annotated[
+        list[str] | None, Query(description="SEV-1…; repeat or comma-separate")
+    ] = None,
+    service: Annotated[str | None, Query(max_length=64)] = None,
+    type_: Annotated[str | None, Query(alias="type", max_length=64)] = None,
+    since: Annotated[datetime | None, Query(description="Detected at or after (ISO 8601)")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> IncidentPage:
+    """List incidents, newest first, one page at a time."""
+    statuses = _split(status_)
+    bad = [s for s in statuses or [] if s not in STATUSES]
+    if bad:
+        raise Invalid(
+            f"unknown status {', '.join(bad)}; use {', '.join(STATUSES)}", {"field": "status"}
+        )
+    severities = _split(severity)
+    if severities:
+        from warroom.incidents.service import check_severity
+
+        severities = [check_severity(runtime.config(), s) for s in severities]
+    filters = ListFilters(
+        status=statuses,
+        severity=severities,
+        service=service,
+        incident_type=type_,
+        since=ensure_utc(since) if since else None,
+    )
+    items, next_cursor = runtime.flows.page(filters=filters, limit=limit, cursor=cursor)
+    return IncidentPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{ref}", response_model=IncidentDetail)
+def show(ref: str, runtime: RuntimeDep, _principal: Viewer) -> IncidentDetail:
+    """Show one incident (`42` or `INC-42`) with checklist and timeline."""
+    return runtime.flows.get(ref)
+
+
+@router.patch("/{ref}", response_model=IncidentDetail)
+def update(
+    ref: str, body: IncidentUpdate, request: Request, runtime: RuntimeDep, principal: Responder
+) -> IncidentDetail:
+    """Change fields; each change is written to the timeline."""
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    nulls = [k for k, v in changes.items() if v is None]
+    if nulls:
+        raise Invalid(f"cannot clear {', '.join(nulls)}; give a value", {"fields": nulls})
+    if "started_at" in changes:
+        changes["started_at"] = ensure_utc(changes["started_at"])
+    return runtime.flows.update(
+        ref, actor=actor_of(principal, request), changes=changes, reason=body.reason
+    )
+
+
+@router.post("/{ref}/acknowledge", response_model=IncidentDetail)
+def acknowledge(
+    ref: str, request: Request, runtime: RuntimeDep, principal: Responder
+) -> IncidentDetail:
+    """Acknowledge: stops paging; a milestone, not a status."""
+    return runtime.flows.acknowledge(ref, actor=actor_of(principal, request))
+
+
+@router.post("/{ref}/{action}", response_model=IncidentDetail)
+def transition(
+    ref: str,
+    action: Action,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: Responder,
+    body: Annotated[TransitionRequest | None, Body()] = None,
+) -> IncidentDetail:
+    """Move the incident: triage, mitigate, resolve, close or reopen (409 says what is allowed)."""
+    body = body or TransitionRequest()
+    fields = body.model_dump(exclude_none=True, exclude={"note"})
+    return runtime.flows.transition(
+        ref, action, actor=actor_of(principal, request), note=body.note, fields=fields
+    )
+
+
+@router.get("/{ref}/timeline", response_model=TimelinePage)
+def get_timeline(
+    ref: str,
+    runtime: RuntimeDep,
+    _principal: Viewer,
+    after: Annotated[int, Query(ge=0, description="Return events with id greater than this")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> TimelinePage:
+    """Read the timeline, oldest first (append-only: no route edits or deletes events)."""
+    items = runtime.flows.timeline(ref, after_id=after, limit=limit + 1)
+    next_cursor = str(items[limit - 1].id) if len(items) > limit else None
+    return TimelinePage(items=items[:limit], next_cursor=next_cursor)
+
+
+@router.post(
+    "/{ref}/timeline", status_code=status.HTTP_201_CREATED, response_model=TimelineEventOut
+)
+def add_note(
+    ref: str, body: NoteCreate, request: Request, runtime: RuntimeDep, principal: Responder
+) -> TimelineEventOut:
+    """Add a note to the timeline."""
+    at = ensure_utc(body.at) if body.at else None
+    return runtime.flows.note(
+        ref, actor=actor_of(principal, request), text=body.text, at=at, key_event=body.key_event
+    )

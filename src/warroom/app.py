@@ -1,0 +1,86 @@
+"""Composition root: settings → database, configuration, runbook directory, flows, FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from warroom.config import Settings, WarroomConfig, load_config
+from warroom.core.clock import Clock, SystemClock
+from warroom.incidents.flows import IncidentFlows
+from warroom.runbooks.directory import RunbookDirectory
+from warroom.storage import migrate
+from warroom.storage.db import Database
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger("warroom")
+
+
+@dataclass
+class Runtime:
+    """Everything a running warroom holds, built once from Settings and passed down."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    runbooks: RunbookDirectory
+    config_value: WarroomConfig
+    flows: IncidentFlows = field(init=False)
+    _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.flows = IncidentFlows(
+            db=self.db, config=self.config, clock=self.clock, runbooks=self.runbooks
+        )
+
+    def config(self) -> WarroomConfig:
+        """Return the configuration in force."""
+        return self.config_value
+
+    def reload_config(self) -> WarroomConfig:
+        """Re-read warroom.yaml; on error keep the last good configuration and raise."""
+        fresh = load_config(self.settings.config_path())
+        with self._config_lock:
+            self.config_value = fresh
+        log.info("configuration reloaded")
+        return fresh
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    config: WarroomConfig | None = None,
+    upgrade: bool = True,
+) -> Runtime:
+    """Build the runtime: load config, open the database (upgrading it), prepare runbooks."""
+    config_value = config if config is not None else load_config(settings.config_path())
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url())
+    if upgrade:
+        migrate.upgrade(db)
+    runbooks = RunbookDirectory(Path(settings.runbooks_dir))
+    for folder in (runbooks.templates, runbooks.active, runbooks.archive):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # readiness reports it; incidents still work
+            log.error("cannot create %s: %s", folder, exc.strerror)
+    return Runtime(
+        settings=settings,
+        db=db,
+        clock=clock or SystemClock(),
+        runbooks=runbooks,
+        config_value=config_value,
+    )
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """Return the FastAPI application serving the API and pages for `runtime`."""
+    from warroom.api.main import build_api
+
+    return build_api(runtime)

@@ -1,0 +1,139 @@
+"""Users, roles and API tokens (tokens are shown once and stored as SHA-256 digests)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from warroom.auth.models import ApiToken, User
+from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+
+ROLES = ("viewer", "responder", "admin")
+TOKEN_PREFIX = "wr_"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    user_id: int
+    name: str
+    role: str
+
+    def require(self, role: str) -> None:
+        """Raise Forbidden unless this principal's role is at least `role`."""
+        if ROLES.index(self.role) < ROLES.index(role):
+            raise Forbidden(f"this needs the {role} role; {self.name} is a {self.role}")
+
+
+def check_role(role: str) -> str:
+    """Return `role` if it is known, else raise Invalid listing the roles."""
+    if role not in ROLES:
+        raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}", {"field": "role"})
+    return role
+
+
+def digest(token: str) -> str:
+    """Return the stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    session: Session, *, name: str, role: str, now: datetime, password: str | None = None
+) -> User:
+    """Create a user; raise Conflict if the name is taken."""
+    if not NAME_PATTERN.match(name):
+        raise Invalid(
+            f"user name {name!r} must be 1-64 letters, digits, '_', '.', '@' or '-'",
+            {"field": "name"},
+        )
+    check_role(role)
+    if session.scalars(select(User).where(User.name == name)).first() is not None:
+        raise Conflict(f"user {name!r} already exists")
+    user = User(
+        name=name,
+        role=role,
+        created_at=now,
+        password_hash=_hasher.hash(password) if password else None,
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"user {name!r} already exists") from exc
+    return user
+
+
+def get_user(session: Session, name: str) -> User:
+    """Return the user called `name`, or raise NotFound."""
+    user = session.scalars(select(User).where(User.name == name)).first()
+    if user is None:
+        raise NotFound(f"no user {name!r}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Return every user, by name."""
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+def count_users(session: Session) -> int:
+    """Return how many users exist."""
+    return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def verify_password(user: User, password: str) -> bool:
+    """Tell whether `password` is this user's password."""
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except Exception:  # argon2 raises several mismatch/invalid-hash types
+        return False
+
+
+def create_token(session: Session, *, user: User, name: str, now: datetime) -> str:
+    """Create an API token for `user` and return it; only its digest is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            name=name[:64],
+            prefix=token[:10],
+            digest=digest(token),
+            created_at=now,
+        )
+    )
+    session.flush()
+    return token
+
+
+def authenticate(session: Session, *, token: str, now: datetime) -> Principal:
+    """Return the principal a bearer token belongs to, or raise Unauthorized."""
+    row = session.scalars(select(ApiToken).where(ApiToken.digest == digest(token))).first()
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("the API token is not valid (unknown or revoked)")
+    if row.user.disabled_at is not None:
+        raise Unauthorized(f"user {row.user.name!r} is disabled")
+    return Principal(user_id=row.user.id, name=row.user.name, role=row.user.role)
+
+
+def bootstrap_admin(session: Session, *, now: datetime) -> tuple[str, str] | None:
+    """On an empty database create user `admin`; return (password, token) to show once."""
+    if count_users(session) > 0:
+        return None
+    password = secrets.token_urlsafe(12)
+    user = create_user(session, name="admin", role="admin", now=now, password=password)
+    token = create_token(session, user=user, name="bootstrap", now=now)
+    return password, token

@@ -1,0 +1,110 @@
+"""Admin commands on the local database: db, users, tokens, config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from warroom.cli.common import errors_as_exit, local_runtime
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Users and their roles (viewer, responder, admin).", no_args_is_help=True
+)
+tokens_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_is_help=True)
+config_app = typer.Typer(
+    help="The organisation's configuration (warroom.yaml).", no_args_is_help=True
+)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema to the newest migration."""
+    from warroom.storage import migrate
+
+    with errors_as_exit():
+        runtime = local_runtime(upgrade=True)
+        typer.echo(f"database at revision {migrate.current_revision(runtime.db)}")
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument(help="Login name, e.g. alice.")],
+    role: Annotated[str, typer.Option(help="viewer, responder or admin.")] = "responder",
+    password: Annotated[bool, typer.Option("--password", help="Prompt for a password.")] = False,
+) -> None:
+    """Create a user."""
+    from warroom.auth import service as auth
+
+    secret = (
+        typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
+    )
+    with errors_as_exit():
+        auth.check_role(role)
+        runtime = local_runtime()
+        with runtime.db.transaction() as session:
+            user = auth.create_user(
+                session, name=name, role=role, now=runtime.clock.now(), password=secret
+            )
+        typer.echo(f"created user {user.name} ({user.role})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users and their roles."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from warroom.auth import service as auth
+
+    with errors_as_exit():
+        runtime = local_runtime()
+        with runtime.db.session() as session:
+            users = auth.list_users(session)
+            table = Table("name", "role", "created (UTC)", "disabled")
+            for user in users:
+                table.add_row(
+                    user.name,
+                    user.role,
+                    user.created_at.strftime("%Y-%m-%d %H:%M"),
+                    "yes" if user.disabled_at else "",
+                )
+    Console().print(table)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    name: Annotated[str, typer.Option("--name", help="A label to recognise the token by.")] = "cli",
+) -> None:
+    """Create an API token for USER; the token is printed alone on the last line."""
+    from warroom.auth import service as auth
+
+    with errors_as_exit():
+        runtime = local_runtime()
+        with runtime.db.transaction() as session:
+            account = auth.get_user(session, user)
+            token = auth.create_token(session, user=account, name=name, now=runtime.clock.now())
+        typer.echo(f"token {name!r} for {account.name} ({account.role}); it is shown only once:")
+        typer.echo(token)
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[
+        Path | None, typer.Argument(help="File to check (default WARROOM_CONFIG).")
+    ] = None,
+) -> None:
+    """Validate warroom.yaml; problems are printed as file:line: message (exit 1)."""
+    from warroom.config import Settings, load_config
+
+    target = path or Settings().config_path()
+    with errors_as_exit():
+        config = load_config(target)
+    where = str(target) if target else "built-in defaults (no warroom.yaml)"
+    typer.echo(
+        f"{where}: ok — {len(config.severities)} severities, "
+        f"{len(config.incident_types)} incident types, {len(config.services)} services"
+    )

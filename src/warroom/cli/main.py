@@ -1,0 +1,28 @@
+"""The `warroom` command. Imports stay lazy so `warroom --help` is instant."""
+
+from __future__ import annotations
+
+import typer
+
+from warroom.cli.admin import config_app, db_app, tokens_app, users_app
+from warroom.cli.runbooks_cmd import runbooks_app
+from warroom.cli.serve import serve
+
+app = typer.Typer(
+    name="warroom",
+    help="Incident response that runs your runbook: detect, triage, escalate, mitigate, learn.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("serve")(serve)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(config_app, name="config")
+app.add_typer(runbooks_app, name="runbooks")
+
+
+def run() -> None:
+    """Entry point of the console script."""
+    app()

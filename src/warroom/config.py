@@ -1,0 +1,256 @@
+"""Settings (environment) and the organisation's configuration (`warroom.yaml`)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from warroom.core.errors import ConfigError
+
+SEVERITY_PATTERN = re.compile(r"^SEV-[1-9]$")
+
+
+class Settings(BaseSettings):
+    """Process settings from `WARROOM_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="WARROOM_", extra="ignore")
+
+    config: Path | None = None
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    runbooks_dir: Path = Path("./docs/runbooks")
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'warroom.db').resolve()}"
+
+    def config_path(self) -> Path | None:
+        """Return the YAML file to read: WARROOM_CONFIG, else ./warroom.yaml if present."""
+        if self.config is not None:
+            return self.config
+        default = Path("warroom.yaml")
+        return default if default.exists() else None
+
+
+def normalise_database_url(url: str) -> str:
+    """Make plain `postgresql://` URLs use psycopg 3, the driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class SeverityConfig(BaseModel):
+    """One severity level and what it means to responders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str
+    page: bool = False
+    exec_email: bool = False
+    postmortem_required: bool = False
+
+
+class IncidentTypeConfig(BaseModel):
+    """A kind of incident and the runbook template it starts from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str | None = None
+    template: str | None = None
+    default_severity: str | None = None
+    restricted: bool = False
+
+
+class ServiceConfig(BaseModel):
+    """A service incidents can be about (later issues add team, schedule, escalation)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str | None = None
+    runbook: str | None = None
+
+
+def default_severities() -> dict[str, SeverityConfig]:
+    """Return the runbook's four severity levels."""
+    return {
+        "SEV-1": SeverityConfig(
+            name="Critical",
+            description="System-wide outage, data loss, security breach.",
+            page=True,
+            exec_email=True,
+            postmortem_required=True,
+        ),
+        "SEV-2": SeverityConfig(
+            name="High",
+            description="Major functionality impaired, significant performance degradation.",
+            page=True,
+            exec_email=True,
+            postmortem_required=True,
+        ),
+        "SEV-3": SeverityConfig(
+            name="Medium", description="Minor functionality impaired, localized performance issues."
+        ),
+        "SEV-4": SeverityConfig(name="Low", description="Cosmetic issues, documentation errors."),
+    }
+
+
+def default_incident_types() -> list[IncidentTypeConfig]:
+    """Return the incident types the shipped templates cover."""
+    return [
+        IncidentTypeConfig(id="default", name="General", template="generic"),
+        IncidentTypeConfig(
+            id="resource-saturation", name="Resource saturation", template="resource-saturation"
+        ),
+        IncidentTypeConfig(
+            id="security",
+            name="Security / data breach",
+            template="security-breach",
+            default_severity="SEV-1",
+            restricted=True,
+        ),
+    ]
+
+
+class WarroomConfig(BaseModel):
+    """The organisation, as written in `warroom.yaml`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    severities: dict[str, SeverityConfig] = Field(default_factory=default_severities)
+    priorities: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4"])
+    incident_types: list[IncidentTypeConfig] = Field(default_factory=default_incident_types)
+    services: list[ServiceConfig] = Field(default_factory=list)
+
+    @field_validator("severities")
+    @classmethod
+    def _severity_keys(cls, value: dict[str, SeverityConfig]) -> dict[str, SeverityConfig]:
+        if not value:
+            raise ValueError("at least one severity is needed")
+        for key in value:
+            if not SEVERITY_PATTERN.match(key):
+                raise ValueError(f"severity {key!r} must look like SEV-1 … SEV-9")
+        return dict(sorted(value.items()))
+
+    @field_validator("incident_types")
+    @classmethod
+    def _unique_types(cls, value: list[IncidentTypeConfig]) -> list[IncidentTypeConfig]:
+        seen: set[str] = set()
+        for item in value:
+            if item.id in seen:
+                raise ValueError(f"incident type {item.id!r} is defined twice")
+            seen.add(item.id)
+        return value
+
+    def incident_type(self, type_id: str) -> IncidentTypeConfig | None:
+        """Return the incident type with this id, if configured."""
+        return next((t for t in self.incident_types if t.id == type_id), None)
+
+    def service(self, service_id: str) -> ServiceConfig | None:
+        """Return the service with this id, if configured."""
+        return next((s for s in self.services if s.id == service_id), None)
+
+
+def load_config(path: Path | None) -> WarroomConfig:
+    """Read and validate `warroom.yaml`; errors name the file, line and field."""
+    if path is None:
+        return WarroomConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    try:
+        node = yaml.compose(text)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}:{line}: invalid YAML: {problem}"]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: the top level must be a mapping of sections"])
+    lines = _line_index(node)
+    try:
+        config = WarroomConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            field = ".".join(str(part) for part in loc) or "(top level)"
+            problems.append(f"{path}:{_nearest_line(lines, loc)}: {field}: {error['msg']}")
+        raise ConfigError(problems) from exc
+    problems = _cross_check(config, lines, path)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path: Path) -> list[str]:
+    """Check references between sections (a type naming an unknown severity, …)."""
+    problems = []
+    for index, item in enumerate(config.incident_types):
+        if item.default_severity and item.default_severity not in config.severities:
+            loc = ("incident_types", index, "default_severity")
+            problems.append(
+                f"{path}:{_nearest_line(lines, loc)}: incident_types.{index}.default_severity: "
+                f"unknown severity {item.default_severity!r}; known: "
+                + ", ".join(config.severities)
+            )
+    return problems
+
+
+def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
+    """Map each key path in the YAML document to its 1-based line number."""
+    index: dict[tuple[Any, ...], int] = {}
+
+    def walk(current: yaml.Node, path: tuple[Any, ...]) -> None:
+        index[path] = current.start_mark.line + 1
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                key = key_node.value
+                index[(*path, key)] = key_node.start_mark.line + 1
+                walk(value_node, (*path, key))
+        elif isinstance(current, yaml.SequenceNode):
+            for position, item in enumerate(current.value):
+                walk(item, (*path, position))
+
+    if node is not None:
+        walk(node, ())
+    return index
+
+
+def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
+    """Return the line of the deepest part of `loc` that exists in the document."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from the given environment (the process's by default)."""
+    if environ is None:
+        return Settings()
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(environ)
+        return Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,0 +1,246 @@
+"""Incident flows: one transaction per request, then the runbook file is written."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.config import WarroomConfig
+from warroom.core.clock import Clock
+from warroom.incidents import service, timeline
+from warroom.incidents.models import ChecklistItem, Incident
+from warroom.incidents.schemas import (
+    ChecklistItemOut,
+    IncidentDetail,
+    IncidentOut,
+    TimelineEventOut,
+)
+from warroom.incidents.service import Actor, ListFilters
+from warroom.storage.db import Database
+
+log = logging.getLogger("warroom.incidents")
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    """What a runbook template contributes to a new incident."""
+
+    name: str | None
+    checklist: list[tuple[str, str]]
+    owner: str | None = None
+    module: str | None = None
+
+
+class RunbookPort(Protocol):
+    """The runbook directory as the incident flows see it."""
+
+    def choose_template(
+        self,
+        config: WarroomConfig,
+        *,
+        runbook: str | None,
+        incident_type: str | None,
+        service: str | None,
+    ) -> TemplateChoice:
+        """Pick the template an incident starts from."""
+        ...
+
+    def publish(self, incident: IncidentDetail, severity_name: str | None = None) -> bool:
+        """Write the incident's file into active/ or archive/."""
+        ...
+
+
+Listener = Callable[[str, IncidentDetail], None]
+
+
+@dataclass
+class IncidentFlows:
+    """Runs incident use cases against the database and keeps the runbook files in step."""
+
+    db: Database
+    config: Callable[[], WarroomConfig]
+    clock: Clock
+    runbooks: RunbookPort
+    listeners: list[Listener] | None = None
+
+    def _finish(self, event: str, detail: IncidentDetail) -> IncidentDetail:
+        """After commit: write the runbook file and tell listeners (metrics, later the engine)."""
+        severity = self.config().severities.get(detail.severity)
+        self.runbooks.publish(detail, severity.name if severity else None)
+        for listener in self.listeners or []:
+            listener(event, detail)
+        return detail
+
+    def declare(self, *, actor: Actor, runbook: str | None = None, **fields: Any) -> IncidentDetail:
+        """Declare an incident from its runbook template."""
+        config = self.config()
+        chosen = self.runbooks.choose_template(
+            config,
+            runbook=runbook,
+            incident_type=fields.get("incident_type"),
+            service=fields.get("service"),
+        )
+        fields.setdefault("owner", None)
+        fields.setdefault("module", None)
+        fields["owner"] = fields["owner"] or chosen.owner
+        fields["module"] = fields["module"] or fields.get("service") or chosen.module
+        with self.db.transaction() as session:
+            incident = service.declare(
+                session,
+                config=config,
+                now=self.clock.now(),
+                actor=actor,
+                runbook_template=chosen.name,
+                checklist=chosen.checklist,
+                **fields,
+            )
+            detail = load_detail(session, incident)
+        log.info(
+            "declared %s (%s): %s",
+            detail.ref,
+            detail.severity,
+            detail.title,
+            extra={"incident": detail.ref},
+        )
+        return self._finish("declared", detail)
+
+    def update(
+        self, ref: str, *, actor: Actor, changes: dict[str, Any], reason: str | None = None
+    ) -> IncidentDetail:
+        """Change fields of an incident."""
+        with self.db.transaction() as session:
+            incident = service.get(session, ref, for_update=True)
+            service.update(
+                session,
+                config=self.config(),
+                incident=incident,
+                now=self.clock.now(),
+                actor=actor,
+                changes=changes,
+                reason=reason,
+            )
+            detail = load_detail(session, incident)
+        return self._finish("updated", detail)
+
+    def acknowledge(self, ref: str, *, actor: Actor) -> IncidentDetail:
+        """Acknowledge an incident (idempotent)."""
+        with self.db.transaction() as session:
+            incident = service.get(session, ref, for_update=True)
+            service.acknowledge(session, incident=incident, now=self.clock.now(), actor=actor)
+            detail = load_detail(session, incident)
+        return self._finish("acknowledged", detail)
+
+    def transition(
+        self,
+        ref: str,
+        action: str,
+        *,
+        actor: Actor,
+        note: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> IncidentDetail:
+        """Move an incident through its lifecycle."""
+        with self.db.transaction() as session:
+            incident = service.get(session, ref, for_update=True)
+            service.transition(
+                session,
+                config=self.config(),
+                incident=incident,
+                action=action,
+                now=self.clock.now(),
+                actor=actor,
+                note=note,
+                fields=fields,
+            )
+            detail = load_detail(session, incident)
+        log.info("%s is now %s", detail.ref, detail.status, extra={"incident": detail.ref})
+        return self._finish(action, detail)
+
+    def note(
+        self,
+        ref: str,
+        *,
+        actor: Actor,
+        text: str,
+        at: datetime | None = None,
+        key_event: bool = False,
+    ) -> TimelineEventOut:
+        """Add a note to an incident's timeline."""
+        with self.db.transaction() as session:
+            incident = service.get(session, ref, for_update=True)
+            event = service.add_note(
+                session,
+                incident=incident,
+                now=self.clock.now(),
+                actor=actor,
+                text=text,
+                at=at,
+                key_event=key_event,
+            )
+            session.flush()
+            out = TimelineEventOut.of(event)
+            detail = load_detail(session, incident)
+        self._finish("note", detail)
+        return out
+
+    def get(self, ref: str) -> IncidentDetail:
+        """Return an incident with its checklist and timeline."""
+        with self.db.session() as session:
+            return load_detail(session, service.get(session, ref))
+
+    def page(
+        self, *, filters: ListFilters, limit: int, cursor: str | None
+    ) -> tuple[list[IncidentOut], str | None]:
+        """Return a page of incidents and the next cursor."""
+        with self.db.session() as session:
+            rows, next_cursor = service.list_incidents(
+                session, filters=filters, limit=limit, cursor=cursor
+            )
+            return [IncidentOut.of(row) for row in rows], next_cursor
+
+    def timeline(self, ref: str, *, after_id: int, limit: int) -> list[TimelineEventOut]:
+        """Return timeline events after `after_id`."""
+        with self.db.session() as session:
+            incident = service.get(session, ref)
+            events = timeline.events(session, incident=incident, after_id=after_id, limit=limit)
+            return [TimelineEventOut.of(e) for e in events]
+
+    def sync_all(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+        """Rewrite every incident's runbook file from the database; return (written, failed)."""
+        written = failed = 0
+        with self.db.session() as session:
+            numbers = service.all_numbers(session)
+        for index, number in enumerate(numbers, start=1):
+            with self.db.session() as session:
+                detail = load_detail(session, service.get(session, number))
+            severity = self.config().severities.get(detail.severity)
+            if self.runbooks.publish(detail, severity.name if severity else None):
+                written += 1
+            else:
+                failed += 1
+            if progress is not None:
+                progress(index, len(numbers))
+        return written, failed
+
+
+def load_detail(session: Session, incident: Incident) -> IncidentDetail:
+    """Read an incident's checklist and timeline into the API's detail shape."""
+    session.flush()
+    items = session.scalars(
+        select(ChecklistItem)
+        .where(ChecklistItem.incident_id == incident.id)
+        .order_by(ChecklistItem.section_position, ChecklistItem.position)
+    )
+    events = timeline.events(session, incident=incident)
+    base = IncidentOut.of(incident)
+    return IncidentDetail(
+        **base.model_dump(),
+        checklist=[ChecklistItemOut.of(i) for i in items],
+        timeline=[TimelineEventOut.of(e) for e in events],
+    )

@@ -1,0 +1,112 @@
+"""The incident aggregate: the incident row, its append-only timeline and checklist items."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from warroom.storage.base import Base, UTCDateTime
+
+
+class Incident(Base):
+    """One incident, from detection to close."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_status_number", "status", "number"),
+        Index("ix_incidents_severity_number", "severity", "number"),
+        Index("ix_incidents_service_number", "service", "number"),
+        Index("ix_incidents_type_number", "incident_type", "number"),
+        Index("ix_incidents_detected_at", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True, nullable=False)
+    slug: Mapped[str] = mapped_column(String(64), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    incident_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    service: Mapped[str | None] = mapped_column(String(64))
+    commander: Mapped[str | None] = mapped_column(String(64))
+    impact: Mapped[str | None] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str | None] = mapped_column(String(16))
+    visibility: Mapped[str] = mapped_column(String(16), nullable=False, default="public")
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    runbook_template: Mapped[str | None] = mapped_column(String(128))
+    owner: Mapped[str | None] = mapped_column(String(64))
+    module: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    timeline: Mapped[list[TimelineEvent]] = relationship(
+        back_populates="incident", order_by="TimelineEvent.id", lazy="raise_on_sql"
+    )
+    checklist: Mapped[list[ChecklistItem]] = relationship(
+        back_populates="incident",
+        order_by="(ChecklistItem.section_position, ChecklistItem.position)",
+        lazy="raise_on_sql",
+    )
+
+    @property
+    def ref(self) -> str:
+        """Return the human reference, `INC-<n>`."""
+        return f"INC-{self.number}"
+
+
+class TimelineEvent(Base):
+    """Something that happened to an incident; never updated or deleted."""
+
+    __tablename__ = "timeline_events"
+    __table_args__ = (Index("ix_timeline_events_incident_id_id", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="RESTRICT"), nullable=False
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    key_event: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    incident: Mapped[Incident] = relationship(back_populates="timeline")
+
+
+class ChecklistItem(Base):
+    """A step from the runbook template's Containment / Remediation / Verification lists."""
+
+    __tablename__ = "checklist_items"
+    __table_args__ = (Index("ix_checklist_items_incident_id", "incident_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="RESTRICT"), nullable=False
+    )
+    section: Mapped[str] = mapped_column(String(64), nullable=False)
+    section_position: Mapped[int] = mapped_column(Integer, nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_by: Mapped[str | None] = mapped_column(String(64))
+    skipped_reason: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    incident: Mapped[Incident] = relationship(back_populates="checklist")

@@ -1,0 +1,449 @@
+"""Incident service: declare, change, move through the lifecycle, note, find and list."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.config import WarroomConfig
+from warroom.core.errors import Conflict, Invalid, NotFound
+from warroom.core.text import slugify
+from warroom.incidents import timeline
+from warroom.incidents.models import ChecklistItem, Incident, TimelineEvent
+from warroom.incidents.states import ACTION_TARGET, check_action
+from warroom.storage.counters import next_value
+
+INCIDENT_COUNTER = "incident_number"
+ASSESSMENT_FIELDS = ("commander", "severity", "impact", "scope", "priority")
+EDITABLE_FIELDS = (
+    "title",
+    "summary",
+    "severity",
+    "incident_type",
+    "service",
+    "commander",
+    "impact",
+    "scope",
+    "priority",
+    "visibility",
+    "started_at",
+    "owner",
+    "module",
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, and through which channel (api, cli, web, demo, alertmanager…)."""
+
+    name: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """Filters for listing incidents; None means any."""
+
+    status: list[str] | None = None
+    severity: list[str] | None = None
+    service: str | None = None
+    incident_type: str | None = None
+    since: datetime | None = None
+
+
+def parse_ref(ref: str) -> int:
+    """Turn `42`, `INC-42` or `inc-42` into 42, or raise NotFound."""
+    text = ref.strip()
+    if text.upper().startswith("INC-"):
+        text = text[4:]
+    if not text.isdigit() or len(text) > 9:
+        raise NotFound(f"no incident {ref!r}: use a number such as 42 or INC-42")
+    return int(text)
+
+
+def get(session: Session, ref: str | int, *, for_update: bool = False) -> Incident:
+    """Return the incident with this number, or raise NotFound."""
+    number = ref if isinstance(ref, int) else parse_ref(ref)
+    stmt = select(Incident).where(Incident.number == number)
+    if for_update:
+        stmt = stmt.with_for_update()
+    incident = session.scalars(stmt).one_or_none()
+    if incident is None:
+        raise NotFound(f"no incident INC-{number}")
+    return incident
+
+
+def check_severity(config: WarroomConfig, severity: str) -> str:
+    """Return the normalised severity, or raise Invalid naming the known ones."""
+    normalised = severity.strip().upper()
+    if normalised.startswith("SEV") and not normalised.startswith("SEV-"):
+        normalised = "SEV-" + normalised[3:]
+    if normalised not in config.severities:
+        known = ", ".join(f"{k} ({v.name})" for k, v in config.severities.items())
+        raise Invalid(f"unknown severity {severity!r}; use one of {known}", {"field": "severity"})
+    return normalised
+
+
+def _check_fields(config: WarroomConfig, values: dict[str, Any]) -> dict[str, Any]:
+    """Validate configuration-dependent fields; return them normalised."""
+    out = dict(values)
+    if out.get("severity") is not None:
+        out["severity"] = check_severity(config, out["severity"])
+    if out.get("incident_type") is not None and config.incident_type(out["incident_type"]) is None:
+        known = ", ".join(t.id for t in config.incident_types)
+        raise Invalid(
+            f"unknown incident type {out['incident_type']!r}; use one of {known}",
+            {"field": "incident_type"},
+        )
+    if (
+        out.get("service") is not None
+        and config.services
+        and config.service(out["service"]) is None
+    ):
+        known = ", ".join(s.id for s in config.services)
+        raise Invalid(
+            f"unknown service {out['service']!r}; use one of {known}", {"field": "service"}
+        )
+    if out.get("priority") is not None and out["priority"] not in config.priorities:
+        known = ", ".join(config.priorities)
+        raise Invalid(
+            f"unknown priority {out['priority']!r}; use one of {known}", {"field": "priority"}
+        )
+    return out
+
+
+def declare(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    now: datetime,
+    actor: Actor,
+    title: str,
+    severity: str | None = None,
+    summary: str = "",
+    incident_type: str | None = None,
+    service: str | None = None,
+    commander: str | None = None,
+    visibility: str | None = None,
+    started_at: datetime | None = None,
+    runbook_template: str | None = None,
+    checklist: list[tuple[str, str]] | None = None,
+    owner: str | None = None,
+    module: str | None = None,
+) -> Incident:
+    """Open a new incident in `detected`, with its checklist and first timeline event."""
+    type_id = incident_type or "default"
+    type_config = config.incident_type(type_id)
+    fields = _check_fields(
+        config, {"severity": severity, "incident_type": type_id, "service": service}
+    )
+    if fields["severity"] is None:
+        default = type_config.default_severity if type_config else None
+        fields["severity"] = default or (
+            "SEV-3" if "SEV-3" in config.severities else max(config.severities)
+        )
+    if started_at is not None and started_at > now:
+        raise Invalid("started_at is in the future", {"field": "started_at"})
+    if visibility is None:
+        visibility = "restricted" if type_config and type_config.restricted else "public"
+    number = next_value(session, INCIDENT_COUNTER)
+    incident = Incident(
+        number=number,
+        slug=slugify(title),
+        title=title,
+        summary=summary,
+        status="detected",
+        severity=fields["severity"],
+        incident_type=type_id,
+        service=service,
+        commander=commander,
+        visibility=visibility,
+        source=actor.source,
+        runbook_template=runbook_template,
+        owner=owner,
+        module=module,
+        created_by=actor.name,
+        started_at=started_at,
+        detected_at=now,
+        updated_at=now,
+    )
+    session.add(incident)
+    session.flush()
+    for section_index, (section, items) in enumerate(_group_sections(checklist or [])):
+        for position, text in enumerate(items):
+            session.add(
+                ChecklistItem(
+                    incident_id=incident.id,
+                    section=section,
+                    section_position=section_index,
+                    position=position,
+                    text=text,
+                )
+            )
+    timeline.record(
+        session,
+        incident=incident,
+        kind="declared",
+        at=now,
+        actor=actor.name,
+        source=actor.source,
+        text=f"Declared {incident.ref} ({incident.severity}): {title}",
+        data={"severity": incident.severity, "visibility": visibility, "commander": commander},
+    )
+    if commander:
+        timeline.record(
+            session,
+            incident=incident,
+            kind="commander_changed",
+            at=now,
+            actor=actor.name,
+            source=actor.source,
+            text=f"{commander} is Incident Commander",
+            data={"from": None, "to": commander},
+        )
+    return incident
+
+
+def _group_sections(items: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """Group (section, text) pairs by section, keeping first-seen order."""
+    grouped: dict[str, list[str]] = {}
+    for section, text in items:
+        grouped.setdefault(section, []).append(text)
+    return list(grouped.items())
+
+
+def update(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    incident: Incident,
+    now: datetime,
+    actor: Actor,
+    changes: dict[str, Any],
+    reason: str | None = None,
+) -> list[str]:
+    """Apply field changes, writing a timeline event for each; return the changed names."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise Invalid(f"cannot change {', '.join(sorted(unknown))}", {"fields": sorted(unknown)})
+    if incident.status == "closed":
+        raise Conflict(f"{incident.ref} is closed; reopen is not possible and fields are frozen")
+    changes = _check_fields(config, {k: v for k, v in changes.items() if v is not None})
+    if "started_at" in changes and changes["started_at"] > incident.detected_at:
+        raise Invalid("started_at must not be after detected_at", {"field": "started_at"})
+    changed = []
+    for field in EDITABLE_FIELDS:
+        if field not in changes:
+            continue
+        old, new = getattr(incident, field), changes[field]
+        if old == new:
+            continue
+        setattr(incident, field, new)
+        changed.append(field)
+        _record_change(session, incident, field, old, new, now, actor, reason)
+    if changed:
+        incident.updated_at = now
+    return changed
+
+
+def _record_change(
+    session: Session,
+    incident: Incident,
+    field: str,
+    old: Any,
+    new: Any,
+    now: datetime,
+    actor: Actor,
+    reason: str | None,
+) -> None:
+    """Write the timeline event for one changed field."""
+    label = field.replace("_", " ")
+    if field == "severity":
+        kind, text = "severity_changed", f"Severity {old} → {new}"
+    elif field == "commander":
+        kind, text = "commander_changed", f"{new} is Incident Commander (was {old or 'nobody'})"
+    elif field in ("summary", "impact", "scope"):
+        kind, text = "field_changed", f"{label.capitalize()} updated"
+    else:
+        kind, text = "field_changed", f"{label.capitalize()}: {_show(old)} → {_show(new)}"
+    if reason:
+        text += f" — {reason}"
+    timeline.record(
+        session,
+        incident=incident,
+        kind=kind,
+        at=now,
+        actor=actor.name,
+        source=actor.source,
+        text=text,
+        data={"field": field, "from": _jsonable(old), "to": _jsonable(new), "reason": reason},
+    )
+
+
+def _show(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def acknowledge(session: Session, *, incident: Incident, now: datetime, actor: Actor) -> bool:
+    """Record the acknowledgement milestone; return False if it was already acknowledged."""
+    check_action(incident.ref, incident.status, "acknowledge")
+    if incident.acknowledged_at is not None:
+        return False
+    incident.acknowledged_at = now
+    incident.acknowledged_by = actor.name
+    incident.updated_at = now
+    timeline.record(
+        session,
+        incident=incident,
+        kind="acknowledged",
+        at=now,
+        actor=actor.name,
+        source=actor.source,
+        text=f"Acknowledged by {actor.name or 'someone'}",
+    )
+    return True
+
+
+def transition(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    incident: Incident,
+    action: str,
+    now: datetime,
+    actor: Actor,
+    note: str | None = None,
+    fields: dict[str, Any] | None = None,
+) -> Incident:
+    """Apply a lifecycle action (triage, mitigate, resolve, close, reopen) with its rules."""
+    if action not in ACTION_TARGET:
+        raise Invalid(f"unknown action {action!r}; use one of {', '.join(ACTION_TARGET)}")
+    target = check_action(incident.ref, incident.status, action)
+    if fields:
+        update(session, config=config, incident=incident, now=now, actor=actor, changes=fields)
+    if target == "triaged" and action == "triage":
+        missing = [name for name in ASSESSMENT_FIELDS if not getattr(incident, name)]
+        if missing:
+            raise Conflict(
+                f"{incident.ref} cannot be triaged yet: set {', '.join(missing)} "
+                "(the initial assessment: who leads, how bad, impact, scope, priority)",
+                details={"missing": missing},
+            )
+    previous = incident.status
+    incident.status = target
+    incident.updated_at = now
+    if action == "reopen":
+        incident.mitigated_at = None
+        incident.resolved_at = None
+        kind, text = "reopened", f"Reopened (was {previous})"
+    else:
+        _set_milestones(incident, target, now)
+        kind, text = target, f"{target.capitalize()} (was {previous})"
+    if note:
+        text += f": {note}"
+    timeline.record(
+        session,
+        incident=incident,
+        kind=kind,
+        at=now,
+        actor=actor.name,
+        source=actor.source,
+        text=text,
+        data={"from": previous, "to": target, "note": note},
+    )
+    return incident
+
+
+def _set_milestones(incident: Incident, target: str, now: datetime) -> None:
+    """Stamp the target's milestone; a forward skip past mitigation/resolution stamps those too."""
+    if target == "triaged":
+        incident.triaged_at = now
+    if target in ("mitigated", "resolved", "closed") and incident.mitigated_at is None:
+        incident.mitigated_at = now
+    if target in ("resolved", "closed") and incident.resolved_at is None:
+        incident.resolved_at = now
+    if target == "closed":
+        incident.closed_at = now
+
+
+def add_note(
+    session: Session,
+    *,
+    incident: Incident,
+    now: datetime,
+    actor: Actor,
+    text: str,
+    at: datetime | None = None,
+    key_event: bool = False,
+) -> TimelineEvent:
+    """Add a free-text note to the timeline (notes may be backdated, never future-dated)."""
+    when = at or now
+    if when > now:
+        raise Invalid("a note cannot be dated in the future", {"field": "at"})
+    incident.updated_at = now
+    return timeline.record(
+        session,
+        incident=incident,
+        kind="note",
+        at=when,
+        actor=actor.name,
+        source=actor.source,
+        text=text,
+        key_event=key_event,
+    )
+
+
+def encode_cursor(number: int) -> str:
+    """Return the opaque cursor for "after incident `number`"."""
+    return base64.urlsafe_b64encode(f"n:{number}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """Return the incident number a cursor points after, or raise Invalid."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "n" or not value.isdigit():
+            raise ValueError(raw)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Invalid(
+            "cursor is not valid; pass next_cursor from a previous page", {"field": "cursor"}
+        ) from exc
+
+
+def list_incidents(
+    session: Session, *, filters: ListFilters, limit: int = 50, cursor: str | None = None
+) -> tuple[list[Incident], str | None]:
+    """Return a page of incidents, newest first, and the cursor for the next page."""
+    stmt = select(Incident).order_by(Incident.number.desc()).limit(limit + 1)
+    if cursor:
+        stmt = stmt.where(Incident.number < decode_cursor(cursor))
+    if filters.status:
+        stmt = stmt.where(Incident.status.in_(filters.status))
+    if filters.severity:
+        stmt = stmt.where(Incident.severity.in_(filters.severity))
+    if filters.service:
+        stmt = stmt.where(Incident.service == filters.service)
+    if filters.incident_type:
+        stmt = stmt.where(Incident.incident_type == filters.incident_type)
+    if filters.since:
+        stmt = stmt.where(Incident.detected_at >= filters.since)
+    rows = list(session.scalars(stmt))
+    next_cursor = encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def all_numbers(session: Session) -> list[int]:
+    """Return every incident number, oldest first."""
+    return list(session.scalars(select(Incident.number).order_by(Incident.number)))

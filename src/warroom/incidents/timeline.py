@@ -1,0 +1,67 @@
+"""Writing and reading the append-only timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.incidents.models import Incident, TimelineEvent
+
+# Kinds that make up the postmortem's skeleton; starred on the timeline.
+KEY_KINDS = frozenset(
+    {
+        "declared",
+        "acknowledged",
+        "triaged",
+        "mitigated",
+        "resolved",
+        "closed",
+        "reopened",
+        "severity_changed",
+        "commander_changed",
+    }
+)
+
+
+def record(
+    session: Session,
+    *,
+    incident: Incident,
+    kind: str,
+    text: str,
+    at: datetime,
+    actor: str | None,
+    source: str,
+    data: dict[str, Any] | None = None,
+    key_event: bool | None = None,
+) -> TimelineEvent:
+    """Append an event to the incident's timeline (in the caller's transaction)."""
+    event = TimelineEvent(
+        incident_id=incident.id,
+        at=at,
+        kind=kind,
+        actor=actor,
+        source=source,
+        text=text,
+        data=data or {},
+        key_event=kind in KEY_KINDS if key_event is None else key_event,
+    )
+    session.add(event)
+    return event
+
+
+def events(
+    session: Session, *, incident: Incident, after_id: int = 0, limit: int | None = None
+) -> list[TimelineEvent]:
+    """Return the incident's events in the order they were written."""
+    stmt = (
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident.id, TimelineEvent.id > after_id)
+        .order_by(TimelineEvent.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))

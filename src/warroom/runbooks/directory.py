@@ -1,0 +1,127 @@
+"""The runbook directory: templates/ to read, active/ and archive/ to write incident files."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from warroom.config import WarroomConfig
+from warroom.core.errors import Invalid
+from warroom.incidents.flows import TemplateChoice
+from warroom.incidents.schemas import IncidentDetail
+from warroom.runbooks.document import render
+from warroom.runbooks.templates import FALLBACK_CHECKLIST, find_template, parse_template
+
+log = logging.getLogger("warroom.runbooks")
+DONE_STATUSES = ("resolved", "closed")
+
+
+class RunbookDirectory:
+    """Reads templates and keeps one markdown file per incident in active/ or archive/."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.templates = root / "templates"
+        self.active = root / "active"
+        self.archive = root / "archive"
+        self._lock = threading.Lock()
+        self._written: dict[int, int] = {}  # incident number -> newest timeline event id written
+        self.failures: dict[int, str] = {}  # incident number -> last write error
+
+    def file_name(self, number: int, slug: str) -> str:
+        """Return the predictable file name of an incident: `INC-<n>-<slug>.md`."""
+        return f"INC-{number}-{slug}.md"
+
+    def path_for(self, incident: IncidentDetail) -> Path:
+        """Return where the incident's file belongs for its current status."""
+        folder = self.archive if incident.status in DONE_STATUSES else self.active
+        return folder / self.file_name(incident.number, incident.slug)
+
+    def choose_template(
+        self,
+        config: WarroomConfig,
+        *,
+        runbook: str | None,
+        incident_type: str | None,
+        service: str | None,
+    ) -> TemplateChoice:
+        """Pick the template: explicit, else the service's, else the type's, else `generic`."""
+        if runbook is not None and find_template(self.templates, runbook) is None:
+            raise Invalid(
+                f"no runbook template {runbook!r} in {self.templates}", {"field": "runbook"}
+            )
+        candidates = [runbook]
+        service_config = config.service(service) if service else None
+        candidates.append(service_config.runbook if service_config else None)
+        type_config = config.incident_type(incident_type or "default")
+        candidates.append(type_config.template if type_config else None)
+        candidates.append("generic")
+        for name in candidates:
+            if name and (path := find_template(self.templates, name)) is not None:
+                template = parse_template(path, name)
+                owner, module = template.meta.get("owner"), template.meta.get("module")
+                return TemplateChoice(
+                    name=name,
+                    checklist=template.checklist or list(FALLBACK_CHECKLIST),
+                    owner=owner if isinstance(owner, str) else None,
+                    module=module if isinstance(module, str) else None,
+                )
+        log.warning("no runbook template found in %s; using the built-in checklist", self.templates)
+        return TemplateChoice(name=None, checklist=list(FALLBACK_CHECKLIST))
+
+    def publish(self, incident: IncidentDetail, severity_name: str | None = None) -> bool:
+        """Write the incident's file where it belongs and remove any copy elsewhere.
+
+        Returns False (and remembers why, for /readyz) when the directory cannot be written;
+        the database stays the truth and `warroom runbooks sync` rewrites the file later.
+        """
+        newest = incident.timeline[-1].id if incident.timeline else 0
+        with self._lock:
+            if self._written.get(incident.number, -1) > newest:
+                return True  # a newer state of this incident is already on disk
+            target = self.path_for(incident)
+            try:
+                _atomic_write(target, render(incident, severity_name))
+                for folder in (self.active, self.archive):
+                    stale = folder / target.name
+                    if folder != target.parent and stale.exists():
+                        stale.unlink()
+            except OSError as exc:
+                message = f"cannot write {target}: {exc.strerror or exc}"
+                self.failures[incident.number] = message
+                log.error("runbook file not written: %s", message, extra={"incident": incident.ref})
+                return False
+            self._written[incident.number] = newest
+            self.failures.pop(incident.number, None)
+            return True
+
+    def problems(self) -> list[str]:
+        """Return what is wrong with the directory now (for /readyz)."""
+        found = []
+        for folder in (self.active, self.archive):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+                    pass
+            except OSError as exc:
+                found.append(f"{folder} is not writable: {exc.strerror or exc}")
+        found.extend(f"INC-{n}: {msg}" for n, msg in sorted(self.failures.items()))
+        return found
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write `text` to `path` via a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

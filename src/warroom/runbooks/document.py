@@ -1,0 +1,103 @@
+"""Render an incident as its active/archived runbook file (front matter + checklist + timeline)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import yaml
+
+from warroom.incidents.schemas import ChecklistItemOut, IncidentDetail
+
+MILESTONES = (
+    "started_at",
+    "detected_at",
+    "acknowledged_at",
+    "triaged_at",
+    "mitigated_at",
+    "resolved_at",
+    "closed_at",
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def front_matter(incident: IncidentDetail) -> dict[str, Any]:
+    """Return the file's front matter: identity, state and milestones."""
+    return {
+        "number": incident.ref,
+        "title": incident.title,
+        "status": incident.status,
+        "severity": incident.severity,
+        "commander": incident.commander,
+        "type": incident.incident_type,
+        "owner": incident.owner,
+        "module": incident.module,
+        "service": incident.service,
+        "visibility": incident.visibility,
+        "template": incident.runbook_template,
+        "milestones": {name: _iso(getattr(incident, name)) for name in MILESTONES},
+    }
+
+
+def _box(item: ChecklistItemOut) -> str:
+    if item.done_at is not None:
+        by = f" by {item.done_by}" if item.done_by else ""
+        return f"- [x] {item.text} (done{by} at {_iso(item.done_at)})"
+    if item.skipped_reason:
+        return f"- [ ] ~~{item.text}~~ (skipped: {item.skipped_reason})"
+    owner = f" (owner: {item.owner})" if item.owner else ""
+    return f"- [ ] {item.text}{owner}"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render(incident: IncidentDetail, severity_name: str | None = None) -> str:
+    """Return the markdown document for an incident."""
+    meta = yaml.safe_dump(front_matter(incident), sort_keys=False, allow_unicode=True)
+    severity = f"{incident.severity} ({severity_name})" if severity_name else incident.severity
+    lines = [
+        "---",
+        meta.rstrip("\n"),
+        "---",
+        "",
+        f"# {incident.ref}: {incident.title}",
+        "",
+        f"**Status:** {incident.status} · **Severity:** {severity} · "
+        f"**Commander:** {incident.commander or 'unassigned'} · "
+        f"**Visibility:** {incident.visibility}",
+        "",
+    ]
+    if incident.summary:
+        lines += ["## Summary", "", incident.summary.strip(), ""]
+    lines += [
+        "## Initial assessment",
+        "",
+        f"- **Impact:** {incident.impact or '_not yet assessed_'}",
+        f"- **Scope:** {incident.scope or '_not yet assessed_'}",
+        f"- **Priority:** {incident.priority or '_not yet assessed_'}",
+        "",
+    ]
+    if incident.checklist:
+        done = sum(1 for i in incident.checklist if i.done_at or i.skipped_reason)
+        lines += [f"## Checklist ({done}/{len(incident.checklist)})", ""]
+        section = None
+        for item in incident.checklist:
+            if item.section != section:
+                if section is not None:
+                    lines.append("")
+                section = item.section
+                lines += [f"### {section}", ""]
+            lines.append(_box(item))
+        lines.append("")
+    lines += ["## Timeline", "", "| Time (UTC) | Event | By |", "|---|---|---|"]
+    for event in incident.timeline:
+        star = "★ " if event.key_event else ""
+        who = _cell(event.actor or event.source)
+        lines.append(f"| {_iso(event.at)} | {star}{_cell(event.text)} | {who} |")
+    lines.append("")
+    return "\n".join(lines)

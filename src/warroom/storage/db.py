@@ -1,0 +1,85 @@
+"""Database engines and sessions: SQLite (WAL, foreign keys, durable) or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class Database:
+    """Owns the engines; hands out read sessions and write transactions."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            database = parsed.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # Two engines on one file: writes take the lock up front (BEGIN IMMEDIATE) so
+            # two writers never deadlock upgrading a read lock; reads stay concurrent.
+            self.read_engine = _sqlite_engine(url, begin="BEGIN", echo=echo)
+            self.write_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE", echo=echo)
+        else:
+            self.read_engine = create_engine(
+                url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
+            )
+            self.write_engine = self.read_engine
+        self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._writes = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether this is the embedded SQLite backend."""
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Yield a session for reading; it is rolled back at the end."""
+        with self._reads() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Yield a session whose work commits at the end, or rolls back on error."""
+        with self._writes() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.read_engine.dispose()
+        if self.write_engine is not self.read_engine:
+            self.write_engine.dispose()
+
+
+def _sqlite_engine(url: str, *, begin: str, echo: bool) -> Engine:
+    """Create a SQLite engine with our pragmas and explicit transaction control."""
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # FULL: a 2xx means the row survived a power cut (Alertmanager will not resend).
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine

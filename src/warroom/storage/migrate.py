@@ -1,0 +1,41 @@
+"""Schema migrations: upgrade to head, and tell whether a database is current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from warroom.storage.db import Database
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """Return an Alembic config pointing at our migration scripts."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(db: Database) -> None:
+    """Bring the database schema up to the newest migration."""
+    config = alembic_config(db.url)
+    with db.write_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def head_revision() -> str | None:
+    """Return the newest migration's revision id."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(db: Database) -> str | None:
+    """Return the revision the database is at (None if never migrated)."""
+    with db.read_engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
