@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
+from warroom.cli.demo import demo
+from warroom.cli.incident import incident_app
 from warroom.cli.runbooks_cmd import runbooks_app
 from warroom.cli.serve import serve
 
@@ -21,6 +23,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(config_app, name="config")
 app.add_typer(runbooks_app, name="runbooks")
+app.add_typer(incident_app, name="incident")
+app.command("demo")(demo)
 
 
 def run() -> None:
