@@ -114,23 +114,6 @@ def acknowledge(
     return runtime.flows.acknowledge(ref, actor=actor_of(principal, request))
 
 
-@router.post("/{ref}/{action}", response_model=IncidentDetail)
-def transition(
-    ref: str,
-    action: Action,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: Responder,
-    body: Annotated[TransitionRequest | None, Body()] = None,
-) -> IncidentDetail:
-    """Move the incident: triage, mitigate, resolve, close or reopen (409 says what is allowed)."""
-    body = body or TransitionRequest()
-    fields = body.model_dump(exclude_none=True, exclude={"note"})
-    return runtime.flows.transition(
-        ref, action, actor=actor_of(principal, request), note=body.note, fields=fields
-    )
-
-
 @router.get("/{ref}/timeline", response_model=TimelinePage)
 def get_timeline(
     ref: str,
@@ -155,4 +138,22 @@ def add_note(
     at = ensure_utc(body.at) if body.at else None
     return runtime.flows.note(
         ref, actor=actor_of(principal, request), text=body.text, at=at, key_event=body.key_event
+    )
+
+
+# Registered last so the fixed paths above (…/timeline) win over the {action} pattern.
+@router.post("/{ref}/{action}", response_model=IncidentDetail)
+def transition(
+    ref: str,
+    action: Action,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: Responder,
+    body: Annotated[TransitionRequest | None, Body()] = None,
+) -> IncidentDetail:
+    """Move the incident: triage, mitigate, resolve, close or reopen (409 says what is allowed)."""
+    body = body or TransitionRequest()
+    fields = body.model_dump(exclude_none=True, exclude={"note"})
+    return runtime.flows.transition(
+        ref, action, actor=actor_of(principal, request), note=body.note, fields=fields
     )

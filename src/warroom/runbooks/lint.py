@@ -16,28 +16,36 @@ from warroom.runbooks.templates import (
 def lint_template(template: Template, known_types: set[str] | None = None) -> list[Problem]:
     """Return every problem of one parsed template, in line order."""
     problems = list(template.problems)
-    meta_line = 2
+
+    def line_of(key: object) -> int:
+        return template.meta_lines.get(str(key), 2)
+
     for key, value in template.meta.items():
         expected = FRONT_MATTER_KEYS.get(str(key))
         if expected is None:
-            problems.append(Problem(meta_line, f"unknown front matter key {key!r}", "warning"))
+            problems.append(Problem(line_of(key), f"unknown front matter key {key!r}", "warning"))
         elif not isinstance(value, expected):
             problems.append(
-                Problem(meta_line, f"front matter {key!r} must be a {expected.__name__}")
+                Problem(line_of(key), f"front matter {key!r} must be a {expected.__name__}")
             )
     declared = template.meta.get("checklist_sections")
-    if declared is not None and (
-        not isinstance(declared, list)
-        or not declared
-        or not all(isinstance(s, str) and s.strip() for s in declared)
+    if isinstance(declared, list) and (
+        not declared or not all(isinstance(s, str) and s.strip() for s in declared)
     ):
-        problems.append(Problem(meta_line, "checklist_sections must be a list of section names"))
-    if known_types is not None:
-        for type_id in template.meta.get("incident_types") or []:
+        problems.append(
+            Problem(
+                line_of("checklist_sections"), "checklist_sections must be a list of section names"
+            )
+        )
+    types = template.meta.get("incident_types")
+    if known_types is not None and isinstance(types, list):
+        for type_id in types:
             if isinstance(type_id, str) and type_id not in known_types:
                 problems.append(
                     Problem(
-                        meta_line, f"incident type {type_id!r} is not in warroom.yaml", "warning"
+                        line_of("incident_types"),
+                        f"incident type {type_id!r} is not in warroom.yaml",
+                        "warning",
                     )
                 )
     if template.title is None:

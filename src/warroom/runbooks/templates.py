@@ -70,6 +70,7 @@ class Template:
     headings: list[Heading]
     checklist: list[tuple[str, str]]
     problems: list[Problem] = field(default_factory=list)
+    meta_lines: dict[str, int] = field(default_factory=dict)  # front matter key -> file line
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -97,6 +98,7 @@ def parse_template(path: Path, name: str | None = None) -> Template:
     problems: list[Problem] = []
     raw_meta, body, body_line = split_front_matter(text)
     meta: dict[str, Any] = {}
+    meta_lines: dict[str, int] = {}
     if raw_meta is None:
         problems.append(Problem(1, "no YAML front matter: start the file with a --- block"))
     else:
@@ -115,6 +117,7 @@ def parse_template(path: Path, name: str | None = None) -> Template:
             problems.append(Problem(2, "front matter must be a mapping of keys to values"))
         else:
             meta = loaded
+            meta_lines = _key_lines(raw_meta)
     headings, checklist = _outline(body, body_line, _sections_of(meta))
     title = next((h.text for h in headings if h.level == 1), None)
     return Template(
@@ -127,7 +130,16 @@ def parse_template(path: Path, name: str | None = None) -> Template:
         headings=headings,
         checklist=checklist,
         problems=problems,
+        meta_lines=meta_lines,
     )
+
+
+def _key_lines(raw_meta: str) -> dict[str, int]:
+    """Return the file line of each top-level front matter key (the block starts on line 2)."""
+    node = yaml.compose(raw_meta, Loader=yaml.SafeLoader)
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(key.value): 2 + key.start_mark.line for key, _ in node.value}
 
 
 def _sections_of(meta: dict[str, Any]) -> tuple[str, ...]:
@@ -179,7 +191,11 @@ def _plain(token: Token) -> str:
     """Return the visible text of an inline token (bold, links and code unwrapped)."""
     if not token.children:
         return token.content.strip()
-    parts = [child.content for child in token.children if child.type in ("text", "code_inline")]
+    parts = [
+        " " if child.type in ("softbreak", "hardbreak") else child.content
+        for child in token.children
+        if child.type in ("text", "code_inline", "softbreak", "hardbreak")
+    ]
     parts_text = "".join(parts)
     return " ".join(parts_text.split())
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, insert, select, update
+from sqlalchemy import Integer, String, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from warroom.storage.base import Base
@@ -18,13 +19,19 @@ class Counter(Base):
 
 
 def next_value(session: Session, name: str) -> int:
-    """Increment counter `name` and return the new value (row-locked until commit)."""
-    stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
-    new_value = session.execute(stmt.returning(Counter.value)).scalar_one_or_none()
-    if new_value is not None:
-        return int(new_value)
-    session.execute(insert(Counter).values(name=name, value=1))
-    return 1
+    """Increment counter `name` and return the new value (row-locked until commit).
+
+    One upsert statement, so two first-ever callers cannot both try to create the row.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = (
+        insert(Counter)
+        .values(name=name, value=1)
+        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+    return int(session.execute(upsert).scalar_one())
 
 
 def current_value(session: Session, name: str) -> int:

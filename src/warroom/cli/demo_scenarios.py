@@ -1,0 +1,159 @@
+"""The runbook's two examples as data: what `warroom demo` declares and does, step by step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Step:
+    """One API call on a declared incident: a note, the acknowledgement or a lifecycle action."""
+
+    phase: str
+    label: str
+    action: str  # "note", "acknowledge", "triage", "mitigate", "resolve" or "close"
+    body: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One runbook example: the incident to declare and the steps that follow."""
+
+    name: str
+    declare: dict[str, Any]
+    declare_label: str
+    steps: list[Step] = field(default_factory=list)
+
+
+def note(phase: str, label: str, text: str, *, key_event: bool = False) -> Step:
+    """Return a step that adds a timeline note."""
+    return Step(phase, label, "note", {"text": text, "key_event": key_event})
+
+
+HIGH_CPU = Scenario(
+    name="Example 1: High CPU Usage",
+    declare={
+        "title": "High CPU usage on checkout",
+        "incident_type": "resource-saturation",
+        "severity": "SEV-2",
+        "service": "checkout",
+        "summary": (
+            "Prometheus alert HighCPUUsage fired for the checkout service: CPU above 90% "
+            "on every pod for 10 minutes, and checkout requests are slowing down."
+        ),
+    },
+    declare_label="declared from the Prometheus alert HighCPUUsage",
+    steps=[
+        note(
+            "Detection",
+            "Prometheus alert recorded (key event)",
+            "Prometheus alert HighCPUUsage fired: checkout CPU above 90% for 10 minutes",
+            key_event=True,
+        ),
+        Step("Triage", "acknowledged by the on-call engineer", "acknowledge"),
+        Step(
+            "Triage",
+            "alice (on call) is Incident Commander; SEV-2, P2",
+            "triage",
+            {
+                "commander": "alice",
+                "severity": "SEV-2",
+                "impact": "Checkout is slow (p95 latency up to 4 s); some payments time out.",
+                "scope": "The checkout service in every region; other services are unaffected.",
+                "priority": "P2",
+                "note": "the on-call engineer is the IC",
+            },
+        ),
+        note(
+            "Escalation",
+            "development team notified in Slack",
+            "Development team notified in Slack #incident-response",
+        ),
+        note(
+            "Mitigation",
+            "checkout rolled back",
+            "Rolled back checkout to the previous version",
+        ),
+        Step(
+            "Mitigation",
+            "impact stopped",
+            "mitigate",
+            {"note": "CPU back under 40% after the rollback"},
+        ),
+        Step(
+            "Mitigation",
+            "verified",
+            "resolve",
+            {"note": "CPU and checkout latency normal for 30 minutes"},
+        ),
+        note(
+            "Postmortem",
+            "root cause recorded (key event)",
+            "Root cause: a memory leak in a new feature",
+            key_event=True,
+        ),
+        Step("Postmortem", "postmortem done", "close", {"note": "postmortem reviewed"}),
+    ],
+)
+
+DATA_BREACH = Scenario(
+    name="Example 2: Data Breach",
+    declare={
+        "title": "Customer reports their account data was compromised",
+        "incident_type": "security",
+        "severity": "SEV-1",
+        "visibility": "restricted",
+        "summary": (
+            "A customer reports that someone else changed their account and downloaded their "
+            "invoices. Treated as a possible data breach until proven otherwise."
+        ),
+    },
+    declare_label="declared from a user report (restricted)",
+    steps=[
+        note(
+            "Detection",
+            "the user's report recorded (key event)",
+            "User report via support: \"Someone changed the email address on my account and "
+            'downloaded my invoices. I did not do this."',
+            key_event=True,
+        ),
+        Step("Triage", "acknowledged by the on-call engineer", "acknowledge"),
+        Step(
+            "Triage",
+            "bob (on call) is Incident Commander; SEV-1, P1",
+            "triage",
+            {
+                "commander": "bob",
+                "severity": "SEV-1",
+                "impact": "One customer's personal data exposed; more accounts may be affected.",
+                "scope": "Customer accounts in the web app; the attack path is being traced.",
+                "priority": "P1",
+                "note": "the on-call engineer is the IC",
+            },
+        ),
+        note(
+            "Escalation",
+            "executive team notified by email",
+            "Executive team notified by email",
+        ),
+        note(
+            "Mitigation",
+            "affected account disabled",
+            "Disabled the affected user's account",
+        ),
+        Step(
+            "Mitigation",
+            "impact stopped",
+            "mitigate",
+            {"note": "no further access to the account since it was disabled"},
+        ),
+        note(
+            "Postmortem",
+            "postmortem started",
+            "Postmortem in progress: suspected SQL injection in the search endpoint",
+        ),
+    ],
+)
+
+SCENARIOS = (HIGH_CPU, DATA_BREACH)
