@@ -34,8 +34,14 @@ class Runtime:
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
+        from warroom.incidents import metrics
+
         self.flows = IncidentFlows(
-            db=self.db, config=self.config, clock=self.clock, runbooks=self.runbooks
+            db=self.db,
+            config=self.config,
+            clock=self.clock,
+            runbooks=self.runbooks,
+            listeners=[metrics.record],
         )
 
     def config(self) -> WarroomConfig:

@@ -96,3 +96,15 @@ def test_bootstrap_admin_only_once(runtime: Runtime) -> None:
         assert auth.verify_password(admin, password)
         assert not auth.verify_password(admin, password + "x")
         assert auth.authenticate(session, token=token, now=runtime.clock.now()).role == "admin"
+
+
+def test_metrics_count_incident_changes(api: TestClient) -> None:
+    def value() -> float:
+        for line in api.get("/metrics").text.splitlines():
+            if line.startswith('warroom_incident_changes_total{event="declared",severity="SEV-4"}'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = value()
+    api.post("/api/v1/incidents", json={"title": "x", "severity": "SEV-4"})
+    assert value() == before + 1

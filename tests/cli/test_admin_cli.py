@@ -1,0 +1,159 @@
+"""Admin commands on the local database, and `warroom serve` as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import TEMPLATES, free_port
+from warroom.cli.main import app
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    """Environment for admin commands against this test's database."""
+    return {
+        "WARROOM_DATABASE_URL": database_url,
+        "WARROOM_DATA_DIR": str(tmp_path / "var"),
+        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
+    }
+
+
+def test_users_and_tokens(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    created = runner.invoke(app, ["users", "create", "alice", "--role", "admin"], env=env)
+    assert created.exit_code == 0, created.output
+    assert "created user alice (admin)" in created.output
+    again = runner.invoke(app, ["users", "create", "alice"], env=env)
+    assert again.exit_code == 1 and "error: user 'alice' already exists" in again.output
+    bad_role = runner.invoke(app, ["users", "create", "bob", "--role", "god"], env=env)
+    assert bad_role.exit_code == 1 and "unknown role 'god'" in bad_role.output
+    token_run = runner.invoke(app, ["tokens", "create", "alice", "--name", "laptop"], env=env)
+    assert token_run.exit_code == 0
+    token = token_run.stdout.strip().splitlines()[-1]
+    assert token.startswith("wr_") and " " not in token
+    unknown = runner.invoke(app, ["tokens", "create", "nobody"], env=env)
+    assert unknown.exit_code == 1 and "no user 'nobody'" in unknown.output
+    listing = runner.invoke(app, ["users", "list"], env=env)
+    assert "alice" in listing.output and "admin" in listing.output
+
+
+def test_db_upgrade(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(app, ["db", "upgrade"], env=env)
+    assert result.exit_code == 0
+    assert "database at revision 0001" in result.output
+
+
+def test_help_everywhere() -> None:
+    runner = CliRunner()
+    for args in (
+        ["--help"],
+        ["serve", "--help"],
+        ["db", "--help"],
+        ["users", "create", "--help"],
+        ["tokens", "create", "--help"],
+        ["config", "check", "--help"],
+        ["runbooks", "lint", "--help"],
+        ["runbooks", "sync", "--help"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, args
+        assert "Usage" in result.output
+
+
+def test_help_does_not_import_the_server_stack() -> None:
+    code = (
+        "import sys, warroom.cli.main; "
+        "print(sorted(m for m in ('sqlalchemy', 'fastapi', 'uvicorn', 'httpx', 'alembic') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "warroom", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_ready(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.terminate()
+    out, _ = process.communicate(timeout=30)
+    return out
+
+
+def test_serve_bootstraps_admin_once(tmp_path: Path) -> None:
+    env = {
+        "WARROOM_DATA_DIR": str(tmp_path / "var"),
+        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
+    }
+    (tmp_path / "runbooks").mkdir()
+    import shutil
+
+    shutil.copytree(TEMPLATES, tmp_path / "runbooks" / "templates")
+    port = free_port()
+    first = _serve(env, port)
+    try:
+        _wait_ready(port)
+        url = f"http://127.0.0.1:{port}"
+    finally:
+        output = _stop(first)
+    # uvicorn finishes in-flight work on SIGTERM, then re-raises the signal as its exit status
+    assert first.returncode in (0, -15), output
+    assert "Finished server process" in output
+    assert "an admin user was created" in output
+    token = next(
+        line.split("=", 1)[1] for line in output.splitlines() if "export WARROOM_TOKEN=" in line
+    )
+    assert (tmp_path / "var" / "warroom.db").exists()
+    second = _serve(env, port)
+    try:
+        _wait_ready(port)
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(
+            f"{url}/api/v1/incidents", json={"title": "From a real server"}, headers=headers
+        )
+        assert created.status_code == 201
+    finally:
+        output = _stop(second)
+    assert "admin user was created" not in output
+    assert list((tmp_path / "runbooks" / "active").glob("INC-1-*.md"))
+
+
+def test_serve_refuses_bad_config(tmp_path: Path) -> None:
+    bad = tmp_path / "warroom.yaml"
+    bad.write_text("severities:\n  SEV-1: {name: X}\n")
+    env = {**os.environ, "WARROOM_CONFIG": str(bad), "WARROOM_DATA_DIR": str(tmp_path / "var")}
+    result = subprocess.run(
+        [sys.executable, "-m", "warroom", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"{bad}:2: severities.SEV-1.description: Field required" in result.stderr

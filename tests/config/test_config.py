@@ -1,0 +1,78 @@
+"""warroom.yaml: the example passes, mistakes are reported as file:line: message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from warroom.cli.main import app
+from warroom.config import Settings, load_config, normalise_database_url
+from warroom.core.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "warroom.yaml"
+
+
+def test_example_config_is_valid() -> None:
+    config = load_config(EXAMPLE)
+    assert list(config.severities) == ["SEV-1", "SEV-2", "SEV-3", "SEV-4"]
+    assert config.severities["SEV-1"].description.startswith("System-wide outage")
+    assert config.incident_type("security") is not None
+    assert config.service("checkout") is not None
+
+
+def test_defaults_follow_the_runbook() -> None:
+    config = load_config(None)
+    assert {k: v.name for k, v in config.severities.items()} == {
+        "SEV-1": "Critical",
+        "SEV-2": "High",
+        "SEV-3": "Medium",
+        "SEV-4": "Low",
+    }
+    assert config.severities["SEV-2"].exec_email and not config.severities["SEV-3"].exec_email
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("severities:\n  SEV-1: {name: X}\n", ":2: severities.SEV-1.description: Field required"),
+        ("severities:\n  P1: {name: X, description: y}\n", ":2: severities: Value error"),
+        ("incident_types:\n  - {id: a}\n  - {id: a}\n", "incident type 'a' is defined twice"),
+        (
+            "incident_types:\n  - id: a\n    default_severity: SEV-9\n",
+            ":3: incident_types.0.default_severity: unknown severity 'SEV-9'",
+        ),
+        ("priorities: P1\n", ":1: priorities: Input should be a valid list"),
+        ("severities: [\n", ":2: invalid YAML"),
+        ("- a\n- b\n", ":1: the top level must be a mapping"),
+    ],
+)
+def test_errors_name_file_and_line(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert any(p.startswith(str(path)) and expected in p for p in caught.value.problems), (
+        caught.value.problems
+    )
+
+
+def test_config_check_cli(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["config", "check", str(EXAMPLE)])
+    assert ok.exit_code == 0 and "ok — 4 severities" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("severities:\n  SEV-1: {name: X}\n")
+    result = runner.invoke(app, ["config", "check", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:2: severities.SEV-1.description: Field required" in result.output
+    missing = runner.invoke(app, ["config", "check", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+def test_database_url_defaults_and_normalisation(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=None)
+    assert settings.resolved_database_url() == f"sqlite:///{tmp_path.resolve()}/warroom.db"
+    assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
