@@ -60,7 +60,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_database() -> Iterator[str | None]:
     """A migrated PostgreSQL database for this xdist worker, or None if unreachable."""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"warroom_test_{_worker()}"
+    # The pid keeps concurrent pytest runs on one server from dropping each other's database.
+    name = f"warroom_test_{_worker()}_{os.getpid()}"
     try:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -42,7 +42,7 @@ class ApiClient:
     @classmethod
     def from_env(cls) -> ApiClient:
         """Build a client from WARROOM_URL and WARROOM_TOKEN."""
-        url = os.environ.get("WARROOM_URL", "http://127.0.0.1:8080")
+        url = os.environ.get("WARROOM_URL") or "http://127.0.0.1:8080"
         return cls(url, os.environ.get("WARROOM_TOKEN"))
 
     def request(
@@ -70,7 +70,15 @@ class ApiClient:
                 ) from None
         if not response.content:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                response.status_code,
+                "bad_response",
+                f"{self.base_url} answered with something that is not JSON; "
+                "is WARROOM_URL a warroom server?",
+            ) from None
 
     def get(self, path: str, **params: Any) -> Any:
         """GET `path` with query parameters (None values dropped)."""

@@ -114,7 +114,7 @@ DATA_BREACH = Scenario(
         note(
             "Detection",
             "the user's report recorded (key event)",
-            "User report via support: \"Someone changed the email address on my account and "
+            'User report via support: "Someone changed the email address on my account and '
             'downloaded my invoices. I did not do this."',
             key_event=True,
         ),

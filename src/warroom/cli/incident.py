@@ -2,8 +2,408 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from warroom.cli.common import fail, print_json
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from rich.text import Text
+
+    from warroom.cli.client import ApiClient, ApiError
 
 incident_app = typer.Typer(
     help="Declare and work incidents on a warroom server.", no_args_is_help=True
 )
+
+API = "/api/v1/incidents"
+# Severity and status names never collide, so one table colours both.
+STYLES = {"SEV-1": "bold red", "SEV-2": "red", "SEV-3": "yellow", "SEV-4": "blue", "closed": "dim"}
+STYLES |= {"detected": "bold red", "triaged": "yellow", "mitigated": "cyan", "resolved": "green"}
+
+
+def _check_ref(value: str) -> str:
+    """Return `INC-n` for `n` or `INC-n`, or raise a usage error."""
+    text = value.strip()
+    digits = text[4:] if text.upper().startswith("INC-") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+        raise typer.BadParameter(f"{value!r} is not an incident; use a number such as 42 or INC-42")
+    return f"INC-{int(digits)}"
+
+
+def _check_time(value: str | None) -> str | None:
+    """Return an ISO 8601 time normalised with its offset (naive means UTC), or a usage error."""
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not ISO 8601, e.g. 2026-03-02T09:00Z") from None
+    return (when.replace(tzinfo=UTC) if when.tzinfo is None else when).isoformat()
+
+
+Ref = Annotated[
+    str, typer.Argument(metavar="REF", help="The incident: 42 or INC-42.", callback=_check_ref)
+]
+Json = Annotated[bool, typer.Option("--json", help="Print the server's JSON response.")]
+Note = Annotated[str | None, typer.Option(help="Why, or what was done; kept on the timeline.")]
+Severity = Annotated[
+    str | None, typer.Option(help="SEV-1 (critical) to SEV-4 (low); when unsure, the higher.")
+]
+Commander = Annotated[str | None, typer.Option(help="Who leads the response.")]
+
+
+def _explain(exc: ApiError) -> str:
+    """Return the server's error as one line, with a hint where one helps."""
+    message = " ".join(exc.message.split())
+    if exc.status == 0:
+        message += " (check WARROOM_URL and that `warroom serve` is running there)"
+    elif exc.status == 401:
+        message += " (check WARROOM_TOKEN)"
+    return message
+
+
+def _client() -> ApiClient:
+    """Return a client for WARROOM_URL with WARROOM_TOKEN, or fail saying what is missing."""
+    import os
+
+    from warroom.cli.client import ApiClient
+
+    if not os.environ.get("WARROOM_TOKEN", "").strip():
+        fail(
+            "WARROOM_TOKEN is not set; create a token with `warroom tokens create USER` "
+            "and export WARROOM_TOKEN=<token>"
+        )
+    try:
+        return ApiClient.from_env()
+    except Exception as exc:  # httpx rejects a malformed base URL when the client is built
+        fail(f"WARROOM_URL is not a usable URL: {exc}")
+
+
+def _request(
+    method: str, path: str, body: Any = None, params: Any = None, api: ApiClient | None = None
+) -> Any:
+    """Send one request (with `api`, else a fresh client); any failure is `error: …`, exit 1."""
+    from warroom.cli.client import ApiError
+
+    client = api or _client()
+    try:
+        return client.request(method, path, json=body, params=params)
+    except ApiError as exc:
+        fail(_explain(exc))
+    except ValueError:  # a 2xx answer that is not JSON
+        fail(f"{client.base_url} did not answer with JSON; is WARROOM_URL a warroom server?")
+    finally:
+        if api is None:
+            client.close()
+
+
+def _text(value: Any, style: str | None = None) -> Text:
+    """Return Rich Text of `value`, never parsed as markup; `—` for nothing; coloured by STYLES."""
+    from rich.text import Text
+
+    shown = "—" if value is None or value == "" else str(value)
+    return Text(shown, style=STYLES.get(shown, "") if style is None else style)
+
+
+def _parse(value: str) -> datetime:
+    """Parse an API timestamp as aware UTC."""
+    from datetime import UTC, datetime
+
+    when = datetime.fromisoformat(value)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _when(value: str | None) -> str:
+    """Format an API timestamp as `YYYY-MM-DD HH:MM` UTC."""
+    return _parse(value).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _span(seconds: float | None) -> str:
+    """Format a duration compactly: 45s, 12m, 3h 05m, 2d 4h."""
+    if seconds is None:
+        return "—"
+    total = max(int(seconds), 0)
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def _age(detected_at: str) -> str:
+    """Return how long ago an incident was detected."""
+    from datetime import UTC, datetime
+
+    return _span((datetime.now(UTC) - _parse(detected_at)).total_seconds())
+
+
+def _move(ref: str, action: str, body: dict[str, Any], as_json: bool) -> None:
+    """POST a lifecycle action and report the new status."""
+    fields = {key: value for key, value in body.items() if value is not None}
+    detail = _request("POST", f"{API}/{ref}/{action}", fields or None)
+    if as_json:
+        print_json(detail)
+        return
+    typer.echo(f"{detail['ref']} is now {detail['status']}")
+    durations = detail["durations"]
+    if detail["status"] == "mitigated":
+        typer.echo(f"time to mitigate: {_span(durations['time_to_mitigate'])}")
+    elif detail["status"] in ("resolved", "closed"):
+        typer.echo(f"time to resolve: {_span(durations['time_to_resolve'])}")
+    allowed = ", ".join(detail["allowed_actions"]) or "nothing (closed is final)"
+    typer.echo(f"allowed next: {allowed}")
+
+
+@incident_app.command()
+def declare(
+    title: Annotated[str, typer.Argument(metavar="TITLE", help="What is wrong, in one line.")],
+    severity: Severity = None,
+    summary: Annotated[str, typer.Option(help="What is known so far.")] = "",
+    incident_type: Annotated[
+        str | None, typer.Option("--type", help="An incident type from warroom.yaml.")
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="The affected service.")] = None,
+    commander: Commander = None,
+    restricted: Annotated[
+        bool | None,
+        typer.Option(
+            "--restricted/--public",
+            help="Keep it off the public status page (default: by incident type).",
+            show_default=False,
+        ),
+    ] = None,
+    runbook: Annotated[
+        str | None,
+        typer.Option(metavar="TEMPLATE", help="Runbook template (default: by type or service)."),
+    ] = None,
+    started_at: Annotated[
+        str | None,
+        typer.Option(metavar="ISO", help="When impact began, if earlier.", callback=_check_time),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Declare an incident; it starts in `detected` with its runbook checklist."""
+    visibility = None if restricted is None else ("restricted" if restricted else "public")
+    body = {"title": title, "summary": summary, "severity": severity, "service": service}
+    body |= {"incident_type": incident_type, "commander": commander, "runbook": runbook}
+    body |= {"started_at": started_at, "visibility": visibility}
+    detail = _request("POST", API, {key: value for key, value in body.items() if value is not None})
+    if as_json:
+        print_json(detail)
+        return
+    typer.echo(f"Declared {detail['ref']} ({detail['severity']}): {detail['title']}")
+    steps = len(detail["checklist"])
+    template = detail["runbook_template"] or "no template"
+    typer.echo(
+        f"runbook: {template}, {steps} checklist steps; next: warroom incident ack {detail['ref']}"
+    )
+
+
+@incident_app.command("list")
+def list_incidents(
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="detected, triaged, mitigated, resolved, closed; repeat or comma-list."),
+    ] = None,
+    severity: Annotated[
+        list[str] | None, typer.Option(help="SEV-1…SEV-4; repeat or comma-list.")
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
+    incident_type: Annotated[
+        str | None, typer.Option("--type", help="Only this incident type.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(metavar="ISO", help="Detected at or after this time.", callback=_check_time),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="Incidents per page.")] = 50,
+    all_pages: Annotated[
+        bool, typer.Option("--all", help="Follow next_cursor through every page.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """List incidents, newest first."""
+    filters = {"status": status, "severity": severity, "service": service, "type": incident_type}
+    params = {
+        key: value for key, value in {**filters, "since": since, "limit": limit}.items() if value
+    }
+    api = _client()
+    try:
+        page = _request("GET", API, params=params, api=api)
+        items = list(page["items"])
+        while all_pages and page["next_cursor"]:
+            page = _request("GET", API, params={**params, "cursor": page["next_cursor"]}, api=api)
+            items.extend(page["items"])
+    finally:
+        api.close()
+    if as_json:
+        print_json({"items": items, "next_cursor": page["next_cursor"]})
+        return
+    if not items:
+        typer.echo("no incidents match")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    names = ("ref", "status", "severity", "title", "service", "commander", "detected (UTC)", "age")
+    table = Table(*names)
+    for column in table.columns:  # let the free-text columns wrap, keep the rest on one line
+        column.no_wrap = column.header not in ("title", "service", "commander")
+    for item in items:
+        table.add_row(
+            _text(item["ref"], "bold"),
+            *[_text(item[key]) for key in ("status", "severity", "title", "service", "commander")],
+            _when(item["detected_at"]),
+            _age(item["detected_at"]),
+        )
+    console = Console()
+    console.print(table)
+    if page["next_cursor"]:
+        console.print(_text(f"{len(items)} shown; more with --all or a larger --limit", "dim"))
+
+
+def _render(detail: dict[str, Any]) -> None:
+    """Print an incident: details, assessment, durations, checklist and timeline."""
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    console, d = Console(), detail
+    facts = Table.grid(padding=(0, 2))
+    ack = d["acknowledged_at"] and f"{_when(d['acknowledged_at'])} by {d['acknowledged_by'] or '—'}"
+    for label, value in [
+        *[(name, d[name]) for name in ("status", "severity", "commander", "service")],
+        ("type", d["incident_type"]),
+        ("visibility", d["visibility"]),
+        ("runbook", d["runbook_template"]),
+        ("declared by", f"{d['created_by'] or '—'} via {d['source']}"),
+        ("acknowledged", ack),
+        *[(f"{n} (UTC)", _when(d[f"{n}_at"])) for n in ("started", "detected", "triaged")],
+        *[(f"{n} (UTC)", _when(d[f"{n}_at"])) for n in ("mitigated", "resolved", "closed")],
+        ("allowed next", ", ".join(d["allowed_actions"])),
+        ("summary", d["summary"]),
+    ]:
+        facts.add_row(Text(label, style="bold"), _text(value))
+    title = Text(f"{d['ref']} ", style="bold") + Text(d["title"])
+    console.print(Panel(facts, title=title, title_align="left"))
+    console.print(Text("Initial assessment", style="bold"))
+    for field in ("impact", "scope", "priority"):
+        console.print(Text(f"  {field}: ") + _text(d[field]))
+    console.print(Text("Durations", style="bold"))
+    for key in ("detect", "acknowledge", "mitigate", "resolve"):
+        console.print(f"  time to {key}: {_span(d['durations'][f'time_to_{key}'])}")
+
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for item in d["checklist"]:
+        sections.setdefault(item["section"], []).append(item)
+    done = sum(1 for item in d["checklist"] if item["done_at"])
+    console.print(Text(f"Checklist {done}/{len(d['checklist'])}", style="bold"))
+    for section, items in sections.items():
+        finished = sum(1 for item in items if item["done_at"])
+        console.print(Text(f"  {section} {finished}/{len(items)}", style="bold"))
+        for item in items:
+            mark, extra = "[ ]", ""
+            if item["done_at"]:
+                mark, extra = "[x]", f" (done by {item['done_by'] or '—'})"
+            elif item["skipped_reason"]:
+                mark, extra = "[-]", f" (skipped: {item['skipped_reason']})"
+            console.print(Text(f"    {mark} {item['text']}{extra}"))
+
+    timeline = Table("time (UTC)", "kind", "actor", "text", title="Timeline", title_justify="left")
+    for event in d["timeline"]:
+        timeline.add_row(
+            _when(event["at"]),
+            event["kind"],
+            _text(f"{event['actor'] or '—'} ({event['source']})"),
+            _text(("★ " if event["key_event"] else "") + event["text"], ""),
+        )
+    console.print(timeline)
+
+
+@incident_app.command()
+def show(ref: Ref, as_json: Json = False) -> None:
+    """Show an incident with its assessment, durations, checklist and timeline."""
+    detail = _request("GET", f"{API}/{ref}")
+    if as_json:
+        print_json(detail)
+    else:
+        _render(detail)
+
+
+@incident_app.command()
+def ack(ref: Ref, as_json: Json = False) -> None:
+    """Acknowledge an incident: you are on it and paging stops (status does not change)."""
+    detail = _request("POST", f"{API}/{ref}/acknowledge")
+    if as_json:
+        print_json(detail)
+        return
+    when, who = _when(detail["acknowledged_at"]), detail["acknowledged_by"]
+    typer.echo(f"{detail['ref']} acknowledged by {who} at {when} UTC; status is {detail['status']}")
+
+
+@incident_app.command()
+def triage(
+    ref: Ref,
+    severity: Severity = None,
+    commander: Commander = None,
+    impact: Annotated[str | None, typer.Option(help="Who is hurt, and how.")] = None,
+    scope: Annotated[str | None, typer.Option(help="Which systems, regions or customers.")] = None,
+    priority: Annotated[str | None, typer.Option(help="P1 to P4 (from warroom.yaml).")] = None,
+    note: Note = None,
+    as_json: Json = False,
+) -> None:
+    """Triage: set the initial assessment (commander, severity, impact, scope, priority)."""
+    body = {"severity": severity, "commander": commander, "impact": impact, "scope": scope}
+    _move(ref, "triage", {**body, "priority": priority, "note": note}, as_json)
+
+
+@incident_app.command()
+def mitigate(ref: Ref, note: Note = None, as_json: Json = False) -> None:
+    """Mark the impact as stopped (containment and remediation done)."""
+    _move(ref, "mitigate", {"note": note}, as_json)
+
+
+@incident_app.command()
+def resolve(ref: Ref, note: Note = None, as_json: Json = False) -> None:
+    """Mark the incident resolved: verification passed; a postmortem may be due."""
+    _move(ref, "resolve", {"note": note}, as_json)
+
+
+@incident_app.command()
+def close(ref: Ref, note: Note = None, as_json: Json = False) -> None:
+    """Close the incident: the postmortem is done or not required (final)."""
+    _move(ref, "close", {"note": note}, as_json)
+
+
+@incident_app.command()
+def reopen(ref: Ref, note: Note = None, as_json: Json = False) -> None:
+    """Return a mitigated or resolved incident to triaged."""
+    _move(ref, "reopen", {"note": note}, as_json)
+
+
+@incident_app.command()
+def note(
+    ref: Ref,
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="What happened or what you saw.")],
+    key: Annotated[
+        bool, typer.Option("--key", help="Mark it a key event for the postmortem timeline.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Add a note to an incident's timeline."""
+    event = _request("POST", f"{API}/{ref}/timeline", {"text": text, "key_event": key})
+    if as_json:
+        print_json(event)
+        return
+    what = "key event" if event["key_event"] else "note"
+    typer.echo(f"Added {what} #{event['id']} to {ref} at {_when(event['at'])} UTC")

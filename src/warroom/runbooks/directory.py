@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from warroom.config import WarroomConfig
@@ -30,6 +31,7 @@ class RunbookDirectory:
         self._lock = threading.Lock()
         self._written: dict[int, int] = {}  # incident number -> newest timeline event id written
         self.failures: dict[int, str] = {}  # incident number -> last write error
+        self._failed_at: dict[int, tuple[str, float]] = {}  # number -> (file name, wall time)
 
     def file_name(self, number: int, slug: str) -> str:
         """Return the predictable file name of an incident: `INC-<n>-<slug>.md`."""
@@ -84,7 +86,9 @@ class RunbookDirectory:
                 return True  # a newer state of this incident is already on disk
             target = self.path_for(incident)
             try:
-                _atomic_write(target, render(incident, severity_name))
+                # restricted incidents stay readable by the server's user only
+                mode = 0o600 if incident.visibility == "restricted" else 0o644
+                _atomic_write(target, render(incident, severity_name), mode)
                 for folder in (self.active, self.archive):
                     stale = folder / target.name
                     if folder != target.parent and stale.exists():
@@ -92,10 +96,12 @@ class RunbookDirectory:
             except OSError as exc:
                 message = f"cannot write {target}: {exc.strerror or exc}"
                 self.failures[incident.number] = message
+                self._failed_at[incident.number] = (target.name, time.time())
                 log.error("runbook file not written: %s", message, extra={"incident": incident.ref})
                 return False
             self._written[incident.number] = newest
             self.failures.pop(incident.number, None)
+            self._failed_at.pop(incident.number, None)
             return True
 
     def problems(self) -> list[str]:
@@ -108,11 +114,25 @@ class RunbookDirectory:
                     pass
             except OSError as exc:
                 found.append(f"{folder} is not writable: {exc.strerror or exc}")
-        found.extend(f"INC-{n}: {msg}" for n, msg in sorted(self.failures.items()))
+        with self._lock:
+            for number, (name, failed_at) in list(self._failed_at.items()):
+                # Rewritten since by another process (`warroom runbooks sync`): no longer a problem.
+                if any(_modified_since(f / name, failed_at) for f in (self.active, self.archive)):
+                    self.failures.pop(number, None)
+                    del self._failed_at[number]
+            found.extend(f"INC-{n}: {msg}" for n, msg in sorted(self.failures.items()))
         return found
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _modified_since(path: Path, moment: float) -> bool:
+    """Return True if `path` is a file last written at or after `moment` (epoch seconds)."""
+    try:
+        return path.is_file() and path.stat().st_mtime >= moment
+    except OSError:
+        return False
+
+
+def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
     """Write `text` to `path` via a temporary file and rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -121,6 +141,7 @@ def _atomic_write(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -136,7 +136,10 @@ def parse_template(path: Path, name: str | None = None) -> Template:
 
 def _key_lines(raw_meta: str) -> dict[str, int]:
     """Return the file line of each top-level front matter key (the block starts on line 2)."""
-    node = yaml.compose(raw_meta, Loader=yaml.SafeLoader)
+    try:
+        node = yaml.compose(raw_meta, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:  # already reported by the caller
+        return {}
     if not isinstance(node, yaml.MappingNode):
         return {}
     return {str(key.value): 2 + key.start_mark.line for key, _ in node.value}
