@@ -1,0 +1,1 @@
+"""Benchmarks for warroom (`make bench`); results are written to docs/benchmarks.md."""
