@@ -18,6 +18,7 @@ def serve(
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
 ) -> None:
     """Serve warroom over HTTP; the database is upgraded first."""
+
     import uvicorn
 
     from warroom import logs

@@ -28,8 +28,10 @@ class RunbookDirectory:
         self.templates = root / "templates"
         self.active = root / "active"
         self.archive = root / "archive"
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the dictionaries below
+        self._locks: dict[int, threading.Lock] = {}
         self._written: dict[int, int] = {}  # incident number -> newest timeline event id written
+        self._parsed: dict[Path, tuple[tuple[int, int], TemplateChoice]] = {}
         self.failures: dict[int, str] = {}  # incident number -> last write error
         self._failed_at: dict[int, tuple[str, float]] = {}  # number -> (file name, wall time)
 
@@ -63,16 +65,27 @@ class RunbookDirectory:
         candidates.append("generic")
         for name in candidates:
             if name and (path := find_template(self.templates, name)) is not None:
-                template = parse_template(path, name)
-                owner, module = template.meta.get("owner"), template.meta.get("module")
-                return TemplateChoice(
-                    name=name,
-                    checklist=template.checklist or list(FALLBACK_CHECKLIST),
-                    owner=owner if isinstance(owner, str) else None,
-                    module=module if isinstance(module, str) else None,
-                )
+                return self._load_choice(path, name)
         log.warning("no runbook template found in %s; using the built-in checklist", self.templates)
         return TemplateChoice(name=None, checklist=list(FALLBACK_CHECKLIST))
+
+    def _load_choice(self, path: Path, name: str) -> TemplateChoice:
+        """Parse a template once per version of the file (keyed by mtime and size)."""
+        stat = path.stat()
+        key = (stat.st_mtime_ns, stat.st_size)
+        cached = self._parsed.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        template = parse_template(path, name)
+        owner, module = template.meta.get("owner"), template.meta.get("module")
+        choice = TemplateChoice(
+            name=name,
+            checklist=template.checklist or list(FALLBACK_CHECKLIST),
+            owner=owner if isinstance(owner, str) else None,
+            module=module if isinstance(module, str) else None,
+        )
+        self._parsed[path] = (key, choice)
+        return choice
 
     def publish(self, incident: IncidentDetail, severity_name: str | None = None) -> bool:
         """Write the incident's file where it belongs and remove any copy elsewhere.
@@ -81,28 +94,37 @@ class RunbookDirectory:
         the database stays the truth and `warroom runbooks sync` rewrites the file later.
         """
         newest = incident.timeline[-1].id if incident.timeline else 0
-        with self._lock:
+        text = render(incident, severity_name)
+        # restricted incidents stay readable by the server's user only
+        mode = 0o600 if incident.visibility == "restricted" else 0o644
+        # One lock per incident: writes of different incidents (and their fsyncs) overlap.
+        with self._incident_lock(incident.number):
             if self._written.get(incident.number, -1) > newest:
                 return True  # a newer state of this incident is already on disk
             target = self.path_for(incident)
             try:
-                # restricted incidents stay readable by the server's user only
-                mode = 0o600 if incident.visibility == "restricted" else 0o644
-                _atomic_write(target, render(incident, severity_name), mode)
+                _atomic_write(target, text, mode)
                 for folder in (self.active, self.archive):
                     stale = folder / target.name
                     if folder != target.parent and stale.exists():
                         stale.unlink()
             except OSError as exc:
                 message = f"cannot write {target}: {exc.strerror or exc}"
-                self.failures[incident.number] = message
-                self._failed_at[incident.number] = (target.name, time.time())
+                with self._lock:
+                    self.failures[incident.number] = message
+                    self._failed_at[incident.number] = (target.name, time.time())
                 log.error("runbook file not written: %s", message, extra={"incident": incident.ref})
                 return False
             self._written[incident.number] = newest
-            self.failures.pop(incident.number, None)
-            self._failed_at.pop(incident.number, None)
+            with self._lock:
+                self.failures.pop(incident.number, None)
+                self._failed_at.pop(incident.number, None)
             return True
+
+    def _incident_lock(self, number: int) -> threading.Lock:
+        """Return the lock that serialises file writes of one incident."""
+        with self._lock:
+            return self._locks.setdefault(number, threading.Lock())
 
     def problems(self) -> list[str]:
         """Return what is wrong with the directory now (for /readyz)."""

@@ -9,6 +9,9 @@ import yaml
 
 from warroom.incidents.schemas import ChecklistItemOut, IncidentDetail
 
+# libyaml's dumper is about five times faster; the pure-Python one is the fallback.
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 MILESTONES = (
     "started_at",
     "detected_at",
@@ -58,7 +61,7 @@ def _cell(text: str) -> str:
 
 def render(incident: IncidentDetail, severity_name: str | None = None) -> str:
     """Return the markdown document for an incident."""
-    meta = yaml.safe_dump(front_matter(incident), sort_keys=False, allow_unicode=True)
+    meta = yaml.dump(front_matter(incident), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
     severity = f"{incident.severity} ({severity_name})" if severity_name else incident.severity
     lines = [
         "---",
