@@ -28,6 +28,7 @@ lint: $(STAMP)  ## ruff and mypy (strict on src/)
 	$(BIN)/mypy
 
 bench: $(STAMP)  ## benchmarks; results go to docs/benchmarks.md
+	$(BIN)/python -m bench.cli
 	$(BIN)/python -m bench.incidents
 
 demo: $(STAMP)  ## replay the runbook's two examples into the local database

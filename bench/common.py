@@ -148,12 +148,13 @@ def markdown_table(
 
 DOCS_INTRO = """# Benchmarks
 
-Run them with `make bench` (which runs `.venv/bin/python -m bench.incidents`). Each run
-starts the real server (`warroom serve`) on a free 127.0.0.1 port against SQLite (a file in
-a temporary directory) and PostgreSQL (`WARROOM_BENCH_POSTGRES_URL`, default
-`postgresql+psycopg://postgres@127.0.0.1:5432/test`; a scratch database `warroom_bench` is
-created and dropped, and PostgreSQL is skipped with a note when unreachable), drives it over
-HTTP with httpx, and replaces the section below with the new figures.
+Run them with `make bench`: `python -m bench.cli` times the CLI's start-up, and
+`python -m bench.incidents` starts the real server (`warroom serve`) on a free 127.0.0.1
+port against SQLite (a file in a temporary directory) and PostgreSQL
+(`WARROOM_BENCH_POSTGRES_URL`, default `postgresql+psycopg://postgres@127.0.0.1:5432/test`;
+a scratch database `warroom_bench` is created and dropped, and PostgreSQL is skipped with a
+note when unreachable), drives it over HTTP with httpx, and replaces its section below with
+the new figures.
 
 Options: `--quick` (a small smoke run), `--backend sqlite|postgresql|all`, `--incidents N`,
 `--clients N`, `--stored N`, `--requests N`, `--no-write` (leave this page alone).

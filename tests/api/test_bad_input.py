@@ -102,3 +102,20 @@ def test_empty_note_rejected(api: TestClient) -> None:
     for text in ("", "   "):
         assert api.post(f"/api/v1/incidents/{ref}/timeline", json={"text": text}).status_code == 422
     assert len(api.get(f"/api/v1/incidents/{ref}/timeline").json()["items"]) == 1
+
+
+def test_nul_characters_are_refused_everywhere(api: TestClient) -> None:
+    body = api.post("/api/v1/incidents", json={"title": "bad\u0000title"})
+    assert body.status_code == 422
+    assert "must not contain NUL characters" in body.json()["error"]["message"]
+    query = api.get("/api/v1/incidents", params={"service": "\u0000"})
+    assert query.status_code == 422
+    assert api.get("/api/v1/incidents/1%00").status_code == 422
+    assert count_incidents(api) == 0
+
+
+def test_non_ascii_digits_are_not_references(api: TestClient) -> None:
+    api.post("/api/v1/incidents", json={"title": "x"})
+    for ref in ("²", "١", "INC-²"):
+        response = api.get(f"/api/v1/incidents/{ref}")
+        assert response.status_code == 404, ref

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warroom.core.errors import Unauthorized, WarroomError
@@ -21,6 +22,35 @@ HTTP_CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid",
+}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a sentence for people, and structured details."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+def _described(text: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": text}
+
+
+# Declared on every API router so the OpenAPI document shows the real error shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _described("Malformed JSON"),
+    401: _described("Missing, unknown or revoked API token"),
+    403: _described("The token's role is too low"),
+    404: _described("No such incident"),
+    409: _described("Not allowed in the incident's current state"),
+    422: _described("Invalid input; details name each field"),
 }
 
 

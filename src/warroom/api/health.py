@@ -21,7 +21,13 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"description": "Every check passed"},
+        503: {"description": "At least one check failed; the body says which"},
+    },
+)
 def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Say whether the database, the migrations and the runbook directory are all well."""
     checks: dict[str, dict[str, Any]] = {}
@@ -47,7 +53,11 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+)
 def metrics() -> Response:
     """Expose Prometheus metrics."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, Request, status
 
 from warroom.api.deps import Responder, RuntimeDep, Viewer, actor_of
+from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
 from warroom.incidents.schemas import (
@@ -23,7 +24,7 @@ from warroom.incidents.schemas import (
 from warroom.incidents.service import ListFilters
 from warroom.incidents.states import STATUSES
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERROR_RESPONSES)
 Action = Literal["triage", "mitigate", "resolve", "close", "reopen"]
 
 

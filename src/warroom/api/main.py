@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 import warroom
 from warroom.api import errors, health, incidents
+from warroom.api.middleware import RefuseNulInUrl
 from warroom.app import Runtime
 
 DESCRIPTION = (
@@ -21,6 +22,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="warroom", version=warroom.__version__, description=DESCRIPTION)
     app.state.runtime = runtime
     errors.install(app)
+    app.add_middleware(RefuseNulInUrl)
     app.include_router(health.router)
     app.include_router(incidents.router)
 

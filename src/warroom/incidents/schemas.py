@@ -13,6 +13,20 @@ Visibility = Literal["public", "restricted"]
 TITLE_MAX = 200
 
 
+class Input(BaseModel):
+    """Base of request bodies: unknown fields and NUL characters are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text, and no person types one.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
 def _clean_title(value: str) -> str:
     value = " ".join(value.split())
     if not value:
@@ -20,10 +34,8 @@ def _clean_title(value: str) -> str:
     return value
 
 
-class IncidentCreate(BaseModel):
+class IncidentCreate(Input):
     """Declare an incident."""
-
-    model_config = ConfigDict(extra="forbid")
 
     title: str = Field(max_length=TITLE_MAX, description="What is wrong, in one line.")
     severity: str | None = Field(
@@ -47,10 +59,8 @@ class IncidentCreate(BaseModel):
     _title = field_validator("title")(_clean_title)
 
 
-class IncidentUpdate(BaseModel):
+class IncidentUpdate(Input):
     """Change fields of an incident (each change is a timeline event)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(default=None, max_length=TITLE_MAX)
     summary: str | None = Field(default=None, max_length=20_000)
@@ -75,10 +85,8 @@ class IncidentUpdate(BaseModel):
         return None if value is None else _clean_title(value)
 
 
-class TransitionRequest(BaseModel):
+class TransitionRequest(Input):
     """Move an incident along its lifecycle; triage may set the assessment in the same call."""
-
-    model_config = ConfigDict(extra="forbid")
 
     note: str | None = Field(default=None, max_length=5_000)
     severity: str | None = None
@@ -88,10 +96,8 @@ class TransitionRequest(BaseModel):
     priority: str | None = None
 
 
-class NoteCreate(BaseModel):
+class NoteCreate(Input):
     """Add a note to the timeline."""
-
-    model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=20_000)
     key_event: bool = False

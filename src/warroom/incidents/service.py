@@ -62,7 +62,7 @@ def parse_ref(ref: str) -> int:
     text = ref.strip()
     if text.upper().startswith("INC-"):
         text = text[4:]
-    if not text.isdigit() or len(text) > 9:
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
         raise NotFound(f"no incident {ref!r}: use a number such as 42 or INC-42")
     return int(text)
 
