@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -157,3 +158,29 @@ def test_serve_refuses_bad_config(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert f"{bad}:2: severities.SEV-1.description: Field required" in result.stderr
+
+
+def test_tokens_list_and_revoke(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    runner.invoke(app, ["users", "create", "dana", "--role", "viewer"], env=env)
+    token = runner.invoke(app, ["tokens", "create", "dana", "--name", "ci"], env=env)
+    secret = token.stdout.strip().splitlines()[-1]
+    listing = runner.invoke(app, ["tokens", "list"], env=env)
+    assert listing.exit_code == 0
+    assert secret[:10] in listing.output and secret not in listing.output
+    assert "ci" in listing.output and "dana" in listing.output
+    short = runner.invoke(app, ["tokens", "revoke", "wr_"], env=env)
+    assert short.exit_code == 1 and "at least the first 6 characters" in short.output
+    missing = runner.invoke(app, ["tokens", "revoke", "wr_zzzzzzz"], env=env)
+    assert missing.exit_code == 1 and "no token starting with" in missing.output
+    revoked = runner.invoke(app, ["tokens", "revoke", secret[:10]], env=env)
+    assert revoked.exit_code == 0 and "revoked token" in revoked.output
+
+    from warroom.auth import service as auth
+    from warroom.core.errors import Unauthorized
+    from warroom.storage.db import Database
+
+    db = Database(env["WARROOM_DATABASE_URL"])
+    with db.session() as session, pytest.raises(Unauthorized):
+        auth.authenticate(session, token=secret, now=datetime.now(UTC))
+    db.dispose()

@@ -119,6 +119,29 @@ def create_token(session: Session, *, user: User, name: str, now: datetime) -> s
     return token
 
 
+def list_tokens(session: Session, *, user: str | None = None) -> list[ApiToken]:
+    """Return tokens (never their secret), newest first, optionally of one user."""
+    stmt = select(ApiToken).order_by(ApiToken.id.desc())
+    if user is not None:
+        stmt = stmt.where(ApiToken.user_id == get_user(session, user).id)
+    return list(session.scalars(stmt))
+
+
+def revoke_token(session: Session, *, prefix: str, now: datetime) -> ApiToken:
+    """Revoke the one token whose visible prefix starts with `prefix`."""
+    if len(prefix) < 6:
+        raise Invalid("give at least the first 6 characters of the token (e.g. wr_AbC)")
+    matches = list(session.scalars(select(ApiToken).where(ApiToken.prefix.startswith(prefix[:10]))))
+    if not matches:
+        raise NotFound(f"no token starting with {prefix!r}")
+    if len(matches) > 1:
+        raise Conflict(f"{len(matches)} tokens start with {prefix!r}; give more characters")
+    token = matches[0]
+    if token.revoked_at is None:
+        token.revoked_at = now
+    return token
+
+
 def authenticate(session: Session, *, token: str, now: datetime) -> Principal:
     """Return the principal a bearer token belongs to, or raise Unauthorized."""
     row = session.scalars(select(ApiToken).where(ApiToken.digest == digest(token))).first()

@@ -91,6 +91,48 @@ def tokens_create(
         typer.echo(token)
 
 
+@tokens_app.command("list")
+def tokens_list(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+) -> None:
+    """List tokens: prefix, label, user, created, revoked (never the token itself)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from warroom.auth import service as auth
+
+    with errors_as_exit():
+        runtime = local_runtime()
+        with runtime.db.session() as session:
+            table = Table("prefix", "label", "user", "role", "created (UTC)", "revoked (UTC)")
+            for token in auth.list_tokens(session, user=user):
+                table.add_row(
+                    token.prefix + "…",
+                    token.name,
+                    token.user.name,
+                    token.user.role,
+                    token.created_at.strftime("%Y-%m-%d %H:%M"),
+                    token.revoked_at.strftime("%Y-%m-%d %H:%M") if token.revoked_at else "",
+                )
+    Console().print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    prefix: Annotated[
+        str, typer.Argument(help="The token's first characters, as `tokens list` shows.")
+    ],
+) -> None:
+    """Revoke a token; requests using it get 401 from then on."""
+    from warroom.auth import service as auth
+
+    with errors_as_exit():
+        runtime = local_runtime()
+        with runtime.db.transaction() as session:
+            token = auth.revoke_token(session, prefix=prefix, now=runtime.clock.now())
+            typer.echo(f"revoked token {token.prefix}… ({token.name!r} of {token.user.name})")
+
+
 @config_app.command("check")
 def config_check(
     path: Annotated[
