@@ -184,3 +184,30 @@ def test_tokens_list_and_revoke(env: dict[str, str]) -> None:
     with db.session() as session, pytest.raises(Unauthorized):
         auth.authenticate(session, token=secret, now=datetime.now(UTC))
     db.dispose()
+
+
+def test_sighup_reloads_and_keeps_last_good(tmp_path: Path) -> None:
+    import signal
+
+    config = tmp_path / "warroom.yaml"
+    config.write_text("services:\n  - {id: checkout}\n")
+    env = {
+        "WARROOM_CONFIG": str(config),
+        "WARROOM_DATA_DIR": str(tmp_path / "var"),
+        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
+    }
+    port = free_port()
+    process = _serve(env, port)
+    try:
+        _wait_ready(port)
+        config.write_text("services:\n  - {id: checkout}\n  - {id: search}\n")
+        process.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        config.write_text("services: nonsense\n")
+        process.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+    finally:
+        output = _stop(process)
+    assert "configuration reloaded" in output
+    assert "configuration not reloaded, keeping the last good one" in output
+    assert f"{config}:1: services: Input should be a valid list" in output

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from warroom.api.deps import RuntimeDep
+from warroom.api.deps import Admin, RuntimeDep
+from warroom.api.errors import ERROR_RESPONSES
 from warroom.storage import migrate
 
 router = APIRouter(tags=["operations"])
@@ -61,3 +62,16 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
 def metrics() -> Response:
     """Expose Prometheus metrics."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/-/reload", responses=ERROR_RESPONSES)
+def reload(runtime: RuntimeDep, _admin: Admin) -> dict[str, Any]:
+    """Re-read warroom.yaml (admin); on error keep the last good configuration and say why."""
+    config = runtime.reload_config()
+    return {
+        "status": "reloaded",
+        "config": str(runtime.settings.config_path() or "built-in defaults"),
+        "severities": list(config.severities),
+        "incident_types": [t.id for t in config.incident_types],
+        "services": [s.id for s in config.services],
+    }

@@ -56,6 +56,7 @@ class ConfigError(WarroomError):
     """The configuration file is not valid; `problems` holds `file:line: message` lines."""
 
     code = "config_error"
+    status = 422
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems), details=problems)
