@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +14,7 @@ from alembic.script import ScriptDirectory
 from warroom.storage.db import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = logging.getLogger("warroom.storage")
 
 
 def alembic_config(url: str) -> Config:
@@ -25,11 +28,16 @@ def alembic_config(url: str) -> Config:
 def upgrade(db: Database) -> None:
     """Bring the database schema up to the newest migration."""
     config = alembic_config(db.url)
+    before = current_revision(db)
     with db.write_engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+    after = current_revision(db)
+    if after != before:
+        log.info("database schema upgraded from %s to %s", before or "empty", after)
 
 
+@cache
 def head_revision() -> str | None:
     """Return the newest migration's revision id."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
