@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from warroom.config import Settings, WarroomConfig, load_config
 from warroom.core.clock import Clock, SystemClock
+from warroom.detection.flows import IntakeFlows
 from warroom.incidents.flows import IncidentFlows
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.storage import migrate
@@ -31,6 +32,7 @@ class Runtime:
     runbooks: RunbookDirectory
     config_value: WarroomConfig
     flows: IncidentFlows = field(init=False)
+    intake: IntakeFlows = field(init=False)
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -42,6 +44,13 @@ class Runtime:
             clock=self.clock,
             runbooks=self.runbooks,
             listeners=[metrics.record],
+        )
+        self.intake = IntakeFlows(
+            db=self.db,
+            config=self.config,
+            clock=self.clock,
+            runbooks=self.runbooks,
+            incidents=self.flows,
         )
 
     def config(self) -> WarroomConfig:

@@ -12,6 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.core.errors import ConfigError
+from warroom.detection.integrations import IntegrationsConfig
+from warroom.detection.routing import (
+    DetectionConfig,
+    RouteConfig,
+    check_detection,
+    check_routes,
+)
 
 SEVERITY_PATTERN = re.compile(r"^SEV-[1-9]$")
 
@@ -134,6 +141,9 @@ class WarroomConfig(BaseModel):
     priorities: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4"])
     incident_types: list[IncidentTypeConfig] = Field(default_factory=default_incident_types)
     services: list[ServiceConfig] = Field(default_factory=list)
+    routes: list[RouteConfig] = Field(default_factory=list)
+    detection: DetectionConfig = Field(default_factory=DetectionConfig)
+    integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
 
     @field_validator("severities")
     @classmethod
@@ -203,6 +213,7 @@ def load_config(path: Path | None) -> WarroomConfig:
 def _cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path: Path) -> list[str]:
     """Check references between sections (a type naming an unknown severity, …)."""
     problems = []
+    loc: tuple[Any, ...]
     for index, item in enumerate(config.incident_types):
         if item.default_severity and item.default_severity not in config.severities:
             loc = ("incident_types", index, "default_severity")
@@ -210,6 +221,23 @@ def _cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path:
                 f"{path}:{_nearest_line(lines, loc)}: incident_types.{index}.default_severity: "
                 f"unknown severity {item.default_severity!r}; known: "
                 + ", ".join(config.severities)
+            )
+    for index, message in check_routes(config.routes, list(config.severities)):
+        loc = ("routes", index)
+        problems.append(f"{path}:{_nearest_line(lines, loc)}: routes.{index}: {message}")
+    for message in check_detection(config.detection, list(config.severities)):
+        problems.append(f"{path}:{_nearest_line(lines, ('detection',))}: detection: {message}")
+    for index, route in enumerate(config.routes):
+        loc = ("routes", index)
+        if route.service and config.services and config.service(route.service) is None:
+            problems.append(
+                f"{path}:{_nearest_line(lines, (*loc, 'service'))}: routes.{index}.service: "
+                f"unknown service {route.service!r}"
+            )
+        if route.incident_type and config.incident_type(route.incident_type) is None:
+            problems.append(
+                f"{path}:{_nearest_line(lines, (*loc, 'incident_type'))}: "
+                f"routes.{index}.incident_type: unknown incident type {route.incident_type!r}"
             )
     return problems
 

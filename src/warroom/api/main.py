@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 import warroom
-from warroom.api import errors, health, incidents
+from warroom.api import alerts, errors, health, incidents, intake, silences
 from warroom.api.middleware import RefuseNulInUrl
 from warroom.app import Runtime
 
@@ -25,6 +25,9 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.add_middleware(RefuseNulInUrl)
     app.include_router(health.router)
     app.include_router(incidents.router)
+    app.include_router(alerts.router)
+    app.include_router(silences.router)
+    app.include_router(intake.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home() -> str:

@@ -189,6 +189,12 @@ class IncidentFlows:
         self._finish("note", detail)
         return out
 
+    def refresh(self, number: int, event: str) -> IncidentDetail:
+        """Rewrite the runbook file of an incident changed by another flow (intake, engine)."""
+        with self.db.session() as session:
+            detail = load_detail(session, service.get(session, number))
+        return self._finish(event, detail)
+
     def get(self, ref: str) -> IncidentDetail:
         """Return an incident with its checklist and timeline."""
         with self.db.session() as session:

@@ -1,8 +1,20 @@
 """Import every model so `Base.metadata` is complete (for Alembic and tests)."""
 
 from warroom.auth.models import ApiToken, User
+from warroom.detection.models import Alert, AlertGroup, Silence
 from warroom.incidents.models import ChecklistItem, Incident, TimelineEvent
 from warroom.storage.base import Base
 from warroom.storage.counters import Counter
 
-__all__ = ["ApiToken", "Base", "ChecklistItem", "Counter", "Incident", "TimelineEvent", "User"]
+__all__ = [
+    "Alert",
+    "AlertGroup",
+    "ApiToken",
+    "Base",
+    "ChecklistItem",
+    "Counter",
+    "Incident",
+    "Silence",
+    "TimelineEvent",
+    "User",
+]

@@ -1,0 +1,245 @@
+"""Intake routes: each checks its vendor's authentication on the raw body, then ingests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from warroom.api.deps import RuntimeDep, Viewer
+from warroom.api.errors import ERROR_RESPONSES, error_response
+from warroom.app import Runtime
+from warroom.core.errors import Invalid
+from warroom.detection import metrics
+from warroom.detection.api_schemas import IntakeResponse
+from warroom.detection.schemas import AlertIn
+from warroom.detection.sources import (
+    alertmanager,
+    grafana,
+    jira,
+    pagerduty,
+    report,
+    slack,
+    webhook,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["intake"], responses=ERROR_RESPONSES)
+KINDS = ("alertmanager", "grafana", "pagerduty", "jira", "webhook", "slack")
+
+
+class Rejected(Exception):
+    """A delivery refused before any effect; counted, then answered with `response`."""
+
+    def __init__(self, response: JSONResponse) -> None:
+        self.response = response
+
+
+def _reject(source: str, reason: str, status: int, code: str, message: str) -> Rejected:
+    metrics.rejected(source, reason)
+    return Rejected(error_response(status, code, message))
+
+
+async def _body(request: Request, source: str, limit: int) -> bytes:
+    """Read the raw body, refusing more than `limit` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _reject(
+            source,
+            "too_large",
+            413,
+            "too_large",
+            f"the body is {declared} bytes; the limit is {limit} (detection.max_body_bytes)",
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _reject(
+                source,
+                "too_large",
+                413,
+                "too_large",
+                f"the body is over the limit of {limit} bytes (detection.max_body_bytes)",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _instances(runtime: Runtime, source: str) -> list[Any]:
+    configured = runtime.config().integrations.configured(source)
+    if not configured:
+        raise _reject(
+            source,
+            "not_configured",
+            404,
+            "not_found",
+            f"the {source} intake is not configured: add integrations.{source} to warroom.yaml",
+        )
+    return configured
+
+
+def _parse(source: str, parse: Callable[[bytes], list[AlertIn]], body: bytes) -> list[AlertIn]:
+    try:
+        return parse(body)
+    except Invalid as exc:
+        malformed = exc.message.startswith("malformed JSON")
+        raise _reject(
+            source,
+            "malformed" if malformed else "invalid",
+            400 if malformed else 422,
+            "malformed_json" if malformed else "invalid",
+            exc.message,
+        ) from None
+
+
+async def _ingest(
+    runtime: Runtime, source: str, integration: str, alerts: list[AlertIn]
+) -> IntakeResponse:
+    result = await run_in_threadpool(
+        runtime.intake.ingest, source=source, integration=integration, alerts=alerts
+    )
+    return IntakeResponse.of(result)
+
+
+def _unauthorized(source: str, what: str) -> Rejected:
+    return _reject(source, "unauthorized", 401, "unauthorized", what)
+
+
+async def _guarded(handler: Callable[[], Any]) -> Any:
+    try:
+        return await handler()
+    except Rejected as rejected:
+        return rejected.response
+
+
+@router.post("/intake/alertmanager", response_model=IntakeResponse)
+async def intake_alertmanager(request: Request, runtime: RuntimeDep) -> Any:
+    """Alertmanager webhook (version 4), with `http_config.authorization` bearer token."""
+
+    async def handle() -> IntakeResponse:
+        instances = _instances(runtime, "alertmanager")
+        body = await _body(request, "alertmanager", runtime.config().detection.max_body_bytes)
+        index = alertmanager.check_bearer(
+            request.headers.get("authorization"),
+            [i.token.get_secret_value() for i in instances],
+        )
+        if index is None:
+            raise _unauthorized(
+                "alertmanager", "missing or wrong bearer token for the Alertmanager intake"
+            )
+        alerts = _parse("alertmanager", alertmanager.parse, body)
+        return await _ingest(runtime, "alertmanager", instances[index].name, alerts)
+
+    return await _guarded(handle)
+
+
+@router.post("/intake/webhook", response_model=IntakeResponse)
+async def intake_webhook(request: Request, runtime: RuntimeDep) -> Any:
+    """Generic JSON webhook: one alert, a list, or {"alerts": [...]}; bearer token."""
+
+    async def handle() -> IntakeResponse:
+        instances = _instances(runtime, "webhook")
+        body = await _body(request, "webhook", runtime.config().detection.max_body_bytes)
+        index = webhook.check_bearer(
+            request.headers.get("authorization"),
+            [i.token.get_secret_value() for i in instances],
+        )
+        if index is None:
+            raise _unauthorized("webhook", "missing or wrong bearer token for the webhook intake")
+        alerts = _parse("webhook", webhook.parse, body)
+        return await _ingest(runtime, "webhook", instances[index].name, alerts)
+
+    return await _guarded(handle)
+
+
+def _hmac_route(
+    source: str,
+    verify: Callable[[bytes, Any, list[str], Any], int | None],
+    parse: Callable[[bytes], list[AlertIn]],
+    header_name: str,
+) -> Callable[..., Any]:
+    """Build the handler of an HMAC-signed intake (Grafana, PagerDuty, Jira)."""
+
+    async def endpoint(request: Request, runtime: RuntimeDep) -> Any:
+        async def handle() -> IntakeResponse:
+            instances = _instances(runtime, source)
+            body = await _body(request, source, runtime.config().detection.max_body_bytes)
+            for instance in instances:
+                if (
+                    verify(body, request.headers, instance.secret_values(), runtime.clock.now())
+                    is not None
+                ):
+                    alerts = _parse(source, parse, body)
+                    return await _ingest(runtime, source, instance.name, alerts)
+            raise _unauthorized(source, f"missing or wrong {header_name} signature")
+
+        return await _guarded(handle)
+
+    return endpoint
+
+
+router.post(
+    "/intake/grafana",
+    response_model=IntakeResponse,
+    summary="Grafana unified alerting webhook (X-Grafana-Alerting-Signature)",
+)(_hmac_route("grafana", grafana.verify, grafana.parse, "X-Grafana-Alerting-Signature"))
+router.post(
+    "/intake/pagerduty",
+    response_model=IntakeResponse,
+    summary="PagerDuty V3 webhook (X-PagerDuty-Signature)",
+)(
+    _hmac_route(
+        "pagerduty",
+        lambda b, h, s, _now: pagerduty.verify(b, h, s),
+        pagerduty.parse,
+        "X-PagerDuty-Signature",
+    )
+)
+router.post(
+    "/intake/jira",
+    response_model=IntakeResponse,
+    summary="Jira Cloud jira:issue_created as a user report (X-Hub-Signature)",
+)(_hmac_route("jira", lambda b, h, s, _now: jira.verify(b, h, s), jira.parse, "X-Hub-Signature"))
+
+
+@router.post("/intake/slack/commands")
+async def intake_slack_command(request: Request, runtime: RuntimeDep) -> Any:
+    """Slack slash command `/incident <title> [sev]` (v0 signature, 5-minute window)."""
+
+    async def handle() -> dict[str, str]:
+        instances = _instances(runtime, "slack")
+        body = await _body(request, "slack", runtime.config().detection.max_body_bytes)
+        secret = instances[0].signing_secret.get_secret_value()
+        if not slack.verify(body, request.headers, secret, runtime.clock.now()):
+            raise _unauthorized("slack", "missing, stale or wrong X-Slack-Signature")
+        try:
+            alert = slack.parse_command(body)
+        except Invalid as exc:  # Slack shows a 200's text to the user; a 4xx only as "failed"
+            return {"response_type": "ephemeral", "text": exc.message}
+        result = await _ingest(runtime, "slack", "slack", [alert])
+        refs = result.incidents_opened or result.incidents_updated
+        text = f"Declared {refs[0]}: {alert.title}" if refs else "Already reported."
+        return {"response_type": "in_channel", "text": text}
+
+    return await _guarded(handle)
+
+
+@router.post("/reports", status_code=201, response_model=IntakeResponse)
+async def create_report(
+    body: report.ReportIn, runtime: RuntimeDep, principal: Viewer
+) -> IntakeResponse:
+    """Report a problem (the web form): it becomes its own incident with you as reporter."""
+    alert = report.to_alert(body, reporter=principal.name)
+    return await _ingest(runtime, "web", "web", [alert])
+
+
+@router.post("/intake/{kind}", include_in_schema=False)
+async def unknown_intake(kind: str) -> JSONResponse:
+    """Name the intakes that exist."""
+    metrics.rejected(kind[:32], "unknown_intake")
+    return error_response(
+        404, "not_found", f"unknown intake {kind!r}; use one of {', '.join(KINDS)}"
+    )

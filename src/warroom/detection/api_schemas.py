@@ -1,0 +1,134 @@
+"""Request and response shapes of the alert, silence, report and intake routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from warroom.detection.models import Alert, Silence
+from warroom.detection.service import IngestResult
+from warroom.incidents.schemas import Input
+
+
+class IntakeResponse(BaseModel):
+    """What a delivery did."""
+
+    accepted: int
+    new: int
+    repeated: int
+    resolved: int
+    silenced: int
+    dropped: int
+    ignored: int
+    incidents_opened: list[str]
+    incidents_updated: list[str]
+
+    @classmethod
+    def of(cls, result: IngestResult) -> IntakeResponse:
+        """Build from an ingest result."""
+        return cls(
+            accepted=result.accepted,
+            new=result.new,
+            repeated=result.repeated,
+            resolved=result.resolved,
+            silenced=result.silenced,
+            dropped=result.dropped,
+            ignored=result.ignored,
+            incidents_opened=[f"INC-{n}" for n in result.opened],
+            incidents_updated=[f"INC-{n}" for n in result.touched if n not in result.opened],
+        )
+
+
+class SilenceCreate(Input):
+    """A maintenance window: matching alerts are stored but open no incident."""
+
+    matchers: list[str] = Field(min_length=1, max_length=20, examples=[['service="checkout"']])
+    starts_at: datetime | None = Field(default=None, description="Default: now.")
+    ends_at: datetime | None = Field(default=None, description="Give this or duration_minutes.")
+    duration_minutes: int | None = Field(default=None, ge=1, le=527_040)
+    comment: str = Field(min_length=1, max_length=2_000)
+
+
+class SilenceOut(BaseModel):
+    """A silence and its state now."""
+
+    id: int
+    matchers: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    comment: str
+    created_by: str | None
+    created_at: datetime
+    expired_by: str | None
+    state: str
+
+    @classmethod
+    def of(cls, silence: Silence, state: str) -> SilenceOut:
+        """Build from the model."""
+        return cls(
+            id=silence.id,
+            matchers=list(silence.matchers),
+            starts_at=silence.starts_at,
+            ends_at=silence.ends_at,
+            comment=silence.comment,
+            created_by=silence.created_by,
+            created_at=silence.created_at,
+            expired_by=silence.expired_by,
+            state=state,
+        )
+
+
+class AlertOut(BaseModel):
+    """A stored alert."""
+
+    id: int
+    source: str
+    integration: str
+    kind: str
+    fingerprint: str
+    status: str
+    title: str
+    severity: str | None
+    labels: dict[str, Any]
+    annotations: dict[str, Any]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    generator_url: str | None
+    received_at: datetime
+    last_seen_at: datetime
+    seen_count: int
+    incident: str | None
+    silence_id: int | None
+
+    @classmethod
+    def of(cls, alert: Alert, incident_number: int | None) -> AlertOut:
+        """Build from the model and its incident's number."""
+        return cls(
+            id=alert.id,
+            source=alert.source,
+            integration=alert.integration,
+            kind=alert.kind,
+            fingerprint=alert.fingerprint,
+            status=alert.status,
+            title=alert.title,
+            severity=alert.severity,
+            labels=alert.labels,
+            annotations=alert.annotations,
+            starts_at=alert.starts_at,
+            ends_at=alert.ends_at,
+            generator_url=alert.generator_url,
+            received_at=alert.received_at,
+            last_seen_at=alert.last_seen_at,
+            seen_count=alert.seen_count,
+            incident=f"INC-{incident_number}" if incident_number else None,
+            silence_id=alert.silence_id,
+        )
+
+
+class AlertPage(BaseModel):
+    """A page of alerts, newest first."""
+
+    items: list[AlertOut]
+    next_cursor: str | None

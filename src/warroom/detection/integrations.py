@@ -1,0 +1,80 @@
+"""Configuration of the intake integrations (`integrations:` in warroom.yaml)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from warroom.secrets import Secret
+
+NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class TokenIntegration(BaseModel):
+    """An intake authenticated by a bearer token (Alertmanager, the generic webhook)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME)
+    token: Secret
+
+
+class HmacIntegration(BaseModel):
+    """An intake authenticated by an HMAC signature; several secrets allow rotation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME)
+    secret: Secret | None = None
+    secrets: list[Secret] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_or_more(self) -> HmacIntegration:
+        if self.secret is not None:
+            self.secrets = [self.secret, *self.secrets]
+        if not self.secrets:
+            raise ValueError("give `secret` (or `secrets` while rotating)")
+        return self
+
+    def secret_values(self) -> list[str]:
+        """Return the plain secrets, newest first as written."""
+        return [s.get_secret_value() for s in self.secrets]
+
+
+class SlackIntake(BaseModel):
+    """Slack: the signing secret checks slash commands and interactions."""
+
+    model_config = ConfigDict(extra="allow")  # bot_token, channel: used by notifications
+
+    signing_secret: Secret
+    channel: str = "#incident-response"
+
+
+class IntegrationsConfig(BaseModel):
+    """Every integration; an empty list means that intake answers 404."""
+
+    model_config = ConfigDict(extra="allow")  # zoom, smtp, …: later releases
+
+    alertmanager: list[TokenIntegration] = Field(default_factory=list)
+    webhook: list[TokenIntegration] = Field(default_factory=list)
+    grafana: list[HmacIntegration] = Field(default_factory=list)
+    pagerduty: list[HmacIntegration] = Field(default_factory=list)
+    jira: list[HmacIntegration] = Field(default_factory=list)
+    slack: SlackIntake | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> IntegrationsConfig:
+        for kind in ("alertmanager", "webhook", "grafana", "pagerduty", "jira"):
+            names = [i.name for i in getattr(self, kind)]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"{kind}: integration name {duplicates[0]!r} is used twice")
+        return self
+
+    def configured(self, kind: str) -> list[Any]:
+        """Return the configured instances of one intake kind."""
+        value = getattr(self, kind, None)
+        if value is None:
+            return []
+        return value if isinstance(value, list) else [value]

@@ -1,0 +1,90 @@
+"""Stored alerts, the groups that tie alerts to one open incident, and silences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from warroom.storage.base import Base, UTCDateTime
+
+
+class Alert(Base):
+    """One alert episode: from first firing to resolved, however many times it is re-sent."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # At most one open episode per fingerprint: concurrent deliveries cannot duplicate it.
+        Index(
+            "uq_alerts_open_fingerprint",
+            "source",
+            "integration",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("is_open"),
+            postgresql_where=text("is_open"),
+        ),
+        Index("ix_alerts_incident_id", "incident_id"),
+        Index("ix_alerts_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    integration: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    fingerprint: Mapped[str] = mapped_column(String(255), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    is_open: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    severity: Mapped[str | None] = mapped_column(String(16))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    annotations: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    generator_url: Mapped[str | None] = mapped_column(Text)
+    group_key: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    seen_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"))
+    silence_id: Mapped[int | None] = mapped_column(ForeignKey("silences.id", ondelete="SET NULL"))
+    raw: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class AlertGroup(Base):
+    """Alerts sharing a group key join the one open incident of their group."""
+
+    __tablename__ = "alert_groups"
+    __table_args__ = (
+        Index(
+            "uq_alert_groups_open_key",
+            "group_key",
+            unique=True,
+            sqlite_where=text("is_open"),
+            postgresql_where=text("is_open"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(512), nullable=False)
+    is_open: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class Silence(Base):
+    """A time-bounded set of matchers: matching alerts are stored but open no incident."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_ends_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    matchers: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    comment: Mapped[str] = mapped_column(Text, nullable=False)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expired_by: Mapped[str | None] = mapped_column(String(64))

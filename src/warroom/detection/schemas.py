@@ -1,0 +1,50 @@
+"""What every intake source turns its payload into, before routing and dedup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+AlertStatus = Literal["firing", "resolved"]
+# Alertmanager writes this for "no end time"; treat it as None.
+ZERO_TIME_PREFIX = "0001-01-01"
+RAW_LIMIT = 16 * 1024  # bytes of one alert's raw JSON we keep
+
+
+@dataclass
+class AlertIn:
+    """One alert (or user report) in a source-neutral shape."""
+
+    source: str  # alertmanager, grafana, pagerduty, jira, slack, webhook, web
+    fingerprint: str  # the dedup key: same value = same alert
+    status: AlertStatus
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    title: str | None = None  # a title suggested by the source (summary, issue summary, …)
+    summary: str | None = None  # longer text (description, message)
+    severity: str | None = None  # the source's own word: critical, sev2, P1, high, …
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    generator_url: str | None = None
+    links: list[dict[str, str]] = field(default_factory=list)  # [{"title":…, "url":…}]
+    group_key: str | None = None  # the source's grouping (Alertmanager groupKey), if any
+    reporter: str | None = None  # for user reports: who reported it
+    kind: Literal["alert", "report"] = "alert"  # reports always open their own incident
+    event: str | None = None  # source event when not plain firing/resolved ("acknowledged")
+    raw: dict[str, Any] = field(default_factory=dict)  # this alert's own JSON, capped on store
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """What routing decided for one alert."""
+
+    route: int | None  # index of the first matching route in `routes`, None for the default
+    drop: bool = False
+    service: str | None = None
+    team: str | None = None
+    incident_type: str | None = None
+    severity: str | None = None  # a configured SEV-n
+    title: str | None = None  # rendered title template, if the route has one
+    group_by: tuple[str, ...] | None = None  # labels whose values group alerts together
+    auto_mitigate: bool = False

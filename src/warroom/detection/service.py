@@ -1,0 +1,387 @@
+"""Alert intake: store each alert once, group alerts into one open incident, honour silences."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from warroom.config import WarroomConfig
+from warroom.detection.matchers import matches_all, parse_matcher
+from warroom.detection.models import Alert, AlertGroup, Silence
+from warroom.detection.schemas import RAW_LIMIT, AlertIn, RouteDecision
+from warroom.incidents import service as incidents
+from warroom.incidents import timeline
+from warroom.incidents.flows import TemplateChoice
+from warroom.incidents.models import Incident
+from warroom.incidents.service import Actor
+from warroom.incidents.states import OPEN_STATUSES
+
+TemplateChooser = Callable[[str | None, str | None], TemplateChoice]
+Decide = Callable[[AlertIn], RouteDecision]
+SOURCE_NAMES = {
+    "alertmanager": "Alertmanager",
+    "grafana": "Grafana",
+    "pagerduty": "PagerDuty",
+    "jira": "Jira",
+    "slack": "Slack",
+    "webhook": "Webhook",
+    "web": "Web form",
+}
+
+
+@dataclass
+class IngestResult:
+    """What one delivery did, returned to the sender and counted in metrics."""
+
+    accepted: int = 0
+    new: int = 0
+    repeated: int = 0
+    resolved: int = 0
+    silenced: int = 0
+    dropped: int = 0
+    ignored: int = 0
+    opened: list[int] = field(default_factory=list)  # incident numbers opened
+    touched: list[int] = field(default_factory=list)  # incident numbers changed in any way
+
+    def touch(self, number: int) -> None:
+        """Remember an incident whose runbook file must be rewritten."""
+        if number not in self.touched:
+            self.touched.append(number)
+
+
+@dataclass
+class Intake:
+    """One transaction's worth of intake work for one integration."""
+
+    session: Session
+    config: WarroomConfig
+    decide: Decide
+    choose_template: TemplateChooser
+    now: datetime
+    source: str
+    integration: str
+    result: IngestResult = field(default_factory=IngestResult)
+    _silences: list[tuple[Silence, list[object]]] | None = None
+
+    @property
+    def actor(self) -> Actor:
+        """The timeline actor for work done by this integration."""
+        return Actor(name=f"{self.source}/{self.integration}", source=self.source)
+
+    def ingest(self, alerts: list[AlertIn]) -> IngestResult:
+        """Process a batch in order (caller commits)."""
+        for alert in alerts:
+            self._one(alert)
+        return self.result
+
+    def _one(self, alert: AlertIn) -> None:
+        decision = self.decide(alert)
+        if decision.drop:
+            self.result.dropped += 1
+            return
+        self.result.accepted += 1
+        row = self._open_row(alert)
+        if alert.status == "resolved":
+            self._resolve(alert, row, decision)
+            return
+        if row is None:
+            row = self._insert(alert, decision)
+            self.result.new += 1
+        else:
+            self._refresh(row, alert)
+            self.result.repeated += 1
+        if alert.event == "acknowledged" and row.incident_id is not None:
+            incident = self.session.get(Incident, row.incident_id)
+            if incident is not None and incident.status in OPEN_STATUSES:
+                incidents.acknowledge(
+                    self.session, incident=incident, now=self.now, actor=self.actor
+                )
+                self.result.touch(incident.number)
+        if row.incident_id is None:
+            self._attach(row, alert, decision)
+
+    def _open_row(self, alert: AlertIn) -> Alert | None:
+        stmt = (
+            select(Alert)
+            .where(
+                Alert.source == alert.source,
+                Alert.integration == self.integration,
+                Alert.fingerprint == alert.fingerprint,
+                Alert.is_open.is_(True),
+            )
+            .with_for_update()
+        )
+        return self.session.scalars(stmt).first()
+
+    def _insert(self, alert: AlertIn, decision: RouteDecision) -> Alert:
+        """Insert a new open episode; if a concurrent delivery won, use its row instead."""
+        values = {
+            "source": alert.source,
+            "integration": self.integration,
+            "kind": alert.kind,
+            "fingerprint": alert.fingerprint,
+            "status": "firing",
+            "is_open": True,
+            "title": _title(alert, decision),
+            "severity": decision.severity,
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "starts_at": alert.starts_at,
+            "ends_at": None,
+            "generator_url": alert.generator_url,
+            "group_key": self._group_key(alert, decision),
+            "received_at": self.now,
+            "last_seen_at": self.now,
+            "seen_count": 1,
+            "raw": _capped(alert),
+        }
+        insert = _insert_for(self.session)
+        stmt = (
+            insert(Alert)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=["source", "integration", "fingerprint"],
+                index_where=text("is_open"),
+            )
+            .returning(Alert.id)
+        )
+        new_id = self.session.execute(stmt).scalar()
+        if new_id is None:  # another transaction opened the same episode first
+            row = self._open_row(alert)
+            assert row is not None
+            self._refresh(row, alert)
+            return row
+        row = self.session.get(Alert, new_id)
+        assert row is not None
+        return row
+
+    def _refresh(self, row: Alert, alert: AlertIn) -> None:
+        row.status = "firing"
+        row.last_seen_at = self.now
+        row.seen_count += 1
+        row.labels = alert.labels
+        row.annotations = alert.annotations
+
+    def _group_key(self, alert: AlertIn, decision: RouteDecision) -> str:
+        """Alerts with the same key join the same open incident."""
+        prefix = f"{alert.source}:{self.integration}"
+        if alert.kind == "report":
+            return f"{prefix}:report:{alert.fingerprint}"
+        if decision.group_by:
+            values = {name: alert.labels.get(name, "") for name in decision.group_by}
+            return f"{prefix}:route{decision.route}:{json.dumps(values, sort_keys=True)}"
+        if alert.group_key:
+            return f"{prefix}:group:{alert.group_key}"
+        return f"{prefix}:alert:{alert.fingerprint}"
+
+    def _silence_for(self, labels: dict[str, str]) -> Silence | None:
+        if self._silences is None:
+            rows = self.session.scalars(
+                select(Silence).where(Silence.starts_at <= self.now, Silence.ends_at > self.now)
+            )
+            self._silences = [(s, [parse_matcher(m) for m in s.matchers]) for s in rows]
+        for silence, matchers in self._silences:
+            if matches_all(matchers, labels):  # type: ignore[arg-type]
+                return silence
+        return None
+
+    def _attach(self, row: Alert, alert: AlertIn, decision: RouteDecision) -> None:
+        """Link the alert to its group's open incident, opening one if needed."""
+        silence = self._silence_for(alert.labels) if alert.kind == "alert" else None
+        if silence is not None:
+            row.silence_id = silence.id
+            self.result.silenced += 1
+            return
+        row.silence_id = None
+        group = self._open_group(row.group_key or self._group_key(alert, decision))
+        incident = self.session.get(Incident, group.incident_id) if group.incident_id else None
+        if incident is None:
+            incident = self._declare(alert, decision, row)
+            group.incident_id = incident.id
+            self.result.opened.append(incident.number)
+        else:
+            timeline.record(
+                self.session,
+                incident=incident,
+                kind="alert",
+                at=self.now,
+                actor=self.actor.name,
+                source=self.source,
+                text=f"{SOURCE_NAMES.get(alert.source, alert.source)} alert joined: {row.title}",
+                data={"alert_id": row.id, "fingerprint": row.fingerprint},
+            )
+            self._move_start_earlier(incident, alert)
+        row.incident_id = incident.id
+        self.result.touch(incident.number)
+
+    def _open_group(self, key: str) -> AlertGroup:
+        """Return the open group for `key`, closing it first if its incident is over."""
+        stmt = select(AlertGroup).where(AlertGroup.group_key == key, AlertGroup.is_open.is_(True))
+        group = self.session.scalars(stmt.with_for_update()).first()
+        if group is not None and group.incident_id is not None:
+            incident = self.session.get(Incident, group.incident_id)
+            if incident is not None and incident.status not in OPEN_STATUSES:
+                group.is_open = False  # a new firing after resolution is a new incident
+                self.session.flush()
+                group = None
+        if group is not None:
+            return group
+        insert = _insert_for(self.session)
+        new_id = self.session.execute(
+            insert(AlertGroup)
+            .values(group_key=key, is_open=True, incident_id=None, created_at=self.now)
+            .on_conflict_do_nothing(
+                index_elements=["group_key"], index_where=text("is_open")
+            )
+            .returning(AlertGroup.id)
+        ).scalar()
+        if new_id is None:  # a concurrent delivery created it; it has its incident by now
+            group = self.session.scalars(stmt.with_for_update()).first()
+            assert group is not None
+            return group
+        created = self.session.get(AlertGroup, new_id)
+        assert created is not None
+        return created
+
+    def _declare(self, alert: AlertIn, decision: RouteDecision, row: Alert) -> Incident:
+        service = decision.service or alert.labels.get("service")
+        if service is not None and self.config.services and self.config.service(service) is None:
+            service = None  # an unknown service label must not stop the incident from opening
+        type_id = decision.incident_type
+        if type_id is not None and self.config.incident_type(type_id) is None:
+            type_id = None
+        chosen = self.choose_template(type_id, service)
+        started = alert.starts_at if alert.starts_at and alert.starts_at <= self.now else None
+        actor = Actor(name=alert.reporter, source=self.source) if alert.reporter else self.actor
+        incident = incidents.declare(
+            self.session,
+            config=self.config,
+            now=self.now,
+            actor=actor,
+            title=row.title,
+            severity=decision.severity,
+            summary=_summary(alert),
+            incident_type=type_id,
+            service=service,
+            started_at=started,
+            runbook_template=chosen.name,
+            checklist=chosen.checklist,
+            owner=decision.team or chosen.owner,
+            module=service or chosen.module,
+        )
+        timeline.record(
+            self.session,
+            incident=incident,
+            kind="alert",
+            at=self.now,
+            actor=actor.name,
+            source=self.source,
+            text=f"{SOURCE_NAMES.get(alert.source, alert.source)} {alert.kind}: {row.title}",
+            data={"alert_id": row.id, "fingerprint": row.fingerprint, "labels": alert.labels},
+        )
+        return incident
+
+    def _move_start_earlier(self, incident: Incident, alert: AlertIn) -> None:
+        """Impact began at the earliest alert's start."""
+        start = alert.starts_at
+        if start is None or start > incident.detected_at:
+            return
+        if incident.started_at is None or start < incident.started_at:
+            incidents.update(
+                self.session,
+                config=self.config,
+                incident=incident,
+                now=self.now,
+                actor=self.actor,
+                changes={"started_at": start},
+                reason="an alert of this incident started earlier",
+            )
+
+    def _resolve(self, alert: AlertIn, row: Alert | None, decision: RouteDecision) -> None:
+        if row is None:
+            self.result.ignored += 1  # resolved twice, or never seen firing: nothing to do
+            return
+        row.status = "resolved"
+        row.is_open = False
+        row.ends_at = alert.ends_at or self.now
+        row.last_seen_at = self.now
+        self.result.resolved += 1
+        if row.incident_id is None:
+            return
+        incident = self.session.get(Incident, row.incident_id)
+        if incident is None:
+            return
+        self.result.touch(incident.number)
+        timeline.record(
+            self.session,
+            incident=incident,
+            kind="alert_resolved",
+            at=self.now,
+            actor=self.actor.name,
+            source=self.source,
+            text=f"Alert resolved: {row.title}",
+            data={"alert_id": row.id, "fingerprint": row.fingerprint},
+        )
+        self.session.flush()
+        still_firing = self.session.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.incident_id == incident.id, Alert.status == "firing")
+        )
+        if still_firing:
+            return
+        timeline.record(
+            self.session,
+            incident=incident,
+            kind="alerts_resolved",
+            at=self.now,
+            actor=self.actor.name,
+            source=self.source,
+            key_event=True,
+            text="All alerts of this incident are resolved",
+        )
+        if decision.auto_mitigate and incident.status in ("detected", "triaged"):
+            incidents.transition(
+                self.session,
+                config=self.config,
+                incident=incident,
+                action="mitigate",
+                now=self.now,
+                actor=self.actor,
+                note="all alerts resolved (route auto_mitigate)",
+            )
+
+
+def _insert_for(session: Session):  # type: ignore[no-untyped-def]
+    """Return the dialect's INSERT construct (both support ON CONFLICT … WHERE)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _title(alert: AlertIn, decision: RouteDecision) -> str:
+    title = decision.title or alert.title or alert.labels.get("alertname")
+    title = " ".join((title or f"{SOURCE_NAMES.get(alert.source, alert.source)} alert").split())
+    return title[:200]
+
+
+def _summary(alert: AlertIn) -> str:
+    parts = [alert.summary or ""]
+    if alert.generator_url:
+        parts.append(f"Source: {alert.generator_url}")
+    runbook = alert.annotations.get("runbook_url")
+    if runbook:
+        parts.append(f"Runbook: {runbook}")
+    parts += [f"{link.get('title') or 'Link'}: {link.get('url')}" for link in alert.links]
+    return "\n\n".join(p for p in parts if p)[:20_000]
+
+
+def _capped(alert: AlertIn) -> str:
+    text = json.dumps(alert.raw, default=str, ensure_ascii=False)
+    if len(text.encode()) <= RAW_LIMIT:
+        return text
+    return json.dumps({"truncated": True, "head": text[: RAW_LIMIT // 2]})

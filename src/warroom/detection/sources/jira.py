@@ -1,0 +1,148 @@
+"""Jira Cloud `jira:issue_created` webhooks as user reports.
+
+What this relies on: Jira Cloud signs admin webhooks registered with a secret in the WebSub
+style, `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body>` (Atlassian's "Webhooks"
+page, section "Secure admin webhooks"; read here through secondary sources that quote it —
+Atlassian's page itself was not in the searchable corpus). The payload is
+`{webhookEvent, timestamp, user, issue: {id, key, self, fields: {summary, description,
+reporter, priority, issuetype, project, created, …}}}`; `description` is a string from the v2
+REST representation and may be an Atlassian Document Format tree from v3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from warroom.detection.schemas import AlertIn
+from warroom.detection.sources.common import (
+    FieldError,
+    cap_raw,
+    field_invalid,
+    get_object,
+    get_str,
+    header,
+    json_type,
+    match_signature,
+    parse_object,
+    parse_time,
+    require_str,
+)
+
+SOURCE = "jira"
+SIGNATURE_HEADER = "X-Hub-Signature"
+EVENT = "jira:issue_created"
+_BLOCKS = {"paragraph", "heading", "blockquote", "codeBlock", "listItem", "panel", "tableRow"}
+
+
+def verify(body: bytes, headers: Mapping[str, str], secrets: list[str]) -> int | None:
+    """Return the index of the secret that signed this request, or None."""
+    value = header(headers, SIGNATURE_HEADER)
+    if not value:
+        return None
+    method, _, signature = value.strip().partition("=")
+    if method.lower() != "sha256" or not signature:
+        return None  # WebSub allows other hashes; Jira Cloud uses sha256 only
+    return match_signature([signature], body, secrets)
+
+
+def parse(body: bytes) -> list[AlertIn]:
+    """Turn a `jira:issue_created` webhook into one report; other events give none."""
+    payload = parse_object(body)
+    try:
+        if require_str(payload, "webhookEvent") != EVENT:
+            return []
+        return [_report(payload)]
+    except FieldError as exc:
+        raise field_invalid(exc) from None
+
+
+def _report(payload: dict[str, Any]) -> AlertIn:
+    issue = get_object(payload, "issue", required=True)
+    key = require_str(issue, "key", name="issue.key")
+    fields = get_object(issue, "fields", required=True, name="issue.fields")
+    reporter = get_object(fields, "reporter", name="issue.fields.reporter") or get_object(
+        payload, "user"
+    )
+    priority = get_object(fields, "priority", name="issue.fields.priority")
+    project = get_object(fields, "project", name="issue.fields.project")
+    issuetype = get_object(fields, "issuetype", name="issue.fields.issuetype")
+    labels = {
+        name: value
+        for name, value in (
+            ("project", get_str(project, "key", name="issue.fields.project.key")),
+            ("issuetype", get_str(issuetype, "name", name="issue.fields.issuetype.name")),
+        )
+        if value is not None
+    }
+    link = browse_url(get_str(issue, "self", name="issue.self"), key)
+    return AlertIn(
+        source=SOURCE,
+        fingerprint=f"jira:{key}",
+        status="firing",
+        labels=labels,
+        title=require_str(fields, "summary", name="issue.fields.summary"),
+        summary=description_text(fields.get("description")),
+        severity=get_str(priority, "name", name="issue.fields.priority.name"),
+        starts_at=_created(fields.get("created")),
+        links=[{"title": f"Jira {key}", "url": link}] if link else [],
+        reporter=get_str(reporter, "displayName") or get_str(reporter, "emailAddress"),
+        kind="report",
+        raw=cap_raw(issue),
+    )
+
+
+def browse_url(self_url: str | None, key: str) -> str | None:
+    """Build the issue page from its REST `self` URL: site (and context path) + /browse/KEY."""
+    if not self_url:
+        return None
+    parts = urlsplit(self_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    # Jira Server may sit under a context path (`/jira/rest/api/2/…`): keep what precedes /rest/.
+    base = parts.path.split("/rest/", 1)[0] if "/rest/" in parts.path else ""
+    return f"{parts.scheme}://{parts.netloc}{base}/browse/{key}"
+
+
+def description_text(value: object) -> str | None:
+    """Return a description as plain text: a string as is, an ADF document as its text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, dict):
+        text = _adf_text(value).strip()
+        return text or None
+    raise FieldError(
+        "issue.fields.description", f"must be text or a document, not {json_type(value)}"
+    )
+
+
+def _adf_text(node: dict[str, Any]) -> str:
+    kind = node.get("type")
+    if kind == "text":
+        text = node.get("text")
+        return text if isinstance(text, str) else ""
+    if kind == "hardBreak":
+        return "\n"
+    if kind in ("mention", "emoji"):
+        attrs = node.get("attrs")
+        text = attrs.get("text") if isinstance(attrs, dict) else None
+        return text if isinstance(text, str) else ""
+    content = node.get("content")
+    children = content if isinstance(content, list) else []
+    inner = "".join(_adf_text(child) for child in children if isinstance(child, dict))
+    return inner + "\n" if kind in _BLOCKS and inner and not inner.endswith("\n") else inner
+
+
+def _created(value: object) -> datetime | None:
+    # The issue's creation time is only a hint for the report's start: a value in an
+    # unexpected format is left out rather than turning away someone's report.
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None

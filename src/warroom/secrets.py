@@ -1,0 +1,26 @@
+"""Secrets in warroom.yaml: literal values or `env:NAME`, read when the file is loaded."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, SecretStr
+
+
+def _from_env(value: Any) -> Any:
+    """Resolve `env:NAME` to the environment variable's value (missing is an error)."""
+    if isinstance(value, str) and value.startswith("env:"):
+        name = value[4:]
+        if not name:
+            raise ValueError("env: needs a variable name, e.g. env:WARROOM_AM_TOKEN")
+        resolved = os.environ.get(name)
+        if resolved is None or resolved == "":
+            raise ValueError(f"environment variable {name} is not set")
+        return resolved
+    if isinstance(value, str) and not value:
+        raise ValueError("a secret must not be empty")
+    return value
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_from_env)]
