@@ -44,9 +44,11 @@ def test_every_api_route_requires_a_token(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     checked = 0
     for path, methods in spec["paths"].items():
-        if not path.startswith("/api/v1"):
-            continue
-        concrete = path.replace("{ref}", "1").replace("{action}", "resolve")
+        if not path.startswith("/api/v1") or path.startswith("/api/v1/intake/"):
+            continue  # intake routes check the vendor's own signature or token instead
+        concrete = (
+            path.replace("{ref}", "1").replace("{action}", "resolve").replace("{silence_id}", "1")
+        )
         for method in methods:
             assert client.request(method.upper(), concrete).status_code == 401, (method, path)
             checked += 1

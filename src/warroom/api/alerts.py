@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from warroom.api.deps import RuntimeDep, Viewer
+from warroom.api.deps import DB_INT_MAX, RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.detection.api_schemas import AlertOut, AlertPage
 from warroom.detection.queries import list_alerts
@@ -24,7 +24,7 @@ def alerts(
     incident: Annotated[str | None, Query(description="42 or INC-42")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
-        int | None, Query(ge=1, description="next_cursor of the previous page")
+        int | None, Query(ge=1, le=DB_INT_MAX, description="next_cursor of the previous page")
     ] = None,
 ) -> AlertPage:
     """List stored alerts, newest first."""

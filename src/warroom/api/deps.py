@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from warroom.app import Runtime
@@ -13,6 +13,10 @@ from warroom.auth import service as auth
 from warroom.auth.service import Principal
 from warroom.core.errors import Unauthorized
 from warroom.incidents.service import Actor
+
+# Ids and cursors above this cannot exist (32-bit integer columns) and would overflow them.
+DB_INT_MAX = 2**31 - 1
+SilenceId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The silence's id")]
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `warroom tokens create`.")
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request, status
 
-from warroom.api.deps import Responder, RuntimeDep, Viewer, actor_of
+from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, actor_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
@@ -120,7 +120,9 @@ def get_timeline(
     ref: str,
     runtime: RuntimeDep,
     _principal: Viewer,
-    after: Annotated[int, Query(ge=0, description="Return events with id greater than this")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=DB_INT_MAX, description="Return events with id greater than this")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> TimelinePage:
     """Read the timeline, oldest first (append-only: no route edits or deletes events)."""

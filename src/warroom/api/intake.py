@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -155,11 +156,11 @@ async def intake_webhook(request: Request, runtime: RuntimeDep) -> Any:
     return await _guarded(handle)
 
 
+Verify = Callable[[bytes, Any, Any, datetime], int | None]
+
+
 def _hmac_route(
-    source: str,
-    verify: Callable[[bytes, Any, list[str], Any], int | None],
-    parse: Callable[[bytes], list[AlertIn]],
-    header_name: str,
+    source: str, verify: Verify, parse: Callable[[bytes], list[AlertIn]], header_name: str
 ) -> Callable[..., Any]:
     """Build the handler of an HMAC-signed intake (Grafana, PagerDuty, Jira)."""
 
@@ -167,42 +168,55 @@ def _hmac_route(
         async def handle() -> IntakeResponse:
             instances = _instances(runtime, source)
             body = await _body(request, source, runtime.config().detection.max_body_bytes)
-            for instance in instances:
-                if (
-                    verify(body, request.headers, instance.secret_values(), runtime.clock.now())
-                    is not None
-                ):
-                    alerts = _parse(source, parse, body)
-                    return await _ingest(runtime, source, instance.name, alerts)
-            raise _unauthorized(source, f"missing or wrong {header_name} signature")
+            now = runtime.clock.now()
+            # Each configured instance has its own secrets; the one that signed it names it.
+            signer = next(
+                (i for i in instances if verify(body, request.headers, i, now) is not None), None
+            )
+            if signer is None:
+                raise _unauthorized(source, f"missing or wrong {header_name} signature")
+            alerts = _parse(source, parse, body)
+            return await _ingest(runtime, source, signer.name, alerts)
 
         return await _guarded(handle)
 
     return endpoint
 
 
+def _verify_grafana(body: bytes, headers: Any, instance: Any, now: datetime) -> int | None:
+    return grafana.verify(
+        body,
+        headers,
+        instance.secret_values(),
+        now,
+        signature_header=instance.signature_header,
+        timestamp_header=instance.timestamp_header,
+    )
+
+
+def _verify_pagerduty(body: bytes, headers: Any, instance: Any, _now: datetime) -> int | None:
+    return pagerduty.verify(body, headers, instance.secret_values())
+
+
+def _verify_jira(body: bytes, headers: Any, instance: Any, _now: datetime) -> int | None:
+    return jira.verify(body, headers, instance.secret_values())
+
+
 router.post(
     "/intake/grafana",
     response_model=IntakeResponse,
     summary="Grafana unified alerting webhook (X-Grafana-Alerting-Signature)",
-)(_hmac_route("grafana", grafana.verify, grafana.parse, "X-Grafana-Alerting-Signature"))
+)(_hmac_route("grafana", _verify_grafana, grafana.parse, "X-Grafana-Alerting-Signature"))
 router.post(
     "/intake/pagerduty",
     response_model=IntakeResponse,
     summary="PagerDuty V3 webhook (X-PagerDuty-Signature)",
-)(
-    _hmac_route(
-        "pagerduty",
-        lambda b, h, s, _now: pagerduty.verify(b, h, s),
-        pagerduty.parse,
-        "X-PagerDuty-Signature",
-    )
-)
+)(_hmac_route("pagerduty", _verify_pagerduty, pagerduty.parse, "X-PagerDuty-Signature"))
 router.post(
     "/intake/jira",
     response_model=IntakeResponse,
     summary="Jira Cloud jira:issue_created as a user report (X-Hub-Signature)",
-)(_hmac_route("jira", lambda b, h, s, _now: jira.verify(b, h, s), jira.parse, "X-Hub-Signature"))
+)(_hmac_route("jira", _verify_jira, jira.parse, "X-Hub-Signature"))
 
 
 @router.post("/intake/slack/commands")

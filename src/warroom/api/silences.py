@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from warroom.api.deps import Responder, RuntimeDep, Viewer
+from warroom.api.deps import Responder, RuntimeDep, SilenceId, Viewer
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
@@ -56,7 +56,7 @@ def list_silences(
 
 
 @router.get("/{silence_id}", response_model=SilenceOut)
-def show(silence_id: int, runtime: RuntimeDep, _principal: Viewer) -> SilenceOut:
+def show(silence_id: SilenceId, runtime: RuntimeDep, _principal: Viewer) -> SilenceOut:
     """Show one silence."""
     now = runtime.clock.now()
     with runtime.db.session() as session:
@@ -65,7 +65,7 @@ def show(silence_id: int, runtime: RuntimeDep, _principal: Viewer) -> SilenceOut
 
 
 @router.post("/{silence_id}/expire", response_model=SilenceOut)
-def expire(silence_id: int, runtime: RuntimeDep, principal: Responder) -> SilenceOut:
+def expire(silence_id: SilenceId, runtime: RuntimeDep, principal: Responder) -> SilenceOut:
     """End a silence now; alerts still firing open incidents on their next delivery."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:

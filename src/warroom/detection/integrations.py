@@ -42,6 +42,16 @@ class HmacIntegration(BaseModel):
         return [s.get_secret_value() for s in self.secrets]
 
 
+class GrafanaIntegration(HmacIntegration):
+    """Grafana's webhook contact point: the header names are set in Grafana's HMAC settings."""
+
+    signature_header: str = "X-Grafana-Alerting-Signature"
+    timestamp_header: str | None = Field(
+        default="X-Grafana-Alerting-Timestamp",
+        description="Grafana signs 'timestamp:body' when a timestamp header is configured.",
+    )
+
+
 class SlackIntake(BaseModel):
     """Slack: the signing secret checks slash commands and interactions."""
 
@@ -58,7 +68,7 @@ class IntegrationsConfig(BaseModel):
 
     alertmanager: list[TokenIntegration] = Field(default_factory=list)
     webhook: list[TokenIntegration] = Field(default_factory=list)
-    grafana: list[HmacIntegration] = Field(default_factory=list)
+    grafana: list[GrafanaIntegration] = Field(default_factory=list)
     pagerduty: list[HmacIntegration] = Field(default_factory=list)
     jira: list[HmacIntegration] = Field(default_factory=list)
     slack: SlackIntake | None = None

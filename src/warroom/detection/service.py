@@ -236,9 +236,7 @@ class Intake:
         new_id = self.session.execute(
             insert(AlertGroup)
             .values(group_key=key, is_open=True, incident_id=None, created_at=self.now)
-            .on_conflict_do_nothing(
-                index_elements=["group_key"], index_where=text("is_open")
-            )
+            .on_conflict_do_nothing(index_elements=["group_key"], index_where=text("is_open"))
             .returning(AlertGroup.id)
         ).scalar()
         if new_id is None:  # a concurrent delivery created it; it has its incident by now
