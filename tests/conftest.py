@@ -138,7 +138,7 @@ def runtime(settings: Settings, clock: FrozenClock, config: WarroomConfig) -> It
     """A runtime on this test's database, with the frozen clock."""
     rt = build_runtime(settings, clock=clock, config=config, upgrade=False)
     yield rt
-    rt.db.dispose()
+    rt.close()
 
 
 def make_token(runtime: Runtime, name: str, role: str) -> str:

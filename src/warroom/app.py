@@ -53,6 +53,11 @@ class Runtime:
             incidents=self.flows,
         )
 
+    def close(self) -> None:
+        """Finish queued intake work and close database connections."""
+        self.intake.close()
+        self.db.dispose()
+
     def config(self) -> WarroomConfig:
         """Return the configuration in force."""
         return self.config_value

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from warroom.api.deps import RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES, error_response
@@ -99,10 +99,8 @@ def _parse(source: str, parse: Callable[[bytes], list[AlertIn]], body: bytes) ->
 async def _ingest(
     runtime: Runtime, source: str, integration: str, alerts: list[AlertIn]
 ) -> IntakeResponse:
-    result = await run_in_threadpool(
-        runtime.intake.ingest, source=source, integration=integration, alerts=alerts
-    )
-    return IntakeResponse.of(result)
+    future = runtime.intake.submit(source=source, integration=integration, alerts=alerts)
+    return IntakeResponse.of(await asyncio.wrap_future(future))
 
 
 def _unauthorized(source: str, what: str) -> Rejected:

@@ -59,6 +59,7 @@ def serve(
     gc.collect()
     gc.freeze()
     uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=30)
+    runtime.close()  # finish queued intake work before the process ends
 
 
 def _reload_on_sighup(runtime: Runtime) -> None:

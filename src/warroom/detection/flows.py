@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
 from warroom.core.clock import Clock
@@ -14,6 +17,7 @@ from warroom.detection.schemas import AlertIn, RouteDecision
 from warroom.detection.service import IngestResult, Intake
 from warroom.incidents.flows import IncidentFlows, RunbookPort, TemplateChoice
 from warroom.storage.db import Database
+from warroom.storage.group_commit import GroupCommitter
 
 log = logging.getLogger("warroom.detection")
 
@@ -39,10 +43,20 @@ class IntakeFlows:
             )
         return self._router[1]
 
+    def __post_init__(self) -> None:
+        self._committer = GroupCommitter(self.db, name="intake", after_commit=self._published)
+
     def ingest(self, *, source: str, integration: str, alerts: list[AlertIn]) -> IngestResult:
-        """Store a delivery's alerts in one transaction; nothing is kept if any step fails."""
+        """Store a delivery's alerts durably and return what happened (blocks until committed)."""
+        return self.submit(source=source, integration=integration, alerts=alerts).result()
+
+    def submit(
+        self, *, source: str, integration: str, alerts: list[AlertIn]
+    ) -> Future[IngestResult]:
+        """Queue a delivery for the next group commit; nothing of it is kept if it fails."""
         config = self.config()
         router = self.router()
+        now = self.clock.now()
 
         def decide(alert: AlertIn) -> RouteDecision:
             context = {
@@ -58,26 +72,35 @@ class IntakeFlows:
                 config, runbook=None, incident_type=incident_type, service=service
             )
 
-        with self.db.transaction() as session:
+        def work(session: Session) -> IngestResult:
             intake = Intake(
                 session=session,
                 config=config,
                 decide=decide,
                 choose_template=choose,
-                now=self.clock.now(),
+                now=now,
                 source=source,
                 integration=integration,
             )
-            result = intake.ingest(alerts)
-        metrics.record(source, result)
-        for number in result.touched:
-            event = "declared" if number in result.opened else "alert"
-            self.incidents.refresh(number, event)
-        if result.opened:
-            log.info(
-                "%s/%s opened %s",
-                source,
-                integration,
-                ", ".join(f"INC-{n}" for n in result.opened),
-            )
-        return result
+            return intake.ingest(alerts)
+
+        return self._committer.submit(work)
+
+    def close(self) -> None:
+        """Finish queued deliveries and stop the writer thread."""
+        self._committer.close()
+
+    def _published(self, results: list[IngestResult]) -> None:
+        """After a commit: count, and rewrite each touched incident's file once per batch."""
+        opened: set[int] = set()
+        touched: list[int] = []
+        for result in results:
+            metrics.record(result.source, result)
+            opened.update(result.opened)
+            touched.extend(n for n in result.touched if n not in touched)
+            if result.opened:
+                log.info(
+                    "%s opened %s", result.source, ", ".join(f"INC-{n}" for n in result.opened)
+                )
+        for number in touched:
+            self.incidents.refresh(number, "declared" if number in opened else "alert")

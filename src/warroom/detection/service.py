@@ -39,6 +39,7 @@ SOURCE_NAMES = {
 class IngestResult:
     """What one delivery did, returned to the sender and counted in metrics."""
 
+    source: str = ""
     accepted: int = 0
     new: int = 0
     repeated: int = 0
@@ -67,6 +68,10 @@ class Intake:
     source: str
     integration: str
     result: IngestResult = field(default_factory=IngestResult)
+
+    def __post_init__(self) -> None:
+        self.result.source = self.source
+
     _silences: list[tuple[Silence, list[object]]] | None = None
 
     @property
