@@ -191,3 +191,20 @@ def test_bad_input(client: TestClient, api: TestClient, runtime: Runtime) -> Non
     assert big.status_code == 413
     assert api.get("/api/v1/alerts").json()["items"] == []
     assert api.get("/api/v1/incidents").json()["items"] == []
+
+
+def test_alert_storm_does_not_bury_the_timeline(client: TestClient, api: TestClient) -> None:
+    payload = copy.deepcopy(fixture("firing.json"))
+    template = payload["alerts"][0]
+    payload["alerts"] = []
+    for index in range(40):
+        alert = copy.deepcopy(template)
+        alert["fingerprint"] = f"{index:016x}"
+        alert["labels"]["instance"] = f"10.0.0.{index}:9100"
+        payload["alerts"].append(alert)
+    body = post(client, payload).json()
+    assert body["new"] == 40 and body["incidents_opened"] == ["INC-1"]
+    events = [e for e in api.get("/api/v1/incidents/1").json()["timeline"] if e["kind"] == "alert"]
+    assert len(events) == 26
+    assert events[-1]["text"].startswith("More alerts are joining")
+    assert len(api.get("/api/v1/alerts", params={"limit": 200}).json()["items"]) == 40

@@ -18,12 +18,13 @@ from warroom.detection.schemas import RAW_LIMIT, AlertIn, RouteDecision
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
 from warroom.incidents.flows import TemplateChoice
-from warroom.incidents.models import Incident
+from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.service import Actor
 from warroom.incidents.states import OPEN_STATUSES
 
 TemplateChooser = Callable[[str | None, str | None], TemplateChoice]
 Decide = Callable[[AlertIn], RouteDecision]
+ALERT_EVENTS_MAX = 25  # "alert joined" timeline events per incident before they are summarised
 SOURCE_NAMES = {
     "alertmanager": "Alertmanager",
     "grafana": "Grafana",
@@ -73,6 +74,7 @@ class Intake:
         self.result.source = self.source
 
     _silences: list[tuple[Silence, list[object]]] | None = None
+    _alert_events: dict[int, int] = field(default_factory=dict)
 
     @property
     def actor(self) -> Actor:
@@ -224,6 +226,38 @@ class Intake:
             self._move_start_earlier(incident, alert)
         row.incident_id = incident.id
         self.result.touch(incident.number)
+
+    def _note_joined(self, incident: Incident, row: Alert, alert: AlertIn) -> None:
+        """Write "alert joined" events for the first few alerts only: a storm of a thousand
+        alerts must not bury the timeline (they are all listed under the incident's alerts)."""
+        count = self._alert_events.get(incident.id)
+        if count is None:
+            count = (
+                self.session.scalar(
+                    select(func.count())
+                    .select_from(TimelineEvent)
+                    .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "alert")
+                )
+                or 0
+            )
+        if count < ALERT_EVENTS_MAX:
+            text = f"{SOURCE_NAMES.get(alert.source, alert.source)} alert joined: {row.title}"
+        elif count == ALERT_EVENTS_MAX:
+            text = "More alerts are joining; see this incident's alerts for all of them"
+        else:
+            self._alert_events[incident.id] = count + 1
+            return
+        timeline.record(
+            self.session,
+            incident=incident,
+            kind="alert",
+            at=self.now,
+            actor=self.actor.name,
+            source=self.source,
+            text=text,
+            data={"alert_id": row.id, "fingerprint": row.fingerprint},
+        )
+        self._alert_events[incident.id] = count + 1
 
     def _open_group(self, key: str) -> AlertGroup:
         """Return the open group for `key`, closing it first if its incident is over."""
