@@ -213,16 +213,7 @@ class Intake:
             group.incident_id = incident.id
             self.result.opened.append(incident.number)
         else:
-            timeline.record(
-                self.session,
-                incident=incident,
-                kind="alert",
-                at=self.now,
-                actor=self.actor.name,
-                source=self.source,
-                text=f"{SOURCE_NAMES.get(alert.source, alert.source)} alert joined: {row.title}",
-                data={"alert_id": row.id, "fingerprint": row.fingerprint},
-            )
+            self._note_joined(incident, row, alert)
             self._move_start_earlier(incident, alert)
         row.incident_id = incident.id
         self.result.touch(incident.number)
