@@ -9,6 +9,7 @@ from warroom.cli.demo import demo
 from warroom.cli.incident import incident_app
 from warroom.cli.runbooks_cmd import runbooks_app
 from warroom.cli.serve import serve
+from warroom.cli.silence import silence_app
 
 app = typer.Typer(
     name="warroom",
@@ -24,6 +25,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(config_app, name="config")
 app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(incident_app, name="incident")
+app.add_typer(silence_app, name="silence")
 app.command("demo")(demo)
 
 

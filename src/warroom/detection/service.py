@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,10 @@ from warroom.incidents.states import OPEN_STATUSES
 
 TemplateChooser = Callable[[str | None, str | None], TemplateChoice]
 Decide = Callable[[AlertIn], RouteDecision]
+# Written exactly like the partial indexes' WHERE clause: SQLite only uses a partial index
+# when the query repeats that term verbatim (`is_open = 1` or `IS 1` scan the table).
+ALERT_IS_OPEN = text("alerts.is_open")
+GROUP_IS_OPEN = text("alert_groups.is_open")
 ALERT_EVENTS_MAX = 25  # "alert joined" timeline events per incident before they are summarised
 SOURCE_NAMES = {
     "alertmanager": "Alertmanager",
@@ -83,16 +87,45 @@ class Intake:
 
     def ingest(self, alerts: list[AlertIn]) -> IngestResult:
         """Process a batch in order (caller commits)."""
-        for alert in alerts:
-            self._one(alert)
+        decided = [(alert, self.decide(alert)) for alert in alerts]
+        repeats = self._bump_repeats(
+            [a for a, d in decided if not d.drop and a.status == "firing" and a.event is None]
+        )
+        for alert, decision in decided:
+            if decision.drop:
+                self.result.dropped += 1
+                continue
+            self.result.accepted += 1
+            if repeats.get(alert.fingerprint, False):
+                self.result.repeated += 1  # already counted and linked: nothing else to do
+                continue
+            self._one(alert, decision, bumped=alert.fingerprint in repeats)
         return self.result
 
-    def _one(self, alert: AlertIn) -> None:
-        decision = self.decide(alert)
-        if decision.drop:
-            self.result.dropped += 1
-            return
-        self.result.accepted += 1
+    def _bump_repeats(self, alerts: list[AlertIn]) -> dict[str, bool]:
+        """Count re-sent firing alerts in one statement (the common case of an alert storm).
+
+        Returns fingerprint -> whether that open alert is already linked (or silenced),
+        so only new or unlinked alerts take the slower path.
+        """
+        fingerprints = list({a.fingerprint: None for a in alerts})
+        if not fingerprints:
+            return {}
+        stmt = (
+            update(Alert)
+            .where(
+                Alert.source == self.source,
+                Alert.integration == self.integration,
+                Alert.fingerprint.in_(fingerprints),
+                ALERT_IS_OPEN,
+            )
+            .values(status="firing", last_seen_at=self.now, seen_count=Alert.seen_count + 1)
+            .returning(Alert.fingerprint, Alert.incident_id)
+            .execution_options(synchronize_session=False)
+        )
+        return {fp: incident_id is not None for fp, incident_id in self.session.execute(stmt)}
+
+    def _one(self, alert: AlertIn, decision: RouteDecision, *, bumped: bool = False) -> None:
         row = self._open_row(alert)
         if alert.status == "resolved":
             self._resolve(alert, row, decision)
@@ -100,9 +133,14 @@ class Intake:
         if row is None:
             row = self._insert(alert, decision)
             self.result.new += 1
+        elif bumped:
+            self.result.repeated += 1  # counted by _bump_repeats; it still needs linking
         else:
             self._refresh(row, alert)
             self.result.repeated += 1
+        if row.incident_id is None:
+            self._attach(row, alert, decision)
+        # After attaching: an acknowledgement may be the first event seen of an incident.
         if alert.event == "acknowledged" and row.incident_id is not None:
             incident = self.session.get(Incident, row.incident_id)
             if incident is not None and incident.status in OPEN_STATUSES:
@@ -110,8 +148,6 @@ class Intake:
                     self.session, incident=incident, now=self.now, actor=self.actor
                 )
                 self.result.touch(incident.number)
-        if row.incident_id is None:
-            self._attach(row, alert, decision)
 
     def _open_row(self, alert: AlertIn) -> Alert | None:
         stmt = (
@@ -120,7 +156,7 @@ class Intake:
                 Alert.source == alert.source,
                 Alert.integration == self.integration,
                 Alert.fingerprint == alert.fingerprint,
-                Alert.is_open.is_(True),
+                ALERT_IS_OPEN,
             )
             .with_for_update()
         )
@@ -252,7 +288,7 @@ class Intake:
 
     def _open_group(self, key: str) -> AlertGroup:
         """Return the open group for `key`, closing it first if its incident is over."""
-        stmt = select(AlertGroup).where(AlertGroup.group_key == key, AlertGroup.is_open.is_(True))
+        stmt = select(AlertGroup).where(AlertGroup.group_key == key, GROUP_IS_OPEN)
         group = self.session.scalars(stmt.with_for_update()).first()
         if group is not None and group.incident_id is not None:
             incident = self.session.get(Incident, group.incident_id)
