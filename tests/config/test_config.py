@@ -12,6 +12,21 @@ from warroom.config import Settings, load_config, normalise_database_url
 from warroom.core.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "warroom.yaml"
+EXAMPLE_SECRETS = (
+    "WARROOM_AM_TOKEN",
+    "WARROOM_WEBHOOK_TOKEN",
+    "WARROOM_GRAFANA_SECRET",
+    "WARROOM_PAGERDUTY_SECRET",
+    "WARROOM_JIRA_SECRET",
+    "SLACK_SIGNING_SECRET",
+)
+
+
+@pytest.fixture(autouse=True)
+def example_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example reads its secrets from the environment."""
+    for name in EXAMPLE_SECRETS:
+        monkeypatch.setenv(name, f"secret-of-{name.lower()}")
 
 
 def test_example_config_is_valid() -> None:
@@ -20,6 +35,19 @@ def test_example_config_is_valid() -> None:
     assert config.severities["SEV-1"].description.startswith("System-wide outage")
     assert config.incident_type("security") is not None
     assert config.service("checkout") is not None
+    assert config.integrations.alertmanager[0].token.get_secret_value() == (
+        "secret-of-warroom_am_token"
+    )
+    assert len(config.routes) == 5 and config.routes[0].drop
+
+
+def test_missing_secret_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WARROOM_AM_TOKEN")
+    with pytest.raises(ConfigError) as caught:
+        load_config(EXAMPLE)
+    assert any(
+        "environment variable WARROOM_AM_TOKEN is not set" in p for p in caught.value.problems
+    )
 
 
 def test_defaults_follow_the_runbook() -> None:

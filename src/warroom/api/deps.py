@@ -21,8 +21,8 @@ SilenceId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The silence's 
 bearer = HTTPBearer(auto_error=False, description="An API token from `warroom tokens create`.")
 
 
-def get_runtime(request: Request) -> Runtime:
-    """Return the app's runtime."""
+async def get_runtime(request: Request) -> Runtime:
+    """Return the app's runtime (async: a sync dependency would cost a thread hop per request)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
