@@ -273,10 +273,10 @@ def test_every_default_map_entry(word: str, level: str) -> None:
 
 def test_default_map_contents() -> None:
     expected = {
-        "SEV-1": "critical crit page emergency fatal sev1 sev-1 p1 1",
+        "SEV-1": "critical crit page emergency fatal highest blocker sev1 sev-1 p1 1",
         "SEV-2": "high error major sev2 sev-2 p2 2",
         "SEV-3": "warning warn medium minor sev3 sev-3 p3 3",
-        "SEV-4": "info informational low sev4 sev-4 p4 4 p5 none",
+        "SEV-4": "info informational low lowest trivial sev4 sev-4 p4 4 p5 none",
     }
     for level, words in expected.items():
         assert sorted(w for w, v in DEFAULT_SEVERITY_MAP.items() if v == level) == sorted(

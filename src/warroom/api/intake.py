@@ -28,7 +28,7 @@ from warroom.detection.sources import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], responses=ERROR_RESPONSES)
-KINDS = ("alertmanager", "grafana", "pagerduty", "jira", "webhook", "slack")
+KINDS = ("alertmanager", "grafana", "pagerduty", "jira", "webhook", "slack/commands")
 
 
 class Rejected(Exception):
@@ -38,9 +38,11 @@ class Rejected(Exception):
         self.response = response
 
 
-def _reject(source: str, reason: str, status: int, code: str, message: str) -> Rejected:
+def _reject(
+    source: str, reason: str, status: int, code: str, message: str, details: Any = None
+) -> Rejected:
     metrics.rejected(source, reason)
-    return Rejected(error_response(status, code, message))
+    return Rejected(error_response(status, code, message, details))
 
 
 async def _body(request: Request, source: str, limit: int) -> bytes:
@@ -93,6 +95,7 @@ def _parse(source: str, parse: Callable[[bytes], list[AlertIn]], body: bytes) ->
             400 if malformed else 422,
             "malformed_json" if malformed else "invalid",
             exc.message,
+            exc.details,  # e.g. {"index": 3, "field": "startsAt"} for a bad alert of a batch
         ) from None
 
 

@@ -32,12 +32,38 @@ _FILLED = ("service", "team", "incident_type", "severity", "title", "group_by")
 
 DEFAULT_SEVERITY_MAP: dict[str, str] = {
     **dict.fromkeys(
-        ("critical", "crit", "page", "emergency", "fatal", "sev1", "sev-1", "p1", "1"), "SEV-1"
+        (
+            "critical",
+            "crit",
+            "page",
+            "emergency",
+            "fatal",
+            "highest",
+            "blocker",
+            "sev1",
+            "sev-1",
+            "p1",
+            "1",
+        ),
+        "SEV-1",
     ),
     **dict.fromkeys(("high", "error", "major", "sev2", "sev-2", "p2", "2"), "SEV-2"),
     **dict.fromkeys(("warning", "warn", "medium", "minor", "sev3", "sev-3", "p3", "3"), "SEV-3"),
     **dict.fromkeys(
-        ("info", "informational", "low", "sev4", "sev-4", "p4", "4", "p5", "none"), "SEV-4"
+        (
+            "info",
+            "informational",
+            "low",
+            "lowest",
+            "trivial",
+            "sev4",
+            "sev-4",
+            "p4",
+            "4",
+            "p5",
+            "none",
+        ),
+        "SEV-4",
     ),
 }
 
