@@ -104,3 +104,38 @@ def test_one_group_many_alerts_concurrently(live_server: str, runtime: Runtime) 
             select(func.count()).select_from(Alert).where(Alert.incident_id.is_not(None))
         )
     assert linked == 20
+
+
+def test_concurrent_storms_of_one_group(live_server: str, runtime: Runtime) -> None:
+    """Batches of one new group race: one incident, every alert stored once and linked."""
+    batches = []
+    for batch in range(6):
+        payload = delivery(f"{batch:04x}000000000000")
+        template = payload["alerts"][0]
+        payload["alerts"] = []
+        for index in range(50):
+            alert = copy.deepcopy(template)
+            alert["fingerprint"] = f"{batch:04x}{index:012x}"
+            alert["labels"]["fp"] = alert["fingerprint"]
+            payload["alerts"].append(alert)
+        batches.append(payload)
+    batches += batches[:2]  # two batches are delivered twice
+
+    def send(payload: dict[str, Any]) -> int:
+        response = httpx.post(
+            f"{live_server}/api/v1/intake/alertmanager",
+            json=payload,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=30,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(send, batches)) == [200] * 8
+    incidents, alerts, groups, max_seen = counts(runtime)
+    assert (incidents, alerts, groups, max_seen) == (1, 300, 1, 2)
+    with runtime.db.session() as session:
+        unlinked = session.scalar(
+            select(func.count()).select_from(Alert).where(Alert.incident_id.is_(None))
+        )
+    assert unlinked == 0

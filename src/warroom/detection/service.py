@@ -15,6 +15,7 @@ from warroom.config import WarroomConfig
 from warroom.detection.matchers import matches_all, parse_matcher
 from warroom.detection.models import Alert, AlertGroup, Silence
 from warroom.detection.schemas import RAW_LIMIT, AlertIn, RouteDecision
+from warroom.detection.storm import join_storm
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
 from warroom.incidents.flows import TemplateChoice
@@ -91,6 +92,18 @@ class Intake:
         repeats = self._bump_repeats(
             [a for a, d in decided if not d.drop and a.status == "firing" and a.event is None]
         )
+        joined = join_storm(
+            self,
+            [
+                (a, d)
+                for a, d in decided
+                if not d.drop
+                and a.status == "firing"
+                and a.event is None
+                and a.kind == "alert"
+                and a.fingerprint not in repeats
+            ],
+        )
         for alert, decision in decided:
             if decision.drop:
                 self.result.dropped += 1
@@ -98,6 +111,10 @@ class Intake:
             self.result.accepted += 1
             if repeats.get(alert.fingerprint, False):
                 self.result.repeated += 1  # already counted and linked: nothing else to do
+                continue
+            if alert.fingerprint in joined:
+                if joined[alert.fingerprint] == "bulk":
+                    self.result.new += 1  # inserted by join_storm straight into its incident
                 continue
             self._one(alert, decision, bumped=alert.fingerprint in repeats)
         return self.result
@@ -249,12 +266,12 @@ class Intake:
             group.incident_id = incident.id
             self.result.opened.append(incident.number)
         else:
-            self._note_joined(incident, row, alert)
-            self._move_start_earlier(incident, alert)
+            self._note_joined(incident, row.id, row.title, alert)
+            self._move_start_earlier(incident, alert.starts_at)
         row.incident_id = incident.id
         self.result.touch(incident.number)
 
-    def _note_joined(self, incident: Incident, row: Alert, alert: AlertIn) -> None:
+    def _note_joined(self, incident: Incident, alert_id: int, title: str, alert: AlertIn) -> None:
         """Write "alert joined" events for the first few alerts only: a storm of a thousand
         alerts must not bury the timeline (they are all listed under the incident's alerts)."""
         count = self._alert_events.get(incident.id)
@@ -268,7 +285,7 @@ class Intake:
                 or 0
             )
         if count < ALERT_EVENTS_MAX:
-            text = f"{SOURCE_NAMES.get(alert.source, alert.source)} alert joined: {row.title}"
+            text = f"{SOURCE_NAMES.get(alert.source, alert.source)} alert joined: {title}"
         elif count == ALERT_EVENTS_MAX:
             text = "More alerts are joining; see this incident's alerts for all of them"
         else:
@@ -282,7 +299,7 @@ class Intake:
             actor=self.actor.name,
             source=self.source,
             text=text,
-            data={"alert_id": row.id, "fingerprint": row.fingerprint},
+            data={"alert_id": alert_id, "fingerprint": alert.fingerprint},
         )
         self._alert_events[incident.id] = count + 1
 
@@ -351,9 +368,8 @@ class Intake:
         )
         return incident
 
-    def _move_start_earlier(self, incident: Incident, alert: AlertIn) -> None:
+    def _move_start_earlier(self, incident: Incident, start: datetime | None) -> None:
         """Impact began at the earliest alert's start."""
-        start = alert.starts_at
         if start is None or start > incident.detected_at:
             return
         if incident.started_at is None or start < incident.started_at:
