@@ -89,7 +89,8 @@ SHAPES = {
     # warroom's generic webhook
     "webhook": (
         r"""function(n, f) return '{"title":"CPU high on i' .. n .. '","severity":"warning",'
-  .. '"dedup_key":"' .. f .. '","labels":{"service":"checkout","g":"' .. (n % GROUPS) .. '"}}' end""",
+  .. '"dedup_key":"' .. f .. '","labels":{"service":"checkout","g":"'
+  .. (n % GROUPS) .. '"}}' end""",
         r"""function(items, c) return '[' .. items .. ']' end""",
     ),
     # Alertmanager's own API: a bare array of alerts, as Prometheus posts them

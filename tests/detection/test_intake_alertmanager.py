@@ -208,3 +208,11 @@ def test_alert_storm_does_not_bury_the_timeline(client: TestClient, api: TestCli
     assert len(events) == 26
     assert events[-1]["text"].startswith("More alerts are joining")
     assert len(api.get("/api/v1/alerts", params={"limit": 200}).json()["items"]) == 40
+
+
+def test_strangers_get_401_before_the_body_is_read(client: TestClient, runtime: Runtime) -> None:
+    runtime.config_value.detection.max_body_bytes = 10
+    response = client.post(
+        "/api/v1/intake/alertmanager", content=b"x" * 1000, headers={"Authorization": "Bearer nope"}
+    )
+    assert response.status_code == 401

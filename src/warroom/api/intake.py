@@ -117,44 +117,47 @@ async def _guarded(handler: Callable[[], Any]) -> Any:
         return rejected.response
 
 
-@router.post("/intake/alertmanager", response_model=IntakeResponse)
-async def intake_alertmanager(request: Request, runtime: RuntimeDep) -> Any:
-    """Alertmanager webhook (version 4), with `http_config.authorization` bearer token."""
+def _bearer_route(
+    source: str,
+    check: Callable[[str | None, list[str]], int | None],
+    parse: Callable[[bytes], list[AlertIn]],
+    what: str,
+) -> Callable[..., Any]:
+    """Build the handler of a bearer-token intake (Alertmanager, the generic webhook)."""
 
-    async def handle() -> IntakeResponse:
-        instances = _instances(runtime, "alertmanager")
-        body = await _body(request, "alertmanager", runtime.config().detection.max_body_bytes)
-        index = alertmanager.check_bearer(
-            request.headers.get("authorization"),
-            [i.token.get_secret_value() for i in instances],
-        )
-        if index is None:
-            raise _unauthorized(
-                "alertmanager", "missing or wrong bearer token for the Alertmanager intake"
+    async def endpoint(request: Request, runtime: RuntimeDep) -> Any:
+        async def handle() -> IntakeResponse:
+            instances = _instances(runtime, source)
+            # The token is in the headers: refuse a stranger before reading any body.
+            index = check(
+                request.headers.get("authorization"),
+                [i.token.get_secret_value() for i in instances],
             )
-        alerts = _parse("alertmanager", alertmanager.parse, body)
-        return await _ingest(runtime, "alertmanager", instances[index].name, alerts)
+            if index is None:
+                raise _unauthorized(source, f"missing or wrong bearer token for the {what}")
+            body = await _body(request, source, runtime.config().detection.max_body_bytes)
+            alerts = _parse(source, parse, body)
+            return await _ingest(runtime, source, instances[index].name, alerts)
 
-    return await _guarded(handle)
+        return await _guarded(handle)
+
+    return endpoint
 
 
-@router.post("/intake/webhook", response_model=IntakeResponse)
-async def intake_webhook(request: Request, runtime: RuntimeDep) -> Any:
-    """Generic JSON webhook: one alert, a list, or {"alerts": [...]}; bearer token."""
-
-    async def handle() -> IntakeResponse:
-        instances = _instances(runtime, "webhook")
-        body = await _body(request, "webhook", runtime.config().detection.max_body_bytes)
-        index = webhook.check_bearer(
-            request.headers.get("authorization"),
-            [i.token.get_secret_value() for i in instances],
-        )
-        if index is None:
-            raise _unauthorized("webhook", "missing or wrong bearer token for the webhook intake")
-        alerts = _parse("webhook", webhook.parse, body)
-        return await _ingest(runtime, "webhook", instances[index].name, alerts)
-
-    return await _guarded(handle)
+router.post(
+    "/intake/alertmanager",
+    response_model=IntakeResponse,
+    summary="Alertmanager webhook (version 4), with `http_config.authorization` bearer token",
+)(
+    _bearer_route(
+        "alertmanager", alertmanager.check_bearer, alertmanager.parse, "Alertmanager intake"
+    )
+)
+router.post(
+    "/intake/webhook",
+    response_model=IntakeResponse,
+    summary='Generic JSON webhook: one alert, a list, or {"alerts": [...]}; bearer token',
+)(_bearer_route("webhook", webhook.check_bearer, webhook.parse, "webhook intake"))
 
 
 Verify = Callable[[bytes, Any, Any, datetime], int | None]

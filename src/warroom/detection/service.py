@@ -338,7 +338,8 @@ class Intake:
         if type_id is not None and self.config.incident_type(type_id) is None:
             type_id = None
         chosen = self.choose_template(type_id, service)
-        started = alert.starts_at if alert.starts_at and alert.starts_at <= self.now else None
+        # A sender's clock a little ahead of ours must not lose the start: cap it at now.
+        started = min(alert.starts_at, self.now) if alert.starts_at else None
         actor = Actor(name=alert.reporter, source=self.source) if alert.reporter else self.actor
         incident = incidents.declare(
             self.session,
@@ -454,7 +455,7 @@ def _summary(alert: AlertIn) -> str:
     if alert.generator_url:
         parts.append(f"Source: {alert.generator_url}")
     runbook = alert.annotations.get("runbook_url")
-    if runbook:
+    if runbook and not any(link.get("url") == runbook for link in alert.links):
         parts.append(f"Runbook: {runbook}")
     parts += [f"{link.get('title') or 'Link'}: {link.get('url')}" for link in alert.links]
     return "\n\n".join(p for p in parts if p)[:20_000]
