@@ -19,9 +19,11 @@ class Alert(Base):
         # At most one open episode per fingerprint: concurrent deliveries cannot duplicate it.
         Index(
             "uq_alerts_open_fingerprint",
+            # The fingerprint leads: it is the selective column, and PostgreSQL picks this
+            # index for `fingerprint IN (…)` even before it has statistics on a new table.
+            "fingerprint",
             "source",
             "integration",
-            "fingerprint",
             unique=True,
             sqlite_where=text("is_open"),
             postgresql_where=text("is_open"),

@@ -206,7 +206,7 @@ class Intake:
             insert(Alert)
             .values(**values)
             .on_conflict_do_nothing(
-                index_elements=["source", "integration", "fingerprint"],
+                index_elements=["fingerprint", "source", "integration"],
                 index_where=text("is_open"),
             )
             .returning(Alert.id)

@@ -91,7 +91,7 @@ def join_storm(intake: Intake, items: list[tuple[AlertIn, RouteDecision]]) -> di
             stmt = (
                 insert(table)
                 .on_conflict_do_nothing(
-                    index_elements=["source", "integration", "fingerprint"],
+                    index_elements=["fingerprint", "source", "integration"],
                     index_where=text("is_open"),
                 )
                 .returning(table.c.id, table.c.fingerprint)

@@ -99,7 +99,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_alerts_received_at", ["received_at"], unique=False)
         batch_op.create_index(
             "uq_alerts_open_fingerprint",
-            ["source", "integration", "fingerprint"],
+            ["fingerprint", "source", "integration"],
             unique=True,
             sqlite_where=sa.text("is_open"),
             postgresql_where=sa.text("is_open"),
