@@ -8,17 +8,13 @@ from warroom.core.errors import Invalid
 from warroom.detection.schemas import AlertIn
 from warroom.detection.sources.common import (
     FieldError,
-    cap_raw,
     each_alert,
     field_invalid,
     get_list,
-    get_status,
     get_str,
-    get_str_map,
-    get_time,
     match_bearer,
     parse_object,
-    require_str,
+    prometheus_alert,
 )
 
 SOURCE = "alertmanager"
@@ -48,26 +44,6 @@ def parse(body: bytes) -> list[AlertIn]:
 
 
 def _alert(item: dict[str, Any], group_key: str | None) -> AlertIn:
-    labels = get_str_map(item, "labels")
-    annotations = get_str_map(item, "annotations")
-    links = []
-    if runbook := annotations.get("runbook_url"):
-        links.append({"title": "Runbook", "url": runbook})
-    return AlertIn(
-        source=SOURCE,
-        # Alertmanager's fingerprint is stable from firing to resolved: kept as it is.
-        fingerprint=require_str(item, "fingerprint"),
-        # Each alert carries its own status; the group's says only whether any still fires.
-        status=get_status(item),
-        labels=labels,
-        annotations=annotations,
-        title=annotations.get("summary") or labels.get("alertname"),
-        summary=annotations.get("description"),
-        severity=labels.get("severity"),
-        starts_at=get_time(item, "startsAt", required=True),
-        ends_at=get_time(item, "endsAt"),
-        generator_url=get_str(item, "generatorURL"),
-        links=links,
-        group_key=group_key,
-        raw=cap_raw(item),
-    )
+    # Alertmanager's fingerprint is stable from firing to resolved: kept as it is. Each alert
+    # carries its own status; the group's says only whether any of them still fires.
+    return prometheus_alert(item, source=SOURCE, group_key=group_key, links=[])

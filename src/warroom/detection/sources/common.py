@@ -285,3 +285,29 @@ def match_bearer(authorization: str | None, tokens: list[str]) -> int | None:
         if hit and found is None and token:
             found = index
     return found
+
+
+def prometheus_alert(
+    item: dict[str, Any], *, source: str, group_key: str | None, links: list[dict[str, str]]
+) -> AlertIn:
+    """Build an AlertIn from one alert in Prometheus' shape (Alertmanager's and Grafana's)."""
+    labels = get_str_map(item, "labels")
+    annotations = get_str_map(item, "annotations")
+    if runbook := annotations.get("runbook_url"):
+        links = [*links, {"title": "Runbook", "url": runbook}]
+    return AlertIn(
+        source=source,
+        fingerprint=require_str(item, "fingerprint"),
+        status=get_status(item),
+        labels=labels,
+        annotations=annotations,
+        title=annotations.get("summary") or labels.get("alertname"),
+        summary=annotations.get("description"),
+        severity=labels.get("severity"),
+        starts_at=get_time(item, "startsAt", required=True),
+        ends_at=get_time(item, "endsAt"),
+        generator_url=get_str(item, "generatorURL"),
+        links=links,
+        group_key=group_key,
+        raw=cap_raw(item),
+    )

@@ -25,18 +25,14 @@ from warroom.core.errors import Invalid
 from warroom.detection.schemas import AlertIn
 from warroom.detection.sources.common import (
     FieldError,
-    cap_raw,
     each_alert,
     field_invalid,
     get_list,
-    get_status,
     get_str,
-    get_str_map,
-    get_time,
     header,
     match_signature,
     parse_object,
-    require_str,
+    prometheus_alert,
 )
 
 SOURCE = "grafana"
@@ -98,26 +94,7 @@ def parse(body: bytes) -> list[AlertIn]:
 
 
 def _alert(item: dict[str, Any], group_key: str | None) -> AlertIn:
-    labels = get_str_map(item, "labels")
-    annotations = get_str_map(item, "annotations")
     links = [{"title": title, "url": url} for key, title in _LINKS if (url := get_str(item, key))]
-    if runbook := annotations.get("runbook_url"):
-        links.append({"title": "Runbook", "url": runbook})
     if image := get_str(item, "imageURL"):
         links.append({"title": "Image", "url": image})
-    return AlertIn(
-        source=SOURCE,
-        fingerprint=require_str(item, "fingerprint"),
-        status=get_status(item),
-        labels=labels,
-        annotations=annotations,
-        title=annotations.get("summary") or labels.get("alertname"),
-        summary=annotations.get("description"),
-        severity=labels.get("severity"),
-        starts_at=get_time(item, "startsAt", required=True),
-        ends_at=get_time(item, "endsAt"),
-        generator_url=get_str(item, "generatorURL"),
-        links=links,
-        group_key=group_key,
-        raw=cap_raw(item),
-    )
+    return prometheus_alert(item, source=SOURCE, group_key=group_key, links=links)
