@@ -11,6 +11,7 @@ from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, actor_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
+from warroom.incidents.queries import ListFilters
 from warroom.incidents.schemas import (
     IncidentCreate,
     IncidentDetail,
@@ -21,7 +22,6 @@ from warroom.incidents.schemas import (
     TimelinePage,
     TransitionRequest,
 )
-from warroom.incidents.service import ListFilters
 from warroom.incidents.states import STATUSES
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERROR_RESPONSES)

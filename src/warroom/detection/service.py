@@ -8,13 +8,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
 from warroom.detection.matchers import matches_all, parse_matcher
 from warroom.detection.models import Alert, AlertGroup, Silence
-from warroom.detection.schemas import RAW_LIMIT, AlertIn, RouteDecision
+from warroom.detection.rows import (
+    ALERT_IS_OPEN,
+    GROUP_IS_OPEN,
+    SOURCE_NAMES,
+    alert_title,
+    capped_raw,
+    incident_summary,
+    insert_for,
+)
+from warroom.detection.schemas import AlertIn, RouteDecision
 from warroom.detection.storm import join_storm
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
@@ -25,20 +33,7 @@ from warroom.incidents.states import OPEN_STATUSES
 
 TemplateChooser = Callable[[str | None, str | None], TemplateChoice]
 Decide = Callable[[AlertIn], RouteDecision]
-# Written exactly like the partial indexes' WHERE clause: SQLite only uses a partial index
-# when the query repeats that term verbatim (`is_open = 1` or `IS 1` scan the table).
-ALERT_IS_OPEN = text("alerts.is_open")
-GROUP_IS_OPEN = text("alert_groups.is_open")
 ALERT_EVENTS_MAX = 25  # "alert joined" timeline events per incident before they are summarised
-SOURCE_NAMES = {
-    "alertmanager": "Alertmanager",
-    "grafana": "Grafana",
-    "pagerduty": "PagerDuty",
-    "jira": "Jira",
-    "slack": "Slack",
-    "webhook": "Webhook",
-    "web": "Web form",
-}
 
 
 @dataclass
@@ -188,7 +183,7 @@ class Intake:
             "fingerprint": alert.fingerprint,
             "status": "firing",
             "is_open": True,
-            "title": _title(alert, decision),
+            "title": alert_title(alert, decision),
             "severity": decision.severity,
             "labels": alert.labels,
             "annotations": alert.annotations,
@@ -199,9 +194,9 @@ class Intake:
             "received_at": self.now,
             "last_seen_at": self.now,
             "seen_count": 1,
-            "raw": _capped(alert),
+            "raw": capped_raw(alert),
         }
-        insert = _insert_for(self.session)
+        insert = insert_for(self.session)
         stmt = (
             insert(Alert)
             .values(**values)
@@ -315,7 +310,7 @@ class Intake:
                 group = None
         if group is not None:
             return group
-        insert = _insert_for(self.session)
+        insert = insert_for(self.session)
         new_id = self.session.execute(
             insert(AlertGroup)
             .values(group_key=key, is_open=True, incident_id=None, created_at=self.now)
@@ -348,7 +343,7 @@ class Intake:
             actor=actor,
             title=row.title,
             severity=decision.severity,
-            summary=_summary(alert),
+            summary=incident_summary(alert),
             incident_type=type_id,
             service=service,
             started_at=started,
@@ -437,32 +432,3 @@ class Intake:
                 actor=self.actor,
                 note="all alerts resolved (route auto_mitigate)",
             )
-
-
-def _insert_for(session: Session):  # type: ignore[no-untyped-def]
-    """Return the dialect's INSERT construct (both support ON CONFLICT … WHERE)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
-def _title(alert: AlertIn, decision: RouteDecision) -> str:
-    title = decision.title or alert.title or alert.labels.get("alertname")
-    title = " ".join((title or f"{SOURCE_NAMES.get(alert.source, alert.source)} alert").split())
-    return title[:200]
-
-
-def _summary(alert: AlertIn) -> str:
-    parts = [alert.summary or ""]
-    if alert.generator_url:
-        parts.append(f"Source: {alert.generator_url}")
-    runbook = alert.annotations.get("runbook_url")
-    if runbook and not any(link.get("url") == runbook for link in alert.links):
-        parts.append(f"Runbook: {runbook}")
-    parts += [f"{link.get('title') or 'Link'}: {link.get('url')}" for link in alert.links]
-    return "\n\n".join(p for p in parts if p)[:20_000]
-
-
-def _capped(alert: AlertIn) -> str:
-    text = json.dumps(alert.raw, default=str, ensure_ascii=False)
-    if len(text.encode()) <= RAW_LIMIT:
-        return text
-    return json.dumps({"truncated": True, "head": text[: RAW_LIMIT // 2]})

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, text
 
 from warroom.detection.models import Alert, AlertGroup
+from warroom.detection.rows import GROUP_IS_OPEN, alert_title, capped_raw, insert_for
 from warroom.detection.schemas import AlertIn, RouteDecision
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATUSES
@@ -29,8 +30,6 @@ def join_storm(intake: Intake, items: list[tuple[AlertIn, RouteDecision]]) -> di
     Returns fingerprint -> "bulk" (inserted here; the caller counts it) or "done" (the
     group's first alert, which opened the incident through the per-alert path).
     """
-    from warroom.detection.service import GROUP_IS_OPEN, _capped, _insert_for, _title
-
     by_key: dict[str, list[tuple[AlertIn, RouteDecision]]] = {}
     seen: set[str] = set()
     for alert, decision in items:
@@ -39,7 +38,7 @@ def join_storm(intake: Intake, items: list[tuple[AlertIn, RouteDecision]]) -> di
         seen.add(alert.fingerprint)
         by_key.setdefault(intake._group_key(alert, decision), []).append((alert, decision))
     handled: dict[str, str] = {}
-    insert = _insert_for(intake.session)
+    insert = insert_for(intake.session)
     for key, members in by_key.items():
         if len(members) < 2:
             continue  # a single alert: the per-alert path is as cheap
@@ -69,7 +68,7 @@ def join_storm(intake: Intake, items: list[tuple[AlertIn, RouteDecision]]) -> di
                     "fingerprint": a.fingerprint,
                     "status": "firing",
                     "is_open": True,
-                    "title": _title(a, d),
+                    "title": alert_title(a, d),
                     "severity": d.severity,
                     "labels": a.labels,
                     "annotations": a.annotations,
@@ -82,7 +81,7 @@ def join_storm(intake: Intake, items: list[tuple[AlertIn, RouteDecision]]) -> di
                     "seen_count": 1,
                     "incident_id": incident.id,
                     "silence_id": None,
-                    "raw": _capped(a),
+                    "raw": capped_raw(a),
                 }
                 for a, d in chunk
             ]

@@ -15,13 +15,14 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import Clock
 from warroom.incidents import service, timeline
 from warroom.incidents.models import ChecklistItem, Incident
+from warroom.incidents.queries import ListFilters, all_numbers, list_incidents
 from warroom.incidents.schemas import (
     ChecklistItemOut,
     IncidentDetail,
     IncidentOut,
     TimelineEventOut,
 )
-from warroom.incidents.service import Actor, ListFilters
+from warroom.incidents.service import Actor
 from warroom.storage.db import Database
 
 log = logging.getLogger("warroom.incidents")
@@ -205,9 +206,7 @@ class IncidentFlows:
     ) -> tuple[list[IncidentOut], str | None]:
         """Return a page of incidents and the next cursor."""
         with self.db.session() as session:
-            rows, next_cursor = service.list_incidents(
-                session, filters=filters, limit=limit, cursor=cursor
-            )
+            rows, next_cursor = list_incidents(session, filters=filters, limit=limit, cursor=cursor)
             return [IncidentOut.of(row) for row in rows], next_cursor
 
     def timeline(self, ref: str, *, after_id: int, limit: int) -> list[TimelineEventOut]:
@@ -221,7 +220,7 @@ class IncidentFlows:
         """Rewrite every incident's runbook file from the database; return (written, failed)."""
         written = failed = 0
         with self.db.session() as session:
-            numbers = service.all_numbers(session)
+            numbers = all_numbers(session)
         for index, number in enumerate(numbers, start=1):
             with self.db.session() as session:
                 detail = load_detail(session, service.get(session, number))

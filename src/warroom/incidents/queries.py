@@ -1,0 +1,71 @@
+"""Reading incidents: filtered, cursor-paginated lists."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.core.errors import Invalid
+from warroom.incidents.models import Incident
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """Filters for listing incidents; None means any."""
+
+    status: list[str] | None = None
+    severity: list[str] | None = None
+    service: str | None = None
+    incident_type: str | None = None
+    since: datetime | None = None
+
+
+def encode_cursor(number: int) -> str:
+    """Return the opaque cursor for "after incident `number`"."""
+    return base64.urlsafe_b64encode(f"n:{number}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """Return the incident number a cursor points after, or raise Invalid."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "n" or not value.isdigit():
+            raise ValueError(raw)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Invalid(
+            "cursor is not valid; pass next_cursor from a previous page", {"field": "cursor"}
+        ) from exc
+
+
+def list_incidents(
+    session: Session, *, filters: ListFilters, limit: int = 50, cursor: str | None = None
+) -> tuple[list[Incident], str | None]:
+    """Return a page of incidents, newest first, and the cursor for the next page."""
+    stmt = select(Incident).order_by(Incident.number.desc()).limit(limit + 1)
+    if cursor:
+        stmt = stmt.where(Incident.number < decode_cursor(cursor))
+    if filters.status:
+        stmt = stmt.where(Incident.status.in_(filters.status))
+    if filters.severity:
+        stmt = stmt.where(Incident.severity.in_(filters.severity))
+    if filters.service:
+        stmt = stmt.where(Incident.service == filters.service)
+    if filters.incident_type:
+        stmt = stmt.where(Incident.incident_type == filters.incident_type)
+    if filters.since:
+        stmt = stmt.where(Incident.detected_at >= filters.since)
+    rows = list(session.scalars(stmt))
+    next_cursor = encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def all_numbers(session: Session) -> list[int]:
+    """Return every incident number, oldest first."""
+    return list(session.scalars(select(Incident.number).order_by(Incident.number)))
