@@ -37,7 +37,7 @@ class IntakeResponse(BaseModel):
             dropped=result.dropped,
             ignored=result.ignored,
             incidents_opened=[f"INC-{n}" for n in result.opened],
-            incidents_updated=[f"INC-{n}" for n in result.touched if n not in result.opened],
+            incidents_updated=[f"INC-{n}" for n in result.linked if n not in result.opened],
         )
 
 

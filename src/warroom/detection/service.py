@@ -51,10 +51,18 @@ class IngestResult:
     opened: list[int] = field(default_factory=list)  # incident numbers opened
     touched: list[int] = field(default_factory=list)  # incident numbers changed in any way
 
+    linked: list[int] = field(default_factory=list)  # incidents this delivery's alerts are in
+
     def touch(self, number: int) -> None:
         """Remember an incident whose runbook file must be rewritten."""
+        self.link(number)
         if number not in self.touched:
             self.touched.append(number)
+
+    def link(self, number: int) -> None:
+        """Remember an incident the delivery's alerts belong to (for the sender's answer)."""
+        if number not in self.linked:
+            self.linked.append(number)
 
 
 @dataclass
@@ -256,17 +264,20 @@ class Intake:
         row.silence_id = None
         group = self._open_group(row.group_key or self._group_key(alert, decision))
         incident = self.session.get(Incident, group.incident_id) if group.incident_id else None
+        changed = True
         if incident is None:
             incident = self._declare(alert, decision, row)
             group.incident_id = incident.id
             self.result.opened.append(incident.number)
         else:
-            self._note_joined(incident, row.id, row.title, alert)
-            self._move_start_earlier(incident, alert.starts_at)
+            noted = self._note_joined(incident, row.id, row.title, alert)
+            changed = self._move_start_earlier(incident, alert.starts_at) or noted
         row.incident_id = incident.id
-        self.result.touch(incident.number)
+        self.result.link(incident.number)
+        if changed:  # past the first alerts of a storm the incident's file would not change
+            self.result.touch(incident.number)
 
-    def _note_joined(self, incident: Incident, alert_id: int, title: str, alert: AlertIn) -> None:
+    def _note_joined(self, incident: Incident, alert_id: int, title: str, alert: AlertIn) -> bool:
         """Write "alert joined" events for the first few alerts only: a storm of a thousand
         alerts must not bury the timeline (they are all listed under the incident's alerts)."""
         count = self._alert_events.get(incident.id)
@@ -285,7 +296,7 @@ class Intake:
             text = "More alerts are joining; see this incident's alerts for all of them"
         else:
             self._alert_events[incident.id] = count + 1
-            return
+            return False
         timeline.record(
             self.session,
             incident=incident,
@@ -297,6 +308,7 @@ class Intake:
             data={"alert_id": alert_id, "fingerprint": alert.fingerprint},
         )
         self._alert_events[incident.id] = count + 1
+        return True
 
     def _open_group(self, key: str) -> AlertGroup:
         """Return the open group for `key`, closing it first if its incident is over."""
@@ -364,10 +376,10 @@ class Intake:
         )
         return incident
 
-    def _move_start_earlier(self, incident: Incident, start: datetime | None) -> None:
-        """Impact began at the earliest alert's start."""
+    def _move_start_earlier(self, incident: Incident, start: datetime | None) -> bool:
+        """Impact began at the earliest alert's start; return whether started_at moved."""
         if start is None or start > incident.detected_at:
-            return
+            return False
         if incident.started_at is None or start < incident.started_at:
             incidents.update(
                 self.session,
@@ -378,6 +390,8 @@ class Intake:
                 changes={"started_at": start},
                 reason="an alert of this incident started earlier",
             )
+            return True
+        return False
 
     def _resolve(self, alert: AlertIn, row: Alert | None, decision: RouteDecision) -> None:
         if row is None:

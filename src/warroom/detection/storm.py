@@ -58,6 +58,7 @@ def join_storm(intake: Intake, items: list[tuple[AlertIn, RouteDecision]]) -> di
             incident = _open_incident(intake, group)
             if incident is None:
                 continue  # silenced or otherwise not linked: leave the rest to the usual path
+        changed = False  # whether the incident's runbook file needs rewriting
         for start in range(0, len(members), CHUNK):
             chunk = members[start : start + CHUNK]
             rows = [
@@ -102,12 +103,15 @@ def join_storm(intake: Intake, items: list[tuple[AlertIn, RouteDecision]]) -> di
             for alert, _ in chunk:
                 if alert.fingerprint in inserted:
                     alert_id, title = inserted[alert.fingerprint]
-                    intake._note_joined(incident, alert_id, str(title), alert)
+                    if intake._note_joined(incident, alert_id, str(title), alert):
+                        changed = True
                     handled[alert.fingerprint] = "bulk"
         starts = [a.starts_at for a, _ in members if handled.get(a.fingerprint) and a.starts_at]
-        if starts:
-            intake._move_start_earlier(incident, min(starts))
-        intake.result.touch(incident.number)
+        if starts and intake._move_start_earlier(incident, min(starts)):
+            changed = True
+        intake.result.link(incident.number)
+        if changed:
+            intake.result.touch(incident.number)
     return handled
 
 
