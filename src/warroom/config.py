@@ -19,6 +19,7 @@ from warroom.detection.routing import (
     check_detection,
     check_routes,
 )
+from warroom.organisation import PersonConfig, TeamConfig, check_people
 
 SEVERITY_PATTERN = re.compile(r"^SEV-[1-9]$")
 
@@ -82,13 +83,15 @@ class IncidentTypeConfig(BaseModel):
 
 
 class ServiceConfig(BaseModel):
-    """A service incidents can be about (later issues add team, schedule, escalation)."""
+    """A service incidents can be about: who owns it, who is on call, which runbook."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow")  # escalation: read by the escalation release
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     name: str | None = None
     runbook: str | None = None
+    team: str | None = None
+    schedule: str | None = None
 
 
 def default_severities() -> dict[str, SeverityConfig]:
@@ -141,6 +144,8 @@ class WarroomConfig(BaseModel):
     priorities: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4"])
     incident_types: list[IncidentTypeConfig] = Field(default_factory=default_incident_types)
     services: list[ServiceConfig] = Field(default_factory=list)
+    people: list[PersonConfig] = Field(default_factory=list)
+    teams: list[TeamConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
@@ -172,6 +177,14 @@ class WarroomConfig(BaseModel):
     def service(self, service_id: str) -> ServiceConfig | None:
         """Return the service with this id, if configured."""
         return next((s for s in self.services if s.id == service_id), None)
+
+    def person(self, person_id: str) -> PersonConfig | None:
+        """Return the person with this id, if configured."""
+        return next((p for p in self.people if p.id == person_id), None)
+
+    def team(self, team_id: str) -> TeamConfig | None:
+        """Return the team with this id, if configured."""
+        return next((t for t in self.teams if t.id == team_id), None)
 
 
 def load_config(path: Path | None) -> WarroomConfig:
@@ -225,6 +238,16 @@ def _cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path:
     for index, message in check_routes(config.routes, list(config.severities)):
         loc = ("routes", index)
         problems.append(f"{path}:{_nearest_line(lines, loc)}: routes.{index}: {message}")
+    for loc, message in check_people(config.people, config.teams):
+        dotted = ".".join(str(part) for part in loc)
+        problems.append(f"{path}:{_nearest_line(lines, loc)}: {dotted}: {message}")
+    for index, service in enumerate(config.services):
+        if service.team and config.team(service.team) is None:
+            loc = ("services", index, "team")
+            problems.append(
+                f"{path}:{_nearest_line(lines, loc)}: services.{index}.team: "
+                f"unknown team {service.team!r}"
+            )
     for message in check_detection(config.detection, list(config.severities)):
         problems.append(f"{path}:{_nearest_line(lines, ('detection',))}: detection: {message}")
     for index, route in enumerate(config.routes):

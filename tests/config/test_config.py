@@ -104,3 +104,48 @@ def test_database_url_defaults_and_normalisation(tmp_path: Path) -> None:
     assert settings.resolved_database_url() == f"sqlite:///{tmp_path.resolve()}/warroom.db"
     assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_people_teams_and_service_links(tmp_path: Path) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text(
+        "people:\n"
+        "  - {id: alice, name: Alice Ng, email: alice@example.com, slack: U024BE7LH,"
+        " timezone: Europe/Berlin}\n"
+        "  - {id: bob, name: Bob Ruiz}\n"
+        "teams:\n"
+        "  - {id: payments, members: [alice, bob], leads: [carol]}\n"
+        "services:\n"
+        "  - {id: checkout, team: billing}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}:5: teams.0.leads.0: unknown person 'carol'" in caught.value.problems
+    assert f"{path}:7: services.0.team: unknown team 'billing'" in caught.value.problems
+
+
+@pytest.mark.parametrize(
+    ("person", "needle"),
+    [
+        ("{id: a, name: A, timezone: Mars/Base}", "unknown time zone 'Mars/Base'"),
+        ("{id: a, name: A, email: not-an-email}", "people.0.email"),
+        ("{id: A B, name: A}", "people.0.id"),
+        ("{id: a}", "people.0.name: Field required"),
+    ],
+)
+def test_bad_people(tmp_path: Path, person: str, needle: str) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text(f"people:\n  - {person}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert any(needle in p and p.startswith(f"{path}:2:") for p in caught.value.problems), (
+        caught.value.problems
+    )
+
+
+def test_duplicate_person(tmp_path: Path) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text("people:\n  - {id: a, name: A}\n  - {id: a, name: B}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}:3: people.1.id: person 'a' is defined twice" in caught.value.problems
