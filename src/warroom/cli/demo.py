@@ -242,6 +242,10 @@ def _demo_token(runtime: Runtime) -> str:
             fail(f"user {DEMO_USER!r} is disabled; enable it or use --url/--token")
         if auth.ROLES.index(user.role) < auth.ROLES.index("responder"):
             fail(f"user {DEMO_USER!r} is a {user.role}; the demo needs a responder")
+        # Earlier runs' tokens were never shown to anyone: retire them rather than pile up.
+        for old in auth.list_tokens(session, user=DEMO_USER):
+            if old.name == "demo" and old.revoked_at is None:
+                old.revoked_at = now
         return auth.create_token(session, user=user, name="demo", now=now)
 
 
