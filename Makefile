@@ -30,6 +30,8 @@ lint: $(STAMP)  ## ruff and mypy (strict on src/)
 bench: $(STAMP)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.cli
 	$(BIN)/python -m bench.incidents
+	$(BIN)/python -m bench.oncall
+	$(BIN)/python -m bench.intake
 
 demo: $(STAMP)  ## replay the runbook's two examples into the local database
 	$(BIN)/warroom demo

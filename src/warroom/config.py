@@ -19,6 +19,7 @@ from warroom.detection.routing import (
     check_detection,
     check_routes,
 )
+from warroom.oncall.models import Schedule
 from warroom.organisation import PersonConfig, TeamConfig, check_people
 
 SEVERITY_PATTERN = re.compile(r"^SEV-[1-9]$")
@@ -146,6 +147,7 @@ class WarroomConfig(BaseModel):
     services: list[ServiceConfig] = Field(default_factory=list)
     people: list[PersonConfig] = Field(default_factory=list)
     teams: list[TeamConfig] = Field(default_factory=list)
+    schedules: list[Schedule] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
@@ -241,7 +243,14 @@ def _cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path:
     for loc, message in check_people(config.people, config.teams):
         dotted = ".".join(str(part) for part in loc)
         problems.append(f"{path}:{_nearest_line(lines, loc)}: {dotted}: {message}")
+    problems += _check_schedules(config, lines, path)
     for index, service in enumerate(config.services):
+        if service.schedule and not any(s.id == service.schedule for s in config.schedules):
+            loc = ("services", index, "schedule")
+            problems.append(
+                f"{path}:{_nearest_line(lines, loc)}: services.{index}.schedule: "
+                f"unknown schedule {service.schedule!r}"
+            )
         if service.team and config.team(service.team) is None:
             loc = ("services", index, "team")
             problems.append(
@@ -262,6 +271,41 @@ def _cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path:
                 f"{path}:{_nearest_line(lines, (*loc, 'incident_type'))}: "
                 f"routes.{index}.incident_type: unknown incident type {route.incident_type!r}"
             )
+    return problems
+
+
+def _check_schedules(
+    config: WarroomConfig, lines: dict[tuple[Any, ...], int], path: Path
+) -> list[str]:
+    """Every rotation participant must be a configured person; schedule ids are unique."""
+    problems = []
+    known = {p.id for p in config.people}
+    seen: set[str] = set()
+    for s_index, schedule in enumerate(config.schedules):
+        if schedule.id in seen:
+            loc: tuple[Any, ...] = ("schedules", s_index, "id")
+            problems.append(
+                f"{path}:{_nearest_line(lines, loc)}: schedules.{s_index}.id: "
+                f"schedule {schedule.id!r} is defined twice"
+            )
+        seen.add(schedule.id)
+        for l_index, layer in enumerate(schedule.layers):
+            for p_index, person in enumerate(layer.rotation.participants):
+                if person not in known:
+                    loc = (
+                        "schedules",
+                        s_index,
+                        "layers",
+                        l_index,
+                        "rotation",
+                        "participants",
+                        p_index,
+                    )
+                    where = ".".join(str(part) for part in loc)
+                    problems.append(
+                        f"{path}:{_nearest_line(lines, loc)}: {where}: "
+                        f"unknown person {person!r} (add it under people:)"
+                    )
     return problems
 
 

@@ -7,6 +7,7 @@ import typer
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
 from warroom.cli.demo import demo
 from warroom.cli.incident import incident_app
+from warroom.cli.oncall import oncall_app
 from warroom.cli.runbooks_cmd import runbooks_app
 from warroom.cli.serve import serve
 from warroom.cli.silence import silence_app
@@ -25,6 +26,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(config_app, name="config")
 app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(incident_app, name="incident")
+app.add_typer(oncall_app, name="oncall")
 app.add_typer(silence_app, name="silence")
 app.command("demo")(demo)
 

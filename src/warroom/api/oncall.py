@@ -1,0 +1,235 @@
+"""On-call routes: who is on call, shifts, iCal feeds, overrides."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer
+from warroom.api.errors import ERROR_RESPONSES
+from warroom.auth import service as auth
+from warroom.config import WarroomConfig
+from warroom.core.clock import ensure_utc
+from warroom.core.errors import Invalid, NotFound, Unauthorized
+from warroom.oncall import service as oncall
+from warroom.oncall import store
+from warroom.oncall.ical import to_ical
+from warroom.oncall.schemas import (
+    LayerNow,
+    OnCallNow,
+    OverrideCreate,
+    OverrideOut,
+    PersonRef,
+    ScheduleNow,
+    ShiftOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["on-call"], responses=ERROR_RESPONSES)
+ICAL_DAYS_BACK, ICAL_DAYS_AHEAD = 14, 90
+
+
+def _ical_window(now: datetime) -> tuple[datetime, datetime]:
+    """Return the feed's window, starting at a midnight so event UIDs stay stable all day."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=ICAL_DAYS_BACK), midnight + timedelta(days=ICAL_DAYS_AHEAD)
+
+
+def _person(config: WarroomConfig, person_id: str) -> PersonRef:
+    found = config.person(person_id)
+    return PersonRef(id=person_id, name=found.name if found else None)
+
+
+@router.get("/oncall", response_model=OnCallNow)
+def who_is_on_call(
+    runtime: RuntimeDep,
+    _principal: Viewer,
+    at: Annotated[datetime | None, Query(description="ISO time; default now")] = None,
+    schedule: Annotated[list[str] | None, Query(description="Only these schedules")] = None,
+) -> OnCallNow:
+    """Who is on call now (or at `at`), per schedule and layer, overrides applied."""
+    config = runtime.config()
+    when = ensure_utc(at) if at else runtime.clock.now()
+    with runtime.db.session() as session:
+        found = oncall.now_on_call(session, config=config, at=when, schedule_ids=schedule)
+    return OnCallNow(
+        at=when,
+        schedules=[
+            ScheduleNow(
+                id=s.id,
+                timezone=s.timezone,
+                layers=[
+                    LayerNow(name=name, on_call=[_person(config, p) for p in people])
+                    for name, people in layers.items()
+                ],
+            )
+            for s, layers in found
+        ],
+    )
+
+
+@router.get("/schedules/{schedule_id}/shifts", response_model=list[ShiftOut])
+def schedule_shifts(
+    schedule_id: str,
+    runtime: RuntimeDep,
+    _principal: Viewer,
+    start: Annotated[datetime | None, Query(description="Default: now")] = None,
+    days: Annotated[int, Query(ge=1, le=400)] = 14,
+    layer: Annotated[str | None, Query()] = None,
+) -> list[ShiftOut]:
+    """Upcoming shifts of a schedule."""
+    config = runtime.config()
+    begin = ensure_utc(start) if start else runtime.clock.now()
+    with runtime.db.session() as session:
+        found = oncall.schedule_shifts(
+            session,
+            config=config,
+            schedule_id=schedule_id,
+            start=begin,
+            end=begin + timedelta(days=days),
+            layer=layer,
+        )
+    return [
+        ShiftOut(
+            schedule=schedule_id,
+            layer=s.layer,
+            person=_person(config, s.person),
+            start=s.start,
+            end=s.end,
+        )
+        for s in found
+    ]
+
+
+def _calendar_principal(runtime: RuntimeDep, request: Request) -> None:
+    """Calendar apps cannot send headers: accept the token as `?token=` too."""
+    header = request.headers.get("authorization", "")
+    token = request.query_params.get("token") or header.removeprefix("Bearer ").strip()
+    if not token:
+        raise Unauthorized("missing API token: add ?token=<token> to the calendar URL")
+    with runtime.db.session() as session:
+        auth.authenticate(session, token=token, now=runtime.clock.now()).require("viewer")
+
+
+_ICAL: dict[int | str, dict[str, Any]] = {
+    200: {"description": "An RFC 5545 calendar", "content": {"text/calendar": {}}}
+}
+
+
+@router.get("/schedules/{schedule_id}/ical", response_class=Response, responses=_ICAL)
+def schedule_ical(
+    schedule_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    token: Annotated[str | None, Query(description="API token")] = None,
+) -> Response:
+    """The schedule's shifts from two weeks ago to three months ahead, as iCal."""
+    _calendar_principal(runtime, request)
+    now = runtime.clock.now()
+    config = runtime.config()
+    with runtime.db.session() as session:
+        found = oncall.schedule_shifts(
+            session,
+            config=config,
+            schedule_id=schedule_id,
+            start=_ical_window(now)[0],
+            end=_ical_window(now)[1],
+        )
+    names = {p.id: p.name for p in config.people}
+    body = to_ical(found, name=schedule_id, people=names, stamp=now)
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+@router.get("/people/{person_id}/ical", response_class=Response, responses=_ICAL)
+def person_ical(
+    person_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    token: Annotated[str | None, Query(description="API token")] = None,
+) -> Response:
+    """One person's shifts across every schedule, as iCal."""
+    _calendar_principal(runtime, request)
+    now = runtime.clock.now()
+    config = runtime.config()
+    with runtime.db.session() as session:
+        pairs = oncall.person_shifts(
+            session,
+            config=config,
+            person=person_id,
+            start=_ical_window(now)[0],
+            end=_ical_window(now)[1],
+        )
+    names = {p.id: p.name for p in config.people}
+    body = to_ical([shift for _, shift in pairs], name=person_id, people=names, stamp=now)
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+@router.post("/oncall/overrides", status_code=status.HTTP_201_CREATED, response_model=OverrideOut)
+def create_override(body: OverrideCreate, runtime: RuntimeDep, principal: Responder) -> OverrideOut:
+    """Cover a shift (replace) or join a layer (add) for a window."""
+    config = runtime.config()
+    found = oncall.schedule(config, body.schedule)
+    if found.layer(body.layer) is None:
+        layers = ", ".join(layer.name for layer in found.layers)
+        raise Invalid(
+            f"schedule {body.schedule!r} has no layer {body.layer!r}; use {layers}",
+            {"field": "layer"},
+        )
+    if config.person(body.person) is None:
+        raise Invalid(
+            f"unknown person {body.person!r} (add it under people: in warroom.yaml)",
+            {"field": "person"},
+        )
+    if (body.ends_at is None) == (body.duration_minutes is None):
+        raise Invalid("give exactly one of ends_at and duration_minutes", {"field": "ends_at"})
+    now = runtime.clock.now()
+    starts = ensure_utc(body.starts_at) if body.starts_at else now
+    ends = (
+        ensure_utc(body.ends_at)
+        if body.ends_at
+        else starts + timedelta(minutes=body.duration_minutes or 0)
+    )
+    with runtime.db.transaction() as session:
+        row = store.create(
+            session,
+            schedule=body.schedule,
+            layer=body.layer,
+            person=body.person,
+            mode=body.mode,
+            starts_at=starts,
+            ends_at=ends,
+            reason=body.reason,
+            created_by=principal.name,
+            now=now,
+        )
+        return OverrideOut.of(row)
+
+
+@router.get("/oncall/overrides", response_model=list[OverrideOut])
+def list_overrides(
+    runtime: RuntimeDep,
+    _principal: Viewer,
+    schedule: Annotated[str | None, Query()] = None,
+    days: Annotated[int, Query(ge=1, le=400, description="From now, this many days")] = 30,
+) -> list[OverrideOut]:
+    """Overrides that are in force now or start within `days`."""
+    now = runtime.clock.now()
+    with runtime.db.session() as session:
+        rows = store.overlapping(
+            session,
+            start=now,
+            end=now + timedelta(days=days),
+            schedules=[schedule] if schedule else None,
+        )
+        return [OverrideOut.of(r) for r in rows]
+
+
+@router.delete("/oncall/overrides/{override_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_override(override_id: int, runtime: RuntimeDep, _principal: Responder) -> Response:
+    """Remove an override."""
+    if not 1 <= override_id <= DB_INT_MAX:
+        raise NotFound(f"no override {override_id}")
+    with runtime.db.transaction() as session:
+        store.delete(session, override_id=override_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,1 @@
+"""On-call schedules: layers of rotations, restrictions, overrides, who is on call, iCal."""
