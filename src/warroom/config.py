@@ -217,7 +217,8 @@ def load_config(path: Path | None) -> WarroomConfig:
         for error in exc.errors():
             loc = tuple(error["loc"])
             field = ".".join(str(part) for part in loc) or "(top level)"
-            problems.append(f"{path}:{_nearest_line(lines, loc)}: {field}: {error['msg']}")
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{path}:{_nearest_line(lines, loc)}: {field}: {message}")
         raise ConfigError(problems) from exc
     problems = _cross_check(config, lines, path)
     if problems:

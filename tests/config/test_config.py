@@ -65,7 +65,10 @@ def test_defaults_follow_the_runbook() -> None:
     ("text", "expected"),
     [
         ("severities:\n  SEV-1: {name: X}\n", ":2: severities.SEV-1.description: Field required"),
-        ("severities:\n  P1: {name: X, description: y}\n", ":2: severities: Value error"),
+        (
+            "severities:\n  P1: {name: X, description: y}\n",
+            ":2: severities: severity 'P1' must look like SEV-1",
+        ),
         ("incident_types:\n  - {id: a}\n  - {id: a}\n", "incident type 'a' is defined twice"),
         (
             "incident_types:\n  - id: a\n    default_severity: SEV-9\n",
@@ -149,3 +152,48 @@ def test_duplicate_person(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert f"{path}:3: people.1.id: person 'a' is defined twice" in caught.value.problems
+
+
+def test_schedules_reference_known_people_and_services_known_schedules(tmp_path: Path) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text(
+        "people:\n"
+        "  - {id: alice, name: Alice}\n"
+        "schedules:\n"
+        "  - id: payments\n"
+        "    timezone: Europe/Berlin\n"
+        "    layers:\n"
+        "      - name: primary\n"
+        "        rotation: {every: 1w, participants: [alice, zed]}\n"
+        "services:\n"
+        "  - {id: checkout, schedule: billing}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert (
+        f"{path}:8: schedules.0.layers.0.rotation.participants.1: unknown person 'zed'"
+        " (add it under people:)"
+    ) in caught.value.problems
+    assert f"{path}:10: services.0.schedule: unknown schedule 'billing'" in caught.value.problems
+
+
+@pytest.mark.parametrize(
+    ("schedule", "needle"),
+    [
+        (
+            "{id: s, timezone: Mars/Base, layers: [{name: p, rotation: {participants: [a]}}]}",
+            "Mars/Base",
+        ),
+        (
+            "{id: s, timezone: UTC, layers: [{name: p, rotation: {participants: []}}]}",
+            "participants",
+        ),
+        ("{id: s, timezone: UTC, layers: []}", "layers"),
+    ],
+)
+def test_bad_schedules_fail_config_check(tmp_path: Path, schedule: str, needle: str) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text(f"people:\n  - {{id: a, name: A}}\nschedules:\n  - {schedule}\n")
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:4: schedules.0" in result.output and needle in result.output

@@ -146,7 +146,14 @@ def config_check(
     with errors_as_exit():
         config = load_config(target)
     where = str(target) if target else "built-in defaults (no warroom.yaml)"
+    integrations = sum(
+        len(config.integrations.configured(kind))
+        for kind in ("alertmanager", "webhook", "grafana", "pagerduty", "jira", "slack")
+    )
     typer.echo(
         f"{where}: ok — {len(config.severities)} severities, "
-        f"{len(config.incident_types)} incident types, {len(config.services)} services"
+        f"{len(config.incident_types)} incident types, {len(config.services)} services, "
+        f"{len(config.people)} people, {len(config.teams)} teams, "
+        f"{len(config.schedules)} schedules, {len(config.routes)} routes, "
+        f"{integrations} integrations"
     )
