@@ -219,3 +219,12 @@ def test_ref_forms(api: TestClient) -> None:
     declare(api)
     for ref in ("1", "INC-1", "inc-1"):
         assert api.get(f"/api/v1/incidents/{ref}").json()["number"] == 1
+
+
+def test_severities_reference(api: TestClient) -> None:
+    answer = api.get("/api/v1/severities").json()
+    assert answer["rule"] == "When unsure between two levels, choose the higher one."
+    assert [s["id"] for s in answer["severities"]] == ["SEV-1", "SEV-2", "SEV-3", "SEV-4"]
+    assert answer["severities"][0]["description"].startswith("System-wide outage")
+    assert answer["severities"][1]["exec_email"] is True
+    assert answer["priorities"] == ["P1", "P2", "P3", "P4"]

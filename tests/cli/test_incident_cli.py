@@ -25,7 +25,7 @@ from warroom.incidents.models import ChecklistItem
 Cli = Callable[..., Result]
 runner = CliRunner()
 COMMANDS = ["declare", "list", "show", "ack", "triage", "mitigate", "resolve", "close", "reopen"]
-COMMANDS += ["note"]
+COMMANDS += ["note", "severities"]
 # Wide and colourless, so Rich output can be matched as plain text.
 PLAIN = {"COLUMNS": "200", "FORCE_COLOR": None, "TTY_COMPATIBLE": None}
 

@@ -225,3 +225,10 @@ def test_cli(live_server: str, tokens: dict[str, str]) -> None:
     shifts = runner.invoke(app, ["oncall", "shifts", "payments", "--days", "7"], env=env)
     assert shifts.exit_code == 0, shifts.output
     assert "Shifts of payments" in shifts.output
+
+
+def test_cli_severities(live_server: str, tokens: dict[str, str]) -> None:
+    env = {"WARROOM_URL": live_server, "WARROOM_TOKEN": tokens["viewer"]}
+    result = CliRunner().invoke(app, ["incident", "severities"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "choose the higher" in result.output and "Critical" in result.output

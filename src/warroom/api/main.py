@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 import warroom
-from warroom.api import alerts, errors, health, incidents, intake, oncall, silences
+from warroom.api import alerts, errors, health, incidents, intake, oncall, reference, silences
 from warroom.api.middleware import RefuseNulInUrl
 from warroom.app import Runtime
 
@@ -29,6 +29,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(silences.router)
     app.include_router(intake.router)
     app.include_router(oncall.router)
+    app.include_router(reference.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home() -> str:

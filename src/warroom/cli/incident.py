@@ -331,6 +331,22 @@ def _render(detail: dict[str, Any]) -> None:
 
 
 @incident_app.command()
+def severities(as_json: Json = False) -> None:
+    """List the severity levels and what each means (when unsure, choose the higher)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    answer = _request("GET", "/api/v1/severities")
+    if as_json:
+        print_json(answer)
+        return
+    table = Table("severity", "name", "definition", title=answer["rule"])
+    for level in answer["severities"]:
+        table.add_row(_text(level["id"]), _text(level["name"]), _text(level["description"]))
+    Console().print(table)
+
+
+@incident_app.command()
 def show(ref: Ref, as_json: Json = False) -> None:
     """Show an incident with its assessment, durations, checklist and timeline."""
     detail = _request("GET", f"{API}/{ref}")
