@@ -12,6 +12,7 @@ from warroom.config import Settings, WarroomConfig, load_config
 from warroom.core.clock import Clock, SystemClock
 from warroom.detection.flows import IntakeFlows
 from warroom.incidents.flows import IncidentFlows
+from warroom.oncall.pagerduty import PagerDutyOnCall
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.storage import migrate
 from warroom.storage.db import Database
@@ -34,6 +35,7 @@ class Runtime:
     flows: IncidentFlows = field(init=False)
     intake: IntakeFlows = field(init=False)
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         from warroom.incidents import metrics
@@ -54,9 +56,22 @@ class Runtime:
         )
 
     def close(self) -> None:
-        """Finish queued intake work and close database connections."""
+        """Finish queued intake work and close database and PagerDuty connections."""
         self.intake.close()
+        if self._pagerduty is not None:
+            self._pagerduty[1].close()
         self.db.dispose()
+
+    def pagerduty_oncall(self) -> PagerDutyOnCall | None:
+        """Return the PagerDuty on-call client for the configuration in force, if any."""
+        source = self.config().integrations.pagerduty_oncall
+        if source is None:
+            return None
+        if self._pagerduty is None or self._pagerduty[0] is not source:
+            if self._pagerduty is not None:
+                self._pagerduty[1].close()
+            self._pagerduty = (source, PagerDutyOnCall(source))
+        return self._pagerduty[1]
 
     def config(self) -> WarroomConfig:
         """Return the configuration in force."""

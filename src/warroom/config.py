@@ -180,6 +180,17 @@ class WarroomConfig(BaseModel):
         """Return the service with this id, if configured."""
         return next((s for s in self.services if s.id == service_id), None)
 
+    def pagerduty_schedules(self) -> list[str]:
+        """Return the ids of schedules that live in PagerDuty."""
+        source = self.integrations.pagerduty_oncall
+        return list(source.schedules) if source is not None else []
+
+    def has_schedule(self, schedule_id: str) -> bool:
+        """Tell whether a schedule is configured here or in PagerDuty."""
+        return schedule_id in self.pagerduty_schedules() or any(
+            s.id == schedule_id for s in self.schedules
+        )
+
     def person(self, person_id: str) -> PersonConfig | None:
         """Return the person with this id, if configured."""
         return next((p for p in self.people if p.id == person_id), None)
@@ -246,7 +257,7 @@ def _cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path:
         problems.append(f"{path}:{_nearest_line(lines, loc)}: {dotted}: {message}")
     problems += _check_schedules(config, lines, path)
     for index, service in enumerate(config.services):
-        if service.schedule and not any(s.id == service.schedule for s in config.schedules):
+        if service.schedule and not config.has_schedule(service.schedule):
             loc = ("services", index, "schedule")
             problems.append(
                 f"{path}:{_nearest_line(lines, loc)}: services.{index}.schedule: "
@@ -307,6 +318,25 @@ def _check_schedules(
                         f"{path}:{_nearest_line(lines, loc)}: {where}: "
                         f"unknown person {person!r} (add it under people:)"
                     )
+    source = config.integrations.pagerduty_oncall
+    if source is not None:
+        base = ("integrations", "pagerduty_oncall")
+        for pd_user, person in source.people.items():
+            if person not in known:
+                loc = (*base, "people", pd_user)
+                problems.append(
+                    f"{path}:{_nearest_line(lines, loc)}: "
+                    f"integrations.pagerduty_oncall.people.{pd_user}: "
+                    f"unknown person {person!r}"
+                )
+        for schedule_id in source.schedules:
+            if schedule_id in seen:
+                loc = (*base, "schedules", schedule_id)
+                problems.append(
+                    f"{path}:{_nearest_line(lines, loc)}: "
+                    f"integrations.pagerduty_oncall.schedules.{schedule_id}: "
+                    "also defined under schedules:; keep one"
+                )
     return problems
 
 

@@ -12,7 +12,7 @@ from warroom.api.errors import ERROR_RESPONSES
 from warroom.auth import service as auth
 from warroom.config import WarroomConfig
 from warroom.core.clock import ensure_utc
-from warroom.core.errors import Invalid, NotFound, Unauthorized
+from warroom.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from warroom.oncall import service as oncall
 from warroom.oncall import store
 from warroom.oncall.ical import to_ical
@@ -51,22 +51,47 @@ def who_is_on_call(
     """Who is on call now (or at `at`), per schedule and layer, overrides applied."""
     config = runtime.config()
     when = ensure_utc(at) if at else runtime.clock.now()
-    with runtime.db.session() as session:
-        found = oncall.now_on_call(session, config=config, at=when, schedule_ids=schedule)
-    return OnCallNow(
-        at=when,
-        schedules=[
-            ScheduleNow(
-                id=s.id,
-                timezone=s.timezone,
-                layers=[
-                    LayerNow(name=name, on_call=[_person(config, p) for p in people])
-                    for name, people in layers.items()
-                ],
-            )
-            for s, layers in found
+    remote = config.pagerduty_schedules()
+    wanted = schedule or [s.id for s in config.schedules] + remote
+    unknown = [s for s in wanted if not config.has_schedule(s)]
+    if unknown:
+        raise NotFound(
+            f"no schedule {unknown[0]!r} (known: "
+            f"{', '.join([s.id for s in config.schedules] + remote) or 'none'})"
+        )
+    local_ids = [s for s in wanted if s not in remote]
+    answers: dict[str, ScheduleNow] = {}
+    if local_ids:
+        with runtime.db.session() as session:
+            found = oncall.now_on_call(session, config=config, at=when, schedule_ids=local_ids)
+        for s, layers in found:
+            answers[s.id] = _schedule_now(config, s.id, s.timezone, layers)
+    client = runtime.pagerduty_oncall()
+    remote_ids = [s for s in wanted if s in remote]
+    if client is not None and remote_ids:
+        # PagerDuty keeps its own overrides; warroom's overrides apply to local schedules only.
+        for schedule_id, layers in client.schedules_on_call(when, remote_ids).items():
+            answers[schedule_id] = _schedule_now(config, schedule_id, "UTC", layers)
+    return OnCallNow(at=when, schedules=[answers[s] for s in wanted if s in answers])
+
+
+def _schedule_now(
+    config: WarroomConfig, schedule_id: str, timezone: str, layers: dict[str, list[str]]
+) -> ScheduleNow:
+    return ScheduleNow(
+        id=schedule_id,
+        timezone=timezone,
+        layers=[
+            LayerNow(name=name, on_call=[_person(config, p) for p in people])
+            for name, people in layers.items()
         ],
     )
+
+
+def _local_only(config: WarroomConfig, schedule_id: str) -> None:
+    """Shifts and calendars come from warroom's own rotations, not from PagerDuty."""
+    if schedule_id in config.pagerduty_schedules():
+        raise Conflict(f"schedule {schedule_id!r} lives in PagerDuty; see its shifts there")
 
 
 @router.get("/schedules/{schedule_id}/shifts", response_model=list[ShiftOut])
@@ -80,6 +105,7 @@ def schedule_shifts(
 ) -> list[ShiftOut]:
     """Upcoming shifts of a schedule."""
     config = runtime.config()
+    _local_only(config, schedule_id)
     begin = ensure_utc(start) if start else runtime.clock.now()
     with runtime.db.session() as session:
         found = oncall.schedule_shifts(
@@ -128,6 +154,7 @@ def schedule_ical(
     _calendar_principal(runtime, request)
     now = runtime.clock.now()
     config = runtime.config()
+    _local_only(config, schedule_id)
     with runtime.db.session() as session:
         found = oncall.schedule_shifts(
             session,

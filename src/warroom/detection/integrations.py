@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from warroom.oncall.pagerduty import PagerDutyOnCallConfig
 from warroom.secrets import Secret
 
 NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -72,6 +73,7 @@ class IntegrationsConfig(BaseModel):
     pagerduty: list[HmacIntegration] = Field(default_factory=list)
     jira: list[HmacIntegration] = Field(default_factory=list)
     slack: SlackIntake | None = None
+    pagerduty_oncall: PagerDutyOnCallConfig | None = None  # schedules that live in PagerDuty
 
     @model_validator(mode="after")
     def _unique_names(self) -> IntegrationsConfig:
