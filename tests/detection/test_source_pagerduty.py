@@ -107,6 +107,13 @@ def test_other_event_types_are_ignored(event_type: str) -> None:
     assert pagerduty.parse(json.dumps(payload).encode()) == []
 
 
+def test_reopened_is_firing_again() -> None:
+    payload = json.loads(fixture("incident_triggered.json"))
+    payload["event"]["event_type"] = "incident.reopened"
+    [alert] = pagerduty.parse(json.dumps(payload).encode())
+    assert alert.status == "firing" and alert.event is None
+
+
 def _triggered() -> dict[str, Any]:
     return dict(json.loads(BODY))
 

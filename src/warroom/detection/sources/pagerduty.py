@@ -33,6 +33,9 @@ SIGNATURE_HEADER = "X-PagerDuty-Signature"
 _MAX_SIGNATURES = 16  # more than rotation ever needs; bounds the work a forged header causes
 _EVENTS: dict[str, tuple[AlertStatus, str | None]] = {
     "incident.triggered": ("firing", None),
+    # Reopened in PagerDuty means firing again: a new alert episode (and a new incident if
+    # warroom's had already been resolved).
+    "incident.reopened": ("firing", None),
     "incident.acknowledged": ("firing", "acknowledged"),
     "incident.resolved": ("resolved", None),
 }
