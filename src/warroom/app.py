@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ class Runtime:
             clock=self.clock,
             runbooks=self.runbooks,
             listeners=[metrics.record],
+            oncall=self.on_call_at,
         )
         self.intake = IntakeFlows(
             db=self.db,
@@ -61,6 +63,19 @@ class Runtime:
         if self._pagerduty is not None:
             self._pagerduty[1].close()
         self.db.dispose()
+
+    def on_call_at(self, schedule_id: str, at: datetime) -> dict[str, list[str]]:
+        """Return layer -> people on call in a schedule (warroom's own or PagerDuty's)."""
+        from warroom.oncall import service as oncall
+
+        config = self.config()
+        if schedule_id in config.pagerduty_schedules():
+            client = self.pagerduty_oncall()
+            answer = client.schedules_on_call(at, [schedule_id]) if client else {}
+            return answer.get(schedule_id, {})
+        with self.db.session() as session:
+            found = oncall.now_on_call(session, config=config, at=at, schedule_ids=[schedule_id])
+        return found[0][1] if found else {}
 
     def pagerduty_oncall(self) -> PagerDutyOnCall | None:
         """Return the PagerDuty on-call client for the configuration in force, if any."""

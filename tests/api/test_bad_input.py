@@ -86,7 +86,7 @@ def test_patch_rejections_leave_incident_unchanged(api: TestClient, runtime: Run
         assert api.patch(f"/api/v1/incidents/{ref}", json=body).status_code == status
     incident = api.get(f"/api/v1/incidents/{ref}").json()
     assert incident["severity"] == "SEV-3" and incident["title"] == "x"
-    assert len(incident["timeline"]) == 1
+    assert len(incident["timeline"]) == 2  # declared, commander_changed
 
 
 def test_closed_incident_is_frozen(api: TestClient) -> None:
@@ -101,7 +101,7 @@ def test_empty_note_rejected(api: TestClient) -> None:
     ref = api.post("/api/v1/incidents", json={"title": "x"}).json()["ref"]
     for text in ("", "   "):
         assert api.post(f"/api/v1/incidents/{ref}/timeline", json={"text": text}).status_code == 422
-    assert len(api.get(f"/api/v1/incidents/{ref}/timeline").json()["items"]) == 1
+    assert len(api.get(f"/api/v1/incidents/{ref}/timeline").json()["items"]) == 2
 
 
 def test_nul_characters_are_refused_everywhere(api: TestClient) -> None:

@@ -29,7 +29,10 @@ def test_declare_sets_number_status_milestones_and_checklist(api: TestClient) ->
     assert first["runbook_template"] == "generic"
     sections = [item["section"] for item in first["checklist"]]
     assert sections[0] == "Containment" and sections[-1] == "Verification"
-    assert [e["kind"] for e in first["timeline"]] == ["declared"]
+    assert [e["kind"] for e in first["timeline"]] == ["declared", "commander_changed"]
+    # no schedule or team lead for this service: the reporter is the first IC, with the reason
+    assert first["commander"] == "rita"
+    assert "the reporter" in first["timeline"][1]["data"]["reason"]
 
 
 def test_full_lifecycle_with_durations(api: TestClient, clock: FrozenClock) -> None:
@@ -48,7 +51,9 @@ def test_full_lifecycle_with_durations(api: TestClient, clock: FrozenClock) -> N
             "note": "on-call is IC",
         },
     ).json()
-    assert triaged["status"] == "triaged" and triaged["commander"] == "alice"
+    # rita (the reporter) is IC; naming alice proposes a handoff that alice must accept
+    assert triaged["status"] == "triaged" and triaged["commander"] == "rita"
+    assert triaged["pending_commander"] == "alice"
     clock.advance(timedelta(minutes=10))
     assert api.post(f"/api/v1/incidents/{ref}/mitigate").json()["status"] == "mitigated"
     clock.advance(timedelta(minutes=45))
@@ -64,8 +69,9 @@ def test_full_lifecycle_with_durations(api: TestClient, clock: FrozenClock) -> N
     kinds = [e["kind"] for e in api.get(f"/api/v1/incidents/{ref}/timeline").json()["items"]]
     assert kinds == [
         "declared",
-        "acknowledged",
         "commander_changed",
+        "acknowledged",
+        "commander_proposed",
         "field_changed",
         "field_changed",
         "field_changed",
@@ -74,6 +80,38 @@ def test_full_lifecycle_with_durations(api: TestClient, clock: FrozenClock) -> N
         "resolved",
         "closed",
     ]
+
+
+def test_commander_handoff_needs_acceptance(
+    client: TestClient, tokens: dict[str, str], runtime: object
+) -> None:
+    rita = {"Authorization": f"Bearer {tokens['responder']}"}
+    ada = {"Authorization": f"Bearer {tokens['admin']}"}
+    vic = {"Authorization": f"Bearer {tokens['viewer']}"}
+    ref = client.post("/api/v1/incidents", json={"title": "x"}, headers=rita).json()["ref"]
+    proposed = client.post(
+        f"/api/v1/incidents/{ref}/commander",
+        headers=rita,
+        json={"person": "alice", "reason": "she knows checkout"},
+    ).json()
+    assert (proposed["commander"], proposed["pending_commander"]) == ("rita", "alice")
+    assert "stays in charge until alice accepts" in proposed["timeline"][-1]["text"]
+    # only alice, or an admin on her behalf, may accept
+    refused = client.post(f"/api/v1/incidents/{ref}/commander/accept", headers=rita)
+    assert refused.status_code == 403
+    assert client.post(f"/api/v1/incidents/{ref}/commander/accept", headers=vic).status_code == 403
+    accepted = client.post(f"/api/v1/incidents/{ref}/commander/accept", headers=ada).json()
+    assert (accepted["commander"], accepted["pending_commander"]) == ("alice", None)
+    assert (
+        accepted["timeline"][-1]["text"] == "alice accepted command from rita (ada on their behalf)"
+    )
+    again = client.post(f"/api/v1/incidents/{ref}/commander/accept", headers=ada)
+    assert again.status_code == 409
+    same = client.post(f"/api/v1/incidents/{ref}/commander", headers=rita, json={"person": "alice"})
+    assert same.status_code == 409
+    client.post(f"/api/v1/incidents/{ref}/commander", headers=rita, json={"person": "rita"})
+    declined = client.post(f"/api/v1/incidents/{ref}/commander/decline", headers=rita).json()
+    assert (declined["commander"], declined["pending_commander"]) == ("alice", None)
 
 
 def test_acknowledge_twice_writes_one_event(api: TestClient) -> None:
@@ -89,12 +127,12 @@ def test_triage_lists_missing_assessment(api: TestClient) -> None:
     response = api.post(f"/api/v1/incidents/{ref}/triage", json={"impact": "some"})
     assert response.status_code == 409
     error = response.json()["error"]
-    assert error["details"]["missing"] == ["commander", "scope", "priority"]
-    assert "commander, scope, priority" in error["message"]
+    assert error["details"]["missing"] == ["scope", "priority"]
+    assert "set scope, priority" in error["message"]
     # nothing half-written: the impact given with the failed triage was not kept
     incident = api.get(f"/api/v1/incidents/{ref}").json()
     assert incident["impact"] is None and incident["status"] == "detected"
-    assert len(incident["timeline"]) == 1
+    assert [e["kind"] for e in incident["timeline"]] == ["declared", "commander_changed"]
 
 
 def test_illegal_transition_is_409_naming_allowed_moves(api: TestClient) -> None:
@@ -167,7 +205,7 @@ def test_note_and_backdating(api: TestClient, clock: FrozenClock) -> None:
     future = (clock.now() + timedelta(hours=1)).isoformat()
     rejected = api.post(f"/api/v1/incidents/{ref}/timeline", json={"text": "x", "at": future})
     assert rejected.status_code == 422
-    assert len(api.get(f"/api/v1/incidents/{ref}/timeline").json()["items"]) == 2
+    assert len(api.get(f"/api/v1/incidents/{ref}/timeline").json()["items"]) == 3
 
 
 def test_timeline_has_no_edit_or_delete_route(api: TestClient) -> None:

@@ -100,7 +100,9 @@ def test_demo_against_a_server(live_server: str, tokens: dict[str, str], runtime
     assert result.exit_code == 0, result.output
     assert "INC-1" in result.stdout
     assert "INC-2" in result.stdout
-    assert "✓ INC-1 Triage: alice (on call) is Incident Commander" in result.stdout
+    assert "✓ INC-1 Triage: assessed: SEV-2, P2 (alice, on call, is Incident Commander)" in (
+        result.stdout
+    )
 
     listed = httpx.get(
         f"{live_server}/api/v1/incidents", headers={"Authorization": f"Bearer {token}"}

@@ -25,7 +25,7 @@ from warroom.incidents.models import ChecklistItem
 Cli = Callable[..., Result]
 runner = CliRunner()
 COMMANDS = ["declare", "list", "show", "ack", "triage", "mitigate", "resolve", "close", "reopen"]
-COMMANDS += ["note", "severities"]
+COMMANDS += ["note", "severities", "handoff", "accept", "decline"]
 # Wide and colourless, so Rich output can be matched as plain text.
 PLAIN = {"COLUMNS": "200", "FORCE_COLOR": None, "TTY_COMPATIBLE": None}
 
@@ -102,7 +102,7 @@ def test_lifecycle_from_declare_to_close(cli: Cli, clock: FrozenClock) -> None:
     assert out.strip() == "INC-1 acknowledged by rita at 2026-03-02 09:02 UTC; status is detected"
 
     line = error(cli("triage", "INC-1"))
-    assert "INC-1 cannot be triaged yet: set commander, impact, scope, priority" in line
+    assert "INC-1 cannot be triaged yet: set impact, scope, priority" in line
     assert show(cli, "1")["status"] == "detected"
 
     triage = ["--commander", "rita", "--impact", "Nobody can pay", "--scope", "EU shoppers"]
@@ -437,3 +437,21 @@ def test_warroom_cli_imports_stay_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(REPO)
     )
     assert done.stdout.strip() == ""
+
+
+def test_handoff_commands(live_server: str, tokens: dict[str, str]) -> None:
+    runner = CliRunner()
+    rita = {"WARROOM_URL": live_server, "WARROOM_TOKEN": tokens["responder"], **PLAIN}
+    ada = {**rita, "WARROOM_TOKEN": tokens["admin"]}
+    assert runner.invoke(app, ["incident", "declare", "Disk full"], env=rita).exit_code == 0
+    proposed = runner.invoke(
+        app, ["incident", "handoff", "1", "alice", "--reason", "db expert"], env=rita
+    )
+    assert proposed.exit_code == 0, proposed.output
+    assert "INC-1: Incident Commander is rita; alice has yet to accept" in proposed.output
+    refused = runner.invoke(app, ["incident", "accept", "1"], env=rita)
+    assert refused.exit_code == 1 and "only alice (or an admin)" in refused.output
+    accepted = runner.invoke(app, ["incident", "accept", "INC-1"], env=ada)
+    assert accepted.exit_code == 0 and "Incident Commander is alice" in accepted.output
+    nothing = runner.invoke(app, ["incident", "decline", "1"], env=ada)
+    assert nothing.exit_code == 1 and "no pending Incident Commander handoff" in nothing.output

@@ -22,7 +22,7 @@ def test_timeline_rows_cannot_be_changed_or_deleted(api: TestClient, runtime: Ru
         session.execute(delete(TimelineEvent))
     with runtime.db.session() as session:
         texts = list(session.scalars(select(TimelineEvent.text)))
-    assert len(texts) == 1 and texts[0].startswith("Declared INC-1")
+    assert len(texts) == 2 and texts[0].startswith("Declared INC-1")
 
 
 def test_concurrent_declares_get_distinct_consecutive_numbers(runtime: Runtime) -> None:

@@ -232,3 +232,30 @@ def test_cli_severities(live_server: str, tokens: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["incident", "severities"], env=env)
     assert result.exit_code == 0, result.output
     assert "choose the higher" in result.output and "Critical" in result.output
+
+
+def test_primary_on_call_becomes_incident_commander(api: TestClient, clock: FrozenClock) -> None:
+    incident = api.post(
+        "/api/v1/incidents", json={"title": "Checkout slow", "service": "checkout"}
+    ).json()
+    assert incident["commander"] == "alice"
+    event = next(e for e in incident["timeline"] if e["kind"] == "commander_changed")
+    assert event["data"]["reason"] == "primary on-call of schedule payments (primary)"
+    # alice is covered by carol for an hour: carol is the primary on-call, so carol is IC
+    api.post(
+        "/api/v1/oncall/overrides",
+        json={
+            "schedule": "payments",
+            "layer": "primary",
+            "person": "carol",
+            "duration_minutes": 60,
+            "reason": "alice in a meeting",
+        },
+    )
+    covered = api.post("/api/v1/incidents", json={"title": "Again", "service": "checkout"}).json()
+    assert covered["commander"] == "carol"
+    named = api.post(
+        "/api/v1/incidents", json={"title": "Named", "service": "checkout", "commander": "bob"}
+    ).json()
+    assert named["commander"] == "bob"
+    assert "named by rita" in named["timeline"][1]["data"]["reason"]

@@ -121,3 +121,17 @@ def test_config_checks(tmp_path: Path) -> None:
         in problems
     )
     assert f"{path}:9: integrations.pagerduty_oncall.schedules.payments: also defined" in problems
+
+
+def test_pagerduty_on_call_becomes_commander_and_failure_falls_back(
+    api: TestClient, fake: FakePagerDuty
+) -> None:
+    fake.add(
+        ALICE, ("PSCHED1", "Payments primary"), START - timedelta(days=1), START + timedelta(days=6)
+    )
+    first = api.post("/api/v1/incidents", json={"title": "x", "service": "checkout"}).json()
+    assert first["commander"] == "alice"
+    fake.answer = (500, {"error": {"message": "Internal error", "code": 2001}})
+    second = api.post("/api/v1/incidents", json={"title": "y", "service": "checkout"})
+    assert second.status_code == 201  # PagerDuty being down never stops a declaration
+    assert second.json()["commander"] == "rita"  # no team lead configured: the reporter

@@ -232,7 +232,7 @@ def test_declaring_writes_the_active_file(api: TestClient, runtime: Runtime) -> 
     assert "## Timeline" in body
     # Key events are starred.
     assert "| 2026-03-02T09:00:00Z | ★ Declared INC-1 (SEV-2): Checkout is down | rita |" in body
-    assert "| ★ rita is Incident Commander | rita |" in body
+    assert "| ★ rita is Incident Commander: named by rita when declaring | rita |" in body
     assert list((root / "archive").iterdir()) == []
     assert stray_files(root) == []
 
@@ -350,9 +350,11 @@ def test_timeline_text_with_pipes_keeps_the_table_intact(api: TestClient, runtim
     events = [row[1] for row in rows[1:]]
     assert events == [
         "★ Declared INC-1 (SEV-2): Grep | sort broke",
+        "★ rita is Incident Commander: the reporter (no on-call schedule or team lead for this"
+        " service)",
         "ran `a | b` and then c || d | e",
     ]
-    assert [row[2] for row in rows[1:]] == ["rita", "rita"]
+    assert [row[2] for row in rows[1:]] == ["rita", "rita", "rita"]
 
 
 # --- when the directory cannot be written ---------------------------------------------------

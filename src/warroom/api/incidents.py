@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request, status
+from pydantic import Field
 
 from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, actor_of
 from warroom.api.errors import ERROR_RESPONSES
@@ -17,6 +18,7 @@ from warroom.incidents.schemas import (
     IncidentDetail,
     IncidentPage,
     IncidentUpdate,
+    Input,
     NoteCreate,
     TimelineEventOut,
     TimelinePage,
@@ -141,6 +143,43 @@ def add_note(
     at = ensure_utc(body.at) if body.at else None
     return runtime.flows.note(
         ref, actor=actor_of(principal, request), text=body.text, at=at, key_event=body.key_event
+    )
+
+
+class CommanderProposal(Input):
+    """Name a new Incident Commander."""
+
+    person: str = Field(min_length=1, max_length=64)
+    reason: str | None = Field(default=None, max_length=2_000)
+
+
+@router.post("/{ref}/commander", response_model=IncidentDetail)
+def propose_commander(
+    ref: str, body: CommanderProposal, request: Request, runtime: RuntimeDep, principal: Responder
+) -> IncidentDetail:
+    """Hand command to someone: immediate with no IC yet, else pending until they accept."""
+    return runtime.flows.propose_commander(
+        ref, actor=actor_of(principal, request), person=body.person, reason=body.reason
+    )
+
+
+@router.post("/{ref}/commander/accept", response_model=IncidentDetail)
+def accept_command(
+    ref: str, request: Request, runtime: RuntimeDep, principal: Responder
+) -> IncidentDetail:
+    """Accept a pending handoff: the proposed person, or an admin on their behalf."""
+    return runtime.flows.answer_handoff(
+        ref, actor=actor_of(principal, request), accept=True, on_behalf=principal.role == "admin"
+    )
+
+
+@router.post("/{ref}/commander/decline", response_model=IncidentDetail)
+def decline_command(
+    ref: str, request: Request, runtime: RuntimeDep, principal: Responder
+) -> IncidentDetail:
+    """Decline a pending handoff; the current IC stays in charge."""
+    return runtime.flows.answer_handoff(
+        ref, actor=actor_of(principal, request), accept=False, on_behalf=principal.role == "admin"
     )
 
 

@@ -38,6 +38,7 @@ HIGH_CPU = Scenario(
         "incident_type": "resource-saturation",
         "severity": "SEV-2",
         "service": "checkout",
+        "commander": "alice",  # the on-call engineer is the initial IC
         "summary": (
             "Prometheus alert HighCPUUsage fired for the checkout service: CPU above 90% "
             "on every pod for 10 minutes, and checkout requests are slowing down."
@@ -54,10 +55,9 @@ HIGH_CPU = Scenario(
         Step("Triage", "acknowledged by the on-call engineer", "acknowledge"),
         Step(
             "Triage",
-            "alice (on call) is Incident Commander; SEV-2, P2",
+            "assessed: SEV-2, P2 (alice, on call, is Incident Commander)",
             "triage",
             {
-                "commander": "alice",
                 "severity": "SEV-2",
                 "impact": "Checkout is slow (p95 latency up to 4 s); some payments time out.",
                 "scope": "The checkout service in every region; other services are unaffected.",
@@ -104,6 +104,7 @@ DATA_BREACH = Scenario(
         "incident_type": "security",
         "severity": "SEV-1",
         "visibility": "restricted",
+        "commander": "bob",  # the on-call engineer is the initial IC
         "summary": (
             "A customer reports that someone else changed their account and downloaded their "
             "invoices. Treated as a possible data breach until proven otherwise."
@@ -121,10 +122,9 @@ DATA_BREACH = Scenario(
         Step("Triage", "acknowledged by the on-call engineer", "acknowledge"),
         Step(
             "Triage",
-            "bob (on call) is Incident Commander; SEV-1, P1",
+            "assessed: SEV-1, P1 (bob, on call, is Incident Commander)",
             "triage",
             {
-                "commander": "bob",
                 "severity": "SEV-1",
                 "impact": "One customer's personal data exposed; more accounts may be affected.",
                 "scope": "Customer accounts in the web app; the attack path is being traced.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from warroom.cli import handoff  # noqa: F401  (registers incident handoff|accept|decline)
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
 from warroom.cli.demo import demo
 from warroom.cli.incident import incident_app

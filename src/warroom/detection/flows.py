@@ -81,6 +81,7 @@ class IntakeFlows:
                 now=now,
                 source=source,
                 integration=integration,
+                oncall=self.incidents.oncall,
             )
             return intake.ingest(alerts)
 

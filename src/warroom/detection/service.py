@@ -30,6 +30,7 @@ from warroom.incidents.flows import TemplateChoice
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.service import Actor
 from warroom.incidents.states import OPEN_STATUSES
+from warroom.triage.commander import OnCallLookup, choose_commander
 
 TemplateChooser = Callable[[str | None, str | None], TemplateChoice]
 Decide = Callable[[AlertIn], RouteDecision]
@@ -77,6 +78,7 @@ class Intake:
     source: str
     integration: str
     result: IngestResult = field(default_factory=IngestResult)
+    oncall: OnCallLookup | None = None  # for choosing the first Incident Commander
 
     def __post_init__(self) -> None:
         self.result.source = self.source
@@ -348,11 +350,16 @@ class Intake:
         # A sender's clock a little ahead of ours must not lose the start: cap it at now.
         started = min(alert.starts_at, self.now) if alert.starts_at else None
         actor = Actor(name=alert.reporter, source=self.source) if alert.reporter else self.actor
+        commander, reason = choose_commander(
+            self.config, service=service, reporter=alert.reporter, at=self.now, lookup=self.oncall
+        )
         incident = incidents.declare(
             self.session,
             config=self.config,
             now=self.now,
             actor=actor,
+            commander=commander,
+            commander_reason=reason,
             title=row.title,
             severity=decision.severity,
             summary=incident_summary(alert),

@@ -24,6 +24,7 @@ from warroom.incidents.schemas import (
 )
 from warroom.incidents.service import Actor
 from warroom.storage.db import Database
+from warroom.triage.commander import OnCallLookup, choose_commander
 
 log = logging.getLogger("warroom.incidents")
 
@@ -69,6 +70,7 @@ class IncidentFlows:
     clock: Clock
     runbooks: RunbookPort
     listeners: list[Listener] | None = None
+    oncall: OnCallLookup | None = None  # who is on call, for choosing the first IC
 
     def _finish(self, event: str, detail: IncidentDetail) -> IncidentDetail:
         """After commit: write the runbook file and tell listeners (metrics, later the engine)."""
@@ -91,11 +93,22 @@ class IncidentFlows:
         fields.setdefault("module", None)
         fields["owner"] = fields["owner"] or chosen.owner
         fields["module"] = fields["module"] or fields.get("service") or chosen.module
+        now = self.clock.now()
+        if fields.get("commander"):
+            fields["commander_reason"] = f"named by {actor.name or actor.source} when declaring"
+        else:
+            fields["commander"], fields["commander_reason"] = choose_commander(
+                config,
+                service=fields.get("service"),
+                reporter=actor.name,
+                at=now,
+                lookup=self.oncall,
+            )
         with self.db.transaction() as session:
             incident = service.declare(
                 session,
                 config=config,
-                now=self.clock.now(),
+                now=now,
                 actor=actor,
                 runbook_template=chosen.name,
                 checklist=chosen.checklist,
@@ -128,6 +141,40 @@ class IncidentFlows:
             )
             detail = load_detail(session, incident)
         return self._finish("updated", detail)
+
+    def propose_commander(
+        self, ref: str, *, actor: Actor, person: str, reason: str | None = None
+    ) -> IncidentDetail:
+        """Name a new Incident Commander (pending their acceptance if one is in charge)."""
+        with self.db.transaction() as session:
+            incident = service.get(session, ref, for_update=True)
+            service.propose_commander(
+                session,
+                incident=incident,
+                person=person,
+                now=self.clock.now(),
+                actor=actor,
+                reason=reason,
+            )
+            detail = load_detail(session, incident)
+        return self._finish("commander", detail)
+
+    def answer_handoff(
+        self, ref: str, *, actor: Actor, accept: bool, on_behalf: bool
+    ) -> IncidentDetail:
+        """Accept or decline a pending IC handoff."""
+        with self.db.transaction() as session:
+            incident = service.get(session, ref, for_update=True)
+            service.answer_handoff(
+                session,
+                incident=incident,
+                accept=accept,
+                now=self.clock.now(),
+                actor=actor,
+                on_behalf=on_behalf,
+            )
+            detail = load_detail(session, incident)
+        return self._finish("commander", detail)
 
     def acknowledge(self, ref: str, *, actor: Actor) -> IncidentDetail:
         """Acknowledge an incident (idempotent)."""

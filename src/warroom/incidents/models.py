@@ -33,6 +33,8 @@ class Incident(Base):
     incident_type: Mapped[str] = mapped_column(String(64), nullable=False)
     service: Mapped[str | None] = mapped_column(String(64))
     commander: Mapped[str | None] = mapped_column(String(64))
+    # A proposed new IC: the current one stays in charge until this person accepts.
+    pending_commander: Mapped[str | None] = mapped_column(String(64))
     impact: Mapped[str | None] = mapped_column(Text)
     scope: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[str | None] = mapped_column(String(16))

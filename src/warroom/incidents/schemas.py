@@ -187,6 +187,7 @@ class IncidentOut(BaseModel):
     incident_type: str
     service: str | None
     commander: str | None
+    pending_commander: str | None
     impact: str | None
     scope: str | None
     priority: str | None
@@ -224,6 +225,7 @@ class IncidentOut(BaseModel):
             incident_type=incident.incident_type,
             service=incident.service,
             commander=incident.commander,
+            pending_commander=incident.pending_commander,
             impact=incident.impact,
             scope=incident.scope,
             priority=incident.priority,

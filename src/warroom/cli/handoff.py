@@ -1,0 +1,44 @@
+"""`warroom incident handoff|accept|decline`: change the Incident Commander with consent."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from warroom.cli.common import print_json
+from warroom.cli.incident import API, Json, Ref, _request, incident_app
+
+
+def _report(detail: dict[str, Any], as_json: bool) -> None:
+    """Print who commands the incident now and who is waiting to."""
+    if as_json:
+        print_json(detail)
+        return
+    pending = detail.get("pending_commander")
+    waiting = f"; {pending} has yet to accept" if pending else ""
+    typer.echo(f"{detail['ref']}: Incident Commander is {detail['commander'] or 'nobody'}{waiting}")
+
+
+@incident_app.command()
+def handoff(
+    ref: Ref,
+    person: Annotated[str, typer.Argument(help="Who should take command (a person id).")],
+    reason: Annotated[str | None, typer.Option(help="Why, kept on the timeline.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Hand command to PERSON; the current IC stays in charge until PERSON accepts."""
+    body = {"person": person, "reason": reason} if reason else {"person": person}
+    _report(_request("POST", f"{API}/{ref}/commander", body), as_json)
+
+
+@incident_app.command()
+def accept(ref: Ref, as_json: Json = False) -> None:
+    """Accept command of REF (the proposed IC, or an admin on their behalf)."""
+    _report(_request("POST", f"{API}/{ref}/commander/accept"), as_json)
+
+
+@incident_app.command()
+def decline(ref: Ref, as_json: Json = False) -> None:
+    """Decline a proposed handoff; the current IC stays in charge."""
+    _report(_request("POST", f"{API}/{ref}/commander/decline"), as_json)
