@@ -266,3 +266,28 @@ def test_severities_reference(api: TestClient) -> None:
     assert answer["severities"][0]["description"].startswith("System-wide outage")
     assert answer["severities"][1]["exec_email"] is True
     assert answer["priorities"] == ["P1", "P2", "P3", "P4"]
+
+
+def test_roles(api: TestClient) -> None:
+    ref = declare(api)["ref"]
+    detail = api.get(f"/api/v1/incidents/{ref}").json()
+    assert [(r["role"], r["person"]) for r in detail["roles"]] == [("reporter", "rita")]
+    api.post(f"/api/v1/incidents/{ref}/roles", json={"role": "scribe", "person": "bob"})
+    swapped = api.post(f"/api/v1/incidents/{ref}/roles", json={"role": "scribe", "person": "eve"})
+    assert swapped.json()["timeline"][-1]["text"] == "eve is Scribe (was bob)"
+    for person in ("dan", "fay"):
+        api.post(f"/api/v1/incidents/{ref}/roles", json={"role": "sme", "person": person})
+    held = {(r["role"], r["person"]) for r in api.get(f"/api/v1/incidents/{ref}").json()["roles"]}
+    assert held == {("reporter", "rita"), ("scribe", "eve"), ("sme", "dan"), ("sme", "fay")}
+    released = api.post(
+        f"/api/v1/incidents/{ref}/roles/release", json={"role": "sme", "person": "dan"}
+    )
+    assert released.json()["timeline"][-1]["text"] == "dan is no longer Subject-matter expert"
+    again = api.post(
+        f"/api/v1/incidents/{ref}/roles/release", json={"role": "sme", "person": "dan"}
+    )
+    assert again.status_code == 409
+    bad = api.post(f"/api/v1/incidents/{ref}/roles", json={"role": "chef", "person": "x"})
+    assert bad.status_code == 422 and "unknown role 'chef'" in bad.json()["error"]["message"]
+    ic = api.post(f"/api/v1/incidents/{ref}/roles", json={"role": "commander", "person": "x"})
+    assert ic.status_code == 422 and "handoff" in ic.json()["error"]["message"]

@@ -20,6 +20,7 @@ from warroom.incidents.schemas import (
     IncidentUpdate,
     Input,
     NoteCreate,
+    RoleChange,
     TimelineEventOut,
     TimelinePage,
     TransitionRequest,
@@ -180,6 +181,26 @@ def decline_command(
     """Decline a pending handoff; the current IC stays in charge."""
     return runtime.flows.answer_handoff(
         ref, actor=actor_of(principal, request), accept=False, on_behalf=principal.role == "admin"
+    )
+
+
+@router.post("/{ref}/roles", response_model=IncidentDetail)
+def assign_role(
+    ref: str, body: RoleChange, request: Request, runtime: RuntimeDep, principal: Responder
+) -> IncidentDetail:
+    """Give someone a role (deputy, scribe, communications, sme, reporter)."""
+    return runtime.flows.change_role(
+        ref, actor=actor_of(principal, request), role=body.role, person=body.person
+    )
+
+
+@router.post("/{ref}/roles/release", response_model=IncidentDetail)
+def release_role(
+    ref: str, body: RoleChange, request: Request, runtime: RuntimeDep, principal: Responder
+) -> IncidentDetail:
+    """Take a role back from someone."""
+    return runtime.flows.change_role(
+        ref, actor=actor_of(principal, request), role=body.role, person=body.person, release=True
     )
 
 

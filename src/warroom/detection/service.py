@@ -24,8 +24,8 @@ from warroom.detection.rows import (
 )
 from warroom.detection.schemas import AlertIn, RouteDecision
 from warroom.detection.storm import join_storm
+from warroom.incidents import roles, timeline
 from warroom.incidents import service as incidents
-from warroom.incidents import timeline
 from warroom.incidents.flows import TemplateChoice
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.service import Actor
@@ -371,6 +371,10 @@ class Intake:
             owner=decision.team or chosen.owner,
             module=service or chosen.module,
         )
+        if alert.reporter:
+            roles.record_reporter(
+                self.session, incident=incident, person=alert.reporter, now=self.now
+            )
         timeline.record(
             self.session,
             incident=incident,

@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
 from warroom.core.clock import Clock
-from warroom.incidents import service, timeline
+from warroom.incidents import roles, service, timeline
 from warroom.incidents.models import ChecklistItem, Incident
 from warroom.incidents.queries import ListFilters, all_numbers, list_incidents
 from warroom.incidents.schemas import (
     ChecklistItemOut,
     IncidentDetail,
     IncidentOut,
+    RoleOut,
     TimelineEventOut,
 )
 from warroom.incidents.service import Actor
@@ -114,6 +115,8 @@ class IncidentFlows:
                 checklist=chosen.checklist,
                 **fields,
             )
+            if actor.name:  # the "declared" event already says who; no second event
+                roles.record_reporter(session, incident=incident, person=actor.name, now=now)
             detail = load_detail(session, incident)
         log.info(
             "declared %s (%s): %s",
@@ -175,6 +178,25 @@ class IncidentFlows:
             )
             detail = load_detail(session, incident)
         return self._finish("commander", detail)
+
+    def change_role(
+        self, ref: str, *, actor: Actor, role: str, person: str, release: bool = False
+    ) -> IncidentDetail:
+        """Give someone a response role, or take it back."""
+        with self.db.transaction() as session:
+            incident = service.get(session, ref, for_update=True)
+            change = roles.release if release else roles.assign
+            change(
+                session,
+                incident=incident,
+                role=role,
+                person=person,
+                now=self.clock.now(),
+                actor_name=actor.name,
+                source=actor.source,
+            )
+            detail = load_detail(session, incident)
+        return self._finish("role", detail)
 
     def acknowledge(self, ref: str, *, actor: Actor) -> IncidentDetail:
         """Acknowledge an incident (idempotent)."""
@@ -291,8 +313,13 @@ def load_detail(session: Session, incident: Incident) -> IncidentDetail:
     )
     events = timeline.events(session, incident=incident)
     base = IncidentOut.of(incident)
+    held = [
+        RoleOut(role=r.role, person=r.person, since=r.since, assigned_by=r.assigned_by)
+        for r in roles.current(session, incident)
+    ]
     return IncidentDetail(
         **base.model_dump(),
+        roles=held,
         checklist=[ChecklistItemOut.of(i) for i in items],
         timeline=[TimelineEventOut.of(e) for e in events],
     )

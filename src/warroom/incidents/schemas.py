@@ -249,9 +249,26 @@ class IncidentOut(BaseModel):
         )
 
 
-class IncidentDetail(IncidentOut):
-    """An incident with its checklist and timeline."""
+class RoleOut(BaseModel):
+    """Someone holding a response role now."""
 
+    role: str
+    person: str
+    since: datetime
+    assigned_by: str | None
+
+
+class RoleChange(Input):
+    """Give someone a role, or take it back."""
+
+    role: str = Field(max_length=32, description="deputy, scribe, communications, sme, reporter")
+    person: str = Field(min_length=1, max_length=64)
+
+
+class IncidentDetail(IncidentOut):
+    """An incident with its roles, checklist and timeline."""
+
+    roles: list[RoleOut]
     checklist: list[ChecklistItemOut]
     timeline: list[TimelineEventOut]
 

@@ -3,6 +3,7 @@
 from warroom.auth.models import ApiToken, User
 from warroom.detection.models import Alert, AlertGroup, Silence
 from warroom.incidents.models import ChecklistItem, Incident, TimelineEvent
+from warroom.incidents.roles import IncidentRole
 from warroom.oncall.store import OverrideRow
 from warroom.storage.base import Base
 from warroom.storage.counters import Counter
@@ -15,6 +16,7 @@ __all__ = [
     "ChecklistItem",
     "Counter",
     "Incident",
+    "IncidentRole",
     "OverrideRow",
     "Silence",
     "TimelineEvent",
