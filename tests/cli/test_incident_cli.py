@@ -25,7 +25,7 @@ from warroom.incidents.models import ChecklistItem
 Cli = Callable[..., Result]
 runner = CliRunner()
 COMMANDS = ["declare", "list", "show", "ack", "triage", "mitigate", "resolve", "close", "reopen"]
-COMMANDS += ["note", "severities", "handoff", "accept", "decline"]
+COMMANDS += ["note", "severities", "handoff", "accept", "decline", "role"]
 # Wide and colourless, so Rich output can be matched as plain text.
 PLAIN = {"COLUMNS": "200", "FORCE_COLOR": None, "TTY_COMPATIBLE": None}
 
@@ -455,3 +455,16 @@ def test_handoff_commands(live_server: str, tokens: dict[str, str]) -> None:
     assert accepted.exit_code == 0 and "Incident Commander is alice" in accepted.output
     nothing = runner.invoke(app, ["incident", "decline", "1"], env=ada)
     assert nothing.exit_code == 1 and "no pending Incident Commander handoff" in nothing.output
+
+
+def test_role_command(live_server: str, tokens: dict[str, str]) -> None:
+    runner = CliRunner()
+    env = {"WARROOM_URL": live_server, "WARROOM_TOKEN": tokens["responder"], **PLAIN}
+    runner.invoke(app, ["incident", "declare", "Queue backlog"], env=env)
+    given = runner.invoke(app, ["incident", "role", "1", "scribe", "bob"], env=env)
+    assert given.exit_code == 0, given.output
+    assert "INC-1 roles — commander: rita, reporter: rita, scribe: bob" in given.output
+    back = runner.invoke(app, ["incident", "role", "1", "scribe", "bob", "--release"], env=env)
+    assert "scribe: bob" not in back.output
+    bad = runner.invoke(app, ["incident", "role", "1", "chef", "bob"], env=env)
+    assert bad.exit_code == 1 and "unknown role 'chef'" in bad.output

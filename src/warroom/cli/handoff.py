@@ -1,4 +1,4 @@
-"""`warroom incident handoff|accept|decline`: change the Incident Commander with consent."""
+"""`warroom incident handoff|accept|decline|role`: who leads and who helps, with consent."""
 
 from __future__ import annotations
 
@@ -42,3 +42,23 @@ def accept(ref: Ref, as_json: Json = False) -> None:
 def decline(ref: Ref, as_json: Json = False) -> None:
     """Decline a proposed handoff; the current IC stays in charge."""
     _report(_request("POST", f"{API}/{ref}/commander/decline"), as_json)
+
+
+@incident_app.command()
+def role(
+    ref: Ref,
+    name: Annotated[
+        str, typer.Argument(metavar="ROLE", help="deputy, scribe, communications, sme or reporter.")
+    ],
+    person: Annotated[str, typer.Argument(help="Who (a person id).")],
+    release: Annotated[bool, typer.Option("--release", help="Take the role back instead.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Give PERSON a response role in REF (or take it back with --release)."""
+    path = f"{API}/{ref}/roles/release" if release else f"{API}/{ref}/roles"
+    detail = _request("POST", path, {"role": name, "person": person})
+    if as_json:
+        print_json(detail)
+        return
+    held = ", ".join(f"{r['role']}: {r['person']}" for r in detail["roles"]) or "none"
+    typer.echo(f"{detail['ref']} roles — commander: {detail['commander'] or 'nobody'}, {held}")
