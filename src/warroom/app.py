@@ -134,3 +134,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     from warroom.api.main import build_api
 
     return build_api(runtime)
+
+
+def worker_app() -> FastAPI:
+    """Build the app in a `warroom serve --workers N` worker process (settings from env)."""
+    import gc
+
+    from warroom import logs
+
+    settings = Settings()
+    logs.setup(settings.log_level, settings.log_format)
+    app = create_app(build_runtime(settings, upgrade=False))
+    gc.collect()
+    gc.freeze()
+    return app

@@ -213,3 +213,46 @@ def test_sighup_reloads_and_keeps_last_good(tmp_path: Path) -> None:
     assert "configuration reloaded" in output
     assert "configuration not reloaded, keeping the last good one" in output
     assert f"{config}:1: services: Input should be a valid list" in output
+
+
+def test_serve_with_two_workers(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {
+        "WARROOM_DATA_DIR": str(tmp_path / "var"),
+        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
+    }
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["users", "create", "ops", "--role", "responder"], env=env).exit_code
+        == 0
+    )
+    token = runner.invoke(app, ["tokens", "create", "ops"], env=env).stdout.strip().splitlines()[-1]
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "warroom", "serve", "--port", str(port), "--workers", "2"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_ready(port)
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def declare(index: int) -> int:
+            response = httpx.post(
+                f"http://127.0.0.1:{port}/api/v1/incidents",
+                json={"title": f"Worker test {index}"},
+                headers=headers,
+                timeout=30,
+            )
+            assert response.status_code == 201, response.text
+            return int(response.json()["number"])
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            numbers = sorted(pool.map(declare, range(20)))
+    finally:
+        output = _stop(process)
+    assert numbers == list(range(1, 21))  # two processes, one gap-free sequence
+    assert output.count("Started server process") == 2

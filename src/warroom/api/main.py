@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
@@ -19,7 +22,15 @@ DESCRIPTION = (
 
 def build_api(runtime: Runtime) -> FastAPI:
     """Return the application with every router and error handler installed."""
-    app = FastAPI(title="warroom", version=warroom.__version__, description=DESCRIPTION)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.intake.close()  # finish queued deliveries before the process ends
+
+    app = FastAPI(
+        title="warroom", version=warroom.__version__, description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.runtime = runtime
     errors.install(app)
     app.add_middleware(RefuseNulInUrl)

@@ -19,6 +19,10 @@ def serve(
         bool, typer.Option("--no-engine", help="Serve HTTP only; run `warroom engine` elsewhere.")
     ] = False,
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="Worker processes sharing the port (uses more cores)."),
+    ] = 1,
 ) -> None:
     """Serve warroom over HTTP; the database is upgraded first."""
 
@@ -52,6 +56,20 @@ def serve(
             f"API explorer: {url}/docs\n"
         )
     _ = no_engine  # the escalation engine arrives with notifications; nothing to start yet
+    if workers > 1:
+        # Each worker builds its own runtime from the same environment (see app.worker_app);
+        # the supervisor restarts them on SIGHUP, which re-reads warroom.yaml.
+        runtime.close()
+        uvicorn.run(
+            "warroom.app:worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            timeout_graceful_shutdown=30,
+        )
+        return
     app = create_app(runtime)
     _reload_on_sighup(runtime)
     # Start-up objects live as long as the process: keep them out of later GC passes, which
