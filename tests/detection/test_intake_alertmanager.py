@@ -216,3 +216,14 @@ def test_strangers_get_401_before_the_body_is_read(client: TestClient, runtime: 
         "/api/v1/intake/alertmanager", content=b"x" * 1000, headers={"Authorization": "Bearer nope"}
     )
     assert response.status_code == 401
+
+
+def test_nul_characters_are_refused(client: TestClient, api: TestClient) -> None:
+    payload = copy.deepcopy(fixture("firing.json"))
+    payload["alerts"][0]["labels"]["instance"] = "bad\u0000host"
+    response = post(client, payload)
+    assert response.status_code == 422
+    assert "NUL" in response.json()["error"]["message"]
+    report = api.post("/api/v1/reports", json={"title": "x\u0000"})
+    assert report.status_code == 422
+    assert api.get("/api/v1/alerts").json()["items"] == []

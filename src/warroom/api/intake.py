@@ -68,7 +68,11 @@ async def _body(request: Request, source: str, limit: int) -> bytes:
                 f"the body is over the limit of {limit} bytes (detection.max_body_bytes)",
             )
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    if b"\\u0000" in body or b"\x00" in body:
+        # PostgreSQL cannot store NUL in text, and no alert or report needs one.
+        raise _reject(source, "invalid", 422, "invalid", "NUL characters are not accepted")
+    return body
 
 
 def _instances(runtime: Runtime, source: str) -> list[Any]:
@@ -230,6 +234,8 @@ async def intake_slack_command(request: Request, runtime: RuntimeDep) -> Any:
     async def handle() -> dict[str, str]:
         instances = _instances(runtime, "slack")
         body = await _body(request, "slack", runtime.config().detection.max_body_bytes)
+        if b"%00" in body:  # a NUL in the form-encoded command text
+            raise _reject("slack", "invalid", 422, "invalid", "NUL characters are not accepted")
         secret = instances[0].signing_secret.get_secret_value()
         if not slack.verify(body, request.headers, secret, runtime.clock.now()):
             raise _unauthorized("slack", "missing, stale or wrong X-Slack-Signature")

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from warroom.core.errors import Invalid
 from warroom.detection.schemas import AlertIn
 from warroom.detection.sources.common import parse_object
+from warroom.incidents.schemas import Input
 
 SOURCE = "web"
 
 
-class ReportIn(BaseModel):
-    """What the report form sends."""
+class ReportIn(Input):
+    """What the report form sends (unknown fields and NUL characters refused)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
