@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from warroom.app import Runtime, create_app
+
+HUNTING = "WARROOM_FUZZ_EXAMPLES" in os.environ
+EXAMPLES = int(os.environ.get("WARROOM_FUZZ_EXAMPLES", "20"))
 
 
 def test_api_conforms_to_its_schema(
@@ -23,7 +28,14 @@ def test_api_conforms_to_its_schema(
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+        # The same cases every run, so CI never fails on a lucky draw; set
+        # WARROOM_FUZZ_EXAMPLES=500 locally for a longer, random hunt.
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=not HUNTING,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: schemathesis.Case) -> None:
             # Schema-valid values can still be unknown to warroom.yaml (a severity, a service),
             # so a documented 4xx for them is right; every other check stays on.
