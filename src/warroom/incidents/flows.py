@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
 from warroom.core.clock import Clock
-from warroom.incidents import roles, service, timeline
+from warroom.incidents import handoff, roles, service, timeline
 from warroom.incidents.models import ChecklistItem, Incident
 from warroom.incidents.queries import ListFilters, all_numbers, list_incidents
 from warroom.incidents.schemas import (
@@ -151,7 +151,7 @@ class IncidentFlows:
         """Name a new Incident Commander (pending their acceptance if one is in charge)."""
         with self.db.transaction() as session:
             incident = service.get(session, ref, for_update=True)
-            service.propose_commander(
+            handoff.propose_commander(
                 session,
                 incident=incident,
                 person=person,
@@ -168,7 +168,7 @@ class IncidentFlows:
         """Accept or decline a pending IC handoff."""
         with self.db.transaction() as session:
             incident = service.get(session, ref, for_update=True)
-            service.answer_handoff(
+            handoff.answer_handoff(
                 session,
                 incident=incident,
                 accept=accept,

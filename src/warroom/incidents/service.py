@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
-from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
+from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.core.text import slugify
-from warroom.incidents import timeline
+from warroom.incidents import handoff, timeline
 from warroom.incidents.models import ChecklistItem, Incident, TimelineEvent
 from warroom.incidents.states import ACTION_TARGET, check_action
 from warroom.storage.counters import next_value
@@ -235,7 +235,7 @@ def update(
             continue
         if field == "commander" and old is not None:
             # An IC handoff: the new IC must accept; until then the current IC stays in charge.
-            propose_commander(
+            handoff.propose_commander(
                 session, incident=incident, person=new, now=now, actor=actor, reason=reason
             )
             continue
@@ -395,79 +395,4 @@ def add_note(
         source=actor.source,
         text=text,
         key_event=key_event,
-    )
-
-
-def propose_commander(
-    session: Session,
-    *,
-    incident: Incident,
-    person: str,
-    now: datetime,
-    actor: Actor,
-    reason: str | None = None,
-) -> None:
-    """Name a new Incident Commander: immediate when there is none, else pending acceptance."""
-    if incident.status == "closed":
-        raise Conflict(f"{incident.ref} is closed")
-    if incident.commander is None:
-        incident.commander = person
-        incident.updated_at = now
-        _record_change(session, incident, "commander", None, person, now, actor, reason)
-        return
-    if person == incident.commander:
-        raise Conflict(f"{person} is already the Incident Commander of {incident.ref}")
-    incident.pending_commander = person
-    incident.updated_at = now
-    text = (
-        f"{person} proposed as Incident Commander by {actor.name or actor.source}; "
-        f"{incident.commander} stays in charge until {person} accepts"
-    )
-    timeline.record(
-        session,
-        incident=incident,
-        kind="commander_proposed",
-        at=now,
-        actor=actor.name,
-        source=actor.source,
-        text=text + (f" — {reason}" if reason else ""),
-        data={"from": incident.commander, "to": person, "reason": reason},
-    )
-
-
-def answer_handoff(
-    session: Session,
-    *,
-    incident: Incident,
-    accept: bool,
-    now: datetime,
-    actor: Actor,
-    on_behalf: bool = False,
-) -> None:
-    """Accept or decline a pending IC handoff (the proposed person, or an admin on behalf)."""
-    pending = incident.pending_commander
-    if pending is None:
-        raise Conflict(f"{incident.ref} has no pending Incident Commander handoff")
-    if actor.name != pending and not on_behalf:
-        raise Forbidden(f"only {pending} (or an admin) can answer this handoff")
-    previous = incident.commander
-    incident.pending_commander = None
-    incident.updated_at = now
-    by = "" if actor.name == pending else f" ({actor.name} on their behalf)"
-    if accept:
-        incident.commander = pending
-        text = f"{pending} accepted command from {previous}{by}"
-        kind = "commander_changed"
-    else:
-        text = f"{pending} declined command{by}; {previous} stays Incident Commander"
-        kind = "commander_declined"
-    timeline.record(
-        session,
-        incident=incident,
-        kind=kind,
-        at=now,
-        actor=actor.name,
-        source=actor.source,
-        text=text,
-        data={"from": previous, "to": pending if accept else previous},
     )
