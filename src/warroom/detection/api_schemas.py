@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from warroom.detection.models import Alert, Silence
-from warroom.detection.service import IngestResult
+from warroom.detection.schemas import IngestResult
 from warroom.incidents.schemas import Input
 
 

@@ -13,8 +13,8 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import Clock
 from warroom.detection import metrics
 from warroom.detection.routing import Router
-from warroom.detection.schemas import AlertIn, RouteDecision
-from warroom.detection.service import IngestResult, Intake
+from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
+from warroom.detection.service import Intake
 from warroom.incidents.flows import IncidentFlows, RunbookPort, TemplateChoice
 from warroom.storage.db import Database
 from warroom.storage.group_commit import GroupCommitter

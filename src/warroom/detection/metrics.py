@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-from warroom.detection.service import IngestResult
+from warroom.detection.schemas import IngestResult
 
 ALERTS = Counter(
     "warroom_alerts_received", "Alerts received, by source and outcome.", ["source", "outcome"]

@@ -48,3 +48,32 @@ class RouteDecision:
     title: str | None = None  # rendered title template, if the route has one
     group_by: tuple[str, ...] | None = None  # labels whose values group alerts together
     auto_mitigate: bool = False
+
+
+@dataclass
+class IngestResult:
+    """What one delivery did, returned to the sender and counted in metrics."""
+
+    source: str = ""
+    accepted: int = 0
+    new: int = 0
+    repeated: int = 0
+    resolved: int = 0
+    silenced: int = 0
+    dropped: int = 0
+    ignored: int = 0
+    opened: list[int] = field(default_factory=list)  # incident numbers opened
+    touched: list[int] = field(default_factory=list)  # incident numbers changed in any way
+
+    linked: list[int] = field(default_factory=list)  # incidents this delivery's alerts are in
+
+    def touch(self, number: int) -> None:
+        """Remember an incident whose runbook file must be rewritten."""
+        self.link(number)
+        if number not in self.touched:
+            self.touched.append(number)
+
+    def link(self, number: int) -> None:
+        """Remember an incident the delivery's alerts belong to (for the sender's answer)."""
+        if number not in self.linked:
+            self.linked.append(number)

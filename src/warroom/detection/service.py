@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from warroom.config import WarroomConfig
 from warroom.detection.matchers import matches_all, parse_matcher
 from warroom.detection.models import Alert, AlertGroup, Silence
+from warroom.detection.resolution import resolve_alert
 from warroom.detection.rows import (
     ALERT_IS_OPEN,
     GROUP_IS_OPEN,
@@ -22,7 +23,7 @@ from warroom.detection.rows import (
     incident_summary,
     insert_for,
 )
-from warroom.detection.schemas import AlertIn, RouteDecision
+from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
 from warroom.detection.storm import join_storm
 from warroom.incidents import roles, timeline
 from warroom.incidents import service as incidents
@@ -35,35 +36,6 @@ from warroom.triage.commander import OnCallLookup, choose_commander
 TemplateChooser = Callable[[str | None, str | None], TemplateChoice]
 Decide = Callable[[AlertIn], RouteDecision]
 ALERT_EVENTS_MAX = 25  # "alert joined" timeline events per incident before they are summarised
-
-
-@dataclass
-class IngestResult:
-    """What one delivery did, returned to the sender and counted in metrics."""
-
-    source: str = ""
-    accepted: int = 0
-    new: int = 0
-    repeated: int = 0
-    resolved: int = 0
-    silenced: int = 0
-    dropped: int = 0
-    ignored: int = 0
-    opened: list[int] = field(default_factory=list)  # incident numbers opened
-    touched: list[int] = field(default_factory=list)  # incident numbers changed in any way
-
-    linked: list[int] = field(default_factory=list)  # incidents this delivery's alerts are in
-
-    def touch(self, number: int) -> None:
-        """Remember an incident whose runbook file must be rewritten."""
-        self.link(number)
-        if number not in self.touched:
-            self.touched.append(number)
-
-    def link(self, number: int) -> None:
-        """Remember an incident the delivery's alerts belong to (for the sender's answer)."""
-        if number not in self.linked:
-            self.linked.append(number)
 
 
 @dataclass
@@ -150,7 +122,7 @@ class Intake:
     def _one(self, alert: AlertIn, decision: RouteDecision, *, bumped: bool = False) -> None:
         row = self._open_row(alert)
         if alert.status == "resolved":
-            self._resolve(alert, row, decision)
+            resolve_alert(self, alert, row, decision)
             return
         if row is None:
             row = self._insert(alert, decision)
@@ -403,57 +375,3 @@ class Intake:
             )
             return True
         return False
-
-    def _resolve(self, alert: AlertIn, row: Alert | None, decision: RouteDecision) -> None:
-        if row is None:
-            self.result.ignored += 1  # resolved twice, or never seen firing: nothing to do
-            return
-        row.status = "resolved"
-        row.is_open = False
-        row.ends_at = alert.ends_at or self.now
-        row.last_seen_at = self.now
-        self.result.resolved += 1
-        if row.incident_id is None:
-            return
-        incident = self.session.get(Incident, row.incident_id)
-        if incident is None:
-            return
-        self.result.touch(incident.number)
-        timeline.record(
-            self.session,
-            incident=incident,
-            kind="alert_resolved",
-            at=self.now,
-            actor=self.actor.name,
-            source=self.source,
-            text=f"Alert resolved: {row.title}",
-            data={"alert_id": row.id, "fingerprint": row.fingerprint},
-        )
-        self.session.flush()
-        still_firing = self.session.scalar(
-            select(func.count())
-            .select_from(Alert)
-            .where(Alert.incident_id == incident.id, Alert.status == "firing")
-        )
-        if still_firing:
-            return
-        timeline.record(
-            self.session,
-            incident=incident,
-            kind="alerts_resolved",
-            at=self.now,
-            actor=self.actor.name,
-            source=self.source,
-            key_event=True,
-            text="All alerts of this incident are resolved",
-        )
-        if decision.auto_mitigate and incident.status in ("detected", "triaged"):
-            incidents.transition(
-                self.session,
-                config=self.config,
-                incident=incident,
-                action="mitigate",
-                now=self.now,
-                actor=self.actor,
-                note="all alerts resolved (route auto_mitigate)",
-            )
