@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -45,6 +48,9 @@ class IntakeFlows:
 
     def __post_init__(self) -> None:
         self._committer = GroupCommitter(self.db, name="intake", after_commit=self._published)
+        self._lock = threading.Lock()
+        self._pending: list[_Delivery] = []
+        self._in_flight: list[_Delivery] = []  # taken by a drain, not yet answered
 
     def ingest(self, *, source: str, integration: str, alerts: list[AlertIn]) -> IngestResult:
         """Store a delivery's alerts durably and return what happened (blocks until committed)."""
@@ -53,10 +59,51 @@ class IntakeFlows:
     def submit(
         self, *, source: str, integration: str, alerts: list[AlertIn]
     ) -> Future[IngestResult]:
-        """Queue a delivery for the next group commit; nothing of it is kept if it fails."""
+        """Queue a delivery; deliveries waiting together are ingested as one and committed once.
+
+        The answer comes after the commit; a delivery that fails fails alone and keeps nothing.
+        """
+        delivery = _Delivery(source, integration, alerts, self.clock.now(), Future())
+        with self._lock:
+            self._pending.append(delivery)
+            first = len(self._pending) == 1
+        if first:  # one drain job takes everything queued by the time it runs
+            drain = self._committer.submit(self._drain)
+            drain.add_done_callback(self._fail_in_flight)
+        return delivery.future
+
+    def _drain(self, session: Session) -> list[tuple[_Delivery, IngestResult | Exception]]:
+        """Ingest every queued delivery: one run per integration, each in its own savepoint."""
+        with self._lock:
+            taken, self._pending = self._pending, []
+            self._in_flight.extend(taken)
+        groups: dict[tuple[str, str], list[_Delivery]] = {}
+        for delivery in taken:
+            groups.setdefault((delivery.source, delivery.integration), []).append(delivery)
+        outcomes: list[tuple[_Delivery, IngestResult | Exception]] = []
+        for (source, integration), members in groups.items():
+            try:
+                with session.begin_nested():
+                    results = self._intake(
+                        session, source, integration, members[0].now
+                    ).ingest_many([m.alerts for m in members])
+                outcomes += list(zip(members, results, strict=True))
+            except Exception:  # one of them is bad: run each alone so only it fails
+                for member in members:
+                    try:
+                        with session.begin_nested():
+                            result = self._intake(session, source, integration, member.now).ingest(
+                                member.alerts
+                            )
+                        outcomes.append((member, result))
+                    except Exception as exc:
+                        outcomes.append((member, exc))
+        return outcomes
+
+    def _intake(self, session: Session, source: str, integration: str, now: datetime) -> Intake:
+        """Build the intake run for one integration with the routing in force."""
         config = self.config()
         router = self.router()
-        now = self.clock.now()
 
         def decide(alert: AlertIn) -> RouteDecision:
             context = {
@@ -72,30 +119,29 @@ class IntakeFlows:
                 config, runbook=None, incident_type=incident_type, service=service
             )
 
-        def work(session: Session) -> IngestResult:
-            intake = Intake(
-                session=session,
-                config=config,
-                decide=decide,
-                choose_template=choose,
-                now=now,
-                source=source,
-                integration=integration,
-                oncall=self.incidents.oncall,
-            )
-            return intake.ingest(alerts)
-
-        return self._committer.submit(work)
+        return Intake(
+            session=session,
+            config=config,
+            decide=decide,
+            choose_template=choose,
+            now=now,
+            source=source,
+            integration=integration,
+            oncall=self.incidents.oncall,
+        )
 
     def close(self) -> None:
         """Finish queued deliveries and stop the writer thread."""
         self._committer.close()
 
-    def _published(self, results: list[IngestResult]) -> None:
-        """After a commit: count, and rewrite each touched incident's file once per batch."""
+    def _published(self, drains: list[list[tuple[_Delivery, IngestResult | Exception]]]) -> None:
+        """After a commit: count, rewrite each touched incident's file once, then answer."""
         opened: set[int] = set()
         touched: list[int] = []
-        for result in results:
+        outcomes = [outcome for drain in drains for outcome in drain]
+        for _, result in outcomes:
+            if isinstance(result, Exception):
+                continue
             metrics.record(result.source, result)
             opened.update(result.opened)
             touched.extend(n for n in result.touched if n not in touched)
@@ -105,3 +151,33 @@ class IntakeFlows:
                 )
         for number in touched:
             self.incidents.refresh(number, "declared" if number in opened else "alert")
+        with self._lock:
+            answered = {id(delivery) for delivery, _ in outcomes}
+            self._in_flight = [d for d in self._in_flight if id(d) not in answered]
+        for delivery, result in outcomes:
+            if isinstance(result, Exception):
+                delivery.future.set_exception(result)
+            else:
+                delivery.future.set_result(result)
+
+    def _fail_in_flight(self, drain: Future[Any]) -> None:
+        """If the commit itself failed, nothing of the batch was kept: fail its deliveries."""
+        error = drain.exception()
+        if error is None:
+            return
+        with self._lock:
+            failed, self._in_flight = self._in_flight, []
+        for delivery in failed:
+            if not delivery.future.done():
+                delivery.future.set_exception(error)
+
+
+@dataclass
+class _Delivery:
+    """A parsed delivery waiting for the next group commit."""
+
+    source: str
+    integration: str
+    alerts: list[AlertIn]
+    now: datetime
+    future: Future[IngestResult]

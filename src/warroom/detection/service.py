@@ -49,11 +49,16 @@ class Intake:
     now: datetime
     source: str
     integration: str
-    result: IngestResult = field(default_factory=IngestResult)
     oncall: OnCallLookup | None = None  # for choosing the first Incident Commander
+    # One result per delivery: several concurrent deliveries may be ingested in one run.
+    results: list[IngestResult] = field(default_factory=list)
+    current: int = 0  # the delivery the alert being processed came from
+    _owners: list[int] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.result.source = self.source
+    @property
+    def result(self) -> IngestResult:
+        """The result of the delivery whose alert is being processed."""
+        return self.results[self.current]
 
     _silences: list[tuple[Silence, list[object]]] | None = None
     _alert_events: dict[int, int] = field(default_factory=dict)
@@ -64,11 +69,20 @@ class Intake:
         return Actor(name=f"{self.source}/{self.integration}", source=self.source)
 
     def ingest(self, alerts: list[AlertIn]) -> IngestResult:
-        """Process a batch in order (caller commits)."""
+        """Process one delivery's alerts in order (caller commits)."""
+        return self.ingest_many([alerts])[0]
+
+    def ingest_many(self, deliveries: list[list[AlertIn]]) -> list[IngestResult]:
+        """Process several deliveries of this integration as one; return a result for each."""
+        self.results = [IngestResult(source=self.source) for _ in deliveries]
+        alerts = [alert for delivery in deliveries for alert in delivery]
+        self._owners = [i for i, delivery in enumerate(deliveries) for _ in delivery]
         decided = [(alert, self.decide(alert)) for alert in alerts]
-        repeats = self._bump_repeats(
-            [a for a, d in decided if not d.drop and a.status == "firing" and a.event is None]
-        )
+        firing = [a for a, d in decided if not d.drop and a.status == "firing" and a.event is None]
+        repeats = self._bump_repeats(firing)
+        owner_of: dict[str, int] = {}
+        for index, (alert, _) in enumerate(decided):
+            owner_of.setdefault(alert.fingerprint, self._owners[index])
         joined = join_storm(
             self,
             [
@@ -80,21 +94,26 @@ class Intake:
                 and a.kind == "alert"
                 and a.fingerprint not in repeats
             ],
+            owner_of,
         )
-        for alert, decision in decided:
+        done: set[str] = set()
+        for index, (alert, decision) in enumerate(decided):
+            self.current = self._owners[index]
             if decision.drop:
                 self.result.dropped += 1
                 continue
             self.result.accepted += 1
+            again = alert.fingerprint in done  # the same alert twice in what is ingested now
+            done.add(alert.fingerprint)
             if repeats.get(alert.fingerprint, False):
                 self.result.repeated += 1  # already counted and linked: nothing else to do
                 continue
-            if alert.fingerprint in joined:
+            if alert.fingerprint in joined and not again:
                 if joined[alert.fingerprint] == "bulk":
                     self.result.new += 1  # inserted by join_storm straight into its incident
                 continue
-            self._one(alert, decision, bumped=alert.fingerprint in repeats)
-        return self.result
+            self._one(alert, decision, bumped=alert.fingerprint in repeats and not again)
+        return self.results
 
     def _bump_repeats(self, alerts: list[AlertIn]) -> dict[str, bool]:
         """Count re-sent firing alerts in one statement (the common case of an alert storm).
@@ -102,7 +121,10 @@ class Intake:
         Returns fingerprint -> whether that open alert is already linked (or silenced),
         so only new or unlinked alerts take the slower path.
         """
-        fingerprints = list({a.fingerprint: None for a in alerts})
+        counts: dict[str, int] = {}
+        for alert in alerts:
+            counts[alert.fingerprint] = counts.get(alert.fingerprint, 0) + 1
+        fingerprints = list(counts)
         if not fingerprints:
             return {}
         stmt = (
@@ -117,7 +139,21 @@ class Intake:
             .returning(Alert.fingerprint, Alert.incident_id)
             .execution_options(synchronize_session=False)
         )
-        return {fp: incident_id is not None for fp, incident_id in self.session.execute(stmt)}
+        linked = {fp: incident_id is not None for fp, incident_id in self.session.execute(stmt)}
+        for fingerprint, count in counts.items():
+            if count > 1 and fingerprint in linked:  # sent several times in this run
+                self.session.execute(
+                    update(Alert)
+                    .where(
+                        Alert.source == self.source,
+                        Alert.integration == self.integration,
+                        Alert.fingerprint == fingerprint,
+                        ALERT_IS_OPEN,
+                    )
+                    .values(seen_count=Alert.seen_count + (count - 1))
+                    .execution_options(synchronize_session=False)
+                )
+        return linked
 
     def _one(self, alert: AlertIn, decision: RouteDecision, *, bumped: bool = False) -> None:
         row = self._open_row(alert)

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 CHUNK = 400  # rows per INSERT (SQLite allows 32,766 bound values per statement)
 
 
-def join_storm(intake: Intake, items: list[tuple[AlertIn, RouteDecision]]) -> dict[str, str]:
+def join_storm(
+    intake: Intake, items: list[tuple[AlertIn, RouteDecision]], owner_of: dict[str, int]
+) -> dict[str, str]:
     """Insert new alerts of open incidents in bulk.
 
     Returns fingerprint -> "bulk" (inserted here; the caller counts it) or "done" (the
@@ -49,6 +51,7 @@ def join_storm(intake: Intake, items: list[tuple[AlertIn, RouteDecision]]) -> di
         if incident is None:
             # The storm's first alert opens the incident the usual way; the rest join in bulk.
             first, decision = members[0]
+            intake.current = owner_of[first.fingerprint]
             intake._one(first, decision)
             handled[first.fingerprint] = "done"
             members = members[1:]
@@ -109,9 +112,11 @@ def join_storm(intake: Intake, items: list[tuple[AlertIn, RouteDecision]]) -> di
         starts = [a.starts_at for a, _ in members if handled.get(a.fingerprint) and a.starts_at]
         if starts and intake._move_start_earlier(incident, min(starts)):
             changed = True
-        intake.result.link(incident.number)
+        for alert, _ in members:  # every delivery with an alert here joined this incident
+            if handled.get(alert.fingerprint):
+                intake.results[owner_of[alert.fingerprint]].link(incident.number)
         if changed:
-            intake.result.touch(incident.number)
+            intake.results[owner_of[members[0][0].fingerprint]].touch(incident.number)
     return handled
 
 

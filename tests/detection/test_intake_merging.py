@@ -1,0 +1,80 @@
+"""Deliveries queued together are ingested as one run; a bad one fails alone."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.app import Runtime
+from warroom.detection.models import Alert
+from warroom.detection.schemas import AlertIn
+
+
+def alert(fingerprint: str, **labels: str) -> AlertIn:
+    return AlertIn(
+        source="webhook",
+        fingerprint=fingerprint,
+        status="firing",
+        labels={"alertname": "Disk", **labels},
+        title=f"Disk {fingerprint}",
+    )
+
+
+def hold_writer(runtime: Runtime) -> threading.Event:
+    """Park the intake writer on a job so the next deliveries queue up behind it."""
+    gate = threading.Event()
+
+    def wait(_session: Session) -> list[Any]:
+        gate.wait(10)
+        return []
+
+    runtime.intake._committer.submit(wait)
+    return gate
+
+
+def test_queued_deliveries_merge_and_keep_their_own_answers(runtime: Runtime) -> None:
+    gate = hold_writer(runtime)
+    first = runtime.intake.submit(
+        source="webhook", integration="w", alerts=[alert("a1"), alert("a2")]
+    )
+    second = runtime.intake.submit(
+        source="webhook", integration="w", alerts=[alert("a1"), alert("b1")]
+    )
+    third = runtime.intake.submit(source="webhook", integration="x", alerts=[alert("c1")])
+    gate.set()
+    one, two, three = first.result(10), second.result(10), third.result(10)
+    assert (one.accepted, one.new, one.repeated) == (2, 2, 0)
+    assert (two.accepted, two.new, two.repeated) == (2, 1, 1)  # a1 again: a repeat
+    assert (three.accepted, three.new) == (1, 1)
+    with runtime.db.session() as session:
+        seen = {a.fingerprint: a.seen_count for a in session.scalars(select(Alert))}
+    assert seen == {"a1": 2, "a2": 1, "b1": 1, "c1": 1}
+
+
+def test_a_failing_delivery_fails_alone(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    router = runtime.intake.router()
+    decide = router.decide
+
+    def picky(labels: Any, **kwargs: Any) -> Any:
+        if labels.get("poison"):
+            raise RuntimeError("cannot route this one")
+        return decide(labels, **kwargs)
+
+    monkeypatch.setattr(router, "decide", picky)
+    gate = hold_writer(runtime)
+    good = runtime.intake.submit(source="webhook", integration="w", alerts=[alert("g1")])
+    bad = runtime.intake.submit(
+        source="webhook", integration="w", alerts=[alert("p1", poison="yes")]
+    )
+    also_good = runtime.intake.submit(source="webhook", integration="w", alerts=[alert("g2")])
+    gate.set()
+    assert good.result(10).new == 1 and also_good.result(10).new == 1
+    with pytest.raises(RuntimeError, match="cannot route"):
+        bad.result(10)
+    with runtime.db.session() as session:
+        stored = sorted(a.fingerprint for a in session.scalars(select(Alert)))
+    assert stored == ["g1", "g2"]
