@@ -6,8 +6,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
@@ -140,19 +141,24 @@ class Intake:
             .execution_options(synchronize_session=False)
         )
         linked = {fp: incident_id is not None for fp, incident_id in self.session.execute(stmt)}
-        for fingerprint, count in counts.items():
-            if count > 1 and fingerprint in linked:  # sent several times in this run
-                self.session.execute(
-                    update(Alert)
-                    .where(
-                        Alert.source == self.source,
-                        Alert.integration == self.integration,
-                        Alert.fingerprint == fingerprint,
-                        ALERT_IS_OPEN,
-                    )
-                    .values(seen_count=Alert.seen_count + (count - 1))
-                    .execution_options(synchronize_session=False)
+        extra = [
+            {"fp": fingerprint, "extra": count - 1}
+            for fingerprint, count in counts.items()
+            if count > 1 and fingerprint in linked  # sent several times in this run
+        ]
+        if extra:  # one executemany statement, however many
+            table = cast(Table, Alert.__table__)
+            self.session.execute(
+                update(table)
+                .where(
+                    table.c.source == self.source,
+                    table.c.integration == self.integration,
+                    table.c.fingerprint == bindparam("fp"),
+                    ALERT_IS_OPEN,
                 )
+                .values(seen_count=table.c.seen_count + bindparam("extra")),
+                extra,
+            )
         return linked
 
     def _one(self, alert: AlertIn, decision: RouteDecision, *, bumped: bool = False) -> None:
