@@ -40,12 +40,13 @@ GROUPS = 10  # alerts spread over this many Alertmanager groups (so this many in
 REPEAT_POOL = 1000  # distinct alerts re-sent in the "repeated" runs
 BATCHES = (1, 10, 100)
 TARGETS = {100: 2.0, 1: 1.0}  # warroom / Alertmanager on SQLite, from issue 3
-LIMITS = """What limits it: one warroom process is CPU-bound in Python. With one alert per request
-the HTTP handling and the writer thread's per-delivery work share one core's worth of GIL
-(about 1.7 ms per request in all), while Alertmanager spreads Go over both cores and writes
-nothing to disk. Batches amortise that: re-sent alerts are counted with one `UPDATE` per
-delivery and new alerts of an open incident are inserted with one statement, so 100-alert
-deliveries cost 50-100 times less per alert than single ones."""
+LIMITS = """What limits it: one warroom process is CPU-bound in Python, and Alertmanager
+spreads Go over both cores and writes nothing to disk. Deliveries that arrive while a commit
+is under way are ingested together in the next one (one run per integration): re-sent alerts
+are counted with one `UPDATE`, new alerts of an open incident are inserted with one
+statement, and one fsync covers them all. What is left per request is mostly HTTP handling
+and parsing (about half a millisecond), which caps single-alert deliveries; `warroom serve
+--workers 2` shares that between the cores when the load generator is elsewhere."""
 
 LUA = r"""
 -- Builds one request body per call; fingerprints are unique per thread and request
