@@ -415,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *lines,
             *[f"- {note}" for note in notes],
+            "",
+            LIMITS,
         ]
     )
     write_section(REPO_ROOT / "docs" / "benchmarks.md", "intake", body)
