@@ -1,0 +1,130 @@
+"""Recording fakes of every port: tests and `--dev` use them instead of real vendors."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from warroom.notify.ports import DeliveryError, IncidentCard, Meeting, PagerAction
+
+
+@dataclass
+class Recorder:
+    """A list of (method, arguments) calls; `fail_with` makes the next calls raise."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    fail_with: DeliveryError | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, method: str, **arguments: Any) -> int:
+        """Remember a call (or raise the configured failure); return its position."""
+        if self.fail_with is not None:
+            raise self.fail_with
+        with self._lock:
+            self.calls.append((method, arguments))
+            return len(self.calls)
+
+    def keys(self) -> list[str]:
+        """Return the idempotency keys seen, in order."""
+        return [str(arguments.get("key")) for _, arguments in self.calls]
+
+
+class FakeChat(Recorder):
+    """Chat that remembers channels and messages."""
+
+    def create_channel(self, *, name: str, private: bool, key: str) -> str:
+        """Record the channel; its id is derived from the name."""
+        self.record("create_channel", name=name, private=private, key=key)
+        return f"C{abs(hash(name)) % 10**9:09d}"
+
+    def invite(self, *, channel: str, users: list[str], key: str) -> None:
+        """Record the invitation."""
+        self.record("invite", channel=channel, users=users, key=key)
+
+    def post(self, *, channel: str, text: str, key: str, card: IncidentCard | None = None) -> str:
+        """Record the message; its id is its position."""
+        return f"{self.record('post', channel=channel, text=text, key=key, card=card)}.0"
+
+
+class FakeMailer(Recorder):
+    """Mailer that keeps the messages."""
+
+    def send(self, *, to: list[str], subject: str, text: str, html: str | None, key: str) -> str:
+        """Record the message; return a Message-ID made from the key."""
+        self.record("send", to=to, subject=subject, text=text, html=html, key=key)
+        return f"<{key}@warroom.invalid>"
+
+
+class FakeConference(Recorder):
+    """Conference service that hands out numbered meetings."""
+
+    def create_meeting(self, *, topic: str, key: str) -> Meeting:
+        """Record the meeting and return its link."""
+        position = self.record("create_meeting", topic=topic, key=key)
+        return Meeting(id=str(position), join_url=f"https://meet.invalid/j/{position}")
+
+
+class FakePager(Recorder):
+    """Paging service that records events."""
+
+    def event(
+        self,
+        *,
+        action: PagerAction,
+        dedup_key: str,
+        summary: str,
+        severity: str,
+        source: str,
+        links: list[dict[str, str]] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> str:
+        """Record the event; answer with its dedup key."""
+        self.record(
+            "event",
+            action=action,
+            dedup_key=dedup_key,
+            summary=summary,
+            severity=severity,
+            source=source,
+            links=links or [],
+            details=details or {},
+        )
+        return dedup_key
+
+
+class FakeStatusPage(Recorder):
+    """Status page that numbers the incidents it creates."""
+
+    def upsert_incident(
+        self,
+        *,
+        provider_id: str | None,
+        name: str,
+        status: str,
+        body: str,
+        impact: str,
+        components: dict[str, str],
+        key: str,
+    ) -> str:
+        """Record the update; return the (new or given) incident id."""
+        position = self.record(
+            "upsert_incident",
+            provider_id=provider_id,
+            name=name,
+            status=status,
+            body=body,
+            impact=impact,
+            components=components,
+            key=key,
+        )
+        return provider_id or f"sp{position}"
+
+
+class FakeWebhook(Recorder):
+    """Webhook sender that records the events."""
+
+    def post(self, *, url: str, secret: str, event: str, body: dict[str, Any], key: str) -> int:
+        """Record the event and answer 200."""
+        self.record("post", url=url, event=event, body=body, key=key)
+        return 200

@@ -1,0 +1,153 @@
+"""The small Protocols phases and the sender see; vendor modules implement them.
+
+Every call carries the outbox row's idempotency key (`key`) so a receiver that sees the
+same message twice (a crash between sending and recording) can drop the second one: it
+goes out as an `Idempotency-Key` header, a Message-ID, or message metadata, whichever the
+vendor's format has room for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+
+class DeliveryError(Exception):
+    """A send failed; `permanent` ones (the vendor refused the request) are not retried."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class IncidentCard:
+    """What a message needs to show an incident (chat card, email, status page)."""
+
+    number: int
+    title: str
+    severity: str
+    severity_name: str
+    status: str
+    summary: str = ""
+    service: str | None = None
+    commander: str | None = None  # person id
+    commander_name: str | None = None
+    url: str | None = None  # the incident's page in warroom
+    conference_url: str | None = None
+    chat_channel: str | None = None  # e.g. "#inc-42-checkout-down"
+    visibility: str = "public"
+    detected_at: datetime | None = None
+
+    @property
+    def ref(self) -> str:
+        """Return the incident's reference, e.g. INC-42."""
+        return f"INC-{self.number}"
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """A conference room created for an incident."""
+
+    id: str
+    join_url: str
+
+
+class Chat(Protocol):
+    """A chat workspace (Slack): incident channels, messages, buttons."""
+
+    def create_channel(self, *, name: str, private: bool, key: str) -> str:
+        """Create the channel (or find it if it exists); return its id."""
+        ...
+
+    def invite(self, *, channel: str, users: list[str], key: str) -> None:
+        """Invite chat user ids to a channel (already-in-channel is not an error)."""
+        ...
+
+    def post(
+        self, *, channel: str, text: str, key: str, card: IncidentCard | None = None
+    ) -> str:
+        """Post a message (with the incident card and its buttons when given); return its id."""
+        ...
+
+
+class Mailer(Protocol):
+    """Outgoing email."""
+
+    def send(self, *, to: list[str], subject: str, text: str, html: str | None, key: str) -> str:
+        """Send one message to every address; return its Message-ID."""
+        ...
+
+
+class Conference(Protocol):
+    """Video meetings (Zoom)."""
+
+    def create_meeting(self, *, topic: str, key: str) -> Meeting:
+        """Create a meeting that starts now."""
+        ...
+
+
+PagerAction = Literal["trigger", "acknowledge", "resolve"]
+
+
+class Pager(Protocol):
+    """An external paging service (PagerDuty Events API v2)."""
+
+    def event(
+        self,
+        *,
+        action: PagerAction,
+        dedup_key: str,
+        summary: str,
+        severity: str,
+        source: str,
+        links: list[dict[str, str]] = ...,
+        details: dict[str, Any] = ...,
+    ) -> str:
+        """Send one event; return the dedup key the service answered with."""
+        ...
+
+
+class StatusPage(Protocol):
+    """A hosted status page (Atlassian Statuspage)."""
+
+    def upsert_incident(
+        self,
+        *,
+        provider_id: str | None,
+        name: str,
+        status: str,
+        body: str,
+        impact: str,
+        components: dict[str, str],
+        key: str,
+    ) -> str:
+        """Create the incident (provider_id None) or add an update; return the incident id."""
+        ...
+
+
+class Webhook(Protocol):
+    """An outgoing, signed HTTP webhook."""
+
+    def post(self, *, url: str, secret: str, event: str, body: dict[str, Any], key: str) -> int:
+        """POST the event; return the receiver's HTTP status (2xx)."""
+        ...
+
+
+@dataclass
+class Adapters:
+    """The adapters configured in warroom.yaml; None where an integration is absent."""
+
+    chat: Chat | None = None
+    mailer: Mailer | None = None
+    conference: Conference | None = None
+    pager: Pager | None = None
+    status_page: StatusPage | None = None
+    webhook: Webhook | None = None
+    closers: list[Any] = field(default_factory=list)  # objects with close(), for shutdown
+
+    def close(self) -> None:
+        """Close every adapter that holds connections."""
+        for closer in self.closers:
+            closer.close()
