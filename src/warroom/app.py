@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 from warroom.config import Settings, WarroomConfig, load_config
 from warroom.core.clock import Clock, SystemClock
 from warroom.detection.flows import IntakeFlows
+from warroom.engine.runner import Engine
 from warroom.incidents.flows import IncidentFlows
+from warroom.notify.adapters import build_adapters, channels_of
+from warroom.notify.ports import Adapters
 from warroom.oncall.pagerduty import PagerDutyOnCall
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.storage import migrate
@@ -37,9 +40,13 @@ class Runtime:
     intake: IntakeFlows = field(init=False)
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
+    adapters_override: Adapters | None = None  # tests and --dev: recording fakes
+    engine: Engine = field(init=False)
+    _adapters: tuple[object, Adapters] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         from warroom.incidents import metrics
+        from warroom.notify.planner import Planner
 
         self.flows = IncidentFlows(
             db=self.db,
@@ -56,10 +63,43 @@ class Runtime:
             runbooks=self.runbooks,
             incidents=self.flows,
         )
+        self.engine = Engine(
+            db=self.db,
+            config=self.config,
+            adapters=self.adapters,
+            now=self.clock.now,
+            oncall=self.on_call_at,
+            channels=self.channels,
+        )
+        # Every transaction that writes timeline events plans its notifications before it
+        # commits (the outbox), and wakes the engine after.
+        planner = Planner(
+            config=self.config, channels=self.channels, now=self.clock.now, wake=self.engine.wake
+        )
+        self.db.before_commit.append(planner)
+        self.db.after_commit.append(planner.after_commit)
+
+    def adapters(self) -> Adapters:
+        """Return the notification adapters for the configuration in force."""
+        if self.adapters_override is not None:
+            return self.adapters_override
+        config = self.config()
+        if self._adapters is None or self._adapters[0] is not config.integrations:
+            if self._adapters is not None:
+                self._adapters[1].close()
+            self._adapters = (config.integrations, build_adapters(config))
+        return self._adapters[1]
+
+    def channels(self) -> set[str]:
+        """Return the outbox channels with a configured adapter."""
+        return channels_of(self.adapters())
 
     def close(self) -> None:
         """Finish queued intake work and close database and PagerDuty connections."""
         self.intake.close()
+        self.engine.stop()
+        if self._adapters is not None:
+            self._adapters[1].close()
         if self._pagerduty is not None:
             self._pagerduty[1].close()
         self.db.dispose()

@@ -19,8 +19,11 @@ from warroom.detection.routing import (
     check_detection,
     check_routes,
 )
+from warroom.escalation.checks import check_escalation
+from warroom.escalation.config import EscalationPolicy, NotificationRules, builtin_policy
 from warroom.oncall.models import Schedule
 from warroom.organisation import PersonConfig, TeamConfig, check_people
+from warroom.status.config import StatusPageConfig, check_status_page
 
 SEVERITY_PATTERN = re.compile(r"^SEV-[1-9]$")
 
@@ -86,13 +89,14 @@ class IncidentTypeConfig(BaseModel):
 class ServiceConfig(BaseModel):
     """A service incidents can be about: who owns it, who is on call, which runbook."""
 
-    model_config = ConfigDict(extra="allow")  # escalation: read by the escalation release
+    model_config = ConfigDict(extra="allow")
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     name: str | None = None
     runbook: str | None = None
     team: str | None = None
     schedule: str | None = None
+    escalation: str | None = None  # an escalation policy id
 
 
 def default_severities() -> dict[str, SeverityConfig]:
@@ -151,6 +155,9 @@ class WarroomConfig(BaseModel):
     routes: list[RouteConfig] = Field(default_factory=list)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
+    escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
+    notifications: NotificationRules = Field(default_factory=NotificationRules)
+    status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
 
     @field_validator("severities")
     @classmethod
@@ -190,6 +197,13 @@ class WarroomConfig(BaseModel):
         return schedule_id in self.pagerduty_schedules() or any(
             s.id == schedule_id for s in self.schedules
         )
+
+    def escalation_policy(self, service_id: str | None) -> EscalationPolicy:
+        """Return the policy for a service: its own, else the default, else the built-in one."""
+        service = self.service(service_id) if service_id else None
+        wanted = (service.escalation if service else None) or self.notifications.default_policy
+        found = next((p for p in self.escalation_policies if p.id == wanted), None)
+        return found or builtin_policy()
 
     def person(self, person_id: str) -> PersonConfig | None:
         """Return the person with this id, if configured."""
@@ -252,7 +266,11 @@ def _cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path:
     for index, message in check_routes(config.routes, list(config.severities)):
         loc = ("routes", index)
         problems.append(f"{path}:{_nearest_line(lines, loc)}: routes.{index}: {message}")
-    for loc, message in check_people(config.people, config.teams):
+    for loc, message in [
+        *check_people(config.people, config.teams),
+        *check_status_page(config.status_page, [s.id for s in config.services]),
+        *check_escalation(config),
+    ]:
         dotted = ".".join(str(part) for part in loc)
         problems.append(f"{path}:{_nearest_line(lines, loc)}: {dotted}: {message}")
     problems += _check_schedules(config, lines, path)

@@ -9,9 +9,22 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 import warroom
-from warroom.api import alerts, errors, health, incidents, intake, oncall, reference, silences
+from warroom.api import (
+    alerts,
+    errors,
+    health,
+    incidents,
+    intake,
+    notifications,
+    oncall,
+    reference,
+    silences,
+    slack_interactions,
+)
+from warroom.api import status as status_api
 from warroom.api.middleware import RefuseNulInUrl
 from warroom.app import Runtime
+from warroom.web import status_pages
 
 DESCRIPTION = (
     "warroom runs your incident response runbook: declare, triage, mitigate, resolve and "
@@ -35,12 +48,17 @@ def build_api(runtime: Runtime) -> FastAPI:
     errors.install(app)
     app.add_middleware(RefuseNulInUrl)
     app.include_router(health.router)
+    app.include_router(status_api.updates_router)  # before incidents: see status.py
     app.include_router(incidents.router)
     app.include_router(alerts.router)
     app.include_router(silences.router)
+    app.include_router(notifications.router)
     app.include_router(intake.router)
+    app.include_router(slack_interactions.router)
     app.include_router(oncall.router)
     app.include_router(reference.router)
+    app.include_router(status_api.public_router)
+    app.include_router(status_pages.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home() -> str:

@@ -6,6 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from warroom.notify.pagerduty import PagerDutyEventsConfig
+from warroom.notify.slack import SlackConfig
+from warroom.notify.smtp import SmtpConfig
+from warroom.notify.statuspage import StatuspageConfig
+from warroom.notify.webhook import OutgoingWebhooks
+from warroom.notify.zoom import ZoomConfig
 from warroom.oncall.pagerduty import PagerDutyOnCallConfig
 from warroom.secrets import Secret
 
@@ -53,27 +59,24 @@ class GrafanaIntegration(HmacIntegration):
     )
 
 
-class SlackIntake(BaseModel):
-    """Slack: the signing secret checks slash commands and interactions."""
-
-    model_config = ConfigDict(extra="allow")  # bot_token, channel: used by notifications
-
-    signing_secret: Secret
-    channel: str = "#incident-response"
-
-
 class IntegrationsConfig(BaseModel):
     """Every integration; an empty list means that intake answers 404."""
 
-    model_config = ConfigDict(extra="allow")  # zoom, smtp, …: later releases
+    model_config = ConfigDict(extra="forbid")
 
     alertmanager: list[TokenIntegration] = Field(default_factory=list)
     webhook: list[TokenIntegration] = Field(default_factory=list)
     grafana: list[GrafanaIntegration] = Field(default_factory=list)
     pagerduty: list[HmacIntegration] = Field(default_factory=list)
     jira: list[HmacIntegration] = Field(default_factory=list)
-    slack: SlackIntake | None = None
+    slack: SlackConfig | None = None
     pagerduty_oncall: PagerDutyOnCallConfig | None = None  # schedules that live in PagerDuty
+    # Outgoing: notifications (notify/)
+    smtp: SmtpConfig | None = None
+    zoom: ZoomConfig | None = None
+    pagerduty_events: PagerDutyEventsConfig | None = None
+    statuspage: StatuspageConfig | None = None
+    outgoing_webhooks: OutgoingWebhooks = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> IntegrationsConfig:

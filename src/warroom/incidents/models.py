@@ -39,6 +39,8 @@ class Incident(Base):
     scope: Mapped[str | None] = mapped_column(Text)
     priority: Mapped[str | None] = mapped_column(String(16))
     visibility: Mapped[str] = mapped_column(String(16), nullable=False, default="public")
+    # Where responders meet: chat channel, conference room, status page incident (notify/).
+    links: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     source: Mapped[str] = mapped_column(String(32), nullable=False)
     runbook_template: Mapped[str | None] = mapped_column(String(128))
     owner: Mapped[str | None] = mapped_column(String(64))

@@ -192,6 +192,7 @@ class IncidentOut(BaseModel):
     scope: str | None
     priority: str | None
     visibility: str
+    links: dict[str, str]
     source: str
     runbook_template: str | None
     owner: str | None
@@ -230,6 +231,7 @@ class IncidentOut(BaseModel):
             scope=incident.scope,
             priority=incident.priority,
             visibility=incident.visibility,
+            links=dict(incident.links or {}),
             source=incident.source,
             runbook_template=incident.runbook_template,
             owner=incident.owner,

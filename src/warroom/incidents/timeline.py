@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, TimelineEvent
 
+NEW_EVENTS = "warroom.timeline.new_events"
+
 # Kinds that make up the postmortem's skeleton; starred on the timeline.
 KEY_KINDS = frozenset(
     {
@@ -50,7 +52,16 @@ def record(
         key_event=kind in KEY_KINDS if key_event is None else key_event,
     )
     session.add(event)
+    # Listeners (the notification planner) read the events written in this transaction.
+    session.info.setdefault(NEW_EVENTS, []).append((incident, event))
     return event
+
+
+def take_new_events(session: Session) -> list[tuple[Incident, TimelineEvent]]:
+    """Return (and forget) the events recorded since the last call that are still to commit."""
+    written = session.info.pop(NEW_EVENTS, [])
+    # An event added inside a savepoint that rolled back has left the session: skip it.
+    return [(incident, event) for incident, event in written if event in session]
 
 
 def events(

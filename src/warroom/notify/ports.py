@@ -65,9 +65,7 @@ class Chat(Protocol):
         """Invite chat user ids to a channel (already-in-channel is not an error)."""
         ...
 
-    def post(
-        self, *, channel: str, text: str, key: str, card: IncidentCard | None = None
-    ) -> str:
+    def post(self, *, channel: str, text: str, key: str, card: IncidentCard | None = None) -> str:
         """Post a message (with the incident card and its buttons when given); return its id."""
         ...
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,10 @@ class Database:
                 url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
             )
             self.write_engine = self.read_engine
+        # Listeners wired by the composition root: the notification planner runs before
+        # each commit; waking the engine runs after it.
+        self.before_commit: list[Callable[[Session], None]] = []
+        self.after_commit: list[Callable[[Session], None]] = []
         self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
         self._writes = sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -52,8 +56,21 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Yield a session whose work commits at the end, or rolls back on error."""
-        with self._writes() as session, session.begin():
-            yield session
+        with self._writes() as session:
+            with session.begin():
+                yield session
+                self.run_before_commit(session)
+            for hook in self.after_commit:
+                hook(session)
+
+    def run_before_commit(self, session: Session) -> None:
+        """Let listeners add their rows (the outbox, escalations) to the work being committed.
+
+        The group committer calls this at the end of each job's savepoint, so a listener's
+        failure fails that job alone.
+        """
+        for hook in self.before_commit:
+            hook(session)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -102,7 +102,9 @@ class GroupCommitter:
                 for job in batch:
                     try:
                         with session.begin_nested():
-                            outcomes.append((job, job.work(session), None))
+                            result = job.work(session)
+                            self.db.run_before_commit(session)
+                        outcomes.append((job, result, None))
                     except Exception as exc:  # the job's own failure; the others go on
                         outcomes.append((job, None, exc))
         except Exception as exc:  # the commit itself failed: nothing of the batch is kept

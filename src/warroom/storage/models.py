@@ -2,9 +2,12 @@
 
 from warroom.auth.models import ApiToken, User
 from warroom.detection.models import Alert, AlertGroup, Silence
+from warroom.escalation.models import Escalation
 from warroom.incidents.models import ChecklistItem, Incident, TimelineEvent
 from warroom.incidents.roles import IncidentRole
+from warroom.notify.models import Notification
 from warroom.oncall.store import OverrideRow
+from warroom.status.models import StatusUpdate  # noqa: F401  (metadata sees it)
 from warroom.storage.base import Base
 from warroom.storage.counters import Counter
 
@@ -15,8 +18,10 @@ __all__ = [
     "Base",
     "ChecklistItem",
     "Counter",
+    "Escalation",
     "Incident",
     "IncidentRole",
+    "Notification",
     "OverrideRow",
     "Silence",
     "TimelineEvent",

@@ -1,0 +1,59 @@
+"""Outbox routes: see what was sent, what is waiting, what died; resend (admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from warroom.api.deps import DB_INT_MAX, Admin, RuntimeDep, Viewer
+from warroom.api.errors import ERROR_RESPONSES
+from warroom.incidents.models import Incident
+from warroom.incidents.service import parse_ref
+from warroom.notify import outbox, queries
+from warroom.notify.schemas import NotificationOut, NotificationPage
+
+router = APIRouter(
+    prefix="/api/v1/notifications", tags=["notifications"], responses=ERROR_RESPONSES
+)
+Status = Literal["pending", "sending", "sent", "failed", "dead"]
+Channel = Literal["chat", "email", "conference", "pager", "status_page", "webhook"]
+
+
+@router.get("", response_model=NotificationPage)
+def list_notifications(
+    runtime: RuntimeDep,
+    _principal: Viewer,
+    status: Annotated[Status | None, Query()] = None,
+    incident: Annotated[str | None, Query(max_length=20, description="INC-42 or 42")] = None,
+    channel: Annotated[Channel | None, Query()] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> NotificationPage:
+    """List outbox rows newest first (filter by status, incident, channel)."""
+    number = parse_ref(incident) if incident else None
+    with runtime.db.session() as session:
+        return queries.list_notifications(
+            session,
+            status=status,
+            incident_number=number,
+            channel=channel,
+            before_id=cursor,
+            limit=limit,
+        )
+
+
+@router.post("/{notification_id}/resend", response_model=NotificationOut)
+def resend(
+    notification_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)],
+    runtime: RuntimeDep,
+    _principal: Admin,
+) -> NotificationOut:
+    """Queue a dead or failed notification again with a fresh set of attempts."""
+    with runtime.db.transaction() as session:
+        row = outbox.resend(session, notification_id=notification_id, now=runtime.clock.now())
+        incident = session.get(Incident, row.incident_id) if row.incident_id else None
+        number = incident.number if incident else None
+        out = NotificationOut.of(row, number)
+    runtime.engine.wake()
+    return out

@@ -1,0 +1,125 @@
+"""Slack interactions: the Acknowledge and Resolve buttons of warroom's incident cards."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from warroom.api.deps import RuntimeDep
+from warroom.api.errors import ERROR_RESPONSES
+from warroom.api.intake import Rejected, _body, _guarded, _instances, _reject, _unauthorized
+from warroom.app import Runtime
+from warroom.core.errors import WarroomError
+from warroom.detection.sources import slack
+from warroom.incidents.schemas import IncidentDetail
+from warroom.incidents.service import Actor
+from warroom.notify.slack_blocks import ACKNOWLEDGE, ACTIONS
+
+router = APIRouter(prefix="/api/v1", tags=["intake"], responses=ERROR_RESPONSES)
+SOURCE = "slack"
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    """One click on a warroom button: who pressed which one, for which incident."""
+
+    user_id: str
+    action_id: str
+    number: int
+
+
+def _malformed(message: str) -> Rejected:
+    return _reject(SOURCE, "malformed", 400, "malformed", message)
+
+
+def parse_interaction(body: bytes) -> ButtonPress | str:
+    """Read Slack's `payload=<json>` form: a warroom button press, or why there is nothing to do."""
+    try:
+        form = parse_qs(body.decode("utf-8"), strict_parsing=True, max_num_fields=16)
+    except (UnicodeDecodeError, ValueError):
+        raise _malformed("the body must be a form with one field, payload (JSON)") from None
+    values = form.get("payload")
+    if not values or len(values) != 1:
+        raise _malformed("the form must have exactly one payload field (Slack's interaction JSON)")
+    try:
+        payload = json.loads(values[0])
+    except ValueError as exc:
+        raise _malformed(f"payload is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        raise _malformed("payload must be a JSON object with a type")
+    if payload["type"] != "block_actions":
+        # Slack marks a non-200 as failed in the user's face; say politely it is not ours.
+        return f"warroom does not handle {payload['type'][:40]} interactions."
+    user = payload.get("user")
+    actions = payload.get("actions")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
+        raise _malformed("payload.user.id is missing")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        raise _malformed("payload.actions must list the action that was taken")
+    action = actions[0]  # Slack sends one block_actions payload per click
+    action_id = action.get("action_id")
+    if action_id not in ACTIONS:
+        return "Nothing to do for this button."  # e.g. a link button; not warroom's
+    value = action.get("value")
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 9:
+        raise _malformed(f"the {action_id} button's value must be an incident number")
+    return ButtonPress(user_id=user["id"], action_id=str(action_id), number=int(value))
+
+
+def _ephemeral(text: str) -> dict[str, str]:
+    return {"response_type": "ephemeral", "text": text}
+
+
+def _press(runtime: Runtime, press: ButtonPress) -> str:
+    """Apply a button press as the person linked to the Slack user; return what to tell them."""
+    person = next((p for p in runtime.config().people if p.slack == press.user_id), None)
+    ref = f"INC-{press.number}"
+    if person is None:
+        return (
+            f"Your Slack account ({press.user_id}) is not linked to anyone in warroom, so "
+            f"{ref} was not changed. Ask an admin to add `slack: {press.user_id}` to your "
+            "entry under `people:` in warroom.yaml."
+        )
+    actor = Actor(name=person.id, source="slack")
+    try:
+        if press.action_id == ACKNOWLEDGE:
+            detail = runtime.flows.acknowledge(ref, actor=actor)
+            return _acknowledged(detail, person.id)
+        detail = runtime.flows.transition(ref, "resolve", actor=actor)
+    except WarroomError as exc:  # an illegal move (409), a vanished incident (404)…
+        verb = "acknowledge" if press.action_id == ACKNOWLEDGE else "resolve"
+        return f"Could not {verb} {ref}: {exc.message}"
+    return f"{detail.ref} is resolved: {detail.title}"
+
+
+def _acknowledged(detail: IncidentDetail, person: str) -> str:
+    if detail.acknowledged_by and detail.acknowledged_by != person:
+        return f"{detail.ref} was already acknowledged by {detail.acknowledged_by}."
+    return f"You acknowledged {detail.ref}: paging stops. {detail.title}"
+
+
+@router.post(
+    "/intake/slack/interactions",
+    summary="Slack interactivity: the Acknowledge and Resolve buttons (v0 signature)",
+)
+async def slack_interactions(request: Request, runtime: RuntimeDep) -> Any:
+    """Acknowledge or resolve an incident from the buttons of its Slack card."""
+
+    async def handle() -> dict[str, str]:
+        instances = _instances(runtime, SOURCE)
+        body = await _body(request, SOURCE, runtime.config().detection.max_body_bytes)
+        secret = instances[0].signing_secret.get_secret_value()
+        if not slack.verify(body, request.headers, secret, runtime.clock.now()):
+            raise _unauthorized(SOURCE, "missing, stale or wrong X-Slack-Signature")
+        press = parse_interaction(body)
+        if isinstance(press, str):
+            return _ephemeral(press)
+        # The flows use the database synchronously: keep them off the event loop.
+        return _ephemeral(await run_in_threadpool(_press, runtime, press))
+
+    return await _guarded(handle)

@@ -1,0 +1,139 @@
+"""The engine: a loop that advances escalations, reminds, and drives the sender.
+
+It keeps nothing in memory that matters: every tick reads the due rows, so a restarted
+engine (or another instance) carries on where this one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from warroom.config import WarroomConfig
+from warroom.escalation import cadence
+from warroom.escalation import engine as escalation
+from warroom.notify import metrics, outbox
+from warroom.notify.ports import Adapters
+from warroom.notify.sender import Sender
+from warroom.storage.db import Database
+
+log = logging.getLogger("warroom.engine")
+TICK = 1.0  # seconds; woken earlier after writes
+CADENCE_EVERY = timedelta(seconds=15)
+
+
+@dataclass
+class Engine:
+    """Ticks escalations and sends the outbox; `run_once` is one round, for tests and tools."""
+
+    db: Database
+    config: Callable[[], WarroomConfig]
+    adapters: Callable[[], Adapters]
+    now: Callable[[], datetime]
+    oncall: escalation.OnCall
+    channels: Callable[[], set[str]]
+    workers: int = 8
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    last_tick: float | None = field(default=None, init=False)  # monotonic, for /readyz
+    _wake: threading.Event = field(default_factory=threading.Event, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _send_wake: threading.Event = field(default_factory=threading.Event, init=False)
+    _threads: list[threading.Thread] = field(default_factory=list, init=False)
+    _last_cadence: datetime | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.sender = Sender(
+            db=self.db,
+            config=self.config,
+            adapters=self.adapters,
+            now=self.now,
+            owner=self.owner,
+            workers=self.workers,
+        )
+
+    def wake(self) -> None:
+        """Run the next tick and send round now (called after a commit that queued work)."""
+        self._wake.set()
+        self._send_wake.set()
+
+    def tick(self) -> escalation.TickResult:
+        """Advance due escalations and write due reminders (one transaction)."""
+        config, now, channels = self.config(), self.now(), self.channels()
+        with self.db.transaction() as session:
+            result = escalation.tick(
+                session, config=config, oncall=self.oncall, channels=channels, now=now
+            )
+            if self._last_cadence is None or now - self._last_cadence >= CADENCE_EVERY:
+                self._last_cadence = now
+                messages = cadence.reminders(session, config=config, channels=channels, now=now)
+                result.messages += outbox.enqueue(
+                    session, messages, now=now, retry=config.notifications.retry
+                )
+        metrics.TICKS.inc()
+        metrics.ENGINE_LAG.set(max(result.lateness, default=0.0))
+        self.last_tick = time.monotonic()
+        return result
+
+    def run_once(self) -> int:
+        """Tick, then send until nothing due is left; return how many rows were sent."""
+        self.tick()
+        total = 0
+        while (count := self.sender.send_due()) > 0:
+            total += count
+        return total
+
+    def start(self) -> None:
+        """Run the tick loop and the send loop on background threads."""
+        self._stop.clear()
+        for name, target in (("engine-tick", self._tick_loop), ("engine-send", self._send_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("engine started (%s)", self.owner)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the current tick and sends, hand back unsent claims, and stop."""
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        self.sender.close()
+
+    def _tick_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                result = self.tick()
+                if result.messages:
+                    self._send_wake.set()
+            except Exception:  # a bad tick must not end the engine; the rows are still there
+                log.exception("engine tick failed")
+            self._wake.wait(TICK)
+            self._wake.clear()
+            self._send_wake.set()  # writes woke us: there may be outbox rows too
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self.sender.send_due()
+            except Exception:
+                log.exception("sending failed")
+                sent = 0
+            if sent:
+                continue  # more may be due (the next of an incident's ordered messages)
+            self._send_wake.wait(TICK)
+            self._send_wake.clear()
+
+    def healthy(self, now_monotonic: float | None = None) -> bool:
+        """Tell whether the engine ticked within the last few seconds."""
+        if not self._threads:
+            return True  # not running in this process (`serve --no-engine`)
+        if self.last_tick is None:
+            return False
+        return (now_monotonic or time.monotonic()) - self.last_tick < 10 * TICK

@@ -1,0 +1,52 @@
+"""Snapshots of an incident for messages, stored in outbox payloads as plain JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+
+from warroom.config import WarroomConfig
+from warroom.core.clock import ensure_utc
+from warroom.incidents.models import Incident
+from warroom.notify.ports import IncidentCard
+
+
+def card_of(incident: Incident, config: WarroomConfig, base_url: str | None) -> IncidentCard:
+    """Build the card for an incident as it is now."""
+    severity = config.severities.get(incident.severity)
+    commander = config.person(incident.commander) if incident.commander else None
+    links = incident.links or {}
+    return IncidentCard(
+        number=incident.number,
+        title=incident.title,
+        severity=incident.severity,
+        severity_name=severity.name if severity else incident.severity,
+        status=incident.status,
+        summary=incident.summary or "",
+        service=incident.service,
+        commander=incident.commander,
+        commander_name=commander.name if commander else incident.commander,
+        url=f"{base_url.rstrip('/')}/incidents/{incident.number}" if base_url else None,
+        conference_url=links.get("conference_url"),
+        chat_channel=links.get("chat_channel"),
+        visibility=incident.visibility,
+        detected_at=incident.detected_at,
+    )
+
+
+def card_to_json(card: IncidentCard) -> dict[str, Any]:
+    """Turn a card into JSON for the outbox."""
+    data = asdict(card)
+    if card.detected_at is not None:
+        data["detected_at"] = card.detected_at.isoformat()
+    return data
+
+
+def card_from_json(data: dict[str, Any]) -> IncidentCard:
+    """Read a card back from an outbox payload (unknown keys are ignored)."""
+    known = {f.name for f in fields(IncidentCard)}
+    values = {k: v for k, v in data.items() if k in known}
+    if isinstance(values.get("detected_at"), str):
+        values["detected_at"] = ensure_utc(datetime.fromisoformat(values["detected_at"]))
+    return IncidentCard(**values)

@@ -1,0 +1,207 @@
+"""The outbox: enqueue in the caller's transaction, claim with a lease, record the outcome."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, aliased
+
+from warroom.core.errors import Conflict, NotFound
+from warroom.escalation.config import RetryConfig
+from warroom.notify.models import Notification
+
+UNFINISHED = ("pending", "sending", "failed")
+LEASE = timedelta(seconds=60)  # a claim older than this was lost with its process
+
+
+@dataclass(frozen=True)
+class Message:
+    """A notification to write: what, to whom, through which channel, under which key."""
+
+    key: str
+    channel: str
+    action: str
+    destination: str
+    payload: dict[str, Any]
+    incident_id: int | None = None
+    due_at: datetime | None = None
+
+
+def enqueue(session: Session, messages: list[Message], *, now: datetime, retry: RetryConfig) -> int:
+    """Insert the messages; a key already in the outbox is skipped (sent at most once)."""
+    if not messages:
+        return 0
+    rows = [
+        {
+            "key": m.key[:200],
+            "incident_id": m.incident_id,
+            "channel": m.channel,
+            "action": m.action,
+            "destination": m.destination[:200],
+            "payload": m.payload,
+            "status": "pending",
+            "attempts": 0,
+            "max_attempts": retry.attempts,
+            "created_at": now,
+            "due_at": m.due_at or now,
+            "next_attempt_at": m.due_at or now,
+        }
+        for m in messages
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Notification).values(rows).on_conflict_do_nothing(index_elements=["key"])
+    result = session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def claim(session: Session, *, now: datetime, owner: str, limit: int) -> list[Notification]:
+    """Lease due messages that are first in line for their incident, channel and destination.
+
+    A message waits while an earlier one to the same place is unfinished, so updates arrive
+    in order; a lease lost with a crashed process expires and the message is claimed again.
+    """
+    earlier = aliased(Notification)
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.incident_id == Notification.incident_id,
+            earlier.channel == Notification.channel,
+            earlier.destination == Notification.destination,
+            earlier.id < Notification.id,
+            earlier.status.in_(UNFINISHED),
+        )
+        .exists()
+    )
+    due = or_(
+        and_(Notification.status.in_(("pending", "failed")), Notification.next_attempt_at <= now),
+        and_(Notification.status == "sending", Notification.claimed_until < now),
+    )
+    statement = (
+        select(Notification)
+        .where(due, or_(Notification.incident_id.is_(None), ~blocked))
+        .order_by(Notification.next_attempt_at, Notification.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, of=Notification)
+    rows = list(session.scalars(statement))
+    for row in rows:
+        row.status = "sending"
+        row.attempts += 1
+        row.claimed_until = now + LEASE
+        row.claimed_by = owner
+    return rows
+
+
+def mark_sent(row: Notification, *, now: datetime, provider_id: str | None) -> None:
+    """Record a delivery."""
+    row.status = "sent"
+    row.sent_at = now
+    row.provider_id = provider_id
+    row.claimed_until = None
+    row.last_error = None
+
+
+def mark_failed(
+    row: Notification, *, now: datetime, error: str, permanent: bool, retry: RetryConfig
+) -> None:
+    """Record a failure: retry later with backoff and jitter, or give up (`dead`)."""
+    row.last_error = error[:2000]
+    row.claimed_until = None
+    if permanent or row.attempts >= row.max_attempts:
+        row.status = "dead"
+        return
+    row.status = "failed"
+    row.next_attempt_at = now + backoff(row.attempts, retry)
+
+
+def backoff(attempts: int, retry: RetryConfig) -> timedelta:
+    """Return the wait before the next attempt: doubling from `base`, capped, with jitter."""
+    ceiling = min(retry.max.total_seconds(), retry.base.total_seconds() * 2 ** (attempts - 1))
+    # "Equal jitter": at least half the delay, so retries of many rows spread out but none
+    # comes back at once.
+    return timedelta(seconds=max(0.5, ceiling * random.uniform(0.5, 1.0)))
+
+
+def defer(row: Notification, *, until: datetime) -> None:
+    """Put a claimed message back unsent (rate limit), without counting an attempt."""
+    row.status = "pending"
+    row.attempts = max(0, row.attempts - 1)
+    row.claimed_until = None
+    row.next_attempt_at = until
+
+
+def sent_since(session: Session, *, destination: str, since: datetime) -> list[datetime]:
+    """Return when messages to a destination were sent since a time (for rate limits)."""
+    return list(
+        session.scalars(
+            select(Notification.sent_at).where(
+                Notification.destination == destination,
+                Notification.sent_at >= since,
+                Notification.bundled_into.is_(None),
+            )
+        )
+    )
+
+
+def bundle_candidates(
+    session: Session, *, head: Notification, now: datetime, limit: int = 20
+) -> list[Notification]:
+    """Return other due pages to the same person and channel, to send in one message."""
+    statement = (
+        select(Notification)
+        .where(
+            Notification.id != head.id,
+            Notification.action == "page",
+            Notification.channel == head.channel,
+            Notification.destination == head.destination,
+            Notification.status.in_(("pending", "failed")),
+            Notification.next_attempt_at <= now,
+        )
+        .order_by(Notification.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return list(session.scalars(statement))
+
+
+def resend(session: Session, *, notification_id: int, now: datetime) -> Notification:
+    """Queue a dead (or failed) message again with a fresh set of attempts (admins)."""
+    row = session.get(Notification, notification_id)
+    if row is None:
+        raise NotFound(f"notification {notification_id} does not exist")
+    if row.status not in ("dead", "failed"):
+        raise Conflict(
+            f"notification {notification_id} is {row.status}; only dead or failed ones are resent"
+        )
+    row.status = "pending"
+    row.attempts = 0
+    row.next_attempt_at = now
+    row.last_error = None
+    return row
+
+
+def depth(session: Session) -> dict[str, int]:
+    """Return how many messages are in each status."""
+    rows = session.execute(
+        select(Notification.status, func.count()).group_by(Notification.status)
+    ).all()
+    return {status: int(count) for status, count in rows}
+
+
+def release_claims(session: Session, *, owner: str) -> int:
+    """Give back this process's unsent claims at shutdown (others may send them at once)."""
+    result = session.execute(
+        update(Notification)
+        .where(Notification.status == "sending", Notification.claimed_by == owner)
+        .values(status="pending", claimed_until=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,266 @@
+"""Turns what happened to an incident into outbox rows, in the same transaction.
+
+The runbook's rules: every incident is announced in the incident channel and gets its own
+channel with the IC invited; SEV-1/SEV-2 get a conference room and an executive email;
+public incidents of chosen severities go to the status page; PagerDuty and outgoing
+webhooks hear about every change. Paging itself is the escalation engine's job; the
+planner only starts (and stops) an incident's escalation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from warroom.config import WarroomConfig
+from warroom.escalation import engine as escalation
+from warroom.incidents import timeline
+from warroom.incidents.models import Incident, TimelineEvent
+from warroom.notify import outbox
+from warroom.notify.cards import card_of, card_to_json
+from warroom.notify.outbox import Message
+
+log = logging.getLogger("warroom.notify")
+
+WEBHOOK_EVENTS = frozenset(
+    {
+        "declared",
+        "acknowledged",
+        "triaged",
+        "severity_changed",
+        "commander_changed",
+        "mitigated",
+        "resolved",
+        "closed",
+        "reopened",
+        "status_update",
+    }
+)
+UPDATE_EVENTS = WEBHOOK_EVENTS - {"declared"}
+INCIDENT_CHANNEL = "@incident"  # resolved to the incident's own chat channel when sent
+
+
+@dataclass
+class Planner:
+    """Installed as a before-commit listener: plans messages for new timeline events."""
+
+    config: Callable[[], WarroomConfig]
+    channels: Callable[[], set[str]]  # adapters configured now: chat, email, conference, …
+    now: Callable[[], datetime]
+    wake: Callable[[], None] = lambda: None
+
+    def __call__(self, session: Session) -> None:
+        """Plan for every incident that got events in this transaction."""
+        written = timeline.take_new_events(session)
+        if not written:
+            return
+        by_incident: dict[int, tuple[Incident, list[TimelineEvent]]] = {}
+        for incident, event in written:
+            by_incident.setdefault(id(incident), (incident, []))[1].append(event)
+        config, channels, now = self.config(), self.channels(), self.now()
+        messages: list[Message] = []
+        for incident, events in by_incident.values():
+            session.flush()  # the events need their ids for idempotency keys
+            messages += plan(session, incident, events, config=config, channels=channels, now=now)
+        if messages:
+            outbox.enqueue(session, messages, now=now, retry=config.notifications.retry)
+            session.info["wake_engine"] = True
+
+    def after_commit(self, session: Session) -> None:
+        """Wake the engine when the commit queued work for it."""
+        if session.info.pop("wake_engine", False):
+            self.wake()
+
+
+def plan(
+    session: Session,
+    incident: Incident,
+    events: list[TimelineEvent],
+    *,
+    config: WarroomConfig,
+    channels: set[str],
+    now: datetime,
+) -> list[Message]:
+    """Return the messages the runbook's rules call for after these events."""
+    rules = config.notifications
+    card = card_to_json(card_of(incident, config, rules.base_url))
+    n = incident.number
+    out: list[Message] = []
+
+    def add(key: str, channel: str, action: str, destination: str, **payload: Any) -> None:
+        if channel in channels:
+            out.append(
+                Message(f"{key}", channel, action, destination, payload, incident_id=incident.id)
+            )
+
+    kinds = [e.kind for e in events]
+    for event in events:
+        kind, k = event.kind, f"inc{n}:ev{event.id}"
+        if kind == "declared":
+            out += _declared(session, incident, config, channels, card, now)
+        elif kind in ("acknowledged", "triaged", "mitigated", "resolved", "closed"):
+            escalation.stop(session, incident=incident, now=now, reason=kind)
+        if kind in UPDATE_EVENTS and "declared" not in kinds:
+            add(f"{k}:chat", "chat", "post", INCIDENT_CHANNEL, text=event.text, card=card)
+        if kind == "commander_changed" and incident.commander and "declared" not in kinds:
+            person = config.person(incident.commander)
+            if person and person.slack:
+                add(f"{k}:invite", "chat", "invite", INCIDENT_CHANNEL, users=[person.slack])
+        if kind == "severity_changed" and "declared" not in kinds:
+            out += _severity_raised(session, incident, config, channels, card, now)
+        if kind in ("acknowledged", "resolved") and incident.severity in rules.pager_severities:
+            action = "acknowledge" if kind == "acknowledged" else "resolve"
+            add(f"inc{n}:pager:{action}", "pager", action, incident.ref, card=card)
+        if kind == "reopened" and incident.severity in rules.pager_severities:
+            add(f"{k}:pager", "pager", "trigger", incident.ref, card=card)
+        if kind in ("status_update", "resolved") and _on_status_page(incident, config):
+            data = event.data or {}
+            add(
+                f"{k}:status",
+                "status_page",
+                "upsert",
+                incident.ref,
+                card=card,
+                status=data.get("status", "resolved"),
+                body=str(data.get("body") or event.text),
+                components=data.get("components") or {},
+            )
+        if kind in WEBHOOK_EVENTS:
+            for hook in _webhooks(config):
+                if hook["events"] and f"incident.{kind}" not in hook["events"]:
+                    continue
+                add(
+                    f"{k}:webhook:{hook['name']}",
+                    "webhook",
+                    "event",
+                    hook["name"],
+                    event=f"incident.{kind}",
+                    card=card,
+                    text=event.text,
+                    data=event.data or {},
+                )
+    return out
+
+
+def _declared(
+    session: Session,
+    incident: Incident,
+    config: WarroomConfig,
+    channels: set[str],
+    card: dict[str, Any],
+    now: datetime,
+) -> list[Message]:
+    """Announce, open the incident's channel and room, inform executives, start paging."""
+    rules = config.notifications
+    n, out = incident.number, []
+
+    def add(key: str, channel: str, action: str, destination: str, **payload: Any) -> None:
+        if channel in channels:
+            out.append(Message(key, channel, action, destination, payload, incident.id))
+
+    slack = config.integrations.slack
+    announce = rules.announce_channel or (slack.channel if slack else None)
+    if announce and incident.visibility == "public":
+        text = f"{incident.ref} declared: {incident.title} ({incident.severity})"
+        add(f"inc{n}:announce", "chat", "post", announce, text=text, card=card)
+    if rules.incident_channels:
+        add(
+            f"inc{n}:channel",
+            "chat",
+            "create_channel",
+            INCIDENT_CHANNEL,
+            slug=incident.slug,
+            private=incident.visibility != "public",
+            card=card,
+        )
+        commander = config.person(incident.commander) if incident.commander else None
+        if commander and commander.slack:
+            add(
+                f"inc{n}:invite:{commander.id}",
+                "chat",
+                "invite",
+                INCIDENT_CHANNEL,
+                users=[commander.slack],
+            )
+        add(f"inc{n}:card", "chat", "post", INCIDENT_CHANNEL, text=card["title"], card=card)
+    out += _severity_raised(session, incident, config, channels, card, now)
+    if incident.severity in rules.pager_severities:
+        add(f"inc{n}:pager:trigger", "pager", "trigger", incident.ref, card=card)
+    if _on_status_page(incident, config):
+        add(
+            f"inc{n}:status:declared",
+            "status_page",
+            "upsert",
+            incident.ref,
+            card=card,
+            status="investigating",
+            body=f"We are investigating: {incident.title}",
+            components={},
+        )
+    return out
+
+
+def _severity_raised(
+    session: Session,
+    incident: Incident,
+    config: WarroomConfig,
+    channels: set[str],
+    card: dict[str, Any],
+    now: datetime,
+) -> list[Message]:
+    """What a severity calls for, once per incident: room, executive email, paging."""
+    rules, n, out = config.notifications, incident.number, []
+    severity = config.severities.get(incident.severity)
+    if incident.severity in rules.conference_severities and "conference" in channels:
+        out.append(
+            Message(
+                f"inc{n}:meeting",
+                "conference",
+                "meeting",
+                INCIDENT_CHANNEL,
+                {"card": card},
+                incident.id,
+            )
+        )
+    executives = rules.executives or _smtp_executives(config)
+    if severity and severity.exec_email and executives and "email" in channels:
+        out.append(
+            Message(
+                f"inc{n}:exec:{incident.severity}",
+                "email",
+                "exec_summary",
+                "executives",
+                {
+                    "card": card,
+                    "to": executives,
+                    "impact": incident.impact,
+                    "scope": incident.scope,
+                },
+                incident.id,
+            )
+        )
+    escalation.start(session, incident=incident, config=config, now=now)
+    return out
+
+
+def _on_status_page(incident: Incident, config: WarroomConfig) -> bool:
+    """Tell whether the hosted status page hears about this incident."""
+    rules = config.notifications
+    return incident.visibility == "public" and incident.severity in rules.status_page_severities
+
+
+def _webhooks(config: WarroomConfig) -> list[dict[str, Any]]:
+    """Return the configured outgoing webhooks as {name, events}."""
+    hooks = getattr(config.integrations, "outgoing_webhooks", None) or []
+    return [{"name": h.name, "events": list(getattr(h, "events", []) or [])} for h in hooks]
+
+
+def _smtp_executives(config: WarroomConfig) -> list[str]:
+    """Return the executive list kept with the SMTP settings, if any."""
+    smtp = getattr(config.integrations, "smtp", None)
+    return [str(a) for a in getattr(smtp, "executives", []) or []]

@@ -1,0 +1,257 @@
+"""Slack's Acknowledge and Resolve buttons through POST /api/v1/intake/slack/interactions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from warroom.app import Runtime
+from warroom.config import WarroomConfig
+from warroom.core.clock import FrozenClock
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+ALICE, BOB, STRANGER = "U024BE7LH", "W0BOB12345", "U0NOBODY99"
+URL = "/api/v1/intake/slack/interactions"
+
+
+@pytest.fixture
+def config() -> WarroomConfig:
+    """Slack configured, and two people with Slack ids."""
+    return WarroomConfig.model_validate(
+        {
+            "people": [
+                {"id": "alice", "name": "Alice Ng", "slack": ALICE},
+                {"id": "bob", "name": "Bob Li", "slack": BOB},
+                {"id": "carol", "name": "Carol Hu"},
+            ],
+            "integrations": {"slack": {"signing_secret": SECRET}},
+        }
+    )
+
+
+def payload(
+    action_id: str = "warroom_acknowledge", value: str = "1", user: str = ALICE, **extra: Any
+) -> dict[str, Any]:
+    """A block_actions payload as Slack sends it for a button click."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": "someone", "team_id": "T0001"},
+        "api_app_id": "A0APP",
+        "team": {"id": "T0001", "domain": "example"},
+        "channel": {"id": "C0INCIDENT", "name": "incident-response"},
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "response_url": "https://hooks.slack.com/actions/T0001/1/abc",
+        "container": {"type": "message", "message_ts": "1700000001.000100"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": f"warroom_incident_{value}",
+                "value": value,
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+                "action_ts": "1700000002.000200",
+            }
+        ],
+        **extra,
+    }
+
+
+def form(data: Any) -> bytes:
+    """Encode a payload the way Slack does: one form field, `payload`, holding the JSON."""
+    return urlencode({"payload": json.dumps(data)}).encode()
+
+
+def signed(body: bytes, at: datetime, secret: str = SECRET) -> dict[str, str]:
+    """Slack's headers: the request time and the `v0=` HMAC of `v0:<time>:<body>`."""
+    stamp = str(int(at.timestamp()))
+    base = b"v0:" + stamp.encode() + b":" + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest}",
+    }
+
+
+def press(client: TestClient, clock: FrozenClock, data: Any) -> httpx.Response:
+    """Send a signed interaction."""
+    body = data if isinstance(data, bytes) else form(data)
+    return client.post(URL, content=body, headers=signed(body, clock.now()))
+
+
+def rejections(client: TestClient, reason: str) -> float:
+    """Read warroom_intake_rejections_total{source="slack"} for `reason`."""
+    pattern = rf'^warroom_intake_rejections_total\{{reason="{reason}",source="slack"\}} (\S+)$'
+    found = re.search(pattern, client.get("/metrics").text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.fixture
+def incident(api: TestClient) -> dict[str, Any]:
+    """INC-1, just declared."""
+    response = api.post("/api/v1/incidents", json={"title": "Checkout down", "severity": "SEV-2"})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def timeline(api: TestClient) -> list[dict[str, Any]]:
+    """INC-1's timeline events."""
+    return list(api.get("/api/v1/incidents/1/timeline").json()["items"])
+
+
+def test_acknowledge_as_the_linked_person(
+    client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
+) -> None:
+    response = press(client, clock, payload())
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("You acknowledged INC-1")
+    shown = api.get("/api/v1/incidents/1").json()
+    assert shown["acknowledged_by"] == "alice"
+    assert shown["acknowledged_at"] is not None
+    event = timeline(api)[-1]
+    assert (event["kind"], event["actor"], event["source"]) == ("acknowledged", "alice", "slack")
+    # Bob pressing it afterwards learns who was first; nothing more is recorded.
+    events = len(timeline(api))
+    again = press(client, clock, payload(user=BOB)).json()
+    assert again["text"] == "INC-1 was already acknowledged by alice."
+    assert len(timeline(api)) == events
+    assert api.get("/api/v1/incidents/1").json()["acknowledged_by"] == "alice"
+
+
+def test_resolve_then_resolve_again_is_refused(
+    client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
+) -> None:
+    answer = press(client, clock, payload("warroom_resolve", user=BOB)).json()
+    assert answer == {"response_type": "ephemeral", "text": "INC-1 is resolved: Checkout down"}
+    shown = api.get("/api/v1/incidents/1").json()
+    assert shown["status"] == "resolved"
+    assert (timeline(api)[-1]["actor"], timeline(api)[-1]["source"]) == ("bob", "slack")
+    events = len(timeline(api))
+    refused = press(client, clock, payload("warroom_resolve")).json()
+    conflict = api.post("/api/v1/incidents/1/resolve")
+    assert conflict.status_code == 409
+    assert refused["text"] == f"Could not resolve INC-1: {conflict.json()['error']['message']}"
+    assert len(timeline(api)) == events
+
+
+def test_unknown_slack_user_is_told_how_to_link_and_nothing_changes(
+    client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
+) -> None:
+    events = len(timeline(api))
+    for action in ("warroom_acknowledge", "warroom_resolve"):
+        answer = press(client, clock, payload(action, user=STRANGER)).json()
+        assert answer["response_type"] == "ephemeral"
+        assert f"slack: {STRANGER}" in answer["text"]
+        assert "people:" in answer["text"]
+    shown = api.get("/api/v1/incidents/1").json()
+    assert (shown["status"], shown["acknowledged_by"]) == ("detected", None)
+    assert len(timeline(api)) == events
+
+
+def test_unknown_incident_is_explained(
+    client: TestClient, clock: FrozenClock, incident: dict[str, Any]
+) -> None:
+    answer = press(client, clock, payload(value="999")).json()
+    assert answer["text"].startswith("Could not acknowledge INC-999: ")
+
+
+def test_other_interactions_and_buttons_do_nothing(
+    client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
+) -> None:
+    events = len(timeline(api))
+    view = {"type": "view_submission", "user": {"id": ALICE}, "view": {}}
+    assert "does not handle view_submission" in press(client, clock, view).json()["text"]
+    link = press(client, clock, payload("open_in_browser")).json()
+    assert link == {"response_type": "ephemeral", "text": "Nothing to do for this button."}
+    assert len(timeline(api)) == events
+
+
+@pytest.mark.parametrize(
+    "skew_or_secret", [timedelta(minutes=5, seconds=1), timedelta(minutes=-6), "wrong-secret"]
+)
+def test_bad_or_stale_signature_is_401_and_counted(
+    client: TestClient,
+    api: TestClient,
+    clock: FrozenClock,
+    incident: dict[str, Any],
+    skew_or_secret: timedelta | str,
+) -> None:
+    body = form(payload("warroom_resolve"))
+    if isinstance(skew_or_secret, str):
+        headers = signed(body, clock.now(), secret=skew_or_secret)
+    else:
+        headers = signed(body, clock.now() - skew_or_secret)
+    before = rejections(client, "unauthorized")
+    response = client.post(URL, content=body, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert rejections(client, "unauthorized") == before + 1
+    assert api.get("/api/v1/incidents/1").json()["status"] == "detected"
+
+
+def test_missing_signature_or_non_utf8_body_is_401(
+    client: TestClient, clock: FrozenClock, incident: dict[str, Any]
+) -> None:
+    assert client.post(URL, content=form(payload())).status_code == 401
+    # slack_sdk's verifier cannot read a body that is not UTF-8; Slack never sends one.
+    assert press(client, clock, b"\xff\xfe").status_code == 401
+
+
+def test_signature_still_valid_four_minutes_later(
+    client: TestClient, clock: FrozenClock, incident: dict[str, Any]
+) -> None:
+    body = form(payload())
+    headers = signed(body, clock.now())
+    clock.advance(timedelta(minutes=4))
+    assert client.post(URL, content=body, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "exactly one payload"),
+        (b"text=hello", "exactly one payload"),
+        (form(payload()) + b"&" + form(payload()), "exactly one payload"),
+        (b"payload=%7Bnot+json", "not valid JSON"),
+        (form(["a", "list"]), "JSON object with a type"),
+        (form({"type": "block_actions", "actions": []}), "user.id is missing"),
+        (form(payload(actions=[])), "payload.actions"),
+        (form(payload(value="INC-1")), "must be an incident number"),
+        (form(payload(value="1" * 12)), "must be an incident number"),
+        (b"payload=%FF%FE", "not valid JSON"),
+        (b"payload", "must be a form"),
+    ],
+)
+def test_malformed_payload_is_400(
+    client: TestClient,
+    api: TestClient,
+    clock: FrozenClock,
+    incident: dict[str, Any],
+    body: bytes,
+    message: str,
+) -> None:
+    before = rejections(client, "malformed")
+    response = press(client, clock, body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed"
+    assert message in response.json()["error"]["message"]
+    assert rejections(client, "malformed") == before + 1
+    assert api.get("/api/v1/incidents/1").json()["acknowledged_by"] is None
+
+
+def test_not_configured_is_404(client: TestClient, runtime: Runtime, clock: FrozenClock) -> None:
+    runtime.config_value = WarroomConfig()
+    response = press(client, clock, payload())
+    assert response.status_code == 404
+    assert "integrations.slack" in response.json()["error"]["message"]
