@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -184,7 +185,10 @@ def worker_app() -> FastAPI:
 
     settings = Settings()
     logs.setup(settings.log_level, settings.log_format)
-    app = create_app(build_runtime(settings, upgrade=False))
+    runtime = build_runtime(settings, upgrade=False)
+    app = create_app(runtime)
+    if os.environ.get("WARROOM_ENGINE", "1") != "0":
+        runtime.engine.start()  # one engine per worker: they share the work through the rows
     gc.collect()
     gc.freeze()
     return app

@@ -30,7 +30,7 @@ def healthz() -> dict[str, str]:
     },
 )
 def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Say whether the database, the migrations and the runbook directory are all well."""
+    """Say whether the database, the migrations, the runbook directory and the engine are well."""
     checks: dict[str, dict[str, Any]] = {}
     try:
         with runtime.db.session() as session:
@@ -48,6 +48,12 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
         "ok": not problems,
         "root": str(runtime.runbooks.root),
         "problems": problems,
+    }
+    engine = runtime.engine
+    checks["engine"] = {
+        "ok": engine.healthy(),
+        "running": engine.running,
+        "last_tick_seconds_ago": engine.seconds_since_tick(),
     }
     ready = all(check["ok"] for check in checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}

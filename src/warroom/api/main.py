@@ -40,6 +40,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         runtime.intake.close()  # finish queued deliveries before the process ends
+        runtime.engine.stop()  # finish the current tick and sends, hand back claims
 
     app = FastAPI(
         title="warroom", version=warroom.__version__, description=DESCRIPTION, lifespan=lifespan

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from warroom.cli import handoff  # noqa: F401  (registers incident handoff|accept|decline)
+# These register more `incident` subcommands: handoff|accept|decline|role, status-update[s].
+from warroom.cli import handoff, status_cmd  # noqa: F401
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
 from warroom.cli.demo import demo
+from warroom.cli.engine_cmd import engine
 from warroom.cli.incident import incident_app
+from warroom.cli.notifications_cmd import notifications_app
 from warroom.cli.oncall import oncall_app
 from warroom.cli.runbooks_cmd import runbooks_app
 from warroom.cli.serve import serve
@@ -21,6 +24,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("serve")(serve)
+app.command("engine")(engine)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
@@ -29,6 +33,7 @@ app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(incident_app, name="incident")
 app.add_typer(oncall_app, name="oncall")
 app.add_typer(silence_app, name="silence")
+app.add_typer(notifications_app, name="notifications")
 app.command("demo")(demo)
 
 

@@ -1,7 +1,8 @@
-"""`warroom serve`: the API and pages (and, in later releases, the engine) in one process."""
+"""`warroom serve`: the API, the pages and the escalation engine in one process."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -55,8 +56,8 @@ def serve(
             "  warroom incident list\n"
             f"API explorer: {url}/docs\n"
         )
-    _ = no_engine  # the escalation engine arrives with notifications; nothing to start yet
     if workers > 1:
+        os.environ["WARROOM_ENGINE"] = "0" if no_engine else "1"
         # Each worker builds its own runtime from the same environment (see app.worker_app);
         # the supervisor restarts them on SIGHUP, which re-reads warroom.yaml.
         runtime.close()
@@ -71,7 +72,9 @@ def serve(
         )
         return
     app = create_app(runtime)
-    _reload_on_sighup(runtime)
+    reload_on_sighup(runtime)
+    if not no_engine:
+        runtime.engine.start()
     # Start-up objects live as long as the process: keep them out of later GC passes, which
     # otherwise cost 50-100 ms pauses on a busy server.
     gc.collect()
@@ -80,7 +83,7 @@ def serve(
     runtime.close()  # finish queued intake work before the process ends
 
 
-def _reload_on_sighup(runtime: Runtime) -> None:
+def reload_on_sighup(runtime: Runtime) -> None:
     """Re-read warroom.yaml on SIGHUP; a bad file is logged and the last good one stays."""
     import logging
     import signal

@@ -75,6 +75,7 @@ class Engine:
                 result.messages += outbox.enqueue(
                     session, messages, now=now, retry=config.notifications.retry
                 )
+                metrics.depth(outbox.depth(session))
         metrics.TICKS.inc()
         metrics.ENGINE_LAG.set(max(result.lateness, default=0.0))
         self.last_tick = time.monotonic()
@@ -129,6 +130,15 @@ class Engine:
                 continue  # more may be due (the next of an incident's ordered messages)
             self._send_wake.wait(TICK)
             self._send_wake.clear()
+
+    @property
+    def running(self) -> bool:
+        """Tell whether this process runs the engine's threads."""
+        return bool(self._threads)
+
+    def seconds_since_tick(self) -> float | None:
+        """Return how long ago the last tick finished, if one has."""
+        return None if self.last_tick is None else round(time.monotonic() - self.last_tick, 3)
 
     def healthy(self, now_monotonic: float | None = None) -> bool:
         """Tell whether the engine ticked within the last few seconds."""
