@@ -359,6 +359,13 @@ class SlackServer:
         return {"ok": True, "channel": channel.id, "ts": ts, "message": message}
 
     def _lookup_id(self, ref: object) -> Channel | dict[str, Any]:
+        if isinstance(ref, str) and _USER.fullmatch(ref):
+            # A user id opens (or reuses) the app's direct message with that user, as in Slack.
+            dm = self.channels.get(f"D{ref}")  # answer() holds the lock already
+            if dm is None:
+                dm = Channel(id=f"D{ref}", name=ref, is_private=True, members=[BOT_USER, ref])
+                self.channels[dm.id] = dm
+            return dm
         channel = self._lookup(str(ref)) if ref else None
         if channel is None:
             return _error("channel_not_found")

@@ -120,6 +120,8 @@ class NotificationRules(BaseModel):
         }
     )
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    # A sender that claimed a message and died gives it up after this long.
+    claim_lease: Duration = timedelta(seconds=60)
     rate_limits: dict[str, RateLimit] = Field(
         default_factory=lambda: {"person": RateLimit(count=3), "channel": RateLimit(count=20)}
     )

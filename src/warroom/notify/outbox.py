@@ -61,7 +61,9 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime, retry: 
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def claim(session: Session, *, now: datetime, owner: str, limit: int) -> list[Notification]:
+def claim(
+    session: Session, *, now: datetime, owner: str, limit: int, lease: timedelta = LEASE
+) -> list[Notification]:
     """Lease due messages that are first in line for their incident, channel and destination.
 
     A message waits while an earlier one to the same place is unfinished, so updates arrive
@@ -95,7 +97,7 @@ def claim(session: Session, *, now: datetime, owner: str, limit: int) -> list[No
     for row in rows:
         row.status = "sending"
         row.attempts += 1
-        row.claimed_until = now + LEASE
+        row.claimed_until = now + lease
         row.claimed_by = owner
     return rows
 

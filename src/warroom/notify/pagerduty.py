@@ -175,7 +175,7 @@ class PagerDutyEvents:
             response = self._http.post(self._endpoint, content=raw)
         except httpx.TransportError as exc:
             raise transport_error(exc, self._where, self.config.timeout) from None
-        if response.status_code in (200, 201, 202):
+        if 200 <= response.status_code < 300:  # PagerDuty answers 202
             answer = _json(response)
             answered = answer.get("dedup_key")
             return answered if isinstance(answered, str) and answered else dedup_key

@@ -118,7 +118,8 @@ def plan(
             add(f"inc{n}:pager:{action}", "pager", action, incident.ref, card=card)
         if kind == "reopened" and incident.severity in rules.pager_severities:
             add(f"{k}:pager", "pager", "trigger", incident.ref, card=card)
-        if kind in ("status_update", "resolved") and _on_status_page(incident, config):
+        public = kind == "resolved" or bool((event.data or {}).get("public"))
+        if kind in ("status_update", "resolved") and public and _on_status_page(incident, config):
             data = event.data or {}
             add(
                 f"{k}:status",

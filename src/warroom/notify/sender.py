@@ -78,7 +78,8 @@ class Sender:
         config, now = self.config(), self.now()
         out: list[_Claimed] = []
         with self.db.transaction() as session:
-            rows = outbox.claim(session, now=now, owner=self.owner, limit=self.batch)
+            lease = config.notifications.claim_lease
+            rows = outbox.claim(session, now=now, owner=self.owner, limit=self.batch, lease=lease)
             # Several pages to one person in this batch go out as one message.
             heads: dict[tuple[str, str], Notification] = {}
             bundled: dict[int, list[Notification]] = {}
@@ -97,7 +98,7 @@ class Sender:
                     more = outbox.bundle_candidates(session, head=row, now=now)
                     for other in more:
                         other.status, other.claimed_by = "sending", self.owner
-                        other.claimed_until = now + outbox.LEASE
+                        other.claimed_until = now + lease
                     bundled.setdefault(row.id, []).extend(more)
                 out.append(_Claimed(row.id, [], row, [], {}))
             for item in out:

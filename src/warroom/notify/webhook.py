@@ -220,10 +220,10 @@ class SignedWebhook:
         timeout = self._timeouts.get(url, self._timeout)
         try:
             response = self._client(url).post(url, content=raw, headers=headers, timeout=timeout)
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            raise DeliveryError(f"invalid webhook URL for {where}", permanent=True) from None
         except httpx.TransportError as exc:
             raise transport_error(exc, where, timeout) from None
-        except httpx.InvalidURL:
-            raise DeliveryError(f"invalid webhook URL for {where}", permanent=True) from None
         if 200 <= response.status_code < 300:
             log.debug("webhook %s delivered to %s", event, where)
             return response.status_code

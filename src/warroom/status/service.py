@@ -1,0 +1,270 @@
+"""Status updates: post them (with their timeline event), read them, build the public page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from warroom.core.errors import Conflict, Invalid
+from warroom.incidents import timeline
+from warroom.incidents.models import Incident
+from warroom.status import COMPONENT_STATUSES, UPDATE_STATUSES
+from warroom.status.config import StatusPageConfig
+from warroom.status.models import BODY_MAX, StatusUpdate
+from warroom.status.schemas import (
+    AffectedComponent,
+    ComponentStatus,
+    Indicator,
+    OverallStatus,
+    PageInfo,
+    PublicComponent,
+    PublicIncident,
+    PublicStatus,
+    PublicUpdate,
+    UpdateStatus,
+)
+
+OPEN_STATUSES = ("detected", "triaged", "mitigated")
+TIMELINE_TEXT_MAX = 280  # the timeline shows a line; the full body stays on the update
+RANK = {status: rank for rank, status in enumerate(COMPONENT_STATUSES)}
+# Worst component status -> overall indicator (Statuspage's vocabulary and descriptions).
+INDICATORS: dict[str, tuple[Indicator, str]] = {
+    "operational": ("none", "All Systems Operational"),
+    "under_maintenance": ("minor", "Service Under Maintenance"),
+    "degraded_performance": ("minor", "Minor Service Outage"),
+    "partial_outage": ("major", "Partial System Outage"),
+    "major_outage": ("critical", "Major Service Outage"),
+}
+# A component tied to an incident's service, which the latest update does not name.
+IMPLIED_STATUS: ComponentStatus = "degraded_performance"
+
+
+def post_update(
+    session: Session,
+    *,
+    config: StatusPageConfig,
+    incident: Incident,
+    author: str | None,
+    status: str,
+    body: str,
+    components: dict[str, str],
+    public: bool,
+    now: datetime,
+    source: str = "api",
+) -> StatusUpdate:
+    """Write an update and its `status_update` timeline event (in the caller's transaction)."""
+    if status not in UPDATE_STATUSES:
+        raise Invalid(
+            f"unknown status {status!r}; use one of {', '.join(UPDATE_STATUSES)}",
+            {"field": "status"},
+        )
+    body = body.strip()
+    if not body or len(body) > BODY_MAX:
+        raise Invalid(f"body must be 1 to {BODY_MAX} characters", {"field": "body"})
+    for component_id, value in components.items():
+        if config.component(component_id) is None:
+            known = ", ".join(c.id for c in config.components) or "none (see status_page:)"
+            raise Invalid(
+                f"unknown component {component_id!r}; configured: {known}",
+                {"field": "components", "component": component_id},
+            )
+        if value not in COMPONENT_STATUSES:
+            raise Invalid(
+                f"component {component_id!r}: unknown status {value!r}; "
+                f"use one of {', '.join(COMPONENT_STATUSES)}",
+                {"field": "components", "component": component_id},
+            )
+    if incident.status == "closed":
+        raise Conflict(f"{incident.ref} is closed; reopen it before posting updates")
+    if public and incident.visibility != "public":
+        raise Invalid(
+            f"{incident.ref} is restricted: its updates cannot be public (post it as private)",
+            {"field": "public"},
+        )
+    update = StatusUpdate(
+        incident_id=incident.id,
+        at=now,
+        author=author,
+        status=status,
+        body=body,
+        components=dict(components),
+        public=public,
+    )
+    session.add(update)
+    session.flush()  # the timeline event carries the update's id
+    timeline.record(
+        session,
+        incident=incident,
+        kind="status_update",
+        text=_shorten(f"{'Public' if public else 'Private'} update ({status}): {body}"),
+        at=now,
+        actor=author,
+        source=source,
+        data={
+            "status": status,
+            "components": dict(components),
+            "public": public,
+            "update_id": update.id,
+            "body": body,  # in full: the Statuspage mirror must not get the shortened text
+        },
+    )
+    return update
+
+
+def _shorten(text: str) -> str:
+    """Return `text` on one line, cut to TIMELINE_TEXT_MAX characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= TIMELINE_TEXT_MAX else line[: TIMELINE_TEXT_MAX - 1] + "…"
+
+
+def updates(session: Session, *, incident: Incident) -> list[StatusUpdate]:
+    """Return an incident's updates, newest first."""
+    stmt = (
+        select(StatusUpdate)
+        .where(StatusUpdate.incident_id == incident.id)
+        .order_by(StatusUpdate.at.desc(), StatusUpdate.id.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def last_update_at(session: Session, incident_id: int) -> datetime | None:
+    """Return when the incident's latest update (public or private) was posted, if any."""
+    stmt = select(func.max(StatusUpdate.at)).where(StatusUpdate.incident_id == incident_id)
+    return session.scalar(stmt)  # max() keeps the column's type: aware UTC on both backends
+
+
+def public_status(
+    session: Session, config: StatusPageConfig, now: datetime, *, page_url: str | None = None
+) -> PublicStatus:
+    """Return what the public status page shows: never a restricted incident or private update.
+
+    `page_url` is where this request reached the page; `public_url` from config wins over it.
+    """
+    url = config.public_url or page_url
+    since = now - timedelta(days=config.history_days)
+    stmt = (
+        select(Incident)
+        .where(
+            Incident.visibility == "public",
+            or_(Incident.status.in_(OPEN_STATUSES), Incident.resolved_at >= since),
+            select(StatusUpdate.id)
+            .where(StatusUpdate.incident_id == Incident.id, StatusUpdate.public.is_(True))
+            .exists(),
+        )
+        .order_by(Incident.number.desc())
+    )
+    shown = list(session.scalars(stmt))
+    by_incident: dict[int, list[StatusUpdate]] = {i.id: [] for i in shown}
+    if shown:
+        rows = session.scalars(
+            select(StatusUpdate)
+            .where(StatusUpdate.incident_id.in_(list(by_incident)), StatusUpdate.public.is_(True))
+            .order_by(StatusUpdate.at.desc(), StatusUpdate.id.desc())
+        )
+        for row in rows:
+            by_incident[row.incident_id].append(row)
+    open_ones = [i for i in shown if i.status in OPEN_STATUSES]
+    past = [i for i in shown if i.status not in OPEN_STATUSES]
+    components = _components(config, [(i, by_incident[i.id]) for i in open_ones])
+    worst = max((RANK[c.status] for c in components), default=0)
+    indicator, description = INDICATORS[COMPONENT_STATUSES[worst]]
+    if open_ones and indicator == "none":  # an incident with no component still shows
+        indicator, description = "minor", "Minor Service Outage"
+    newest = max((rows[0].at for rows in by_incident.values()), default=now)
+    return PublicStatus(
+        page=PageInfo(name=config.title, url=url, updated_at=newest),
+        status=OverallStatus(indicator=indicator, description=description),
+        components=components,
+        incidents=[_incident(config, i, by_incident[i.id], url) for i in open_ones],
+        past_incidents=sorted(
+            (_incident(config, i, by_incident[i.id], url) for i in past),
+            key=lambda item: item.resolved_at or item.updated_at,
+            reverse=True,
+        ),
+    )
+
+
+def _current(config: StatusPageConfig, incident: Incident, latest: StatusUpdate) -> dict[str, str]:
+    """Return component -> status one open incident gives now (its latest update wins)."""
+    implied = dict.fromkeys(config.components_of(incident.service), IMPLIED_STATUS)
+    if latest.status == "resolved":
+        implied = {}  # the team says it is over; only what the update names still counts
+    named = {c: s for c, s in latest.components.items() if config.component(c) is not None}
+    return implied | named
+
+
+def _components(
+    config: StatusPageConfig, open_ones: Iterable[tuple[Incident, list[StatusUpdate]]]
+) -> list[PublicComponent]:
+    """Return each component at the worst status any open public incident gives it."""
+    status: dict[str, str] = {}
+    changed: dict[str, datetime] = {}
+    for incident, rows in open_ones:
+        for component, value in _current(config, incident, rows[0]).items():
+            if RANK[value] >= RANK[status.get(component, "operational")]:
+                status[component] = value
+            changed[component] = max(changed.get(component, rows[0].at), rows[0].at)
+    return [
+        PublicComponent.model_validate(
+            {
+                "id": c.id,
+                "name": c.name,
+                "description": c.description,
+                "group": c.group,
+                "position": position,
+                "status": status.get(c.id, "operational"),
+                "updated_at": changed.get(c.id),
+            }
+        )
+        for position, c in enumerate(config.components, start=1)
+    ]
+
+
+def _incident(
+    config: StatusPageConfig, incident: Incident, rows: list[StatusUpdate], url: str | None
+) -> PublicIncident:
+    """Return the public view of one incident and its public updates (newest first)."""
+    affected = set(config.components_of(incident.service))
+    for row in rows:
+        affected |= {c for c in row.components if config.component(c) is not None}
+    # Like Statuspage's impact: the worst it got, so a past incident keeps its weight.
+    current = _current(config, incident, rows[0]) if incident.status in OPEN_STATUSES else {}
+    given = [*current.values(), *(s for row in rows for s in row.components.values())]
+    worst = max((RANK.get(s, 0) for s in given), default=0)
+    impact = INDICATORS[COMPONENT_STATUSES[worst]][0]
+    link = f"{url}#{incident.ref}" if url else None
+    latest: UpdateStatus = rows[0].status  # type: ignore[assignment]
+    return PublicIncident(
+        id=incident.ref,
+        name=incident.title,
+        status=latest,
+        impact=impact,
+        created_at=rows[-1].at,
+        updated_at=rows[0].at,
+        resolved_at=incident.resolved_at,
+        shortlink=link,
+        components=[c.id for c in config.components if c.id in affected],
+        incident_updates=[_update(config, row) for row in rows],
+    )
+
+
+def _update(config: StatusPageConfig, row: StatusUpdate) -> PublicUpdate:
+    """Return the public view of one update."""
+    named = []
+    for code, value in row.components.items():
+        component = config.component(code)
+        if component is not None:  # a component removed from config since is left out
+            named.append({"code": code, "name": component.name, "new_status": value})
+    return PublicUpdate.model_validate(
+        {
+            "id": str(row.id),
+            "status": row.status,
+            "body": row.body,
+            "created_at": row.at,
+            "display_at": row.at,
+            "affected_components": [AffectedComponent.model_validate(n) for n in named],
+        }
+    )

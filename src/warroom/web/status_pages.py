@@ -1,0 +1,100 @@
+"""The public status page (`GET /status`) and its Atom feed: no sign-in, public incidents only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from warroom.api.deps import RuntimeDep
+from warroom.status import feed, service
+from warroom.status.schemas import PublicComponent, PublicStatus
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Shared caches may keep the page briefly: it is the same for everyone and polled in outages.
+CACHE = {"Cache-Control": "public, max-age=15"}
+LABELS = {
+    "operational": "Operational",
+    "under_maintenance": "Under maintenance",
+    "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage",
+    "major_outage": "Major outage",
+    "investigating": "Investigating",
+    "identified": "Identified",
+    "monitoring": "Monitoring",
+    "resolved": "Resolved",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+@cache
+def environment() -> Environment:
+    """Return the Jinja2 environment (autoescaped: every text on the page comes from people)."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["label"] = lambda value: LABELS.get(value, str(value))
+    env.filters["when"] = _when
+    return env
+
+
+def _when(value: datetime | None) -> str:
+    """Format a time for people: `2 Mar 2026, 09:15 UTC`."""
+    return f"{value.day} {value:%b %Y, %H:%M} UTC" if value else ""
+
+
+def _groups(components: list[PublicComponent]) -> list[tuple[str | None, list[PublicComponent]]]:
+    """Return components under their group names, in configured order (ungrouped: None)."""
+    groups: dict[str | None, list[PublicComponent]] = {}
+    for component in components:
+        groups.setdefault(component.group, []).append(component)
+    return list(groups.items())
+
+
+def _page_url(request: Request, runtime: RuntimeDep) -> str:
+    """Return the page's public address: `public_url` if configured, else as requested."""
+    configured = runtime.config().status_page.public_url
+    return configured or str(request.base_url).rstrip("/") + "/status"
+
+
+def _summary(request: Request, runtime: RuntimeDep) -> tuple[PublicStatus, str]:
+    url = _page_url(request, runtime)
+    with runtime.db.session() as session:
+        summary = service.public_status(
+            session, runtime.config().status_page, runtime.clock.now(), page_url=url
+        )
+    return summary, url
+
+
+@router.get("/status", response_class=HTMLResponse, name="status_page")
+def status_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """Render the public status page."""
+    summary, url = _summary(request, runtime)
+    html = (
+        environment()
+        .get_template("status/page.html")
+        .render(
+            status=summary,
+            groups=_groups(summary.components),
+            feed_url=f"{url}/feed.atom",
+            history_days=runtime.config().status_page.history_days,
+        )
+    )
+    return HTMLResponse(html, headers=CACHE)
+
+
+@router.get("/status/feed.atom", name="status_feed")
+def status_feed(request: Request, runtime: RuntimeDep) -> Response:
+    """Return the public updates as an Atom feed."""
+    summary, url = _summary(request, runtime)
+    return Response(
+        feed.render(summary, page_url=url), media_type="application/atom+xml", headers=CACHE
+    )
