@@ -71,6 +71,7 @@ class Runtime:
             now=self.clock.now,
             oncall=self.on_call_at,
             channels=self.channels,
+            on_call_everywhere=self.on_call_everywhere,
         )
         # Every transaction that writes timeline events plans its notifications before it
         # commits (the outbox), and wakes the engine after.
@@ -85,11 +86,12 @@ class Runtime:
         if self.adapters_override is not None:
             return self.adapters_override
         config = self.config()
-        if self._adapters is None or self._adapters[0] is not config.integrations:
-            if self._adapters is not None:
-                self._adapters[1].close()
-            self._adapters = (config.integrations, build_adapters(config))
-        return self._adapters[1]
+        with self._config_lock:  # the sender's threads ask at once
+            if self._adapters is None or self._adapters[0] is not config.integrations:
+                # The old clients are left to the garbage collector, not closed: a send on
+                # another thread may still be using one.
+                self._adapters = (config.integrations, build_adapters(config))
+            return self._adapters[1]
 
     def channels(self) -> set[str]:
         """Return the outbox channels with a configured adapter."""
@@ -117,6 +119,25 @@ class Runtime:
         with self.db.session() as session:
             found = oncall.now_on_call(session, config=config, at=at, schedule_ids=[schedule_id])
         return found[0][1] if found else {}
+
+    def on_call_everywhere(self, at: datetime) -> dict[str, dict[str, list[str]]]:
+        """Return schedule -> layer -> people for every schedule, local and PagerDuty's."""
+        from warroom.oncall import service as oncall
+
+        config = self.config()
+        with self.db.session() as session:
+            found = {
+                schedule.id: layers
+                for schedule, layers in oncall.now_on_call(session, config=config, at=at)
+            }
+        schedules = config.pagerduty_schedules()
+        client = self.pagerduty_oncall() if schedules else None
+        if client is not None:
+            try:
+                found.update(client.schedules_on_call(at, schedules))
+            except Exception:  # PagerDuty down: the tick asks per schedule and falls through
+                log.exception("cannot ask PagerDuty who is on call")
+        return found
 
     def pagerduty_oncall(self) -> PagerDutyOnCall | None:
         """Return the PagerDuty on-call client for the configuration in force, if any."""

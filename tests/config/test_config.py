@@ -19,14 +19,27 @@ EXAMPLE_SECRETS = (
     "WARROOM_PAGERDUTY_SECRET",
     "WARROOM_JIRA_SECRET",
     "SLACK_SIGNING_SECRET",
+    "SLACK_BOT_TOKEN",
+    "WARROOM_SMTP_PASSWORD",
+    "ZOOM_ACCOUNT_ID",
+    "ZOOM_CLIENT_ID",
+    "ZOOM_CLIENT_SECRET",
+    "PAGERDUTY_ROUTING_KEY",
+    "STATUSPAGE_API_KEY",
+    "WARROOM_HOOK_CHATOPS_SECRET",
 )
+# Secrets whose form is checked: a Slack bot token, a 32-character PagerDuty routing key.
+EXAMPLE_SECRET_VALUES = {
+    "SLACK_BOT_TOKEN": "xoxb-secret-of-slack_bot_token",
+    "PAGERDUTY_ROUTING_KEY": "secret-of-pagerduty-routing-key0",
+}
 
 
 @pytest.fixture(autouse=True)
 def example_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """The example reads its secrets from the environment."""
     for name in EXAMPLE_SECRETS:
-        monkeypatch.setenv(name, f"secret-of-{name.lower()}")
+        monkeypatch.setenv(name, EXAMPLE_SECRET_VALUES.get(name, f"secret-of-{name.lower()}"))
 
 
 def test_example_config_is_valid() -> None:

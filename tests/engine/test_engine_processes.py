@@ -27,11 +27,11 @@ from warroom.incidents.service import Actor
 from warroom.notify.models import Notification
 
 ACTOR = Actor(name="tester", source="api")
-STEPS = 3  # pages per incident: three steps, one second apart
+STEPS = 3  # pages per incident: three steps, four seconds apart
 
 
 def _config(path: Path, slack: SlackServer) -> Path:
-    """Write a warroom.yaml whose policy posts each step to #pages, one second apart."""
+    """Write a warroom.yaml whose policy posts each step to #pages, four seconds apart."""
     path.write_text(
         yaml.safe_dump(
             {
@@ -41,7 +41,7 @@ def _config(path: Path, slack: SlackServer) -> Path:
                     {
                         "id": "fast",
                         "steps": [
-                            {"after": f"{step}s", "notify": ["channel:#pages"]}
+                            {"after": f"{step * 4}s", "notify": ["channel:#pages"]}
                             for step in range(STEPS)
                         ],
                     }

@@ -62,9 +62,13 @@ CONFIG = {
         }
     ],
     "integrations": {
+        # Credentials are never used: the runtime's adapters are the recording fakes.
+        "zoom": {"account_id": "acct", "client_id": "cid", "client_secret": "csecret"},
+        "pagerduty_events": {"routing_key": "R" * 32},
+        "statuspage": {"api_key": "key", "page_id": "page1"},
         "outgoing_webhooks": [
             {"name": "ops", "url": "http://127.0.0.1:9/hook", "secret": "s3cret-s3cret-s3cret"}
-        ]
+        ],
     },
     "notifications": {
         "announce_channel": "#incident-response",
@@ -314,3 +318,43 @@ def test_rate_limit_defers_pages_beyond_the_limit(
     runtime.engine.run_once()
     dms = [a for m, a in fakes.chat.calls if a.get("channel") == "UALICE1"]
     assert len(dms) == 2
+
+
+def test_status_page_mirrors_public_updates_only(
+    runtime: Runtime, fakes: Fakes, api: TestClient
+) -> None:
+    incident = runtime.flows.declare(
+        actor=ACTOR, title="Checkout down", severity="SEV-1", service="checkout"
+    )
+    runtime.engine.run_once()
+    assert [a["status"] for _, a in fakes.status.calls] == ["investigating"]
+    ref = f"/api/v1/incidents/{incident.number}/status-updates"
+    private = api.post(
+        ref, json={"status": "identified", "body": "db primary lost", "public": False}
+    )
+    assert private.status_code == 201, private.text
+    runtime.engine.run_once()
+    assert len(fakes.status.calls) == 1  # a private update stays inside
+    public = api.post(ref, json={"status": "identified", "body": "Payments fail; fix underway"})
+    assert public.status_code == 201, public.text
+    runtime.engine.run_once()
+    last = fakes.status.calls[-1][1]
+    assert last["status"] == "identified" and last["body"] == "Payments fail; fix underway"
+    assert last["provider_id"] == "sp1"  # the incident created first is updated, not a new one
+    channel_texts = [a.get("text", "") for _, a in fakes.chat.calls]
+    assert any("Payments fail" in text for text in channel_texts)
+
+
+def test_restricted_incident_is_never_announced_or_mirrored(runtime: Runtime, fakes: Fakes) -> None:
+    runtime.flows.declare(
+        actor=ACTOR,
+        title="Data breach",
+        severity="SEV-1",
+        service="checkout",
+        visibility="restricted",
+    )
+    runtime.engine.run_once()
+    assert not fakes.status.calls
+    assert not [a for _, a in fakes.chat.calls if a.get("channel") == "#incident-response"]
+    created = next(a for m, a in fakes.chat.calls if m == "create_channel")
+    assert created["private"] is True

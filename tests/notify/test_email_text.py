@@ -172,8 +172,9 @@ def test_executive_summary_before_assessment_and_after_resolution():
 def test_reminder():
     subject, text, html = email_text.reminder(CARD, 30)
     assert subject == "[SEV-1] INC-42 Checkout down — no status update for 30 minutes"
-    assert 'warroom incident note INC-42 "<what changed>"' in text
-    assert 'warroom incident note INC-42 "<what changed>"' in Page(html).text
+    command = 'warroom incident status-update INC-42 --status identified --body "<what changed>"'
+    assert command in text
+    assert command in Page(html).text
     assert email_text.reminder(CARD, 1).subject.endswith("for 1 minute")
     with pytest.raises(ValueError, match="minutes"):
         email_text.reminder(CARD, 0)

@@ -16,7 +16,7 @@ from warroom.notify.schemas import NotificationOut, NotificationPage
 router = APIRouter(
     prefix="/api/v1/notifications", tags=["notifications"], responses=ERROR_RESPONSES
 )
-Status = Literal["pending", "sending", "sent", "failed", "dead"]
+Status = Literal["pending", "sending", "sent", "failed", "dead", "cancelled"]
 Channel = Literal["chat", "email", "conference", "pager", "status_page", "webhook"]
 
 

@@ -21,6 +21,7 @@ STATUS_STYLES = {
     "sending": "cyan",
     "failed": "yellow",
     "dead": "bold red",
+    "cancelled": "dim",
 }
 
 
@@ -32,6 +33,7 @@ class Status(StrEnum):
     sent = "sent"
     failed = "failed"
     dead = "dead"
+    cancelled = "cancelled"
 
 
 @notifications_app.command("list")

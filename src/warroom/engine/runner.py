@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from warroom.config import WarroomConfig
 from warroom.escalation import cadence
 from warroom.escalation import engine as escalation
+from warroom.escalation import tick as ticks
 from warroom.notify import metrics, outbox
 from warroom.notify.ports import Adapters
 from warroom.notify.sender import Sender
@@ -38,6 +39,8 @@ class Engine:
     now: Callable[[], datetime]
     oncall: escalation.OnCall
     channels: Callable[[], set[str]]
+    # Who is on call in every schedule, asked before the write lock (PagerDuty is HTTP).
+    on_call_everywhere: Callable[[datetime], dict[str, dict[str, list[str]]]] = lambda _at: {}
     workers: int = 8
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     last_tick: float | None = field(default=None, init=False)  # monotonic, for /readyz
@@ -62,15 +65,27 @@ class Engine:
         self._wake.set()
         self._send_wake.set()
 
-    def tick(self) -> escalation.TickResult:
-        """Advance due escalations and write due reminders (one transaction)."""
+    def tick(self) -> ticks.TickResult:
+        """Advance due escalations (one transaction), then, when caught up, the reminders."""
         config, now, channels = self.config(), self.now(), self.channels()
+        known: dict[str, dict[str, list[str]]] = {}
+        with self.db.session() as session:
+            due = ticks.any_due(session, now)
+        if due:
+            known = self.on_call_everywhere(now)  # before the write lock, not under it
         with self.db.transaction() as session:
-            result = escalation.tick(
-                session, config=config, oncall=self.oncall, channels=channels, now=now
+            result = ticks.tick(
+                session,
+                config=config,
+                oncall=self.oncall,
+                channels=channels,
+                now=now,
+                known_on_call=known,
             )
-            if self._last_cadence is None or now - self._last_cadence >= CADENCE_EVERY:
-                self._last_cadence = now
+        due_reminders = self._last_cadence is None or now - self._last_cadence >= CADENCE_EVERY
+        if due_reminders and not result.full:  # pages first; reminders can wait a tick
+            self._last_cadence = now
+            with self.db.transaction() as session:
                 messages = cadence.reminders(session, config=config, channels=channels, now=now)
                 result.messages += outbox.enqueue(
                     session, messages, now=now, retry=config.notifications.retry
@@ -113,6 +128,8 @@ class Engine:
                 result = self.tick()
                 if result.messages:
                     self._send_wake.set()
+                if result.full:
+                    continue  # more steps are due right now
             except Exception:  # a bad tick must not end the engine; the rows are still there
                 log.exception("engine tick failed")
             self._wake.wait(TICK)

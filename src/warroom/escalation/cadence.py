@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
-from warroom.incidents import roles
 from warroom.incidents.models import Incident
+from warroom.incidents.roles import IncidentRole
 from warroom.notify.cards import card_of, card_to_json
 from warroom.notify.outbox import Message
-from warroom.status.service import last_update_at
+from warroom.status.service import last_updates
 
 OPEN = ("detected", "triaged", "mitigated")
 
@@ -27,19 +27,25 @@ def reminders(
     cadence = config.notifications.cadence
     if not cadence or not channels & {"chat", "email"}:
         return []
-    incidents = session.scalars(
-        select(Incident).where(Incident.status.in_(OPEN), Incident.severity.in_(list(cadence)))
+    incidents = list(
+        session.scalars(
+            select(Incident).where(Incident.status.in_(OPEN), Incident.severity.in_(list(cadence)))
+        )
     )
-    out: list[Message] = []
+    latest = last_updates(session, [i.id for i in incidents])
+    overdue = []
     for incident in incidents:
         every = cadence[incident.severity]
-        since = last_update_at(session, incident.id) or incident.detected_at
+        since = latest.get(incident.id) or incident.detected_at
         missed = int((now - since) / every) if every.total_seconds() > 0 else 0
-        if missed < 1:
-            continue
+        if missed >= 1:
+            overdue.append((incident, every, since, missed))
+    liaisons = _liaisons(session, [incident.id for incident, *_ in overdue])
+    out: list[Message] = []
+    for incident, every, since, missed in overdue:
         minutes = int((now - since).total_seconds() // 60)
         people = [incident.commander] if incident.commander else []
-        people += [r.person for r in roles.current(session, incident) if r.role == "communications"]
+        people += liaisons.get(incident.id, [])
         card = card_to_json(card_of(incident, config, config.notifications.base_url))
         text = (
             f"{incident.ref} ({incident.severity}) has had no status update for {minutes} min; "
@@ -67,3 +73,20 @@ def reminders(
                 Message(f"{base}:email", "email", "reminder", "reminders", payload, incident.id)
             )
     return out
+
+
+def _liaisons(session: Session, incident_ids: list[int]) -> dict[int, list[str]]:
+    """Return incident id -> its communications liaisons now, in one query."""
+    found: dict[int, list[str]] = {}
+    if not incident_ids:
+        return found
+    rows = session.execute(
+        select(IncidentRole.incident_id, IncidentRole.person).where(
+            IncidentRole.incident_id.in_(incident_ids),
+            IncidentRole.role == "communications",
+            IncidentRole.until.is_(None),
+        )
+    )
+    for incident_id, person in rows:
+        found.setdefault(incident_id, []).append(person)
+    return found

@@ -38,11 +38,15 @@ def check_escalation(config: WarroomConfig) -> Iterator[Problem]:
             ("notifications", "default_policy"),
             f"unknown escalation policy {rules.default_policy!r}",
         )
-    for name in ("conference_severities", "status_page_severities", "pager_severities"):
-        for index, severity in enumerate(getattr(rules, name)):
+    integrations = config.integrations
+    for name in ("zoom", "pagerduty_events", "statuspage"):
+        block = getattr(integrations, name)
+        for index, severity in enumerate(getattr(block, "severities", None) or []):
             if severity not in config.severities:
-                yield ("notifications", name, index), f"unknown severity {severity!r}"
-    for severity in rules.cadence:
+                yield ("integrations", name, "severities", index), f"unknown severity {severity!r}"
+    # The default cadence names SEV-1..SEV-3; only a cadence someone wrote is checked.
+    cadence = rules.cadence if "cadence" in rules.model_fields_set else {}
+    for severity in cadence:
         if severity not in config.severities:
             yield ("notifications", "cadence", severity), f"unknown severity {severity!r}"
 

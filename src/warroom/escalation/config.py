@@ -109,9 +109,6 @@ class NotificationRules(BaseModel):
     incident_channels: bool = True
     page_via: list[str] = Field(default_factory=lambda: ["chat", "email"])
     executives: list[str] = Field(default_factory=list)
-    conference_severities: list[str] = Field(default_factory=lambda: ["SEV-1", "SEV-2"])
-    status_page_severities: list[str] = Field(default_factory=lambda: ["SEV-1", "SEV-2"])
-    pager_severities: list[str] = Field(default_factory=lambda: ["SEV-1", "SEV-2"])
     cadence: dict[str, Duration] = Field(
         default_factory=lambda: {
             "SEV-1": timedelta(minutes=20),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,9 +18,7 @@ from sqlalchemy.orm import Session
 from warroom.config import WarroomConfig
 from warroom.escalation.config import TARGET, EscalationPolicy
 from warroom.escalation.models import ACTIVE, Escalation
-from warroom.incidents import timeline
 from warroom.incidents.models import Incident
-from warroom.notify import outbox
 from warroom.notify.cards import card_of, card_to_json
 from warroom.notify.outbox import Message
 
@@ -66,131 +65,93 @@ def stop(session: Session, *, incident: Incident, now: datetime, reason: str) ->
 
 
 @dataclass
-class TickResult:
-    """What one tick did."""
+class StepState:
+    """The moving part of an escalation row while a tick works on it."""
 
-    advanced: int = 0
-    stopped: int = 0
-    messages: int = 0
-    lateness: list[float] = field(default_factory=list)  # seconds between due and done
+    id: int
+    incident_id: int
+    policy_version: str
+    step: int
+    loop: int
+    next_at: datetime | None
+    state: str = ACTIVE
+    reason: str | None = None
+    updated_at: datetime | None = None
 
 
-def tick(
-    session: Session,
-    *,
+def advance(
+    row: StepState,
+    policy: EscalationPolicy,
+    incident: Any,  # an Incident, or a row with its columns
     config: WarroomConfig,
     oncall: OnCall,
     channels: set[str],
     now: datetime,
-    limit: int = 1000,
-) -> TickResult:
-    """Advance every escalation that is due; return what was done."""
-    statement = (
-        select(Escalation)
-        .where(Escalation.state == ACTIVE, Escalation.next_at <= now)
-        .order_by(Escalation.next_at)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
-    result = TickResult()
-    messages: list[Message] = []
-    for row in session.scalars(statement):
-        incident = session.get(Incident, row.incident_id)
-        if incident is None:
-            continue
-        assert row.next_at is not None
-        result.lateness.append((now - row.next_at).total_seconds())
-        if incident.acknowledged_at is not None or incident.status != "detected":
-            row.state, row.next_at, row.reason = "stopped", None, "acknowledged"
-            row.updated_at = now
-            result.stopped += 1
-            continue
-        messages += _advance(session, row, incident, config, oncall, channels, now)
-        result.advanced += 1
-    if messages:
-        result.messages = outbox.enqueue(
-            session, messages, now=now, retry=config.notifications.retry
-        )
-    return result
-
-
-def _advance(
-    session: Session,
-    row: Escalation,
-    incident: Incident,
-    config: WarroomConfig,
-    oncall: OnCall,
-    channels: set[str],
-    now: datetime,
+    events: list[dict[str, Any]],
 ) -> list[Message]:
     """Run the due step; a step that reaches nobody is skipped at once to the next one."""
-    policy = EscalationPolicy.model_validate(row.policy)
     total = len(policy.steps)
     card = card_to_json(card_of(incident, config, config.notifications.base_url))
+    due = row.next_at
     skipped: list[int] = []
+
+    def event(kind: str, text: str, data: dict[str, Any]) -> None:
+        events.append(
+            {
+                "incident_id": incident.id,
+                "at": now,
+                "kind": kind,
+                "actor": None,
+                "source": "engine",
+                "text": text,
+                "data": data,
+                "key_event": False,
+            }
+        )
+
+    messages: list[Message] = []
+    anchor = due or now  # later steps are timed from when this one was due, not from now
     while True:
         step = policy.steps[row.step]
         people, rooms = resolve(step.notify, incident, config, oncall, now)
         label = f"step {row.step + 1} of {total}" + (f", round {row.loop + 1}" if row.loop else "")
-        messages = _pages(incident, row, people, rooms, config, channels, card, label)
-        if people or rooms:
+        pages = _pages(incident, row, people, rooms, config, channels, card, label, due)
+        messages += pages
+        if pages:
             reached = ", ".join(people + rooms)
-            text = f"Paged {reached} ({label})"
-            if not messages:
-                text = f"Nobody could be reached for {reached} ({label}): no chat or email set up"
-            timeline.record(
-                session,
-                incident=incident,
-                kind="paged",
-                text=text,
-                at=now,
-                actor=None,
-                source="engine",
-                data={"step": row.step, "loop": row.loop, "people": people, "channels": rooms},
-            )
+            data = {"step": row.step, "loop": row.loop, "people": people, "channels": rooms}
+            event("paged", f"Paged {reached} ({label})", data)
+        elif people or rooms:  # named, but no way to reach them: as good as nobody
+            reached = ", ".join(people + rooms)
+            text = f"Nobody could be reached for {reached} ({label}): no chat or email set up"
+            event("paged", text, {"step": row.step, "loop": row.loop, "unreachable": people})
+            skipped.append(row.step)
         else:
             skipped.append(row.step)
-        finished = _move_on(row, policy, now)
-        if people or rooms or finished:
+        finished = _move_on(row, policy, anchor, now)
+        if pages or finished or row.step == 0:  # a new round waits for its gap
             break
     if skipped:
         steps = ", ".join(str(s + 1) for s in skipped)
-        timeline.record(
-            session,
-            incident=incident,
-            kind="escalation_skipped",
-            text=f"Nobody on call at step {steps}: moved on at once",
-            at=now,
-            actor=None,
-            source="engine",
-            data={"steps": skipped, "loop": row.loop},
-        )
+        text = f"Nobody on call at step {steps}: moved on at once"
+        event("escalation_skipped", text, {"steps": skipped, "loop": row.loop})
     if row.state == "exhausted":
-        timeline.record(
-            session,
-            incident=incident,
-            kind="escalation_exhausted",
-            text=f"Escalation ended after {policy.repeat + 1} round(s) without acknowledgement",
-            at=now,
-            actor=None,
-            source="engine",
-            data={"policy": policy.id},
-        )
+        text = f"Escalation ended after {policy.repeat + 1} round(s) without acknowledgement"
+        event("escalation_exhausted", text, {"policy": policy.id})
     return messages
 
 
-def _move_on(row: Escalation, policy: EscalationPolicy, now: datetime) -> bool:
+def _move_on(row: StepState, policy: EscalationPolicy, anchor: datetime, now: datetime) -> bool:
     """Point the row at the next step (or round); return True when the policy is used up."""
     steps = policy.steps
     row.updated_at = now
     if row.step + 1 < len(steps):
-        row.next_at = now + (steps[row.step + 1].after - steps[row.step].after)
+        row.next_at = anchor + (steps[row.step + 1].after - steps[row.step].after)
         row.step += 1
         return False
     if row.loop < policy.repeat:
         gap = steps[-1].after - steps[-2].after if len(steps) > 1 else MIN_REPEAT_GAP
-        row.next_at = now + max(gap, MIN_REPEAT_GAP)
+        row.next_at = anchor + max(gap, MIN_REPEAT_GAP)
         row.step, row.loop = 0, row.loop + 1
         return False
     row.state, row.next_at, row.reason = "exhausted", None, "no acknowledgement"
@@ -199,7 +160,7 @@ def _move_on(row: Escalation, policy: EscalationPolicy, now: datetime) -> bool:
 
 def resolve(
     targets: list[str],
-    incident: Incident,
+    incident: Any,
     config: WarroomConfig,
     oncall: OnCall,
     now: datetime,
@@ -246,19 +207,22 @@ def resolve(
 
 
 def _pages(
-    incident: Incident,
-    row: Escalation,
+    incident: Any,
+    row: StepState,
     people: list[str],
     rooms: list[str],
     config: WarroomConfig,
     channels: set[str],
     card: dict[str, object],
     label: str,
+    due: datetime | None,
 ) -> list[Message]:
     """Return the page messages for one step: chat and/or email per person, posts per room."""
     rules = config.notifications
     base = f"inc{incident.number}:page:{row.loop}:{row.step}"
-    text = f"You are paged for {incident.ref} ({incident.severity}): {incident.title} — {label}"
+    text = (
+        f"You are paged for INC-{incident.number} ({incident.severity}): {incident.title} — {label}"
+    )
     out = []
     for person_id in people:
         person = config.person(person_id)
@@ -274,6 +238,7 @@ def _pages(
                     f"person:{person_id}",
                     payload | {"address": person.slack},
                     incident.id,
+                    due,
                 )
             )
         if "email" in rules.page_via and "email" in channels and person.email:
@@ -285,6 +250,7 @@ def _pages(
                     f"person:{person_id}",
                     payload | {"address": str(person.email)},
                     incident.id,
+                    due,
                 )
             )
     if "chat" in channels:
@@ -297,6 +263,7 @@ def _pages(
                     room,
                     {"card": card, "text": text},
                     incident.id,
+                    due,
                 )
             )
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +10,8 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import ensure_utc
 from warroom.incidents.models import Incident
 from warroom.notify.ports import IncidentCard
+
+CARD_FIELDS = tuple(f.name for f in fields(IncidentCard))
 
 
 def card_of(incident: Incident, config: WarroomConfig, base_url: str | None) -> IncidentCard:
@@ -37,7 +39,7 @@ def card_of(incident: Incident, config: WarroomConfig, base_url: str | None) -> 
 
 def card_to_json(card: IncidentCard) -> dict[str, Any]:
     """Turn a card into JSON for the outbox."""
-    data = asdict(card)
+    data = {name: getattr(card, name) for name in CARD_FIELDS}  # asdict() deep-copies: slow
     if card.detected_at is not None:
         data["detected_at"] = card.detected_at.isoformat()
     return data
@@ -45,8 +47,7 @@ def card_to_json(card: IncidentCard) -> dict[str, Any]:
 
 def card_from_json(data: dict[str, Any]) -> IncidentCard:
     """Read a card back from an outbox payload (unknown keys are ignored)."""
-    known = {f.name for f in fields(IncidentCard)}
-    values = {k: v for k, v in data.items() if k in known}
+    values = {k: v for k, v in data.items() if k in CARD_FIELDS}
     if isinstance(values.get("detected_at"), str):
         values["detected_at"] = ensure_utc(datetime.fromisoformat(values["detected_at"]))
     return IncidentCard(**values)

@@ -158,7 +158,9 @@ def _conference(
     return Outcome(
         provider_id=meeting.id,
         links={"conference_url": meeting.join_url},
-        follow_ups=follow if adapters.chat is not None else [],
+        follow_ups=follow
+        if adapters.chat is not None and config.notifications.incident_channels
+        else [],
         note=f"Conference room: {meeting.join_url}",
     )
 

@@ -203,7 +203,9 @@ def reminder(card: IncidentCard, minutes: int) -> Email:
     )
     update: list[Part] = [
         "Post an update with ",
-        Code(f'warroom incident note {card.ref} "<what changed>"'),
+        Code(
+            f'warroom incident status-update {card.ref} --status identified --body "<what changed>"'
+        ),
     ]
     if _safe(card.url):
         update += [" or on the incident page: ", Link(str(card.url), str(card.url))]

@@ -35,5 +35,5 @@ def failed(channel: str, status: str) -> None:
 
 def depth(counts: dict[str, int]) -> None:
     """Publish the outbox depth by status."""
-    for status in ("pending", "sending", "failed", "dead", "sent"):
+    for status in ("pending", "sending", "failed", "dead", "sent", "cancelled"):
         OUTBOX.labels(status).set(counts.get(status, 0))

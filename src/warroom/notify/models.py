@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.storage.base import Base, UTCDateTime
 
-STATUSES = ("pending", "sending", "sent", "failed", "dead")
+STATUSES = ("pending", "sending", "sent", "failed", "dead", "cancelled")
 
 
 class Notification(Base):
@@ -30,7 +30,7 @@ class Notification(Base):
     action: Mapped[str] = mapped_column(String(32), nullable=False)  # page, post, meeting, …
     destination: Mapped[str] = mapped_column(String(200), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
-    status: Mapped[str] = mapped_column(String(8), nullable=False, default="pending")
+    status: Mapped[str] = mapped_column(String(9), nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

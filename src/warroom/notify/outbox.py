@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -17,6 +17,8 @@ from warroom.escalation.config import RetryConfig
 from warroom.notify.models import Notification
 
 UNFINISHED = ("pending", "sending", "failed")
+ENQUEUE_CHUNK = 1000
+NOTIFICATIONS = cast(Table, Notification.__table__)
 LEASE = timedelta(seconds=60)  # a claim older than this was lost with its process
 
 
@@ -56,9 +58,15 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime, retry: 
     ]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Notification).values(rows).on_conflict_do_nothing(index_elements=["key"])
-    result = session.execute(statement)
-    return int(getattr(result, "rowcount", 0) or 0)
+    written = 0
+    # Core on the table with executemany: the ORM's bulk path costs more than the insert.
+    statement = insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["key"])
+    for start in range(0, len(rows), ENQUEUE_CHUNK):
+        chunk = rows[start : start + ENQUEUE_CHUNK]
+        result = session.connection().execute(statement, chunk)
+        count = int(getattr(result, "rowcount", -1))
+        written += count if count >= 0 else len(chunk)  # executemany may not know: assume all
+    return written
 
 
 def claim(
@@ -112,7 +120,13 @@ def mark_sent(row: Notification, *, now: datetime, provider_id: str | None) -> N
 
 
 def mark_failed(
-    row: Notification, *, now: datetime, error: str, permanent: bool, retry: RetryConfig
+    row: Notification,
+    *,
+    now: datetime,
+    error: str,
+    permanent: bool,
+    retry: RetryConfig,
+    retry_after: float | None = None,
 ) -> None:
     """Record a failure: retry later with backoff and jitter, or give up (`dead`)."""
     row.last_error = error[:2000]
@@ -121,7 +135,17 @@ def mark_failed(
         row.status = "dead"
         return
     row.status = "failed"
-    row.next_attempt_at = now + backoff(row.attempts, retry)
+    wait = backoff(row.attempts, retry)
+    if retry_after is not None:  # the vendor said when; never sooner, capped by retry.max
+        wait = max(wait, min(timedelta(seconds=retry_after), retry.max))
+    row.next_attempt_at = now + wait
+
+
+def cancel(row: Notification, *, reason: str) -> None:
+    """Drop a claimed message that is no longer wanted (a page after acknowledgement)."""
+    row.status = "cancelled"
+    row.claimed_until = None
+    row.last_error = reason
 
 
 def backoff(attempts: int, retry: RetryConfig) -> timedelta:
@@ -140,11 +164,14 @@ def defer(row: Notification, *, until: datetime) -> None:
     row.next_attempt_at = until
 
 
-def sent_since(session: Session, *, destination: str, since: datetime) -> list[datetime]:
+def sent_since(
+    session: Session, *, channel: str, destination: str, since: datetime
+) -> list[datetime]:
     """Return when messages to a destination were sent since a time (for rate limits)."""
     return list(
         session.scalars(
             select(Notification.sent_at).where(
+                Notification.channel == channel,
                 Notification.destination == destination,
                 Notification.sent_at >= since,
                 Notification.bundled_into.is_(None),
@@ -188,6 +215,20 @@ def resend(session: Session, *, notification_id: int, now: datetime) -> Notifica
     row.attempts = 0
     row.next_attempt_at = now
     row.last_error = None
+    if row.action == "create_channel" and row.incident_id is not None:
+        # Messages for the channel died because it did not exist: they go again behind it.
+        behind = session.scalars(
+            select(Notification).where(
+                Notification.incident_id == row.incident_id,
+                Notification.channel == row.channel,
+                Notification.destination == row.destination,
+                Notification.id > row.id,
+                Notification.status == "dead",
+            )
+        )
+        for other in behind:
+            other.status, other.attempts, other.next_attempt_at = "pending", 0, now
+            other.last_error = None
     return row
 
 

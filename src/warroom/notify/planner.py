@@ -105,18 +105,20 @@ def plan(
             out += _declared(session, incident, config, channels, card, now)
         elif kind in ("acknowledged", "triaged", "mitigated", "resolved", "closed"):
             escalation.stop(session, incident=incident, now=now, reason=kind)
-        if kind in UPDATE_EVENTS and "declared" not in kinds:
+        rooms = config.notifications.incident_channels
+        if kind in UPDATE_EVENTS and "declared" not in kinds and rooms:
             add(f"{k}:chat", "chat", "post", INCIDENT_CHANNEL, text=event.text, card=card)
-        if kind == "commander_changed" and incident.commander and "declared" not in kinds:
+        if kind == "commander_changed" and incident.commander and "declared" not in kinds and rooms:
             person = config.person(incident.commander)
             if person and person.slack:
                 add(f"{k}:invite", "chat", "invite", INCIDENT_CHANNEL, users=[person.slack])
-        if kind == "severity_changed" and "declared" not in kinds:
+        if kind == "severity_changed" and "declared" not in kinds and _raised(config, event):
             out += _severity_raised(session, incident, config, channels, card, now)
-        if kind in ("acknowledged", "resolved") and incident.severity in rules.pager_severities:
+        if kind in ("acknowledged", "resolved") and _pages_out(config, incident.severity):
             action = "acknowledge" if kind == "acknowledged" else "resolve"
-            add(f"inc{n}:pager:{action}", "pager", action, incident.ref, card=card)
-        if kind == "reopened" and incident.severity in rules.pager_severities:
+            # Keyed by the event: after a reopen, the next resolve must go out too.
+            add(f"{k}:pager", "pager", action, incident.ref, card=card)
+        if kind == "reopened" and _pages_out(config, incident.severity):
             add(f"{k}:pager", "pager", "trigger", incident.ref, card=card)
         public = kind == "resolved" or bool((event.data or {}).get("public"))
         if kind in ("status_update", "resolved") and public and _on_status_page(incident, config):
@@ -190,7 +192,7 @@ def _declared(
             )
         add(f"inc{n}:card", "chat", "post", INCIDENT_CHANNEL, text=card["title"], card=card)
     out += _severity_raised(session, incident, config, channels, card, now)
-    if incident.severity in rules.pager_severities:
+    if _pages_out(config, incident.severity):
         add(f"inc{n}:pager:trigger", "pager", "trigger", incident.ref, card=card)
     if _on_status_page(incident, config):
         add(
@@ -217,7 +219,8 @@ def _severity_raised(
     """What a severity calls for, once per incident: room, executive email, paging."""
     rules, n, out = config.notifications, incident.number, []
     severity = config.severities.get(incident.severity)
-    if incident.severity in rules.conference_severities and "conference" in channels:
+    zoom = config.integrations.zoom
+    if zoom is not None and zoom.wants_meeting(incident.severity) and "conference" in channels:
         out.append(
             Message(
                 f"inc{n}:meeting",
@@ -249,10 +252,26 @@ def _severity_raised(
     return out
 
 
+def _raised(config: WarroomConfig, event: TimelineEvent) -> bool:
+    """Tell whether a severity change made the incident more severe (SEV-2 → SEV-1)."""
+    order = list(config.severities)
+    data = event.data or {}
+    old, new = data.get("from"), data.get("to")
+    if old not in order or new not in order:
+        return True
+    return order.index(new) < order.index(old)
+
+
 def _on_status_page(incident: Incident, config: WarroomConfig) -> bool:
-    """Tell whether the hosted status page hears about this incident."""
-    rules = config.notifications
-    return incident.visibility == "public" and incident.severity in rules.status_page_severities
+    """Tell whether the hosted status page hears about this incident (public ones only)."""
+    page = config.integrations.statuspage
+    return page is not None and incident.visibility == "public" and page.sends(incident.severity)
+
+
+def _pages_out(config: WarroomConfig, severity: str) -> bool:
+    """Tell whether PagerDuty hears about incidents of this severity."""
+    pager = config.integrations.pagerduty_events
+    return pager is not None and pager.sends(severity)
 
 
 def _webhooks(config: WarroomConfig) -> list[dict[str, Any]]:

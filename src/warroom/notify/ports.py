@@ -14,11 +14,17 @@ from typing import Any, Literal, Protocol
 
 
 class DeliveryError(Exception):
-    """A send failed; `permanent` ones (the vendor refused the request) are not retried."""
+    """A send failed; `permanent` ones (the vendor refused the request) are not retried.
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    `retry_after` (seconds) is the vendor's own wish (HTTP Retry-After), honoured by the outbox.
+    """
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

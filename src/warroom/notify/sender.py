@@ -12,7 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
@@ -25,6 +27,7 @@ from warroom.notify.ports import Adapters, DeliveryError
 from warroom.storage.db import Database
 
 log = logging.getLogger("warroom.notify")
+LEASE_MARGIN = timedelta(seconds=1)
 
 
 @dataclass
@@ -36,6 +39,17 @@ class _Claimed:
     row: Notification
     bundled_rows: list[Notification]
     links: dict[str, str]
+    lease_ends: datetime | None = None
+
+
+@dataclass
+class _Result:
+    """What became of one claimed row: an outcome or an error, and when."""
+
+    item: _Claimed
+    outcome: dispatch.Outcome | None
+    error: DeliveryError | None
+    at: datetime
 
 
 @dataclass
@@ -48,21 +62,23 @@ class Sender:
     now: Callable[[], datetime]
     owner: str
     workers: int = 8
-    batch: int = 200
+    # Small rounds: a claim must not outlive its lease while slow vendors time out, and the
+    # outcomes of a round are recorded in one commit.
+    batch_per_worker: int = 4
     _pool: ThreadPoolExecutor | None = field(default=None, init=False)
 
     def send_due(self) -> int:
-        """Claim a batch of due rows, send them in parallel, record each outcome."""
+        """Claim a batch of due rows, send them in parallel, record the outcomes together."""
         claimed = self._claim()
         if not claimed:
             return 0
         if self.workers <= 1 or len(claimed) == 1:
-            for item in claimed:
-                self._send_one(item)
+            results = [self._deliver(item) for item in claimed]
         else:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sender")
-            list(self._pool.map(self._send_one, claimed))
+            results = list(self._pool.map(self._deliver, claimed))
+        self._record(results)
         return len(claimed)
 
     def close(self) -> None:
@@ -79,22 +95,29 @@ class Sender:
         out: list[_Claimed] = []
         with self.db.transaction() as session:
             lease = config.notifications.claim_lease
-            rows = outbox.claim(session, now=now, owner=self.owner, limit=self.batch, lease=lease)
+            limit = max(1, self.workers) * self.batch_per_worker
+            rows = outbox.claim(session, now=now, owner=self.owner, limit=limit, lease=lease)
+            incidents = _incidents(session, {row.incident_id for row in rows} - {None})
+            budgets = _Budgets(session, config, now)
             # Several pages to one person in this batch go out as one message.
             heads: dict[tuple[str, str], Notification] = {}
             bundled: dict[int, list[Notification]] = {}
             for row in rows:
-                limit = _limit_for(row, config)
-                if limit is not None and (row.channel, row.destination) not in heads:
-                    wait_until = _over_limit(session, row, limit, now)
-                    if wait_until is not None:
-                        outbox.defer(row, until=wait_until)
-                        continue
+                if row.action == "page" and _answered(incidents.get(row.incident_id)):
+                    outbox.cancel(
+                        row, reason="the incident was acknowledged before this page went out"
+                    )
+                    continue
+                head = heads.get((row.channel, row.destination)) if row.action == "page" else None
+                if head is not None:
+                    bundled.setdefault(head.id, []).append(row)
+                    continue
+                wait_until = budgets.take(row)
+                if wait_until is not None:
+                    outbox.defer(row, until=wait_until)
+                    continue
                 if row.action == "page":
-                    head = heads.setdefault((row.channel, row.destination), row)
-                    if head is not row:
-                        bundled.setdefault(head.id, []).append(row)
-                        continue
+                    heads[(row.channel, row.destination)] = row
                     more = outbox.bundle_candidates(session, head=row, now=now)
                     for other in more:
                         other.status, other.claimed_by = "sending", self.owner
@@ -104,50 +127,65 @@ class Sender:
             for item in out:
                 item.bundled_rows = bundled.get(item.id, [])
                 item.bundle = [b.id for b in item.bundled_rows]
-                if item.row.incident_id is not None:
-                    incident = session.get(Incident, item.row.incident_id)
-                    item.links = dict(incident.links or {}) if incident else {}
+                found = incidents.get(item.row.incident_id)
+                item.links = dict(found.links or {}) if found is not None else {}
+                item.lease_ends = now + lease
         return out
 
-    def _send_one(self, item: _Claimed) -> None:
-        """Send one claimed row and record the outcome in its own transaction."""
-        config = self.config()
+    def _deliver(self, item: _Claimed) -> _Result:
+        """Send one claimed row (no database work here: this is the slow, remote part)."""
+        if item.lease_ends is not None and self.now() >= item.lease_ends - LEASE_MARGIN:
+            # Too late: another sender may take it over any moment; leave it to the next claim.
+            return _Result(item, None, None, self.now())
         try:
             outcome = dispatch.send(
                 item.row,
                 adapters=self.adapters(),
-                config=config,
+                config=self.config(),
                 links=item.links,
                 bundle=item.bundled_rows,
             )
-            error: DeliveryError | None = None
+            return _Result(item, outcome, None, self.now())
         except DeliveryError as exc:
-            outcome, error = None, exc
+            return _Result(item, None, exc, self.now())
         except Exception as exc:  # an adapter bug must not kill the sender; retry it
             log.exception("sending notification %s failed", item.id)
-            outcome, error = None, DeliveryError(f"{type(exc).__name__}: {exc}")
-        now = self.now()
+            return _Result(item, None, DeliveryError(f"{type(exc).__name__}: {exc}"), self.now())
+
+    def _record(self, results: list[_Result]) -> None:
+        """Record every outcome of a round in one transaction (one commit, one fsync)."""
+        config = self.config()
+        retry = config.notifications.retry
         with self.db.transaction() as session:
-            row = session.get(Notification, item.id)
-            if row is None or row.status != "sending" or row.claimed_by != self.owner:
-                return  # our lease ran out and someone else took it
-            rows = [row] + [r for r in (session.get(Notification, i) for i in item.bundle) if r]
-            if outcome is not None:
-                for each in rows:
-                    outbox.mark_sent(each, now=now, provider_id=outcome.provider_id)
-                    if each is not row:
-                        each.bundled_into = row.id
-                self._apply(session, row, outcome, now, config)
-                metrics.sent(row.channel, row.action, (now - row.due_at).total_seconds())
-            else:
-                assert error is not None
+            ids = [i for r in results for i in (r.item.id, *r.item.bundle)]
+            loaded = {  # one query; the dict keeps them alive in the identity map
+                n.id: n
+                for n in session.scalars(select(Notification).where(Notification.id.in_(ids)))
+            }
+            for result in results:
+                item, outcome, error, now = result.item, result.outcome, result.error, result.at
+                row = loaded.get(item.id)
+                if row is None or row.status != "sending" or row.claimed_by != self.owner:
+                    continue  # our lease ran out and someone else took it
+                rows = [row] + [loaded[i] for i in item.bundle if i in loaded]
+                if outcome is not None:
+                    for each in rows:
+                        outbox.mark_sent(each, now=now, provider_id=outcome.provider_id)
+                        if each is not row:
+                            each.bundled_into = row.id
+                    self._apply(session, row, outcome, now, config)
+                    metrics.sent(row.channel, row.action, (now - row.due_at).total_seconds())
+                    continue
+                if error is None:
+                    continue  # not sent: the lease was about to end
                 for each in rows:
                     outbox.mark_failed(
                         each,
                         now=now,
                         error=str(error),
                         permanent=error.permanent,
-                        retry=config.notifications.retry,
+                        retry=retry,
+                        retry_after=error.retry_after,
                     )
                 metrics.failed(row.channel, row.status)
                 if row.status == "dead":
@@ -163,7 +201,7 @@ class Sender:
         config: WarroomConfig,
     ) -> None:
         """Keep what the send produced: links on the incident, follow-ups, a timeline line."""
-        if row.incident_id is None:
+        if row.incident_id is None or not (outcome.links or outcome.note or outcome.follow_ups):
             return
         incident = session.get(Incident, row.incident_id)
         if incident is None:
@@ -218,11 +256,50 @@ def _limit_for(row: Notification, config: WarroomConfig) -> RateLimit | None:
     return None
 
 
-def _over_limit(
-    session: Session, row: Notification, limit: RateLimit, now: datetime
-) -> datetime | None:
-    """Return when the row may go if its destination is at its limit, else None."""
-    recent = outbox.sent_since(session, destination=row.destination, since=now - limit.per)
-    if len(recent) < limit.count:
+class _Budgets:
+    """How many more messages each destination may get now, under its rate limit."""
+
+    def __init__(self, session: Session, config: WarroomConfig, now: datetime) -> None:
+        self.session, self.config, self.now = session, config, now
+        # (channel, destination) -> (messages left, when the window frees up)
+        self.left: dict[tuple[str, str], tuple[int, datetime]] = {}
+
+    def take(self, row: Notification) -> datetime | None:
+        """Use one message of the row's budget; return when to retry if there is none left."""
+        limit = _limit_for(row, self.config)
+        if limit is None:
+            return None
+        where = (row.channel, row.destination)
+        if where not in self.left:
+            recent = outbox.sent_since(
+                self.session,
+                channel=row.channel,
+                destination=row.destination,
+                since=self.now - limit.per,
+            )
+            free_at = (min(recent) if recent else self.now) + limit.per + timedelta(milliseconds=10)
+            self.left[where] = (limit.count - len(recent), free_at)
+        left, free_at = self.left[where]
+        if left <= 0:
+            return free_at
+        self.left[where] = (left - 1, free_at)
         return None
-    return min(recent) + limit.per + timedelta(milliseconds=10)
+
+
+def _incidents(session: Session, incident_ids: set[int | None]) -> dict[int | None, Any]:
+    """Return incident id -> (links, status, acknowledged_at), in one query."""
+    if not incident_ids:
+        return {}
+    rows = session.execute(
+        select(Incident.id, Incident.links, Incident.status, Incident.acknowledged_at).where(
+            Incident.id.in_(incident_ids)
+        )
+    )
+    return {row.id: row for row in rows}
+
+
+def _answered(incident: Any) -> bool:
+    """Tell whether paging for this incident is over (acknowledged, or moved on)."""
+    return incident is not None and (
+        incident.acknowledged_at is not None or incident.status != "detected"
+    )

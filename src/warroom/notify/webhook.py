@@ -33,6 +33,7 @@ WebhookEvent = Literal[
     "incident.acknowledged",
     "incident.triaged",
     "incident.severity_changed",
+    "incident.commander_changed",
     "incident.mitigated",
     "incident.resolved",
     "incident.closed",

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from warroom.core.clock import ensure_utc
 from warroom.core.errors import Conflict, Invalid
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
@@ -134,6 +135,20 @@ def last_update_at(session: Session, incident_id: int) -> datetime | None:
     """Return when the incident's latest update (public or private) was posted, if any."""
     stmt = select(func.max(StatusUpdate.at)).where(StatusUpdate.incident_id == incident_id)
     return session.scalar(stmt)  # max() keeps the column's type: aware UTC on both backends
+
+
+def last_updates(session: Session, incident_ids: list[int]) -> dict[int, datetime]:
+    """Return incident id -> when its latest update was posted, for those that have one."""
+    found: dict[int, datetime] = {}
+    for start in range(0, len(incident_ids), 500):
+        chunk = incident_ids[start : start + 500]
+        rows = session.execute(
+            select(StatusUpdate.incident_id, func.max(StatusUpdate.at))
+            .where(StatusUpdate.incident_id.in_(chunk))
+            .group_by(StatusUpdate.incident_id)
+        ).all()
+        found.update({incident_id: ensure_utc(at) for incident_id, at in rows})
+    return found
 
 
 def public_status(

@@ -1,0 +1,421 @@
+"""Escalation and outbox: lateness with 10,000 incidents escalating at once, outbox throughput,
+and alert-to-first-page latency through a real `warroom serve`.
+
+Pages go to a lean loopback Slack receiver (bench/receiver.py) over HTTP, through warroom's
+real Slack adapter (slack_sdk). Lateness is measured from the moment a step was due: to the
+engine writing the page into the outbox, and to the page being delivered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import insert, select
+
+from bench.common import (
+    REPO_ROOT,
+    Stats,
+    machine_info,
+    markdown_table,
+    write_section,
+)
+from bench.common import warroom_server as serve
+from bench.incidents import TEMPLATES, Unreachable, scratch_postgres
+from bench.receiver import TOKEN, Receiver
+from warroom.app import build_runtime
+from warroom.config import Settings, WarroomConfig
+from warroom.escalation.models import Escalation
+from warroom.incidents.models import Incident
+from warroom.notify.models import Notification
+from warroom.storage import migrate
+from warroom.storage.counters import Counter
+from warroom.storage.db import Database
+
+CHANNELS = 20  # services, each paging its own channel (no bundling, no rate limit)
+SEED_BATCH = 1000
+
+
+@dataclass
+class Lateness:
+    """The 10,000-at-once run on one backend."""
+
+    backend: str
+    incidents: int
+    written: Stats  # due -> page in the outbox
+    delivered: Stats  # due -> page delivered to the receiver
+    per_second: float  # outbox delivery rate
+    repeats: int
+
+
+def lateness_config(receiver: Receiver) -> dict[str, Any]:
+    """Twenty services, each with a one-step policy posting to its own channel."""
+    return {
+        "services": [{"id": f"svc{i}", "escalation": f"p{i}"} for i in range(CHANNELS)],
+        "escalation_policies": [
+            {"id": f"p{i}", "steps": [{"after": "0s", "notify": [f"channel:#pages-{i}"]}]}
+            for i in range(CHANNELS)
+        ],
+        "integrations": {
+            "slack": {"signing_secret": "s" * 32, "bot_token": TOKEN, "base_url": receiver.url}
+        },
+        "notifications": {
+            "incident_channels": False,
+            "rate_limits": {"channel": {"count": 1_000_000, "per": "1s"}},
+        },
+    }
+
+
+def seed_escalations(db: Database, config: WarroomConfig, count: int, due: datetime) -> None:
+    """Insert `count` open SEV-1 incidents whose first escalation step is due at `due`."""
+    now = datetime.now(UTC)
+    policies = {p.id: p for p in config.escalation_policies}
+    columns = (TextColumn("[bold]seeding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("seed", total=count)
+        for first in range(1, count + 1, SEED_BATCH):
+            numbers = range(first, min(count, first + SEED_BATCH - 1) + 1)
+            incidents = [
+                {
+                    "id": n,
+                    "number": n,
+                    "slug": f"bench-{n}",
+                    "title": f"Bench incident {n}",
+                    "summary": "",
+                    "status": "detected",
+                    "severity": "SEV-1",
+                    "incident_type": "default",
+                    "service": f"svc{n % CHANNELS}",
+                    "visibility": "public",
+                    "links": {},
+                    "source": "bench",
+                    "detected_at": now,
+                    "updated_at": now,
+                }
+                for n in numbers
+            ]
+            escalations = []
+            for n in numbers:
+                policy = policies[f"p{n % CHANNELS}"]
+                escalations.append(
+                    {
+                        "incident_id": n,
+                        "policy_id": policy.id,
+                        "policy_version": policy.version(),
+                        "policy": policy.model_dump(mode="json"),
+                        "step": 0,
+                        "loop": 0,
+                        "state": "active",
+                        "started_at": due,
+                        "next_at": due,
+                        "updated_at": now,
+                    }
+                )
+            with db.write_engine.begin() as connection:
+                connection.execute(insert(Incident), incidents)
+                connection.execute(insert(Escalation), escalations)
+            progress.advance(task, len(incidents))
+    with db.write_engine.begin() as connection:
+        connection.execute(insert(Counter).values(name="incident_number", value=count))
+
+
+def measure_lateness(
+    backend: str, url: str, count: int, workdir: Path, console: Console
+) -> Lateness:
+    """Start an engine on a database holding `count` escalations due together; time them."""
+    with Receiver() as receiver:
+        config = WarroomConfig.model_validate(lateness_config(receiver))
+        db = Database(url)
+        migrate.upgrade(db)
+        due = datetime.now(UTC) + timedelta(seconds=3 + count / 5000)
+        seed_escalations(db, config, count, due)
+        db.dispose()
+        settings = Settings(
+            data_dir=workdir / "var", database_url=url, runbooks_dir=workdir / "runbooks"
+        )
+        runtime = build_runtime(settings, config=config, upgrade=False)
+        runtime.engine.start()
+        try:
+            wait = (due - datetime.now(UTC)).total_seconds()
+            console.print(f"  {backend}: {count:,} escalations due in {wait:.1f} s")
+            if not receiver.wait_for(count, timeout=600):
+                raise RuntimeError(f"only {receiver.count} of {count} pages arrived")
+        finally:
+            runtime.close()
+        with runtime.db.session() as session:
+            rows = session.execute(
+                select(Notification.due_at, Notification.created_at, Notification.sent_at)
+            ).all()
+        runtime.db.dispose()
+    written = [(c - d).total_seconds() for d, c, _ in rows]
+    delivered = [(s - d).total_seconds() for d, _, s in rows if s is not None]
+    first = min(c for _, c, _ in rows)
+    last = max(s for _, _, s in rows if s is not None)
+    return Lateness(
+        backend,
+        count,
+        Stats.of(written),
+        Stats.of(delivered),
+        len(delivered) / max((last - first).total_seconds(), 1e-6),
+        receiver.repeats,
+    )
+
+
+def alert_config(receiver: Receiver) -> dict[str, Any]:
+    """One service whose primary on call (alice) is paged by Slack DM for every new alert."""
+    return {
+        "people": [{"id": "alice", "name": "Alice", "slack": "UALICE01"}],
+        "teams": [{"id": "ops", "members": ["alice"], "leads": ["alice"]}],
+        "schedules": [
+            {
+                "id": "ops",
+                "timezone": "UTC",
+                "layers": [
+                    {"name": "primary", "rotation": {"every": "1w", "participants": ["alice"]}}
+                ],
+            }
+        ],
+        "services": [{"id": "checkout", "team": "ops", "schedule": "ops"}],
+        "routes": [
+            {
+                "match": ['service="checkout"'],
+                "service": "checkout",
+                "severity": "SEV-1",
+                "group_by": ["alertname"],
+            }
+        ],
+        "integrations": {
+            "alertmanager": [{"name": "bench", "token": "bench-token-0123456789"}],
+            "slack": {"signing_secret": "s" * 32, "bot_token": TOKEN, "base_url": receiver.url},
+        },
+        "notifications": {
+            "incident_channels": False,
+            "rate_limits": {
+                "person": {"count": 1_000_000, "per": "1s"},
+                "channel": {"count": 1_000_000, "per": "1s"},
+            },
+        },
+    }
+
+
+def measure_alert_to_page(
+    backend: str, url: str | None, alerts: int, workdir: Path, console: Console
+) -> Stats:
+    """Post alerts one at a time to a real server; time each until its page arrives."""
+    with Receiver() as receiver:
+        config_path = workdir / "alert.yaml"
+        config_path.write_text(yaml.safe_dump(alert_config(receiver)))
+        shutil.copytree(TEMPLATES, workdir / "runbooks" / "templates", dirs_exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
+        env |= {
+            "WARROOM_DATA_DIR": str(workdir / "alert-data"),
+            "WARROOM_RUNBOOKS_DIR": str(workdir / "runbooks"),
+            "WARROOM_CONFIG": str(config_path),
+            "WARROOM_LOG_LEVEL": "WARNING",
+        }
+        if url is not None:
+            env["WARROOM_DATABASE_URL"] = url
+        timings = []
+        with (
+            serve(env, workdir, workdir / "alert-server.log") as base_url,
+            httpx.Client(
+                base_url=base_url,
+                headers={"Authorization": "Bearer bench-token-0123456789"},
+                trust_env=False,
+            ) as http,
+        ):
+            for index in range(alerts + 5):  # the first five warm up
+                body = {
+                    "version": "4",
+                    "status": "firing",
+                    "receiver": "warroom",
+                    "groupKey": f'{{}}:{{alertname="Bench{index}"}}',
+                    "alerts": [
+                        {
+                            "status": "firing",
+                            "labels": {"alertname": f"Bench{index}", "service": "checkout"},
+                            "annotations": {"summary": "CPU high"},
+                            "startsAt": datetime.now(UTC).isoformat(),
+                            "endsAt": "0001-01-01T00:00:00Z",
+                            "fingerprint": f"{index:016x}",
+                        }
+                    ],
+                }
+                started = time.monotonic()
+                answer = http.post("/api/v1/intake/alertmanager", json=body)
+                answer.raise_for_status()
+                number = answer.json()["incidents_opened"][0].removeprefix("INC-")
+                key = f"inc{number}:page:0:0:alice:chat"
+                deadline = started + 10
+                while key not in receiver.arrivals and time.monotonic() < deadline:
+                    time.sleep(0.0005)
+                if key not in receiver.arrivals:
+                    raise RuntimeError(f"no page for INC-{number} within 10 s")
+                if index >= 5:
+                    timings.append(receiver.arrivals[key] - started)
+        console.print(f"  {backend}: alert → first page over {alerts} alerts")
+    return Stats.of(timings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the escalation benchmarks and record them in docs/benchmarks.md."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--incidents", type=int, default=10_000)
+    parser.add_argument("--alerts", type=int, default=200)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
+    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    options = parser.parse_args(argv)
+    console = Console()
+    started = time.monotonic()
+    late: list[Lateness] = []
+    to_page: list[tuple[str, Stats]] = []
+    notes: list[str] = []
+    pg_version = None
+    with tempfile.TemporaryDirectory(prefix="warroom-escalation-") as tmp:
+        root = Path(tmp)
+        if options.backend in ("sqlite", "all"):
+            (root / "sqlite").mkdir()
+            late.append(
+                measure_lateness(
+                    "SQLite",
+                    f"sqlite:///{root / 'sqlite' / 'late.db'}",
+                    options.incidents,
+                    root / "sqlite",
+                    console,
+                )
+            )
+            to_page.append(
+                (
+                    "SQLite",
+                    measure_alert_to_page("SQLite", None, options.alerts, root / "sqlite", console),
+                )
+            )
+        if options.backend in ("postgresql", "all"):
+            url = os.environ.get(
+                "WARROOM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+            )
+            (root / "pg").mkdir()
+            try:
+                with scratch_postgres(url) as (scratch, pg_version):
+                    late.append(
+                        measure_lateness(
+                            "PostgreSQL", scratch, options.incidents, root / "pg", console
+                        )
+                    )
+                with scratch_postgres(url) as (scratch, pg_version):
+                    to_page.append(
+                        (
+                            "PostgreSQL",
+                            measure_alert_to_page(
+                                "PostgreSQL", scratch, options.alerts, root / "pg", console
+                            ),
+                        )
+                    )
+            except Unreachable as exc:
+                notes.append(f"PostgreSQL skipped: {exc}")
+    late_headers = (
+        "Backend",
+        "Incidents",
+        "due → outbox p50 (ms)",
+        "p99 (ms)",
+        "due → delivered p50 (ms)",
+        "p99 (ms)",
+        "max (ms)",
+        "delivered/s",
+        "repeats",
+    )
+    late_rows = [
+        [
+            r.backend,
+            f"{r.incidents:,}",
+            f"{r.written.p50:.0f}",
+            f"{r.written.p99:.0f}",
+            f"{r.delivered.p50:.0f}",
+            f"{r.delivered.p99:.0f}",
+            f"{r.delivered.max:.0f}",
+            f"{r.per_second:,.0f}",
+            str(r.repeats),
+        ]
+        for r in late
+    ]
+    page_headers = ("Backend", "Alerts", "p50 (ms)", "p99 (ms)", "max (ms)", "p99 ≤ 100 ms")
+    page_rows = [
+        [
+            b,
+            str(s.count),
+            f"{s.p50:.1f}",
+            f"{s.p99:.1f}",
+            f"{s.max:.1f}",
+            "yes" if s.p99 <= 100 else "no",
+        ]
+        for b, s in to_page
+    ]
+    lines = []
+    for r in late:
+        met = "met" if r.written.p99 <= 1000 else "**not met**"
+        lines.append(
+            f"- {r.backend}: escalation lateness p99 {r.written.p99 / 1000:.2f} s "
+            f"(step due → page in the outbox; target ≤ 1 s) — {met}; delivered p99 "
+            f"{r.delivered.p99 / 1000:.2f} s at {r.per_second:,.0f} messages/s"
+        )
+    for backend, stats in to_page:
+        met = "met" if stats.p99 <= 100 else "**not met**"
+        if backend == "SQLite":
+            lines.append(
+                f"- SQLite: alert-to-first-page p99 {stats.p99:.1f} ms (target ≤ 100 ms) — {met}"
+            )
+    console.print(markdown_table(late_headers, late_rows))
+    console.print(markdown_table(page_headers, page_rows))
+    for line in lines + notes:
+        console.print(line)
+    if options.no_write:
+        return 0
+    info = machine_info() | ({"PostgreSQL": pg_version} if pg_version else {})
+    body = "\n".join(
+        [
+            "## Escalation and notifications (latest run)",
+            "",
+            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "- Command: `.venv/bin/python -m bench.escalation`",
+            "- Machine: " + "; ".join(f"{k}: {v}" for k, v in info.items()),
+            f"- Total run time: {time.monotonic() - started:.0f} s",
+            "",
+            f"### {options.incidents:,} incidents escalating at once",
+            "",
+            f"{options.incidents:,} open SEV-1 incidents whose first escalation step falls due at "
+            "the same instant (seeded straight into the database), one engine (`warroom serve`'s "
+            f"tick loop and sender, in one process), pages to {CHANNELS} Slack channels through "
+            "warroom's Slack adapter (slack_sdk over HTTP) to a loopback receiver. *due → outbox* "
+            "is the engine's lateness (the page row written); *due → delivered* adds the send.",
+            "",
+            markdown_table(late_headers, late_rows),
+            "",
+            "### Alert to first page",
+            "",
+            "`warroom serve` (one process, engine included); one Alertmanager webhook at a time, "
+            "each a new alert group, so each opens an incident whose primary on call is paged by "
+            "Slack DM. From sending the webhook to the DM arriving at the loopback receiver.",
+            "",
+            markdown_table(page_headers, page_rows),
+            "",
+            *lines,
+            *[f"- {note}" for note in notes],
+        ]
+    )
+    write_section(REPO_ROOT / "docs" / "benchmarks.md", "escalation", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

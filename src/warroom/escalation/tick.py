@@ -1,0 +1,191 @@
+"""One engine tick over the due escalations, in a few set-based statements.
+
+10,000 incidents may fall due at once (an outage pages every service); the tick reads the
+due rows and their incidents with Core queries, works in Python, and writes the pages,
+timeline events and new escalation positions with executemany.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from warroom.config import WarroomConfig
+from warroom.escalation.config import EscalationPolicy
+from warroom.escalation.engine import OnCall, StepState, advance
+from warroom.escalation.models import ACTIVE, Escalation
+from warroom.incidents.models import Incident, TimelineEvent
+from warroom.notify import outbox
+from warroom.notify.outbox import Message
+
+log = logging.getLogger("warroom.escalation")
+ESCALATIONS = cast(Table, Escalation.__table__)
+INCIDENTS = cast(Table, Incident.__table__)
+TIMELINE = cast(Table, TimelineEvent.__table__)
+CHUNK = 1000
+# Policies are pinned by a hash of their content, so a parsed version never goes stale.
+_POLICIES: dict[str, EscalationPolicy] = {}
+
+
+@dataclass
+class TickResult:
+    """What one tick did."""
+
+    advanced: int = 0
+    stopped: int = 0
+    messages: int = 0
+    lateness: list[float] = field(default_factory=list)  # seconds between due and done
+    full: bool = False  # the batch limit was reached: more may be due now
+
+
+def tick(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    oncall: OnCall,
+    channels: set[str],
+    now: datetime,
+    limit: int = CHUNK,
+    known_on_call: dict[str, dict[str, list[str]]] | None = None,
+) -> TickResult:
+    """Advance every escalation that is due (up to `limit`); return what was done.
+
+    `known_on_call` (schedule -> layer -> people) saves asking an on-call source, which may
+    be PagerDuty over HTTP, while this transaction holds the write lock.
+    """
+    e = ESCALATIONS.c
+    statement = (
+        select(e.id, e.incident_id, e.policy_version, e.step, e.loop, e.next_at)
+        .where(e.state == ACTIVE, e.next_at <= now)
+        .order_by(e.next_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Another engine skips the rows this one holds: each step runs once.
+        statement = statement.with_for_update(skip_locked=True)
+    connection = session.connection()
+    due = [StepState(*row) for row in connection.execute(statement)]
+    result = TickResult(full=len(due) == limit)
+    if not due:
+        return result
+    incidents = _incidents(session, [d.incident_id for d in due])
+    broken = _load_policies(session, {d.policy_version for d in due})
+    who: dict[str, dict[str, list[str]]] = dict(known_on_call or {})
+
+    def on_call(schedule: str, at: datetime) -> dict[str, list[str]]:
+        if schedule not in who:  # once per schedule and tick
+            who[schedule] = oncall(schedule, at)
+        return who[schedule]
+
+    messages: list[Message] = []
+    events: list[dict[str, Any]] = []
+    for state in due:
+        incident = incidents.get(state.incident_id)
+        if incident is None:
+            continue
+        assert state.next_at is not None
+        result.lateness.append((now - state.next_at).total_seconds())
+        state.updated_at = now
+        if incident.acknowledged_at is not None or incident.status != "detected":
+            reason = "acknowledged" if incident.acknowledged_at is not None else incident.status
+            state.state, state.next_at, state.reason = "stopped", None, reason
+            result.stopped += 1
+            continue
+        if state.policy_version in broken:
+            state.state, state.next_at = "broken", None
+            state.reason = broken[state.policy_version][:200]
+            continue
+        try:
+            policy = _POLICIES[state.policy_version]
+            pages = advance(state, policy, incident, config, on_call, channels, now, events)
+        except Exception as exc:  # one bad row must not stop everyone else's paging
+            log.exception("escalation %s of incident %s failed", state.id, state.incident_id)
+            state.state, state.next_at = "broken", None
+            state.reason = f"{type(exc).__name__}: {exc}"[:200]
+            continue
+        messages += pages
+        result.advanced += 1
+    _write(session, due, events)
+    if messages:
+        result.messages = outbox.enqueue(
+            session, messages, now=now, retry=config.notifications.retry
+        )
+    return result
+
+
+def any_due(session: Session, now: datetime) -> bool:
+    """Tell whether some escalation step is due (a cheap read before a tick)."""
+    e = ESCALATIONS.c
+    query = select(e.id).where(e.state == ACTIVE, e.next_at <= now).limit(1)
+    return session.connection().execute(query).first() is not None
+
+
+def _incidents(session: Session, ids: list[int]) -> dict[int, Any]:
+    """Return id -> row of the columns a page needs, for the given incidents."""
+    i = INCIDENTS.c
+    columns = (
+        i.id, i.number, i.slug, i.title, i.summary, i.status, i.severity, i.service,
+        i.commander, i.visibility, i.links, i.detected_at, i.acknowledged_at,
+    )  # fmt: skip
+    found: dict[int, Any] = {}
+    for start in range(0, len(ids), CHUNK):
+        rows = session.connection().execute(
+            select(*columns).where(i.id.in_(ids[start : start + CHUNK]))
+        )
+        found.update({row.id: row for row in rows})
+    return found
+
+
+def _load_policies(session: Session, versions: set[str]) -> dict[str, str]:
+    """Parse each pinned policy version not seen yet; return version -> error for bad ones."""
+    e = ESCALATIONS.c
+    broken: dict[str, str] = {}
+    for version in versions - _POLICIES.keys():
+        query = select(e.policy).where(e.policy_version == version).limit(1)
+        snapshot = session.connection().execute(query).scalar_one()
+        try:
+            _POLICIES[version] = EscalationPolicy.model_validate(snapshot)
+        except ValueError as exc:  # e.g. written by a newer release: leave it, say why
+            log.error("escalation policy version %s cannot be read: %s", version, exc)
+            broken[version] = f"policy version {version} cannot be read"
+    return broken
+
+
+def _write(session: Session, due: list[StepState], events: list[dict[str, Any]]) -> None:
+    """Store the new positions and the timeline events with executemany."""
+    connection = session.connection()
+    e = ESCALATIONS.c
+    statement = (
+        update(ESCALATIONS)
+        .where(e.id == bindparam("b_id"))
+        .values(
+            step=bindparam("b_step"),
+            loop=bindparam("b_loop"),
+            state=bindparam("b_state"),
+            next_at=bindparam("b_next_at"),
+            reason=bindparam("b_reason"),
+            updated_at=bindparam("b_updated_at"),
+        )
+    )
+    rows = [
+        {
+            "b_id": d.id,
+            "b_step": d.step,
+            "b_loop": d.loop,
+            "b_state": d.state,
+            "b_next_at": d.next_at,
+            "b_reason": d.reason,
+            "b_updated_at": d.updated_at,
+        }
+        for d in due
+        if d.updated_at is not None
+    ]
+    for start in range(0, len(rows), CHUNK):
+        connection.execute(statement, rows[start : start + CHUNK])
+    for start in range(0, len(events), CHUNK):
+        connection.execute(insert(TIMELINE), events[start : start + CHUNK])
