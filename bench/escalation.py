@@ -12,6 +12,7 @@ import argparse
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,35 @@ class Lateness:
     delivered: Stats  # due -> page delivered to the receiver
     per_second: float  # outbox delivery rate
     repeats: int
+
+
+class _Watcher(threading.Thread):
+    """Notes when each outbox row becomes visible to another connection (is committed)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(daemon=True)
+        self.db = db
+        self.seen: dict[int, datetime] = {}
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        last = 0
+        while not self._stop_event.wait(0.01):
+            with self.db.read_engine.connect() as connection:
+                ids = (
+                    connection.execute(select(Notification.id).where(Notification.id > last))
+                    .scalars()
+                    .all()
+                )
+            now = datetime.now(UTC)
+            for row_id in ids:
+                self.seen[row_id] = now
+            last = max(ids, default=last)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+        self.db.dispose()
 
 
 def lateness_config(receiver: Receiver) -> dict[str, Any]:
@@ -134,7 +164,7 @@ def measure_lateness(
     backend: str, url: str, count: int, workdir: Path, console: Console
 ) -> Lateness:
     """Start an engine on a database holding `count` escalations due together; time them."""
-    with Receiver() as receiver:
+    with Receiver(workdir / "late-arrivals.log") as receiver:
         config = WarroomConfig.model_validate(lateness_config(receiver))
         db = Database(url)
         migrate.upgrade(db)
@@ -145,6 +175,8 @@ def measure_lateness(
             data_dir=workdir / "var", database_url=url, runbooks_dir=workdir / "runbooks"
         )
         runtime = build_runtime(settings, config=config, upgrade=False)
+        watcher = _Watcher(Database(url))
+        watcher.start()
         runtime.engine.start()
         try:
             wait = (due - datetime.now(UTC)).total_seconds()
@@ -153,14 +185,16 @@ def measure_lateness(
                 raise RuntimeError(f"only {receiver.count} of {count} pages arrived")
         finally:
             runtime.close()
+            watcher.stop()
         with runtime.db.session() as session:
             rows = session.execute(
-                select(Notification.due_at, Notification.created_at, Notification.sent_at)
+                select(Notification.id, Notification.due_at, Notification.sent_at)
             ).all()
         runtime.db.dispose()
-    written = [(c - d).total_seconds() for d, c, _ in rows]
-    delivered = [(s - d).total_seconds() for d, _, s in rows if s is not None]
-    first = min(c for _, c, _ in rows)
+    # Written = committed: when the watcher first saw the row, not the tick's own clock.
+    written = [(watcher.seen[i] - d).total_seconds() for i, d, _ in rows]
+    delivered = [(s - d).total_seconds() for _, d, s in rows if s is not None]
+    first = min(watcher.seen.values())
     last = max(s for _, _, s in rows if s is not None)
     return Lateness(
         backend,
@@ -213,7 +247,7 @@ def measure_alert_to_page(
     backend: str, url: str | None, alerts: int, workdir: Path, console: Console
 ) -> Stats:
     """Post alerts one at a time to a real server; time each until its page arrives."""
-    with Receiver() as receiver:
+    with Receiver(workdir / "page-arrivals.log") as receiver:
         config_path = workdir / "alert.yaml"
         config_path.write_text(yaml.safe_dump(alert_config(receiver)))
         shutil.copytree(TEMPLATES, workdir / "runbooks" / "templates", dirs_exist_ok=True)
@@ -257,13 +291,11 @@ def measure_alert_to_page(
                 answer.raise_for_status()
                 number = answer.json()["incidents_opened"][0].removeprefix("INC-")
                 key = f"inc{number}:page:0:0:alice:chat"
-                deadline = started + 10
-                while key not in receiver.arrivals and time.monotonic() < deadline:
-                    time.sleep(0.0005)
-                if key not in receiver.arrivals:
+                arrived = receiver.arrival(key, timeout=10)
+                if arrived is None:
                     raise RuntimeError(f"no page for INC-{number} within 10 s")
                 if index >= 5:
-                    timings.append(receiver.arrivals[key] - started)
+                    timings.append(arrived - started)
         console.print(f"  {backend}: alert → first page over {alerts} alerts")
     return Stats.of(timings)
 
@@ -396,8 +428,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{options.incidents:,} open SEV-1 incidents whose first escalation step falls due at "
             "the same instant (seeded straight into the database), one engine (`warroom serve`'s "
             f"tick loop and sender, in one process), pages to {CHANNELS} Slack channels through "
-            "warroom's Slack adapter (slack_sdk over HTTP) to a loopback receiver. *due → outbox* "
-            "is the engine's lateness (the page row written); *due → delivered* adds the send.",
+            "warroom's Slack adapter (slack_sdk over HTTP) to a loopback receiver (its own "
+            "process, uvicorn). *due → outbox* is the engine's lateness: from the step falling "
+            "due to its page row being committed (as another connection first sees it); *due → "
+            "delivered* adds the send.",
             "",
             markdown_table(late_headers, late_rows),
             "",

@@ -47,6 +47,7 @@ class Engine:
     _wake: threading.Event = field(default_factory=threading.Event, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _send_wake: threading.Event = field(default_factory=threading.Event, init=False)
+    _backlog: _Flag = field(default_factory=lambda: _Flag(), init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _last_cadence: datetime | None = field(default=None, init=False)
 
@@ -124,20 +125,40 @@ class Engine:
 
     def _tick_loop(self) -> None:
         while not self._stop.is_set():
+            wait = TICK
             try:
                 result = self.tick()
                 if result.messages:
                     self._send_wake.set()
                 if result.full:
+                    self._backlog.set()
+                else:
+                    self._backlog.clear()
+                if result.full:
                     continue  # more steps are due right now
+                wait = self._until_next_step()
             except Exception:  # a bad tick must not end the engine; the rows are still there
                 log.exception("engine tick failed")
-            self._wake.wait(TICK)
+            if wait > 0:
+                self._wake.wait(wait)
             self._wake.clear()
             self._send_wake.set()  # writes woke us: there may be outbox rows too
 
+    def _until_next_step(self) -> float:
+        """Return seconds until the next escalation step falls due (at most one tick)."""
+        with self.db.session() as session:
+            next_at = ticks.next_due(session)
+        if next_at is None:
+            return TICK
+        return max(0.0, min(TICK, (next_at - self.now()).total_seconds()))
+
     def _send_loop(self) -> None:
         while not self._stop.is_set():
+            if self._backlog.is_set():
+                # Many steps fell due at once: writing every page first, then sending, gets
+                # each page into the outbox sooner (the two share one interpreter lock).
+                self._backlog.wait_clear(0.05)
+                continue
             try:
                 sent = self.sender.send_due()
             except Exception:
@@ -164,3 +185,32 @@ class Engine:
         if self.last_tick is None:
             return False
         return (now_monotonic or time.monotonic()) - self.last_tick < 10 * TICK
+
+
+class _Flag:
+    """A flag one thread sets while it has a backlog; another can wait for it to clear."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._cleared = threading.Condition()
+
+    def set(self) -> None:
+        """Raise the flag."""
+        with self._cleared:
+            self._set = True
+
+    def clear(self) -> None:
+        """Lower the flag and wake whoever waits for that."""
+        with self._cleared:
+            self._set = False
+            self._cleared.notify_all()
+
+    def is_set(self) -> bool:
+        """Tell whether the flag is up."""
+        return self._set
+
+    def wait_clear(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until the flag is lowered."""
+        with self._cleared:
+            if self._set:
+                self._cleared.wait(timeout)

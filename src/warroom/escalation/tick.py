@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
+from warroom.core.clock import ensure_utc
 from warroom.escalation.config import EscalationPolicy
 from warroom.escalation.engine import OnCall, StepState, advance
 from warroom.escalation.models import ACTIVE, Escalation
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.notify import outbox
 from warroom.notify.outbox import Message
+from warroom.storage import bulk
 
 log = logging.getLogger("warroom.escalation")
 ESCALATIONS = cast(Table, Escalation.__table__)
@@ -125,6 +127,14 @@ def any_due(session: Session, now: datetime) -> bool:
     return session.connection().execute(query).first() is not None
 
 
+def next_due(session: Session) -> datetime | None:
+    """Return when the next escalation step falls due, if any is active."""
+    e = ESCALATIONS.c
+    query = select(func.min(e.next_at)).where(e.state == ACTIVE)
+    value = session.connection().execute(query).scalar()
+    return ensure_utc(value) if value is not None else None
+
+
 def _incidents(session: Session, ids: list[int]) -> dict[int, Any]:
     """Return id -> row of the columns a page needs, for the given incidents."""
     i = INCIDENTS.c
@@ -185,7 +195,5 @@ def _write(session: Session, due: list[StepState], events: list[dict[str, Any]])
         for d in due
         if d.updated_at is not None
     ]
-    for start in range(0, len(rows), CHUNK):
-        connection.execute(statement, rows[start : start + CHUNK])
-    for start in range(0, len(events), CHUNK):
-        connection.execute(insert(TIMELINE), events[start : start + CHUNK])
+    bulk.executemany(connection, statement, rows)
+    bulk.executemany(connection, insert(TIMELINE), events)

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, aliased
 from warroom.core.errors import Conflict, NotFound
 from warroom.escalation.config import RetryConfig
 from warroom.notify.models import Notification
+from warroom.storage import bulk
 
 UNFINISHED = ("pending", "sending", "failed")
-ENQUEUE_CHUNK = 1000
 NOTIFICATIONS = cast(Table, Notification.__table__)
 LEASE = timedelta(seconds=60)  # a claim older than this was lost with its process
 
@@ -58,14 +58,10 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime, retry: 
     ]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    written = 0
-    # Core on the table with executemany: the ORM's bulk path costs more than the insert.
+    # Compiled once, rows handed to the driver's executemany (storage/bulk.py).
     statement = insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["key"])
-    for start in range(0, len(rows), ENQUEUE_CHUNK):
-        chunk = rows[start : start + ENQUEUE_CHUNK]
-        result = session.connection().execute(statement, chunk)
-        count = int(getattr(result, "rowcount", -1))
-        written += count if count >= 0 else len(chunk)  # executemany may not know: assume all
+    count = bulk.executemany(session.connection(), statement, rows)
+    written = count if count >= 0 else len(rows)  # some drivers cannot count: assume all
     return written
 
 
@@ -165,19 +161,20 @@ def defer(row: Notification, *, until: datetime) -> None:
 
 
 def sent_since(
-    session: Session, *, channel: str, destination: str, since: datetime
-) -> list[datetime]:
-    """Return when messages to a destination were sent since a time (for rate limits)."""
-    return list(
-        session.scalars(
-            select(Notification.sent_at).where(
-                Notification.channel == channel,
-                Notification.destination == destination,
+    session: Session, *, destinations: list[str], since: datetime
+) -> list[tuple[str, str, datetime]]:
+    """Return (channel, destination, sent at) of messages sent since a time (rate limits)."""
+    found: list[tuple[str, str, datetime]] = []
+    for start in range(0, len(destinations), 500):
+        rows = session.execute(
+            select(Notification.channel, Notification.destination, Notification.sent_at).where(
+                Notification.destination.in_(destinations[start : start + 500]),
                 Notification.sent_at >= since,
                 Notification.bundled_into.is_(None),
             )
         )
-    )
+        found += [(channel, destination, at) for channel, destination, at in rows if at]
+    return found
 
 
 def bundle_candidates(

@@ -64,7 +64,7 @@ class Sender:
     workers: int = 8
     # Small rounds: a claim must not outlive its lease while slow vendors time out, and the
     # outcomes of a round are recorded in one commit.
-    batch_per_worker: int = 4
+    batch_per_worker: int = 8
     _pool: ThreadPoolExecutor | None = field(default=None, init=False)
 
     def send_due(self) -> int:
@@ -98,7 +98,7 @@ class Sender:
             limit = max(1, self.workers) * self.batch_per_worker
             rows = outbox.claim(session, now=now, owner=self.owner, limit=limit, lease=lease)
             incidents = _incidents(session, {row.incident_id for row in rows} - {None})
-            budgets = _Budgets(session, config, now)
+            budgets = _Budgets(session, config, now, rows)
             # Several pages to one person in this batch go out as one message.
             heads: dict[tuple[str, str], Notification] = {}
             bundled: dict[int, list[Notification]] = {}
@@ -176,8 +176,10 @@ class Sender:
                     self._apply(session, row, outcome, now, config)
                     metrics.sent(row.channel, row.action, (now - row.due_at).total_seconds())
                     continue
-                if error is None:
-                    continue  # not sent: the lease was about to end
+                if error is None:  # not sent: the lease was about to end; free it now
+                    for each in rows:
+                        outbox.defer(each, until=now)
+                    continue
                 for each in rows:
                     outbox.mark_failed(
                         each,
@@ -259,26 +261,34 @@ def _limit_for(row: Notification, config: WarroomConfig) -> RateLimit | None:
 class _Budgets:
     """How many more messages each destination may get now, under its rate limit."""
 
-    def __init__(self, session: Session, config: WarroomConfig, now: datetime) -> None:
-        self.session, self.config, self.now = session, config, now
+    def __init__(
+        self, session: Session, config: WarroomConfig, now: datetime, rows: list[Notification]
+    ) -> None:
+        self.config, self.now = config, now
         # (channel, destination) -> (messages left, when the window frees up)
         self.left: dict[tuple[str, str], tuple[int, datetime]] = {}
+        limits = {(r.channel, r.destination): _limit_for(r, config) for r in rows}
+        limited = {where: limit for where, limit in limits.items() if limit is not None}
+        if not limited:
+            return
+        longest = max(limit.per for limit in limited.values())
+        recent = outbox.sent_since(  # one query for the whole round
+            session, destinations=sorted({d for _, d in limited}), since=now - longest
+        )
+        for (channel, destination), limit in limited.items():
+            times = [
+                at
+                for c, d, at in recent
+                if c == channel and d == destination and at >= now - limit.per
+            ]
+            free_at = (min(times) if times else now) + limit.per + timedelta(milliseconds=10)
+            self.left[(channel, destination)] = (limit.count - len(times), free_at)
 
     def take(self, row: Notification) -> datetime | None:
         """Use one message of the row's budget; return when to retry if there is none left."""
-        limit = _limit_for(row, self.config)
-        if limit is None:
-            return None
         where = (row.channel, row.destination)
         if where not in self.left:
-            recent = outbox.sent_since(
-                self.session,
-                channel=row.channel,
-                destination=row.destination,
-                since=self.now - limit.per,
-            )
-            free_at = (min(recent) if recent else self.now) + limit.per + timedelta(milliseconds=10)
-            self.left[where] = (limit.count - len(recent), free_at)
+            return None
         left, free_at = self.left[where]
         if left <= 0:
             return free_at
