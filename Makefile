@@ -32,6 +32,7 @@ bench: $(STAMP)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.incidents
 	$(BIN)/python -m bench.oncall
 	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.escalation
 
 demo: $(STAMP)  ## replay the runbook's two examples into the local database
 	$(BIN)/warroom demo

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -47,6 +48,15 @@ are counted with one `UPDATE`, new alerts of an open incident are inserted with 
 statement, and one fsync covers them all. What is left per request is mostly HTTP handling
 and parsing (about half a millisecond), which caps single-alert deliveries; `warroom serve
 --workers 2` shares that between the cores when the load generator is elsewhere."""
+
+CEILING = """Issue 3 asks, on SQLite, for warroom / Alertmanager ≥ 1.0 at one alert per
+request and ≥ 2.0 at 100. At one alert per request a FastAPI route that only reads the body
+reaches about a quarter of Alertmanager's rate here: the target lies beyond the framework
+DESIGN.md chose before warroom parses or stores anything (a bare ASGI endpoint comes near
+Alertmanager only while doing nothing at all). At 100 alerts per request the HTTP layer stops
+mattering and the work per alert decides: twice Alertmanager's rate leaves a few microseconds
+per alert for parsing, routing, deduplication and a durable write in one Python process.
+See docs/adr/004-intake-throughput.md."""
 
 LUA = r"""
 -- Builds one request body per call; fingerprints are unique per thread and request
@@ -258,6 +268,67 @@ def measure_warroom(
     return runs
 
 
+def measure_ceiling(options: argparse.Namespace, console: Console) -> list[Run]:
+    """Load bare Python endpoints (bench/ceiling.py) with the Alertmanager-shaped scripts."""
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="warroom-ceiling-") as tmp:
+        for kind, label in (("raw", "bare ASGI on uvicorn"), ("fastapi", "bare FastAPI route")):
+            port = free_port()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bench.ceiling", kind, str(port)], cwd=REPO_ROOT
+            )
+            url = f"http://{LOOPBACK}:{port}"
+            try:
+                _wait_listening(url)
+                for batch in BATCHES:
+                    script = Path(tmp) / f"{kind}-{batch}.lua"
+                    path = "/api/v1/intake/alertmanager"
+                    headers = {"Content-Type": "application/json"}
+                    script.write_text(lua_script("alertmanager", batch, "unique", path, headers))
+                    rps, p50, p99, errors = wrk(
+                        url + path, script, options.seconds, options.connections
+                    )
+                    run = Run(label, "ceiling", batch, "unique", rps, p50, p99, errors)
+                    console.print(f"  {label} ×{batch}: {run.alerts_per_s:,.0f} alerts/s")
+                    runs.append(run)
+            finally:
+                process.terminate()
+                process.wait(timeout=20)
+    return runs
+
+
+def _wait_listening(url: str) -> None:
+    """Wait until a server answers at `url` (any status)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.post(url + "/", content=b"{}", timeout=1, trust_env=False)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered at {url}")
+
+
+def ceiling_rows(runs: list[Run]) -> list[list[str]]:
+    """One row per bare endpoint and batch, beside Alertmanager's figure."""
+    rows = []
+    for run in (r for r in runs if r.endpoint == "ceiling"):
+        base = _find(runs, "alertmanager", "api/v2/alerts", run.batch, "unique")
+        rows.append(
+            [
+                run.target,
+                str(run.batch),
+                f"{run.alerts_per_s:,.0f}",
+                f"{base.alerts_per_s:,.0f}" if base else "—",
+                f"{run.alerts_per_s / base.alerts_per_s:.2f}" if base else "—",
+            ]
+        )
+    return rows
+
+
+CEILING_HEADERS = ("endpoint", "alerts/request", "alerts/s", "Alertmanager alerts/s", "÷ AM")
+
+
 def measure_alertmanager(options: argparse.Namespace, console: Console) -> list[Run]:
     """Run the same batches against Alertmanager's own /api/v2/alerts."""
     runs = []
@@ -368,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         runs += measure_alertmanager(options, console)
     except Unreachable as exc:
         notes.append(f"Alertmanager skipped: {exc}")
+    runs += measure_ceiling(options, console)
     if options.backend in ("sqlite", "all"):
         runs += measure_warroom("SQLite", None, options, console)
         labels.append("SQLite")
@@ -417,6 +489,17 @@ def main(argv: list[str] | None = None) -> int:
             *[f"- {note}" for note in notes],
             "",
             LIMITS,
+            "",
+            "### The ceiling of the stack",
+            "",
+            "The same wrk scripts against Python endpoints that only read the body and answer "
+            "(`bench/ceiling.py`, one uvicorn process with httptools and uvloop, as `warroom "
+            "serve` runs): no parsing, no storage, no fsync. Any intake built on this stack "
+            "stays below these figures on this machine.",
+            "",
+            markdown_table(CEILING_HEADERS, ceiling_rows(runs), text_columns=1),
+            "",
+            CEILING,
         ]
     )
     write_section(REPO_ROOT / "docs" / "benchmarks.md", "intake", body)

@@ -20,7 +20,7 @@ from tests.conftest import REPO, free_port
 from warroom.app import Runtime
 from warroom.cli.main import app
 from warroom.core.clock import FrozenClock
-from warroom.incidents.models import ChecklistItem
+from warroom.incidents.models import ChecklistItem, Incident
 
 Cli = Callable[..., Result]
 runner = CliRunner()
@@ -177,6 +177,33 @@ def test_show_groups_checklist_with_progress(
     assert "[ ] Roll back the most recent change" in out
     assert out.index("Containment") < out.index("Remediation") < out.index("Verification")
     assert "rita is Incident Commander" in out
+
+
+def test_show_prints_the_incident_links(cli: Cli, runtime: Runtime) -> None:
+    ok(cli("declare", "Checkout down", "--severity", "SEV-1"))
+    out = ok(cli("show", "1"))
+    for label in ("chat channel", "conference room", "status page incident"):
+        assert label not in out  # nothing recorded yet: no empty rows
+    with runtime.db.transaction() as session:
+        incident = session.scalars(select(Incident).where(Incident.number == 1)).one()
+        incident.links = {
+            "chat_channel": "#inc-1-checkout-down",
+            "chat_channel_id": "C00000001",
+            "conference_url": "https://zoom.example/j/85000000001?pwd=abc",
+            "status_page_id": "sp0000000001",
+        }
+    assert show(cli, "1")["links"]["status_page_id"] == "sp0000000001"
+    out = ok(cli("show", "INC-1"))
+    assert re.search(r"chat channel\s+#inc-1-checkout-down", out)
+    assert re.search(r"conference room\s+https://zoom\.example/j/85000000001\?pwd=abc", out)
+    assert re.search(r"status page incident\s+sp0000000001", out)
+    assert "C00000001" not in out  # the name is shown when known, not Slack's id
+    with runtime.db.transaction() as session:
+        incident = session.scalars(select(Incident).where(Incident.number == 1)).one()
+        incident.links = {"chat_channel_id": "C00000002"}
+    out = ok(cli("show", "1"))
+    assert re.search(r"chat channel\s+C00000002", out)
+    assert "conference room" not in out
 
 
 def test_titles_are_not_read_as_markup(cli: Cli) -> None:

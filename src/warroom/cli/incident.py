@@ -292,6 +292,7 @@ def _render(detail: dict[str, Any]) -> None:
         *[(f"{n} (UTC)", _when(d[f"{n}_at"])) for n in ("mitigated", "resolved", "closed")],
         ("allowed next", ", ".join(d["allowed_actions"])),
         ("summary", d["summary"]),
+        *_link_rows(d.get("links") or {}),
     ]:
         facts.add_row(Text(label, style="bold"), _text(value))
     title = Text(f"{d['ref']} ", style="bold") + Text(d["title"])
@@ -328,6 +329,22 @@ def _render(detail: dict[str, Any]) -> None:
             _text(("★ " if event["key_event"] else "") + event["text"], ""),
         )
     console.print(timeline)
+
+
+# What the notification adapters recorded on the incident, in the order people look for it.
+LINK_LABELS = (
+    ("chat_channel", "chat channel"),
+    ("conference_url", "conference room"),
+    ("status_page_id", "status page incident"),
+)
+
+
+def _link_rows(links: dict[str, str]) -> list[tuple[str, str]]:
+    """Return (label, value) for the incident's links that are set."""
+    rows = [(label, links[key]) for key, label in LINK_LABELS if links.get(key)]
+    if not links.get("chat_channel") and links.get("chat_channel_id"):
+        rows.insert(0, ("chat channel", links["chat_channel_id"]))
+    return rows
 
 
 @incident_app.command()

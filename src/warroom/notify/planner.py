@@ -42,6 +42,7 @@ WEBHOOK_EVENTS = frozenset(
     }
 )
 UPDATE_EVENTS = WEBHOOK_EVENTS - {"declared"}
+PLANNED = WEBHOOK_EVENTS  # the kinds the planner acts on (declared included)
 INCIDENT_CHANNEL = "@incident"  # resolved to the incident's own chat channel when sent
 
 
@@ -56,16 +57,17 @@ class Planner:
 
     def __call__(self, session: Session) -> None:
         """Plan for every incident that got events in this transaction."""
-        written = timeline.take_new_events(session)
+        # Alert storms write many timeline events that call for no message: skip them cheaply.
+        written = [(i, e) for i, e in timeline.take_new_events(session) if e.kind in PLANNED]
         if not written:
             return
         by_incident: dict[int, tuple[Incident, list[TimelineEvent]]] = {}
         for incident, event in written:
             by_incident.setdefault(id(incident), (incident, []))[1].append(event)
         config, channels, now = self.config(), self.channels(), self.now()
+        session.flush()  # the events need their ids for idempotency keys
         messages: list[Message] = []
         for incident, events in by_incident.values():
-            session.flush()  # the events need their ids for idempotency keys
             messages += plan(session, incident, events, config=config, channels=channels, now=now)
         if messages:
             outbox.enqueue(session, messages, now=now, retry=config.notifications.retry)
