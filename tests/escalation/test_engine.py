@@ -358,3 +358,44 @@ def test_restricted_incident_is_never_announced_or_mirrored(runtime: Runtime, fa
     assert not [a for _, a in fakes.chat.calls if a.get("channel") == "#incident-response"]
     created = next(a for m, a in fakes.chat.calls if m == "create_channel")
     assert created["private"] is True
+
+
+def test_escalation_state_is_shown_with_the_pinned_policy(
+    runtime: Runtime, fakes: Fakes, api: TestClient, clock: FrozenClock
+) -> None:
+    incident = runtime.flows.declare(
+        actor=ACTOR, title="Search broken", severity="SEV-1", service="search"
+    )
+    runtime.engine.run_once()
+    shown = api.get(f"/api/v1/incidents/{incident.number}/escalation")
+    assert shown.status_code == 200, shown.text
+    body = shown.json()
+    assert body["policy_id"] == "skippy" and body["state"] == "active"
+    assert body["step"] == 2 and body["round"] == 0  # steps 1 (nobody) and 2 ran at once
+    assert len(body["policy"]["steps"]) == 3 and len(body["policy_version"]) == 12
+    quiet = runtime.flows.declare(actor=ACTOR, title="Typo", severity="SEV-4", service="search")
+    missing = api.get(f"/api/v1/incidents/{quiet.number}/escalation")
+    assert missing.status_code == 404
+    assert "does not page" in missing.json()["error"]["message"]
+    assert api.get("/api/v1/incidents/INC-999/escalation").status_code == 404
+
+
+def test_a_reloaded_policy_does_not_change_a_running_escalation(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    runtime.flows.declare(actor=ACTOR, title="Search broken", severity="SEV-1", service="search")
+    runtime.engine.run_once()
+    changed = dict(CONFIG)
+    changed["escalation_policies"] = [
+        {"id": "skippy", "steps": [{"after": "0m", "notify": ["person:alice"]}]}
+    ]
+    runtime.config_value = WarroomConfig.model_validate(changed)
+    clock.advance(timedelta(minutes=10))
+    runtime.engine.run_once()
+    # The pinned version still pages carol at 10 minutes, not the new policy's alice.
+    assert ("email", "carol@example.com") in fakes.pages()
+    assert ("chat", "UALICE1") not in fakes.pages()
+    later = runtime.flows.declare(actor=ACTOR, title="Again", severity="SEV-1", service="search")
+    runtime.engine.run_once()
+    assert ("chat", "UALICE1") in fakes.pages()  # a new incident takes the new version
+    assert later.number == 2

@@ -54,6 +54,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(silences.router)
     app.include_router(notifications.router)
+    app.include_router(notifications.escalations)
     app.include_router(intake.router)
     app.include_router(slack_interactions.router)
     app.include_router(oncall.router)

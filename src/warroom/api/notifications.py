@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
+from sqlalchemy import select
 
 from warroom.api.deps import DB_INT_MAX, Admin, RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES
+from warroom.core.errors import NotFound
+from warroom.escalation.models import Escalation
+from warroom.escalation.schemas import EscalationOut
+from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.service import parse_ref
 from warroom.notify import outbox, queries
@@ -16,6 +21,7 @@ from warroom.notify.schemas import NotificationOut, NotificationPage
 router = APIRouter(
     prefix="/api/v1/notifications", tags=["notifications"], responses=ERROR_RESPONSES
 )
+escalations = APIRouter(prefix="/api/v1/incidents", tags=["escalation"], responses=ERROR_RESPONSES)
 Status = Literal["pending", "sending", "sent", "failed", "dead", "cancelled"]
 Channel = Literal["chat", "email", "conference", "pager", "status_page", "webhook"]
 
@@ -57,3 +63,17 @@ def resend(
         out = NotificationOut.of(row, number)
     runtime.engine.wake()
     return out
+
+
+@escalations.get("/{ref}/escalation", response_model=EscalationOut)
+def show_escalation(ref: str, runtime: RuntimeDep, _principal: Viewer) -> EscalationOut:
+    """Show where paging stands for an incident and the policy version pinned on it."""
+    with runtime.db.session() as session:
+        incident = incidents.get(session, ref)
+        row = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id))
+        if row is None:
+            raise NotFound(
+                f"{incident.ref} has no escalation: its severity ({incident.severity}) does "
+                "not page, or it was acknowledged before it was declared"
+            )
+        return EscalationOut.of(row, incident.number)
