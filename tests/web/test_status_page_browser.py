@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from tests.conftest import need
 from tests.status.conftest import COMPONENTS, declare
@@ -19,8 +19,8 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAPTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 # A long unbroken address is what people paste into titles; it must wrap, not widen the page.
 LONG = "https://payments.example.com/v1/charges/eu-west-1/timeouts-after-deploy-2026-03-02"
 LATEST = "A fix is deployed; we are watching error rates."
@@ -46,9 +46,7 @@ def config() -> WarroomConfig:
 
 
 @pytest.fixture
-def site(
-    live_server: str, runtime: Runtime, tokens: dict[str, str], clock: FrozenClock
-) -> Iterator[str]:
+def site(live_server: str, runtime: Runtime, tokens: dict[str, str], clock: FrozenClock) -> str:
     """A served page with a public incident (two public updates) and a restricted one."""
     headers = {"Authorization": f"Bearer {tokens['responder']}"}
     with httpx.Client(base_url=live_server, headers=headers, timeout=10) as http:
@@ -76,7 +74,7 @@ def site(
             public=False,
             components={"login": "major_outage"},
         )
-    yield live_server
+    return live_server
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +95,9 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def open_page(browser: Browser, url: str, viewport: dict[str, int]) -> tuple[Page, list[str]]:
+def open_page(browser: Browser, url: str, viewport: ViewportSize) -> tuple[Page, list[str]]:
     """Load `url` in a fresh context at `viewport`; return the page and its console errors."""
-    context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+    context = browser.new_context(viewport=viewport)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -110,15 +108,28 @@ def open_page(browser: Browser, url: str, viewport: dict[str, int]) -> tuple[Pag
     return page, errors
 
 
+def contrast(page: Page, selector: str) -> float:
+    """Return the WCAG contrast ratio of an element's text colour on its background colour."""
+    colours = page.locator(selector).evaluate(
+        "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]"
+    )
+
+    def luminance(css: str) -> float:
+        channels = [int(v) / 255 for v in css[css.index("(") + 1 : -1].split(",")[:3]]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(c) for c in colours), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
-def test_status_page_renders_and_fits(
-    browser: Browser, site: str, viewport: dict[str, int]
-) -> None:
+def test_status_page_renders_and_fits(browser: Browser, site: str, viewport: ViewportSize) -> None:
     page, errors = open_page(browser, f"{site}/status", viewport)
     try:
         expect(page).to_have_title("Acme status")
         expect(page.get_by_role("heading", level=1)).to_have_text("Acme status")
-        expect(page.get_by_role("status")).to_have_text("Partial System Outage")
+        expect(page.get_by_role("status")).to_have_text("Minor Service Outage")
         components = page.locator(".components li")
         expect(components).to_have_count(3)
         for name, state in (
@@ -138,9 +149,7 @@ def test_status_page_renders_and_fits(
         # The newest update comes first, with its state and the components it moved.
         expect(updates.first).to_contain_text("Monitoring")
         expect(updates.first.get_by_text(LATEST)).to_be_visible()
-        expect(updates.first.locator(".affected")).to_have_text(
-            "Public API: Degraded performance"
-        )
+        expect(updates.first.locator(".affected")).to_have_text("Public API: Degraded performance")
         body = page.locator("body")
         for hidden in ("Credentials", "attacker", "INC-2", "rita"):
             expect(body).not_to_contain_text(hidden)
@@ -162,6 +171,10 @@ def test_status_page_renders_and_fits(
                 .map(e => e.tagName + '.' + e.className)"""
         )
         assert wide == []
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            ratio = contrast(page, ".banner")
+            assert ratio >= 4.5, f"banner text contrast {ratio:.2f}:1 in the {scheme} scheme"
         assert errors == []
     finally:
         page.context.close()
