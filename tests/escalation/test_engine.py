@@ -327,20 +327,20 @@ def test_status_page_mirrors_public_updates_only(
         actor=ACTOR, title="Checkout down", severity="SEV-1", service="checkout"
     )
     runtime.engine.run_once()
-    assert [a["status"] for _, a in fakes.status.calls] == ["investigating"]
+    assert fakes.status.calls == []  # nothing public until someone publishes
     ref = f"/api/v1/incidents/{incident.number}/status-updates"
     private = api.post(
         ref, json={"status": "identified", "body": "db primary lost", "public": False}
     )
     assert private.status_code == 201, private.text
     runtime.engine.run_once()
-    assert len(fakes.status.calls) == 1  # a private update stays inside
+    assert fakes.status.calls == []  # a private update stays inside
     public = api.post(ref, json={"status": "identified", "body": "Payments fail; fix underway"})
     assert public.status_code == 201, public.text
     runtime.engine.run_once()
     last = fakes.status.calls[-1][1]
     assert last["status"] == "identified" and last["body"] == "Payments fail; fix underway"
-    assert last["provider_id"] == "sp1"  # the incident created first is updated, not a new one
+    assert len(fakes.status.calls) == 1
     channel_texts = [a.get("text", "") for _, a in fakes.chat.calls]
     assert any("Payments fail" in text for text in channel_texts)
 

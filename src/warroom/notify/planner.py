@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
@@ -24,6 +25,7 @@ from warroom.incidents.models import Incident, TimelineEvent
 from warroom.notify import outbox
 from warroom.notify.cards import card_of, card_to_json
 from warroom.notify.outbox import Message
+from warroom.status.models import StatusUpdate
 
 log = logging.getLogger("warroom.notify")
 
@@ -122,18 +124,30 @@ def plan(
             add(f"{k}:pager", "pager", action, incident.ref, card=card)
         if kind == "reopened" and _pages_out(config, incident.severity):
             add(f"{k}:pager", "pager", "trigger", incident.ref, card=card)
-        public = kind == "resolved" or bool((event.data or {}).get("public"))
-        if kind in ("status_update", "resolved") and public and _on_status_page(incident, config):
-            data = event.data or {}
+        data = event.data or {}
+        if kind == "status_update" and data.get("public") and _on_status_page(incident, config):
+            # The hosted page mirrors what the communications liaison chose to publish.
             add(
                 f"{k}:status",
                 "status_page",
                 "upsert",
                 incident.ref,
                 card=card,
-                status=data.get("status", "resolved"),
+                status=data.get("status", "investigating"),
                 body=str(data.get("body") or event.text),
                 components=data.get("components") or {},
+            )
+        if kind == "resolved" and _mirrored(session, incident, config):
+            # Public words only (the timeline text is internal), components back to normal.
+            add(
+                f"{k}:status",
+                "status_page",
+                "upsert",
+                incident.ref,
+                card=card,
+                status="resolved",
+                body="This incident has been resolved.",
+                components=dict.fromkeys(_published_components(session, incident), "operational"),
             )
         if kind in WEBHOOK_EVENTS:
             for hook in _webhooks(config):
@@ -196,17 +210,6 @@ def _declared(
     out += _severity_raised(session, incident, config, channels, card, now)
     if _pages_out(config, incident.severity):
         add(f"inc{n}:pager:trigger", "pager", "trigger", incident.ref, card=card)
-    if _on_status_page(incident, config):
-        add(
-            f"inc{n}:status:declared",
-            "status_page",
-            "upsert",
-            incident.ref,
-            card=card,
-            status="investigating",
-            body=f"We are investigating: {incident.title}",
-            components={},
-        )
     return out
 
 
@@ -268,6 +271,29 @@ def _on_status_page(incident: Incident, config: WarroomConfig) -> bool:
     """Tell whether the hosted status page hears about this incident (public ones only)."""
     page = config.integrations.statuspage
     return page is not None and incident.visibility == "public" and page.sends(incident.severity)
+
+
+def _mirrored(session: Session, incident: Incident, config: WarroomConfig) -> bool:
+    """Tell whether a public update of this incident went to the hosted status page."""
+    page = config.integrations.statuspage
+    if page is None or not page.sends(incident.severity):
+        return False
+    found = session.scalar(
+        select(StatusUpdate.id)
+        .where(StatusUpdate.incident_id == incident.id, StatusUpdate.public.is_(True))
+        .limit(1)
+    )
+    return found is not None
+
+
+def _published_components(session: Session, incident: Incident) -> list[str]:
+    """Return the components any public update of this incident named."""
+    rows = session.scalars(
+        select(StatusUpdate.components).where(
+            StatusUpdate.incident_id == incident.id, StatusUpdate.public.is_(True)
+        )
+    )
+    return sorted({component for components in rows for component in (components or {})})
 
 
 def _pages_out(config: WarroomConfig, severity: str) -> bool:
