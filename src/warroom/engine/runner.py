@@ -128,12 +128,12 @@ class Engine:
             wait = TICK
             try:
                 result = self.tick()
-                if result.messages:
-                    self._send_wake.set()
-                if result.full:
+                if result.full:  # before waking the sender: it waits while we catch up
                     self._backlog.set()
                 else:
                     self._backlog.clear()
+                if result.messages:
+                    self._send_wake.set()
                 if result.full:
                     continue  # more steps are due right now
                 wait = self._until_next_step()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from warroom.config import WarroomConfig
 from warroom.incidents.models import Incident
 from warroom.incidents.roles import IncidentRole
-from warroom.notify.cards import card_of, card_to_json
+from warroom.notify.cards import card_json
 from warroom.notify.outbox import Message
 from warroom.status.service import last_updates
 
@@ -46,7 +46,7 @@ def reminders(
         minutes = int((now - since).total_seconds() // 60)
         people = [incident.commander] if incident.commander else []
         people += liaisons.get(incident.id, [])
-        card = card_to_json(card_of(incident, config, config.notifications.base_url))
+        card = card_json(incident, config, config.notifications.base_url)
         text = (
             f"{incident.ref} ({incident.severity}) has had no status update for {minutes} min; "
             f"the cadence for {incident.severity} is every {int(every.total_seconds() // 60)} min"

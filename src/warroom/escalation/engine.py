@@ -19,7 +19,7 @@ from warroom.config import WarroomConfig
 from warroom.escalation.config import TARGET, EscalationPolicy
 from warroom.escalation.models import ACTIVE, Escalation
 from warroom.incidents.models import Incident
-from warroom.notify.cards import card_of, card_to_json
+from warroom.notify.cards import card_json
 from warroom.notify.outbox import Message
 
 log = logging.getLogger("warroom.escalation")
@@ -91,7 +91,7 @@ def advance(
 ) -> list[Message]:
     """Run the due step; a step that reaches nobody is skipped at once to the next one."""
     total = len(policy.steps)
-    card = card_to_json(card_of(incident, config, config.notifications.base_url))
+    card = card_json(incident, config, config.notifications.base_url)
     due = row.next_at
     skipped: list[int] = []
 

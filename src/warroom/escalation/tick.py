@@ -29,7 +29,7 @@ log = logging.getLogger("warroom.escalation")
 ESCALATIONS = cast(Table, Escalation.__table__)
 INCIDENTS = cast(Table, Incident.__table__)
 TIMELINE = cast(Table, TimelineEvent.__table__)
-CHUNK = 1000
+CHUNK = 2500
 # Policies are pinned by a hash of their content, so a parsed version never goes stale.
 _POLICIES: dict[str, EscalationPolicy] = {}
 
@@ -195,5 +195,26 @@ def _write(session: Session, due: list[StepState], events: list[dict[str, Any]])
         for d in due
         if d.updated_at is not None
     ]
-    bulk.executemany(connection, statement, rows)
+    if connection.dialect.name == "postgresql" and rows:
+        # One statement for the whole tick instead of one per row.
+        connection.exec_driver_sql(PG_UPDATE, _columns(rows))
+    else:
+        bulk.executemany(connection, statement, rows)
     bulk.executemany(connection, insert(TIMELINE), events)
+
+
+PG_UPDATE = """
+UPDATE escalations AS e
+SET step = u.step, loop = u.loop, state = u.state, next_at = u.next_at, reason = u.reason,
+    updated_at = u.updated_at
+FROM unnest(%(b_id)s::integer[], %(b_step)s::integer[], %(b_loop)s::integer[],
+            %(b_state)s::varchar[], %(b_next_at)s::timestamptz[], %(b_reason)s::varchar[],
+            %(b_updated_at)s::timestamptz[])
+     AS u(id, step, loop, state, next_at, reason, updated_at)
+WHERE e.id = u.id
+"""
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Turn rows of parameters into one array per parameter (for unnest)."""
+    return {name: [row[name] for row in rows] for name in rows[0]}

@@ -23,7 +23,7 @@ from warroom.escalation import engine as escalation
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.notify import outbox
-from warroom.notify.cards import card_of, card_to_json
+from warroom.notify.cards import card_json
 from warroom.notify.outbox import Message
 from warroom.status.models import StatusUpdate
 
@@ -92,7 +92,7 @@ def plan(
 ) -> list[Message]:
     """Return the messages the runbook's rules call for after these events."""
     rules = config.notifications
-    card = card_to_json(card_of(incident, config, rules.base_url))
+    card = card_json(incident, config, rules.base_url)
     n = incident.number
     out: list[Message] = []
 
