@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.core.errors import ConfigError
@@ -156,6 +156,8 @@ class WarroomConfig(BaseModel):
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
     escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
+    _services: dict[str, ServiceConfig] | None = PrivateAttr(default=None)
+    _people: dict[str, PersonConfig] | None = PrivateAttr(default=None)
     notifications: NotificationRules = Field(default_factory=NotificationRules)
     status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
 
@@ -185,7 +187,9 @@ class WarroomConfig(BaseModel):
 
     def service(self, service_id: str) -> ServiceConfig | None:
         """Return the service with this id, if configured."""
-        return next((s for s in self.services if s.id == service_id), None)
+        if self._services is None:  # the engine asks thousands of times a tick
+            self._services = {s.id: s for s in self.services}
+        return self._services.get(service_id)
 
     def pagerduty_schedules(self) -> list[str]:
         """Return the ids of schedules that live in PagerDuty."""
@@ -207,7 +211,9 @@ class WarroomConfig(BaseModel):
 
     def person(self, person_id: str) -> PersonConfig | None:
         """Return the person with this id, if configured."""
-        return next((p for p in self.people if p.id == person_id), None)
+        if self._people is None:
+            self._people = {p.id: p for p in self.people}
+        return self._people.get(person_id)
 
     def team(self, team_id: str) -> TeamConfig | None:
         """Return the team with this id, if configured."""

@@ -7,9 +7,11 @@ work because each tick locks the rows it advances (`FOR UPDATE SKIP LOCKED` on P
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -158,6 +160,12 @@ def _move_on(row: StepState, policy: EscalationPolicy, anchor: datetime, now: da
     return True
 
 
+@lru_cache(maxsize=4096)
+def _parse(target: str) -> re.Match[str] | None:
+    """Parse a target once (the same few strings come back every tick)."""
+    return TARGET.match(target)
+
+
 def resolve(
     targets: list[str],
     incident: Any,
@@ -170,7 +178,7 @@ def resolve(
     rooms: list[str] = []
     service = config.service(incident.service) if incident.service else None
     for target in targets:
-        match = TARGET.match(target)
+        match = _parse(target)
         if match is None:
             continue
         found: list[str] = []
