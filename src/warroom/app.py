@@ -80,6 +80,9 @@ class Runtime:
         )
         self.db.before_commit.append(planner)
         self.db.after_commit.append(planner.after_commit)
+        from warroom.postmortem import flows as postmortems
+
+        postmortems.install(self.flows)  # a postmortem starts when its incident resolves
 
     def adapters(self) -> Adapters:
         """Return the notification adapters for the configuration in force."""

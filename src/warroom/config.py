@@ -21,8 +21,10 @@ from warroom.detection.routing import (
 )
 from warroom.escalation.checks import check_escalation
 from warroom.escalation.config import EscalationPolicy, NotificationRules, builtin_policy
+from warroom.mitigation.actions import ActionList
 from warroom.oncall.models import Schedule
 from warroom.organisation import PersonConfig, TeamConfig, check_people
+from warroom.postmortem.config import PostmortemConfig
 from warroom.status.config import StatusPageConfig, check_status_page
 
 SEVERITY_PATTERN = re.compile(r"^SEV-[1-9]$")
@@ -160,6 +162,8 @@ class WarroomConfig(BaseModel):
     _people: dict[str, PersonConfig] | None = PrivateAttr(default=None)
     notifications: NotificationRules = Field(default_factory=NotificationRules)
     status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
+    actions: ActionList = Field(default_factory=list)  # docs/mitigation.md
+    postmortem: PostmortemConfig = Field(default_factory=PostmortemConfig)  # docs/postmortem.md
 
     @field_validator("severities")
     @classmethod

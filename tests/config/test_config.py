@@ -28,6 +28,7 @@ EXAMPLE_SECRETS = (
     "STATUSPAGE_API_KEY",
     "WARROOM_HOOK_CHATOPS_SECRET",
 )
+EXAMPLE_SECRETS += ("IDENTITY_API_TOKEN", "FLAGS_API_TOKEN")  # actions:
 # Secrets whose form is checked: a Slack bot token, a 32-character PagerDuty routing key.
 EXAMPLE_SECRET_VALUES = {
     "SLACK_BOT_TOKEN": "xoxb-secret-of-slack_bot_token",

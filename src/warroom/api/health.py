@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from warroom.api.deps import Admin, RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
+from warroom.incidents import metrics as incident_metrics
 from warroom.storage import migrate
 
 router = APIRouter(tags=["operations"])
@@ -65,9 +66,10 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     response_class=Response,
     responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
 )
-def metrics() -> Response:
-    """Expose Prometheus metrics."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(runtime: RuntimeDep) -> Response:
+    """Expose Prometheus metrics (open incidents are counted in the database on each scrape)."""
+    body = incident_metrics.exposition(runtime.db, lambda: runtime.config().severities)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.post("/-/reload", responses=ERROR_RESPONSES)

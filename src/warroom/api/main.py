@@ -9,18 +9,21 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 import warroom
+from warroom.api import actions as actions_api
 from warroom.api import (
     alerts,
     errors,
     health,
     incidents,
     intake,
+    metrics_api,
     notifications,
     oncall,
     reference,
     silences,
     slack_interactions,
 )
+from warroom.api import postmortems as postmortems_api
 from warroom.api import status as status_api
 from warroom.api.middleware import RefuseNulInUrl
 from warroom.app import Runtime
@@ -50,6 +53,10 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.add_middleware(RefuseNulInUrl)
     app.include_router(health.router)
     app.include_router(status_api.updates_router)  # before incidents: see status.py
+    app.include_router(actions_api.run_router)  # before incidents: see actions.py
+    app.include_router(actions_api.list_router)
+    app.include_router(postmortems_api.router)  # before incidents: see postmortems.py
+    app.include_router(postmortems_api.items_router)
     app.include_router(incidents.router)
     app.include_router(alerts.router)
     app.include_router(silences.router)
@@ -59,6 +66,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(slack_interactions.router)
     app.include_router(oncall.router)
     app.include_router(reference.router)
+    app.include_router(metrics_api.router)
     app.include_router(status_api.public_router)
     app.include_router(status_pages.router)
 

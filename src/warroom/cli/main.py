@@ -6,12 +6,15 @@ import typer
 
 # These register more `incident` subcommands: handoff|accept|decline|role, status-update[s].
 from warroom.cli import handoff, status_cmd  # noqa: F401
+from warroom.cli.actions_cmd import actions_app  # also registers `incident action`
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
 from warroom.cli.demo import demo
 from warroom.cli.engine_cmd import engine
 from warroom.cli.incident import incident_app
+from warroom.cli.metrics_cmd import metrics_app
 from warroom.cli.notifications_cmd import notifications_app
 from warroom.cli.oncall import oncall_app
+from warroom.cli.postmortem_cmd import postmortem_app
 from warroom.cli.runbooks_cmd import runbooks_app
 from warroom.cli.serve import serve
 from warroom.cli.silence import silence_app
@@ -34,6 +37,9 @@ app.add_typer(incident_app, name="incident")
 app.add_typer(oncall_app, name="oncall")
 app.add_typer(silence_app, name="silence")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(actions_app, name="actions")
+app.add_typer(postmortem_app, name="postmortem")
 app.command("demo")(demo)
 
 

@@ -7,6 +7,7 @@ from warroom.incidents.models import ChecklistItem, Incident, TimelineEvent
 from warroom.incidents.roles import IncidentRole
 from warroom.notify.models import Notification
 from warroom.oncall.store import OverrideRow
+from warroom.postmortem.models import ActionItem, Postmortem  # noqa: F401  (metadata sees it)
 from warroom.status.models import StatusUpdate  # noqa: F401  (metadata sees it)
 from warroom.storage.base import Base
 from warroom.storage.counters import Counter

@@ -1,0 +1,149 @@
+"""`warroom metrics incidents`: counts and response times over a period, over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from warroom.cli.common import fail, print_json
+from warroom.cli.incident import Json, _client, _explain, _request, _span, _text, _when
+
+metrics_app = typer.Typer(
+    help="Numbers over many incidents: counts, MTTD/MTTA/MTTM/MTTR, overdue postmortems.",
+    no_args_is_help=True,
+)
+API = "/api/v1/metrics/incidents"
+DURATIONS = (("mttd", "MTTD"), ("mtta", "MTTA"), ("mttm", "MTTM"), ("mttr", "MTTR"))
+
+
+def _params(
+    since: str, until: str | None, severity: list[str] | None, service: list[str] | None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"since": since}
+    if until:
+        params["until"] = until
+    if severity:
+        params["severity"] = severity
+    if service:
+        params["service"] = service
+    return params
+
+
+def _save_csv(params: dict[str, Any], target: Path) -> int:
+    """Fetch the CSV export and write it to `target`; return the number of incidents."""
+    from warroom.cli.client import ApiError
+
+    client = _client()
+    try:
+        # The CSV is not JSON, so ask the client's HTTP session directly; errors are JSON.
+        response = client._http.get(f"{API}.csv", params=params)
+    except Exception as exc:
+        fail(_explain(ApiError(0, "unreachable", f"cannot reach {client.base_url}: {exc}")))
+    finally:
+        client.close()
+    if response.status_code >= 400:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = f"HTTP {response.status_code}: {response.text[:200]}"
+        fail(_explain(ApiError(response.status_code, "error", message)))
+    try:
+        target.write_bytes(response.content)
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror}")
+    return max(response.text.count("\r\n") - 1, 0)
+
+
+def _row(label: str, stats: dict[str, Any]) -> list[Any]:
+    cells: list[Any] = [_text(label, "")]
+    for key, _ in DURATIONS:
+        value = stats[key]
+        if value["count"]:
+            cells.append(
+                f"{_span(value['mean'])} / {_span(value['p50'])} / {_span(value['p90'])}"
+                f" ({value['count']})"
+            )
+        else:
+            cells.append("—")
+    return cells
+
+
+@metrics_app.command("incidents")
+def incidents(
+    since: Annotated[
+        str,
+        typer.Option(
+            metavar="WHEN", help="Detected at or after: a duration ago (30d, 12h) or ISO 8601."
+        ),
+    ] = "30d",
+    until: Annotated[
+        str | None,
+        typer.Option(metavar="WHEN", help="Detected before: a duration ago or ISO 8601 (now)."),
+    ] = None,
+    severity: Annotated[
+        list[str] | None,
+        typer.Option(metavar="SEV", help="Only this severity (SEV-1…); repeat for more."),
+    ] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option(metavar="SERVICE", help="Only this service; repeat for more."),
+    ] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            metavar="FILE",
+            dir_okay=False,
+            help="Write one row per incident, with durations in seconds, to FILE.",
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Show incident counts and mean / p50 / p90 of time to detect, ack, mitigate, resolve."""
+    params = _params(since, until, severity, service)
+    if csv is not None:
+        count = _save_csv(params, csv)
+        typer.echo(f"Wrote {count} incidents to {csv}")
+        return
+    report: dict[str, Any] = _request("GET", API, params=params)
+    if as_json:
+        print_json(report)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    period = report["period"]
+    console.print(
+        f"{report['total']} incidents detected {_when(period['since'])} – "
+        f"{_when(period['until'])} UTC",
+        highlight=False,
+    )
+    counts = Table("by", "counts", title="Incidents", title_justify="left")
+    for key in ("severity", "service", "type", "status"):
+        found = report["counts"][key]
+        counts.add_row(key, _text(", ".join(f"{k}: {v}" for k, v in found.items()), ""))
+    console.print(counts)
+    times = Table(
+        "",
+        *(label for _, label in DURATIONS),
+        title="Mean / p50 / p90 (incidents)",
+        title_justify="left",
+    )
+    times.add_row(*_row("all", report["durations"]))
+    for name, stats in report["by_severity"].items():
+        times.add_row(*_row(name, stats))
+    for name, stats in report["by_service"].items():
+        times.add_row(*_row(f"service {name}", stats))
+    console.print(times)
+    overdue = report["overdue"]
+    if overdue["postmortems"] is None:
+        console.print(f"Overdue: unknown ({overdue['note']})", highlight=False)
+    else:
+        console.print(
+            f"Overdue: {overdue['postmortems']} postmortems, "
+            f"{overdue['action_items']} action items",
+            highlight=False,
+        )

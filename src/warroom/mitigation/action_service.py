@@ -1,0 +1,193 @@
+"""Check an action request against config and the incident; record what ran on the timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
+from warroom.incidents import timeline
+from warroom.incidents.models import Incident, TimelineEvent
+from warroom.mitigation.actions import ActionConfig, fill, fill_json, find, placeholders
+from warroom.mitigation.runner import CommandPlan, HttpPlan, Outcome
+
+VALUE_MAX = 1_000  # characters in one param value
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An action checked and filled in, ready to run outside any transaction."""
+
+    action: ActionConfig
+    incident_ref: str
+    params: dict[str, str]
+    plan: CommandPlan | HttpPlan
+
+
+def prepare(
+    *,
+    actions: list[ActionConfig],
+    incident: Incident,
+    name: str,
+    params: dict[str, str],
+    confirm: bool,
+    role: str,
+) -> Prepared:
+    """Check the request (action, role, state, params, confirmation); fill the placeholders."""
+    action = find(actions, name)
+    if action is None:
+        known = ", ".join(a.name for a in actions) or "none (see actions: in warroom.yaml)"
+        raise NotFound(f"no action {name!r}; configured: {known}", {"action": name})
+    if role not in action.allowed_roles:
+        raise Forbidden(
+            f"action {name!r} may be run by {' or '.join(action.allowed_roles)}; you are a {role}"
+        )
+    if incident.status == "closed":
+        raise Conflict(f"{incident.ref} is closed; reopen it before running actions")
+    values = _check_params(action, params)
+    uses = {name for where, text in action.templates() for name in placeholders(text, where)}
+    if "service" in uses and not incident.service:
+        raise Conflict(
+            f"action {name!r} needs the incident's service and {incident.ref} has none; "
+            "set the service on the incident first",
+            {"field": "service"},
+        )
+    if action.dangerous and not confirm:
+        raise Conflict(
+            f"action {name!r} is marked dangerous: {action.description or 'no description'}. "
+            'Send "confirm": true (CLI: answer the prompt or pass --yes) to run it.',
+            {"action": name, "dangerous": True, "confirm_required": True},
+        )
+    values |= {"incident": incident.ref, "service": incident.service or ""}
+    return Prepared(
+        action,
+        incident.ref,
+        {k: v for k, v in values.items() if k in params},
+        _plan(action, values),
+    )
+
+
+def _check_params(action: ActionConfig, given: dict[str, str]) -> dict[str, str]:
+    """Return every declared param's value; raise Invalid naming the first bad one."""
+    for key in given:
+        if key not in action.params:
+            known = ", ".join(action.params) or "none"
+            raise Invalid(
+                f"action {action.name!r} has no param {key!r}; it takes: {known}",
+                {"field": f"params.{key}"},
+            )
+    values = {}
+    for key, spec in action.params.items():
+        if key not in given:
+            if spec.required:
+                raise Invalid(
+                    f"param {key!r} is required for action {action.name!r}"
+                    + (f" ({spec.description})" if spec.description else ""),
+                    {"field": f"params.{key}"},
+                )
+            values[key] = spec.default
+            continue
+        value = given[key]
+        if len(value) > VALUE_MAX or "\x00" in value or not spec.matches(value):
+            raise Invalid(
+                f"param {key!r}: {value[:100]!r} does not match {spec.pattern!r}",
+                {"field": f"params.{key}", "pattern": spec.pattern},
+            )
+        values[key] = value
+    return values
+
+
+def _plan(action: ActionConfig, values: dict[str, str]) -> CommandPlan | HttpPlan:
+    """Return the filled-in command or request."""
+    env = {"WARROOM_INCIDENT": values["incident"], "WARROOM_ACTION": action.name}
+    if action.command is not None:
+        spec = action.command
+        secrets = {k: v.get_secret_value() for k, v in spec.env.items()}
+        return CommandPlan(
+            argv=[fill(item, values) for item in spec.argv],
+            cwd=spec.cwd,
+            env=env | secrets,
+            timeout=spec.timeout,
+            secrets=list(secrets.values()),
+        )
+    assert action.http is not None
+    http = action.http
+    headers = {k: v.get_secret_value() for k, v in http.headers.items()}
+    if http.bearer_token is not None:
+        headers["Authorization"] = f"Bearer {http.bearer_token.get_secret_value()}"
+    return HttpPlan(
+        method=http.method,
+        url=fill(http.url, values, encode=True),
+        headers=headers,
+        json_body=fill_json(http.json_body, values),
+        body=fill(http.body, values) if http.body is not None else None,
+        timeout=http.timeout,
+        expect_status=list(http.expect_status),
+    )
+
+
+def describe(prepared: Prepared) -> dict[str, Any]:
+    """Return what ran, safe to keep: argv or method and URL, never env or header values."""
+    plan = prepared.plan
+    if isinstance(plan, CommandPlan):
+        return {
+            "command": list(plan.argv),
+            "env": sorted(prepared.action.command.env) if prepared.action.command else [],
+        }
+    return {"request": f"{plan.method} {plan.url}", "headers": sorted(plan.headers)}
+
+
+def record(
+    session: Session,
+    *,
+    incident: Incident,
+    prepared: Prepared,
+    outcome: Outcome,
+    actor: str | None,
+    source: str,
+    now: datetime,
+) -> TimelineEvent:
+    """Write the `action` timeline event for one run (in the caller's transaction)."""
+    name = prepared.action.name
+    took = f"{outcome.duration:.1f}s"
+    verdict = "succeeded" if outcome.ok else "failed"
+    if outcome.timed_out:
+        text = f"Action {name} timed out after {took} and was stopped"
+    elif outcome.exit_code is not None:
+        text = f"Action {name} {verdict}: exit code {outcome.exit_code} in {took}"
+    elif outcome.status_code is not None:
+        text = f"Action {name} {verdict}: HTTP {outcome.status_code} in {took}"
+    else:
+        text = f"Action {name} failed: {outcome.error}"
+    data: dict[str, Any] = {
+        "action": name,
+        "type": prepared.action.kind,
+        "dangerous": prepared.action.dangerous,
+        "params": dict(prepared.params),
+        **describe(prepared),
+        "ok": outcome.ok,
+        "timed_out": outcome.timed_out,
+        "exit_code": outcome.exit_code,
+        "status_code": outcome.status_code,
+        "duration_ms": round(outcome.duration * 1000),
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+        "body": outcome.body,
+        "truncated": outcome.truncated,
+        "error": outcome.error,
+    }
+    event = timeline.record(
+        session,
+        incident=incident,
+        kind="action",
+        text=text,
+        at=now,
+        actor=actor,
+        source=source,
+        data=data,
+    )
+    session.flush()  # the answer carries the event's id
+    return event

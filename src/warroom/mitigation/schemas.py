@@ -1,0 +1,113 @@
+"""API shapes for actions: the configured list, a run request and its result."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from warroom.mitigation.action_service import Prepared, describe
+from warroom.mitigation.actions import ActionConfig
+from warroom.mitigation.runner import Outcome
+
+ParamValue = Annotated[str, StringConstraints(max_length=1_000)]
+
+
+class ActionParamOut(BaseModel):
+    """A param an action takes."""
+
+    name: str
+    pattern: str
+    required: bool
+    description: str | None
+
+
+class ActionOut(BaseModel):
+    """A configured action, as responders see it (never its env or headers)."""
+
+    name: str
+    description: str
+    type: Literal["command", "http"]
+    dangerous: bool
+    timeout: float
+    allowed_roles: list[str]
+    params: list[ActionParamOut]
+
+    @classmethod
+    def of(cls, action: ActionConfig) -> ActionOut:
+        """Return the public view of a configured action."""
+        return cls(
+            name=action.name,
+            description=action.description,
+            type=action.kind,
+            dangerous=action.dangerous,
+            timeout=action.timeout,
+            allowed_roles=list(action.allowed_roles),
+            params=[
+                ActionParamOut(
+                    name=name, pattern=p.pattern, required=p.required, description=p.description
+                )
+                for name, p in action.params.items()
+            ],
+        )
+
+
+class ActionList(BaseModel):
+    """Every configured action."""
+
+    items: list[ActionOut]
+
+
+class ActionRun(BaseModel):
+    """Run an action: its params, and `confirm: true` for one marked dangerous."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[Annotated[str, StringConstraints(max_length=64)], ParamValue] = Field(
+        default_factory=dict, max_length=50
+    )
+    confirm: bool = False
+
+
+class ActionResult(BaseModel):
+    """What happened: `ok` false for a non-zero exit, a bad HTTP status or a timeout."""
+
+    incident: str
+    action: str
+    type: Literal["command", "http"]
+    ok: bool
+    timed_out: bool
+    exit_code: int | None
+    status_code: int | None
+    duration_ms: int
+    command: list[str] | None = None
+    request: str | None = None
+    stdout: str
+    stderr: str
+    body: str
+    truncated: bool
+    error: str | None
+    event_id: int
+
+    @classmethod
+    def of(cls, prepared: Prepared, outcome: Outcome, event_id: int) -> ActionResult:
+        """Return the answer for one run."""
+        shown: dict[str, Any] = describe(prepared)
+        return cls(
+            incident=prepared.incident_ref,
+            action=prepared.action.name,
+            type=prepared.action.kind,
+            ok=outcome.ok,
+            timed_out=outcome.timed_out,
+            exit_code=outcome.exit_code,
+            status_code=outcome.status_code,
+            duration_ms=round(outcome.duration * 1000),
+            command=shown.get("command"),
+            request=shown.get("request"),
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
+            body=outcome.body,
+            truncated=outcome.truncated,
+            error=outcome.error,
+            event_id=event_id,
+        )

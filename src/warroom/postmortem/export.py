@@ -1,0 +1,216 @@
+"""Write a postmortem as markdown, HTML and SVG into the runbook directory's archive/."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from jinja2 import Environment, StrictUndefined
+from markupsafe import Markup
+
+from warroom.postmortem import fishbone
+from warroom.postmortem.schemas import PostmortemOut
+
+MILESTONES = [
+    ("Detection", "detected"),
+    ("Acknowledgement", "acknowledged"),
+    ("Triage", "triaged"),
+    ("Mitigation", "mitigated"),
+    ("Resolution", "resolved"),
+]
+SPANS = [
+    ("Time to detect (impact start → detection)", "time_to_detect"),
+    ("Time to acknowledge", "time_to_acknowledge"),
+    ("Detection → triage", "detection_to_triage"),
+    ("Triage → mitigation", "triage_to_mitigation"),
+    ("Mitigation → resolution", "mitigation_to_resolution"),
+    ("Time to mitigate (from detection)", "time_to_mitigate"),
+    ("Time to resolve (from detection)", "time_to_resolve"),
+]
+
+MARKDOWN = """\
+# Postmortem: {{ pm.incident }} — {{ pm.title }}
+
+| | |
+|---|---|
+| Severity | {{ pm.severity }} |
+| Service | {{ pm.service or "—" }} |
+| Incident Commander | {{ pm.commander or "—" }} |
+| Status | {{ pm.status }}{% if pm.required %} (required, due {{ pm.due_at | when }}){% endif %} |
+| Responders | {{ pm.responders | join(", ") or "—" }} |
+
+## Summary
+
+{{ pm.summary or "_Not written yet._" }}
+
+## Impact
+
+{{ pm.impact or "_Not written yet._" }}
+
+## Timeline
+
+| Milestone | Time (UTC) |
+|---|---|
+{% for label, key in milestones %}| {{ label }} | {{ pm.timeline.milestones[key] | when }} |
+{% endfor %}
+| Span | Duration |
+|---|---|
+{% for label, key in spans %}| {{ label }} | {{ pm.timeline.durations[key] | span }} |
+{% endfor %}
+Key events are starred.
+
+{% for e in pm.timeline.events %}- {% if e.key_event %}★ {% endif %}{{ e.at | when }} — {{ e.text | oneline }}{% if e.actor %} ({{ e.actor }}){% endif %}
+{% endfor %}
+## Root cause
+
+{{ pm.root_cause or "_Not written yet._" }}
+
+### 5 Whys
+
+{% for w in pm.five_whys %}{{ loop.index }}. **{{ w.question | oneline }}** {{ w.answer | oneline }}
+{% else %}_No whys yet._
+{% endfor %}
+### Fishbone
+
+![Fishbone diagram]({{ svg_name }})
+
+{% for name, causes in pm.fishbone.items() %}- **{{ name }}**: {{ causes | join("; ") or "—" }}
+{% endfor %}
+{% for title, items in lessons %}## {{ title }}
+
+{% for item in items %}- {{ item | oneline }}
+{% else %}_None recorded._
+{% endfor %}
+{% endfor %}## Action items
+
+| Kind | Title | Owner | Due | Status | Jira |
+|---|---|---|---|---|---|
+{% for a in pm.action_items %}| {{ a.kind.replace("_", "-") }} | {{ a.title | cell }} | {{ a.owner or "—" }} | {{ a.due_date or "—" }} | {{ a.status }} | {{ a.jira_key or "—" }} |
+{% endfor %}"""  # noqa: E501  (a template: its table rows stay one line each)
+
+HTML = """\
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Postmortem: {{ pm.incident }} — {{ pm.title }}</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}
+.key{font-weight:bold}svg{max-width:100%;height:auto}</style></head>
+<body>
+<h1>Postmortem: {{ pm.incident }} — {{ pm.title }}</h1>
+<table>
+<tr><th>Severity</th><td>{{ pm.severity }}</td></tr>
+<tr><th>Service</th><td>{{ pm.service or "—" }}</td></tr>
+<tr><th>Incident Commander</th><td>{{ pm.commander or "—" }}</td></tr>
+<tr><th>Status</th><td>{{ pm.status }}{% if pm.required %} (required, due {{ pm.due_at | when }}){% endif %}</td></tr>
+<tr><th>Responders</th><td>{{ pm.responders | join(", ") or "—" }}</td></tr>
+</table>
+<h2>Summary</h2><p>{{ pm.summary or "Not written yet." }}</p>
+<h2>Impact</h2><p>{{ pm.impact or "Not written yet." }}</p>
+<h2>Timeline</h2>
+<table>{% for label, key in milestones %}<tr><th>{{ label }}</th><td>{{ pm.timeline.milestones[key] | when }}</td></tr>{% endfor %}</table>
+<table>{% for label, key in spans %}<tr><th>{{ label }}</th><td>{{ pm.timeline.durations[key] | span }}</td></tr>{% endfor %}</table>
+<ul>{% for e in pm.timeline.events %}<li{% if e.key_event %} class="key"{% endif %}>{% if e.key_event %}★ {% endif %}{{ e.at | when }} — {{ e.text }}{% if e.actor %} ({{ e.actor }}){% endif %}</li>{% endfor %}</ul>
+<h2>Root cause</h2><p>{{ pm.root_cause or "Not written yet." }}</p>
+<h3>5 Whys</h3>
+<ol>{% for w in pm.five_whys %}<li><strong>{{ w.question }}</strong> {{ w.answer }}</li>{% endfor %}</ol>
+<h3>Fishbone</h3>
+{{ svg }}
+{% for title, items in lessons %}<h2>{{ title }}</h2>
+<ul>{% for item in items %}<li>{{ item }}</li>{% else %}<li>None recorded.</li>{% endfor %}</ul>
+{% endfor %}<h2>Action items</h2>
+<table><tr><th>Kind</th><th>Title</th><th>Owner</th><th>Due</th><th>Status</th><th>Jira</th></tr>
+{% for a in pm.action_items %}<tr><td>{{ a.kind.replace("_", "-") }}</td><td>{{ a.title }}</td><td>{{ a.owner or "—" }}</td><td>{{ a.due_date or "—" }}</td><td>{{ a.status }}</td><td>{{ a.jira_key or "—" }}</td></tr>
+{% endfor %}</table>
+</body></html>
+"""  # noqa: E501
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def _span(seconds: float | None) -> str:
+    """Format a duration as 45s, 12m, 3h 05m or 2d 4h."""
+    if seconds is None:
+        return "—"
+    days, rest = divmod(max(int(seconds), 0), 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def _environment(autoescape: bool) -> Environment:
+    env = Environment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True)
+    env.filters["when"] = _when
+    env.filters["span"] = _span
+    env.filters["oneline"] = lambda text: " ".join(str(text).split())
+    env.filters["cell"] = lambda text: " ".join(str(text).split()).replace("|", "\\|")
+    return env
+
+
+def _context(pm: PostmortemOut) -> dict[str, object]:
+    return {
+        "pm": pm.model_dump(),
+        "milestones": MILESTONES,
+        "spans": SPANS,
+        "lessons": [
+            ("Contributing factors", pm.contributing_factors),
+            ("What went well", pm.went_well),
+            ("What went poorly", pm.went_poorly),
+            ("Where we got lucky", pm.got_lucky),
+        ],
+    }
+
+
+def render_svg(pm: PostmortemOut) -> str:
+    """Return the postmortem's fishbone diagram as SVG."""
+    return fishbone.render(pm.title, pm.fishbone)
+
+
+def render_markdown(pm: PostmortemOut, svg_name: str) -> str:
+    """Return the postmortem as markdown, linking the fishbone SVG file `svg_name`."""
+    return _environment(False).from_string(MARKDOWN).render(**_context(pm), svg_name=svg_name)
+
+
+def render_html(pm: PostmortemOut, svg: str) -> str:
+    """Return the postmortem as a standalone HTML page with the fishbone inlined."""
+    inline = svg.split("?>", 1)[1] if svg.startswith("<?xml") else svg  # no declaration in HTML
+    # The SVG escapes every piece of user text itself (fishbone.py), so it goes in as markup.
+    return _environment(True).from_string(HTML).render(**_context(pm), svg=Markup(inline))
+
+
+def write(pm: PostmortemOut, *, archive: Path, slug: str, restricted: bool) -> list[Path]:
+    """Write `<ref>-<slug>.postmortem.md|.html` and `.fishbone.svg` into `archive`."""
+    stem = f"{pm.incident}-{slug}"
+    svg = render_svg(pm)
+    files = [
+        (archive / f"{stem}.fishbone.svg", svg),
+        (archive / f"{stem}.postmortem.md", render_markdown(pm, f"{stem}.fishbone.svg")),
+        (archive / f"{stem}.postmortem.html", render_html(pm, svg)),
+    ]
+    mode = 0o600 if restricted else 0o644  # like the runbook file of a restricted incident
+    for path, text in files:
+        _atomic_write(path, text, mode)
+    return [path for path, _ in files]
+
+
+def _atomic_write(path: Path, text: str, mode: int) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,330 @@
+"""Postmortems: create one when an incident resolves, validate and save edits, action items."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.config import WarroomConfig
+from warroom.core.errors import Conflict, Invalid, NotFound
+from warroom.incidents import timeline
+from warroom.incidents.models import Incident
+from warroom.postmortem import ITEM_KINDS, ITEM_STATUSES, STATUSES, WHYS_MAX
+from warroom.postmortem.config import CATEGORY_MAX
+from warroom.postmortem.models import ActionItem, Postmortem
+
+DONE_STATUSES = ("resolved", "closed")
+TEXT_MAX = 2_000  # one why, cause or lesson
+LIST_MAX = 50
+ITEM_FIELDS = ("kind", "title", "owner", "due_date", "status", "jira_key")
+
+
+def add_business_days(start: datetime, days: int) -> datetime:
+    """Return `start` moved forward by `days` working days (Monday to Friday)."""
+    when, left = start, days
+    while left > 0:
+        when += timedelta(days=1)
+        if when.weekday() < 5:
+            left -= 1
+    return when
+
+
+def check_done(incident: Incident) -> None:
+    """Raise Conflict unless the incident is resolved or closed."""
+    if incident.status not in DONE_STATUSES:
+        raise Conflict(
+            f"{incident.ref} is {incident.status}: its postmortem starts when it is resolved",
+            {"status": incident.status},
+        )
+
+
+def find(session: Session, incident: Incident) -> Postmortem | None:
+    """Return the incident's postmortem, if it has one."""
+    return session.scalars(
+        select(Postmortem).where(Postmortem.incident_id == incident.id)
+    ).one_or_none()
+
+
+def ensure(
+    session: Session, *, config: WarroomConfig, incident: Incident, now: datetime
+) -> Postmortem:
+    """Return the incident's postmortem, creating it the first time.
+
+    The caller holds the incident's row lock, so two callers cannot both create it.
+    """
+    check_done(incident)
+    found = find(session, incident)
+    if found is not None:
+        return found
+    settings = config.postmortem
+    marked = {sev for sev, value in config.severities.items() if value.postmortem_required}
+    required = settings.is_required(incident.severity, marked)
+    resolved_at = incident.resolved_at or now
+    due_at = add_business_days(resolved_at, settings.due_business_days) if required else None
+    postmortem = Postmortem(
+        incident_id=incident.id,
+        status="draft",
+        required=required,
+        due_at=due_at,
+        created_at=now,
+        updated_at=now,
+        fishbone={name: [] for name in settings.fishbone_categories},
+    )
+    session.add(postmortem)
+    # No timeline event: the resolve just wrote one, and the timeline reads better without a
+    # second line saying what the runbook already promises.
+    session.flush()
+    return postmortem
+
+
+def clean_whys(value: list[Any]) -> list[dict[str, str]]:
+    """Return the 5 Whys chain checked: 1..10 {question, answer} pairs, none blank."""
+    if not value:
+        raise Invalid("five_whys needs at least one why", {"field": "five_whys"})
+    if len(value) > WHYS_MAX:
+        raise Invalid(
+            f"five_whys has {len(value)} entries; at most {WHYS_MAX}", {"field": "five_whys"}
+        )
+    chain = []
+    for index, entry in enumerate(value):
+        where = {"field": f"five_whys.{index}"}
+        if not isinstance(entry, dict) or set(entry) != {"question", "answer"}:
+            raise Invalid(
+                f"five_whys[{index}] must be an object with exactly 'question' and 'answer'",
+                where,
+            )
+        pair = {}
+        for key in ("question", "answer"):
+            text = entry[key]
+            if not isinstance(text, str) or not text.strip():
+                raise Invalid(f"five_whys[{index}].{key} must be non-empty text", where)
+            pair[key] = _text(text, f"five_whys[{index}].{key}")
+        chain.append(pair)
+    return chain
+
+
+def _text(value: str, name: str) -> str:
+    """Return `value` stripped, or raise Invalid if it is too long or holds NUL."""
+    value = value.strip()
+    if len(value) > TEXT_MAX:
+        raise Invalid(f"{name} is longer than {TEXT_MAX} characters", {"field": name})
+    if "\x00" in value:
+        raise Invalid(f"{name} must not contain NUL characters", {"field": name})
+    return value
+
+
+def clean_strings(name: str, value: list[Any]) -> list[str]:
+    """Return a list of non-empty strings, or raise Invalid naming the bad entry."""
+    if len(value) > LIST_MAX:
+        raise Invalid(f"{name} has more than {LIST_MAX} entries", {"field": name})
+    cleaned = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, str) or not entry.strip():
+            raise Invalid(f"{name}[{index}] must be non-empty text", {"field": f"{name}.{index}"})
+        cleaned.append(_text(entry, f"{name}[{index}]"))
+    return cleaned
+
+
+def clean_fishbone(value: dict[str, Any], categories: list[str]) -> dict[str, list[str]]:
+    """Return category -> causes: the configured categories first, then custom ones."""
+    given: dict[str, list[str]] = {}
+    for raw, causes in value.items():
+        name = raw.strip()
+        if not name or len(name) > CATEGORY_MAX or "\x00" in name:
+            raise Invalid(
+                f"fishbone category {raw!r} must be 1 to {CATEGORY_MAX} characters",
+                {"field": "fishbone"},
+            )
+        if name in given:
+            raise Invalid(f"fishbone category {name!r} is given twice", {"field": "fishbone"})
+        if not isinstance(causes, list):
+            raise Invalid(
+                f"fishbone[{name!r}] must be a list of causes", {"field": f"fishbone.{name}"}
+            )
+        given[name] = clean_strings(f"fishbone[{name!r}]", causes)
+    if len(given) > 2 * len(categories) + 10:
+        raise Invalid("fishbone has too many categories", {"field": "fishbone"})
+    ordered = {name: given.pop(name, []) for name in categories}
+    return ordered | given
+
+
+def update(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    incident: Incident,
+    values: dict[str, Any],
+    actor: str | None,
+    source: str,
+    now: datetime,
+) -> Postmortem:
+    """Replace the editable fields after checking all of them (nothing is saved on error)."""
+    check_done(incident)
+    status = values.get("status", "draft")
+    if status not in STATUSES:
+        raise Invalid(f"unknown status {status!r}; use {', '.join(STATUSES)}", {"field": "status"})
+    cleaned: dict[str, Any] = {"five_whys": clean_whys(list(values.get("five_whys") or []))}
+    cleaned["fishbone"] = clean_fishbone(
+        dict(values.get("fishbone") or {}), config.postmortem.fishbone_categories
+    )
+    for name in ("contributing_factors", "went_well", "went_poorly", "got_lucky"):
+        cleaned[name] = clean_strings(name, list(values.get(name) or []))
+    for name in ("summary", "impact", "root_cause"):
+        text = str(values.get(name) or "").strip()
+        if "\x00" in text:
+            raise Invalid(f"{name} must not contain NUL characters", {"field": name})
+        cleaned[name] = text
+    postmortem = ensure(session, config=config, incident=incident, now=now)
+    previous = postmortem.status
+    for name, value in cleaned.items():
+        setattr(postmortem, name, value)
+    postmortem.status = status
+    postmortem.updated_at = now
+    postmortem.updated_by = actor
+    if status != previous:
+        timeline.record(
+            session,
+            incident=incident,
+            kind="postmortem",
+            text=f"Postmortem is now {status.replace('_', ' ')} (was {previous.replace('_', ' ')})",
+            at=now,
+            actor=actor,
+            source=source,
+            data={"action": "status", "from": previous, "to": status},
+        )
+    return postmortem
+
+
+def items(session: Session, postmortem: Postmortem) -> list[ActionItem]:
+    """Return a postmortem's action items in the order they were added."""
+    stmt = (
+        select(ActionItem).where(ActionItem.postmortem_id == postmortem.id).order_by(ActionItem.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def _check_item(values: dict[str, Any]) -> None:
+    """Raise Invalid for a kind, status or title an action item cannot have."""
+    if "kind" in values and values["kind"] not in ITEM_KINDS:
+        raise Invalid(f"kind must be one of {', '.join(ITEM_KINDS)}", {"field": "kind"})
+    if "status" in values and values["status"] not in ITEM_STATUSES:
+        raise Invalid(f"status must be one of {', '.join(ITEM_STATUSES)}", {"field": "status"})
+    if "title" in values:
+        title = values["title"]
+        if not isinstance(title, str) or not title.strip():
+            raise Invalid("title must be non-empty text", {"field": "title"})
+        values["title"] = title.strip()
+    for name in ("kind", "status"):
+        if name in values and values[name] is None:
+            raise Invalid(f"{name} cannot be cleared", {"field": name})
+
+
+def add_item(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    incident: Incident,
+    values: dict[str, Any],
+    actor: str | None,
+    source: str,
+    now: datetime,
+) -> ActionItem:
+    """Add an action item to the incident's postmortem, with its timeline event."""
+    values = {key: values.get(key) for key in ITEM_FIELDS}
+    values["status"] = values["status"] or "open"
+    _check_item(values)
+    postmortem = ensure(session, config=config, incident=incident, now=now)
+    item = ActionItem(postmortem_id=postmortem.id, created_at=now, updated_at=now, **values)
+    session.add(item)
+    session.flush()
+    _record_item(session, incident, item, f"Action item added: {item.title}", actor, source, now)
+    return item
+
+
+def get_item(session: Session, item_id: int) -> ActionItem:
+    """Return the action item with this id, or raise NotFound."""
+    item = session.get(ActionItem, item_id)
+    if item is None:
+        raise NotFound(f"no action item {item_id}")
+    return item
+
+
+def incident_of_item(session: Session, item_id: int) -> Incident:
+    """Return (and lock) the incident an action item belongs to, or raise NotFound."""
+    stmt = (
+        select(Incident)
+        .join(Postmortem, Postmortem.incident_id == Incident.id)
+        .join(ActionItem, ActionItem.postmortem_id == Postmortem.id)
+        .where(ActionItem.id == item_id)
+        .with_for_update(of=Incident)
+    )
+    incident = session.scalars(stmt).one_or_none()
+    if incident is None:
+        raise NotFound(f"no action item {item_id}")
+    return incident
+
+
+def update_item(
+    session: Session,
+    *,
+    item: ActionItem,
+    incident: Incident,
+    changes: dict[str, Any],
+    actor: str | None,
+    source: str,
+    now: datetime,
+) -> ActionItem:
+    """Change some fields of an action item (only those given), with a timeline event."""
+    unknown = set(changes) - set(ITEM_FIELDS)
+    if unknown:
+        raise Invalid(f"unknown fields: {', '.join(sorted(unknown))}", {"fields": sorted(unknown)})
+    if not changes:
+        raise Invalid(f"nothing to change; send one of {', '.join(ITEM_FIELDS)}")
+    changes = dict(changes)
+    _check_item(changes)
+    changed = [name for name, value in changes.items() if getattr(item, name) != value]
+    for name in changed:
+        setattr(item, name, changes[name])
+    if changed:
+        item.updated_at = now
+        shown = ", ".join(f"{name}={_show(getattr(item, name))}" for name in changed)
+        text = f"Action item {item.id} changed: {shown}"
+        _record_item(session, incident, item, text, actor, source, now)
+    return item
+
+
+def _show(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
+def _record_item(
+    session: Session,
+    incident: Incident,
+    item: ActionItem,
+    text: str,
+    actor: str | None,
+    source: str,
+    now: datetime,
+) -> None:
+    """Write the `postmortem` timeline event of an action item change."""
+    due: date | None = item.due_date
+    timeline.record(
+        session,
+        incident=incident,
+        kind="postmortem",
+        text=text[:280],
+        at=now,
+        actor=actor,
+        source=source,
+        data={
+            "action": "action_item",
+            "item_id": item.id,
+            "kind": item.kind,
+            "status": item.status,
+            "owner": item.owner,
+            "due_date": due.isoformat() if due else None,
+        },
+    )

@@ -1,0 +1,1 @@
+"""Reports over many incidents: counts, MTTD/MTTA/MTTM/MTTR, overdue postmortem work, CSV."""

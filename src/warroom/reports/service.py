@@ -1,0 +1,285 @@
+"""Incident metrics over a period: counts, MTTD/MTTA/MTTM/MTTR and overdue postmortem work."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import ColumnElement, Date, String, column, func, inspect, or_, select, table
+from sqlalchemy.orm import Session
+
+from warroom.config import WarroomConfig
+from warroom.core import durations
+from warroom.core.clock import ensure_utc
+from warroom.core.errors import Invalid
+from warroom.incidents.models import Incident
+from warroom.reports.schemas import (
+    Counts,
+    DurationStats,
+    IncidentMetrics,
+    Overdue,
+    Period,
+    Stat,
+)
+from warroom.storage.base import UTCDateTime
+
+DEFAULT_PERIOD = timedelta(days=30)
+NO_SERVICE = "(none)"
+# (name in the report, milestone it starts from, milestone it ends at)
+DURATIONS = (
+    ("mttd", "started_at", "detected_at"),
+    ("mtta", "detected_at", "acknowledged_at"),
+    ("mttm", "detected_at", "mitigated_at"),
+    ("mttr", "detected_at", "resolved_at"),
+)
+COLUMNS = (
+    Incident.number,
+    Incident.title,
+    Incident.severity,
+    Incident.service,
+    Incident.incident_type,
+    Incident.status,
+    Incident.started_at,
+    Incident.detected_at,
+    Incident.acknowledged_at,
+    Incident.mitigated_at,
+    Incident.resolved_at,
+    Incident.closed_at,
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Incidents detected in [since, until), of these severities and services (None: any)."""
+
+    since: datetime
+    until: datetime
+    severity: list[str] | None = None
+    service: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class IncidentTimes:
+    """One selected incident's labels and milestones."""
+
+    number: int
+    title: str
+    severity: str
+    service: str | None
+    incident_type: str
+    status: str
+    started_at: datetime | None
+    detected_at: datetime
+    acknowledged_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+    def seconds(self, name: str) -> float | None:
+        """Return a duration (mttd, mtta, mttm, mttr) in seconds; None if a milestone is missing."""
+        _, start_name, end_name = next(d for d in DURATIONS if d[0] == name)
+        start, end = getattr(self, start_name), getattr(self, end_name)
+        return None if start is None or end is None else (end - start).total_seconds()
+
+
+def _when(value: str, *, field: str, now: datetime) -> datetime:
+    """Read `30d` (that long before now) or an ISO 8601 time (naive means UTC)."""
+    text = value.strip()
+    try:
+        return now - durations.parse(text)
+    except ValueError:
+        pass
+    try:
+        return ensure_utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise Invalid(
+            f"{field} {value!r} is neither a duration (30d, 12h) nor an ISO 8601 time",
+            {"field": field},
+        ) from None
+
+
+def _names(values: Iterable[str] | None) -> list[str] | None:
+    """Accept both `?x=a&x=b` and `?x=a,b`; None when nothing is left."""
+    found = [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+    return found or None
+
+
+def select_incidents(
+    config: WarroomConfig,
+    *,
+    now: datetime,
+    since: str | None = None,
+    until: str | None = None,
+    severity: Iterable[str] | None = None,
+    service: Iterable[str] | None = None,
+) -> Selection:
+    """Validate the report's filters (default: the last 30 days) or raise Invalid."""
+    end = _when(until, field="until", now=now) if until else now
+    start = _when(since, field="since", now=now) if since else end - DEFAULT_PERIOD
+    if start >= end:
+        raise Invalid(
+            f"since ({start.isoformat()}) must be before until ({end.isoformat()})",
+            {"field": "since"},
+        )
+    severities = _names(severity)
+    unknown = [s for s in severities or [] if s not in config.severities]
+    if unknown:
+        raise Invalid(
+            f"unknown severity {', '.join(unknown)}; use {', '.join(config.severities)}",
+            {"field": "severity"},
+        )
+    services = _names(service)
+    known = {s.id for s in config.services}
+    strange = [s for s in services or [] if known and s not in known and s != NO_SERVICE]
+    if strange:
+        raise Invalid(
+            f"unknown service {', '.join(strange)}; use one of {', '.join(sorted(known))}",
+            {"field": "service"},
+        )
+    return Selection(since=start, until=end, severity=severities, service=services)
+
+
+def incident_times(session: Session, selection: Selection) -> list[IncidentTimes]:
+    """Return the selected incidents' milestones, oldest detection first."""
+    stmt = (
+        select(*COLUMNS)
+        .where(Incident.detected_at >= selection.since, Incident.detected_at < selection.until)
+        .order_by(Incident.detected_at, Incident.number)
+    )
+    stmt = stmt.where(*_label_filters(selection))
+    return [IncidentTimes(**row._asdict()) for row in session.execute(stmt)]
+
+
+def _label_filters(selection: Selection) -> list[ColumnElement[bool]]:
+    """Return the WHERE clauses of the severity and service filters."""
+    clauses: list[ColumnElement[bool]] = []
+    if selection.severity:
+        clauses.append(Incident.severity.in_(selection.severity))
+    if selection.service:
+        match: ColumnElement[bool] = Incident.service.in_(
+            [s for s in selection.service if s != NO_SERVICE]
+        )
+        if NO_SERVICE in selection.service:
+            match = or_(match, Incident.service.is_(None))
+        clauses.append(match)
+    return clauses
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Return the `fraction` percentile of sorted `values`, interpolating between ranks."""
+    rank = fraction * (len(values) - 1)
+    low, high = math.floor(rank), math.ceil(rank)
+    return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+def stat(values: Iterable[float]) -> Stat:
+    """Summarise durations as mean, p50, p90 and count."""
+    ordered = sorted(values)
+    if not ordered:
+        return Stat(mean=None, p50=None, p90=None, count=0)
+    # Milliseconds are plenty, and rounding hides float noise (510.00000000000006).
+    return Stat(
+        mean=round(sum(ordered) / len(ordered), 3),
+        p50=round(percentile(ordered, 0.5), 3),
+        p90=round(percentile(ordered, 0.9), 3),
+        count=len(ordered),
+    )
+
+
+def duration_stats(incidents: Iterable[IncidentTimes]) -> DurationStats:
+    """Summarise the four durations of some incidents."""
+    chosen = list(incidents)
+    found = {}
+    for name, _, _ in DURATIONS:
+        found[name] = stat(s for i in chosen if (s := i.seconds(name)) is not None)
+    return DurationStats(**found)
+
+
+def _grouped(incidents: list[IncidentTimes], key: str) -> dict[str, DurationStats]:
+    groups: dict[str, list[IncidentTimes]] = {}
+    for incident in incidents:
+        groups.setdefault(getattr(incident, key) or NO_SERVICE, []).append(incident)
+    return {name: duration_stats(groups[name]) for name in sorted(groups)}
+
+
+def incident_metrics(session: Session, *, selection: Selection, now: datetime) -> IncidentMetrics:
+    """Count and time the selected incidents; add the overdue postmortem work."""
+    incidents = incident_times(session, selection)
+
+    def count(key: str) -> dict[str, int]:
+        found = Counter(getattr(i, key) or NO_SERVICE for i in incidents)
+        return dict(sorted(found.items()))
+
+    return IncidentMetrics(
+        period=Period(
+            since=selection.since,
+            until=selection.until,
+            severity=selection.severity,
+            service=selection.service,
+        ),
+        total=len(incidents),
+        counts=Counts(
+            severity=count("severity"),
+            service=count("service"),
+            type=count("incident_type"),
+            status=count("status"),
+        ),
+        durations=duration_stats(incidents),
+        by_severity=_grouped(incidents, "severity"),
+        by_service=_grouped(incidents, "service"),
+        overdue=overdue(session, selection=selection, now=now),
+    )
+
+
+def overdue(session: Session, *, selection: Selection, now: datetime) -> Overdue:
+    """Count postmortems and open action items past due, for incidents of the selected
+    severities and services (any period: overdue is about now).
+
+    The postmortem tables come with migration 0008; before it they are absent and the counts
+    are null. Read through lightweight table constructs so this module needs nothing from
+    warroom.postmortem beyond its table and column names.
+    """
+    tables = set(inspect(session.connection()).get_table_names())
+    if not {"postmortems", "postmortem_action_items"} <= tables:
+        return Overdue(
+            postmortems=None,
+            action_items=None,
+            note="postmortems are not recorded in this database yet (run `warroom db upgrade`)",
+        )
+    postmortems = table(
+        "postmortems",
+        column("id"),
+        column("incident_id"),
+        column("status", String()),
+        column("due_at", UTCDateTime()),
+    )
+    items = table(
+        "postmortem_action_items",
+        column("postmortem_id"),
+        column("status", String()),
+        column("due_date", Date()),
+    )
+    today: date = now.date()
+    late_postmortems = (
+        select(func.count())
+        .select_from(postmortems.join(Incident, Incident.id == postmortems.c.incident_id))
+        .where(postmortems.c.due_at < now, postmortems.c.status != "done")
+    )
+    late_items = (
+        select(func.count())
+        .select_from(
+            items.join(postmortems, postmortems.c.id == items.c.postmortem_id).join(
+                Incident, Incident.id == postmortems.c.incident_id
+            )
+        )
+        .where(items.c.due_date < today, items.c.status == "open")
+    )
+    labels = _label_filters(selection)
+    late_postmortems, late_items = late_postmortems.where(*labels), late_items.where(*labels)
+    return Overdue(
+        postmortems=session.scalar(late_postmortems) or 0,
+        action_items=session.scalar(late_items) or 0,
+    )
