@@ -177,9 +177,8 @@ def test_a_lease_that_ran_out_is_not_sent_by_its_old_owner(
     assert sorted(chat.keys()) == ["k0", "k0", "k1", "k2"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's write lock
 def test_on_call_lookup_does_not_hold_the_sqlite_write_lock(runtime: Runtime, fakes: Fakes) -> None:
-    if not runtime.db.is_sqlite:
-        pytest.skip("about the SQLite write lock")
     path = runtime.db.write_engine.url.database
     assert path is not None
     locked: list[bool] = []
@@ -237,9 +236,8 @@ def test_reminder_sql_does_not_grow_with_the_number_of_incidents(
     assert statements <= 6, f"{statements} statements to plan reminders for 13 incidents"
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite always counts
 def test_enqueue_counts_the_rows_it_wrote_on_postgresql(runtime: Runtime) -> None:
-    if runtime.db.is_sqlite:
-        pytest.skip("SQLite reports the executemany row count")
     messages = [
         Message(f"inc{i}:page:0:0:p:chat", "chat", "page", f"person:p{i % 3}", {"text": "x"})
         for i in range(1500)
