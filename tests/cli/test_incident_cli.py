@@ -28,6 +28,7 @@ COMMANDS = ["declare", "list", "show", "ack", "triage", "mitigate", "resolve", "
 COMMANDS += ["note", "severities", "handoff", "accept", "decline", "role"]
 COMMANDS += ["status-update", "status-updates"]
 COMMANDS += ["action"]
+COMMANDS += ["checklist", "check", "skip", "assign-item"]
 # Wide and colourless, so Rich output can be matched as plain text.
 PLAIN = {"COLUMNS": "200", "FORCE_COLOR": None, "TTY_COMPATIBLE": None}
 

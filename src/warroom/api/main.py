@@ -23,6 +23,7 @@ from warroom.api import (
     silences,
     slack_interactions,
 )
+from warroom.api import checklist as checklist_api
 from warroom.api import postmortems as postmortems_api
 from warroom.api import status as status_api
 from warroom.api.middleware import RefuseNulInUrl
@@ -57,6 +58,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(actions_api.list_router)
     app.include_router(postmortems_api.router)  # before incidents: see postmortems.py
     app.include_router(postmortems_api.items_router)
+    app.include_router(checklist_api.router)  # before incidents: see checklist.py
     app.include_router(incidents.router)
     app.include_router(alerts.router)
     app.include_router(silences.router)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-# These register more `incident` subcommands: handoff|accept|decline|role, status-update[s].
-from warroom.cli import handoff, status_cmd  # noqa: F401
+# These register more `incident` subcommands: handoff|accept|decline|role, status-update[s],
+# checklist|check|skip|assign-item.
+from warroom.cli import checklist_cmd, handoff, status_cmd  # noqa: F401
 from warroom.cli.actions_cmd import actions_app  # also registers `incident action`
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
 from warroom.cli.demo import demo

@@ -46,13 +46,24 @@ def front_matter(incident: IncidentDetail) -> dict[str, Any]:
 
 
 def _box(item: ChecklistItemOut) -> str:
+    # Notes and reasons are free text: kept to one line so the list stays a list.
+    owner = f"owner: {item.owner}" if item.owner else ""
+    note = f" — note: {' '.join(item.note.split())}" if item.note else ""
     if item.done_at is not None:
         by = f" by {item.done_by}" if item.done_by else ""
-        return f"- [x] {item.text} (done{by} at {_iso(item.done_at)})"
+        extra = f"; {owner}" if owner else ""
+        return f"- [x] {item.text} (done{by} at {_iso(item.done_at)}{extra}){note}"
     if item.skipped_reason:
-        return f"- [ ] ~~{item.text}~~ (skipped: {item.skipped_reason})"
-    owner = f" (owner: {item.owner})" if item.owner else ""
-    return f"- [ ] {item.text}{owner}"
+        reason = " ".join(item.skipped_reason.split())
+        extra = f" ({owner})" if owner else ""
+        return f"- [ ] ~~{item.text}~~ — skipped: {reason}{extra}{note}"
+    extra = f" ({owner})" if owner else ""
+    return f"- [ ] {item.text}{extra}{note}"
+
+
+def _completed(items: list[ChecklistItemOut]) -> str:
+    done = sum(1 for i in items if i.done_at or i.skipped_reason)
+    return f"{done}/{len(items)}"
 
 
 def _cell(text: str) -> str:
@@ -86,17 +97,15 @@ def render(incident: IncidentDetail, severity_name: str | None = None) -> str:
         "",
     ]
     if incident.checklist:
-        done = sum(1 for i in incident.checklist if i.done_at or i.skipped_reason)
-        lines += [f"## Checklist ({done}/{len(incident.checklist)})", ""]
-        section = None
+        lines += [f"## Checklist ({_completed(incident.checklist)})", ""]
+        sections: dict[str, list[ChecklistItemOut]] = {}
         for item in incident.checklist:
-            if item.section != section:
-                if section is not None:
-                    lines.append("")
-                section = item.section
-                lines += [f"### {section}", ""]
-            lines.append(_box(item))
+            sections.setdefault(item.section, []).append(item)
+        # Progress per section counts skipped items (with their reason) as completed.
+        lines += [" · ".join(f"{name} {_completed(items)}" for name, items in sections.items())]
         lines.append("")
+        for name, items in sections.items():
+            lines += [f"### {name}", "", *map(_box, items), ""]
     lines += ["## Timeline", "", "| Time (UTC) | Event | By |", "|---|---|---|"]
     for event in incident.timeline:
         star = "★ " if event.key_event else ""
