@@ -307,10 +307,11 @@ def _render(detail: dict[str, Any]) -> None:
     sections: dict[str, list[dict[str, Any]]] = {}
     for item in d["checklist"]:
         sections.setdefault(item["section"], []).append(item)
-    done = sum(1 for item in d["checklist"] if item["done_at"])
+    # Skipped with a reason counts as settled, as in `warroom incident checklist`.
+    done = sum(1 for item in d["checklist"] if item["done_at"] or item["skipped_reason"])
     console.print(Text(f"Checklist {done}/{len(d['checklist'])}", style="bold"))
     for section, items in sections.items():
-        finished = sum(1 for item in items if item["done_at"])
+        finished = sum(1 for item in items if item["done_at"] or item["skipped_reason"])
         console.print(Text(f"  {section} {finished}/{len(items)}", style="bold"))
         for item in items:
             mark, extra = "[ ]", ""
