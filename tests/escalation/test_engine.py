@@ -151,7 +151,7 @@ def test_declare_pages_primary_and_runs_the_runbook_rules(runtime: Runtime, fake
     assert len(fakes.zoom.calls) == 1
     assert any("meet.invalid" in a.get("text", "") for _, a in fakes.chat.calls)
     assert fakes.pager.calls[0][1]["action"] == "trigger"
-    assert fakes.pager.calls[0][1]["dedup_key"] == f"INC-{incident.number}"
+    assert fakes.pager.calls[0][1]["dedup_key"] == str(incident.number)  # the issue: the number
     assert fakes.hooks.calls[0][1]["event"] == "incident.declared"
     detail = runtime.flows.get(str(incident.number))
     assert detail.links["conference_url"].startswith("https://meet.invalid/")

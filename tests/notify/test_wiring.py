@@ -286,9 +286,9 @@ def test_public_sev1_reaches_every_vendor_over_the_wire(
 
     # PagerDuty: one trigger, deduplicated by the incident's reference.
     assert [(e["event_action"], e["dedup_key"]) for e in vendors.pager.events] == [
-        ("trigger", f"INC-{n}")
+        ("trigger", str(n))
     ]
-    assert vendors.pager.state(f"INC-{n}") == "triggered"
+    assert vendors.pager.state(str(n)) == "triggered"
 
     # Statuspage: nothing yet; the public hears what the communications liaison publishes.
     assert vendors.statuspage.incidents == {}
@@ -311,7 +311,7 @@ def test_public_sev1_reaches_every_vendor_over_the_wire(
     assert answer.startswith(f"You acknowledged INC-{n}")
     runtime.engine.run_once()
     assert [e["event_action"] for e in vendors.pager.events] == ["trigger", "acknowledge"]
-    assert vendors.pager.state(f"INC-{n}") == "acknowledged"
+    assert vendors.pager.state(str(n)) == "acknowledged"
     clock.advance(timedelta(minutes=30))  # long past the step to the secondary
     runtime.engine.run_once()
     assert pages(vendors, "bob", "UBOB1") == (0, 0)
@@ -340,7 +340,7 @@ def test_public_sev1_reaches_every_vendor_over_the_wire(
     assert resolved.status_code == 200, resolved.text
     runtime.engine.run_once()
     assert [e["event_action"] for e in vendors.pager.events][-1] == "resolve"
-    assert vendors.pager.state(f"INC-{n}") == "resolved"
+    assert vendors.pager.state(str(n)) == "resolved"
     assert sp_incident["status"] == "resolved" and sp_incident["resolved_at"]
     final = vendors.statuspage.updates(sp_incident["id"])[-1]["body"]
     assert final == "This incident has been resolved."  # not the internal note
@@ -381,7 +381,7 @@ def test_restricted_sev1_gets_a_private_channel_and_stays_off_the_status_page(
     assert resolved.status_code == 200, resolved.text
     runtime.engine.run_once()
     assert vendors.statuspage.requests == []
-    assert vendors.pager.state(f"INC-{n}") == "resolved"
+    assert vendors.pager.state(str(n)) == "resolved"
 
 
 def test_resolving_puts_statuspage_components_back_to_operational(

@@ -121,9 +121,9 @@ def plan(
         if kind in ("acknowledged", "resolved") and _pages_out(config, incident.severity):
             action = "acknowledge" if kind == "acknowledged" else "resolve"
             # Keyed by the event: after a reopen, the next resolve must go out too.
-            add(f"{k}:pager", "pager", action, incident.ref, card=card)
+            add(f"{k}:pager", "pager", action, str(incident.number), card=card)
         if kind == "reopened" and _pages_out(config, incident.severity):
-            add(f"{k}:pager", "pager", "trigger", incident.ref, card=card)
+            add(f"{k}:pager", "pager", "trigger", str(incident.number), card=card)
         data = event.data or {}
         if kind == "status_update" and data.get("public") and _on_status_page(incident, config):
             # The hosted page mirrors what the communications liaison chose to publish.
@@ -209,7 +209,7 @@ def _declared(
         add(f"inc{n}:card", "chat", "post", INCIDENT_CHANNEL, text=card["title"], card=card)
     out += _severity_raised(session, incident, config, channels, card, now)
     if _pages_out(config, incident.severity):
-        add(f"inc{n}:pager:trigger", "pager", "trigger", incident.ref, card=card)
+        add(f"inc{n}:pager:trigger", "pager", "trigger", str(n), card=card)
     return out
 
 
