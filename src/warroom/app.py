@@ -72,6 +72,7 @@ class Runtime:
             oncall=self.on_call_at,
             channels=self.channels,
             on_call_everywhere=self.on_call_everywhere,
+            on_changed=self.flows.refresh,
         )
         # Every transaction that writes timeline events plans its notifications before it
         # commits (the outbox), and wakes the engine after.

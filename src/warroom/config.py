@@ -22,6 +22,7 @@ from warroom.detection.routing import (
 from warroom.escalation.checks import check_escalation
 from warroom.escalation.config import EscalationPolicy, NotificationRules, builtin_policy
 from warroom.mitigation.actions import ActionList
+from warroom.mitigation.verification_config import VerificationConfig, check_severity_lists
 from warroom.oncall.models import Schedule
 from warroom.organisation import PersonConfig, TeamConfig, check_people
 from warroom.postmortem.config import PostmortemConfig
@@ -164,6 +165,7 @@ class WarroomConfig(BaseModel):
     status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
     actions: ActionList = Field(default_factory=list)  # docs/mitigation.md
     postmortem: PostmortemConfig = Field(default_factory=PostmortemConfig)  # docs/postmortem.md
+    verification: VerificationConfig = Field(default_factory=VerificationConfig)  # mitigation
 
     @field_validator("severities")
     @classmethod
@@ -280,6 +282,7 @@ def _cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path:
         *check_people(config.people, config.teams),
         *check_status_page(config.status_page, [s.id for s in config.services]),
         *check_escalation(config),
+        *check_severity_lists(config),
     ]:
         dotted = ".".join(str(part) for part in loc)
         problems.append(f"{path}:{_nearest_line(lines, loc)}: {dotted}: {message}")

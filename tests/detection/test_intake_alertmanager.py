@@ -110,9 +110,26 @@ def test_repeat_dedups_and_resolution_auto_mitigates(
 def test_refire_after_resolution_is_a_new_incident(client: TestClient, api: TestClient) -> None:
     post(client, fixture("firing.json"))
     post(client, fixture("resolved.json"))
-    api.post("/api/v1/incidents/1/resolve")
+    skip = {"skip_verification": "the alerts resolved"}
+    assert api.post("/api/v1/incidents/1/resolve", json=skip).status_code == 200
     body = post(client, fixture("firing.json")).json()
     assert body["incidents_opened"] == ["INC-2"]
+
+
+def test_refire_into_a_mitigated_incident_returns_it_to_triaged(
+    client: TestClient, api: TestClient
+) -> None:
+    post(client, fixture("firing.json"))
+    post(client, fixture("resolved.json"))  # auto_mitigate: the incident is mitigated
+    assert api.get("/api/v1/incidents/1").json()["status"] == "mitigated"
+    body = post(client, fixture("firing.json")).json()
+    assert body["incidents_opened"] == [] and body["new"] == 2
+    incident = api.get("/api/v1/incidents/1").json()
+    assert incident["status"] == "triaged"
+    kinds = [e["kind"] for e in incident["timeline"]]
+    assert kinds.count("alert_refired") == 1  # the first alert back moves it; the second joins
+    assert kinds[kinds.index("alert_refired") + 1] == "reopened"
+    assert kinds[-1] == "alert"
 
 
 def test_route_severity_and_drop(client: TestClient, api: TestClient) -> None:

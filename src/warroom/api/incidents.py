@@ -214,9 +214,18 @@ def transition(
     principal: Responder,
     body: Annotated[TransitionRequest | None, Body()] = None,
 ) -> IncidentDetail:
-    """Move the incident: triage, mitigate, resolve, close or reopen (409 says what is allowed)."""
+    """Move the incident: triage, mitigate, resolve, close or reopen (409 says what is allowed).
+
+    Resolving needs the Verification checklist settled (the 409 lists open items) unless
+    `skip_verification` gives the reason to skip them; closing needs a required postmortem done.
+    """
     body = body or TransitionRequest()
-    fields = body.model_dump(exclude_none=True, exclude={"note"})
+    fields = body.model_dump(exclude_none=True, exclude={"note", "skip_verification"})
     return runtime.flows.transition(
-        ref, action, actor=actor_of(principal, request), note=body.note, fields=fields
+        ref,
+        action,
+        actor=actor_of(principal, request),
+        note=body.note,
+        fields=fields,
+        skip_verification=body.skip_verification,
     )

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from warroom.app import Runtime
     from warroom.cli.client import ApiClient
-    from warroom.cli.demo_scenarios import Scenario
+    from warroom.cli.demo_scenarios import Scenario, Step
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 LOCAL_URL = "http://warroom.local"
@@ -137,8 +137,8 @@ def _play(api: ApiClient, scenario: Scenario, say: Callable[[str], None]) -> dic
         f"{escape(incident['title'])} ({incident['severity']}, {incident['visibility']})"
     )
     for step in scenario.steps:
-        if step.action == "note":
-            call(f"{INCIDENTS}/{ref}/timeline", step.body, f"{ref} note")
+        if step.action in ("note", "verify", "postmortem"):
+            _run_step(api, ref, step, call)
             say(f"[bold]{ref}[/bold] {step.phase}: {escape(step.label)}")
         else:
             incident = call(f"{INCIDENTS}/{ref}/{step.action}", step.body, f"{ref} {step.action}")
@@ -147,6 +147,29 @@ def _play(api: ApiClient, scenario: Scenario, say: Callable[[str], None]) -> dic
                 f"(status {incident['status']})"
             )
     return incident
+
+
+def _run_step(api: ApiClient, ref: str, step: Step, call: Callable[[str, Any, str], Any]) -> None:
+    """Run a step that is not an incident action: a note, the verification, the postmortem."""
+    from warroom.cli.client import ApiError
+
+    if step.action == "note":
+        call(f"{INCIDENTS}/{ref}/timeline", step.body, f"{ref} note")
+        return
+    try:
+        if step.action == "postmortem":
+            api.request("PUT", f"{INCIDENTS}/{ref}/postmortem", json=step.body)
+            return
+        checklist = api.get(f"{INCIDENTS}/{ref}/checklist")
+        for section in checklist["sections"]:
+            if section["name"].casefold() != "verification":
+                continue
+            for item in section["items"]:
+                if item["state"] == "open":
+                    body = {"done": True, "note": (step.body or {}).get("note")}
+                    api.patch(f"{INCIDENTS}/{ref}/checklist/{item['id']}", body)
+    except ApiError as exc:
+        fail(f"{ref} {step.action}: {exc.message}")
 
 
 def _summary(

@@ -12,7 +12,9 @@ class Step:
 
     phase: str
     label: str
-    action: str  # "note", "acknowledge", "triage", "mitigate", "resolve" or "close"
+    # "note", "verify" (tick the Verification checklist), "postmortem" (write it), or an
+    # incident action: "acknowledge", "triage", "mitigate", "resolve" or "close"
+    action: str
     body: dict[str, Any] | None = None
 
 
@@ -30,6 +32,27 @@ def note(phase: str, label: str, text: str, *, key_event: bool = False) -> Step:
     """Return a step that adds a timeline note."""
     return Step(phase, label, "note", {"text": text, "key_event": key_event})
 
+
+HIGH_CPU_POSTMORTEM: dict[str, Any] = {
+    "status": "done",
+    "summary": "A memory leak in the new recommendations feature drove checkout CPU above 90%.",
+    "impact": "Checkout p95 latency up to 4 s for 40 minutes; some payments timed out.",
+    "root_cause": "Recommendations cached every response without a bound, so GC ran hot.",
+    "five_whys": [
+        {"question": "Why was checkout slow?", "answer": "CPU was above 90% on every pod."},
+        {"question": "Why was CPU so high?", "answer": "The garbage collector ran constantly."},
+        {"question": "Why did GC run constantly?", "answer": "Memory grew without bound."},
+        {"question": "Why did memory grow?", "answer": "A new cache had no size limit."},
+        {"question": "Why was there no limit?", "answer": "Review has no check for caches."},
+    ],
+    "fishbone": {
+        "Process": ["Code review has no check for unbounded caches"],
+        "Technology": ["Unbounded in-process cache"],
+        "Tools": ["No memory-growth alert before CPU saturated"],
+    },
+    "went_well": ["The rollback took four minutes"],
+    "went_poorly": ["The alert fired ten minutes after latency rose"],
+}
 
 HIGH_CPU = Scenario(
     name="Example 1: High CPU Usage",
@@ -83,6 +106,12 @@ HIGH_CPU = Scenario(
         ),
         Step(
             "Mitigation",
+            "verification checklist done",
+            "verify",
+            {"note": "CPU under 40% and p95 latency under 300 ms for 30 minutes"},
+        ),
+        Step(
+            "Mitigation",
             "verified",
             "resolve",
             {"note": "CPU and checkout latency normal for 30 minutes"},
@@ -93,6 +122,7 @@ HIGH_CPU = Scenario(
             "Root cause: a memory leak in a new feature",
             key_event=True,
         ),
+        Step("Postmortem", "postmortem written and reviewed", "postmortem", HIGH_CPU_POSTMORTEM),
         Step("Postmortem", "postmortem done", "close", {"note": "postmortem reviewed"}),
     ],
 )

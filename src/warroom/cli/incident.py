@@ -407,16 +407,30 @@ def mitigate(ref: Ref, note: Note = None, as_json: Json = False) -> None:
     _move(ref, "mitigate", {"note": note}, as_json)
 
 
+SkipVerification = Annotated[
+    str | None,
+    typer.Option(
+        "--skip-verification",
+        metavar="REASON",
+        help="Skip the open Verification checklist items with this reason (a false alarm).",
+    ),
+]
+
+
 @incident_app.command()
-def resolve(ref: Ref, note: Note = None, as_json: Json = False) -> None:
+def resolve(
+    ref: Ref, note: Note = None, skip: SkipVerification = None, as_json: Json = False
+) -> None:
     """Mark the incident resolved: verification passed; a postmortem may be due."""
-    _move(ref, "resolve", {"note": note}, as_json)
+    _move(ref, "resolve", {"note": note, "skip_verification": skip}, as_json)
 
 
 @incident_app.command()
-def close(ref: Ref, note: Note = None, as_json: Json = False) -> None:
+def close(
+    ref: Ref, note: Note = None, skip: SkipVerification = None, as_json: Json = False
+) -> None:
     """Close the incident: the postmortem is done or not required (final)."""
-    _move(ref, "close", {"note": note}, as_json)
+    _move(ref, "close", {"note": note, "skip_verification": skip}, as_json)
 
 
 @incident_app.command()

@@ -32,6 +32,7 @@ from warroom.incidents.flows import TemplateChoice
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.service import Actor
 from warroom.incidents.states import OPEN_STATUSES
+from warroom.mitigation import verification
 from warroom.triage.commander import OnCallLookup, choose_commander
 
 TemplateChooser = Callable[[str | None, str | None], TemplateChoice]
@@ -288,10 +289,24 @@ class Intake:
         else:
             noted = self._note_joined(incident, row.id, row.title, alert)
             changed = self._move_start_earlier(incident, alert.starts_at) or noted
+            changed = self.fired_again(incident, row.title) or changed
         row.incident_id = incident.id
         self.result.link(incident.number)
         if changed:  # past the first alerts of a storm the incident's file would not change
             self.result.touch(incident.number)
+
+    def fired_again(self, incident: Incident, title: str) -> bool:
+        """A firing alert joined a mitigated incident: the verification window decides."""
+        if incident.status != "mitigated":
+            return False
+        return verification.on_refire(
+            self.session,
+            config=self.config,
+            incident=incident,
+            now=self.now,
+            actor=self.actor,
+            alert_title=title,
+        )
 
     def _note_joined(self, incident: Incident, alert_id: int, title: str, alert: AlertIn) -> bool:
         """Write "alert joined" events for the first few alerts only: a storm of a thousand

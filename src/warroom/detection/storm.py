@@ -108,6 +108,8 @@ def join_storm(
                     alert_id, title = inserted[alert.fingerprint]
                     if intake._note_joined(incident, alert_id, str(title), alert):
                         changed = True
+                    if intake.fired_again(incident, str(title)):
+                        changed = True
                     handled[alert.fingerprint] = "bulk"
         starts = [a.starts_at for a, _ in members if handled.get(a.fingerprint) and a.starts_at]
         if starts and intake._move_start_earlier(incident, min(starts)):

@@ -20,6 +20,7 @@ from warroom.config import WarroomConfig
 from warroom.escalation import cadence
 from warroom.escalation import engine as escalation
 from warroom.escalation import tick as ticks
+from warroom.mitigation import verification
 from warroom.notify import metrics, outbox
 from warroom.notify.ports import Adapters
 from warroom.notify.sender import Sender
@@ -28,6 +29,7 @@ from warroom.storage.db import Database
 log = logging.getLogger("warroom.engine")
 TICK = 1.0  # seconds; woken earlier after writes
 CADENCE_EVERY = timedelta(seconds=15)
+VERIFY_EVERY = timedelta(seconds=15)  # verification windows are minutes long
 
 
 @dataclass
@@ -42,6 +44,9 @@ class Engine:
     channels: Callable[[], set[str]]
     # Who is on call in every schedule, asked before the write lock (PagerDuty is HTTP).
     on_call_everywhere: Callable[[datetime], dict[str, dict[str, list[str]]]] = lambda _at: {}
+    # Told (number, event) after the engine changed an incident, to rewrite its runbook file
+    # and run the flows' listeners (a resolve starts the postmortem).
+    on_changed: Callable[[int, str], object] | None = None
     workers: int = 8
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     last_tick: float | None = field(default=None, init=False)  # monotonic, for /readyz
@@ -51,6 +56,7 @@ class Engine:
     _backlog: _Flag = field(default_factory=lambda: _Flag(), init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _last_cadence: datetime | None = field(default=None, init=False)
+    _last_verify: datetime | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.sender = Sender(
@@ -101,9 +107,27 @@ class Engine:
                     session, messages, now=now, retry=config.notifications.retry
                 )
                 metrics.depth(outbox.depth(session))
+        due_verify = self._last_verify is None or now - self._last_verify >= VERIFY_EVERY
+        if due_verify and not result.full:
+            self._last_verify = now
+            self.verify(now)
         metrics.TICKS.inc()
         metrics.ENGINE_LAG.set(max(result.lateness, default=0.0))
         self.last_tick = time.monotonic()
+        return result
+
+    def verify(self, now: datetime | None = None) -> verification.SweepResult:
+        """Sweep mitigated incidents whose verification window passed (one transaction)."""
+        config, when = self.config(), now or self.now()
+        with self.db.transaction() as session:
+            result = verification.sweep(session, config=config, now=when)
+        for number in result.verified:
+            if self.on_changed is None:
+                break
+            try:
+                self.on_changed(number, "resolve" if number in result.resolved else "verified")
+            except Exception:  # the change is committed; the file catches up on the next one
+                log.exception("cannot refresh INC-%s after verification", number)
         return result
 
     def run_once(self) -> int:

@@ -214,6 +214,7 @@ class IncidentFlows:
         actor: Actor,
         note: str | None = None,
         fields: dict[str, Any] | None = None,
+        skip_verification: str | None = None,
     ) -> IncidentDetail:
         """Move an incident through its lifecycle."""
         with self.db.transaction() as session:
@@ -227,6 +228,7 @@ class IncidentFlows:
                 actor=actor,
                 note=note,
                 fields=fields,
+                skip_verification=skip_verification,
             )
             detail = load_detail(session, incident)
         log.info("%s is now %s", detail.ref, detail.status, extra={"incident": detail.ref})

@@ -53,6 +53,8 @@ class Incident(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the linked alerts had stayed resolved for the verification window (None: not yet).
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -94,6 +94,20 @@ class TransitionRequest(Input):
     impact: str | None = Field(default=None, max_length=5_000)
     scope: str | None = Field(default=None, max_length=5_000)
     priority: str | None = None
+    skip_verification: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1_000,
+        description="Resolve even though Verification items are open: they are skipped "
+        "with this reason (a false alarm, say).",
+    )
+
+    @field_validator("skip_verification")
+    @classmethod
+    def _reason(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("skip_verification must be a reason, not blank")
+        return value.strip() if value is not None else None
 
 
 class NoteCreate(Input):
@@ -204,6 +218,9 @@ class IncidentOut(BaseModel):
     acknowledged_at: datetime | None
     triaged_at: datetime | None
     mitigated_at: datetime | None
+    verified_at: datetime | None = Field(
+        default=None, description="When the linked alerts had stayed resolved for the window."
+    )
     resolved_at: datetime | None
     closed_at: datetime | None
     updated_at: datetime
@@ -243,6 +260,7 @@ class IncidentOut(BaseModel):
             acknowledged_at=incident.acknowledged_at,
             triaged_at=incident.triaged_at,
             mitigated_at=incident.mitigated_at,
+            verified_at=incident.verified_at,
             resolved_at=incident.resolved_at,
             closed_at=incident.closed_at,
             updated_at=incident.updated_at,

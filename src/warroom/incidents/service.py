@@ -14,7 +14,8 @@ from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.core.text import slugify
 from warroom.incidents import handoff, timeline
 from warroom.incidents.models import ChecklistItem, Incident, TimelineEvent
-from warroom.incidents.states import ACTION_TARGET, check_action
+from warroom.incidents.states import ACTION_TARGET, OPEN_STATUSES, check_action
+from warroom.mitigation import gate
 from warroom.storage.counters import next_value
 
 INCIDENT_COUNTER = "incident_number"
@@ -319,8 +320,14 @@ def transition(
     actor: Actor,
     note: str | None = None,
     fields: dict[str, Any] | None = None,
+    skip_verification: str | None = None,
 ) -> Incident:
-    """Apply a lifecycle action (triage, mitigate, resolve, close, reopen) with its rules."""
+    """Apply a lifecycle action (triage, mitigate, resolve, close, reopen) with its rules.
+
+    Resolving (or closing an open incident) needs every Verification item done or skipped;
+    `skip_verification` skips the open ones with that reason. Closing needs the postmortem
+    done where one is required.
+    """
     if action not in ACTION_TARGET:
         raise Invalid(f"unknown action {action!r}; use one of {', '.join(ACTION_TARGET)}")
     target = check_action(incident.ref, incident.status, action)
@@ -334,11 +341,24 @@ def transition(
                 "(the initial assessment: who leads, how bad, impact, scope, priority)",
                 details={"missing": missing},
             )
+    if target in ("resolved", "closed") and incident.status in OPEN_STATUSES:
+        gate.check_resolve(
+            session,
+            config=config,
+            incident=incident,
+            now=now,
+            actor=actor.name,
+            source=actor.source,
+            skip_reason=skip_verification,
+        )
+    if target == "closed":
+        gate.check_close(session, config=config, incident=incident)
     previous = incident.status
     incident.status = target
     incident.updated_at = now
     if action == "reopen":
         incident.mitigated_at = None
+        incident.verified_at = None
         incident.resolved_at = None
         kind, text = "reopened", f"Reopened (was {previous})"
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_CATEGORIES = ["People", "Process", "Technology", "Environment", "Tools"]
@@ -45,3 +47,9 @@ class PostmortemConfig(BaseModel):
         """
         chosen = marked if self.required_severities is None else set(self.required_severities)
         return severity in chosen
+
+
+def required_for(config: Any, severity: str) -> bool:
+    """Tell whether an incident of `severity` needs a postmortem under `config` (WarroomConfig)."""
+    marked = {sev for sev, value in config.severities.items() if value.postmortem_required}
+    return bool(config.postmortem.is_required(severity, marked))

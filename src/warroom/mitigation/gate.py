@@ -1,0 +1,115 @@
+"""What must hold before an incident resolves or closes: the resolve and close gates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from warroom.config import WarroomConfig
+from warroom.core.errors import Conflict
+from warroom.incidents import timeline
+from warroom.incidents.models import ChecklistItem, Incident
+from warroom.mitigation.checklist import items, state_of
+from warroom.postmortem.config import required_for
+from warroom.postmortem.models import Postmortem
+
+LISTED_MAX = 10  # open items named in the 409's message; details list all of them
+
+
+def unsettled(
+    session: Session, *, config: WarroomConfig, incident: Incident
+) -> list[tuple[int, ChecklistItem]]:
+    """Return (number, item) for items of gated sections neither done nor skipped."""
+    gate = config.verification
+    return [
+        (number, item)
+        for number, item in enumerate(items(session, incident=incident), start=1)
+        if gate.gates(item.section) and state_of(item) == "open"
+    ]
+
+
+def check_resolve(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    incident: Incident,
+    now: datetime,
+    actor: str | None,
+    source: str,
+    skip_reason: str | None = None,
+) -> None:
+    """Raise Conflict listing open Verification items, or skip them all with `skip_reason`."""
+    pending = unsettled(session, config=config, incident=incident)
+    if not pending:
+        return
+    if skip_reason is None:
+        raise Conflict(_open_message(incident, pending), {"open_items": _describe(pending)})
+    for _, item in pending:
+        item.done_at = item.done_by = None
+        item.skipped_reason = skip_reason
+    sections = sorted({item.section for _, item in pending})
+    timeline.record(
+        session,
+        incident=incident,
+        kind="checklist",
+        at=now,
+        actor=actor,
+        source=source,
+        text=f"{len(pending)} open {' and '.join(sections)} item(s) skipped on resolve: "
+        f"{skip_reason}",
+        data={
+            "change": "skipped",
+            "changes": ["skipped"],
+            "reason": skip_reason,
+            "item_ids": [item.id for _, item in pending],
+        },
+    )
+
+
+def _open_message(incident: Incident, pending: list[tuple[int, ChecklistItem]]) -> str:
+    shown = "; ".join(f"#{number} {item.text.rstrip('.')}" for number, item in pending[:LISTED_MAX])
+    more = f"; and {len(pending) - LISTED_MAX} more" if len(pending) > LISTED_MAX else ""
+    return (
+        f"{incident.ref} cannot resolve: {len(pending)} verification checklist item(s) are "
+        f"neither done nor skipped: {shown}{more}. Mark each done, or skip it with a reason "
+        f"(`warroom incident check|skip {incident.ref} N`), or resolve with "
+        "skip_verification set to the reason they all do not apply."
+    )
+
+
+def _describe(pending: list[tuple[int, ChecklistItem]]) -> list[dict[str, Any]]:
+    return [
+        {"id": item.id, "number": number, "section": item.section, "text": item.text}
+        for number, item in pending
+    ]
+
+
+def check_close(session: Session, *, config: WarroomConfig, incident: Incident) -> None:
+    """Raise Conflict when the incident's postmortem is required and not done yet."""
+    postmortem = session.scalars(
+        select(Postmortem).where(Postmortem.incident_id == incident.id)
+    ).one_or_none()
+    required = (
+        postmortem.required if postmortem is not None else required_for(config, incident.severity)
+    )
+    if not required or (postmortem is not None and postmortem.status == "done"):
+        return
+    if postmortem is None:
+        raise Conflict(
+            f"{incident.ref} ({incident.severity}) needs a postmortem before it closes: resolve "
+            "it first, write the postmortem, then close it",
+            {"postmortem_status": None},
+        )
+    due = f", due {postmortem.due_at:%Y-%m-%d}" if postmortem.due_at else ""
+    raise Conflict(
+        f"{incident.ref} ({incident.severity}) needs its postmortem done before it closes; the "
+        f"postmortem is {postmortem.status.replace('_', ' ')}{due}. Finish it and set its "
+        f"status to done (PUT /api/v1/incidents/{incident.ref}/postmortem)",
+        {
+            "postmortem_status": postmortem.status,
+            "due_at": postmortem.due_at.isoformat() if postmortem.due_at else None,
+        },
+    )

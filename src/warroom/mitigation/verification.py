@@ -1,0 +1,179 @@
+"""The verification window: after mitigation, linked alerts must stay resolved for a while.
+
+Two things happen here. A linked alert firing again while the incident is mitigated returns
+it to triaged (the mitigation did not hold). And the engine sweeps mitigated incidents every
+few seconds: once every linked alert has stayed resolved for the window, the incident is
+marked verified and, where configured (opt-in), resolves on its own — but only when its
+Verification checklist is settled, because the gate a person must pass binds the engine too.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warroom.config import WarroomConfig
+from warroom.core.durations import format_duration
+from warroom.detection.models import Alert
+from warroom.incidents import service as incidents
+from warroom.incidents import timeline
+from warroom.incidents.models import Incident
+from warroom.mitigation import gate
+
+log = logging.getLogger("warroom.verification")
+ACTOR = incidents.Actor(name="warroom/verification", source="engine")
+SWEEP_LIMIT = 500  # incidents looked at per sweep; the rest wait for the next one
+
+
+def _span(value: timedelta) -> str:
+    """Write a duration the way the window is written (`15m`, `1h2m`), at least `0s`."""
+    return format_duration(timedelta(seconds=max(0, int(value.total_seconds()))))
+
+
+def on_refire(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    incident: Incident,
+    now: datetime,
+    actor: incidents.Actor,
+    alert_title: str,
+) -> bool:
+    """Return a mitigated incident to triaged because a linked alert fired again.
+
+    Return whether it moved. Writes a key `alert_refired` event, then the `reopened` one.
+    """
+    settings = config.verification
+    if incident.status != "mitigated" or not settings.refire_returns_to_triaged:
+        return False
+    since = now - (incident.mitigated_at or now)
+    inside = incident.verified_at is None and since <= settings.window
+    where = (
+        f"inside the {_span(settings.window)} verification window"
+        if inside
+        else "after the verification window"
+    )
+    timeline.record(
+        session,
+        incident=incident,
+        kind="alert_refired",
+        at=now,
+        actor=actor.name,
+        source=actor.source,
+        key_event=True,
+        text=f"Alert fired again {_span(since)} after mitigation ({where}): {alert_title}",
+        data={"inside_window": inside, "seconds_since_mitigation": int(since.total_seconds())},
+    )
+    incidents.transition(
+        session,
+        config=config,
+        incident=incident,
+        action="reopen",
+        now=now,
+        actor=actor,
+        note="a linked alert fired again; the mitigation did not hold",
+    )
+    return True
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did: incidents verified, and those of them resolved."""
+
+    verified: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+
+
+def sweep(session: Session, *, config: WarroomConfig, now: datetime) -> SweepResult:
+    """Mark verified every mitigated incident whose linked alerts stayed resolved for the
+    window; resolve those that may resolve on their own (caller commits)."""
+    settings = config.verification
+    result = SweepResult()
+    horizon = now - settings.window
+    candidates = list(
+        session.scalars(
+            select(Incident)
+            .where(
+                Incident.status == "mitigated",
+                Incident.verified_at.is_(None),
+                Incident.mitigated_at <= horizon,
+            )
+            .order_by(Incident.mitigated_at)
+            .limit(SWEEP_LIMIT)
+            .with_for_update(skip_locked=True)  # another engine takes the rest
+        )
+    )
+    if not candidates:
+        return result
+    stats = {
+        incident_id: (firing, quiet_since)
+        for incident_id, firing, quiet_since in session.execute(
+            select(
+                Alert.incident_id,
+                func.count().filter(Alert.status == "firing"),
+                func.max(Alert.ends_at),
+            )
+            .where(Alert.incident_id.in_([i.id for i in candidates]))
+            .group_by(Alert.incident_id)
+        )
+    }
+    for incident in candidates:
+        if incident.id not in stats:
+            continue  # no linked alerts: nothing to verify by; a responder resolves it
+        firing, quiet_since = stats[incident.id]
+        if firing or (quiet_since is not None and quiet_since > horizon):
+            continue
+        _verified(session, config=config, incident=incident, now=now, result=result)
+    return result
+
+
+def _verified(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    incident: Incident,
+    now: datetime,
+    result: SweepResult,
+) -> None:
+    """Record that the window passed; resolve if allowed and the checklist is settled."""
+    settings = config.verification
+    incident.verified_at = now
+    incident.updated_at = now
+    result.verified.append(incident.number)
+    pending = gate.unsettled(session, config=config, incident=incident)
+    text = f"Linked alerts stayed resolved for {_span(settings.window)} after mitigation"
+    auto = settings.resolves_on_its_own(incident.severity)
+    if auto and pending:
+        text += (
+            f"; {len(pending)} verification checklist item(s) still open, so it stays "
+            "mitigated until a responder settles them and resolves it"
+        )
+    elif not auto:
+        text += "; ready to resolve"
+    timeline.record(
+        session,
+        incident=incident,
+        kind="verification_passed",
+        at=now,
+        actor=ACTOR.name,
+        source=ACTOR.source,
+        key_event=True,
+        text=text,
+        data={"window": _span(settings.window), "open_items": len(pending), "auto": auto},
+    )
+    if auto and not pending:
+        incidents.transition(
+            session,
+            config=config,
+            incident=incident,
+            action="resolve",
+            now=now,
+            actor=ACTOR,
+            note=f"verification window of {_span(settings.window)} passed (auto_resolve)",
+        )
+        result.resolved.append(incident.number)
+        log.info("%s resolved on its own", incident.ref, extra={"incident": incident.ref})
