@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request
 
 from warroom.api.deps import Responder, RuntimeDep, Viewer, actor_of
 from warroom.api.errors import ERROR_RESPONSES
+from warroom.core.errors import ActionTimedOut
 from warroom.mitigation.action_flows import run_action
 from warroom.mitigation.schemas import ActionList, ActionOut, ActionResult, ActionRun
 
@@ -33,7 +34,11 @@ def run(
     runtime: RuntimeDep,
     principal: Responder,
 ) -> ActionResult:
-    """Run an action and wait for it (up to its timeout); a failed run is 200 with ok false."""
+    """Run an action and wait for it (up to its timeout); a failed run is 200 with ok false.
+
+    A run stopped at its timeout is a 424 whose details are the result: it is on the timeline
+    (the action may have done part of its work, so the record stays), but it is not a success.
+    """
     result = run_action(
         db=runtime.db,
         actions=runtime.config().actions,
@@ -47,4 +52,11 @@ def run(
     )
     number = int(result.incident.removeprefix("INC-"))
     runtime.flows.refresh(number, "action")  # the runbook file shows the new event
+    if result.timed_out:
+        took = result.duration_ms / 1000
+        raise ActionTimedOut(
+            f"action {name} on {result.incident} timed out after {took:.1f}s and was stopped; "
+            f"its output so far is in details and on the timeline (event {result.event_id})",
+            result.model_dump(mode="json"),
+        )
     return result

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import API, Json, Ref, _client, _request, _text, incident_app
+from warroom.cli.incident import API, Json, Ref, _client, _explain, _request, _text, incident_app
 
 actions_app = typer.Typer(
     help="Automated actions from warroom.yaml (rollbacks, flags, blocks).", no_args_is_help=True
@@ -73,7 +73,7 @@ def run_action(
     """Run action NAME for REF and print its output; exit 1 if it failed or timed out."""
     import os
 
-    from warroom.cli.client import ApiClient
+    from warroom.cli.client import ApiClient, ApiError
 
     params = {}
     for value in param or []:
@@ -98,7 +98,11 @@ def run_action(
     )
     body = {"params": params, "confirm": bool(found["dangerous"])}
     try:
-        result: dict[str, Any] = _request("POST", f"{API}/{ref}/actions/{name}", body, api=runner)
+        result: dict[str, Any] = runner.request("POST", f"{API}/{ref}/actions/{name}", json=body)
+    except ApiError as exc:
+        if exc.code != "action_timed_out" or not isinstance(exc.details, dict):
+            fail(_explain(exc))
+        result = exc.details  # stopped at its timeout: show what it printed, then exit 1
     finally:
         runner.close()
     if as_json:

@@ -61,3 +61,10 @@ class ConfigError(WarroomError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems), details=problems)
         self.problems = problems
+
+
+class ActionTimedOut(WarroomError):
+    """An automated action ran past its timeout and was stopped; details hold its result."""
+
+    code = "action_timed_out"
+    status = 424  # Failed Dependency: what the request relied on did not finish
