@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from xml.sax.saxutils import escape
+from warroom.postmortem.formatting import FONT, clean, short
 
 COLUMN = 270  # horizontal room per bone for its labels, plus its slant
 ROW = 24  # vertical room per cause
@@ -11,26 +10,13 @@ LEFT = 24
 EFFECT_WIDTH = 240
 LABEL_MAX = 36  # characters of a cause shown; the full text is in the <title> tooltip
 EFFECT_LINE = 28
-FONT = "font-family='system-ui, sans-serif'"
-# Characters XML 1.0 cannot hold at all; a parser would reject the whole document.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _clean(text: str) -> str:
-    """Return `text` escaped for XML character data, without characters XML forbids."""
-    return escape(_NOT_XML.sub("", " ".join(text.split())))
-
-
-def _short(text: str, limit: int = LABEL_MAX) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _label(x: float, y: float, text: str, extra: str = "") -> str:
     """Return a text element showing `text` shortened, with the whole text as its tooltip."""
     return (
         f"<text x='{x:.0f}' y='{y:.0f}' {FONT} font-size='13'{extra}>"
-        f"<title>{_clean(text)}</title>{_clean(_short(text))}</text>"
+        f"<title>{clean(text)}</title>{clean(short(text, LABEL_MAX))}</text>"
     )
 
 
@@ -47,8 +33,8 @@ def _wrap(text: str, width: int = EFFECT_LINE, lines: int = 3) -> list[str]:
     out.append(current)
     if len(out) > lines:
         out = out[:lines]
-        out[-1] = _short(out[-1] + " …", width)
-    return [_short(line, width) for line in out]
+        out[-1] = short(out[-1] + " …", width)
+    return [short(line, width) for line in out]
 
 
 def render(effect: str, bones: dict[str, list[str]]) -> str:
@@ -67,7 +53,7 @@ def render(effect: str, bones: dict[str, list[str]]) -> str:
         "<?xml version='1.0' encoding='UTF-8'?>",
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
         f"viewBox='0 0 {width} {height}' role='img'>",
-        f"<title>Fishbone: {_clean(effect)}</title>",
+        f"<title>Fishbone: {clean(effect)}</title>",
         f"<rect width='{width}' height='{height}' fill='#ffffff'/>",
         f"<line x1='{LEFT}' y1='{spine_y}' x2='{head_x}' y2='{spine_y}' "
         "stroke='#333' stroke-width='3'/>",
@@ -87,7 +73,7 @@ def render(effect: str, bones: dict[str, list[str]]) -> str:
     for index, line in enumerate(lines):
         parts.append(
             f"<text x='{box_x + 10}' y='{first + 16 * index}' {FONT} font-size='14' "
-            f"font-weight='bold'>{_clean(line)}</text>"
+            f"font-weight='bold'>{clean(line)}</text>"
         )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
