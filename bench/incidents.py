@@ -301,7 +301,15 @@ def drive_incident(http: httpx.Client, index: int, timings: dict[str, list[float
         ("acknowledge", None),
         ("triage", triage),
         ("mitigate", {"note": "Rolled back the last deploy."}),
-        ("resolve", {"note": "Error rate back to baseline for 15 minutes."}),
+        # The Verification items are settled in the resolve's own transaction (one request,
+        # as before the resolve gate existed), so throughput stays comparable across runs.
+        (
+            "resolve",
+            {
+                "note": "Error rate back to baseline for 15 minutes.",
+                "skip_verification": "checked on the dashboards (bench)",
+            },
+        ),
     )
     for step, body in steps:
         started = time.perf_counter()
