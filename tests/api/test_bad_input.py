@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import SKIP
 from warroom.app import Runtime
 
 
@@ -91,7 +92,8 @@ def test_patch_rejections_leave_incident_unchanged(api: TestClient, runtime: Run
 
 def test_closed_incident_is_frozen(api: TestClient) -> None:
     ref = api.post("/api/v1/incidents", json={"title": "x"}).json()["ref"]
-    api.post(f"/api/v1/incidents/{ref}/close")
+    closed = api.post(f"/api/v1/incidents/{ref}/close", json={"skip_verification": SKIP})
+    assert closed.status_code == 200, closed.text
     response = api.patch(f"/api/v1/incidents/{ref}", json={"severity": "SEV-1"})
     assert response.status_code == 409
     assert api.post(f"/api/v1/incidents/{ref}/acknowledge").status_code == 409

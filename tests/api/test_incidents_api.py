@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from tests.helpers import SKIP, finish_postmortem, verify
 from warroom.core.clock import FrozenClock
 
 
@@ -57,6 +58,7 @@ def test_full_lifecycle_with_durations(api: TestClient, clock: FrozenClock) -> N
     clock.advance(timedelta(minutes=10))
     assert api.post(f"/api/v1/incidents/{ref}/mitigate").json()["status"] == "mitigated"
     clock.advance(timedelta(minutes=45))
+    assert verify(api, ref) == 2
     resolved = api.post(f"/api/v1/incidents/{ref}/resolve", json={"note": "verified"}).json()
     assert resolved["durations"] == {
         "time_to_detect": 420.0,
@@ -64,6 +66,7 @@ def test_full_lifecycle_with_durations(api: TestClient, clock: FrozenClock) -> N
         "time_to_mitigate": 900.0,
         "time_to_resolve": 3600.0,
     }
+    finish_postmortem(api, ref)  # a SEV-2 closes once its postmortem is done
     closed = api.post(f"/api/v1/incidents/{ref}/close").json()
     assert closed["status"] == "closed" and closed["allowed_actions"] == []
     kinds = [e["kind"] for e in api.get(f"/api/v1/incidents/{ref}/timeline").json()["items"]]
@@ -77,7 +80,10 @@ def test_full_lifecycle_with_durations(api: TestClient, clock: FrozenClock) -> N
         "field_changed",
         "triaged",
         "mitigated",
+        "checklist",
+        "checklist",
         "resolved",
+        "postmortem",
         "closed",
     ]
 
@@ -137,7 +143,8 @@ def test_triage_lists_missing_assessment(api: TestClient) -> None:
 
 def test_illegal_transition_is_409_naming_allowed_moves(api: TestClient) -> None:
     ref = declare(api)["ref"]
-    api.post(f"/api/v1/incidents/{ref}/resolve")
+    resolved = api.post(f"/api/v1/incidents/{ref}/resolve", json={"skip_verification": SKIP})
+    assert resolved.status_code == 200, resolved.text
     response = api.post(f"/api/v1/incidents/{ref}/mitigate")
     assert response.status_code == 409
     error = response.json()["error"]
@@ -147,16 +154,20 @@ def test_illegal_transition_is_409_naming_allowed_moves(api: TestClient) -> None
 
 
 def test_forward_skip_and_reopen(api: TestClient, clock: FrozenClock) -> None:
-    ref = declare(api)["ref"]
+    ref = declare(api, severity="SEV-3")["ref"]  # needs no postmortem to close
     clock.advance(timedelta(minutes=5))
-    resolved = api.post(f"/api/v1/incidents/{ref}/resolve", json={"note": "false alarm"}).json()
+    body = {"note": "false alarm", "skip_verification": "false alarm"}
+    resolved = api.post(f"/api/v1/incidents/{ref}/resolve", json=body).json()
     assert resolved["status"] == "resolved"
     assert resolved["mitigated_at"] == resolved["resolved_at"]
     assert resolved["triaged_at"] is None
     reopened = api.post(f"/api/v1/incidents/{ref}/reopen").json()
     assert reopened["status"] == "triaged"
     assert reopened["resolved_at"] is None and reopened["mitigated_at"] is None
-    closed = api.post(f"/api/v1/incidents/{ref}/close")
+    # Reopening means verification did not hold: the skipped items are open again.
+    assert [e["kind"] for e in reopened["timeline"]][-2:] == ["reopened", "checklist"]
+    assert api.post(f"/api/v1/incidents/{ref}/close").status_code == 409
+    closed = api.post(f"/api/v1/incidents/{ref}/close", json={"skip_verification": "dup"})
     assert closed.status_code == 200
     assert api.post(f"/api/v1/incidents/{ref}/reopen").status_code == 409
 
@@ -229,7 +240,8 @@ def test_list_filters_and_cursor_pagination(api: TestClient, clock: FrozenClock)
             service="checkout" if index < 3 else "search",
         )
         clock.advance(timedelta(days=1))
-    api.post("/api/v1/incidents/INC-2/resolve")
+    resolved = api.post("/api/v1/incidents/INC-2/resolve", json={"skip_verification": SKIP})
+    assert resolved.status_code == 200, resolved.text
     first = api.get("/api/v1/incidents", params={"limit": 3}).json()
     assert [i["number"] for i in first["items"]] == [7, 6, 5]
     second = api.get(

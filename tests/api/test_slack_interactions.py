@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import verify
 from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
@@ -132,6 +133,7 @@ def test_acknowledge_as_the_linked_person(
 def test_resolve_then_resolve_again_is_refused(
     client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
 ) -> None:
+    verify(api, "INC-1")
     answer = press(client, clock, payload("warroom_resolve", user=BOB)).json()
     assert answer == {"response_type": "ephemeral", "text": "INC-1 is resolved: Checkout down"}
     shown = api.get("/api/v1/incidents/1").json()
@@ -141,7 +143,30 @@ def test_resolve_then_resolve_again_is_refused(
     refused = press(client, clock, payload("warroom_resolve")).json()
     conflict = api.post("/api/v1/incidents/1/resolve")
     assert conflict.status_code == 409
+    assert conflict.json()["error"]["details"]["allowed"] == ["close", "reopen"]  # not the gate
     assert refused["text"] == f"Could not resolve INC-1: {conflict.json()['error']['message']}"
+    assert len(timeline(api)) == events
+
+
+def test_resolve_with_open_verification_items_names_them_and_changes_nothing(
+    client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
+) -> None:
+    events = len(timeline(api))
+    answer = press(client, clock, payload("warroom_resolve", user=BOB)).json()
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith(
+        "Could not resolve INC-1: 2 verification item(s) are still open: #7 "
+    )
+    assert answer["text"].endswith("Mark them done or skipped in warroom, then resolve again.")
+    assert "skip_verification" not in answer["text"]  # a button cannot send a reason
+    sections = api.get("/api/v1/incidents/1/checklist").json()["sections"]
+    (verification,) = [s for s in sections if s["name"] == "Verification"]
+    assert len(verification["items"]) == 2
+    for item in verification["items"]:
+        assert f"#{item['number']} {item['text'].rstrip('.')}" in answer["text"]
+        assert item["state"] == "open"
+    shown = api.get("/api/v1/incidents/1").json()
+    assert (shown["status"], shown["resolved_at"]) == ("detected", None)
     assert len(timeline(api)) == events
 
 

@@ -11,12 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import typer
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from tests.conftest import REPO, free_port
+from tests.helpers import SKIP, finish_postmortem
 from warroom.app import Runtime
 from warroom.cli.main import app
 from warroom.core.clock import FrozenClock
@@ -82,7 +84,9 @@ def refs(cli: Cli, *args: str) -> list[str]:
     return [item["ref"] for item in data(cli("list", "--json", *args))["items"]]
 
 
-def test_lifecycle_from_declare_to_close(cli: Cli, clock: FrozenClock) -> None:
+def test_lifecycle_from_declare_to_close(
+    cli: Cli, clock: FrozenClock, live_server: str, tokens: dict[str, str]
+) -> None:
     out = ok(
         cli(
             "declare",
@@ -123,7 +127,12 @@ def test_lifecycle_from_declare_to_close(cli: Cli, clock: FrozenClock) -> None:
     assert out.splitlines()[:2] == ["INC-1 is now mitigated", "time to mitigate: 12m"]
     assert "allowed next: acknowledge, resolve, close, reopen" in out
     clock.advance(timedelta(minutes=30))
+    assert "Verification 2/2" in ok(cli("check", "1", "7")) + ok(cli("check", "1", "8"))
     assert ok(cli("resolve", "1")).splitlines()[0] == "INC-1 is now resolved"
+    # A SEV-1 closes once its postmortem is done; the CLI cannot write one, the API can.
+    auth = {"Authorization": f"Bearer {tokens['responder']}"}
+    with httpx.Client(base_url=live_server, headers=auth, trust_env=False) as http:
+        finish_postmortem(http, "INC-1")
     out = ok(cli("close", "1", "--note", "postmortem held"))
     assert out.splitlines() == [
         "INC-1 is now closed",
@@ -141,8 +150,10 @@ def test_lifecycle_from_declare_to_close(cli: Cli, clock: FrozenClock) -> None:
     }
     kinds = [event["kind"] for event in detail["timeline"]]
     assert kinds[0] == "declared"
-    assert kinds[-4:] == ["triaged", "mitigated", "resolved", "closed"]
-    assert "rolled back release 42" in detail["timeline"][-3]["text"]
+    assert kinds[-7:] == [
+        "triaged", "mitigated", "checklist", "checklist", "resolved", "postmortem", "closed",
+    ]  # fmt: skip
+    assert "rolled back release 42" in detail["timeline"][-6]["text"]
 
     out = ok(cli("show", "INC-1"))
     for text in (
@@ -225,7 +236,7 @@ def _declare_five(cli: Cli, clock: FrozenClock) -> None:
 
 def test_list_filters(cli: Cli, clock: FrozenClock) -> None:
     _declare_five(cli, clock)
-    ok(cli("resolve", "2", "--note", "false alarm"))
+    ok(cli("resolve", "2", "--note", "false alarm", "--skip-verification", "false alarm"))
     assert refs(cli) == ["INC-5", "INC-4", "INC-3", "INC-2", "INC-1"]
     assert refs(cli, "--status", "resolved") == ["INC-2"]
     assert refs(cli, "--status", "detected", "--status", "resolved") == refs(cli)
@@ -298,7 +309,7 @@ def test_note(cli: Cli, clock: FrozenClock) -> None:
 
 def test_illegal_transition_names_allowed_moves(cli: Cli) -> None:
     ok(cli("declare", "Flaky DNS"))
-    ok(cli("resolve", "1"))
+    ok(cli("resolve", "1", "--skip-verification", SKIP))
     line = error(cli("mitigate", "1"))
     assert line == (
         "error: INC-1 is resolved: cannot mitigate (move to mitigated). "
@@ -392,7 +403,7 @@ def test_every_command_prints_json(cli: Cli) -> None:
         ["triage", "1", "--commander", "rita", "--impact", "i", "--scope", "s", "--priority", "P2"],
         ["mitigate", "1"],
         ["reopen", "1"],
-        ["resolve", "1"],
+        ["resolve", "1", "--skip-verification", SKIP],
         ["close", "1"],
     ]
     statuses = ["triaged", "mitigated", "triaged", "resolved", "closed"]

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from tests.helpers import SKIP
 from tests.mitigation.conftest import ENV_SECRET, TOKEN, IdentityApi, declare
 from warroom.app import Runtime
 from warroom.incidents.models import TimelineEvent
@@ -110,8 +111,13 @@ def test_output_is_capped_with_a_marker(runtime: Runtime, api: TestClient) -> No
 def test_timeout_kills_the_process_group(runtime: Runtime, api: TestClient, tmp_path: Path) -> None:
     declare(runtime)
     started = time.monotonic()
-    result = run(api, "slow").json()
+    answer = run(api, "slow")
     assert time.monotonic() - started < 6
+    assert answer.status_code == 424, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "action_timed_out"
+    assert error["message"].startswith("action slow on INC-1 timed out after ")
+    result = error["details"]
     assert result["ok"] is False and result["timed_out"] is True
     assert result["stdout"] == "started\n" and "process group was killed" in result["error"]
     grandchild = int((tmp_path / "grandchild.pid").read_text())
@@ -181,7 +187,9 @@ def test_http_optional_param_default_and_error_status(
 def test_http_timeout(runtime: Runtime, api: TestClient, identity_api: IdentityApi) -> None:
     declare(runtime)
     identity_api.mode = "hang"
-    result = run(api, "disable-feature", params={"flag": "search"}).json()
+    answer = run(api, "disable-feature", params={"flag": "search"})
+    assert answer.status_code == 424, answer.text
+    result = answer.json()["error"]["details"]
     assert result["ok"] is False and result["timed_out"] is True
     assert result["status_code"] is None and "within 1s" in result["error"]
     assert action_events(runtime)[0].data["timed_out"] is True
@@ -233,7 +241,7 @@ def test_incident_state_refusals(runtime: Runtime, api: TestClient) -> None:
     no_service = run(api, "rollback", confirm=True)
     assert no_service.status_code == 409 and "has none" in no_service.json()["error"]["message"]
     actor = Actor(name="rita", source="api")
-    runtime.flows.transition("INC-1", "resolve", actor=actor)
+    runtime.flows.transition("INC-1", "resolve", actor=actor, skip_verification=SKIP)
     assert run(api, "echo", params={"text": "x"}).status_code == 200  # resolved: still allowed
     runtime.flows.transition("INC-1", "close", actor=actor)
     before = event_count(runtime)

@@ -25,6 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import free_port, need
+from tests.helpers import verify
 from tests.notify.pagerduty_events_server import ROUTING_KEY, PagerDutyEventsServer
 from tests.notify.slack_server import SlackServer
 from tests.notify.statuspage_server import API_KEY, PAGE_ID, StatuspageServer
@@ -336,6 +337,7 @@ def test_public_sev1_reaches_every_vendor_over_the_wire(
     assert [i["id"] for i in public["incidents"]] == [f"INC-{n}"]
 
     # Resolve: PagerDuty resolves the alert, Statuspage the incident (component back to normal).
+    verify(api, str(n))
     resolved = api.post(f"/api/v1/incidents/{n}/resolve", json={"note": "rolled back"})
     assert resolved.status_code == 200, resolved.text
     runtime.engine.run_once()
@@ -377,6 +379,7 @@ def test_restricted_sev1_gets_a_private_channel_and_stays_off_the_status_page(
     assert vendors.slack.messages("#incident-response") == []  # never announced
     assert vendors.statuspage.requests == []  # nothing on the public status page
     assert pages(vendors, "alice", "UALICE1") == (1, 1)  # paging is unaffected
+    verify(api, str(n))
     resolved = api.post(f"/api/v1/incidents/{n}/resolve")
     assert resolved.status_code == 200, resolved.text
     runtime.engine.run_once()
@@ -395,6 +398,7 @@ def test_resolving_puts_statuspage_components_back_to_operational(
     assert update.status_code == 201, update.text
     runtime.engine.run_once()
     assert vendors.statuspage.component_status[STATUSPAGE_COMPONENT] == "major_outage"
+    verify(api, str(n))
     assert api.post(f"/api/v1/incidents/{n}/resolve").status_code == 200
     runtime.engine.run_once()
     (sp_incident,) = vendors.statuspage.incidents.values()

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from tests.helpers import verify
 from warroom.app import Runtime
 from warroom.core.clock import FrozenClock
 from warroom.incidents.models import TimelineEvent
@@ -31,7 +32,7 @@ def declare(api: TestClient, title: str, **fields: Any) -> str:
 
 
 def walk(api: TestClient, clock: FrozenClock, ref: str, *, severity: str) -> None:
-    """Acknowledge, triage, mitigate and resolve `ref`, minutes apart."""
+    """Acknowledge, triage, mitigate and resolve `ref`, minutes apart (Verification ticked)."""
     steps: list[tuple[str, dict[str, Any] | None]] = [
         ("acknowledge", None),
         (
@@ -49,6 +50,8 @@ def walk(api: TestClient, clock: FrozenClock, ref: str, *, severity: str) -> Non
     ]
     for minutes, (action, body) in zip((4, 11, 30, 45), steps, strict=True):
         clock.advance(timedelta(minutes=minutes))
+        if action == "resolve":
+            verify(api, ref)
         ok(api.post(f"/api/v1/incidents/{ref}/{action}", json=body))
 
 

@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import verify
 from tests.postmortem.conftest import WHYS, base, counts, declare, ok, walk
 from warroom.app import Runtime
 from warroom.core.clock import FrozenClock
@@ -24,6 +25,8 @@ def test_created_on_resolve_due_in_business_days_across_a_weekend(
     clock.set(datetime(2026, 3, 5, 10, 0, tzinfo=UTC))  # a Thursday
     ref = declare(api, "Checkout is slow", severity="SEV-2")
     minor = declare(api, "Typo on the help page", severity="SEV-4")
+    for incident in (ref, minor):
+        verify(api, incident)
     ok(api.post(f"/api/v1/incidents/{ref}/resolve", json={}))
     ok(api.post(f"/api/v1/incidents/{minor}/resolve", json={}))
     with runtime.db.session() as session:  # made by the resolve itself, before any GET
@@ -291,7 +294,12 @@ def test_reopened_incident_hides_its_postmortem_until_resolved_again(
     ok(api.post(f"/api/v1/incidents/{ref}/reopen", json={}))
     assert api.get(base(ref)).status_code == 409
     assert api.put(base(ref), json=FULL).status_code == 409
+    # Verification starts over after a reopen: the resolve waits for it again.
+    assert api.post(f"/api/v1/incidents/{ref}/resolve", json={}).status_code == 409
+    assert verify(api, ref) == 2
     ok(api.post(f"/api/v1/incidents/{ref}/resolve", json={}))
-    ok(api.post(f"/api/v1/incidents/{ref}/close", json={}))
     pm = ok(api.get(base(ref)))  # the same document, kept while it was open
-    assert pm["root_cause"] == FULL["root_cause"] and counts(runtime)[0] == 1
+    assert (pm["root_cause"], pm["status"]) == (FULL["root_cause"], "in_review")
+    ok(api.put(base(ref), json={**FULL, "status": "done"}))  # a SEV-1 closes once it is done
+    ok(api.post(f"/api/v1/incidents/{ref}/close", json={}))
+    assert ok(api.get(base(ref)))["status"] == "done" and counts(runtime)[0] == 1

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from markdown_it import MarkdownIt
 
 from tests.conftest import TEMPLATES
+from tests.helpers import finish_postmortem, verify
 from warroom.app import Runtime
 from warroom.config import IncidentTypeConfig, ServiceConfig, WarroomConfig
 from warroom.core.clock import FrozenClock
@@ -295,6 +296,7 @@ def test_every_change_rewrites_the_file_and_resolving_archives_it(
         assert not archive.exists()
 
     clock.advance(timedelta(minutes=5))
+    verify(api, "INC-1")
     assert api.post("/api/v1/incidents/1/resolve", json={"note": "all green"}).status_code == 200
     assert not active.exists()
     assert archive.is_file()
@@ -303,6 +305,7 @@ def test_every_change_rewrites_the_file_and_resolving_archives_it(
     assert meta["milestones"]["resolved_at"] == "2026-03-02T09:20:00Z"
     assert "Resolved (was mitigated): all green" in body
     matches_database(api, archive, "High")
+    finish_postmortem(api, "INC-1")  # a SEV-2 closes only with its postmortem done
 
     clock.advance(timedelta(minutes=1))
     assert api.post("/api/v1/incidents/1/reopen").status_code == 200
@@ -312,6 +315,7 @@ def test_every_change_rewrites_the_file_and_resolving_archives_it(
     assert meta["status"] == "triaged"
     assert meta["milestones"]["resolved_at"] is None
 
+    assert verify(api, "INC-1") == 2  # reopening opened the Verification items again
     assert api.post("/api/v1/incidents/1/close").status_code == 200
     assert not active.exists()
     assert read_file(archive)[0]["status"] == "closed"
@@ -322,6 +326,7 @@ def test_every_change_rewrites_the_file_and_resolving_archives_it(
 def test_each_incident_has_its_own_file(api: TestClient, runtime: Runtime) -> None:
     declare(api, title="First")
     declare(api, title="Second: the return!")
+    verify(api, "INC-1")
     assert api.post("/api/v1/incidents/1/resolve").status_code == 200
 
     assert sorted(p.name for p in runtime.runbooks.active.iterdir()) == [
@@ -404,6 +409,7 @@ def test_unwritable_active_folder_does_not_fail_the_api(
 def test_unwritable_archive_keeps_the_active_file(api: TestClient, runtime: Runtime) -> None:
     root = runtime.runbooks.root
     declare(api)
+    verify(api, "INC-1")
     break_folder(root / "archive")
 
     assert api.post("/api/v1/incidents/1/resolve").status_code == 200

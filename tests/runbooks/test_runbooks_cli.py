@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
 from tests.conftest import SHARED, TEMPLATES, need
+from tests.helpers import verify
 from warroom.app import Runtime
 from warroom.cli.main import app
 from warroom.incidents.schemas import IncidentDetail
@@ -193,6 +194,7 @@ def test_sync_rewrites_every_file_after_the_folder_is_fixed(
         response = api.post("/api/v1/incidents", json={"title": title})
         assert response.status_code == 201, response.text
     assert api.post("/api/v1/incidents/1/acknowledge").status_code == 200
+    verify(api, "INC-2")
     assert api.post("/api/v1/incidents/2/resolve").status_code == 200
     # archive/ was writable; make its copy stale to see sync rewrite it too.
     second.write_text("stale\n", encoding="utf-8")

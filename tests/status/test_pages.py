@@ -8,6 +8,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import SKIP
 from tests.status.conftest import declare
 from warroom.app import Runtime
 from warroom.config import WarroomConfig
@@ -32,7 +33,9 @@ def scene(runtime: Runtime, api: TestClient, clock: FrozenClock) -> None:
     post(api, old, "Search is slow for some", components={"web": "degraded_performance"})
     clock.advance(timedelta(hours=1))
     post(api, old, "Fixed", status="resolved", components={"web": "operational"})
-    runtime.flows.transition(old, "resolve", actor=Actor(name="rita", source="api"))
+    runtime.flows.transition(
+        old, "resolve", actor=Actor(name="rita", source="api"), skip_verification=SKIP
+    )
     clock.advance(timedelta(hours=1))
     ref = declare(runtime, "Checkout <script>alert(1)</script> down", service="checkout")
     post(api, ref, "Payments fail\nfor <b>everyone</b>", components={"api": "major_outage"})

@@ -93,6 +93,14 @@ def _press(runtime: Runtime, press: ButtonPress) -> str:
         detail = runtime.flows.transition(ref, "resolve", actor=actor)
     except WarroomError as exc:  # an illegal move (409), a vanished incident (404)…
         verb = "acknowledge" if press.action_id == ACKNOWLEDGE else "resolve"
+        pending = exc.details.get("open_items") if isinstance(exc.details, dict) else None
+        if pending:  # the resolve gate: say what is open in words that fit a Slack button
+            listed = "; ".join(f"#{i['number']} {i['text'].rstrip('.')}" for i in pending[:5])
+            more = f"; and {len(pending) - 5} more" if len(pending) > 5 else ""
+            return (
+                f"Could not resolve {ref}: {len(pending)} verification item(s) are still open: "
+                f"{listed}{more}. Mark them done or skipped in warroom, then resolve again."
+            )
         return f"Could not {verb} {ref}: {exc.message}"
     return f"{detail.ref} is resolved: {detail.title}"
 

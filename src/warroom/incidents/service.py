@@ -376,6 +376,15 @@ def transition(
         text=text,
         data={"from": previous, "to": target, "note": note},
     )
+    if action == "reopen":
+        gate.reopen_settled(
+            session,
+            config=config,
+            incident=incident,
+            now=now,
+            actor=actor.name,
+            source=actor.source,
+        )
     return incident
 
 

@@ -69,6 +69,46 @@ def check_resolve(
     )
 
 
+def reopen_settled(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    incident: Incident,
+    now: datetime,
+    actor: str | None,
+    source: str,
+) -> int:
+    """Open the gated items again after a reopen: what was verified did not hold.
+
+    Return how many were reopened; one `checklist` event says so (none when nothing was).
+    """
+    settled = [
+        item
+        for item in items(session, incident=incident)
+        if config.verification.gates(item.section) and state_of(item) != "open"
+    ]
+    for item in settled:
+        item.done_at = item.done_by = item.skipped_reason = None
+    if settled:
+        sections = sorted({item.section for item in settled})
+        timeline.record(
+            session,
+            incident=incident,
+            kind="checklist",
+            at=now,
+            actor=actor,
+            source=source,
+            text=f"{len(settled)} {' and '.join(sections)} item(s) open again: the incident "
+            "was reopened, so verification starts over",
+            data={
+                "change": "undone",
+                "changes": ["undone"],
+                "item_ids": [item.id for item in settled],
+            },
+        )
+    return len(settled)
+
+
 def _open_message(incident: Incident, pending: list[tuple[int, ChecklistItem]]) -> str:
     shown = "; ".join(f"#{number} {item.text.rstrip('.')}" for number, item in pending[:LISTED_MAX])
     more = f"; and {len(pending) - LISTED_MAX} more" if len(pending) > LISTED_MAX else ""
