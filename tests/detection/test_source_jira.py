@@ -149,3 +149,68 @@ def test_wrong_schema(mutate: Any, message: str) -> None:
 def test_malformed_json() -> None:
     with pytest.raises(Invalid, match="malformed JSON"):
         jira.parse(b"<html>")
+
+
+# jira:issue_updated: status changes for postmortem action items linked to the issue
+
+
+def _updated() -> dict[str, Any]:
+    return dict(json.loads(fixture("issue_updated.json")))
+
+
+def test_a_status_change_is_an_update() -> None:
+    update = jira.parse_update(fixture("issue_updated.json"))
+    assert update == jira.IssueUpdate(key="OPS-17", status="To Do", category=None, user="Bob Ruiz")
+    payload = _updated()
+    payload["issue"]["fields"]["status"] = {"name": "Done", "statusCategory": {"key": "done"}}
+    update = jira.parse_update(json.dumps(payload).encode())
+    assert update is not None and (update.status, update.category) == ("Done", "done")
+
+
+def test_the_changelog_names_the_status_when_the_issue_does_not() -> None:
+    payload = _updated()
+    del payload["issue"]["fields"]["status"]
+    update = jira.parse_update(json.dumps(payload).encode())
+    assert update is not None and update.status == "In Progress"
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda p: p.update(webhookEvent="jira:issue_created"),
+        lambda p: p.update(webhookEvent="comment_created"),
+        lambda p: p.pop("changelog"),
+        lambda p: p["changelog"].update(items=[{"field": "summary", "toString": "New"}]),
+        lambda p: p["changelog"].update(items="status"),
+    ],
+)
+def test_anything_but_a_status_change_is_no_update(mutate: Any) -> None:
+    payload = _updated()
+    mutate(payload)
+    assert jira.parse_update(json.dumps(payload).encode()) is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda p: p["issue"].pop("key"), "^issue.key is required$"),
+        (lambda p: p["issue"]["fields"].update(status="Done"), "^issue.fields.status must be"),
+        (
+            lambda p: p["issue"]["fields"].update(status={"name": "Done", "statusCategory": 3}),
+            "^issue.fields.status.statusCategory must be an object",
+        ),
+    ],
+)
+def test_a_malformed_update_is_invalid(mutate: Any, message: str) -> None:
+    payload = _updated()
+    mutate(payload)
+    with pytest.raises(Invalid, match=message):
+        jira.parse_update(json.dumps(payload).encode())
+
+
+def test_issues_warroom_made_for_action_items_are_not_reports() -> None:
+    payload = _payload()
+    payload["issue"]["fields"]["labels"] = ["warroom", "warroom-action-12"]
+    assert jira.parse(json.dumps(payload).encode()) == []
+    payload["issue"]["fields"]["labels"] = ["warroom-actions-review"]  # not ours: a report
+    assert len(jira.parse(json.dumps(payload).encode())) == 1

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from warroom.api.deps import RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES, error_response
@@ -16,7 +18,7 @@ from warroom.app import Runtime
 from warroom.core.errors import Invalid
 from warroom.detection import metrics
 from warroom.detection.api_schemas import IntakeResponse
-from warroom.detection.schemas import AlertIn
+from warroom.detection.schemas import AlertIn, IngestResult
 from warroom.detection.sources import (
     alertmanager,
     grafana,
@@ -28,6 +30,7 @@ from warroom.detection.sources import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], responses=ERROR_RESPONSES)
+T = TypeVar("T")
 KINDS = ("alertmanager", "grafana", "pagerduty", "jira", "webhook", "slack/commands")
 
 
@@ -88,7 +91,7 @@ def _instances(runtime: Runtime, source: str) -> list[Any]:
     return configured
 
 
-def _parse(source: str, parse: Callable[[bytes], list[AlertIn]], body: bytes) -> list[AlertIn]:
+def _parse(source: str, parse: Callable[[bytes], T], body: bytes) -> T:
     try:
         return parse(body)
     except Invalid as exc:
@@ -220,11 +223,68 @@ router.post(
     response_model=IntakeResponse,
     summary="PagerDuty V3 webhook (X-PagerDuty-Signature)",
 )(_hmac_route("pagerduty", _verify_pagerduty, pagerduty.parse, "X-PagerDuty-Signature"))
-router.post(
+
+
+class JiraIntakeResponse(IntakeResponse):
+    """What a Jira delivery did, including the action items whose status it moved."""
+
+    action_items_updated: list[int] = Field(default_factory=list)
+
+
+@router.post(
     "/intake/jira",
-    response_model=IntakeResponse,
-    summary="Jira Cloud jira:issue_created as a user report (X-Hub-Signature)",
-)(_hmac_route("jira", _verify_jira, jira.parse, "X-Hub-Signature"))
+    response_model=JiraIntakeResponse,
+    summary="Jira webhook (X-Hub-Signature): issue_created is a user report, "
+    "issue_updated moves linked action items",
+)
+async def intake_jira(request: Request, runtime: RuntimeDep) -> Any:
+    """Open a report for `jira:issue_created`; move linked action items on a status change."""
+
+    async def handle() -> JiraIntakeResponse:
+        instances = _instances(runtime, "jira")
+        body = await _body(request, "jira", runtime.config().detection.max_body_bytes)
+        now = runtime.clock.now()
+        signer = next(
+            (i for i in instances if _verify_jira(body, request.headers, i, now) is not None), None
+        )
+        if signer is None:
+            raise _unauthorized("jira", "missing or wrong X-Hub-Signature signature")
+        update = _parse("jira", jira.parse_update, body)
+        if update is not None:
+            moved = await run_in_threadpool(_sync_action_items, runtime, update)
+            empty = IngestResult()
+            return JiraIntakeResponse(
+                **IntakeResponse.of(empty).model_dump(), action_items_updated=moved
+            )
+        alerts = _parse("jira", jira.parse, body)
+        result = await _ingest(runtime, "jira", signer.name, alerts)
+        return JiraIntakeResponse(**result.model_dump())
+
+    return await _guarded(handle)
+
+
+def _sync_action_items(runtime: Runtime, update: jira.IssueUpdate) -> list[int]:
+    """Give the action items linked to the issue its status; return the ids that changed."""
+    from warroom.notify.jira import item_status
+    from warroom.postmortem import service as postmortems
+
+    settings = runtime.config().integrations.jira_issues
+    status = (
+        settings.item_status(update.status, update.category)
+        if settings is not None
+        else item_status(update.status, update.category)
+    )
+    with runtime.db.transaction() as session:
+        moved = postmortems.sync_status(
+            session,
+            issue=update.key,
+            status=status,
+            actor=(update.user or "Jira")[:64],
+            now=runtime.clock.now(),
+        )
+    for number in sorted({number for _, number in moved}):
+        runtime.flows.refresh(number, "postmortem")
+    return [item_id for item_id, _ in moved]
 
 
 @router.post("/intake/slack/commands")

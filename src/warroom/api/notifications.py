@@ -23,7 +23,7 @@ router = APIRouter(
 )
 escalations = APIRouter(prefix="/api/v1/incidents", tags=["escalation"], responses=ERROR_RESPONSES)
 Status = Literal["pending", "sending", "sent", "failed", "dead", "cancelled"]
-Channel = Literal["chat", "email", "conference", "pager", "status_page", "webhook"]
+Channel = Literal["chat", "email", "conference", "pager", "status_page", "webhook", "tracker"]
 
 
 @router.get("", response_model=NotificationPage)

@@ -80,7 +80,7 @@ def put_postmortem(
 def add_action_item(
     ref: str, body: ActionItemCreate, request: Request, runtime: RuntimeDep, principal: Responder
 ) -> ActionItemOut:
-    """Add a short- or long-term action item to the incident's postmortem."""
+    """Add a short- or long-term action item to the incident's postmortem (and a Jira issue)."""
     actor = actor_of(principal, request)
     with runtime.db.transaction() as session:
         incident = incidents.get(session, ref, for_update=True)
@@ -88,10 +88,11 @@ def add_action_item(
             session,
             config=runtime.config(),
             incident=incident,
-            values=body.model_dump(),
+            values=body.model_dump(exclude={"create_jira"}),
             actor=actor.name,
             source=actor.source,
             now=runtime.clock.now(),
+            create_jira=body.create_jira,
         )
         out = ActionItemOut.of(item, incident.ref)
         number = incident.number

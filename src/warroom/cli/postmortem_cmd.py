@@ -1,13 +1,14 @@
-"""`warroom postmortem show|export`: read and export postmortems over HTTP."""
+"""`warroom postmortem show|export|add-item|update-item`: postmortems over HTTP."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.common import print_json
+from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref, _request, _span, _text, _when
+from warroom.postmortem import ITEM_KINDS, ITEM_STATUSES
 
 postmortem_app = typer.Typer(
     help="Postmortems of resolved incidents: read them, export them to archive/.",
@@ -49,7 +50,7 @@ def show(ref: Ref, as_json: Json = False) -> None:
     for name, causes in pm["fishbone"].items():
         console.print(_text(f"{name}: {'; '.join(causes) or '—'}", ""))
     if pm["action_items"]:
-        items = Table("id", "kind", "title", "owner", "due", "status")
+        items = Table("id", "kind", "title", "owner", "due", "status", "jira")
         for item in pm["action_items"]:
             items.add_row(
                 str(item["id"]),
@@ -58,6 +59,7 @@ def show(ref: Ref, as_json: Json = False) -> None:
                 _text(item["owner"], ""),
                 _text(item["due_date"], ""),
                 item["status"],
+                _text(item["jira_key"], ""),
             )
         console.print(items)
 
@@ -71,3 +73,138 @@ def export(ref: Ref, as_json: Json = False) -> None:
         return
     for path in answer["paths"]:
         typer.echo(path)
+
+
+ITEMS_API = "/api/v1/postmortems/action-items"
+CLEARABLE = {"owner": "owner", "due": "due_date", "jira-key": "jira_key"}
+
+
+def _check_kind(value: str | None) -> str | None:
+    """Accept short-term / short_term (and long-); return the API's spelling."""
+    if value is None:
+        return None
+    kind = value.strip().lower().replace("-", "_")
+    if kind not in ITEM_KINDS:
+        raise typer.BadParameter(f"{value!r} is not a kind; use short-term or long-term")
+    return kind
+
+
+def _check_status(value: str | None) -> str | None:
+    if value is not None and value not in ITEM_STATUSES:
+        raise typer.BadParameter(f"{value!r} is not a status; use {', '.join(ITEM_STATUSES)}")
+    return value
+
+
+def _check_date(value: str | None) -> str | None:
+    """Return YYYY-MM-DD, or raise a usage error."""
+    if value is None:
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _check_clear(values: list[str] | None) -> list[str] | None:
+    for value in values or []:
+        if value not in CLEARABLE:
+            raise typer.BadParameter(f"{value!r} cannot be cleared; use {', '.join(CLEARABLE)}")
+    return values
+
+
+Title = Annotated[str | None, typer.Option(help="What to do, in one line (up to 200 characters).")]
+Owner = Annotated[str | None, typer.Option(help="Who does it (a person id or a name).")]
+Due = Annotated[
+    str | None, typer.Option(metavar="YYYY-MM-DD", help="When it is due.", callback=_check_date)
+]
+Status = Annotated[str | None, typer.Option(help="open, done or wontfix.", callback=_check_status)]
+JiraKey = Annotated[
+    str | None, typer.Option("--jira-key", help="Link an existing Jira issue, e.g. OPS-123.")
+]
+
+
+def _item_line(item: dict[str, Any]) -> str:
+    due = f", due {item['due_date']}" if item["due_date"] else ""
+    owner = f", owner {item['owner']}" if item["owner"] else ""
+    jira = f", Jira {item['jira_key']}" if item["jira_key"] else ""
+    return f"{item['kind'].replace('_', '-')}, {item['status']}{owner}{due}{jira}"
+
+
+@postmortem_app.command("add-item")
+def add_item(
+    ref: Ref,
+    title: Annotated[str, typer.Option(help="What to do, in one line (up to 200 characters).")],
+    kind: Annotated[
+        str, typer.Option(help="short-term or long-term.", callback=_check_kind)
+    ] = "short-term",
+    owner: Owner = None,
+    due: Due = None,
+    status: Status = None,
+    jira_key: JiraKey = None,
+    jira: Annotated[
+        bool | None,
+        typer.Option(
+            "--jira/--no-jira",
+            help="Create a Jira issue for it, or not (default: jira_issues.auto_create).",
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Add an action item to REF's postmortem, optionally with a Jira issue."""
+    body: dict[str, Any] = {"kind": kind, "title": title, "owner": owner, "due_date": due}
+    body |= {"jira_key": jira_key, "create_jira": jira}
+    if status is not None:
+        body["status"] = status
+    item: dict[str, Any] = _request("POST", f"{API}/{ref}/postmortem/action-items", body)
+    if as_json:
+        print_json(item)
+        return
+    typer.echo(f"Action item {item['id']} added to {item['incident']}: {item['title']}")
+    typer.echo(f"  {_item_line(item)}")
+    if jira:
+        typer.echo("  Jira issue requested; its key shows in `warroom postmortem show` once made")
+
+
+@postmortem_app.command("update-item")
+def update_item(
+    item_id: Annotated[
+        int, typer.Argument(metavar="ID", min=1, help="The action item's id, from `show`.")
+    ],
+    title: Title = None,
+    kind: Annotated[
+        str | None, typer.Option(help="short-term or long-term.", callback=_check_kind)
+    ] = None,
+    owner: Owner = None,
+    due: Due = None,
+    status: Status = None,
+    jira_key: JiraKey = None,
+    clear: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="FIELD",
+            help="Clear owner, due or jira-key; repeat for more.",
+            callback=_check_clear,
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Change action item ID (a linked Jira issue follows); give only what changes."""
+    given = {"title": title, "kind": kind, "owner": owner, "due_date": due, "status": status}
+    body: dict[str, Any] = {k: v for k, v in (given | {"jira_key": jira_key}).items() if v}
+    for name in clear or []:
+        if CLEARABLE[name] in body:
+            fail(f"--clear {name} and a new value for it cannot go together")
+        body[CLEARABLE[name]] = None
+    if not body:
+        fail(
+            "nothing to change: give --title, --kind, --owner, --due, --status, --jira-key "
+            "or --clear"
+        )
+    item: dict[str, Any] = _request("PATCH", f"{ITEMS_API}/{item_id}", body)
+    if as_json:
+        print_json(item)
+        return
+    typer.echo(f"Action item {item['id']} of {item['incident']}: {item['title']}")
+    typer.echo(f"  {_item_line(item)}")

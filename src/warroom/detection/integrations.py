@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from warroom.notify.jira import JiraIssuesConfig
 from warroom.notify.pagerduty import PagerDutyEventsConfig
 from warroom.notify.slack import SlackConfig
 from warroom.notify.smtp import SmtpConfig
@@ -77,6 +78,7 @@ class IntegrationsConfig(BaseModel):
     pagerduty_events: PagerDutyEventsConfig | None = None
     statuspage: StatuspageConfig | None = None
     outgoing_webhooks: OutgoingWebhooks = Field(default_factory=list)
+    jira_issues: JiraIssuesConfig | None = None  # postmortem action items as Jira issues
 
     @model_validator(mode="after")
     def _unique_names(self) -> IntegrationsConfig:

@@ -12,6 +12,7 @@ log = logging.getLogger("warroom.notify")
 
 def build_adapters(config: WarroomConfig) -> Adapters:
     """Create one client per configured integration (connections are opened lazily)."""
+    from warroom.notify.jira import JiraIssues
     from warroom.notify.pagerduty import PagerDutyEvents
     from warroom.notify.slack import SlackChat
     from warroom.notify.smtp import SmtpMailer
@@ -33,6 +34,8 @@ def build_adapters(config: WarroomConfig) -> Adapters:
         adapters.status_page = AtlassianStatuspage(integrations.statuspage)
     if integrations.outgoing_webhooks:
         adapters.webhook = SignedWebhook(integrations.outgoing_webhooks)
+    if integrations.jira_issues is not None:
+        adapters.tracker = JiraIssues(integrations.jira_issues)
     adapters.closers = [
         a
         for a in (
@@ -42,6 +45,7 @@ def build_adapters(config: WarroomConfig) -> Adapters:
             adapters.pager,
             adapters.status_page,
             adapters.webhook,
+            adapters.tracker,
         )
         if a is not None and hasattr(a, "close")
     ]
@@ -57,5 +61,6 @@ def channels_of(adapters: Adapters) -> set[str]:
         "pager": adapters.pager,
         "status_page": adapters.status_page,
         "webhook": adapters.webhook,
+        "tracker": adapters.tracker,
     }
     return {name for name, adapter in present.items() if adapter is not None}

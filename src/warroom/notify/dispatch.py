@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from warroom.config import WarroomConfig
 from warroom.notify.cards import card_from_json
 from warroom.notify.models import Notification
 from warroom.notify.outbox import Message
 from warroom.notify.planner import INCIDENT_CHANNEL
-from warroom.notify.ports import Adapters, DeliveryError, IncidentCard
+from warroom.notify.ports import Adapters, DeliveryError, IncidentCard, Ticket
 from warroom.notify.slack import channel_name
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass
@@ -22,6 +28,9 @@ class Outcome:
     links: dict[str, str] = field(default_factory=dict)
     follow_ups: list[Message] = field(default_factory=list)
     note: str | None = None  # a line for the incident's timeline
+    # Database work the send calls for (a Jira key onto its action item), run in the
+    # transaction that records the send.
+    apply: Callable[[Session, datetime], None] | None = None
 
 
 def send(
@@ -250,6 +259,49 @@ def _webhook(
     return Outcome(provider_id=str(status))
 
 
+def _tracker(
+    row: Notification,
+    payload: dict[str, Any],
+    card: IncidentCard | None,
+    adapters: Adapters,
+    config: WarroomConfig,
+    links: dict[str, str],
+    bundle: list[Notification],
+) -> Outcome:
+    from warroom.notify import tracking
+
+    tracker = adapters.tracker
+    if tracker is None:
+        raise DeliveryError("Jira is not configured (integrations.jira_issues)", permanent=True)
+    item_id = int(payload["item_id"])
+    ref = tracking.ref(item_id)
+    if row.action == "create":
+        due = payload.get("due_date")
+        ticket = Ticket(
+            ref=ref,
+            summary=str(payload["summary"]),
+            description=str(payload.get("description", "")),
+            due_date=date.fromisoformat(due) if due else None,
+            owner=payload.get("owner"),
+            status=str(payload.get("status", "open")),
+        )
+        issue = tracker.create_issue(ticket=ticket, key=row.key)
+        return Outcome(
+            provider_id=issue,
+            apply=partial(
+                tracking.record_issue,
+                item_id=item_id,
+                issue=issue,
+                sent=payload,
+                retry=config.notifications.retry,
+            ),
+        )
+    issue = tracker.update_issue(
+        issue=payload.get("issue"), ref=ref, changes=dict(payload["changes"]), key=row.key
+    )
+    return Outcome(provider_id=issue)
+
+
 _SENDERS = {
     "chat": _chat,
     "email": _email,
@@ -257,4 +309,5 @@ _SENDERS = {
     "pager": _pager,
     "status_page": _status_page,
     "webhook": _webhook,
+    "tracker": _tracker,
 }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
-from warroom.notify.ports import DeliveryError, IncidentCard, Meeting, PagerAction
+from warroom.notify.ports import DeliveryError, IncidentCard, Meeting, PagerAction, Ticket
 
 
 @dataclass
@@ -128,3 +129,37 @@ class FakeWebhook(Recorder):
         """Record the event and answer 200."""
         self.record("post", url=url, event=event, body=body, key=key)
         return 200
+
+
+class FakeTracker(Recorder):
+    """Issue tracker that numbers its issues FAKE-1, FAKE-2, … and finds them by ref."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.issues: dict[str, Ticket] = {}
+
+    def create_issue(self, *, ticket: Ticket, key: str) -> str:
+        """Record the issue (the one already made for this ref, if there is one)."""
+        self.record("create_issue", ticket=ticket, key=key)
+        with self._lock:
+            found = next((k for k, t in self.issues.items() if t.ref == ticket.ref), None)
+            if found is not None:
+                return found
+            issue = f"FAKE-{len(self.issues) + 1}"
+            self.issues[issue] = ticket
+            return issue
+
+    def update_issue(
+        self, *, issue: str | None, ref: str, changes: dict[str, Any], key: str
+    ) -> str:
+        """Record the change; fail like a tracker when no issue matches."""
+        self.record("update_issue", issue=issue, ref=ref, changes=changes, key=key)
+        with self._lock:
+            found = issue or next((k for k, t in self.issues.items() if t.ref == ref), None)
+            if found is None or found not in self.issues:
+                raise DeliveryError(f"no issue for {ref}", permanent=True)
+            known = {k: v for k, v in changes.items() if k in ("summary", "owner", "status")}
+            due = changes.get("due_date", self.issues[found].due_date)
+            due = date.fromisoformat(due) if isinstance(due, str) else due
+            self.issues[found] = replace(self.issues[found], due_date=due, **known)
+            return found

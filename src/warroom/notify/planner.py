@@ -22,7 +22,7 @@ from warroom.config import WarroomConfig
 from warroom.escalation import engine as escalation
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
-from warroom.notify import outbox
+from warroom.notify import outbox, tracking
 from warroom.notify.cards import card_json
 from warroom.notify.outbox import Message
 from warroom.status.models import StatusUpdate
@@ -44,7 +44,8 @@ WEBHOOK_EVENTS = frozenset(
     }
 )
 UPDATE_EVENTS = WEBHOOK_EVENTS - {"declared"}
-PLANNED = WEBHOOK_EVENTS  # the kinds the planner acts on (declared included)
+# The kinds the planner acts on (declared included; postmortem: action items to Jira).
+PLANNED = WEBHOOK_EVENTS | {"postmortem"}
 INCIDENT_CHANNEL = "@incident"  # resolved to the incident's own chat channel when sent
 
 
@@ -149,6 +150,8 @@ def plan(
                 body="This incident has been resolved.",
                 components=dict.fromkeys(_published_components(session, incident), "operational"),
             )
+        if kind == "postmortem" and tracking.CHANNEL in channels:
+            out += tracking.plan(session, incident, event, config=config, url=card["url"])
         if kind in WEBHOOK_EVENTS:
             for hook in _webhooks(config):
                 if hook["events"] and f"incident.{kind}" not in hook["events"]:

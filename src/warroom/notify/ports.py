@@ -9,7 +9,7 @@ vendor's format has room for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 
@@ -139,6 +139,39 @@ class Webhook(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """A postmortem action item as an issue tracker (Jira) shows it."""
+
+    ref: str  # e.g. "action-12": kept on the issue (a label) so a retried create finds it
+    summary: str
+    description: str
+    due_date: date | None
+    owner: str | None  # warroom's owner; the tracker maps it to one of its users
+    status: str  # open | done | wontfix
+
+
+class TicketTracker(Protocol):
+    """An issue tracker (Jira) that holds action items as issues."""
+
+    def create_issue(self, *, ticket: Ticket, key: str) -> str:
+        """Create the issue unless one with the ticket's ref exists already; return its key.
+
+        The check is what makes a retry after a lost answer (or a resend) safe: trackers have
+        no idempotency key.
+        """
+        ...
+
+    def update_issue(
+        self, *, issue: str | None, ref: str, changes: dict[str, Any], key: str
+    ) -> str:
+        """Apply changes (summary, due_date, owner, status) to the issue; return its key.
+
+        `issue` None means the key was not known when the change was queued: find it by `ref`.
+        """
+        ...
+
+
 @dataclass
 class Adapters:
     """The adapters configured in warroom.yaml; None where an integration is absent."""
@@ -149,6 +182,7 @@ class Adapters:
     pager: Pager | None = None
     status_page: StatusPage | None = None
     webhook: Webhook | None = None
+    tracker: TicketTracker | None = None
     closers: list[Any] = field(default_factory=list)  # objects with close(), for shutdown
 
     def close(self) -> None:

@@ -203,6 +203,8 @@ class Sender:
         config: WarroomConfig,
     ) -> None:
         """Keep what the send produced: links on the incident, follow-ups, a timeline line."""
+        if outcome.apply is not None:
+            outcome.apply(session, now)
         if row.incident_id is None or not (outcome.links or outcome.note or outcome.follow_ups):
             return
         incident = session.get(Incident, row.incident_id)

@@ -42,7 +42,14 @@ class ActionItemCreate(Input):
     owner: str | None = Field(default=None, min_length=1, max_length=64)
     due_date: date | None = None
     status: ItemStatus = "open"
-    jira_key: str | None = Field(default=None, pattern=JIRA_KEY, description="e.g. OPS-123")
+    jira_key: str | None = Field(
+        default=None, pattern=JIRA_KEY, description="An existing issue to link, e.g. OPS-123."
+    )
+    create_jira: bool | None = Field(
+        default=None,
+        description="Create a Jira issue for the item (integrations.jira_issues); "
+        "default: the auto_create setting.",
+    )
 
 
 class ActionItemPatch(Input):

@@ -20,6 +20,7 @@ DONE_STATUSES = ("resolved", "closed")
 TEXT_MAX = 2_000  # one why, cause or lesson
 LIST_MAX = 50
 ITEM_FIELDS = ("kind", "title", "owner", "due_date", "status", "jira_key")
+TRACKER_SOURCE = "jira"  # the timeline source of changes made by (or learnt from) Jira
 
 
 def add_business_days(start: datetime, days: int) -> datetime:
@@ -231,17 +232,43 @@ def add_item(
     actor: str | None,
     source: str,
     now: datetime,
+    create_jira: bool | None = None,
 ) -> ActionItem:
-    """Add an action item to the incident's postmortem, with its timeline event."""
+    """Add an action item to the incident's postmortem, with its timeline event.
+
+    `create_jira` asks for a Jira issue (True), refuses one (False) or, None, follows
+    `integrations.jira_issues.auto_create`; the issue itself is made later, by the outbox.
+    """
     values = {key: values.get(key) for key in ITEM_FIELDS}
     values["status"] = values["status"] or "open"
     _check_item(values)
+    jira = _wants_jira(config, create_jira, values.get("jira_key"))
     postmortem = ensure(session, config=config, incident=incident, now=now)
     item = ActionItem(postmortem_id=postmortem.id, created_at=now, updated_at=now, **values)
     session.add(item)
     session.flush()
-    _record_item(session, incident, item, f"Action item added: {item.title}", actor, source, now)
+    text = f"Action item added: {item.title}" + (" (Jira issue requested)" if jira else "")
+    _record_item(session, incident, item, text, actor, source, now, jira=jira)
     return item
+
+
+def _wants_jira(config: WarroomConfig, create_jira: bool | None, jira_key: str | None) -> bool:
+    """Decide whether a new item gets a Jira issue; raise Invalid for a request that cannot be."""
+    settings = config.integrations.jira_issues
+    if create_jira and settings is None:
+        raise Invalid(
+            "create_jira needs Jira configured: add integrations.jira_issues to warroom.yaml "
+            "(docs/integrations/jira.md)",
+            {"field": "create_jira"},
+        )
+    if create_jira and jira_key:
+        raise Invalid(
+            "give jira_key (an existing issue) or create_jira (a new one), not both",
+            {"field": "create_jira"},
+        )
+    if create_jira is not None:
+        return create_jira
+    return settings is not None and settings.auto_create and not jira_key
 
 
 def get_item(session: Session, item_id: int) -> ActionItem:
@@ -292,8 +319,61 @@ def update_item(
         item.updated_at = now
         shown = ", ".join(f"{name}={_show(getattr(item, name))}" for name in changed)
         text = f"Action item {item.id} changed: {shown}"
-        _record_item(session, incident, item, text, actor, source, now)
+        _record_item(session, incident, item, text, actor, source, now, fields=changed)
     return item
+
+
+def link_issue(session: Session, *, item_id: int, issue: str, now: datetime) -> ActionItem | None:
+    """Write the key of the Jira issue created for an item onto it, with a timeline event.
+
+    A key set by hand in the meantime is kept: the event says so.
+    """
+    try:
+        incident = incident_of_item(session, item_id)  # locked: one writer at a time
+    except NotFound:
+        return None  # the incident (and its items) was deleted since
+    item = get_item(session, item_id)
+    if item.jira_key == issue:
+        return item
+    if item.jira_key is not None:
+        text = (
+            f"Jira issue {issue} was created for action item {item.id}, which links "
+            f"{item.jira_key} since: left as it is"
+        )
+        _record_item(session, incident, item, text, None, TRACKER_SOURCE, now)
+        return item
+    item.jira_key = issue
+    item.updated_at = now
+    text = f"Action item {item.id} is Jira issue {issue}"
+    _record_item(session, incident, item, text, None, TRACKER_SOURCE, now, fields=["jira_key"])
+    return item
+
+
+def sync_status(
+    session: Session, *, issue: str, status: str, actor: str | None, now: datetime
+) -> list[tuple[int, int]]:
+    """Give every item linked to Jira issue `issue` its status; return (item id, incident number).
+
+    Items already in that status are left alone, so a change warroom sent to Jira and Jira
+    reports back ends here.
+    """
+    if status not in ITEM_STATUSES:
+        raise Invalid(f"status must be one of {', '.join(ITEM_STATUSES)}", {"field": "status"})
+    ids = session.scalars(
+        select(ActionItem.id).where(ActionItem.jira_key == issue).order_by(ActionItem.id)
+    ).all()
+    changed = []
+    for item_id in ids:
+        incident = incident_of_item(session, item_id)  # locked, then the item read fresh
+        item = get_item(session, item_id)
+        if item.status != status and item.jira_key == issue:
+            changes = {"status": status}
+            update_item(
+                session, item=item, incident=incident, changes=changes, actor=actor,
+                source=TRACKER_SOURCE, now=now,
+            )  # fmt: skip
+            changed.append((item.id, incident.number))
+    return changed
 
 
 def _show(value: Any) -> str:
@@ -308,9 +388,29 @@ def _record_item(
     actor: str | None,
     source: str,
     now: datetime,
+    *,
+    fields: list[str] | None = None,
+    jira: bool = False,
 ) -> None:
-    """Write the `postmortem` timeline event of an action item change."""
+    """Write the `postmortem` timeline event of an action item change.
+
+    The data carries the item as it now is, which fields changed and whether a Jira issue
+    was asked for: the notification planner turns it into Jira requests.
+    """
     due: date | None = item.due_date
+    data: dict[str, Any] = {
+        "action": "action_item",
+        "item_id": item.id,
+        "kind": item.kind,
+        "title": item.title,
+        "status": item.status,
+        "owner": item.owner,
+        "due_date": due.isoformat() if due else None,
+        "jira_key": item.jira_key,
+        "fields": fields or [],
+    }
+    if jira:
+        data["jira"] = "create"
     timeline.record(
         session,
         incident=incident,
@@ -319,12 +419,5 @@ def _record_item(
         at=now,
         actor=actor,
         source=source,
-        data={
-            "action": "action_item",
-            "item_id": item.id,
-            "kind": item.kind,
-            "status": item.status,
-            "owner": item.owner,
-            "due_date": due.isoformat() if due else None,
-        },
+        data=data,
     )

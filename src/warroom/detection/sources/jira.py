@@ -7,11 +7,18 @@ Atlassian's page itself was not in the searchable corpus). The payload is
 `{webhookEvent, timestamp, user, issue: {id, key, self, fields: {summary, description,
 reporter, priority, issuetype, project, created, …}}}`; `description` is a string from the v2
 REST representation and may be an Atlassian Document Format tree from v3.
+
+`jira:issue_updated` adds `changelog: {items: [{field, fromString, toString}, …]}`; when its
+items include `status`, the issue's `fields.status` (`name`, `statusCategory.key`:
+new|indeterminate|done) is handed to the postmortem's action items linked to that issue.
+Issues warroom itself created for action items (label `warroom-action-<id>`) are never
+reports, however broad the webhook's filter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,10 +37,13 @@ from warroom.detection.sources.common import (
     parse_time,
     require_str,
 )
+from warroom.notify.jira import LABEL_PREFIX
 
 SOURCE = "jira"
 SIGNATURE_HEADER = "X-Hub-Signature"
 EVENT = "jira:issue_created"
+UPDATED = "jira:issue_updated"
+OWN_LABEL = LABEL_PREFIX + "action-"  # the issues of action items, made by warroom
 _BLOCKS = {"paragraph", "heading", "blockquote", "codeBlock", "listItem", "panel", "tableRow"}
 
 
@@ -52,11 +62,60 @@ def parse(body: bytes) -> list[AlertIn]:
     """Turn a `jira:issue_created` webhook into one report; other events give none."""
     payload = parse_object(body)
     try:
-        if require_str(payload, "webhookEvent") != EVENT:
+        if require_str(payload, "webhookEvent") != EVENT or _ours(payload):
             return []
         return [_report(payload)]
     except FieldError as exc:
         raise field_invalid(exc) from None
+
+
+@dataclass(frozen=True)
+class IssueUpdate:
+    """A Jira issue's status changed: what it is now, and who changed it."""
+
+    key: str
+    status: str | None  # the status's name, e.g. "Done"
+    category: str | None  # its category's key: new, indeterminate or done
+    user: str | None
+
+
+def parse_update(body: bytes) -> IssueUpdate | None:
+    """Return the status change a `jira:issue_updated` webhook reports; None for anything else."""
+    payload = parse_object(body)
+    try:
+        if require_str(payload, "webhookEvent") != UPDATED:
+            return None
+        changelog = get_object(payload, "changelog")
+        items = changelog.get("items")
+        listed = items if isinstance(items, list) else []
+        moves = [i for i in listed if isinstance(i, dict) and i.get("field") == "status"]
+        if not moves:
+            return None  # an edit that left the status alone says nothing about the item
+        issue = get_object(payload, "issue", required=True)
+        fields = get_object(issue, "fields", required=True, name="issue.fields")
+        status = get_object(fields, "status", name="issue.fields.status")
+        category = get_object(status, "statusCategory", name="issue.fields.status.statusCategory")
+        user = get_object(payload, "user")
+        to = moves[-1].get("toString")
+        return IssueUpdate(
+            key=require_str(issue, "key", name="issue.key"),
+            status=get_str(status, "name", name="issue.fields.status.name")
+            or (to if isinstance(to, str) else None),
+            category=get_str(category, "key", name="issue.fields.status.statusCategory.key"),
+            user=get_str(user, "displayName") or get_str(user, "emailAddress"),
+        )
+    except FieldError as exc:
+        raise field_invalid(exc) from None
+
+
+def _ours(payload: dict[str, Any]) -> bool:
+    """Tell whether the issue is one warroom made for an action item (never a report)."""
+    issue = payload.get("issue")
+    fields = issue.get("fields") if isinstance(issue, dict) else None
+    labels = fields.get("labels") if isinstance(fields, dict) else None
+    return isinstance(labels, list) and any(
+        isinstance(label, str) and label.startswith(OWN_LABEL) for label in labels
+    )
 
 
 def _report(payload: dict[str, Any]) -> AlertIn:
