@@ -256,6 +256,7 @@ def test_export_writes_markdown_html_and_svg(
         "INC-1-checkout-is-slow.fishbone.svg",
         "INC-1-checkout-is-slow.postmortem.html",
         "INC-1-checkout-is-slow.postmortem.md",
+        "INC-1-checkout-is-slow.timeline.svg",
     ]
     assert (archive / "INC-1-checkout-is-slow.md").exists()  # beside the archived runbook
     markdown = (archive / names[2]).read_text()
@@ -272,11 +273,52 @@ def test_export_writes_markdown_html_and_svg(
         assert "Because 5." in text and "Raise" not in text
     assert "| Triage → mitigation | 30m |" in markdown
     assert "![Fishbone diagram](INC-1-checkout-is-slow.fishbone.svg)" in markdown
+    assert "![Timeline](INC-1-checkout-is-slow.timeline.svg)" in markdown
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img" not in html
-    assert "<svg" in html and "<?xml" not in html
+    assert html.count("<svg") == 2 and "<?xml" not in html  # fishbone and timeline inlined
     ElementTree.fromstring((archive / names[0]).read_bytes())
+    timeline = ElementTree.fromstring((archive / names[3]).read_bytes())
+    milestones = {
+        g.get("data-milestone")
+        for g in timeline.iter("{http://www.w3.org/2000/svg}g")
+        if g.get("class") == "milestone"
+    }
+    assert {"detected", "acknowledged", "triaged", "mitigated", "resolved"} <= milestones
     assert ((archive / names[1]).stat().st_mode & 0o777) == 0o600
     assert not list(archive.glob(".*.tmp"))
+
+
+def test_timeline_svg_route(api: TestClient, clock: FrozenClock) -> None:
+    ref = declare(api, "Checkout is slow", severity="SEV-2")
+    assert api.get(base(ref) + "/timeline.svg").status_code == 409  # still open
+    walk(api, clock, ref, severity="SEV-2")
+    answer = api.get(base(ref) + "/timeline.svg")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/svg+xml"
+    root = ElementTree.fromstring(answer.content)
+    phases = [
+        g.find("{http://www.w3.org/2000/svg}title").text  # type: ignore[union-attr]
+        for g in root.iter("{http://www.w3.org/2000/svg}g")
+        if g.get("class") == "phase"
+    ]
+    # The walk triages at +15, mitigates at +45 and resolves at +90 minutes.
+    assert phases == ["Triage: 15m", "Mitigation: 30m", "Verification: 45m"]
+    assert api.get(base("INC-99") + "/timeline.svg").status_code == 404
+
+
+def test_done_needs_summary_and_root_cause(api: TestClient, clock: FrozenClock) -> None:
+    ref = declare(api, "Checkout is slow", severity="SEV-2")
+    walk(api, clock, ref, severity="SEV-2")
+    ok(api.put(base(ref), json={**FULL, "status": "in_review"}))
+    before = ok(api.get(base(ref)))
+    answer = api.put(base(ref), json={**FULL, "summary": " ", "root_cause": "", "status": "done"})
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["message"].startswith(
+        "a postmortem is done only with its summary and root_cause written"
+    )
+    assert error["details"]["missing"] == ["summary", "root_cause"]
+    assert ok(api.get(base(ref))) == before  # nothing written
+    assert api.post(f"/api/v1/incidents/{ref}/close").status_code == 409
 
 
 def test_routes_are_in_the_openapi_document(client: TestClient) -> None:

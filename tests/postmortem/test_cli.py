@@ -49,6 +49,7 @@ def test_show_and_export(runtime: Runtime, live_server: str, tokens: dict[str, s
     paths = out.split()
     assert [Path(p).name for p in paths] == [
         "INC-1-checkout-is-slow.fishbone.svg",
+        "INC-1-checkout-is-slow.timeline.svg",
         "INC-1-checkout-is-slow.postmortem.md",
         "INC-1-checkout-is-slow.postmortem.html",
     ]

@@ -111,9 +111,20 @@ def fishbone_svg(ref: str, runtime: RuntimeDep, _principal: Viewer) -> Response:
     return Response(export.render_svg(out), media_type="image/svg+xml")
 
 
+@router.get(
+    "/{ref}/postmortem/timeline.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "The timeline picture"}},
+)
+def timeline_svg(ref: str, runtime: RuntimeDep, _principal: Viewer) -> Response:
+    """Return the incident's timeline as SVG: phases with durations, milestones, key events."""
+    out = _load(runtime, ref)[0]
+    return Response(export.render_timeline(out), media_type="image/svg+xml")
+
+
 @router.post("/{ref}/postmortem/export", response_model=ExportOut)
 def export_postmortem(ref: str, runtime: RuntimeDep, _principal: Responder) -> ExportOut:
-    """Write the postmortem as markdown, HTML and SVG into archive/; return the paths."""
+    """Write the postmortem as markdown, HTML and two SVGs into archive/; return the paths."""
     out, slug, restricted = _load(runtime, ref)
     try:
         paths = export.write(

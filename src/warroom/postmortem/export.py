@@ -10,7 +10,8 @@ from pathlib import Path
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
-from warroom.postmortem import fishbone
+from warroom.postmortem import fishbone, timeline_chart
+from warroom.postmortem.formatting import span
 from warroom.postmortem.schemas import PostmortemOut
 
 MILESTONES = [
@@ -50,6 +51,8 @@ MARKDOWN = """\
 {{ pm.impact or "_Not written yet._" }}
 
 ## Timeline
+
+![Timeline]({{ timeline_name }})
 
 | Milestone | Time (UTC) |
 |---|---|
@@ -109,6 +112,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;t
 <h2>Summary</h2><p>{{ pm.summary or "Not written yet." }}</p>
 <h2>Impact</h2><p>{{ pm.impact or "Not written yet." }}</p>
 <h2>Timeline</h2>
+{{ timeline_svg }}
 <table>{% for label, key in milestones %}<tr><th>{{ label }}</th><td>{{ pm.timeline.milestones[key] | when }}</td></tr>{% endfor %}</table>
 <table>{% for label, key in spans %}<tr><th>{{ label }}</th><td>{{ pm.timeline.durations[key] | span }}</td></tr>{% endfor %}</table>
 <ul>{% for e in pm.timeline.events %}<li{% if e.key_event %} class="key"{% endif %}>{% if e.key_event %}★ {% endif %}{{ e.at | when }} — {{ e.text }}{% if e.actor %} ({{ e.actor }}){% endif %}</li>{% endfor %}</ul>
@@ -131,24 +135,10 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
-def _span(seconds: float | None) -> str:
-    """Format a duration as 45s, 12m, 3h 05m or 2d 4h."""
-    if seconds is None:
-        return "—"
-    days, rest = divmod(max(int(seconds), 0), 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m" if minutes else f"{secs}s"
-
-
 def _environment(autoescape: bool) -> Environment:
     env = Environment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True)
     env.filters["when"] = _when
-    env.filters["span"] = _span
+    env.filters["span"] = span
     env.filters["oneline"] = lambda text: " ".join(str(text).split())
     env.filters["cell"] = lambda text: " ".join(str(text).split()).replace("|", "\\|")
     return env
@@ -173,26 +163,47 @@ def render_svg(pm: PostmortemOut) -> str:
     return fishbone.render(pm.title, pm.fishbone)
 
 
-def render_markdown(pm: PostmortemOut, svg_name: str) -> str:
-    """Return the postmortem as markdown, linking the fishbone SVG file `svg_name`."""
-    return _environment(False).from_string(MARKDOWN).render(**_context(pm), svg_name=svg_name)
+def render_timeline(pm: PostmortemOut) -> str:
+    """Return the incident's timeline (phases, milestones, key events) as SVG."""
+    return timeline_chart.render(f"{pm.incident}: {pm.title}", pm.timeline)
 
 
-def render_html(pm: PostmortemOut, svg: str) -> str:
-    """Return the postmortem as a standalone HTML page with the fishbone inlined."""
-    inline = svg.split("?>", 1)[1] if svg.startswith("<?xml") else svg  # no declaration in HTML
-    # The SVG escapes every piece of user text itself (fishbone.py), so it goes in as markup.
-    return _environment(True).from_string(HTML).render(**_context(pm), svg=Markup(inline))
+def render_markdown(pm: PostmortemOut, svg_name: str, timeline_name: str) -> str:
+    """Return the postmortem as markdown, linking the fishbone and timeline SVG files."""
+    return (
+        _environment(False)
+        .from_string(MARKDOWN)
+        .render(**_context(pm), svg_name=svg_name, timeline_name=timeline_name)
+    )
+
+
+def _inline(svg: str) -> Markup:
+    """Return an SVG document as HTML markup (without its XML declaration).
+
+    The SVG escapes every piece of user text itself (fishbone.py, timeline_chart.py).
+    """
+    return Markup(svg.split("?>", 1)[1] if svg.startswith("<?xml") else svg)
+
+
+def render_html(pm: PostmortemOut, svg: str, timeline: str) -> str:
+    """Return the postmortem as a standalone HTML page with both pictures inlined."""
+    return (
+        _environment(True)
+        .from_string(HTML)
+        .render(**_context(pm), svg=_inline(svg), timeline_svg=_inline(timeline))
+    )
 
 
 def write(pm: PostmortemOut, *, archive: Path, slug: str, restricted: bool) -> list[Path]:
-    """Write `<ref>-<slug>.postmortem.md|.html` and `.fishbone.svg` into `archive`."""
+    """Write `<ref>-<slug>.postmortem.md|.html`, `.fishbone.svg` and `.timeline.svg`."""
     stem = f"{pm.incident}-{slug}"
-    svg = render_svg(pm)
+    svg, timeline = render_svg(pm), render_timeline(pm)
+    svg_name, timeline_name = f"{stem}.fishbone.svg", f"{stem}.timeline.svg"
     files = [
-        (archive / f"{stem}.fishbone.svg", svg),
-        (archive / f"{stem}.postmortem.md", render_markdown(pm, f"{stem}.fishbone.svg")),
-        (archive / f"{stem}.postmortem.html", render_html(pm, svg)),
+        (archive / svg_name, svg),
+        (archive / timeline_name, timeline),
+        (archive / f"{stem}.postmortem.md", render_markdown(pm, svg_name, timeline_name)),
+        (archive / f"{stem}.postmortem.html", render_html(pm, svg, timeline)),
     ]
     mode = 0o600 if restricted else 0o644  # like the runbook file of a restricted incident
     for path, text in files:

@@ -13,7 +13,7 @@ from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
 from warroom.postmortem import ITEM_KINDS, ITEM_STATUSES, STATUSES, WHYS_MAX
-from warroom.postmortem.config import CATEGORY_MAX
+from warroom.postmortem.config import CATEGORY_MAX, required_for
 from warroom.postmortem.models import ActionItem, Postmortem
 
 DONE_STATUSES = ("resolved", "closed")
@@ -61,8 +61,7 @@ def ensure(
     if found is not None:
         return found
     settings = config.postmortem
-    marked = {sev for sev, value in config.severities.items() if value.postmortem_required}
-    required = settings.is_required(incident.severity, marked)
+    required = required_for(config, incident.severity)
     resolved_at = incident.resolved_at or now
     due_at = add_business_days(resolved_at, settings.due_business_days) if required else None
     postmortem = Postmortem(
@@ -178,6 +177,14 @@ def update(
         if "\x00" in text:
             raise Invalid(f"{name} must not contain NUL characters", {"field": name})
         cleaned[name] = text
+    if status == "done":
+        missing = [name for name in ("summary", "root_cause") if not cleaned[name]]
+        if missing:
+            raise Invalid(
+                f"a postmortem is done only with its {' and '.join(missing)} written; "
+                "save it as draft or in_review until then",
+                {"field": missing[0], "missing": missing},
+            )
     postmortem = ensure(session, config=config, incident=incident, now=now)
     previous = postmortem.status
     for name, value in cleaned.items():
