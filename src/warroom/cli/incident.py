@@ -126,17 +126,9 @@ def _when(value: str | None) -> str:
 
 def _span(seconds: float | None) -> str:
     """Format a duration compactly: 45s, 12m, 3h 05m, 2d 4h."""
-    if seconds is None:
-        return "—"
-    total = max(int(seconds), 0)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m" if minutes else f"{secs}s"
+    from warroom.postmortem.formatting import span
+
+    return span(seconds)
 
 
 def _age(detected_at: str) -> str:
