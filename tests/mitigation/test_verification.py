@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from tests.cli.test_incident_cli import Cli, cli, error, ok  # noqa: F401  (fixture)
@@ -417,3 +418,35 @@ def test_postmortem_required_severities_are_cross_checked(tmp_path: Any) -> None
         f"{path}:2: postmortem.required_severities.1: unknown severity 'SEV-7'; known: "
         "SEV-1, SEV-2, SEV-3, SEV-4"
     ]
+
+
+def sample(name: str, **labels: str) -> float:
+    """Return a counter's value in this process (0 when it has no sample yet)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_prometheus_counts_windows_auto_resolves_and_refires(
+    runtime: Runtime, client: TestClient, api: TestClient, clock: FrozenClock
+) -> None:
+    runtime.config_value = make_config(auto_resolve=True)
+    before = (
+        sample("warroom_verification_windows_passed_total", severity="SEV-3"),
+        sample("warroom_incidents_auto_resolved_total", severity="SEV-3"),
+        sample("warroom_mitigation_refires_total", severity="SEV-3", inside_window="true"),
+    )
+    mitigated_by_alert(client, api, clock)
+    clock.advance(timedelta(minutes=2))
+    deliver(client, alert("firing"))  # undoes the mitigation, inside the window
+    assert api.post(f"{INCIDENTS}/INC-1/mitigate").is_success
+    deliver(client, alert("resolved", at=clock.now()))
+    settle_verification(api)
+    clock.advance(timedelta(minutes=15))
+    assert runtime.engine.verify().resolved == [1]
+    after = (
+        sample("warroom_verification_windows_passed_total", severity="SEV-3"),
+        sample("warroom_incidents_auto_resolved_total", severity="SEV-3"),
+        sample("warroom_mitigation_refires_total", severity="SEV-3", inside_window="true"),
+    )
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1.0, 1.0, 1.0]
+    metrics = client.get("/metrics").text
+    assert "warroom_mitigation_refires_total{" in metrics

@@ -64,6 +64,8 @@ class IngestResult:
     ignored: int = 0
     opened: list[int] = field(default_factory=list)  # incident numbers opened
     touched: list[int] = field(default_factory=list)  # incident numbers changed in any way
+    # (incident number, severity, inside the window) of mitigated incidents an alert re-opened
+    refired: list[tuple[int, str, bool]] = field(default_factory=list)
 
     linked: list[int] = field(default_factory=list)  # incidents this delivery's alerts are in
 

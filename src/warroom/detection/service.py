@@ -299,7 +299,8 @@ class Intake:
         """A firing alert joined a mitigated incident: the verification window decides."""
         if incident.status != "mitigated":
             return False
-        return verification.on_refire(
+        inside = verification.inside_window(self.config, incident, self.now)
+        moved = verification.on_refire(
             self.session,
             config=self.config,
             incident=incident,
@@ -307,6 +308,9 @@ class Intake:
             actor=self.actor,
             alert_title=title,
         )
+        if moved:  # counted once the delivery commits
+            self.result.refired.append((incident.number, incident.severity, inside))
+        return moved
 
     def _note_joined(self, incident: Incident, alert_id: int, title: str, alert: AlertIn) -> bool:
         """Write "alert joined" events for the first few alerts only: a storm of a thousand

@@ -20,7 +20,7 @@ from warroom.config import WarroomConfig
 from warroom.escalation import cadence
 from warroom.escalation import engine as escalation
 from warroom.escalation import tick as ticks
-from warroom.mitigation import verification
+from warroom.mitigation import verification, verification_metrics
 from warroom.notify import metrics, outbox
 from warroom.notify.ports import Adapters
 from warroom.notify.sender import Sender
@@ -121,6 +121,7 @@ class Engine:
         config, when = self.config(), now or self.now()
         with self.db.transaction() as session:
             result = verification.sweep(session, config=config, now=when)
+        verification_metrics.swept(result.severities, result.resolved)
         for number in result.verified:
             if self.on_changed is None:
                 break

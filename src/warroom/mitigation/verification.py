@@ -51,7 +51,7 @@ def on_refire(
     if incident.status != "mitigated" or not settings.refire_returns_to_triaged:
         return False
     since = now - (incident.mitigated_at or now)
-    inside = incident.verified_at is None and since <= settings.window
+    inside = inside_window(config, incident, now)
     where = (
         f"inside the {_span(settings.window)} verification window"
         if inside
@@ -80,12 +80,19 @@ def on_refire(
     return True
 
 
+def inside_window(config: WarroomConfig, incident: Incident, now: datetime) -> bool:
+    """Tell whether a mitigated incident is still inside its verification window."""
+    since = now - (incident.mitigated_at or now)
+    return incident.verified_at is None and since <= config.verification.window
+
+
 @dataclass
 class SweepResult:
     """What one sweep did: incidents verified, and those of them resolved."""
 
     verified: list[int] = field(default_factory=list)
     resolved: list[int] = field(default_factory=list)
+    severities: dict[int, str] = field(default_factory=dict)  # incident number -> severity
 
 
 def sweep(session: Session, *, config: WarroomConfig, now: datetime) -> SweepResult:
@@ -144,6 +151,7 @@ def _verified(
     incident.verified_at = now
     incident.updated_at = now
     result.verified.append(incident.number)
+    result.severities[incident.number] = incident.severity
     pending = gate.unsettled(session, config=config, incident=incident)
     text = f"Linked alerts stayed resolved for {_span(settings.window)} after mitigation"
     auto = settings.resolves_on_its_own(incident.severity)
