@@ -227,6 +227,27 @@ def test_close_needs_a_done_postmortem_where_required(runtime: Runtime, api: Tes
     assert answer.json()["status"] == "closed"
 
 
+def test_a_severity_change_after_resolving_moves_the_postmortem_requirement(
+    runtime: Runtime, api: TestClient, clock: FrozenClock
+) -> None:
+    minor = runtime.flows.declare(actor=RITA, title="Search is slow", severity="SEV-3").ref
+    major = runtime.flows.declare(actor=RITA, title="Checkout is down", severity="SEV-1").ref
+    for ref in (minor, major):
+        settle_verification(api, ref)
+        assert api.post(f"{INCIDENTS}/{ref}/resolve").status_code == 200
+    # Found to be worse than it looked: a SEV-1 needs its postmortem before closing.
+    assert api.patch(f"{INCIDENTS}/{minor}", json={"severity": "SEV-1"}).status_code == 200
+    postmortem = api.get(f"{INCIDENTS}/{minor}/postmortem").json()
+    assert postmortem["required"] is True and postmortem["due_at"] is not None
+    answer = api.post(f"{INCIDENTS}/{minor}/close")
+    assert answer.status_code == 409 and answer.json()["error"]["details"]["postmortem_status"]
+    # Misclassified: a SEV-4 needs none, so it closes.
+    assert api.patch(f"{INCIDENTS}/{major}", json={"severity": "SEV-4"}).status_code == 200
+    postmortem = api.get(f"{INCIDENTS}/{major}/postmortem").json()
+    assert postmortem["required"] is False and postmortem["due_at"] is None
+    assert api.post(f"{INCIDENTS}/{major}/close").status_code == 200
+
+
 def test_close_without_a_required_postmortem(runtime: Runtime, api: TestClient) -> None:
     ref = runtime.flows.declare(actor=RITA, title="Flaky test job", severity="SEV-4").ref
     settle_verification(api, ref)
@@ -304,6 +325,8 @@ def test_auto_resolve_resolves_and_starts_the_postmortem(
     with runtime.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Postmortem)) == 1
     assert list((runtime.settings.runbooks_dir / "archive").glob("INC-1*.md"))
+    responders = api.get(f"{INCIDENTS}/INC-1/postmortem").json()["responders"]
+    assert responders and not any("/" in name for name in responders)  # no machines
 
 
 def test_auto_resolve_only_for_chosen_severities(
@@ -431,7 +454,7 @@ def test_prometheus_counts_windows_auto_resolves_and_refires(
     runtime.config_value = make_config(auto_resolve=True)
     before = (
         sample("warroom_verification_windows_passed_total", severity="SEV-3"),
-        sample("warroom_incidents_auto_resolved_total", severity="SEV-3"),
+        sample("warroom_verification_auto_resolves_total", severity="SEV-3"),
         sample("warroom_mitigation_refires_total", severity="SEV-3", inside_window="true"),
     )
     mitigated_by_alert(client, api, clock)
@@ -444,7 +467,7 @@ def test_prometheus_counts_windows_auto_resolves_and_refires(
     assert runtime.engine.verify().resolved == [1]
     after = (
         sample("warroom_verification_windows_passed_total", severity="SEV-3"),
-        sample("warroom_incidents_auto_resolved_total", severity="SEV-3"),
+        sample("warroom_verification_auto_resolves_total", severity="SEV-3"),
         sample("warroom_mitigation_refires_total", severity="SEV-3", inside_window="true"),
     )
     assert [b - a for a, b in zip(before, after, strict=True)] == [1.0, 1.0, 1.0]

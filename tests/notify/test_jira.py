@@ -68,7 +68,7 @@ def test_create_sends_the_documented_request(server: JiraServer, jira: JiraIssue
     assert key == "OPS-1"
     search, create = server.requests  # no issue has the item's label yet
     assert (search.method, search.path) == ("GET", "/rest/api/2/search/jql")
-    assert search.query["jql"] == ['labels = "warroom-action-12" ORDER BY created ASC']
+    assert search.query["jql"] == ['project = "OPS" AND labels = "warroom-action-12" ORDER BY created ASC']
     assert (create.method, create.path) == ("POST", "/rest/api/2/issue")
     basic = base64.b64encode(f"{EMAIL}:{API_TOKEN}".encode()).decode()
     assert create.headers["authorization"] == f"Basic {basic}"
@@ -129,6 +129,21 @@ def test_another_items_issue_is_not_taken_for_this_one(
     key = jira.create_issue(ticket=ticket(), key="k12")
     assert key != other
     assert [i.key for i in server.labelled("warroom-action-12")] == [key]
+
+
+def test_an_issue_of_another_project_with_the_same_label_is_not_taken(
+    server: JiraServer, jira: JiraIssues
+) -> None:
+    # Another warroom (staging, say) files its item 12 in its own project, same label.
+    server.projects["STAGE"] = set(server.projects[next(iter(server.projects))])
+    staging = JiraIssues(make_config(server.url, project="STAGE"))
+    theirs = staging.create_issue(ticket=ticket(), key="k-staging")
+    staging.close()
+    ours = jira.create_issue(ticket=ticket(), key="k12")
+    assert theirs.startswith("STAGE-") and not ours.startswith("STAGE-")
+    assert sorted(i.key for i in server.labelled("warroom-action-12")) == sorted([theirs, ours])
+    searches = [r.query for r in server.requests if r.method == "GET" and "search" in r.path]
+    assert searches and all('project = "' in q["jql"][0] for q in searches)
 
 
 def test_a_cloud_site_on_its_own_domain_falls_back_from_the_removed_search(

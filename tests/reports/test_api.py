@@ -90,6 +90,9 @@ def test_filters(api: TestClient, known: list[int]) -> None:
         ({"severity": "SEV-1,sev2"}, "severity", "unknown severity sev2"),
         ({"service": "billing"}, "service", "unknown service billing"),
         ({"since": "1" * 65}, "since", "at most 64"),
+        ({"since": "999999999d"}, "since", "reaches back before the year 1"),
+        ({"since": "99999999999999d"}, "since", "too long a duration"),
+        ({"until": "0001-01-01T00:00:00"}, "until", "leaves no room for a period"),
     ],
 )
 def test_bad_query_values_are_422(

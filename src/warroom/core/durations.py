@@ -19,12 +19,18 @@ def parse(value: Any) -> timedelta:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
+        try:
+            return timedelta(seconds=value)
+        except OverflowError:
+            raise ValueError(f"{value!r} is too long a duration") from None
     text = str(value).strip().lower().replace(" ", "")
     parts = _PART.findall(text)
     if not text or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"{value!r} is not a duration; use e.g. 30s, 10m, 2h, 1d or 1h30m")
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    try:
+        return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    except OverflowError:  # beyond timedelta's 999,999,999 days
+        raise ValueError(f"{value!r} is too long a duration") from None
 
 
 def format_duration(value: timedelta) -> str:

@@ -245,6 +245,10 @@ def update(
         _record_change(session, incident, field, old, new, now, actor, reason)
     if changed:
         incident.updated_at = now
+    if "severity" in changed:
+        from warroom.postmortem.service import follow_severity  # a phase's rule, applied here
+
+        follow_severity(session, config=config, incident=incident)
     return changed
 
 

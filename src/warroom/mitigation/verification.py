@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
@@ -101,6 +101,7 @@ def sweep(session: Session, *, config: WarroomConfig, now: datetime) -> SweepRes
     settings = config.verification
     result = SweepResult()
     horizon = now - settings.window
+    linked = select(Alert.id).where(Alert.incident_id == Incident.id)
     candidates = list(
         session.scalars(
             select(Incident)
@@ -108,32 +109,18 @@ def sweep(session: Session, *, config: WarroomConfig, now: datetime) -> SweepRes
                 Incident.status == "mitigated",
                 Incident.verified_at.is_(None),
                 Incident.mitigated_at <= horizon,
+                # Only incidents with linked alerts, none firing: the others can never pass,
+                # and must not fill every sweep's quota ahead of those that can.
+                exists(linked),
+                ~exists(linked.where(Alert.status == "firing")),
+                ~exists(linked.where(Alert.ends_at > horizon)),  # resolved within the window
             )
             .order_by(Incident.mitigated_at)
             .limit(SWEEP_LIMIT)
             .with_for_update(skip_locked=True)  # another engine takes the rest
         )
     )
-    if not candidates:
-        return result
-    stats = {
-        incident_id: (firing, quiet_since)
-        for incident_id, firing, quiet_since in session.execute(
-            select(
-                Alert.incident_id,
-                func.count().filter(Alert.status == "firing"),
-                func.max(Alert.ends_at),
-            )
-            .where(Alert.incident_id.in_([i.id for i in candidates]))
-            .group_by(Alert.incident_id)
-        )
-    }
     for incident in candidates:
-        if incident.id not in stats:
-            continue  # no linked alerts: nothing to verify by; a responder resolves it
-        firing, quiet_since = stats[incident.id]
-        if firing or (quiet_since is not None and quiet_since > horizon):
-            continue
         _verified(session, config=config, incident=incident, now=now, result=result)
     return result
 

@@ -10,7 +10,7 @@ PASSED = Counter(
     ["severity"],
 )
 AUTO_RESOLVED = Counter(
-    "warroom_incidents_auto_resolved",
+    "warroom_verification_auto_resolves",
     "Incidents resolved on their own when the verification window passed, by severity.",
     ["severity"],
 )

@@ -260,7 +260,9 @@ class JiraIssues:
 
     def find(self, label: str) -> str | None:
         """Return the key of the oldest issue carrying `label`, or None."""
-        jql = f'labels = "{label}" ORDER BY created ASC'  # labels are [a-z0-9-]: no escaping
+        # Within the configured project only: another warroom (staging, a rebuilt database)
+        # numbers its items from 1 too. Project keys and labels need no escaping.
+        jql = f'project = "{self.config.project}" AND labels = "{label}" ORDER BY created ASC'
         params = {"jql": jql, "fields": "status", "maxResults": "5"}
         try:
             answer = self._request("GET", self._search, params=params)

@@ -66,7 +66,9 @@ def responders(session: Session, incident: Incident, events: list[TimelineEvent]
         .where(IncidentRole.incident_id == incident.id)
         .order_by(IncidentRole.id)
     )
-    people += [event.actor for event in events]
+    # Integrations and warroom itself act as "source/name" (alertmanager/prod,
+    # warroom/verification): machines, not responders.
+    people += [event.actor for event in events if event.actor and "/" not in event.actor]
     return list(dict.fromkeys(p for p in people if p))
 
 

@@ -90,7 +90,7 @@ Key events are starred.
 
 | Kind | Title | Owner | Due | Status | Jira |
 |---|---|---|---|---|---|
-{% for a in pm.action_items %}| {{ a.kind.replace("_", "-") }} | {{ a.title | cell }} | {{ a.owner or "—" }} | {{ a.due_date or "—" }} | {{ a.status }} | {{ a.jira_key or "—" }} |
+{% for a in pm.action_items %}| {{ a.kind.replace("_", "-") }} | {{ a.title | cell }} | {{ (a.owner or "—") | cell }} | {{ a.due_date or "—" }} | {{ a.status }} | {{ a.jira_key or "—" }} |
 {% endfor %}"""  # noqa: E501  (a template: its table rows stay one line each)
 
 HTML = """\

@@ -80,6 +80,25 @@ def ensure(
     return postmortem
 
 
+def follow_severity(session: Session, *, config: WarroomConfig, incident: Incident) -> None:
+    """Keep an existing postmortem's requirement and due date in step with a new severity.
+
+    A SEV-3 found to be a SEV-1 after it resolved needs its postmortem like any SEV-1 (due
+    counted from the resolve); a SEV-1 downgraded as misclassified no longer does.
+    """
+    postmortem = find(session, incident)
+    if postmortem is None:
+        return
+    required = required_for(config, incident.severity)
+    if required == postmortem.required:
+        return
+    postmortem.required = required
+    start = incident.resolved_at or postmortem.created_at
+    postmortem.due_at = (
+        add_business_days(start, config.postmortem.due_business_days) if required else None
+    )
+
+
 def clean_whys(value: list[Any]) -> list[dict[str, str]]:
     """Return the 5 Whys chain checked: 1..10 {question, answer} pairs, none blank."""
     if not value:

@@ -89,9 +89,17 @@ def _when(value: str, *, field: str, now: datetime) -> datetime:
     """Read `30d` (that long before now) or an ISO 8601 time (naive means UTC)."""
     text = value.strip()
     try:
-        return now - durations.parse(text)
-    except ValueError:
-        pass
+        span = durations.parse(text)
+    except ValueError as exc:
+        if "too long" in str(exc):
+            raise Invalid(f"{field}: {exc}", {"field": field}) from None
+    else:
+        try:
+            return now - span
+        except OverflowError:
+            raise Invalid(
+                f"{field} {value!r} reaches back before the year 1", {"field": field}
+            ) from None
     try:
         return ensure_utc(datetime.fromisoformat(text))
     except ValueError:
@@ -118,7 +126,10 @@ def select_incidents(
 ) -> Selection:
     """Validate the report's filters (default: the last 30 days) or raise Invalid."""
     end = _when(until, field="until", now=now) if until else now
-    start = _when(since, field="since", now=now) if since else end - DEFAULT_PERIOD
+    try:
+        start = _when(since, field="since", now=now) if since else end - DEFAULT_PERIOD
+    except OverflowError:  # `until` at the very start of the calendar
+        raise Invalid(f"until {until!r} leaves no room for a period", {"field": "until"}) from None
     if start >= end:
         raise Invalid(
             f"since ({start.isoformat()}) must be before until ({end.isoformat()})",
