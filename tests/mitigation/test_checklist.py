@@ -370,3 +370,34 @@ def runtime_viewer(runtime: Runtime) -> str:
     from tests.conftest import make_token
 
     return make_token(runtime, "val", "viewer")
+
+
+def test_a_new_incident_type_brings_its_runbook_and_keeps_work_done(
+    runtime: Runtime, api: TestClient
+) -> None:
+    # A user report opens a generic incident; triage finds a data breach.
+    ref = declare(runtime, title="Customer says their account was taken over")
+    first = entries(api)[0]
+    assert api.patch(url(ref, first["id"]), json={"done": True}).status_code == 200
+    assert api.patch(url(ref, entries(api)[1]["id"]), json={"owner": "bob"}).status_code == 200
+    answer = api.patch(f"/api/v1/incidents/{ref}", json={"incident_type": "security"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["runbook_template"] == "security-breach"
+    sections = [s["name"] for s in api.get(url(ref)).json()["sections"]]
+    assert "Eradication" in sections and sections.index("Eradication") < sections.index(
+        "Verification"
+    )
+    items = entries(api)
+    texts = [i["text"] for i in items]
+    assert first["text"] in texts  # done work stays
+    assert any(i["owner"] == "bob" for i in items)  # so does an owned item
+    assert "Rotate every secret the attacker could have read." in texts
+    assert [i["number"] for i in items] == list(range(1, len(items) + 1))
+    (event,) = [e for e in body["timeline"] if e["kind"] == "runbook_changed"]
+    assert event["text"].startswith("Runbook is now security-breach (was generic): ")
+    assert event["data"]["kept"] == 2 and event["data"]["added"] > 0
+    assert "Eradication" in runbook_file(runtime)
+    # The same type again changes nothing.
+    again = api.patch(f"/api/v1/incidents/{ref}", json={"incident_type": "security"}).json()
+    assert [e["kind"] for e in again["timeline"]].count("runbook_changed") == 1

@@ -68,7 +68,9 @@ def test_create_sends_the_documented_request(server: JiraServer, jira: JiraIssue
     assert key == "OPS-1"
     search, create = server.requests  # no issue has the item's label yet
     assert (search.method, search.path) == ("GET", "/rest/api/2/search/jql")
-    assert search.query["jql"] == ['project = "OPS" AND labels = "warroom-action-12" ORDER BY created ASC']
+    assert search.query["jql"] == [
+        'project = "OPS" AND labels = "warroom-action-12" ORDER BY created ASC'
+    ]
     assert (create.method, create.path) == ("POST", "/rest/api/2/issue")
     basic = base64.b64encode(f"{EMAIL}:{API_TOKEN}".encode()).decode()
     assert create.headers["authorization"] == f"Basic {basic}"

@@ -24,6 +24,7 @@ from warroom.incidents.schemas import (
     TimelineEventOut,
 )
 from warroom.incidents.service import Actor
+from warroom.incidents.states import OPEN_STATUSES
 from warroom.storage.db import Database
 from warroom.triage.commander import OnCallLookup, choose_commander
 
@@ -130,18 +131,34 @@ class IncidentFlows:
     def update(
         self, ref: str, *, actor: Actor, changes: dict[str, Any], reason: str | None = None
     ) -> IncidentDetail:
-        """Change fields of an incident."""
+        """Change fields of an incident; a new incident type brings its runbook's checklist."""
+        config, now = self.config(), self.clock.now()
         with self.db.transaction() as session:
             incident = service.get(session, ref, for_update=True)
-            service.update(
+            changed = service.update(
                 session,
-                config=self.config(),
+                config=config,
                 incident=incident,
-                now=self.clock.now(),
+                now=now,
                 actor=actor,
                 changes=changes,
                 reason=reason,
             )
+            if "incident_type" in changed and incident.status in OPEN_STATUSES:
+                chosen = self.runbooks.choose_template(
+                    config,
+                    runbook=None,
+                    incident_type=incident.incident_type,
+                    service=incident.service,
+                )
+                service.switch_checklist(
+                    session,
+                    incident=incident,
+                    template=chosen.name,
+                    checklist=chosen.checklist,
+                    now=now,
+                    actor=actor,
+                )
             detail = load_detail(session, incident)
         return self._finish("updated", detail)
 
