@@ -305,6 +305,22 @@ def test_timeline_svg_route(api: TestClient, clock: FrozenClock) -> None:
     assert api.get(base("INC-99") + "/timeline.svg").status_code == 404
 
 
+def test_a_first_draft_needs_no_whys_yet(api: TestClient, clock: FrozenClock) -> None:
+    ref = declare(api, "Checkout is slow", severity="SEV-2")
+    walk(api, clock, ref, severity="SEV-2")
+    draft = ok(api.put(base(ref), json={"summary": "Checkout was slow."}))
+    assert (draft["status"], draft["five_whys"], draft["summary"]) == (
+        "draft",
+        [],
+        "Checkout was slow.",
+    )
+    round_trip = {k: draft[k] for k in ("summary", "impact", "root_cause", "five_whys", "status")}
+    assert ok(api.put(base(ref), json=round_trip))["summary"] == "Checkout was slow."
+    done = api.put(base(ref), json={**round_trip, "root_cause": "No canary.", "status": "done"})
+    assert done.status_code == 422
+    assert done.json()["error"]["message"].startswith("five_whys needs at least one why")
+
+
 def test_done_needs_summary_and_root_cause(api: TestClient, clock: FrozenClock) -> None:
     ref = declare(api, "Checkout is slow", severity="SEV-2")
     walk(api, clock, ref, severity="SEV-2")

@@ -23,7 +23,10 @@ class PostmortemUpdate(Input):
     impact: str = Field(default="", max_length=20_000)
     root_cause: str = Field(default="", max_length=20_000)
     # Loose here on purpose: the service names the bad entry's index in one clear message.
-    five_whys: list[Any] = Field(description="1 to 10 {question, answer} pairs, in order.")
+    five_whys: list[Any] = Field(
+        default_factory=list,
+        description="Up to 10 {question, answer} pairs, in order; at least one once done.",
+    )
     fishbone: dict[str, Any] = Field(
         default_factory=dict, description="Category -> causes; configured categories plus any."
     )

@@ -99,10 +99,18 @@ def follow_severity(session: Session, *, config: WarroomConfig, incident: Incide
     )
 
 
-def clean_whys(value: list[Any]) -> list[dict[str, str]]:
-    """Return the 5 Whys chain checked: 1..10 {question, answer} pairs, none blank."""
+def clean_whys(value: list[Any], *, required: bool = True) -> list[dict[str, str]]:
+    """Return the 5 Whys chain checked: up to 10 {question, answer} pairs, none blank.
+
+    A draft may have none yet; a done postmortem (`required`) needs at least one.
+    """
     if not value:
-        raise Invalid("five_whys needs at least one why", {"field": "five_whys"})
+        if not required:
+            return []
+        raise Invalid(
+            "five_whys needs at least one why before the postmortem is done",
+            {"field": "five_whys"},
+        )
     if len(value) > WHYS_MAX:
         raise Invalid(
             f"five_whys has {len(value)} entries; at most {WHYS_MAX}", {"field": "five_whys"}
@@ -185,7 +193,8 @@ def update(
     status = values.get("status", "draft")
     if status not in STATUSES:
         raise Invalid(f"unknown status {status!r}; use {', '.join(STATUSES)}", {"field": "status"})
-    cleaned: dict[str, Any] = {"five_whys": clean_whys(list(values.get("five_whys") or []))}
+    whys = list(values.get("five_whys") or [])
+    cleaned: dict[str, Any] = {"five_whys": clean_whys(whys, required=status == "done")}
     cleaned["fishbone"] = clean_fishbone(
         dict(values.get("fishbone") or {}), config.postmortem.fishbone_categories
     )
