@@ -56,7 +56,13 @@ def test_counts_means_and_percentiles(api: TestClient, known: list[int]) -> None
         "count": 0,
     }
     assert body["by_service"]["checkout"]["mttr"]["mean"] == 2700.0
-    assert body["overdue"] == {"postmortems": 0, "action_items": 0, "note": None}
+    assert body["overdue"] == {
+        "postmortems": 0,
+        "action_items": 0,
+        "note": None,
+        "late_postmortems": [],
+        "late_action_items": [],
+    }
 
 
 def test_filters(api: TestClient, known: list[int]) -> None:
@@ -213,18 +219,28 @@ def test_overdue_postmortems_and_action_items(
                 insert(items).values(
                     postmortem_id=first,
                     kind="short_term",
-                    title="x",
+                    title=f"fix it ({status}, {due})",
+                    owner="bob",
                     due_date=due,
                     status=status,
                     created_at=NOW,
                     updated_at=NOW,
                 )
             )
-    assert report(api)["overdue"] == {"postmortems": 1, "action_items": 1, "note": None}
+    overdue = report(api)["overdue"]
+    assert (overdue["postmortems"], overdue["action_items"]) == (1, 1)
+    (late,) = overdue["late_postmortems"]
+    assert (late["incident"], late["status"]) == (f"INC-{known[0]}", "draft")
+    assert late["due_at"].startswith((NOW - timedelta(days=1)).date().isoformat())
+    (item,) = overdue["late_action_items"]
+    assert (item["incident"], item["owner"], item["jira_key"]) == (f"INC-{known[0]}", "bob", None)
+    assert item["title"] == f"fix it (open, {NOW.date() - timedelta(days=2)})"
     assert report(api, severity="SEV-2")["overdue"] == {
         "postmortems": 0,
         "action_items": 0,
         "note": None,
+        "late_postmortems": [],
+        "late_action_items": [],
     }
     assert report(api, service="checkout")["overdue"]["postmortems"] == 1
 

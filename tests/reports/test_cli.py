@@ -42,6 +42,30 @@ def test_table_json_and_csv(
     assert rows[1]["time_to_resolve_s"] == "3600"
 
 
+def test_overdue_action_items_are_listed(
+    live_server: str, tokens: dict[str, str], known: list[int]
+) -> None:
+    import httpx
+
+    # INC-2 (SEV-2, resolved) gets an action item that was due yesterday.
+    answer = httpx.post(
+        f"{live_server}/api/v1/incidents/INC-{known[1]}/postmortem/action-items",
+        json={
+            "kind": "short_term",
+            "title": "Add a canary stage",
+            "owner": "bob",
+            "due_date": "2026-03-01",
+        },
+        headers={"Authorization": f"Bearer {tokens['responder']}"},
+    )
+    assert answer.status_code == 201, answer.text
+    out = ok(metrics(live_server, tokens["viewer"]))
+    assert "Overdue: 0 postmortems, 1 action items" in out
+    assert "Overdue action items" in out and "Overdue postmortems" not in out
+    row = next(line for line in out.splitlines() if "Add a canary stage" in line)
+    assert f"INC-{known[1]}" in row and "bob" in row and "2026-03-01" in row
+
+
 def test_bad_values_are_one_error_line(
     live_server: str, tokens: dict[str, str], known: list[int], tmp_path: Path
 ) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import Json, _client, _explain, _request, _span, _text, _when
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 metrics_app = typer.Typer(
     help="Numbers over many incidents: counts, MTTD/MTTA/MTTM/MTTR, overdue postmortems.",
@@ -147,3 +150,36 @@ def incidents(
             f"{overdue['action_items']} action items",
             highlight=False,
         )
+        _print_late(console, overdue)
+
+
+def _print_late(console: Console, overdue: dict[str, Any]) -> None:
+    """List the overdue postmortems and action items (oldest first), when there are any."""
+    from rich.table import Table
+
+    if overdue["late_postmortems"]:
+        late = Table("incident", "severity", "commander", "status", "due", "title")
+        late.title, late.title_justify = "Overdue postmortems", "left"
+        for pm in overdue["late_postmortems"]:
+            late.add_row(
+                pm["incident"],
+                pm["severity"],
+                _text(pm["commander"]),
+                pm["status"],
+                _when(pm["due_at"]),
+                _text(pm["title"]),
+            )
+        console.print(late)
+    if overdue["late_action_items"]:
+        late = Table("item", "incident", "owner", "due", "jira", "title")
+        late.title, late.title_justify = "Overdue action items", "left"
+        for item in overdue["late_action_items"]:
+            late.add_row(
+                str(item["id"]),
+                item["incident"],
+                _text(item["owner"]),
+                item["due_date"],
+                _text(item["jira_key"]),
+                _text(item["title"]),
+            )
+        console.print(late)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
@@ -34,12 +34,37 @@ class Counts(BaseModel):
     status: dict[str, int]
 
 
+class LatePostmortem(BaseModel):
+    """A required postmortem past its due date and not done."""
+
+    incident: str
+    title: str
+    severity: str
+    commander: str | None
+    status: str
+    due_at: datetime
+
+
+class LateActionItem(BaseModel):
+    """An open action item past its due date."""
+
+    id: int
+    incident: str
+    title: str
+    owner: str | None
+    due_date: date
+    jira_key: str | None
+
+
 class Overdue(BaseModel):
-    """Postmortem work past its due date; null while warroom cannot tell."""
+    """Postmortem work past its due date (counts, and the oldest first); null while warroom
+    cannot tell."""
 
     postmortems: int | None
     action_items: int | None
     note: str | None = None
+    late_postmortems: list[LatePostmortem] = Field(default_factory=list)
+    late_action_items: list[LateActionItem] = Field(default_factory=list)
 
 
 class Period(BaseModel):

@@ -20,6 +20,8 @@ from warroom.reports.schemas import (
     Counts,
     DurationStats,
     IncidentMetrics,
+    LateActionItem,
+    LatePostmortem,
     Overdue,
     Period,
     Stat,
@@ -27,6 +29,7 @@ from warroom.reports.schemas import (
 from warroom.storage.base import UTCDateTime
 
 DEFAULT_PERIOD = timedelta(days=30)
+LATE_LISTED = 50  # overdue postmortems and action items listed by name (all are counted)
 NO_SERVICE = "(none)"
 # (name in the report, milestone it starts from, milestone it ends at)
 DURATIONS = (
@@ -269,7 +272,11 @@ def overdue(session: Session, *, selection: Selection, now: datetime) -> Overdue
     )
     items = table(
         "postmortem_action_items",
+        column("id"),
         column("postmortem_id"),
+        column("title", String()),
+        column("owner", String()),
+        column("jira_key", String()),
         column("status", String()),
         column("due_date", Date()),
     )
@@ -290,7 +297,50 @@ def overdue(session: Session, *, selection: Selection, now: datetime) -> Overdue
     )
     labels = _label_filters(selection)
     late_postmortems, late_items = late_postmortems.where(*labels), late_items.where(*labels)
+    # The same selections, listing the oldest first, so people see whose work is late.
+    listed_postmortems = late_postmortems.with_only_columns(
+        Incident.number,
+        Incident.title,
+        Incident.severity,
+        Incident.commander,
+        postmortems.c.status,
+        postmortems.c.due_at,
+    ).order_by(postmortems.c.due_at, Incident.number)
+    listed_items = late_items.with_only_columns(
+        items.c.id,
+        Incident.number,
+        items.c.title,
+        items.c.owner,
+        items.c.due_date,
+        items.c.jira_key,
+    ).order_by(items.c.due_date, items.c.id)
     return Overdue(
         postmortems=session.scalar(late_postmortems) or 0,
         action_items=session.scalar(late_items) or 0,
+        late_postmortems=[
+            LatePostmortem(
+                incident=f"INC-{number}",
+                title=title,
+                severity=severity,
+                commander=commander,
+                status=status,
+                due_at=due_at,
+            )
+            for number, title, severity, commander, status, due_at in session.execute(
+                listed_postmortems.limit(LATE_LISTED)
+            )
+        ],
+        late_action_items=[
+            LateActionItem(
+                id=item_id,
+                incident=f"INC-{number}",
+                title=title,
+                owner=owner,
+                due_date=due_date,
+                jira_key=jira_key,
+            )
+            for item_id, number, title, owner, due_date, jira_key in session.execute(
+                listed_items.limit(LATE_LISTED)
+            )
+        ],
     )
