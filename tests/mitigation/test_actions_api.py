@@ -255,3 +255,41 @@ def test_dangerous_with_confirm_runs(runtime: Runtime, api: TestClient) -> None:
     result = run(api, "rollback", confirm=True).json()
     assert result["ok"] and result["stdout"] == "rolled back checkout\n"
     assert action_events(runtime)[0].data["dangerous"] is True
+
+
+def test_a_run_is_marked_started_and_the_same_action_cannot_run_twice_at_once(
+    runtime: Runtime, api: TestClient
+) -> None:
+    import threading
+
+    declare(runtime)
+    first: list[Any] = []
+    thread = threading.Thread(target=lambda: first.append(run(api, "slow")))
+    thread.start()
+    try:
+        for _ in range(100):  # until the first run is under way
+            with runtime.db.session() as session:
+                started = [
+                    (e.id, e.text, dict(e.data))
+                    for e in session.scalars(
+                        select(TimelineEvent).where(TimelineEvent.kind == "action_started")
+                    )
+                ]
+            if started:
+                break
+            time.sleep(0.02)
+        ((mark, text, data),) = started
+        assert text == "Action slow started" and data["action"] == "slow"
+        again = run(api, "slow")
+        assert again.status_code == 409, again.text
+        error = again.json()["error"]
+        assert error["message"].startswith("action slow is already running on INC-1 (started")
+        assert error["details"] == {"action": "slow", "started_event": mark}
+        other = run(api, "echo", params={"text": "meanwhile"})  # another action may run
+        assert other.status_code == 200 and other.json()["ok"] is True
+    finally:
+        thread.join(10)
+    assert first and first[0].status_code == 424  # it timed out, as "slow" does
+    (ended,) = [e for e in action_events(runtime) if e.data["action"] == "slow"]
+    assert ended.data["started_event"] == mark
+    assert run(api, "echo", params={"text": "after"}).status_code == 200

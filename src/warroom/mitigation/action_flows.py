@@ -1,4 +1,5 @@
-"""Run an action for an incident: check, run outside any transaction, then record."""
+"""Run an action for an incident: check and mark it started, run it outside any transaction,
+then record how it ended."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 
 from warroom.incidents import service as incidents
 from warroom.incidents.service import Actor
-from warroom.mitigation.action_service import prepare, record
+from warroom.mitigation.action_service import prepare, record, start
 from warroom.mitigation.actions import ActionConfig
 from warroom.mitigation.runner import CommandPlan, run_command, run_http
 from warroom.mitigation.schemas import ActionResult
@@ -27,8 +28,8 @@ def run_action(
     actor: Actor,
 ) -> ActionResult:
     """Check the request, run the action, write its timeline event; return the result."""
-    with db.session() as session:  # every refusal happens here, before anything runs
-        incident = incidents.get(session, ref)
+    with db.transaction() as session:  # every refusal happens here, before anything runs
+        incident = incidents.get(session, ref, for_update=True)
         prepared = prepare(
             actions=actions,
             incident=incident,
@@ -37,6 +38,14 @@ def run_action(
             confirm=confirm,
             role=role,
         )
+        started = start(
+            session,
+            incident=incident,
+            prepared=prepared,
+            actor=actor.name,
+            source=actor.source,
+            now=now(),
+        ).id
     # No transaction or row lock is held while the action runs (up to its timeout).
     plan = prepared.plan
     outcome = run_command(plan) if isinstance(plan, CommandPlan) else run_http(plan)
@@ -50,5 +59,6 @@ def run_action(
             actor=actor.name,
             source=actor.source,
             now=now(),
+            started_event=started,
         )
         return ActionResult.of(prepared, outcome, event.id)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -15,6 +16,9 @@ from warroom.mitigation.actions import ActionConfig, fill, fill_json, find, plac
 from warroom.mitigation.runner import CommandPlan, HttpPlan, Outcome
 
 VALUE_MAX = 1_000  # characters in one param value
+# A run whose end was never recorded (the server died) stops counting as running this long
+# after its timeout would have stopped it.
+RUNNING_GRACE = 30
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,71 @@ def describe(prepared: Prepared) -> dict[str, Any]:
     return {"request": f"{plan.method} {plan.url}", "headers": sorted(plan.headers)}
 
 
+def start(
+    session: Session,
+    *,
+    incident: Incident,
+    prepared: Prepared,
+    actor: str | None,
+    source: str,
+    now: datetime,
+) -> TimelineEvent:
+    """Write `action_started` before the run, refusing a second run of the same action.
+
+    The event is the trace of a run that never finished (the server died mid-rollback), and
+    a started event without its `action` event is what says a run is still going. The caller
+    holds the incident's row lock, so two requests cannot both pass the check.
+    """
+    name = prepared.action.name
+    running = _running(session, incident=incident, name=name, now=now, prepared=prepared)
+    if running is not None:
+        by = f" by {running.actor}" if running.actor else ""
+        raise Conflict(
+            f"action {name} is already running on {incident.ref} (started{by} at "
+            f"{running.at:%H:%M:%S} UTC); wait for it to finish (timeout "
+            f"{prepared.action.timeout:g}s) before running it again",
+            {"action": name, "started_event": running.id},
+        )
+    event = timeline.record(
+        session,
+        incident=incident,
+        kind="action_started",
+        text=f"Action {name} started",
+        at=now,
+        actor=actor,
+        source=source,
+        data={"action": name, "params": dict(prepared.params), **describe(prepared)},
+    )
+    session.flush()
+    return event
+
+
+def _running(
+    session: Session, *, incident: Incident, name: str, now: datetime, prepared: Prepared
+) -> TimelineEvent | None:
+    """Return the started event of a run of `name` that has not finished, if any."""
+    since = now - timedelta(seconds=prepared.action.timeout + RUNNING_GRACE)
+    recent = session.scalars(
+        select(TimelineEvent)
+        .where(
+            TimelineEvent.incident_id == incident.id,
+            TimelineEvent.kind.in_(("action_started", "action")),
+            TimelineEvent.at >= since,
+        )
+        .order_by(TimelineEvent.id)
+    )
+    started: dict[int, TimelineEvent] = {}
+    for event in recent:
+        data = event.data or {}
+        if data.get("action") != name:
+            continue
+        if event.kind == "action_started":
+            started[event.id] = event
+        else:
+            started.pop(data.get("started_event", -1), None)
+    return next(iter(started.values()), None)
+
+
 def record(
     session: Session,
     *,
@@ -149,6 +218,7 @@ def record(
     actor: str | None,
     source: str,
     now: datetime,
+    started_event: int | None = None,
 ) -> TimelineEvent:
     """Write the `action` timeline event for one run (in the caller's transaction)."""
     name = prepared.action.name
@@ -178,6 +248,7 @@ def record(
         "body": outcome.body,
         "truncated": outcome.truncated,
         "error": outcome.error,
+        "started_event": started_event,
     }
     event = timeline.record(
         session,
