@@ -55,6 +55,15 @@ def test_a_good_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ({"name": "a", "command": ["x", "{"]}, "literal braces"),
         ({"name": "a", "command": []}, "actions.0.command.argv: List should have at least 1"),
         ({"name": "a", "command": [""]}, "argv[0]) must not be empty"),
+        (
+            {
+                "name": "a",
+                "command": ["/bin/sh", "-c", "echo {text}"],
+                "params": {"text": {"pattern": ".*"}},
+            },
+            "argv runs a shell with a command string (sh -c)",
+        ),
+        ({"name": "a", "command": ["bash", "-ec", "kubectl rollout undo"]}, "never runs"),
         ({"name": "a"}, "give exactly one of command or http"),
         (
             {"name": "a", "command": ["x"], "http": {"url": "https://a.example"}},

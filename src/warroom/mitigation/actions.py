@@ -49,6 +49,10 @@ class ParamConfig(BaseModel):
         return re.fullmatch(self.pattern, value) is not None
 
 
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh"})
+SHELL_COMMAND_FLAG = re.compile(r"^-[a-zA-Z]*c[a-zA-Z]*$")  # -c, -ec, -lc …
+
+
 class CommandConfig(BaseModel):
     """Run a program directly (never through a shell); placeholders fill single argv items."""
 
@@ -66,6 +70,14 @@ class CommandConfig(BaseModel):
             raise ValueError("the program (argv[0]) must not be empty")
         if any("\x00" in item for item in value):
             raise ValueError("argv items must not contain NUL characters")
+        program = value[0].rsplit("/", 1)[-1]
+        if program in SHELLS and any(SHELL_COMMAND_FLAG.match(arg) for arg in value[1:]):
+            raise ValueError(
+                f"argv runs a shell with a command string ({program} -c): warroom never runs "
+                "actions through a shell, where a param could inject commands. Run the program "
+                "itself, or put the steps in a script file and run that with the params as "
+                "arguments"
+            )
         return value
 
     @field_validator("env")
