@@ -142,7 +142,17 @@ def test_example_actions(monkeypatch: pytest.MonkeyPatch) -> None:
     token = actions["disable-account"].http.bearer_token  # type: ignore[union-attr]
     assert token is not None and token.get_secret_value() == "secret-of-identity_api_token"
     address = actions["block-ip"].params["address"]
-    for good in ("203.0.113.7", "198.51.100.0/24", "2001:db8::1", "2001:db8::/32"):
+    for good in ("203.0.113.7", "198.51.100.0/24", "10.0.0.0/8", "2001:db8::1", "2001:db8::/32"):
         assert address.matches(good), good
-    for bad in ("300.1.1.1", "1.2.3.4/33", "1.2.3.4; rm -rf /", "example.com", ""):
+    for bad in (
+        "300.1.1.1",
+        "1.2.3.4/33",
+        "1.2.3.4; rm -rf /",
+        "example.com",
+        "",
+        "0.0.0.0/0",
+        "10.0.0.0/7",
+        "::/0",
+        "2001:db8::/15",
+    ):
         assert not address.matches(bad), bad
