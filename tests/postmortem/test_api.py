@@ -156,6 +156,7 @@ def test_put_replaces_fields_and_keeps_configured_bones_first(
     for bad, field in [
         ({"fishbone": {"People": "not a list"}}, "fishbone['People'] must be a list"),
         ({"fishbone": {" ": []}}, "fishbone category ' ' must be 1 to 64"),
+        ({"fishbone": {"vendors": [], "Vendors ": []}}, "category 'Vendors' is given twice"),
         ({"went_well": ["ok", ""]}, "went_well[1] must be non-empty text"),
         ({"status": "published"}, "status:"),
         ({"owner": "x"}, "owner:"),
@@ -163,6 +164,15 @@ def test_put_replaces_fields_and_keeps_configured_bones_first(
         response = api.put(base(ref), json={"five_whys": WHYS, **bad})
         assert response.status_code == 422, response.text
         assert field in response.json()["error"]["message"]
+
+
+def test_a_category_in_other_case_is_the_configured_bone(
+    api: TestClient, clock: FrozenClock
+) -> None:
+    ref = declare(api, "Checkout is slow", severity="SEV-2")
+    walk(api, clock, ref, severity="SEV-2")
+    saved = ok(api.put(base(ref), json={"five_whys": WHYS, "fishbone": {"people": ["Tired"]}}))
+    assert saved["fishbone"]["People"] == ["Tired"] and "people" not in saved["fishbone"]
 
 
 def test_action_items(runtime: Runtime, api: TestClient, clock: FrozenClock) -> None:

@@ -158,6 +158,7 @@ def clean_strings(name: str, value: list[Any]) -> list[str]:
 def clean_fishbone(value: dict[str, Any], categories: list[str]) -> dict[str, list[str]]:
     """Return category -> causes: the configured categories first, then custom ones."""
     given: dict[str, list[str]] = {}
+    configured = {name.casefold(): name for name in categories}
     for raw, causes in value.items():
         name = raw.strip()
         if not name or len(name) > CATEGORY_MAX or "\x00" in name:
@@ -165,7 +166,8 @@ def clean_fishbone(value: dict[str, Any], categories: list[str]) -> dict[str, li
                 f"fishbone category {raw!r} must be 1 to {CATEGORY_MAX} characters",
                 {"field": "fishbone"},
             )
-        if name in given:
+        name = configured.get(name.casefold(), name)  # "people" is the People bone
+        if name.casefold() in {g.casefold() for g in given}:
             raise Invalid(f"fishbone category {name!r} is given twice", {"field": "fishbone"})
         if not isinstance(causes, list):
             raise Invalid(
