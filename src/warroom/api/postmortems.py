@@ -157,6 +157,7 @@ def patch_action_item(
             actor=actor.name,
             source=actor.source,
             now=runtime.clock.now(),
+            config=runtime.config(),
         )
         out = ActionItemOut.of(item, incident.ref)
         number = incident.number

@@ -244,8 +244,15 @@ def items(session: Session, postmortem: Postmortem) -> list[ActionItem]:
     return list(session.scalars(stmt))
 
 
-def _check_item(values: dict[str, Any]) -> None:
-    """Raise Invalid for a kind, status or title an action item cannot have."""
+def _check_item(values: dict[str, Any], config: WarroomConfig | None = None) -> None:
+    """Raise Invalid for a kind, status, title or owner an action item cannot have."""
+    owner = values.get("owner")
+    if config is not None and owner is not None and config.people and not config.person(owner):
+        known = ", ".join(p.id for p in config.people)
+        raise Invalid(
+            f"unknown person {owner!r}; use one of {known} (people: in warroom.yaml)",
+            {"field": "owner"},
+        )
     if "kind" in values and values["kind"] not in ITEM_KINDS:
         raise Invalid(f"kind must be one of {', '.join(ITEM_KINDS)}", {"field": "kind"})
     if "status" in values and values["status"] not in ITEM_STATUSES:
@@ -278,7 +285,7 @@ def add_item(
     """
     values = {key: values.get(key) for key in ITEM_FIELDS}
     values["status"] = values["status"] or "open"
-    _check_item(values)
+    _check_item(values, config)
     jira = _wants_jira(config, create_jira, values.get("jira_key"))
     postmortem = ensure(session, config=config, incident=incident, now=now)
     item = ActionItem(postmortem_id=postmortem.id, created_at=now, updated_at=now, **values)
@@ -340,15 +347,19 @@ def update_item(
     actor: str | None,
     source: str,
     now: datetime,
+    config: WarroomConfig | None = None,
 ) -> ActionItem:
-    """Change some fields of an action item (only those given), with a timeline event."""
+    """Change some fields of an action item (only those given), with a timeline event.
+
+    With `config`, a new owner must be a configured person (when people are configured).
+    """
     unknown = set(changes) - set(ITEM_FIELDS)
     if unknown:
         raise Invalid(f"unknown fields: {', '.join(sorted(unknown))}", {"fields": sorted(unknown)})
     if not changes:
         raise Invalid(f"nothing to change; send one of {', '.join(ITEM_FIELDS)}")
     changes = dict(changes)
-    _check_item(changes)
+    _check_item(changes, config)
     changed = [name for name, value in changes.items() if getattr(item, name) != value]
     for name in changed:
         setattr(item, name, changes[name])
