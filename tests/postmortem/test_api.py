@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
@@ -393,3 +394,19 @@ def test_reopened_incident_hides_its_postmortem_until_resolved_again(
     ok(api.put(base(ref), json={**FULL, "status": "done"}))  # a SEV-1 closes once it is done
     ok(api.post(f"/api/v1/incidents/{ref}/close", json={}))
     assert ok(api.get(base(ref)))["status"] == "done" and counts(runtime)[0] == 1
+
+
+def test_html_export_keeps_paragraphs_and_line_breaks(
+    runtime: Runtime, api: TestClient, clock: FrozenClock
+) -> None:
+    ref = declare(api, "Checkout is slow", severity="SEV-2")
+    walk(api, clock, ref, severity="SEV-2")
+    summary = "Checkout slowed down.\nPayments timed out.\n\nThen it <recovered>."
+    ok(api.put(base(ref), json={**FULL, "summary": summary}))
+    answer = ok(api.post(base(ref) + "/export"))
+    html_path = next(p for p in answer["paths"] if p.endswith(".html"))
+    html = Path(html_path).read_text(encoding="utf-8")
+    assert (
+        "<h2>Summary</h2><p>Checkout slowed down.<br>Payments timed out.</p>"
+        "<p>Then it &lt;recovered&gt;.</p>"
+    ) in html

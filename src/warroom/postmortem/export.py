@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from warroom.postmortem import fishbone, timeline_chart
 from warroom.postmortem.formatting import span
@@ -109,14 +109,14 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;t
 <tr><th>Status</th><td>{{ pm.status }}{% if pm.required %} (required, due {{ pm.due_at | when }}){% endif %}</td></tr>
 <tr><th>Responders</th><td>{{ pm.responders | join(", ") or "—" }}</td></tr>
 </table>
-<h2>Summary</h2><p>{{ pm.summary or "Not written yet." }}</p>
-<h2>Impact</h2><p>{{ pm.impact or "Not written yet." }}</p>
+<h2>Summary</h2>{{ pm.summary | paragraphs }}
+<h2>Impact</h2>{{ pm.impact | paragraphs }}
 <h2>Timeline</h2>
 {{ timeline_svg }}
 <table>{% for label, key in milestones %}<tr><th>{{ label }}</th><td>{{ pm.timeline.milestones[key] | when }}</td></tr>{% endfor %}</table>
 <table>{% for label, key in spans %}<tr><th>{{ label }}</th><td>{{ pm.timeline.durations[key] | span }}</td></tr>{% endfor %}</table>
 <ul>{% for e in pm.timeline.events %}<li{% if e.key_event %} class="key"{% endif %}>{% if e.key_event %}★ {% endif %}{{ e.at | when }} — {{ e.text }}{% if e.actor %} ({{ e.actor }}){% endif %}</li>{% endfor %}</ul>
-<h2>Root cause</h2><p>{{ pm.root_cause or "Not written yet." }}</p>
+<h2>Root cause</h2>{{ pm.root_cause | paragraphs }}
 <h3>5 Whys</h3>
 <ol>{% for w in pm.five_whys %}<li><strong>{{ w.question }}</strong> {{ w.answer }}</li>{% endfor %}</ol>
 <h3>Fishbone</h3>
@@ -135,10 +135,23 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
+def _paragraphs(text: str) -> Markup:
+    """Return free text as HTML paragraphs: blank lines part them, newlines break lines."""
+    blocks = [block.strip() for block in text.replace("\r\n", "\n").split("\n\n")]
+    shown = [block for block in blocks if block] or ["Not written yet."]
+    return Markup("").join(
+        Markup("<p>")
+        + Markup("<br>").join(escape(line) for line in block.split("\n"))
+        + Markup("</p>")
+        for block in shown
+    )
+
+
 def _environment(autoescape: bool) -> Environment:
     env = Environment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True)
     env.filters["when"] = _when
     env.filters["span"] = span
+    env.filters["paragraphs"] = _paragraphs
     env.filters["oneline"] = lambda text: " ".join(str(text).split())
     env.filters["cell"] = lambda text: " ".join(str(text).split()).replace("|", "\\|")
     return env
