@@ -384,6 +384,7 @@ def test_a_new_incident_type_brings_its_runbook_and_keeps_work_done(
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["runbook_template"] == "security-breach"
+    assert body["visibility"] == "restricted"  # the security type is restricted
     sections = [s["name"] for s in api.get(url(ref)).json()["sections"]]
     assert "Eradication" in sections and sections.index("Eradication") < sections.index(
         "Verification"

@@ -144,6 +144,24 @@ class IncidentFlows:
                 changes=changes,
                 reason=reason,
             )
+            type_config = config.incident_type(incident.incident_type)
+            if (
+                "incident_type" in changed
+                and type_config is not None
+                and type_config.restricted
+                and incident.visibility == "public"
+                and "visibility" not in changes
+            ):
+                # A type that is restricted (security) restricts the incident; never the reverse.
+                service.update(
+                    session,
+                    config=config,
+                    incident=incident,
+                    now=now,
+                    actor=actor,
+                    changes={"visibility": "restricted"},
+                    reason=f"{type_config.name or type_config.id} incidents are restricted",
+                )
             if "incident_type" in changed and incident.status in OPEN_STATUSES:
                 chosen = self.runbooks.choose_template(
                     config,
