@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from warroom.config import WarroomConfig
 from warroom.core.clock import Clock
-from warroom.incidents import handoff, roles, service, timeline
+from warroom.incidents import checklists, handoff, roles, service, timeline
 from warroom.incidents.models import ChecklistItem, Incident
 from warroom.incidents.queries import ListFilters, all_numbers, list_incidents
 from warroom.incidents.schemas import (
@@ -169,7 +169,7 @@ class IncidentFlows:
                     incident_type=incident.incident_type,
                     service=incident.service,
                 )
-                service.switch_checklist(
+                checklists.switch(
                     session,
                     incident=incident,
                     template=chosen.name,
