@@ -317,6 +317,30 @@ def _cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path:
     return problems
 
 
+def config_warnings(config: WarroomConfig) -> list[str]:
+    """Return settings that are valid but cannot work as meant (what `config check` warns of)."""
+    found = []
+    integrations, rules = config.integrations, config.notifications
+    if rules.executives and integrations.smtp is None:
+        found.append(
+            "notifications.executives is set but integrations.smtp is not: executive "
+            "summaries are not sent"
+        )
+    slack = integrations.slack
+    ways = {
+        "chat": slack is not None and slack.bot_token is not None,  # else Slack is intake-only
+        "email": integrations.smtp is not None,
+    }
+    usable = [way for way in rules.page_via if ways.get(way, True)]
+    if rules.page_via and not usable:
+        found.append(
+            f"notifications.page_via is {', '.join(rules.page_via)} but neither "
+            "integrations.slack.bot_token nor integrations.smtp is configured: pages reach no one "
+            "(the escalation still runs and shows on each incident)"
+        )
+    return found
+
+
 def _check_schedules(
     config: WarroomConfig, lines: dict[tuple[Any, ...], int], path: Path
 ) -> list[str]:

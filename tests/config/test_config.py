@@ -117,6 +117,30 @@ def test_config_check_cli(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "cannot read" in missing.output
 
 
+def test_config_check_warns_of_settings_that_cannot_work(tmp_path: Path) -> None:
+    runner = CliRunner()
+    path = tmp_path / "warroom.yaml"
+    path.write_text("notifications:\n  executives: [cto@example.com]\n")
+    result = runner.invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 0 and "ok — 4 severities" in result.stdout
+    warnings = result.stderr.splitlines()
+    assert warnings == [
+        "warning: notifications.executives is set but integrations.smtp is not: executive "
+        "summaries are not sent",
+        "warning: notifications.page_via is chat, email but neither "
+        "integrations.slack.bot_token nor integrations.smtp is configured: pages reach no one "
+        "(the escalation still runs and shows on each incident)",
+    ]
+    path.write_text(
+        "notifications:\n  executives: [cto@example.com]\n  page_via: [email]\n"
+        "integrations:\n  smtp: {host: 127.0.0.1, from: warroom@example.com}\n"
+    )
+    quiet = runner.invoke(app, ["config", "check", str(path)])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    example = runner.invoke(app, ["config", "check", str(EXAMPLE)])
+    assert example.stderr == ""  # the example configures what it uses
+
+
 def test_database_url_defaults_and_normalisation(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url=None)
     assert settings.resolved_database_url() == f"sqlite:///{tmp_path.resolve()}/warroom.db"

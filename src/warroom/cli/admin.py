@@ -139,8 +139,11 @@ def config_check(
         Path | None, typer.Argument(help="File to check (default WARROOM_CONFIG).")
     ] = None,
 ) -> None:
-    """Validate warroom.yaml; problems are printed as file:line: message (exit 1)."""
-    from warroom.config import Settings, load_config
+    """Validate warroom.yaml; problems are printed as file:line: message (exit 1).
+
+    Settings that are valid but cannot work as meant are `warning:` lines on stderr (exit 0).
+    """
+    from warroom.config import Settings, config_warnings, load_config
 
     target = path or Settings().config_path()
     with errors_as_exit():
@@ -157,3 +160,5 @@ def config_check(
         f"{len(config.schedules)} schedules, {len(config.routes)} routes, "
         f"{integrations} integrations"
     )
+    for warning in config_warnings(config):
+        typer.echo(f"warning: {warning}", err=True)
