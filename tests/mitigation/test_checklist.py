@@ -402,3 +402,18 @@ def test_a_new_incident_type_brings_its_runbook_and_keeps_work_done(
     # The same type again changes nothing.
     again = api.patch(f"/api/v1/incidents/{ref}", json={"incident_type": "security"}).json()
     assert [e["kind"] for e in again["timeline"]].count("runbook_changed") == 1
+
+
+def test_type_visibility_and_runbook_changes_are_key_events(
+    runtime: Runtime, api: TestClient
+) -> None:
+    ref = declare(runtime, title="Customer says their account was taken over")
+    body = api.patch(f"/api/v1/incidents/{ref}", json={"incident_type": "security"}).json()
+    starred = {
+        e["kind"]: e["key_event"]
+        for e in body["timeline"]
+        if e["kind"] not in ("declared", "commander_changed")
+    }
+    assert starred == {"field_changed": True, "runbook_changed": True}
+    changed = [e["data"]["field"] for e in body["timeline"] if e["kind"] == "field_changed"]
+    assert changed == ["incident_type", "visibility"]

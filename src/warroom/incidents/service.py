@@ -265,6 +265,9 @@ def _record_change(
         source=actor.source,
         text=text,
         data={"field": field, "from": _jsonable(old), "to": _jsonable(new), "reason": reason},
+        # Who may see it and which runbook applies shape the response: the postmortem's
+        # skeleton, like severity and commander changes.
+        key_event=True if field in ("visibility", "incident_type") else None,
     )
 
 

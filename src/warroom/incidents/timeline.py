@@ -24,6 +24,7 @@ KEY_KINDS = frozenset(
         "reopened",
         "severity_changed",
         "commander_changed",
+        "runbook_changed",
     }
 )
 
