@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from warroom.app import Runtime
 from warroom.auth import service as auth
 from warroom.auth.models import ApiToken
+from warroom.core.clock import FrozenClock
 
 
 def test_missing_and_bad_tokens_are_401(client: TestClient, tokens: dict[str, str]) -> None:
@@ -115,3 +118,27 @@ def test_metrics_count_incident_changes(api: TestClient) -> None:
     before = value()
     api.post("/api/v1/incidents", json={"title": "x", "severity": "SEV-4"})
     assert value() == before + 1
+
+
+def test_last_use_is_recorded_at_most_every_five_minutes(
+    client: TestClient, runtime: Runtime, tokens: dict[str, str], clock: FrozenClock
+) -> None:
+    digest = auth.digest(tokens["viewer"])
+
+    def last_used() -> object:
+        with runtime.db.session() as session:
+            row = session.scalars(select(ApiToken).where(ApiToken.digest == digest)).one()
+            return row.last_used_at
+
+    assert last_used() is None
+    headers = {"Authorization": f"Bearer {tokens['viewer']}"}
+    first = clock.now()
+    assert client.get("/api/v1/incidents", headers=headers).status_code == 200
+    assert last_used() == first
+    clock.advance(timedelta(minutes=4))
+    assert client.get("/api/v1/incidents", headers=headers).status_code == 200
+    assert last_used() == first  # within five minutes: no write
+    clock.advance(timedelta(minutes=2))
+    assert client.get("/api/v1/incidents", headers=headers).status_code == 200
+    assert last_used() == clock.now()
+    assert client.get("/api/v1/incidents").status_code == 401  # no token: nothing to stamp

@@ -36,8 +36,14 @@ def _principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
+    now = runtime.clock.now()
     with runtime.db.session() as session:
-        return auth.authenticate(session, token=credentials.credentials, now=runtime.clock.now())
+        principal = auth.authenticate(session, token=credentials.credentials, now=now)
+    if principal.touch_token and principal.token_id is not None:
+        # For `tokens list`: which tokens are still in use. A few writes an hour per token.
+        with runtime.db.transaction() as session:
+            auth.record_use(session, token_id=principal.token_id, now=now)
+    return principal
 
 
 def require(role: str) -> Callable[[Principal], Principal]:

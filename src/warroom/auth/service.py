@@ -6,10 +6,10 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthor
 
 ROLES = ("viewer", "responder", "admin")
 TOKEN_PREFIX = "wr_"
+LAST_USED_EVERY = timedelta(minutes=5)  # how stale `last_used_at` may get
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 _hasher = PasswordHasher()
@@ -30,6 +31,9 @@ class Principal:
     user_id: int
     name: str
     role: str
+    token_id: int | None = None
+    # Set when the token's last use is older than LAST_USED_EVERY: the caller records it.
+    touch_token: bool = False
 
     def require(self, role: str) -> None:
         """Raise Forbidden unless this principal's role is at least `role`."""
@@ -149,7 +153,26 @@ def authenticate(session: Session, *, token: str, now: datetime) -> Principal:
         raise Unauthorized("the API token is not valid (unknown or revoked)")
     if row.user.disabled_at is not None:
         raise Unauthorized(f"user {row.user.name!r} is disabled")
-    return Principal(user_id=row.user.id, name=row.user.name, role=row.user.role)
+    stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY
+    return Principal(
+        user_id=row.user.id,
+        name=row.user.name,
+        role=row.user.role,
+        token_id=row.id,
+        touch_token=stale,
+    )
+
+
+def record_use(session: Session, *, token_id: int, now: datetime) -> None:
+    """Stamp a token's last use (at most every LAST_USED_EVERY: a write per request is waste)."""
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_EVERY),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def bootstrap_admin(session: Session, *, now: datetime) -> tuple[str, str] | None:

@@ -95,7 +95,7 @@ def tokens_create(
 def tokens_list(
     user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
 ) -> None:
-    """List tokens: prefix, label, user, created, revoked (never the token itself)."""
+    """List tokens: prefix, label, user, created, last used, revoked (never the token itself)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -104,7 +104,15 @@ def tokens_list(
     with errors_as_exit():
         runtime = local_runtime()
         with runtime.db.session() as session:
-            table = Table("prefix", "label", "user", "role", "created (UTC)", "revoked (UTC)")
+            table = Table(
+                "prefix",
+                "label",
+                "user",
+                "role",
+                "created (UTC)",
+                "last used (UTC)",
+                "revoked (UTC)",
+            )
             for token in auth.list_tokens(session, user=user):
                 table.add_row(
                     token.prefix + "…",
@@ -112,6 +120,9 @@ def tokens_list(
                     token.user.name,
                     token.user.role,
                     token.created_at.strftime("%Y-%m-%d %H:%M"),
+                    token.last_used_at.strftime("%Y-%m-%d %H:%M")
+                    if token.last_used_at
+                    else "never",
                     token.revoked_at.strftime("%Y-%m-%d %H:%M") if token.revoked_at else "",
                 )
     Console().print(table)
