@@ -156,10 +156,12 @@ def test_kill_9_mid_escalation_loses_nothing(
     _declare(runtime, incidents)
     first = _engine(env, tmp_path / "engine-1.log")
     try:
+        # Kill once a quarter of the first pages are out: the rest of the 100 escalations are
+        # then surely mid-way, however slowly a loaded machine delivers (steps are 4 s apart).
         deadline = time.monotonic() + 60
-        while len(_page_keys(slack)) < incidents and time.monotonic() < deadline:
+        while len(_page_keys(slack)) < incidents // 4 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert len(_page_keys(slack)) >= incidents, (tmp_path / "engine-1.log").read_text()
+        assert len(_page_keys(slack)) >= incidents // 4, (tmp_path / "engine-1.log").read_text()
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
