@@ -129,7 +129,7 @@ def test_lifecycle_from_declare_to_close(
     clock.advance(timedelta(minutes=30))
     assert "Verification 2/2" in ok(cli("check", "1", "7")) + ok(cli("check", "1", "8"))
     assert ok(cli("resolve", "1")).splitlines()[0] == "INC-1 is now resolved"
-    # A SEV-1 closes once its postmortem is done; the CLI cannot write one, the API can.
+    # A SEV-1 closes once its postmortem is done (written here over the API).
     auth = {"Authorization": f"Bearer {tokens['responder']}"}
     with httpx.Client(base_url=live_server, headers=auth, trust_env=False) as http:
         finish_postmortem(http, "INC-1")

@@ -63,3 +63,55 @@ def test_bad_ref_and_missing_incident(live_server: str, tokens: dict[str, str]) 
     assert code == 2 and "is not an incident" in err
     code, _, err = run(live_server, tokens["responder"], "export", "42")
     assert code == 1 and "no incident INC-42" in err
+
+
+def test_edit_in_an_editor_or_from_a_file(
+    runtime: Runtime, live_server: str, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    import sys
+
+    actor = Actor(name="rita", source="api")
+    ref = runtime.flows.declare(actor=actor, title="Checkout is slow", severity="SEV-2").ref
+    runtime.flows.transition(ref, "resolve", actor=actor, skip_verification=SKIP)
+    token = tokens["responder"]
+
+    # $EDITOR is a script that fills in the summary of the YAML it is given.
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace(\"summary: ''\", 'summary: Checkout was slow.'))\n"
+    )
+    env = {"WARROOM_URL": live_server, "WARROOM_TOKEN": token, **PLAIN}
+    edited = runner.invoke(
+        app, ["postmortem", "edit", ref], env={**env, "EDITOR": f"{sys.executable} {editor}"}
+    )
+    assert edited.exit_code == 0, edited.output
+    assert edited.stdout.strip() == "INC-1 postmortem saved (draft)"
+    shown = json.loads(run(live_server, token, "show", ref, "--json")[1])
+    assert shown["summary"] == "Checkout was slow."
+
+    unchanged = runner.invoke(app, ["postmortem", "edit", ref], env={**env, "EDITOR": "true"})
+    assert unchanged.exit_code == 0 and "not changed" in unchanged.stdout
+
+    path = tmp_path / "pm.yaml"
+    path.write_text(
+        "status: done\nsummary: Slow.\nroot_cause: A leak.\n"
+        "five_whys:\n  - question: Why did it slow down?\n    answer: A leak.\n"
+        "fishbone: {Technology: [Leak]}\n"
+    )
+    code, out, _ = run(live_server, token, "edit", ref, "--file", str(path))
+    assert code == 0 and out.strip() == "INC-1 postmortem saved (done)"
+    shown = json.loads(run(live_server, token, "show", ref, "--json")[1])
+    assert (shown["status"], shown["fishbone"]["Technology"]) == ("done", ["Leak"])
+
+    path.write_text("status: done\nsummary: [unclosed\n")
+    code, _, err = run(live_server, token, "edit", ref, "--file", str(path))
+    assert code == 1 and err.startswith(f"error: {path} is not valid YAML")
+    assert len(err.strip().splitlines()) == 1
+    path.write_text("status: done\nsummary: S\nroot_cause: R\n")  # no whys: the server says
+    code, _, err = run(live_server, token, "edit", ref, "--file", str(path))
+    assert code == 1 and "five_whys needs at least one why" in err
+    assert json.loads(run(live_server, token, "show", ref, "--json")[1])["summary"] == "Slow."
+    code, _, err = run(live_server, token, "edit", ref, "--file", str(tmp_path / "none.yaml"))
+    assert code == 1 and "cannot read" in err

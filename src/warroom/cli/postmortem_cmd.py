@@ -1,7 +1,8 @@
-"""`warroom postmortem show|export|add-item|update-item`: postmortems over HTTP."""
+"""`warroom postmortem show|edit|export|add-item|update-item`: postmortems over HTTP."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +12,7 @@ from warroom.cli.incident import API, Json, Ref, _request, _span, _text, _when
 from warroom.postmortem import ITEM_KINDS, ITEM_STATUSES
 
 postmortem_app = typer.Typer(
-    help="Postmortems of resolved incidents: read them, export them to archive/.",
+    help="Postmortems of resolved incidents: read, edit and export them to archive/.",
     no_args_is_help=True,
 )
 MILESTONES = ("detected", "acknowledged", "triaged", "mitigated", "resolved")
@@ -77,6 +78,73 @@ def export(ref: Ref, as_json: Json = False) -> None:
 
 ITEMS_API = "/api/v1/postmortems/action-items"
 CLEARABLE = {"owner": "owner", "due": "due_date", "jira-key": "jira_key"}
+
+
+EDITABLE = (
+    "status",
+    "summary",
+    "impact",
+    "root_cause",
+    "five_whys",
+    "fishbone",
+    "contributing_factors",
+    "went_well",
+    "went_poorly",
+    "got_lucky",
+)
+EDIT_HEADER = """\
+# The postmortem of {ref}. Edit, save and close the editor; the whole document is sent
+# (PUT), so a field you delete goes back to empty. status: draft, in_review or done
+# (done needs summary, root_cause and at least one why). Lines starting with # are ignored.
+"""
+
+
+@postmortem_app.command("edit")
+def edit(
+    ref: Ref,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            metavar="PATH",
+            help="Send this YAML (or JSON) file instead of opening $EDITOR; - reads stdin.",
+        ),
+    ] = None,
+) -> None:
+    """Edit REF's postmortem in $EDITOR as YAML (or send a file), then save it."""
+    import sys
+
+    import click
+    import yaml
+
+    if file is None:
+        pm: dict[str, Any] = _request("GET", f"{API}/{ref}/postmortem")
+        current = {name: pm[name] for name in EDITABLE}
+        text = EDIT_HEADER.format(ref=pm["incident"]) + yaml.safe_dump(
+            current, sort_keys=False, allow_unicode=True, width=96
+        )
+        edited = click.edit(text, extension=".yaml")
+        if edited is None or edited == text:
+            typer.echo(f"{pm['incident']} postmortem not changed")
+            return
+        source, where = edited, "the edited postmortem"
+    elif str(file) == "-":
+        source, where = sys.stdin.read(), "stdin"
+    else:
+        try:
+            source, where = file.read_text(encoding="utf-8"), str(file)
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror or exc}")
+    try:
+        body = yaml.safe_load(source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        fail(f"{where} is not valid YAML ({getattr(exc, 'problem', None) or exc}){line}")
+    if not isinstance(body, dict):
+        fail(f"{where} must be a mapping of fields ({', '.join(EDITABLE)})")
+    saved: dict[str, Any] = _request("PUT", f"{API}/{ref}/postmortem", body)
+    typer.echo(f"{saved['incident']} postmortem saved ({saved['status']})")
 
 
 def _check_kind(value: str | None) -> str | None:
