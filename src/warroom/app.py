@@ -1,24 +1,16 @@
-"""Composition root: settings → database, configuration, runbook directory, flows, FastAPI app."""
+"""Composition root: settings → database, configuration, runbook directory, Runtime, FastAPI app."""
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from warroom.config import Settings, WarroomConfig, load_config
 from warroom.core.clock import Clock, SystemClock
-from warroom.detection.flows import IntakeFlows
-from warroom.engine.runner import Engine
-from warroom.incidents.flows import IncidentFlows
-from warroom.notify.adapters import build_adapters, channels_of
-from warroom.notify.ports import Adapters
-from warroom.oncall.pagerduty import PagerDutyOnCall
 from warroom.runbooks.directory import RunbookDirectory
+from warroom.runtime import Runtime
 from warroom.storage import migrate
 from warroom.storage.db import Database
 
@@ -26,145 +18,6 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 log = logging.getLogger("warroom")
-
-
-@dataclass
-class Runtime:
-    """Everything a running warroom holds, built once from Settings and passed down."""
-
-    settings: Settings
-    db: Database
-    clock: Clock
-    runbooks: RunbookDirectory
-    config_value: WarroomConfig
-    flows: IncidentFlows = field(init=False)
-    intake: IntakeFlows = field(init=False)
-    _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
-    adapters_override: Adapters | None = None  # tests and --dev: recording fakes
-    engine: Engine = field(init=False)
-    _adapters: tuple[object, Adapters] | None = field(default=None, init=False)
-
-    def __post_init__(self) -> None:
-        from warroom.incidents import metrics
-        from warroom.notify.planner import Planner
-
-        self.flows = IncidentFlows(
-            db=self.db,
-            config=self.config,
-            clock=self.clock,
-            runbooks=self.runbooks,
-            listeners=[metrics.record],
-            oncall=self.on_call_at,
-        )
-        self.intake = IntakeFlows(
-            db=self.db,
-            config=self.config,
-            clock=self.clock,
-            runbooks=self.runbooks,
-            incidents=self.flows,
-        )
-        self.engine = Engine(
-            db=self.db,
-            config=self.config,
-            adapters=self.adapters,
-            now=self.clock.now,
-            oncall=self.on_call_at,
-            channels=self.channels,
-            on_call_everywhere=self.on_call_everywhere,
-            on_changed=self.flows.refresh,
-        )
-        # Every transaction that writes timeline events plans its notifications before it
-        # commits (the outbox), and wakes the engine after.
-        planner = Planner(
-            config=self.config, channels=self.channels, now=self.clock.now, wake=self.engine.wake
-        )
-        self.db.before_commit.append(planner)
-        self.db.after_commit.append(planner.after_commit)
-        from warroom.postmortem import flows as postmortems
-
-        postmortems.install(self.flows)  # a postmortem starts when its incident resolves
-
-    def adapters(self) -> Adapters:
-        """Return the notification adapters for the configuration in force."""
-        if self.adapters_override is not None:
-            return self.adapters_override
-        config = self.config()
-        with self._config_lock:  # the sender's threads ask at once
-            if self._adapters is None or self._adapters[0] is not config.integrations:
-                # The old clients are left to the garbage collector, not closed: a send on
-                # another thread may still be using one.
-                self._adapters = (config.integrations, build_adapters(config))
-            return self._adapters[1]
-
-    def channels(self) -> set[str]:
-        """Return the outbox channels with a configured adapter."""
-        return channels_of(self.adapters())
-
-    def close(self) -> None:
-        """Finish queued intake work and close database and PagerDuty connections."""
-        self.intake.close()
-        self.engine.stop()
-        if self._adapters is not None:
-            self._adapters[1].close()
-        if self._pagerduty is not None:
-            self._pagerduty[1].close()
-        self.db.dispose()
-
-    def on_call_at(self, schedule_id: str, at: datetime) -> dict[str, list[str]]:
-        """Return layer -> people on call in a schedule (warroom's own or PagerDuty's)."""
-        from warroom.oncall import service as oncall
-
-        config = self.config()
-        if schedule_id in config.pagerduty_schedules():
-            client = self.pagerduty_oncall()
-            answer = client.schedules_on_call(at, [schedule_id]) if client else {}
-            return answer.get(schedule_id, {})
-        with self.db.session() as session:
-            found = oncall.now_on_call(session, config=config, at=at, schedule_ids=[schedule_id])
-        return found[0][1] if found else {}
-
-    def on_call_everywhere(self, at: datetime) -> dict[str, dict[str, list[str]]]:
-        """Return schedule -> layer -> people for every schedule, local and PagerDuty's."""
-        from warroom.oncall import service as oncall
-
-        config = self.config()
-        with self.db.session() as session:
-            found = {
-                schedule.id: layers
-                for schedule, layers in oncall.now_on_call(session, config=config, at=at)
-            }
-        schedules = config.pagerduty_schedules()
-        client = self.pagerduty_oncall() if schedules else None
-        if client is not None:
-            try:
-                found.update(client.schedules_on_call(at, schedules))
-            except Exception:  # PagerDuty down: the tick asks per schedule and falls through
-                log.exception("cannot ask PagerDuty who is on call")
-        return found
-
-    def pagerduty_oncall(self) -> PagerDutyOnCall | None:
-        """Return the PagerDuty on-call client for the configuration in force, if any."""
-        source = self.config().integrations.pagerduty_oncall
-        if source is None:
-            return None
-        if self._pagerduty is None or self._pagerduty[0] is not source:
-            if self._pagerduty is not None:
-                self._pagerduty[1].close()
-            self._pagerduty = (source, PagerDutyOnCall(source))
-        return self._pagerduty[1]
-
-    def config(self) -> WarroomConfig:
-        """Return the configuration in force."""
-        return self.config_value
-
-    def reload_config(self) -> WarroomConfig:
-        """Re-read warroom.yaml; on error keep the last good configuration and raise."""
-        fresh = load_config(self.settings.config_path())
-        with self._config_lock:
-            self.config_value = fresh
-        log.info("configuration reloaded")
-        return fresh
 
 
 def build_runtime(

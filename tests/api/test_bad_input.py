@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import SKIP
-from warroom.app import Runtime
+from warroom.runtime import Runtime
 
 
 def count_incidents(api: TestClient) -> int:

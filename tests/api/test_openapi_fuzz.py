@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from warroom.app import Runtime, create_app
+from warroom.app import create_app
+from warroom.runtime import Runtime
 
 HUNTING = "WARROOM_FUZZ_EXAMPLES" in os.environ
 EXAMPLES = int(os.environ.get("WARROOM_FUZZ_EXAMPLES", "20"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from warroom.app import Runtime
+from warroom.runtime import Runtime
 
 
 def test_reload_applies_good_and_keeps_last_good(

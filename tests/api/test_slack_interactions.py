@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import verify
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.runtime import Runtime
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ALICE, BOB, STRANGER = "U024BE7LH", "W0BOB12345", "U0NOBODY99"

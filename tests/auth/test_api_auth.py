@@ -7,10 +7,10 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from warroom.app import Runtime
 from warroom.auth import service as auth
 from warroom.auth.models import ApiToken
 from warroom.core.clock import FrozenClock
+from warroom.runtime import Runtime
 
 
 def test_missing_and_bad_tokens_are_401(client: TestClient, tokens: dict[str, str]) -> None:

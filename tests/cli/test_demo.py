@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import TEMPLATES, free_port
-from warroom.app import Runtime
 from warroom.cli.main import app
+from warroom.runtime import Runtime
 
 runner = CliRunner()
 MILESTONES = ("detected_at", "acknowledged_at", "triaged_at", "mitigated_at", "resolved_at")

@@ -19,10 +19,10 @@ from typer.testing import CliRunner, Result
 
 from tests.conftest import REPO, free_port
 from tests.helpers import SKIP, finish_postmortem
-from warroom.app import Runtime
 from warroom.cli.main import app
 from warroom.core.clock import FrozenClock
 from warroom.incidents.models import ChecklistItem, Incident
+from warroom.runtime import Runtime
 
 Cli = Callable[..., Result]
 runner = CliRunner()

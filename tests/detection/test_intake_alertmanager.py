@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import SHARED, need
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.runtime import Runtime
 
 FIXTURES = SHARED / "fixtures" / "alertmanager"
 TOKEN = "am-secret-token"

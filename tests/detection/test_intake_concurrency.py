@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.detection.models import Alert, AlertGroup
 from warroom.incidents.models import Incident
+from warroom.runtime import Runtime
 
 TOKEN = "t0ken"
 

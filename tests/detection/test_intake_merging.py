@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.app import Runtime
 from warroom.detection.models import Alert
 from warroom.detection.schemas import AlertIn
+from warroom.runtime import Runtime
 
 
 def alert(fingerprint: str, **labels: str) -> AlertIn:

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.runtime import Runtime
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GRAFANA_SECRET = "grafana-ops-secret"

@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.escalation.models import Escalation
@@ -23,6 +22,7 @@ from warroom.notify.fakes import (
 )
 from warroom.notify.models import Notification
 from warroom.notify.ports import Adapters, DeliveryError
+from warroom.runtime import Runtime
 
 ACTOR = Actor(name="tester", source="api")
 

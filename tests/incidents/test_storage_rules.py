@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 
-from warroom.app import Runtime
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.service import Actor
+from warroom.runtime import Runtime
 
 
 def test_timeline_rows_cannot_be_changed_or_deleted(api: TestClient, runtime: Runtime) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.incidents.service import Actor
+from warroom.runtime import Runtime
 
 PY = sys.executable
 TOKEN = "idp-token-0123456789abcdef"  # what the loopback API expects as its bearer token

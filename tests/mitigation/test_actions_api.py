@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from tests.helpers import SKIP
 from tests.mitigation.conftest import ENV_SECRET, TOKEN, IdentityApi, declare
-from warroom.app import Runtime
 from warroom.incidents.models import TimelineEvent
 from warroom.incidents.service import Actor
+from warroom.runtime import Runtime
 
 
 def run(api: TestClient, name: str, ref: str = "INC-1", **body: Any) -> Any:

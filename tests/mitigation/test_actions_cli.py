@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from tests.cli.test_incident_cli import PLAIN, Cli, cli, error, ok  # noqa: F401  (fixture)
 from tests.mitigation.conftest import IdentityApi, declare
-from warroom.app import Runtime
 from warroom.cli.main import app
+from warroom.runtime import Runtime
 
 runner = CliRunner()
 

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 
 from tests.cli.test_incident_cli import Cli, cli, error, ok  # noqa: F401  (fixture)
 from tests.helpers import SKIP
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.incidents.models import ChecklistItem, TimelineEvent
 from warroom.incidents.service import Actor
+from warroom.runtime import Runtime
 
 RITA = Actor(name="rita", source="api")
 # The generic template: Containment 3, Remediation 3, Verification 2 items.

@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 
 from tests.cli.test_incident_cli import Cli, cli, error, ok  # noqa: F401  (fixture)
 from tests.mitigation.test_checklist import entries, snapshot, url
-from warroom.app import Runtime
 from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import FrozenClock
 from warroom.core.errors import ConfigError
 from warroom.incidents.models import TimelineEvent
 from warroom.incidents.service import Actor
 from warroom.postmortem.models import Postmortem
+from warroom.runtime import Runtime
 
 RITA = Actor(name="rita", source="api")
 TOKEN = "am-token"

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from tests.notify.slack_server import SlackServer
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.incidents.service import Actor
@@ -17,6 +16,7 @@ from warroom.notify.fakes import FakeMailer
 from warroom.notify.models import Notification
 from warroom.notify.ports import Adapters
 from warroom.notify.slack import SlackChat, SlackConfig
+from warroom.runtime import Runtime
 
 ACTOR = Actor(name="tester", source="api")
 OUTAGE = timedelta(minutes=2)

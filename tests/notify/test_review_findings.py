@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import event, select, update
 
 from tests.helpers import SKIP
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.escalation import cadence
@@ -30,6 +29,7 @@ from warroom.notify.models import Notification
 from warroom.notify.outbox import Message
 from warroom.notify.ports import Adapters, DeliveryError, IncidentCard
 from warroom.notify.sender import Sender
+from warroom.runtime import Runtime
 
 ACTOR = Actor(name="tester", source="api")
 

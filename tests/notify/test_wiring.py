@@ -31,11 +31,11 @@ from tests.notify.slack_server import SlackServer
 from tests.notify.statuspage_server import API_KEY, PAGE_ID, StatuspageServer
 from tests.notify.webhook_receiver import WebhookReceiver
 from tests.notify.zoom_server import ZoomServer
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.notify import webhook
 from warroom.notify.slack_blocks import ACKNOWLEDGE, RESOLVE
+from warroom.runtime import Runtime
 
 try:
     from aiosmtpd.controller import Controller

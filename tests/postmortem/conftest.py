@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.helpers import verify
-from warroom.app import Runtime
 from warroom.core.clock import FrozenClock
 from warroom.incidents.models import TimelineEvent
 from warroom.postmortem.models import ActionItem, Postmortem
+from warroom.runtime import Runtime
 
 WHYS = [{"question": f"Why {n}?", "answer": f"Because {n}."} for n in range(1, 6)]
 

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 from tests.helpers import verify
 from tests.postmortem.conftest import WHYS, base, counts, declare, ok, walk
-from warroom.app import Runtime
 from warroom.core.clock import FrozenClock
 from warroom.incidents.service import get
 from warroom.postmortem import service
+from warroom.runtime import Runtime
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from tests.helpers import SKIP
 from tests.postmortem.test_api import FULL
-from warroom.app import Runtime
 from warroom.cli.main import app
 from warroom.incidents.service import Actor
+from warroom.runtime import Runtime
 
 runner = CliRunner()
 PLAIN = {"COLUMNS": "200", "FORCE_COLOR": None, "TTY_COMPATIBLE": None}

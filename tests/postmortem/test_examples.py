@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.postmortem.conftest import base, declare, ok, walk
-from warroom.app import Runtime
 from warroom.core.clock import FrozenClock
+from warroom.runtime import Runtime
 
 SVG = "{http://www.w3.org/2000/svg}"
 CATEGORIES = ["People", "Process", "Technology", "Environment", "Tools"]

@@ -21,7 +21,6 @@ from typer.testing import CliRunner
 
 from tests.notify.jira_server import API_TOKEN, EMAIL, JiraServer
 from tests.postmortem.conftest import base, counts, declare, ok
-from warroom.app import Runtime
 from warroom.cli.main import app
 from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import FrozenClock
@@ -31,6 +30,7 @@ from warroom.notify.fakes import FakeTracker
 from warroom.notify.models import Notification
 from warroom.notify.ports import Adapters
 from warroom.postmortem.models import ActionItem
+from warroom.runtime import Runtime
 
 ALICE = "5b10ac8d82e05b22cc7d4ef5"
 WEBHOOK_SECRET = "jira-webhook-secret-0123456789abcdef"

@@ -28,9 +28,9 @@ from tests.mitigation.conftest import (
     identity_api,  # noqa: F401  (a fixture, used by name)
     script,
 )
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.runtime import Runtime
 
 SVG = "{http://www.w3.org/2000/svg}"
 INCIDENTS = "/api/v1/incidents"

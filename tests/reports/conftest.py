@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import update
 
 from tests.conftest import START
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.incidents.models import Incident
 from warroom.incidents.service import Actor
+from warroom.runtime import Runtime
 
 MIN = timedelta(minutes=1)
 NOW = START + timedelta(days=1)  # when the report is asked for

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import START
 from tests.reports.conftest import MIN, NOW, make
-from warroom.app import Runtime
 from warroom.incidents.models import Incident
 from warroom.reports import service
 from warroom.reports.service import Selection
+from warroom.runtime import Runtime
 
 URL = "/api/v1/metrics/incidents"
 

@@ -14,7 +14,6 @@ from markdown_it import MarkdownIt
 
 from tests.conftest import TEMPLATES
 from tests.helpers import finish_postmortem, verify
-from warroom.app import Runtime
 from warroom.config import IncidentTypeConfig, ServiceConfig, WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.core.errors import Invalid
@@ -22,6 +21,7 @@ from warroom.incidents.schemas import IncidentDetail
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.runbooks.document import render
 from warroom.runbooks.templates import FALLBACK_CHECKLIST, parse_template, split_front_matter
+from warroom.runtime import Runtime
 
 SLUG = "checkout-is-down"
 NAME = f"INC-1-{SLUG}.md"

@@ -13,11 +13,11 @@ from typer.testing import CliRunner, Result
 
 from tests.conftest import SHARED, TEMPLATES, need
 from tests.helpers import verify
-from warroom.app import Runtime
 from warroom.cli.main import app
 from warroom.incidents.schemas import IncidentDetail
 from warroom.runbooks.document import render
 from warroom.runbooks.templates import split_front_matter
+from warroom.runtime import Runtime
 
 USER_RUNBOOK = SHARED / "seed" / "incident-response-runbook.md"
 SECTIONS = (

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from tests.helpers import SKIP
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.incidents.service import Actor
+from warroom.runtime import Runtime
 
 COMPONENTS = [
     {"id": "api", "name": "Public API", "group": "Platform", "services": ["checkout"]},

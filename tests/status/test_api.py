@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.status.conftest import close, declare
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.incidents.models import TimelineEvent
+from warroom.runtime import Runtime
 from warroom.status.models import StatusUpdate
 
 UPDATE = {"status": "identified", "body": "A bad deploy; rolling back.", "components": {}}

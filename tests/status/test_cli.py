@@ -6,7 +6,7 @@ import json
 
 from tests.cli.test_incident_cli import Cli, cli, error, invoke, ok  # noqa: F401  (fixture)
 from tests.status.conftest import close, declare
-from warroom.app import Runtime
+from warroom.runtime import Runtime
 
 
 def test_post_and_list(cli: Cli, runtime: Runtime) -> None:  # noqa: F811

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 
 from tests.helpers import SKIP
 from tests.status.conftest import declare
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.incidents.service import Actor
+from warroom.runtime import Runtime
 
 A = "{http://www.w3.org/2005/Atom}"
 

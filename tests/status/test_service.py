@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 
 from tests.helpers import SKIP
 from tests.status.conftest import close, declare
-from warroom.app import Runtime
 from warroom.core.clock import FrozenClock
 from warroom.core.errors import Conflict, Invalid
 from warroom.incidents import service as incidents
 from warroom.incidents.models import TimelineEvent
 from warroom.incidents.service import Actor
+from warroom.runtime import Runtime
 from warroom.status import service
 from warroom.status.models import StatusUpdate
 from warroom.status.schemas import PublicStatus

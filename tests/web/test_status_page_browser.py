@@ -14,9 +14,9 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwr
 
 from tests.conftest import need
 from tests.status.conftest import COMPONENTS, declare
-from warroom.app import Runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.runtime import Runtime
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LAPTOP: ViewportSize = {"width": 1366, "height": 768}

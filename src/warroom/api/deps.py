@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from warroom.app import Runtime
 from warroom.auth import service as auth
 from warroom.auth.service import Principal
 from warroom.core.errors import Unauthorized
 from warroom.incidents.service import Actor
+from warroom.runtime import Runtime
 
 # Ids and cursors above this cannot exist (32-bit integer columns) and would overflow them.
 DB_INT_MAX = 2**31 - 1

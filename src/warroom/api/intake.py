@@ -14,7 +14,6 @@ from pydantic import Field
 
 from warroom.api.deps import RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES, error_response
-from warroom.app import Runtime
 from warroom.core.errors import Invalid
 from warroom.detection import metrics
 from warroom.detection.api_schemas import IntakeResponse
@@ -28,6 +27,7 @@ from warroom.detection.sources import (
     slack,
     webhook,
 )
+from warroom.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], responses=ERROR_RESPONSES)
 T = TypeVar("T")

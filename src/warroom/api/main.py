@@ -27,7 +27,7 @@ from warroom.api import checklist as checklist_api
 from warroom.api import postmortems as postmortems_api
 from warroom.api import status as status_api
 from warroom.api.middleware import RefuseNulInUrl
-from warroom.app import Runtime
+from warroom.runtime import Runtime
 from warroom.web import status_pages
 
 DESCRIPTION = (

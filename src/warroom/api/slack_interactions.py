@@ -13,12 +13,12 @@ from starlette.concurrency import run_in_threadpool
 from warroom.api.deps import RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.api.intake import Rejected, _body, _guarded, _instances, _reject, _unauthorized
-from warroom.app import Runtime
 from warroom.core.errors import WarroomError
 from warroom.detection.sources import slack
 from warroom.incidents.schemas import IncidentDetail
 from warroom.incidents.service import Actor
 from warroom.notify.slack_blocks import ACKNOWLEDGE, ACTIONS
+from warroom.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], responses=ERROR_RESPONSES)
 SOURCE = "slack"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import typer
 
 if TYPE_CHECKING:
-    from warroom.app import Runtime
+    from warroom.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from rich.console import Console
 
-    from warroom.app import Runtime
     from warroom.cli.client import ApiClient
     from warroom.cli.demo_scenarios import Scenario, Step
+    from warroom.runtime import Runtime
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 LOCAL_URL = "http://warroom.local"

@@ -10,7 +10,7 @@ import typer
 from warroom.cli.common import errors_as_exit
 
 if TYPE_CHECKING:
-    from warroom.app import Runtime
+    from warroom.runtime import Runtime
 
 
 def serve(

@@ -35,17 +35,18 @@ class IntakeFlows:
     clock: Clock
     runbooks: RunbookPort
     incidents: IncidentFlows
-    _router: tuple[int, Router] | None = field(default=None, init=False)
+    # Keyed by the config object itself, held here: an id() could be reused by a new config
+    # once the old one is freed, and the old routes would stay in force after a reload.
+    _router: tuple[WarroomConfig, Router] | None = field(default=None, init=False)
 
     def router(self) -> Router:
         """Return the router for the configuration in force (rebuilt after a reload)."""
         config = self.config()
-        if self._router is None or self._router[0] != id(config):
-            self._router = (
-                id(config),
-                Router(config.routes, config.detection, list(config.severities)),
-            )
-        return self._router[1]
+        cached = self._router
+        if cached is None or cached[0] is not config:
+            cached = (config, Router(config.routes, config.detection, list(config.severities)))
+            self._router = cached
+        return cached[1]
 
     def __post_init__(self) -> None:
         self._committer = GroupCommitter(self.db, name="intake", after_commit=self._published)
