@@ -41,7 +41,7 @@ from warroom.config import Settings, WarroomConfig
 from warroom.escalation.models import Escalation
 from warroom.incidents.models import Incident
 from warroom.notify.models import Notification
-from warroom.storage import migrate
+from warroom.migrations import migrate
 from warroom.storage.counters import Counter
 from warroom.storage.db import Database
 

@@ -19,9 +19,9 @@ from warroom.app import Runtime, build_runtime, create_app
 from warroom.auth import service as auth
 from warroom.config import Settings, WarroomConfig
 from warroom.core.clock import FrozenClock
-from warroom.storage import migrate
+from warroom.migrations import migrate
 from warroom.storage.db import Database
-from warroom.storage.models import Base
+from warroom.migrations.registry import Base
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

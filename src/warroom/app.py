@@ -11,7 +11,7 @@ from warroom.config import Settings, WarroomConfig, load_config
 from warroom.core.clock import Clock, SystemClock
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.runtime import Runtime
-from warroom.storage import migrate
+from warroom.migrations import migrate
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:

@@ -49,7 +49,7 @@ def test_users_and_tokens(env: dict[str, str]) -> None:
 def test_db_upgrade(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["db", "upgrade"], env=env)
     assert result.exit_code == 0
-    from warroom.storage.migrate import head_revision
+    from warroom.migrations.migrate import head_revision
 
     assert f"database at revision {head_revision()}" in result.output
 

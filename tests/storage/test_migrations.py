@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from warroom.storage import migrate
+from warroom.migrations import migrate
 from warroom.storage.db import Database
-from warroom.storage.models import Base
+from warroom.migrations.registry import Base
 
 
 def test_autogenerate_finds_no_difference(database_url: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from warroom.api.deps import Admin, RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.incidents import metrics as incident_metrics
-from warroom.storage import migrate
+from warroom.migrations import migrate
 
 router = APIRouter(tags=["operations"])
 

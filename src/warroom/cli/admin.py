@@ -22,7 +22,7 @@ config_app = typer.Typer(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the newest migration."""
-    from warroom.storage import migrate
+    from warroom.migrations import migrate
 
     with errors_as_exit():
         runtime = local_runtime(upgrade=True)

@@ -1,4 +1,4 @@
-"""Import every model so `Base.metadata` is complete (for Alembic and tests)."""
+"""Every table's model, imported so `Base.metadata` is complete (for Alembic and tests)."""
 
 from warroom.auth.models import ApiToken, User
 from warroom.detection.models import Alert, AlertGroup, Silence

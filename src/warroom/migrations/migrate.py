@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from warroom.storage.db import Database
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).parent  # env.py, versions/
 log = logging.getLogger("warroom.storage")
 
 

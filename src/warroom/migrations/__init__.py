@@ -1,0 +1,1 @@
+"""Schema migrations (Alembic): the scripts, the model registry they compare with, and upgrade."""
