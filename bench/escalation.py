@@ -40,8 +40,8 @@ from warroom.app import build_runtime
 from warroom.config import Settings, WarroomConfig
 from warroom.escalation.models import Escalation
 from warroom.incidents.models import Incident
-from warroom.notify.models import Notification
 from warroom.migrations import migrate
+from warroom.notify.models import Notification
 from warroom.storage.counters import Counter
 from warroom.storage.db import Database
 

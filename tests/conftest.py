@@ -20,8 +20,8 @@ from warroom.auth import service as auth
 from warroom.config import Settings, WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.migrations import migrate
-from warroom.storage.db import Database
 from warroom.migrations.registry import Base
+from warroom.storage.db import Database
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from warroom.config import Settings, WarroomConfig, load_config
 from warroom.core.clock import Clock, SystemClock
+from warroom.migrations import migrate
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.runtime import Runtime
-from warroom.migrations import migrate
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:

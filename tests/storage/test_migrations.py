@@ -7,8 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from warroom.migrations import migrate
-from warroom.storage.db import Database
 from warroom.migrations.registry import Base
+from warroom.storage.db import Database
 
 
 def test_autogenerate_finds_no_difference(database_url: str) -> None:
