@@ -37,11 +37,12 @@ from bench.common import warroom_server as serve
 from bench.incidents import TEMPLATES, Unreachable, scratch_postgres
 from bench.receiver import TOKEN, Receiver
 from warroom.app import build_runtime
-from warroom.config import Settings, WarroomConfig
+from warroom.config import WarroomConfig
 from warroom.escalation.models import Escalation
 from warroom.incidents.models import Incident
 from warroom.migrations import migrate
 from warroom.notify.models import Notification
+from warroom.settings import Settings
 from warroom.storage.counters import Counter
 from warroom.storage.db import Database
 

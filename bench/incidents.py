@@ -35,9 +35,10 @@ from bench.common import REPO_ROOT, Stats, client, machine_info, markdown_table,
 from bench.common import warroom_server as serve
 from warroom.app import build_runtime
 from warroom.auth import service as auth
-from warroom.config import WarroomConfig, normalise_database_url, settings_from_env
+from warroom.config import WarroomConfig
 from warroom.core.text import slugify
 from warroom.incidents.models import Incident
+from warroom.settings import normalise_database_url, settings_from_env
 from warroom.storage.counters import Counter
 from warroom.storage.db import Database
 

@@ -17,10 +17,11 @@ from sqlalchemy import create_engine, text
 
 from warroom.app import Runtime, build_runtime, create_app
 from warroom.auth import service as auth
-from warroom.config import Settings, WarroomConfig
+from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.migrations import migrate
 from warroom.migrations.registry import Base
+from warroom.settings import Settings
 from warroom.storage.db import Database
 
 REPO = Path(__file__).resolve().parent.parent

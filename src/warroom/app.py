@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from warroom.config import Settings, WarroomConfig, load_config
+from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import Clock, SystemClock
 from warroom.migrations import migrate
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.runtime import Runtime
+from warroom.settings import Settings
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:
@@ -51,8 +52,11 @@ def build_runtime(
 def create_app(runtime: Runtime) -> FastAPI:
     """Return the FastAPI application serving the API and pages for `runtime`."""
     from warroom.api.main import build_api
+    from warroom.web import status_pages
 
-    return build_api(runtime)
+    app = build_api(runtime)
+    app.include_router(status_pages.router)  # pages use the API's request dependencies
+    return app
 
 
 def worker_app() -> FastAPI:

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from warroom.config import Settings, WarroomConfig, load_config
+from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import Clock
 from warroom.detection.flows import IntakeFlows
 from warroom.engine.runner import Engine
@@ -16,6 +16,7 @@ from warroom.notify.adapters import build_adapters, channels_of
 from warroom.notify.ports import Adapters
 from warroom.oncall.pagerduty import PagerDutyOnCall
 from warroom.runbooks.directory import RunbookDirectory
+from warroom.settings import Settings
 from warroom.storage.db import Database
 
 log = logging.getLogger("warroom")

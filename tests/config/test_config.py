@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from warroom.cli.main import app
-from warroom.config import Settings, load_config, normalise_database_url
+from warroom.config import load_config
 from warroom.core.errors import ConfigError
+from warroom.settings import Settings, normalise_database_url
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "warroom.yaml"
 EXAMPLE_SECRETS = (

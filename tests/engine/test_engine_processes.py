@@ -21,11 +21,12 @@ from sqlalchemy import func, select
 
 from tests.notify.slack_server import SlackServer
 from warroom.app import build_runtime
-from warroom.config import Settings, load_config
+from warroom.config import load_config
 from warroom.escalation.models import Escalation
 from warroom.incidents.service import Actor
 from warroom.notify.models import Notification
 from warroom.runtime import Runtime
+from warroom.settings import Settings
 
 ACTOR = Actor(name="tester", source="api")
 STEPS = 3  # pages per incident: three steps, four seconds apart

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from tests.conftest import free_port
 from tests.notify.jira_server import API_TOKEN, EMAIL, PAT, JiraServer
-from warroom.notify.jira import JiraIssues, JiraIssuesConfig, item_status
+from warroom.notify.jira import JiraIssues
+from warroom.notify.jira_config import JiraIssuesConfig, item_status
 from warroom.notify.ports import DeliveryError, Ticket, TicketTracker
 
 ALICE = "5b10ac8d82e05b22cc7d4ef5"

@@ -15,7 +15,8 @@ from warroom.incidents.service import Actor
 from warroom.notify.fakes import FakeMailer
 from warroom.notify.models import Notification
 from warroom.notify.ports import Adapters
-from warroom.notify.slack import SlackChat, SlackConfig
+from warroom.notify.slack import SlackChat
+from warroom.notify.slack_config import SlackConfig
 from warroom.runtime import Runtime
 
 ACTOR = Actor(name="tester", source="api")

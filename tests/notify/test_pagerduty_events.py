@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from tests.conftest import free_port
 from tests.notify.pagerduty_events_server import ROUTING_KEY, PagerDutyEventsServer
-from warroom.notify.pagerduty import PagerDutyEvents, PagerDutyEventsConfig
+from warroom.notify.pagerduty import PagerDutyEvents
+from warroom.notify.pagerduty_config import PagerDutyEventsConfig
 from warroom.notify.ports import DeliveryError, Pager
 
 LINKS = [{"href": "https://warroom.example.com/incidents/42", "text": "INC-42 in warroom"}]

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from tests.notify.slack_server import BOT_USER, TOKEN, SlackServer
 from warroom.notify.ports import Chat, DeliveryError, IncidentCard
-from warroom.notify.slack import SlackChat, SlackConfig, channel_name
+from warroom.notify.slack import SlackChat, channel_name
 from warroom.notify.slack_blocks import ACKNOWLEDGE, RESOLVE, card_blocks
+from warroom.notify.slack_config import SlackConfig
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
 CARD = IncidentCard(

@@ -19,7 +19,8 @@ from pydantic import ValidationError
 
 from tests.conftest import need
 from warroom.notify.ports import DeliveryError
-from warroom.notify.smtp import SmtpConfig, SmtpMailer, message_id
+from warroom.notify.smtp import SmtpMailer, message_id
+from warroom.notify.smtp_config import SmtpConfig
 
 try:
     from aiosmtpd.controller import Controller

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from tests.conftest import free_port
 from tests.notify.statuspage_server import API_KEY, PAGE_ID, StatuspageServer
 from warroom.notify.ports import DeliveryError, StatusPage
-from warroom.notify.statuspage import AtlassianStatuspage, StatuspageConfig
+from warroom.notify.statuspage import AtlassianStatuspage
+from warroom.notify.statuspage_config import StatuspageConfig
 
 CHECKOUT, API = "cmpcheckout01", "cmpapi0000002"
 

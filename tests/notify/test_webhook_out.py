@@ -18,14 +18,8 @@ from tests.notify.webhook_receiver import WebhookReceiver
 from warroom import __version__
 from warroom.core.clock import FrozenClock, SystemClock
 from warroom.notify.ports import DeliveryError
-from warroom.notify.webhook import (
-    EVENTS,
-    OutgoingWebhooks,
-    SignedWebhook,
-    WebhookConfig,
-    sign,
-    verify,
-)
+from warroom.notify.webhook import SignedWebhook, sign, verify
+from warroom.notify.webhook_config import EVENTS, OutgoingWebhooks, WebhookConfig
 
 SECRET = "whsec-0123456789abcdef-please-rotate"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from tests.notify.zoom_server import ZoomServer, running
 from warroom.notify.ports import DeliveryError
-from warroom.notify.zoom import ZoomConference, ZoomConfig
+from warroom.notify.zoom import ZoomConference
+from warroom.notify.zoom_config import ZoomConfig
 
 ACCOUNT = "acct-Zx81kQ"
 CLIENT = "client-7HqP2w"

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from tests.conftest import free_port
 from tests.oncall.pagerduty_fake import ACCEPT, FakePagerDuty, FakeUser
-from warroom.oncall.pagerduty import PagerDutyError, PagerDutyOnCall, PagerDutyOnCallConfig
+from warroom.oncall.pagerduty import PagerDutyError, PagerDutyOnCall
+from warroom.oncall.pagerduty_config import PagerDutyOnCallConfig
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 WEEK_START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin

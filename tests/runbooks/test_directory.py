@@ -14,9 +14,10 @@ from markdown_it import MarkdownIt
 
 from tests.conftest import TEMPLATES
 from tests.helpers import finish_postmortem, verify
-from warroom.config import IncidentTypeConfig, ServiceConfig, WarroomConfig
+from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.core.errors import Invalid
+from warroom.incidents.config import IncidentTypeConfig, ServiceConfig
 from warroom.incidents.schemas import IncidentDetail
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.runbooks.document import render

@@ -265,7 +265,7 @@ async def intake_jira(request: Request, runtime: RuntimeDep) -> Any:
 
 def _sync_action_items(runtime: Runtime, update: jira.IssueUpdate) -> list[int]:
     """Give the action items linked to the issue its status; return the ids that changed."""
-    from warroom.notify.jira import item_status
+    from warroom.notify.jira_config import item_status
     from warroom.postmortem import service as postmortems
 
     settings = runtime.config().integrations.jira_issues

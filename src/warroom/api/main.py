@@ -28,7 +28,6 @@ from warroom.api import postmortems as postmortems_api
 from warroom.api import status as status_api
 from warroom.api.middleware import RefuseNulInUrl
 from warroom.runtime import Runtime
-from warroom.web import status_pages
 
 DESCRIPTION = (
     "warroom runs your incident response runbook: declare, triage, mitigate, resolve and "
@@ -38,7 +37,7 @@ DESCRIPTION = (
 
 
 def build_api(runtime: Runtime) -> FastAPI:
-    """Return the application with every router and error handler installed."""
+    """Return the JSON API application with every router and error handler installed."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -70,7 +69,6 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(reference.router)
     app.include_router(metrics_api.router)
     app.include_router(status_api.public_router)
-    app.include_router(status_pages.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home() -> str:

@@ -154,7 +154,8 @@ def config_check(
 
     Settings that are valid but cannot work as meant are `warning:` lines on stderr (exit 0).
     """
-    from warroom.config import Settings, config_warnings, load_config
+    from warroom.config import config_warnings, load_config
+    from warroom.settings import Settings
 
     target = path or Settings().config_path()
     with errors_as_exit():

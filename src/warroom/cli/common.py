@@ -39,7 +39,7 @@ def errors_as_exit() -> Iterator[None]:
 def local_runtime(upgrade: bool = True) -> Runtime:
     """Build the runtime from the environment for admin commands on the local database."""
     from warroom.app import build_runtime
-    from warroom.config import Settings
+    from warroom.settings import Settings
 
     return build_runtime(Settings(), upgrade=upgrade)
 

@@ -26,7 +26,7 @@ def engine(
     from warroom import logs
     from warroom.cli.common import local_runtime
     from warroom.cli.serve import reload_on_sighup
-    from warroom.config import Settings
+    from warroom.settings import Settings
 
     settings = Settings()
     logs.setup(settings.log_level, log_format or settings.log_format)

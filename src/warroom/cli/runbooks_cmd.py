@@ -22,9 +22,10 @@ def lint(
     ] = None,
 ) -> None:
     """Check every template; print file:line: message; exit 1 on errors."""
-    from warroom.config import Settings, load_config
+    from warroom.config import load_config
     from warroom.runbooks.lint import lint_directory
     from warroom.runbooks.templates import list_templates
+    from warroom.settings import Settings
 
     settings = Settings()
     folder = directory or Path(settings.runbooks_dir) / "templates"

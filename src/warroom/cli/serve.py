@@ -35,7 +35,7 @@ def serve(
     from warroom.app import create_app
     from warroom.auth import service as auth
     from warroom.cli.common import local_runtime
-    from warroom.config import Settings
+    from warroom.settings import Settings
 
     settings = Settings()
     logs.setup(settings.log_level, log_format or settings.log_format)

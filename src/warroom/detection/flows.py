@@ -8,11 +8,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.core.clock import Clock
 from warroom.detection import metrics
 from warroom.detection.routing import Router
@@ -22,6 +21,9 @@ from warroom.incidents.flows import IncidentFlows, RunbookPort, TemplateChoice
 from warroom.mitigation import verification_metrics
 from warroom.storage.db import Database
 from warroom.storage.group_commit import GroupCommitter
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.detection")
 

@@ -6,12 +6,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.detection.matchers import matches_all, parse_matcher
 from warroom.detection.models import Alert, AlertGroup, Silence
 from warroom.detection.resolution import resolve_alert
@@ -34,6 +33,9 @@ from warroom.incidents.service import Actor
 from warroom.incidents.states import OPEN_STATUSES
 from warroom.mitigation import verification
 from warroom.triage.commander import OnCallLookup, choose_commander
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 TemplateChooser = Callable[[str | None, str | None], TemplateChoice]
 Decide = Callable[[AlertIn], RouteDecision]

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from warroom.config import WarroomConfig
 from warroom.escalation import cadence
 from warroom.escalation import engine as escalation
 from warroom.escalation import tick as ticks
@@ -25,6 +25,9 @@ from warroom.notify import metrics, outbox
 from warroom.notify.ports import Adapters
 from warroom.notify.sender import Sender
 from warroom.storage.db import Database
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.engine")
 TICK = 1.0  # seconds; woken earlier after writes

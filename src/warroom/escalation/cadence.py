@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.incidents.models import Incident
 from warroom.incidents.roles import IncidentRole
 from warroom.notify.cards import card_json
 from warroom.notify.outbox import Message
 from warroom.status.service import last_updates
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 OPEN = ("detected", "triaged", "mitigated")
 

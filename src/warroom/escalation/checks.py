@@ -3,71 +3,68 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from warroom.escalation.config import TARGET
-
-if TYPE_CHECKING:
-    from warroom.config import WarroomConfig
+from warroom.escalation.config import TARGET, EscalationPolicy, NotificationRules
 
 Problem = tuple[tuple[Any, ...], str]
 
 
-def check_escalation(config: WarroomConfig) -> Iterator[Problem]:
+@dataclass(frozen=True)
+class Known:
+    """What the rest of warroom.yaml defines, for escalation targets to point at."""
+
+    schedules: dict[str, list[str] | None]  # id -> layer names; None: the layers live elsewhere
+    people: set[str]
+    teams: set[str]
+
+
+def check_escalation(
+    policies: list[EscalationPolicy],
+    rules: NotificationRules,
+    *,
+    service_policies: list[str | None],
+    known: Known,
+) -> Iterator[Problem]:
     """Yield (location, message) for every reference that points at nothing."""
-    ids = [p.id for p in config.escalation_policies]
+    ids = [p.id for p in policies]
     for index, policy_id in enumerate(ids):
         if ids.index(policy_id) != index:
             yield ("escalation_policies", index, "id"), f"policy {policy_id!r} is defined twice"
-    for p_index, policy in enumerate(config.escalation_policies):
+    for p_index, policy in enumerate(policies):
         for s_index, step in enumerate(policy.steps):
             for t_index, target in enumerate(step.notify):
-                message = _target_problem(config, target)
+                message = _target_problem(known, target)
                 if message:
                     loc = ("escalation_policies", p_index, "steps", s_index, "notify", t_index)
                     yield loc, message
-    for index, service in enumerate(config.services):
-        if service.escalation and service.escalation not in ids:
-            yield (
-                ("services", index, "escalation"),
-                f"unknown escalation policy {service.escalation!r}",
-            )
-    rules = config.notifications
+    for index, wanted in enumerate(service_policies):
+        if wanted and wanted not in ids:
+            yield (("services", index, "escalation"), f"unknown escalation policy {wanted!r}")
     if rules.default_policy and rules.default_policy not in ids:
         yield (
             ("notifications", "default_policy"),
             f"unknown escalation policy {rules.default_policy!r}",
         )
-    integrations = config.integrations
-    for name in ("zoom", "pagerduty_events", "statuspage"):
-        block = getattr(integrations, name)
-        for index, severity in enumerate(getattr(block, "severities", None) or []):
-            if severity not in config.severities:
-                yield ("integrations", name, "severities", index), f"unknown severity {severity!r}"
-    # The default cadence names SEV-1..SEV-3; only a cadence someone wrote is checked.
-    cadence = rules.cadence if "cadence" in rules.model_fields_set else {}
-    for severity in cadence:
-        if severity not in config.severities:
-            yield ("notifications", "cadence", severity), f"unknown severity {severity!r}"
 
 
-def _target_problem(config: WarroomConfig, target: str) -> str | None:
+def _target_problem(known: Known, target: str) -> str | None:
     """Say what is wrong with one target, or None."""
     match = TARGET.match(target)
     if match is None:  # already refused by the model
         return None
     schedule, layer = match.group("schedule"), match.group("layer")
     if schedule and schedule != "@service":
-        if not config.has_schedule(schedule):
+        if schedule not in known.schedules:
             return f"unknown schedule {schedule!r}"
-        local = next((s for s in config.schedules if s.id == schedule), None)
-        if layer and local is not None and layer not in [x.name for x in local.layers]:
-            names = ", ".join(x.name for x in local.layers)
-            return f"schedule {schedule!r} has no layer {layer!r} (layers: {names})"
+        layers = known.schedules[schedule]
+        if layer and layers is not None and layer not in layers:
+            return f"schedule {schedule!r} has no layer {layer!r} (layers: {', '.join(layers)})"
     person = match.group("person")
-    if person and config.person(person) is None:
+    if person and person not in known.people:
         return f"unknown person {person!r}"
     team = match.group("team")
-    if team and team != "@service" and config.team(team) is None:
+    if team and team != "@service" and team not in known.teams:
         return f"unknown team {team!r}"
     return None

@@ -12,17 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.escalation.config import TARGET, EscalationPolicy
 from warroom.escalation.models import ACTIVE, Escalation
 from warroom.incidents.models import Incident
 from warroom.notify.cards import card_json
 from warroom.notify.outbox import Message
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.escalation")
 OnCall = Callable[[str, datetime], dict[str, list[str]]]  # schedule, at -> layer -> people

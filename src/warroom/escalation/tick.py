@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.core.clock import ensure_utc
 from warroom.escalation.config import EscalationPolicy
 from warroom.escalation.engine import OnCall, StepState, advance
@@ -24,6 +23,9 @@ from warroom.incidents.models import Incident, TimelineEvent
 from warroom.notify import outbox
 from warroom.notify.outbox import Message
 from warroom.storage import bulk
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.escalation")
 ESCALATIONS = cast(Table, Escalation.__table__)

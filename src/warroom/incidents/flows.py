@@ -6,12 +6,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.core.clock import Clock
 from warroom.incidents import checklists, handoff, roles, service, timeline
 from warroom.incidents.models import ChecklistItem, Incident
@@ -27,6 +26,9 @@ from warroom.incidents.service import Actor
 from warroom.incidents.states import OPEN_STATUSES
 from warroom.storage.db import Database
 from warroom.triage.commander import OnCallLookup, choose_commander
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.incidents")
 

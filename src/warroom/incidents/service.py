@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.core.text import slugify
 from warroom.incidents import checklists, handoff, timeline
@@ -17,6 +16,9 @@ from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.states import ACTION_TARGET, OPEN_STATUSES, check_action
 from warroom.mitigation import gate
 from warroom.storage.counters import next_value
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 INCIDENT_COUNTER = "incident_number"
 ASSESSMENT_FIELDS = ("commander", "severity", "impact", "scope", "priority")

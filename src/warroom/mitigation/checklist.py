@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.models import ChecklistItem, Incident
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 REASON_MAX = 1_000
 NOTE_MAX = 2_000

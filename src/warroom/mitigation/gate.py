@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.core.errors import Conflict
 from warroom.incidents import timeline
 from warroom.incidents.models import ChecklistItem, Incident
 from warroom.mitigation.checklist import items, state_of
 from warroom.postmortem.config import required_for
 from warroom.postmortem.models import Postmortem
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 LISTED_MAX = 10  # open items named in the 409's message; details list all of them
 

@@ -12,17 +12,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.core.durations import format_duration
 from warroom.detection.models import Alert
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
 from warroom.mitigation import gate
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.verification")
 ACTOR = incidents.Actor(name="warroom/verification", source="engine")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -67,20 +66,3 @@ class VerificationConfig(BaseModel):
             return False
         chosen = self.auto_resolve_severities
         return chosen is None or severity in chosen
-
-
-def check_severity_lists(config: Any) -> list[tuple[tuple[Any, ...], str]]:
-    """Severity lists in `verification:` and `postmortem:` must name configured severities."""
-    known = list(config.severities)
-    found: list[tuple[tuple[Any, ...], str]] = []
-    lists = [
-        (("verification", "auto_resolve_severities"), config.verification.auto_resolve_severities),
-        (("postmortem", "required_severities"), config.postmortem.required_severities),
-    ]
-    for loc, values in lists:
-        for index, severity in enumerate(values or []):
-            if severity not in known:
-                found.append(
-                    ((*loc, index), f"unknown severity {severity!r}; known: {', '.join(known)}")
-                )
-    return found

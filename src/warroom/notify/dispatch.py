@@ -8,7 +8,6 @@ from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from warroom.config import WarroomConfig
 from warroom.notify.cards import card_from_json
 from warroom.notify.models import Notification
 from warroom.notify.outbox import Message
@@ -18,6 +17,8 @@ from warroom.notify.slack import channel_name
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from warroom.config import WarroomConfig
 
 
 @dataclass

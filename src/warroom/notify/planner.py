@@ -13,12 +13,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.escalation import engine as escalation
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
@@ -26,6 +25,9 @@ from warroom.notify import outbox, tracking
 from warroom.notify.cards import card_json
 from warroom.notify.outbox import Message
 from warroom.status.models import StatusUpdate
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.notify")
 

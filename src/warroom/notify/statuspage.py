@@ -18,21 +18,22 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 from urllib.parse import quote, urlsplit
 
 import httpx
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from warroom.notify.ports import DeliveryError
-from warroom.notify.webhook import LOOPBACK, status_error, transport_error
-from warroom.secrets import Secret
+from warroom.notify.statuspage_config import (
+    Impact,
+    StatuspageConfig,
+)
+from warroom.notify.webhook import status_error, transport_error
+from warroom.notify.webhook_config import LOOPBACK
 
 log = logging.getLogger("warroom.notify")
 
-DEFAULT_BASE_URL = "https://api.statuspage.io"
-Impact = Literal["none", "minor", "major", "critical"]
 IMPACTS: tuple[str, ...] = get_args(Impact)
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
 COMPONENT_STATUSES = (
@@ -54,39 +55,6 @@ REFERENCE = re.compile(r"(?<![\w-])INC-\d+(?!\d)")
 PER_PAGE = 100
 MAX_PAGES = 10  # 1,000 unresolved incidents is far beyond any real page
 RATE_LIMITED = 420  # Statuspage's "Enhance Your Calm", alongside 429
-
-
-def _default_impact_map() -> dict[str, Impact]:
-    return {"SEV-1": "critical", "SEV-2": "major", "SEV-3": "minor", "SEV-4": "none"}
-
-
-class StatuspageConfig(BaseModel):
-    """`integrations.statuspage` in warroom.yaml: which page, and how incidents map onto it."""
-
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # secrets stay out
-
-    api_key: Secret
-    page_id: str = Field(pattern=r"^[A-Za-z0-9]{1,64}$")
-    base_url: str = DEFAULT_BASE_URL
-    components: dict[str, str] = Field(default_factory=dict)  # warroom id -> Statuspage id
-    severities: list[str] = Field(default_factory=lambda: ["SEV-1", "SEV-2"])
-    impact_map: dict[str, Impact] = Field(default_factory=_default_impact_map)
-    deliver_notifications: bool = True  # Statuspage e-mails/texts the page's subscribers
-    operational_on_resolve: bool = True  # a resolved incident puts its components back
-    timeout: float = Field(default=10.0, gt=0, le=60)
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK
-        if not (parts.scheme == "https" and parts.hostname) and not loopback:
-            raise ValueError(f"base_url {value!r} must be https:// (http:// only on 127.0.0.1)")
-        return value.rstrip("/")
-
-    def sends(self, severity: str) -> bool:
-        """Return whether public incidents of this severity go on the status page."""
-        return severity in self.severities
 
 
 class AtlassianStatuspage:

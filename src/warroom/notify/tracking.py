@@ -9,12 +9,11 @@ came from Jira (source `jira`) are not sent back.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.escalation.config import RetryConfig
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
@@ -24,6 +23,9 @@ from warroom.notify.outbox import UNFINISHED, Message
 from warroom.postmortem import service
 from warroom.postmortem.models import Postmortem
 from warroom.postmortem.service import TRACKER_SOURCE as SOURCE
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 CHANNEL = "tracker"
 # Action-item field -> the tracker's name for it.

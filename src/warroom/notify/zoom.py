@@ -13,36 +13,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import HttpUrl
 
 from warroom.notify.ports import DeliveryError, Meeting
-from warroom.secrets import Secret
+from warroom.notify.zoom_config import ZoomConfig
 
 _EARLY = 60.0  # seconds before expiry at which a cached token is replaced
 _REMEMBERED = 1024  # meetings remembered by key, for retries of a call that succeeded
-
-
-class ZoomConfig(BaseModel):
-    """A Zoom Server-to-Server OAuth app, and which incidents get a meeting."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    account_id: Secret
-    client_id: Secret
-    client_secret: Secret
-    oauth_url: HttpUrl = HttpUrl("https://zoom.us")
-    api_url: HttpUrl = HttpUrl("https://api.zoom.us")
-    user: str = Field(default="me", min_length=1, pattern=r"^[A-Za-z0-9@._+-]+$")
-    meeting_type: Literal["instant", "scheduled"] = "instant"
-    timeout: float = Field(default=10.0, gt=0, le=300)
-    severities: list[str] = Field(default_factory=lambda: ["SEV-1", "SEV-2"])
-
-    def wants_meeting(self, severity: str) -> bool:
-        """Tell whether an incident of this severity gets a meeting."""
-        return severity in self.severities
 
 
 class ZoomConference:

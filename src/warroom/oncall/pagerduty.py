@@ -21,28 +21,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import (
     BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
     ValidationError,
-    field_validator,
 )
 
 from warroom.core.errors import WarroomError
-from warroom.organisation import PERSON_ID
-from warroom.secrets import Secret
+from warroom.oncall.pagerduty_config import (
+    LOOPBACK,
+    PagerDutyOnCallConfig,
+)
 
-DEFAULT_BASE_URL = "https://api.pagerduty.com"
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 PAGE_LIMIT = 100  # PagerDuty's maximum page size
 MAX_RECORDS = 10_000  # PagerDuty refuses offset + limit beyond this
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class PagerDutyError(WarroomError):
@@ -50,48 +46,6 @@ class PagerDutyError(WarroomError):
 
     code = "pagerduty_unavailable"
     status = 502
-
-
-PagerDutyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-LayerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
-PersonId = Annotated[str, StringConstraints(pattern=PERSON_ID)]
-
-
-class PagerDutyScheduleMap(BaseModel):
-    """A warroom schedule whose layers (primary, secondary, …) are PagerDuty schedules."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    pagerduty_schedule_ids: dict[LayerName, Annotated[list[PagerDutyId], Field(min_length=1)]] = (
-        Field(min_length=1)
-    )
-
-
-class PagerDutyOnCallConfig(BaseModel):
-    """`integrations.pagerduty_oncall` in warroom.yaml: where to ask and how to map answers."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    api_key: Secret
-    base_url: str = DEFAULT_BASE_URL
-    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    schedules: dict[PersonId, PagerDutyScheduleMap] = Field(default_factory=dict)
-    people: dict[str, PersonId] = Field(default_factory=dict)  # PagerDuty e-mail or id -> person
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK
-        if not (parts.scheme == "https" and parts.hostname) and not loopback:
-            raise ValueError(f"base_url {value!r} must be https:// (http:// only on 127.0.0.1)")
-        return value.rstrip("/")
-
-    @field_validator("people")
-    @classmethod
-    def _people(cls, value: dict[str, str]) -> dict[str, str]:
-        # E-mail addresses are matched without regard to case; PagerDuty ids as written.
-        return {(k.lower() if "@" in k else k): v for k, v in value.items()}
 
 
 class _User(BaseModel):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.core.errors import Invalid, NotFound
 from warroom.oncall import store
 from warroom.oncall.models import Override, OverrideMode, Schedule
 from warroom.oncall.rotation import Shift, on_call, shifts
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 MAX_WINDOW_DAYS = 400  # a shift listing or calendar covers at most about a year
 

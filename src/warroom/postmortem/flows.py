@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from warroom.config import WarroomConfig
 from warroom.core.clock import Clock
 from warroom.incidents import service as incidents
 from warroom.incidents.flows import IncidentFlows
 from warroom.incidents.schemas import IncidentDetail
 from warroom.postmortem import service
 from warroom.storage.db import Database
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.postmortem")
 TRIGGERS = frozenset({"resolve", "close"})  # flow events after which a postmortem is due

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
 from warroom.postmortem import ITEM_KINDS, ITEM_STATUSES, STATUSES, WHYS_MAX
 from warroom.postmortem.config import CATEGORY_MAX, required_for
 from warroom.postmortem.models import ActionItem, Postmortem
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 DONE_STATUSES = ("resolved", "closed")
 TEXT_MAX = 2_000  # one why, cause or lesson

@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Date, String, column, func, inspect, or_, select, table
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
 from warroom.core import durations
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
@@ -27,6 +27,9 @@ from warroom.reports.schemas import (
     Stat,
 )
 from warroom.storage.base import UTCDateTime
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 DEFAULT_PERIOD = timedelta(days=30)
 LATE_LISTED = 50  # overdue postmortems and action items listed by name (all are counted)

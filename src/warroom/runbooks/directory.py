@@ -8,13 +8,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from warroom.config import WarroomConfig
 from warroom.core.errors import Invalid
 from warroom.incidents.flows import TemplateChoice
 from warroom.incidents.schemas import IncidentDetail
 from warroom.runbooks.document import render
 from warroom.runbooks.templates import FALLBACK_CHECKLIST, find_template, parse_template
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.runbooks")
 DONE_STATUSES = ("resolved", "closed")

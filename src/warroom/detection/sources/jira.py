@@ -37,7 +37,7 @@ from warroom.detection.sources.common import (
     parse_time,
     require_str,
 )
-from warroom.notify.jira import LABEL_PREFIX
+from warroom.notify.jira_config import LABEL_PREFIX
 
 SOURCE = "jira"
 SIGNATURE_HEADER = "X-Hub-Signature"

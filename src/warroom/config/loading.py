@@ -1,0 +1,51 @@
+"""Read warroom.yaml: parse, validate, and name the file, line and field of every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from warroom.config.checks import cross_check
+from warroom.config.lines import line_index, nearest_line
+from warroom.config.model import WarroomConfig
+from warroom.core.errors import ConfigError
+
+
+def load_config(path: Path | None) -> WarroomConfig:
+    """Read and validate `warroom.yaml`; errors name the file, line and field."""
+    if path is None:
+        return WarroomConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    try:
+        node = yaml.compose(text)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}:{line}: invalid YAML: {problem}"]) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: the top level must be a mapping of sections"])
+    lines = line_index(node)
+    try:
+        config = WarroomConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            field = ".".join(str(part) for part in loc) or "(top level)"
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{path}:{nearest_line(lines, loc)}: {field}: {message}")
+        raise ConfigError(problems) from exc
+    problems = cross_check(config, lines, path)
+    if problems:
+        raise ConfigError(problems)
+    return config
