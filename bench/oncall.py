@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import REPO_ROOT, Stats, machine_info, markdown_table, write_section
+from warroom.oncall.config import WEEKDAYS, Override, Schedule
 from warroom.oncall.ical import to_ical
-from warroom.oncall.models import WEEKDAYS, Override, Schedule
 from warroom.oncall.rotation import on_call, shifts
 
 TARGET_MS = 50.0

@@ -7,8 +7,8 @@ from typing import Any
 
 from icalendar import Calendar
 
+from warroom.oncall.config import Override, Schedule
 from warroom.oncall.ical import shift_uid, to_ical
-from warroom.oncall.models import Override, Schedule
 from warroom.oncall.rotation import Shift, shifts
 
 STAMP = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

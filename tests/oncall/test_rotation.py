@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warroom.oncall.models import WEEKDAYS, Override, Schedule
+from warroom.oncall.config import WEEKDAYS, Override, Schedule
 from warroom.oncall.rotation import Shift, on_call, resolve_local, shifts
 
 H = timedelta(hours=1)

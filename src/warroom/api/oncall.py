@@ -14,7 +14,6 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from warroom.oncall import service as oncall
-from warroom.oncall import store
 from warroom.oncall.ical import to_ical
 from warroom.oncall.schemas import (
     LayerNow,
@@ -218,7 +217,7 @@ def create_override(body: OverrideCreate, runtime: RuntimeDep, principal: Respon
         else starts + timedelta(minutes=body.duration_minutes or 0)
     )
     with runtime.db.transaction() as session:
-        row = store.create(
+        row = oncall.create_override(
             session,
             schedule=body.schedule,
             layer=body.layer,
@@ -243,7 +242,7 @@ def list_overrides(
     """Overrides that are in force now or start within `days`."""
     now = runtime.clock.now()
     with runtime.db.session() as session:
-        rows = store.overlapping(
+        rows = oncall.overlapping_overrides(
             session,
             start=now,
             end=now + timedelta(days=days),
@@ -258,5 +257,5 @@ def delete_override(override_id: int, runtime: RuntimeDep, _principal: Responder
     if not 1 <= override_id <= DB_INT_MAX:
         raise NotFound(f"no override {override_id}")
     with runtime.db.transaction() as session:
-        store.delete(session, override_id=override_id)
+        oncall.delete_override(session, override_id=override_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

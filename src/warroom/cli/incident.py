@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from warroom.cli.common import fail, print_json
+from warroom.core.ids import incident_number, incident_ref
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -27,11 +28,10 @@ STYLES |= {"detected": "bold red", "triaged": "yellow", "mitigated": "cyan", "re
 
 def _check_ref(value: str) -> str:
     """Return `INC-n` for `n` or `INC-n`, or raise a usage error."""
-    text = value.strip()
-    digits = text[4:] if text.upper().startswith("INC-") else text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+    number = incident_number(value)
+    if number is None:
         raise typer.BadParameter(f"{value!r} is not an incident; use a number such as 42 or INC-42")
-    return f"INC-{int(digits)}"
+    return incident_ref(number)
 
 
 def _check_time(value: str | None) -> str | None:

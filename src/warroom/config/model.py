@@ -16,8 +16,8 @@ from warroom.incidents.config import (
     default_severities,
 )
 from warroom.mitigation.actions import ActionList
-from warroom.mitigation.verification_config import VerificationConfig
-from warroom.oncall.models import Schedule
+from warroom.mitigation.config import VerificationConfig
+from warroom.oncall.config import Schedule
 from warroom.organisation import PersonConfig, TeamConfig
 from warroom.postmortem.config import PostmortemConfig
 from warroom.status.config import StatusPageConfig

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Invalid, NotFound
+from warroom.core.ids import incident_number
 from warroom.core.text import slugify
 from warroom.incidents import checklists, handoff, timeline
 from warroom.incidents.models import Incident, TimelineEvent
@@ -49,12 +50,10 @@ class Actor:
 
 def parse_ref(ref: str) -> int:
     """Turn `42`, `INC-42` or `inc-42` into 42, or raise NotFound."""
-    text = ref.strip()
-    if text.upper().startswith("INC-"):
-        text = text[4:]
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
+    number = incident_number(ref)
+    if number is None:
         raise NotFound(f"no incident {ref!r}: use a number such as 42 or INC-42")
-    return int(text)
+    return number
 
 
 def get(session: Session, ref: str | int, *, for_update: bool = False) -> Incident:

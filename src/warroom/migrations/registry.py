@@ -6,7 +6,7 @@ from warroom.escalation.models import Escalation
 from warroom.incidents.models import ChecklistItem, Incident, TimelineEvent
 from warroom.incidents.roles import IncidentRole
 from warroom.notify.models import Notification
-from warroom.oncall.store import OverrideRow
+from warroom.oncall.models import OverrideRow
 from warroom.postmortem.models import ActionItem, Postmortem  # noqa: F401  (metadata sees it)
 from warroom.status.models import StatusUpdate  # noqa: F401  (metadata sees it)
 from warroom.storage.base import Base

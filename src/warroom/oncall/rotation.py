@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from warroom.oncall.models import (
+from warroom.oncall.config import (
     CompiledRotation,
     CompiledSchedule,
     CompiledWindow,

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from warroom.incidents.schemas import Input
-from warroom.oncall.store import OverrideRow
+from warroom.oncall.models import OverrideRow
 
 
 class PersonRef(BaseModel):

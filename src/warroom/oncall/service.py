@@ -5,17 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Invalid, NotFound
-from warroom.oncall import store
-from warroom.oncall.models import Override, OverrideMode, Schedule
+from warroom.oncall.config import Override, OverrideMode, Schedule
+from warroom.oncall.models import OverrideRow
 from warroom.oncall.rotation import Shift, on_call, shifts
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 MAX_WINDOW_DAYS = 400  # a shift listing or calendar covers at most about a year
+
+MODES = ("replace", "add")  # how an override meets the rotation
+MAX_OVERRIDE = timedelta(days=90)
 
 
 def schedule(config: WarroomConfig, schedule_id: str) -> Schedule:
@@ -40,7 +44,7 @@ def overrides(
             person=r.person,
             mode=cast(OverrideMode, r.mode),
         )
-        for r in store.overlapping(session, start=start, end=end, schedules=schedules)
+        for r in overlapping_overrides(session, start=start, end=end, schedules=schedules)
     ]
 
 
@@ -96,3 +100,62 @@ def _check_window(start: datetime, end: datetime) -> None:
         raise Invalid("end must be after start", {"field": "end"})
     if (end - start).days > MAX_WINDOW_DAYS:
         raise Invalid(f"ask for at most {MAX_WINDOW_DAYS} days at a time", {"field": "end"})
+
+
+def create_override(
+    session: Session,
+    *,
+    schedule: str,
+    layer: str,
+    person: str,
+    mode: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str,
+    created_by: str | None,
+    now: datetime,
+) -> OverrideRow:
+    """Store an override after checking its window (names are checked by the caller)."""
+    if mode not in MODES:
+        raise Invalid(f"unknown mode {mode!r}; use replace or add", {"field": "mode"})
+    if ends_at <= starts_at:
+        raise Invalid("ends_at must be after starts_at", {"field": "ends_at"})
+    if ends_at <= now:
+        raise Invalid("the override would already be over", {"field": "ends_at"})
+    if ends_at - starts_at > MAX_OVERRIDE:
+        raise Invalid("an override may last at most 90 days", {"field": "ends_at"})
+    if not reason.strip():
+        raise Invalid("say why (e.g. 'covering for alice, sick')", {"field": "reason"})
+    row = OverrideRow(
+        schedule=schedule,
+        layer=layer,
+        person=person,
+        mode=mode,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=reason.strip(),
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def overlapping_overrides(
+    session: Session, *, start: datetime, end: datetime, schedules: list[str] | None = None
+) -> list[OverrideRow]:
+    """Return overrides that overlap [start, end), optionally of some schedules only."""
+    stmt = select(OverrideRow).where(OverrideRow.starts_at < end, OverrideRow.ends_at > start)
+    if schedules is not None:
+        stmt = stmt.where(OverrideRow.schedule.in_(schedules))
+    return list(session.scalars(stmt.order_by(OverrideRow.starts_at, OverrideRow.id)))
+
+
+def delete_override(session: Session, *, override_id: int) -> OverrideRow:
+    """Remove an override (it is runtime data, not history; the audit lives in the logs)."""
+    row = session.get(OverrideRow, override_id)
+    if row is None:
+        raise NotFound(f"no override {override_id}")
+    session.delete(row)
+    return row

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from warroom.oncall.models import Override, Restriction, Rotation, Schedule
+from warroom.oncall.config import Override, Restriction, Rotation, Schedule
 
 ROTATION: dict[str, Any] = {"participants": ["alice", "bob"]}
 
