@@ -22,10 +22,11 @@ run: $(STAMP)  ## create .venv, install, start warroom on SQLite at http://127.0
 test: $(STAMP)  ## install dev dependencies and run the whole suite (SQLite and PostgreSQL)
 	$(BIN)/pytest -n $(WORKERS) $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff and mypy (strict on src/)
+lint: $(STAMP)  ## ruff, mypy (strict on src/) and the import contracts (docs/adr/006)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.cli
