@@ -1,4 +1,4 @@
-"""How fast `warroom --help` answers (the issue asks for under 0.3 s)."""
+"""How fast `warroom --help` answers (target: a median under 120 ms, issue 11)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.common import REPO_ROOT, Stats, machine_info, markdown_table, write_section
 
-TARGET_SECONDS = 0.3
+TARGET_P50_MS = 120
 
 
 def time_command(argv: list[str], runs: int) -> Stats:
@@ -40,7 +40,7 @@ def main() -> None:
     rows = []
     for label, argv in commands.items():
         stats = time_command(argv, args.runs)
-        ok = "yes" if stats.max < TARGET_SECONDS * 1000 else "**no**"
+        ok = "yes" if stats.p50 < TARGET_P50_MS else "**no**"
         rows.append([f"`{label}`", str(stats.count), f"{stats.p50:.0f}", f"{stats.max:.0f}", ok])
         print(f"{label}: p50 {stats.p50:.0f} ms, max {stats.max:.0f} ms")
     if args.no_write:
@@ -55,9 +55,12 @@ def main() -> None:
             "- Command: `.venv/bin/python -m bench.cli`",
             f"- Machine: {machine}",
             "",
-            "Wall time of the whole process, one warm-up run then timed runs. Target: under 0.3 s.",
+            "Wall time of the whole process, one warm-up run then timed runs. Target: p50 under "
+            f"{TARGET_P50_MS} ms.",
             "",
-            markdown_table(["Command", "Runs", "p50 (ms)", "max (ms)", "< 300 ms"], rows),
+            markdown_table(
+                ["Command", "Runs", "p50 (ms)", "max (ms)", f"p50 < {TARGET_P50_MS} ms"], rows
+            ),
         ]
     )
     write_section(REPO_ROOT / "docs" / "benchmarks.md", "cli", body)

@@ -10,7 +10,9 @@ from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref, _client, _explain, _request, _text, incident_app
 
 actions_app = typer.Typer(
-    help="Automated actions from warroom.yaml (rollbacks, flags, blocks).", no_args_is_help=True
+    rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
+    help="Automated actions from warroom.yaml (rollbacks, flags, blocks).",
+    no_args_is_help=True,
 )
 
 ACTIONS_API = "/api/v1/actions"

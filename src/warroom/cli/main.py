@@ -21,6 +21,7 @@ from warroom.cli.serve import serve
 from warroom.cli.silence import silence_app
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
     name="warroom",
     help="Incident response that runs your runbook: detect, triage, escalate, mitigate, learn.",
     no_args_is_help=True,

@@ -12,6 +12,7 @@ from warroom.cli.common import print_json
 from warroom.cli.incident import _check_time, _request, _text, _when
 
 silence_app = typer.Typer(
+    rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
     help="Silences (maintenance windows): matching alerts are stored but open no incident.",
     no_args_is_help=True,
 )
