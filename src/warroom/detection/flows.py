@@ -18,7 +18,6 @@ from warroom.detection.routing import Router
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
 from warroom.detection.service import Intake
 from warroom.incidents.flows import IncidentFlows, RunbookPort, TemplateChoice
-from warroom.mitigation import verification_metrics
 from warroom.storage.db import Database
 from warroom.storage.group_commit import GroupCommitter
 
@@ -148,7 +147,7 @@ class IntakeFlows:
                 continue
             metrics.record(result.source, result)
             for _number, severity, inside in result.refired:
-                verification_metrics.refired(severity, inside=inside)
+                metrics.refired(severity, inside=inside)
             opened.update(result.opened)
             touched.extend(n for n in result.touched if n not in touched)
             if result.opened:

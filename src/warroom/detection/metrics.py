@@ -14,6 +14,13 @@ REJECTIONS = Counter(
     "Deliveries refused before any effect (bad signature, too large, malformed…).",
     ["source", "reason"],
 )
+# A verification counter, counted where the refire is seen: by the intake, after its commit.
+REFIRED = Counter(
+    "warroom_mitigation_refires",
+    "Mitigated incidents a linked alert returned to triaged, by severity and whether it fired "
+    "inside the verification window.",
+    ["severity", "inside_window"],
+)
 OUTCOMES = ("new", "repeated", "resolved", "silenced", "dropped", "ignored")
 
 
@@ -28,3 +35,8 @@ def record(source: str, result: IngestResult) -> None:
 def rejected(source: str, reason: str) -> None:
     """Count a refused delivery."""
     REJECTIONS.labels(source=source, reason=reason).inc()
+
+
+def refired(severity: str, *, inside: bool) -> None:
+    """Count a committed return to triaged after a linked alert fired again."""
+    REFIRED.labels(severity=severity, inside_window=str(inside).lower()).inc()

@@ -14,12 +14,6 @@ AUTO_RESOLVED = Counter(
     "Incidents resolved on their own when the verification window passed, by severity.",
     ["severity"],
 )
-REFIRED = Counter(
-    "warroom_mitigation_refires",
-    "Mitigated incidents a linked alert returned to triaged, by severity and whether it fired "
-    "inside the verification window.",
-    ["severity", "inside_window"],
-)
 
 
 def swept(severities: dict[int, str], resolved: list[int]) -> None:
@@ -28,8 +22,3 @@ def swept(severities: dict[int, str], resolved: list[int]) -> None:
         PASSED.labels(severity=severity).inc()
         if number in resolved:
             AUTO_RESOLVED.labels(severity=severity).inc()
-
-
-def refired(severity: str, *, inside: bool) -> None:
-    """Count a committed return to triaged after a linked alert fired again."""
-    REFIRED.labels(severity=severity, inside_window=str(inside).lower()).inc()
