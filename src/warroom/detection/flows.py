@@ -129,7 +129,7 @@ class IntakeFlows:
             now=now,
             source=source,
             integration=integration,
-            oncall=self.incidents.oncall,
+            rules=self.incidents.rules,
         )
 
     def close(self) -> None:

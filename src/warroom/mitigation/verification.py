@@ -21,11 +21,17 @@ from warroom.core.durations import format_duration
 from warroom.detection.models import Alert
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
+from warroom.incidents.actor import Actor
+from warroom.incidents.lifecycle import Rules
 from warroom.incidents.models import Incident
 from warroom.mitigation import gate
+from warroom.triage.service import Command
 
 log = logging.getLogger("warroom.verification")
-ACTOR = incidents.Actor(name="warroom/verification", source="engine")
+ACTOR = Actor(name="warroom/verification", source="engine")
+# Until the engine is handed the composition root's rules (issue 11, item 6), its sweep
+# resolves past mitigation's own gate only; it never changes fields, so no handoff happens.
+ENGINE_RULES = Rules(lifecycle=(gate.VerificationGate(),), command=Command())
 SWEEP_LIMIT = 500  # incidents looked at per sweep; the rest wait for the next one
 
 
@@ -40,8 +46,9 @@ def on_refire(
     config: WarroomConfig,
     incident: Incident,
     now: datetime,
-    actor: incidents.Actor,
+    actor: Actor,
     alert_title: str,
+    rules: Rules,
 ) -> bool:
     """Return a mitigated incident to triaged because a linked alert fired again.
 
@@ -75,6 +82,7 @@ def on_refire(
         action="reopen",
         now=now,
         actor=actor,
+        rules=rules,
         note="a linked alert fired again; the mitigation did not hold",
     )
     return True
@@ -95,7 +103,9 @@ class SweepResult:
     severities: dict[int, str] = field(default_factory=dict)  # incident number -> severity
 
 
-def sweep(session: Session, *, config: WarroomConfig, now: datetime) -> SweepResult:
+def sweep(
+    session: Session, *, config: WarroomConfig, now: datetime, rules: Rules = ENGINE_RULES
+) -> SweepResult:
     """Mark verified every mitigated incident whose linked alerts stayed resolved for the
     window; resolve those that may resolve on their own (caller commits)."""
     settings = config.verification
@@ -121,7 +131,7 @@ def sweep(session: Session, *, config: WarroomConfig, now: datetime) -> SweepRes
         )
     )
     for incident in candidates:
-        _verified(session, config=config, incident=incident, now=now, result=result)
+        _verified(session, config=config, incident=incident, now=now, result=result, rules=rules)
     return result
 
 
@@ -132,6 +142,7 @@ def _verified(
     incident: Incident,
     now: datetime,
     result: SweepResult,
+    rules: Rules,
 ) -> None:
     """Record that the window passed; resolve if allowed and the checklist is settled."""
     settings = config.verification
@@ -168,6 +179,7 @@ def _verified(
             action="resolve",
             now=now,
             actor=ACTOR,
+            rules=rules,
             note=f"verification window of {_span(settings.window)} passed (auto_resolve)",
         )
         result.resolved.append(incident.number)

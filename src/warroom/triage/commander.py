@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from warroom.config import WarroomConfig
 from warroom.core.errors import WarroomError
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.triage")
 # schedule id, instant -> layer name -> people on call (in the schedule's layer order)
