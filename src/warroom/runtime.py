@@ -12,12 +12,18 @@ from warroom.core.clock import Clock
 from warroom.detection.flows import IntakeFlows
 from warroom.engine.runner import Engine
 from warroom.incidents.flows import IncidentFlows
+from warroom.incidents.lifecycle import Rules
+from warroom.mitigation.gate import VerificationGate
 from warroom.notify.adapters import build_adapters, channels_of
 from warroom.notify.ports import Adapters
 from warroom.oncall.pagerduty import PagerDutyOnCall
+from warroom.postmortem.flows import PostmortemFlows
+from warroom.postmortem.gate import PostmortemGate
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.settings import Settings
 from warroom.storage.db import Database
+from warroom.triage.flows import TriageFlows
+from warroom.triage.service import Assessment, Command
 
 log = logging.getLogger("warroom")
 
@@ -32,6 +38,8 @@ class Runtime:
     runbooks: RunbookDirectory
     config_value: WarroomConfig
     flows: IncidentFlows = field(init=False)
+    triage: TriageFlows = field(init=False)
+    postmortems: PostmortemFlows = field(init=False)
     intake: IntakeFlows = field(init=False)
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
@@ -43,14 +51,23 @@ class Runtime:
         from warroom.incidents import metrics
         from warroom.notify.planner import Planner
 
+        # The phases' rules every incident change passes, in the order they are checked
+        # (ADR 005): triage's assessment, mitigation's Verification gate, postmortem's close.
+        rules = Rules(
+            lifecycle=(Assessment(), VerificationGate(), PostmortemGate()),
+            command=Command(oncall=self.on_call_at),
+        )
         self.flows = IncidentFlows(
             db=self.db,
             config=self.config,
             clock=self.clock,
             runbooks=self.runbooks,
+            rules=rules,
             listeners=[metrics.record],
-            oncall=self.on_call_at,
         )
+        self.triage = TriageFlows(incidents=self.flows)
+        # Also installs the listener that starts a postmortem when its incident resolves.
+        self.postmortems = PostmortemFlows(incidents=self.flows, archive=self.runbooks.archive)
         self.intake = IntakeFlows(
             db=self.db,
             config=self.config,
@@ -75,9 +92,6 @@ class Runtime:
         )
         self.db.before_commit.append(planner)
         self.db.after_commit.append(planner.after_commit)
-        from warroom.postmortem import flows as postmortems
-
-        postmortems.install(self.flows)  # a postmortem starts when its incident resolves
 
     def adapters(self) -> Adapters:
         """Return the notification adapters for the configuration in force."""

@@ -23,7 +23,7 @@ from tests.notify.slack_server import SlackServer
 from warroom.app import build_runtime
 from warroom.config import load_config
 from warroom.escalation.models import Escalation
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.notify.models import Notification
 from warroom.runtime import Runtime
 from warroom.settings import Settings

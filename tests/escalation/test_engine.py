@@ -11,7 +11,7 @@ from sqlalchemy import select
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.escalation.models import Escalation
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.notify.fakes import (
     FakeChat,
     FakeConference,

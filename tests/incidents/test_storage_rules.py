@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 
+from warroom.incidents.actor import Actor
 from warroom.incidents.models import Incident, TimelineEvent
-from warroom.incidents.service import Actor
 from warroom.runtime import Runtime
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from warroom.config import WarroomConfig
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 
 PY = sys.executable

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from tests.helpers import SKIP
 from tests.mitigation.conftest import ENV_SECRET, TOKEN, IdentityApi, declare
+from warroom.incidents.actor import Actor
 from warroom.incidents.models import TimelineEvent
-from warroom.incidents.service import Actor
 from warroom.runtime import Runtime
 
 

@@ -16,8 +16,8 @@ from tests.cli.test_incident_cli import Cli, cli, error, ok  # noqa: F401  (fixt
 from tests.helpers import SKIP
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.incidents.actor import Actor
 from warroom.incidents.models import ChecklistItem, TimelineEvent
-from warroom.incidents.service import Actor
 from warroom.runtime import Runtime
 
 RITA = Actor(name="rita", source="api")

@@ -16,8 +16,8 @@ from tests.mitigation.test_checklist import entries, snapshot, url
 from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import FrozenClock
 from warroom.core.errors import ConfigError
+from warroom.incidents.actor import Actor
 from warroom.incidents.models import TimelineEvent
-from warroom.incidents.service import Actor
 from warroom.postmortem.models import Postmortem
 from warroom.runtime import Runtime
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.notify.slack_server import SlackServer
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.notify.fakes import FakeMailer
 from warroom.notify.models import Notification
 from warroom.notify.ports import Adapters

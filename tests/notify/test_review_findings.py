@@ -15,7 +15,7 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.escalation import cadence
 from warroom.escalation.models import Escalation
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.notify import outbox
 from warroom.notify.fakes import (
     FakeChat,

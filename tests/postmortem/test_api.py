@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -410,3 +410,27 @@ def test_html_export_keeps_paragraphs_and_line_breaks(
         "<h2>Summary</h2><p>Checkout slowed down.<br>Payments timed out.</p>"
         "<p>Then it &lt;recovered&gt;.</p>"
     ) in html
+
+
+def test_get_before_the_postmortem_exists_writes_nothing(
+    runtime: Runtime, api: TestClient, clock: FrozenClock
+) -> None:
+    clock.set(datetime(2026, 3, 5, 10, 0, tzinfo=UTC))  # a Thursday
+    ref = declare(api, "Checkout is slow", severity="SEV-2")
+    verify(api, ref)
+    ok(api.post(f"/api/v1/incidents/{ref}/resolve", json={}))
+    with runtime.db.transaction() as session:  # as if the resolve's listener had failed
+        found = service.find(session, get(session, ref))
+        assert found is not None
+        session.delete(found)
+    assert counts(runtime) == (0, 0, 0)
+    clock.advance(timedelta(seconds=60))
+    pm = ok(api.get(base(ref)))
+    assert (pm["status"], pm["required"]) == ("draft", True)
+    assert pm["due_at"].startswith("2026-03-12T10:00")  # counted from the resolve
+    assert list(pm["fishbone"]) == ["People", "Process", "Technology", "Environment", "Tools"]
+    assert (pm["summary"], pm["five_whys"], pm["action_items"]) == ("", [], [])
+    assert api.get(base(ref) + "/fishbone.svg").status_code == 200
+    assert counts(runtime) == (0, 0, 0)  # reading made no row
+    ok(api.put(base(ref), json={"summary": "Slow queries"}))
+    assert counts(runtime) == (1, 0, 0)  # the first write creates it

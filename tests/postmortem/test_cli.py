@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from tests.helpers import SKIP
 from tests.postmortem.test_api import FULL
 from warroom.cli.main import app
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 
 runner = CliRunner()

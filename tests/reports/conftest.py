@@ -10,8 +10,8 @@ from sqlalchemy import update
 from tests.conftest import START
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.incidents.actor import Actor
 from warroom.incidents.models import Incident
-from warroom.incidents.service import Actor
 from warroom.runtime import Runtime
 
 MIN = timedelta(minutes=1)

@@ -19,7 +19,7 @@ from warroom.app import Runtime, build_runtime, create_app
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.incidents import metrics
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.settings import Settings
 
 RITA = Actor(name="rita", source="api")

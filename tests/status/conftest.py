@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import SKIP
 from warroom.config import WarroomConfig
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 
 COMPONENTS = [

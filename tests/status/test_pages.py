@@ -12,7 +12,7 @@ from tests.helpers import SKIP
 from tests.status.conftest import declare
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 
 A = "{http://www.w3.org/2005/Atom}"

@@ -13,8 +13,8 @@ from tests.status.conftest import close, declare
 from warroom.core.clock import FrozenClock
 from warroom.core.errors import Conflict, Invalid
 from warroom.incidents import service as incidents
+from warroom.incidents.actor import Actor
 from warroom.incidents.models import TimelineEvent
-from warroom.incidents.service import Actor
 from warroom.runtime import Runtime
 from warroom.status import service
 from warroom.status.models import StatusUpdate

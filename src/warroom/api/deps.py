@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from warroom.auth import service as auth
 from warroom.auth.service import Principal
 from warroom.core.errors import Unauthorized
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 
 # Ids and cursors above this cannot exist (32-bit integer columns) and would overflow them.

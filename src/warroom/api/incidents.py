@@ -159,7 +159,7 @@ def propose_commander(
     ref: str, body: CommanderProposal, request: Request, runtime: RuntimeDep, principal: Responder
 ) -> IncidentDetail:
     """Hand command to someone: immediate with no IC yet, else pending until they accept."""
-    return runtime.flows.propose_commander(
+    return runtime.triage.propose_commander(
         ref, actor=actor_of(principal, request), person=body.person, reason=body.reason
     )
 
@@ -169,7 +169,7 @@ def accept_command(
     ref: str, request: Request, runtime: RuntimeDep, principal: Responder
 ) -> IncidentDetail:
     """Accept a pending handoff: the proposed person, or an admin on their behalf."""
-    return runtime.flows.answer_handoff(
+    return runtime.triage.answer_handoff(
         ref, actor=actor_of(principal, request), accept=True, on_behalf=principal.role == "admin"
     )
 
@@ -179,7 +179,7 @@ def decline_command(
     ref: str, request: Request, runtime: RuntimeDep, principal: Responder
 ) -> IncidentDetail:
     """Decline a pending handoff; the current IC stays in charge."""
-    return runtime.flows.answer_handoff(
+    return runtime.triage.answer_handoff(
         ref, actor=actor_of(principal, request), accept=False, on_behalf=principal.role == "admin"
     )
 
@@ -189,7 +189,7 @@ def assign_role(
     ref: str, body: RoleChange, request: Request, runtime: RuntimeDep, principal: Responder
 ) -> IncidentDetail:
     """Give someone a role (deputy, scribe, communications, sme, reporter)."""
-    return runtime.flows.change_role(
+    return runtime.triage.change_role(
         ref, actor=actor_of(principal, request), role=body.role, person=body.person
     )
 
@@ -199,7 +199,7 @@ def release_role(
     ref: str, body: RoleChange, request: Request, runtime: RuntimeDep, principal: Responder
 ) -> IncidentDetail:
     """Take a role back from someone."""
-    return runtime.flows.change_role(
+    return runtime.triage.change_role(
         ref, actor=actor_of(principal, request), role=body.role, person=body.person, release=True
     )
 

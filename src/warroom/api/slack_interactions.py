@@ -15,8 +15,8 @@ from warroom.api.errors import ERROR_RESPONSES
 from warroom.api.intake import Rejected, _body, _guarded, _instances, _reject, _unauthorized
 from warroom.core.errors import WarroomError
 from warroom.detection.sources import slack
+from warroom.incidents.actor import Actor
 from warroom.incidents.schemas import IncidentDetail
-from warroom.incidents.service import Actor
 from warroom.notify.slack_blocks import ACKNOWLEDGE, ACTIONS
 from warroom.runtime import Runtime
 

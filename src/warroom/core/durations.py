@@ -34,9 +34,9 @@ def parse(value: Any) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    """Write a duration back the way it is written in YAML (`1h30m`, `0s`)."""
+    """Write a duration back the way it is written in YAML (`1h30m`; `0s` for none or less)."""
     seconds = int(value.total_seconds())
-    if seconds == 0:
+    if seconds <= 0:
         return "0s"
     out = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):

@@ -130,7 +130,7 @@ class IntakeFlows:
             now=now,
             source=source,
             integration=integration,
-            oncall=self.incidents.oncall,
+            rules=self.incidents.rules,
         )
 
     def close(self) -> None:

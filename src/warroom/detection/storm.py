@@ -8,57 +8,59 @@ writer) is left to the per-alert path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from warroom.detection.models import Alert, AlertGroup
-from warroom.detection.rows import GROUP_IS_OPEN, alert_title, capped_raw, insert_for
-from warroom.detection.schemas import AlertIn, RouteDecision
-from warroom.incidents.models import Incident
-from warroom.incidents.states import OPEN_STATUSES
-
-if TYPE_CHECKING:
-    from warroom.detection.service import Intake
+from warroom.detection.grouping import find_open, group_key, open_incident
+from warroom.detection.linking import Linker
+from warroom.detection.models import Alert
+from warroom.detection.rows import alert_title, capped_raw, insert_for
+from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
+from warroom.detection.silencing import ActiveSilences
 
 CHUNK = 400  # rows per INSERT (SQLite allows 32,766 bound values per statement)
+# The per-alert path, for a storm's first alert: (alert, decision, its delivery's result)
+OneAlert = Callable[[AlertIn, RouteDecision, IngestResult], None]
 
 
 def join_storm(
-    intake: Intake, items: list[tuple[AlertIn, RouteDecision]], owner_of: dict[str, int]
+    linker: Linker,
+    *,
+    integration: str,
+    silences: ActiveSilences,
+    items: list[tuple[AlertIn, RouteDecision]],
+    results: list[IngestResult],
+    owner_of: dict[str, int],
+    one: OneAlert,
 ) -> dict[str, str]:
     """Insert new alerts of open incidents in bulk.
 
-    Returns fingerprint -> "bulk" (inserted here; the caller counts it) or "done" (the
-    group's first alert, which opened the incident through the per-alert path).
+    `results` holds one result per delivery and `owner_of` maps a fingerprint to the index of
+    the delivery it came from. Returns fingerprint -> "bulk" (inserted here; the caller counts
+    it) or "done" (the group's first alert, which opened the incident through `one`).
     """
+    session = linker.session
     by_key: dict[str, list[tuple[AlertIn, RouteDecision]]] = {}
     seen: set[str] = set()
     for alert, decision in items:
-        if alert.fingerprint in seen or intake._silence_for(alert.labels) is not None:
+        if alert.fingerprint in seen or silences.matching(alert.labels) is not None:
             continue
         seen.add(alert.fingerprint)
-        by_key.setdefault(intake._group_key(alert, decision), []).append((alert, decision))
+        by_key.setdefault(group_key(alert, decision, integration), []).append((alert, decision))
     handled: dict[str, str] = {}
-    insert = insert_for(intake.session)
+    insert = insert_for(session)
     for key, members in by_key.items():
         if len(members) < 2:
             continue  # a single alert: the per-alert path is as cheap
-        group = intake.session.scalars(
-            select(AlertGroup).where(AlertGroup.group_key == key, GROUP_IS_OPEN)
-        ).first()
-        incident = _open_incident(intake, group)
+        incident = open_incident(session, find_open(session, key))
         if incident is None:
             # The storm's first alert opens the incident the usual way; the rest join in bulk.
             first, decision = members[0]
-            intake.current = owner_of[first.fingerprint]
-            intake._one(first, decision)
+            one(first, decision, results[owner_of[first.fingerprint]])
             handled[first.fingerprint] = "done"
             members = members[1:]
-            group = intake.session.scalars(
-                select(AlertGroup).where(AlertGroup.group_key == key, GROUP_IS_OPEN)
-            ).first()
-            incident = _open_incident(intake, group)
+            incident = open_incident(session, find_open(session, key))
             if incident is None:
                 continue  # silenced or otherwise not linked: leave the rest to the usual path
         changed = False  # whether the incident's runbook file needs rewriting
@@ -67,7 +69,7 @@ def join_storm(
             rows = [
                 {
                     "source": a.source,
-                    "integration": intake.integration,
+                    "integration": integration,
                     "kind": a.kind,
                     "fingerprint": a.fingerprint,
                     "status": "firing",
@@ -80,8 +82,8 @@ def join_storm(
                     "ends_at": None,
                     "generator_url": a.generator_url,
                     "group_key": key,
-                    "received_at": intake.now,
-                    "last_seen_at": intake.now,
+                    "received_at": linker.now,
+                    "last_seen_at": linker.now,
                     "seen_count": 1,
                     "incident_id": incident.id,
                     "silence_id": None,
@@ -100,31 +102,22 @@ def join_storm(
                 .returning(table.c.id, table.c.fingerprint)
             )
             titles = {row["fingerprint"]: row["title"] for row in rows}
-            inserted = {
-                fp: (alert_id, titles[fp]) for alert_id, fp in intake.session.execute(stmt, rows)
-            }
+            inserted = {fp: (alert_id, titles[fp]) for alert_id, fp in session.execute(stmt, rows)}
             for alert, _ in chunk:
                 if alert.fingerprint in inserted:
                     alert_id, title = inserted[alert.fingerprint]
-                    if intake._note_joined(incident, alert_id, str(title), alert):
+                    result = results[owner_of[alert.fingerprint]]
+                    if linker.note_joined(incident, alert_id, str(title), alert):
                         changed = True
-                    if intake.fired_again(incident, str(title)):
+                    if linker.fired_again(incident, str(title), result):
                         changed = True
                     handled[alert.fingerprint] = "bulk"
         starts = [a.starts_at for a, _ in members if handled.get(a.fingerprint) and a.starts_at]
-        if starts and intake._move_start_earlier(incident, min(starts)):
+        if starts and linker.move_start_earlier(incident, min(starts)):
             changed = True
         for alert, _ in members:  # every delivery with an alert here joined this incident
             if handled.get(alert.fingerprint):
-                intake.results[owner_of[alert.fingerprint]].link(incident.number)
+                results[owner_of[alert.fingerprint]].link(incident.number)
         if changed:
-            intake.results[owner_of[members[0][0].fingerprint]].touch(incident.number)
+            results[owner_of[members[0][0].fingerprint]].touch(incident.number)
     return handled
-
-
-def _open_incident(intake: Intake, group: AlertGroup | None) -> Incident | None:
-    """Return the group's incident if it is still open."""
-    if group is None or group.incident_id is None:
-        return None
-    incident = intake.session.get(Incident, group.incident_id)
-    return incident if incident is not None and incident.status in OPEN_STATUSES else None

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.incidents.models import Incident
-from warroom.incidents.roles import IncidentRole
+from warroom.incidents.models import Incident, IncidentRole
 from warroom.notify.cards import card_json
 from warroom.notify.outbox import Message
 from warroom.status.service import last_updates

@@ -4,16 +4,13 @@ incident turns out to be of another type."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.incidents import timeline
+from warroom.incidents.actor import Actor
 from warroom.incidents.models import ChecklistItem, Incident
-
-if TYPE_CHECKING:
-    from warroom.incidents.service import Actor
 
 
 def seed(session: Session, *, incident: Incident, checklist: list[tuple[str, str]]) -> None:

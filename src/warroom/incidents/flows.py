@@ -12,9 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
-from warroom.incidents import checklists, handoff, roles, service, timeline
+from warroom.incidents import checklists, service, timeline
+from warroom.incidents.actor import Actor
+from warroom.incidents.lifecycle import Rules
 from warroom.incidents.models import ChecklistItem, Incident
-from warroom.incidents.queries import ListFilters, all_numbers, list_incidents
+from warroom.incidents.queries import ListFilters, all_numbers, current_roles, list_incidents
 from warroom.incidents.schemas import (
     ChecklistItemOut,
     IncidentDetail,
@@ -22,10 +24,11 @@ from warroom.incidents.schemas import (
     RoleOut,
     TimelineEventOut,
 )
-from warroom.incidents.service import Actor
 from warroom.incidents.states import OPEN_STATUSES
 from warroom.storage.db import Database
-from warroom.triage.commander import OnCallLookup, choose_commander
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -73,10 +76,10 @@ class IncidentFlows:
     config: Callable[[], WarroomConfig]
     clock: Clock
     runbooks: RunbookPort
+    rules: Rules  # the phases' rules every change passes (ADR 005), from the composition root
     listeners: list[Listener] | None = None
-    oncall: OnCallLookup | None = None  # who is on call, for choosing the first IC
 
-    def _finish(self, event: str, detail: IncidentDetail) -> IncidentDetail:
+    def finish(self, event: str, detail: IncidentDetail) -> IncidentDetail:
         """After commit: write the runbook file and tell listeners (metrics, later the engine)."""
         severity = self.config().severities.get(detail.severity)
         self.runbooks.publish(detail, severity.name if severity else None)
@@ -101,12 +104,8 @@ class IncidentFlows:
         if fields.get("commander"):
             fields["commander_reason"] = f"named by {actor.name or actor.source} when declaring"
         else:
-            fields["commander"], fields["commander_reason"] = choose_commander(
-                config,
-                service=fields.get("service"),
-                reporter=actor.name,
-                at=now,
-                lookup=self.oncall,
+            fields["commander"], fields["commander_reason"] = self.rules.command.first_commander(
+                config, service=fields.get("service"), reporter=actor.name, at=now
             )
         with self.db.transaction() as session:
             incident = service.declare(
@@ -119,7 +118,7 @@ class IncidentFlows:
                 **fields,
             )
             if actor.name:  # the "declared" event already says who; no second event
-                roles.record_reporter(session, incident=incident, person=actor.name, now=now)
+                self.rules.command.reporter(session, incident=incident, person=actor.name, now=now)
             detail = load_detail(session, incident)
         log.info(
             "declared %s (%s): %s",
@@ -128,7 +127,7 @@ class IncidentFlows:
             detail.title,
             extra={"incident": detail.ref},
         )
-        return self._finish("declared", detail)
+        return self.finish("declared", detail)
 
     def update(
         self, ref: str, *, actor: Actor, changes: dict[str, Any], reason: str | None = None
@@ -144,6 +143,7 @@ class IncidentFlows:
                 now=now,
                 actor=actor,
                 changes=changes,
+                rules=self.rules,
                 reason=reason,
             )
             type_config = config.incident_type(incident.incident_type)
@@ -162,6 +162,7 @@ class IncidentFlows:
                     now=now,
                     actor=actor,
                     changes={"visibility": "restricted"},
+                    rules=self.rules,
                     reason=f"{type_config.name or type_config.id} incidents are restricted",
                 )
             if "incident_type" in changed and incident.status in OPEN_STATUSES:
@@ -180,60 +181,7 @@ class IncidentFlows:
                     actor=actor,
                 )
             detail = load_detail(session, incident)
-        return self._finish("updated", detail)
-
-    def propose_commander(
-        self, ref: str, *, actor: Actor, person: str, reason: str | None = None
-    ) -> IncidentDetail:
-        """Name a new Incident Commander (pending their acceptance if one is in charge)."""
-        with self.db.transaction() as session:
-            incident = service.get(session, ref, for_update=True)
-            handoff.propose_commander(
-                session,
-                incident=incident,
-                person=person,
-                now=self.clock.now(),
-                actor=actor,
-                reason=reason,
-            )
-            detail = load_detail(session, incident)
-        return self._finish("commander", detail)
-
-    def answer_handoff(
-        self, ref: str, *, actor: Actor, accept: bool, on_behalf: bool
-    ) -> IncidentDetail:
-        """Accept or decline a pending IC handoff."""
-        with self.db.transaction() as session:
-            incident = service.get(session, ref, for_update=True)
-            handoff.answer_handoff(
-                session,
-                incident=incident,
-                accept=accept,
-                now=self.clock.now(),
-                actor=actor,
-                on_behalf=on_behalf,
-            )
-            detail = load_detail(session, incident)
-        return self._finish("commander", detail)
-
-    def change_role(
-        self, ref: str, *, actor: Actor, role: str, person: str, release: bool = False
-    ) -> IncidentDetail:
-        """Give someone a response role, or take it back."""
-        with self.db.transaction() as session:
-            incident = service.get(session, ref, for_update=True)
-            change = roles.release if release else roles.assign
-            change(
-                session,
-                incident=incident,
-                role=role,
-                person=person,
-                now=self.clock.now(),
-                actor_name=actor.name,
-                source=actor.source,
-            )
-            detail = load_detail(session, incident)
-        return self._finish("role", detail)
+        return self.finish("updated", detail)
 
     def acknowledge(self, ref: str, *, actor: Actor) -> IncidentDetail:
         """Acknowledge an incident (idempotent)."""
@@ -241,7 +189,7 @@ class IncidentFlows:
             incident = service.get(session, ref, for_update=True)
             service.acknowledge(session, incident=incident, now=self.clock.now(), actor=actor)
             detail = load_detail(session, incident)
-        return self._finish("acknowledged", detail)
+        return self.finish("acknowledged", detail)
 
     def transition(
         self,
@@ -263,13 +211,14 @@ class IncidentFlows:
                 action=action,
                 now=self.clock.now(),
                 actor=actor,
+                rules=self.rules,
                 note=note,
                 fields=fields,
                 skip_verification=skip_verification,
             )
             detail = load_detail(session, incident)
         log.info("%s is now %s", detail.ref, detail.status, extra={"incident": detail.ref})
-        return self._finish(action, detail)
+        return self.finish(action, detail)
 
     def note(
         self,
@@ -295,14 +244,14 @@ class IncidentFlows:
             session.flush()
             out = TimelineEventOut.of(event)
             detail = load_detail(session, incident)
-        self._finish("note", detail)
+        self.finish("note", detail)
         return out
 
     def refresh(self, number: int, event: str) -> IncidentDetail:
         """Rewrite the runbook file of an incident changed by another flow (intake, engine)."""
         with self.db.session() as session:
             detail = load_detail(session, service.get(session, number))
-        return self._finish(event, detail)
+        return self.finish(event, detail)
 
     def get(self, ref: str) -> IncidentDetail:
         """Return an incident with its checklist and timeline."""
@@ -354,7 +303,7 @@ def load_detail(session: Session, incident: Incident) -> IncidentDetail:
     base = IncidentOut.of(incident)
     held = [
         RoleOut(role=r.role, person=r.person, since=r.since, assigned_by=r.assigned_by)
-        for r in roles.current(session, incident)
+        for r in current_roles(session, incident)
     ]
     return IncidentDetail(
         **base.model_dump(),

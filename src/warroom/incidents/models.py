@@ -1,4 +1,4 @@
-"""The incident aggregate: the incident row, its append-only timeline and checklist items."""
+"""The incident aggregate: the incident row, its append-only timeline, checklist and roles."""
 
 from __future__ import annotations
 
@@ -116,3 +116,24 @@ class ChecklistItem(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     incident: Mapped[Incident] = relationship(back_populates="checklist")
+
+
+class IncidentRole(Base):
+    """Someone holding a role in an incident, from `since` until `until` (None: still).
+
+    The rules on roles live in triage/roles.py; the row stays beside the aggregate because
+    the incident's detail, the postmortem and the escalation cadence read it.
+    """
+
+    __tablename__ = "incident_roles"
+    __table_args__ = (Index("ix_incident_roles_incident_id", "incident_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="RESTRICT"), nullable=False
+    )
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    person: Mapped[str] = mapped_column(String(64), nullable=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assigned_by: Mapped[str | None] = mapped_column(String(64))

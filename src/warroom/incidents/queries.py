@@ -1,4 +1,4 @@
-"""Reading incidents: filtered, cursor-paginated lists."""
+"""Reading incidents: filtered, cursor-paginated lists; the roles held now."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Invalid
-from warroom.incidents.models import Incident
+from warroom.incidents.models import Incident, IncidentRole
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,13 @@ def list_incidents(
 def all_numbers(session: Session) -> list[int]:
     """Return every incident number, oldest first."""
     return list(session.scalars(select(Incident.number).order_by(Incident.number)))
+
+
+def current_roles(session: Session, incident: Incident) -> list[IncidentRole]:
+    """Return the roles held now, in the order they were given."""
+    stmt = (
+        select(IncidentRole)
+        .where(IncidentRole.incident_id == incident.id, IncidentRole.until.is_(None))
+        .order_by(IncidentRole.id)
+    )
+    return list(session.scalars(stmt))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,17 +11,17 @@ from sqlalchemy.orm import Session
 from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.core.ids import incident_number
 from warroom.core.text import slugify
-from warroom.incidents import checklists, handoff, timeline
+from warroom.incidents import checklists, timeline
+from warroom.incidents.actor import Actor
+from warroom.incidents.lifecycle import Move, Rules
 from warroom.incidents.models import Incident, TimelineEvent
-from warroom.incidents.states import ACTION_TARGET, OPEN_STATUSES, check_action
-from warroom.mitigation import gate
+from warroom.incidents.states import ACTION_TARGET, check_action
 from warroom.storage.counters import next_value
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 INCIDENT_COUNTER = "incident_number"
-ASSESSMENT_FIELDS = ("commander", "severity", "impact", "scope", "priority")
 EDITABLE_FIELDS = (
     "title",
     "summary",
@@ -38,14 +37,6 @@ EDITABLE_FIELDS = (
     "owner",
     "module",
 )
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something, and through which channel (api, cli, web, demo, alertmanager…)."""
-
-    name: str | None
-    source: str
 
 
 def parse_ref(ref: str) -> int:
@@ -199,9 +190,14 @@ def update(
     now: datetime,
     actor: Actor,
     changes: dict[str, Any],
+    rules: Rules,
     reason: str | None = None,
 ) -> list[str]:
-    """Apply field changes, writing a timeline event for each; return the changed names."""
+    """Apply field changes, writing a timeline event for each; return the changed names.
+
+    A new commander, while one is in charge, is a handoff (`rules.command`); a new severity
+    is followed by the phases' rules (a postmortem becomes required, say).
+    """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}", {"fields": sorted(unknown)})
@@ -219,7 +215,7 @@ def update(
             continue
         if field == "commander" and old is not None:
             # An IC handoff: the new IC must accept; until then the current IC stays in charge.
-            handoff.propose_commander(
+            rules.command.propose(
                 session, incident=incident, person=new, now=now, actor=actor, reason=reason
             )
             continue
@@ -229,9 +225,8 @@ def update(
     if changed:
         incident.updated_at = now
     if "severity" in changed:
-        from warroom.postmortem.service import follow_severity  # a phase's rule, applied here
-
-        follow_severity(session, config=config, incident=incident)
+        for rule in rules.lifecycle:
+            rule.severity_changed(session, config=config, incident=incident)
     return changed
 
 
@@ -308,41 +303,41 @@ def transition(
     action: str,
     now: datetime,
     actor: Actor,
+    rules: Rules,
     note: str | None = None,
     fields: dict[str, Any] | None = None,
     skip_verification: str | None = None,
 ) -> Incident:
     """Apply a lifecycle action (triage, mitigate, resolve, close, reopen) with its rules.
 
-    Resolving (or closing an open incident) needs every Verification item done or skipped;
-    `skip_verification` skips the open ones with that reason. Closing needs the postmortem
-    done where one is required.
+    Every rule of `rules.lifecycle` checks the move first (triaging needs the assessment;
+    resolving needs the Verification items settled, or `skip_verification` skips the open
+    ones with that reason; closing needs a required postmortem done) and follows it after.
     """
     if action not in ACTION_TARGET:
         raise Invalid(f"unknown action {action!r}; use one of {', '.join(ACTION_TARGET)}")
     target = check_action(incident.ref, incident.status, action)
     if fields:
-        update(session, config=config, incident=incident, now=now, actor=actor, changes=fields)
-    if target == "triaged" and action == "triage":
-        missing = [name for name in ASSESSMENT_FIELDS if not getattr(incident, name)]
-        if missing:
-            raise Conflict(
-                f"{incident.ref} cannot be triaged yet: set {', '.join(missing)} "
-                "(the initial assessment: who leads, how bad, impact, scope, priority)",
-                details={"missing": missing},
-            )
-    if target in ("resolved", "closed") and incident.status in OPEN_STATUSES:
-        gate.check_resolve(
+        update(
             session,
             config=config,
             incident=incident,
             now=now,
-            actor=actor.name,
-            source=actor.source,
-            skip_reason=skip_verification,
+            actor=actor,
+            changes=fields,
+            rules=rules,
         )
-    if target == "closed":
-        gate.check_close(session, config=config, incident=incident)
+    move = Move(
+        incident=incident,
+        action=action,
+        previous=incident.status,
+        target=target,
+        now=now,
+        actor=actor,
+        skip_verification=skip_verification,
+    )
+    for rule in rules.lifecycle:
+        rule.check(session, config=config, move=move)
     previous = incident.status
     incident.status = target
     incident.updated_at = now
@@ -366,15 +361,8 @@ def transition(
         text=text,
         data={"from": previous, "to": target, "note": note},
     )
-    if action == "reopen":
-        gate.reopen_settled(
-            session,
-            config=config,
-            incident=incident,
-            now=now,
-            actor=actor.name,
-            source=actor.source,
-        )
+    for rule in rules.lifecycle:
+        rule.moved(session, config=config, move=move)
     return incident
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from warroom.incidents import service as incidents
-from warroom.incidents.service import Actor
+from warroom.incidents.actor import Actor
 from warroom.mitigation.action_service import prepare, record, start
 from warroom.mitigation.actions import ActionConfig
 from warroom.mitigation.runner import CommandPlan, run_command, run_http

@@ -1,19 +1,23 @@
-"""What must hold before an incident resolves or closes: the resolve and close gates."""
+"""What must hold before an incident resolves: the Verification checklist settled.
+
+`VerificationGate` is mitigation's lifecycle rule (incidents.lifecycle, ADR 005): checked on
+every resolve (or close of an open incident), and after a reopen it opens the settled
+Verification items again. Closing needs a finished postmortem: that rule is postmortem's.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict
 from warroom.incidents import timeline
+from warroom.incidents.lifecycle import Move
 from warroom.incidents.models import ChecklistItem, Incident
+from warroom.incidents.states import OPEN_STATUSES
 from warroom.mitigation.checklist import items, state_of
-from warroom.postmortem.config import required_for
-from warroom.postmortem.models import Postmortem
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -129,29 +133,35 @@ def _describe(pending: list[tuple[int, ChecklistItem]]) -> list[dict[str, Any]]:
     ]
 
 
-def check_close(session: Session, *, config: WarroomConfig, incident: Incident) -> None:
-    """Raise Conflict when the incident's postmortem is required and not done yet."""
-    postmortem = session.scalars(
-        select(Postmortem).where(Postmortem.incident_id == incident.id)
-    ).one_or_none()
-    required = (
-        postmortem.required if postmortem is not None else required_for(config, incident.severity)
-    )
-    if not required or (postmortem is not None and postmortem.status == "done"):
-        return
-    if postmortem is None:
-        raise Conflict(
-            f"{incident.ref} ({incident.severity}) needs a postmortem before it closes: resolve "
-            "it first, write the postmortem, then close it",
-            {"postmortem_status": None},
-        )
-    due = f", due {postmortem.due_at:%Y-%m-%d}" if postmortem.due_at else ""
-    raise Conflict(
-        f"{incident.ref} ({incident.severity}) needs its postmortem done before it closes; the "
-        f"postmortem is {postmortem.status.replace('_', ' ')}{due}. Finish it and set its "
-        f"status to done (PUT /api/v1/incidents/{incident.ref}/postmortem)",
-        {
-            "postmortem_status": postmortem.status,
-            "due_at": postmortem.due_at.isoformat() if postmortem.due_at else None,
-        },
-    )
+class VerificationGate:
+    """Mitigation's lifecycle rule: resolving needs the Verification items settled."""
+
+    def check(self, session: Session, *, config: WarroomConfig, move: Move) -> None:
+        """Refuse a resolve (or close of an open incident) with Verification items open."""
+        if move.target in ("resolved", "closed") and move.previous in OPEN_STATUSES:
+            check_resolve(
+                session,
+                config=config,
+                incident=move.incident,
+                now=move.now,
+                actor=move.actor.name,
+                source=move.actor.source,
+                skip_reason=move.skip_verification,
+            )
+
+    def moved(self, session: Session, *, config: WarroomConfig, move: Move) -> None:
+        """After a reopen, open the settled Verification items again."""
+        if move.action == "reopen":
+            reopen_settled(
+                session,
+                config=config,
+                incident=move.incident,
+                now=move.now,
+                actor=move.actor.name,
+                source=move.actor.source,
+            )
+
+    def severity_changed(
+        self, session: Session, *, config: WarroomConfig, incident: Incident
+    ) -> None:
+        """Nothing follows a new severity for the Verification checklist."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, select
@@ -21,72 +21,21 @@ from warroom.core.durations import format_duration
 from warroom.detection.models import Alert
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
+from warroom.incidents.actor import Actor
+from warroom.incidents.lifecycle import Rules
 from warroom.incidents.models import Incident
 from warroom.mitigation import gate
+from warroom.triage.service import Command
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.verification")
-ACTOR = incidents.Actor(name="warroom/verification", source="engine")
+ACTOR = Actor(name="warroom/verification", source="engine")
+# Until the engine is handed the composition root's rules (issue 11, item 6), its sweep
+# resolves past mitigation's own gate only; it never changes fields, so no handoff happens.
+ENGINE_RULES = Rules(lifecycle=(gate.VerificationGate(),), command=Command())
 SWEEP_LIMIT = 500  # incidents looked at per sweep; the rest wait for the next one
-
-
-def _span(value: timedelta) -> str:
-    """Write a duration the way the window is written (`15m`, `1h2m`), at least `0s`."""
-    return format_duration(timedelta(seconds=max(0, int(value.total_seconds()))))
-
-
-def on_refire(
-    session: Session,
-    *,
-    config: WarroomConfig,
-    incident: Incident,
-    now: datetime,
-    actor: incidents.Actor,
-    alert_title: str,
-) -> bool:
-    """Return a mitigated incident to triaged because a linked alert fired again.
-
-    Return whether it moved. Writes a key `alert_refired` event, then the `reopened` one.
-    """
-    settings = config.verification
-    if incident.status != "mitigated" or not settings.refire_returns_to_triaged:
-        return False
-    since = now - (incident.mitigated_at or now)
-    inside = inside_window(config, incident, now)
-    where = (
-        f"inside the {_span(settings.window)} verification window"
-        if inside
-        else "after the verification window"
-    )
-    timeline.record(
-        session,
-        incident=incident,
-        kind="alert_refired",
-        at=now,
-        actor=actor.name,
-        source=actor.source,
-        key_event=True,
-        text=f"Alert fired again {_span(since)} after mitigation ({where}): {alert_title}",
-        data={"inside_window": inside, "seconds_since_mitigation": int(since.total_seconds())},
-    )
-    incidents.transition(
-        session,
-        config=config,
-        incident=incident,
-        action="reopen",
-        now=now,
-        actor=actor,
-        note="a linked alert fired again; the mitigation did not hold",
-    )
-    return True
-
-
-def inside_window(config: WarroomConfig, incident: Incident, now: datetime) -> bool:
-    """Tell whether a mitigated incident is still inside its verification window."""
-    since = now - (incident.mitigated_at or now)
-    return incident.verified_at is None and since <= config.verification.window
 
 
 @dataclass
@@ -98,7 +47,9 @@ class SweepResult:
     severities: dict[int, str] = field(default_factory=dict)  # incident number -> severity
 
 
-def sweep(session: Session, *, config: WarroomConfig, now: datetime) -> SweepResult:
+def sweep(
+    session: Session, *, config: WarroomConfig, now: datetime, rules: Rules = ENGINE_RULES
+) -> SweepResult:
     """Mark verified every mitigated incident whose linked alerts stayed resolved for the
     window; resolve those that may resolve on their own (caller commits)."""
     settings = config.verification
@@ -124,7 +75,7 @@ def sweep(session: Session, *, config: WarroomConfig, now: datetime) -> SweepRes
         )
     )
     for incident in candidates:
-        _verified(session, config=config, incident=incident, now=now, result=result)
+        _verified(session, config=config, incident=incident, now=now, result=result, rules=rules)
     return result
 
 
@@ -135,6 +86,7 @@ def _verified(
     incident: Incident,
     now: datetime,
     result: SweepResult,
+    rules: Rules,
 ) -> None:
     """Record that the window passed; resolve if allowed and the checklist is settled."""
     settings = config.verification
@@ -143,7 +95,7 @@ def _verified(
     result.verified.append(incident.number)
     result.severities[incident.number] = incident.severity
     pending = gate.unsettled(session, config=config, incident=incident)
-    text = f"Linked alerts stayed resolved for {_span(settings.window)} after mitigation"
+    text = f"Linked alerts stayed resolved for {format_duration(settings.window)} after mitigation"
     auto = settings.resolves_on_its_own(incident.severity)
     if auto and pending:
         text += (
@@ -161,7 +113,7 @@ def _verified(
         source=ACTOR.source,
         key_event=True,
         text=text,
-        data={"window": _span(settings.window), "open_items": len(pending), "auto": auto},
+        data={"window": format_duration(settings.window), "open_items": len(pending), "auto": auto},
     )
     if auto and not pending:
         incidents.transition(
@@ -171,7 +123,8 @@ def _verified(
             action="resolve",
             now=now,
             actor=ACTOR,
-            note=f"verification window of {_span(settings.window)} passed (auto_resolve)",
+            rules=rules,
+            note=f"verification window of {format_duration(settings.window)} passed (auto_resolve)",
         )
         result.resolved.append(incident.number)
         log.info("%s resolved on its own", incident.ref, extra={"incident": incident.ref})

@@ -8,8 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.incidents import timeline
-from warroom.incidents.models import Incident, TimelineEvent
-from warroom.incidents.roles import IncidentRole
+from warroom.incidents.models import Incident, IncidentRole, TimelineEvent
 from warroom.incidents.schemas import durations
 from warroom.postmortem import service
 from warroom.postmortem.models import Postmortem

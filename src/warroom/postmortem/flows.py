@@ -1,17 +1,29 @@
-"""Start a postmortem when an incident resolves: a listener on the incident flows."""
+"""Postmortem flows: one transaction per request, the runbook file rewritten after it.
+
+A postmortem row is created when its incident resolves (`StartOnResolve`, a listener on the
+incident flows) or on the first write; reading one that does not exist yet answers with the
+draft it would start as, and writes nothing.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
+from warroom.core.errors import Conflict
 from warroom.incidents import service as incidents
+from warroom.incidents.actor import Actor
 from warroom.incidents.flows import IncidentFlows
+from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentDetail
-from warroom.postmortem import service
+from warroom.postmortem import document, export, service
+from warroom.postmortem.schemas import ActionItemOut, PostmortemOut
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:
@@ -21,9 +33,17 @@ log = logging.getLogger("warroom.postmortem")
 TRIGGERS = frozenset({"resolve", "close"})  # flow events after which a postmortem is due
 
 
+@dataclass(frozen=True)
+class Exported:
+    """A postmortem written into archive/."""
+
+    incident: str
+    paths: list[Path]
+
+
 @dataclass
 class StartOnResolve:
-    """Creates the postmortem right after the resolve commits (GET/PUT also create it lazily)."""
+    """Creates the postmortem right after the resolve commits (a write creates it otherwise)."""
 
     db: Database
     config: Callable[[], WarroomConfig]
@@ -41,7 +61,7 @@ class StartOnResolve:
                 service.ensure(
                     session, config=self.config(), incident=incident, now=self.clock.now()
                 )
-        except Exception:  # the incident is resolved already; GET creates it later
+        except Exception:  # the incident is resolved already; the first write creates it
             log.exception("cannot start the postmortem", extra={"incident": detail.ref})
 
 
@@ -51,3 +71,104 @@ def install(flows: IncidentFlows) -> None:
         flows.listeners = []
     if not any(isinstance(item, StartOnResolve) for item in flows.listeners):
         flows.listeners.append(StartOnResolve(db=flows.db, config=flows.config, clock=flows.clock))
+
+
+@dataclass
+class PostmortemFlows:
+    """Runs the postmortem use cases; the incident flows rewrite the runbook file after."""
+
+    incidents: IncidentFlows
+    archive: Path  # where exports are written (the runbooks' archive/)
+
+    def __post_init__(self) -> None:
+        install(self.incidents)  # a postmortem starts when its incident resolves
+
+    def get(self, ref: str) -> PostmortemOut:
+        """Return the postmortem of a resolved or closed incident (Conflict while it is open)."""
+        with self.incidents.db.session() as session:
+            incident = incidents.get(session, ref)
+            return self._document(session, incident)
+
+    def save(self, ref: str, *, actor: Actor, values: dict[str, Any]) -> PostmortemOut:
+        """Replace the postmortem's editable fields (created on this first write if needed)."""
+        flows = self.incidents
+        with flows.db.transaction() as session:
+            incident = incidents.get(session, ref, for_update=True)
+            postmortem = service.update(
+                session,
+                config=flows.config(),
+                incident=incident,
+                values=values,
+                actor=actor.name,
+                source=actor.source,
+                now=flows.clock.now(),
+            )
+            out = document.build(session, incident=incident, postmortem=postmortem)
+            number = incident.number
+        flows.refresh(number, "postmortem")
+        return out
+
+    def add_item(
+        self, ref: str, *, actor: Actor, values: dict[str, Any], create_jira: bool | None
+    ) -> ActionItemOut:
+        """Add an action item to the incident's postmortem (and ask for a Jira issue)."""
+        flows = self.incidents
+        with flows.db.transaction() as session:
+            incident = incidents.get(session, ref, for_update=True)
+            item = service.add_item(
+                session,
+                config=flows.config(),
+                incident=incident,
+                values=values,
+                actor=actor.name,
+                source=actor.source,
+                now=flows.clock.now(),
+                create_jira=create_jira,
+            )
+            out = ActionItemOut.of(item, incident.ref)
+            number = incident.number
+        flows.refresh(number, "postmortem")
+        return out
+
+    def change_item(self, item_id: int, *, actor: Actor, changes: dict[str, Any]) -> ActionItemOut:
+        """Change some fields of an action item."""
+        flows = self.incidents
+        with flows.db.transaction() as session:
+            incident = service.incident_of_item(session, item_id)  # locked: one writer at a time
+            item = service.get_item(session, item_id)
+            service.update_item(
+                session,
+                item=item,
+                incident=incident,
+                changes=changes,
+                actor=actor.name,
+                source=actor.source,
+                now=flows.clock.now(),
+                config=flows.config(),
+            )
+            out = ActionItemOut.of(item, incident.ref)
+            number = incident.number
+        flows.refresh(number, "postmortem")
+        return out
+
+    def export(self, ref: str) -> Exported:
+        """Write the postmortem as markdown, HTML and two SVGs into archive/."""
+        with self.incidents.db.session() as session:
+            incident = incidents.get(session, ref)
+            out = self._document(session, incident)
+            slug, restricted = incident.slug, incident.visibility == "restricted"
+        try:
+            paths = export.write(out, archive=self.archive, slug=slug, restricted=restricted)
+        except OSError as exc:
+            raise Conflict(
+                f"cannot write the postmortem into {self.archive}: {exc.strerror or exc}"
+            ) from None
+        return Exported(incident=out.incident, paths=paths)
+
+    def _document(self, session: Session, incident: Incident) -> PostmortemOut:
+        """Build the document from the saved postmortem, or from the draft it would start as."""
+        service.check_done(incident)  # reopened since: no postmortem while it is open
+        postmortem = service.find(session, incident) or service.draft(
+            config=self.incidents.config(), incident=incident, now=self.incidents.clock.now()
+        )
+        return document.build(session, incident=incident, postmortem=postmortem)

@@ -51,6 +51,31 @@ def find(session: Session, incident: Incident) -> Postmortem | None:
     ).one_or_none()
 
 
+def draft(*, config: WarroomConfig, incident: Incident, now: datetime) -> Postmortem:
+    """Return a new, unsaved postmortem for the incident: what `ensure` would create."""
+    settings = config.postmortem
+    required = required_for(config, incident.severity)
+    resolved_at = incident.resolved_at or now
+    due_at = add_business_days(resolved_at, settings.due_business_days) if required else None
+    return Postmortem(
+        incident_id=incident.id,
+        status="draft",
+        required=required,
+        due_at=due_at,
+        created_at=now,
+        updated_at=now,
+        fishbone={name: [] for name in settings.fishbone_categories},
+        summary="",
+        impact="",
+        root_cause="",
+        five_whys=[],
+        contributing_factors=[],
+        went_well=[],
+        went_poorly=[],
+        got_lucky=[],
+    )
+
+
 def ensure(
     session: Session, *, config: WarroomConfig, incident: Incident, now: datetime
 ) -> Postmortem:
@@ -62,43 +87,12 @@ def ensure(
     found = find(session, incident)
     if found is not None:
         return found
-    settings = config.postmortem
-    required = required_for(config, incident.severity)
-    resolved_at = incident.resolved_at or now
-    due_at = add_business_days(resolved_at, settings.due_business_days) if required else None
-    postmortem = Postmortem(
-        incident_id=incident.id,
-        status="draft",
-        required=required,
-        due_at=due_at,
-        created_at=now,
-        updated_at=now,
-        fishbone={name: [] for name in settings.fishbone_categories},
-    )
+    postmortem = draft(config=config, incident=incident, now=now)
     session.add(postmortem)
     # No timeline event: the resolve just wrote one, and the timeline reads better without a
     # second line saying what the runbook already promises.
     session.flush()
     return postmortem
-
-
-def follow_severity(session: Session, *, config: WarroomConfig, incident: Incident) -> None:
-    """Keep an existing postmortem's requirement and due date in step with a new severity.
-
-    A SEV-3 found to be a SEV-1 after it resolved needs its postmortem like any SEV-1 (due
-    counted from the resolve); a SEV-1 downgraded as misclassified no longer does.
-    """
-    postmortem = find(session, incident)
-    if postmortem is None:
-        return
-    required = required_for(config, incident.severity)
-    if required == postmortem.required:
-        return
-    postmortem.required = required
-    start = incident.resolved_at or postmortem.created_at
-    postmortem.due_at = (
-        add_business_days(start, config.postmortem.due_business_days) if required else None
-    )
 
 
 def clean_whys(value: list[Any], *, required: bool = True) -> list[dict[str, str]]:
@@ -240,6 +234,8 @@ def update(
 
 def items(session: Session, postmortem: Postmortem) -> list[ActionItem]:
     """Return a postmortem's action items in the order they were added."""
+    if postmortem.id is None:  # an unsaved draft has none
+        return []
     stmt = (
         select(ActionItem).where(ActionItem.postmortem_id == postmortem.id).order_by(ActionItem.id)
     )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Invalid
 from warroom.incidents import timeline
-from warroom.incidents.models import Incident
-from warroom.storage.base import Base, UTCDateTime
+from warroom.incidents.models import Incident, IncidentRole
+from warroom.incidents.queries import current_roles
 
 # The commander is not here: it lives on the incident and changes only by handoff.
 ROLES = {
@@ -23,23 +22,6 @@ ROLES = {
 MANY = frozenset({"sme"})  # roles several people may hold at once
 
 
-class IncidentRole(Base):
-    """Someone holding a role in an incident, from `since` until `until` (None: still)."""
-
-    __tablename__ = "incident_roles"
-    __table_args__ = (Index("ix_incident_roles_incident_id", "incident_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="RESTRICT"), nullable=False
-    )
-    role: Mapped[str] = mapped_column(String(32), nullable=False)
-    person: Mapped[str] = mapped_column(String(64), nullable=False)
-    since: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    assigned_by: Mapped[str | None] = mapped_column(String(64))
-
-
 def check_role(role: str) -> str:
     """Return `role` if known, else raise Invalid naming the roles."""
     if role == "commander":
@@ -49,16 +31,6 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}", {"field": "role"})
     return role
-
-
-def current(session: Session, incident: Incident) -> list[IncidentRole]:
-    """Return the roles held now, in the order they were given."""
-    stmt = (
-        select(IncidentRole)
-        .where(IncidentRole.incident_id == incident.id, IncidentRole.until.is_(None))
-        .order_by(IncidentRole.id)
-    )
-    return list(session.scalars(stmt))
 
 
 def assign(
@@ -73,7 +45,7 @@ def assign(
 ) -> bool:
     """Give `person` the role (replacing the holder of a single-person role); False if held."""
     check_role(role)
-    held = [r for r in current(session, incident) if r.role == role]
+    held = [r for r in current_roles(session, incident) if r.role == role]
     if any(r.person == person for r in held):
         return False
     replaced = [] if role in MANY else held
@@ -120,7 +92,7 @@ def release(
 ) -> None:
     """End `person`'s hold on the role, or raise Conflict if they do not hold it."""
     check_role(role)
-    rows = [r for r in current(session, incident) if r.role == role and r.person == person]
+    rows = [r for r in current_roles(session, incident) if r.role == role and r.person == person]
     if not rows:
         raise Conflict(f"{person} is not {ROLES[role]} of {incident.ref}")
     for row in rows:

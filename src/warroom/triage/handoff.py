@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Forbidden
 from warroom.incidents import timeline
+from warroom.incidents.actor import Actor
 from warroom.incidents.models import Incident
-
-if TYPE_CHECKING:
-    from warroom.incidents.service import Actor
 
 
 def propose_commander(

@@ -1,0 +1,70 @@
+"""Grouping: which open incident an alert joins (its group key and the group's row)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from warroom.detection.models import AlertGroup
+from warroom.detection.rows import GROUP_IS_OPEN, insert_for
+from warroom.detection.schemas import AlertIn, RouteDecision
+from warroom.incidents.models import Incident
+from warroom.incidents.states import OPEN_STATUSES
+
+
+def group_key(alert: AlertIn, decision: RouteDecision, integration: str) -> str:
+    """Return the key shared by alerts that join the same open incident."""
+    prefix = f"{alert.source}:{integration}"
+    if alert.kind == "report":
+        return f"{prefix}:report:{alert.fingerprint}"
+    if decision.group_by:
+        values = {name: alert.labels.get(name, "") for name in decision.group_by}
+        return f"{prefix}:route{decision.route}:{json.dumps(values, sort_keys=True)}"
+    if alert.group_key:
+        return f"{prefix}:group:{alert.group_key}"
+    return f"{prefix}:alert:{alert.fingerprint}"
+
+
+def find_open(session: Session, key: str) -> AlertGroup | None:
+    """Return the open group for `key`, if there is one (not locked)."""
+    stmt = select(AlertGroup).where(AlertGroup.group_key == key, GROUP_IS_OPEN)
+    return session.scalars(stmt).first()
+
+
+def open_incident(session: Session, group: AlertGroup | None) -> Incident | None:
+    """Return the group's incident if it is still open."""
+    if group is None or group.incident_id is None:
+        return None
+    incident = session.get(Incident, group.incident_id)
+    return incident if incident is not None and incident.status in OPEN_STATUSES else None
+
+
+def open_group(session: Session, key: str, now: datetime) -> AlertGroup:
+    """Return the open group for `key`, closing it first if its incident is over."""
+    stmt = select(AlertGroup).where(AlertGroup.group_key == key, GROUP_IS_OPEN)
+    group = session.scalars(stmt.with_for_update()).first()
+    if group is not None and group.incident_id is not None:
+        incident = session.get(Incident, group.incident_id)
+        if incident is not None and incident.status not in OPEN_STATUSES:
+            group.is_open = False  # a new firing after resolution is a new incident
+            session.flush()
+            group = None
+    if group is not None:
+        return group
+    insert = insert_for(session)
+    new_id = session.execute(
+        insert(AlertGroup)
+        .values(group_key=key, is_open=True, incident_id=None, created_at=now)
+        .on_conflict_do_nothing(index_elements=["group_key"], index_where=text("is_open"))
+        .returning(AlertGroup.id)
+    ).scalar()
+    if new_id is None:  # a concurrent delivery created it; it has its incident by now
+        group = session.scalars(stmt.with_for_update()).first()
+        assert group is not None
+        return group
+    created = session.get(AlertGroup, new_id)
+    assert created is not None
+    return created

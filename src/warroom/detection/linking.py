@@ -1,0 +1,106 @@
+"""What an alert does to the open incident it joins: a timeline note, a refire, an earlier
+start. One `Linker` serves one intake run; the delivery's result is passed to each call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warroom.detection import refire
+from warroom.detection.rows import SOURCE_NAMES
+from warroom.detection.schemas import AlertIn, IngestResult
+from warroom.incidents import service as incidents
+from warroom.incidents import timeline
+from warroom.incidents.actor import Actor
+from warroom.incidents.lifecycle import Rules
+from warroom.incidents.models import Incident, TimelineEvent
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
+
+ALERT_EVENTS_MAX = 25  # "alert joined" timeline events per incident before they are summarised
+
+
+@dataclass
+class Linker:
+    """Changes incidents as their alerts arrive, for one integration's intake run."""
+
+    session: Session
+    config: WarroomConfig
+    now: datetime
+    actor: Actor  # the integration, as the timeline names it
+    rules: Rules
+    _alert_events: dict[int, int] = field(default_factory=dict, init=False)
+
+    def note_joined(self, incident: Incident, alert_id: int, title: str, alert: AlertIn) -> bool:
+        """Write "alert joined" events for the first few alerts only: a storm of a thousand
+        alerts must not bury the timeline (they are all listed under the incident's alerts)."""
+        count = self._alert_events.get(incident.id)
+        if count is None:
+            count = (
+                self.session.scalar(
+                    select(func.count())
+                    .select_from(TimelineEvent)
+                    .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "alert")
+                )
+                or 0
+            )
+        if count < ALERT_EVENTS_MAX:
+            text = f"{SOURCE_NAMES.get(alert.source, alert.source)} alert joined: {title}"
+        elif count == ALERT_EVENTS_MAX:
+            text = "More alerts are joining; see this incident's alerts for all of them"
+        else:
+            self._alert_events[incident.id] = count + 1
+            return False
+        timeline.record(
+            self.session,
+            incident=incident,
+            kind="alert",
+            at=self.now,
+            actor=self.actor.name,
+            source=self.actor.source,
+            text=text,
+            data={"alert_id": alert_id, "fingerprint": alert.fingerprint},
+        )
+        self._alert_events[incident.id] = count + 1
+        return True
+
+    def fired_again(self, incident: Incident, title: str, result: IngestResult) -> bool:
+        """A firing alert joined a mitigated incident: the verification window decides."""
+        if incident.status != "mitigated":
+            return False
+        inside = refire.inside_window(self.config, incident, self.now)
+        moved = refire.on_refire(
+            self.session,
+            config=self.config,
+            incident=incident,
+            now=self.now,
+            actor=self.actor,
+            alert_title=title,
+            rules=self.rules,
+        )
+        if moved:  # counted once the delivery commits
+            result.refired.append((incident.number, incident.severity, inside))
+        return moved
+
+    def move_start_earlier(self, incident: Incident, start: datetime | None) -> bool:
+        """Impact began at the earliest alert's start; return whether started_at moved."""
+        if start is None or start > incident.detected_at:
+            return False
+        if incident.started_at is None or start < incident.started_at:
+            incidents.update(
+                self.session,
+                config=self.config,
+                incident=incident,
+                now=self.now,
+                actor=self.actor,
+                changes={"started_at": start},
+                rules=self.rules,
+                reason="an alert of this incident started earlier",
+            )
+            return True
+        return False

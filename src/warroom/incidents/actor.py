@@ -1,0 +1,13 @@
+"""Who did something to an incident: the value every service and timeline event carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, and through which channel (api, cli, web, demo, alertmanager…)."""
+
+    name: str | None
+    source: str
