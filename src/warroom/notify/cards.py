@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from warroom.config import WarroomConfig
 from warroom.core.clock import ensure_utc
 from warroom.notify.ports import IncidentCard
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 CARD_FIELDS = tuple(f.name for f in fields(IncidentCard))
 

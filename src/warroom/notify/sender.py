@@ -12,19 +12,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.config import WarroomConfig
-from warroom.escalation.config import RateLimit
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
 from warroom.notify import dispatch, metrics, outbox
+from warroom.notify.config import RateLimit
 from warroom.notify.models import Notification
 from warroom.notify.ports import Adapters, DeliveryError
 from warroom.storage.db import Database
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.notify")
 LEASE_MARGIN = timedelta(seconds=1)
