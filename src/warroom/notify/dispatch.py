@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from warroom.config import WarroomConfig
+    from warroom.notify.email_text import Email
     from warroom.notify.models import Notification
 
 M = TypeVar("M", bound=Payload)
@@ -125,27 +126,23 @@ class _Senders:
         from warroom.notify import email_text
 
         page = d.message
-        if d.bundle:
-            items = [(page.card, page.text)] + [(b.card, b.text) for b in d.bundle]
-            subject, text, html = email_text.bundle(items)
-        else:
-            subject, text, html = email_text.page(page.card, page.text)
-        return self._mail(d, [page.address], subject, text, html)
+        if not d.bundle:
+            return self._mail(d, [page.address], partial(email_text.page, page.card, page.text))
+        items = [(page.card, page.text)] + [(b.card, b.text) for b in d.bundle]
+        return self._mail(d, [page.address], partial(email_text.bundle, items))
 
     def exec_summary(self, d: Delivery[m.ExecSummary]) -> Outcome:
         from warroom.notify import email_text
 
         summary = d.message
-        subject, text, html = email_text.executive_summary(
-            summary.card, summary.impact, summary.scope
-        )
-        return self._mail(d, summary.to, subject, text, html)
+        render = partial(email_text.executive_summary, summary.card, summary.impact, summary.scope)
+        return self._mail(d, summary.to, render)
 
     def reminder(self, d: Delivery[m.Reminder]) -> Outcome:
         from warroom.notify import email_text
 
-        subject, text, html = email_text.reminder(d.message.card, d.message.minutes)
-        return self._mail(d, d.message.to, subject, text, html)
+        render = partial(email_text.reminder, d.message.card, d.message.minutes)
+        return self._mail(d, d.message.to, render)
 
     def meeting(self, d: Delivery[m.Meeting]) -> Outcome:
         conference = _need(self.adapters.conference, "conferencing (integrations.zoom)")
@@ -248,10 +245,9 @@ class _Senders:
     def _tracker(self) -> TicketTracker:
         return _need(self.adapters.tracker, "Jira (integrations.jira_issues)")
 
-    def _mail(
-        self, d: Delivery[Any], to: list[str], subject: str, text: str, html: str | None
-    ) -> Outcome:
+    def _mail(self, d: Delivery[Any], to: list[str], render: Callable[[], Email]) -> Outcome:
         mailer = _need(self.adapters.mailer, "email (integrations.smtp)")
+        subject, text, html = render()
         answer = mailer.send(to=list(to), subject=subject, text=text, html=html, key=d.key)
         return Outcome(provider_id=answer)
 

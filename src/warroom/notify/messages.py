@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+)
 
 from warroom.notify.cards import card_from_json, card_to_json
 from warroom.notify.ports import IncidentCard, PagerAction
@@ -235,12 +242,17 @@ def dump(payload: Payload) -> dict[str, Any]:
     return payload.model_dump(mode="json")
 
 
-def parse(channel: str, action: str, data: dict[str, Any]) -> Payload:
-    """Read a stored payload back as its model; raise ValueError if it is unknown or broken.
-
-    pydantic's ValidationError is a ValueError, and says which field is wrong and why.
-    """
+def parse(channel: str, action: str, data: object) -> Payload:
+    """Read a stored payload back as its model; raise ValueError if it is unknown or broken."""
     kind = PAYLOADS.get((channel, action))
     if kind is None:
         raise ValueError(f"no message is known as {channel}/{action}")
-    return kind.model_validate(data)
+    try:
+        return kind.model_validate(data)
+    except ValidationError as exc:
+        # One line per row (it is kept as the row's last_error): each field and what is wrong.
+        wrong = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'payload'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ValueError(f"{channel}/{action}: {wrong}") from exc
