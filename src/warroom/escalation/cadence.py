@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, IncidentRole
-from warroom.notify.cards import card_json
+from warroom.notify.cards import card_of
+from warroom.notify.messages import INCIDENT_CHANNEL, Post, Reminder
 from warroom.notify.outbox import Message
 from warroom.status.service import last_updates
 
@@ -48,7 +49,7 @@ def reminders(
         minutes = int((now - since).total_seconds() // 60)
         people = [incident.commander] if incident.commander else []
         people += liaisons.get(incident.id, [])
-        card = card_json(incident, config, config.notifications.base_url)
+        card = card_of(incident, config, config.notifications.base_url)
         text = (
             f"{incident.ref} ({incident.severity}) has had no status update for {minutes} min; "
             f"the cadence for {incident.severity} is every {int(every.total_seconds() // 60)} min"
@@ -56,24 +57,14 @@ def reminders(
         base = f"inc{incident.number}:remind:{int(since.timestamp())}:{missed}"
         links = incident.links or {}
         if "chat" in channels and links.get("chat_channel_id"):
-            out.append(
-                Message(
-                    f"{base}:chat",
-                    "chat",
-                    "post",
-                    "@incident",
-                    {"card": card, "text": text},
-                    incident.id,
-                )
-            )
+            post = Post(text=text, card=card)
+            out.append(Message(f"{base}:chat", INCIDENT_CHANNEL, post, incident.id))
         addresses = [
             str(p.email) for p in (config.person(x) for x in dict.fromkeys(people)) if p and p.email
         ]
         if "email" in channels and addresses:
-            payload = {"card": card, "to": addresses, "minutes": minutes, "text": text}
-            out.append(
-                Message(f"{base}:email", "email", "reminder", "reminders", payload, incident.id)
-            )
+            reminder = Reminder(card=card, to=addresses, minutes=minutes, text=text)
+            out.append(Message(f"{base}:email", "reminders", reminder, incident.id))
     return out
 
 

@@ -10,6 +10,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from warroom.core.durations import Duration
+from warroom.notify.config import RateLimit, RetryConfig
 
 # A target names who a step pages. `@service` stands for the incident's own service:
 # its schedule (`schedule:@service/primary`) or its team (`team:@service/leads`).
@@ -78,25 +79,6 @@ def builtin_policy() -> EscalationPolicy:
             EscalationStep(after=timedelta(minutes=10), notify=["team:@service/leads"]),
         ],
     )
-
-
-class RetryConfig(BaseModel):
-    """How the outbox retries a failed send: exponential backoff with jitter."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    attempts: int = Field(default=10, ge=1, le=100)
-    base: Duration = timedelta(seconds=2)
-    max: Duration = timedelta(minutes=10)
-
-
-class RateLimit(BaseModel):
-    """At most `count` messages to one destination per `per`; the rest wait and are bundled."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    count: int = Field(default=3, ge=1)
-    per: Duration = timedelta(minutes=1)
 
 
 class NotificationRules(BaseModel):

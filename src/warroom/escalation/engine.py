@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 from warroom.escalation.config import TARGET, EscalationPolicy
 from warroom.escalation.models import ACTIVE, Escalation
 from warroom.incidents.models import Incident
-from warroom.notify.cards import card_json
+from warroom.notify.cards import card_of
+from warroom.notify.messages import ChatPage, EmailPage, Post
 from warroom.notify.outbox import Message
+from warroom.notify.ports import IncidentCard
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -95,7 +97,7 @@ def advance(
 ) -> list[Message]:
     """Run the due step; a step that reaches nobody is skipped at once to the next one."""
     total = len(policy.steps)
-    card = card_json(incident, config, config.notifications.base_url)
+    card = card_of(incident, config, config.notifications.base_url)
     due = row.next_at
     skipped: list[int] = []
 
@@ -223,7 +225,7 @@ def _pages(
     rooms: list[str],
     config: WarroomConfig,
     channels: set[str],
-    card: dict[str, object],
+    card: IncidentCard,
     label: str,
     due: datetime | None,
 ) -> list[Message]:
@@ -238,42 +240,14 @@ def _pages(
         person = config.person(person_id)
         if person is None:
             continue
-        payload = {"card": card, "text": text, "person": person_id}
+        to = f"person:{person_id}"
         if "chat" in rules.page_via and "chat" in channels and person.slack:
-            out.append(
-                Message(
-                    f"{base}:{person_id}:chat",
-                    "chat",
-                    "page",
-                    f"person:{person_id}",
-                    payload | {"address": person.slack},
-                    incident.id,
-                    due,
-                )
-            )
+            page = ChatPage(card=card, text=text, person=person_id, address=person.slack)
+            out.append(Message(f"{base}:{person_id}:chat", to, page, incident.id, due))
         if "email" in rules.page_via and "email" in channels and person.email:
-            out.append(
-                Message(
-                    f"{base}:{person_id}:email",
-                    "email",
-                    "page",
-                    f"person:{person_id}",
-                    payload | {"address": str(person.email)},
-                    incident.id,
-                    due,
-                )
-            )
+            mail = EmailPage(card=card, text=text, person=person_id, address=str(person.email))
+            out.append(Message(f"{base}:{person_id}:email", to, mail, incident.id, due))
     if "chat" in channels:
-        for room in rooms:
-            out.append(
-                Message(
-                    f"{base}:{room}",
-                    "chat",
-                    "post",
-                    room,
-                    {"card": card, "text": text},
-                    incident.id,
-                    due,
-                )
-            )
+        post = Post(text=text, card=card)  # one payload for every room: it is immutable
+        out += [Message(f"{base}:{room}", room, post, incident.id, due) for room in rooms]
     return out

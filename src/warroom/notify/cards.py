@@ -16,33 +16,28 @@ CARD_FIELDS = tuple(f.name for f in fields(IncidentCard))
 
 
 def card_of(incident: Any, config: WarroomConfig, base_url: str | None) -> IncidentCard:
-    """Build the card for an incident as it is now."""
-    return card_from_json(card_json(incident, config, base_url))
-
-
-def card_json(incident: Any, config: WarroomConfig, base_url: str | None) -> dict[str, Any]:
-    """Return the card of an incident (a model or a row) as the JSON the outbox stores."""
-    # Built straight as a dict: the engine makes thousands of these per tick.
+    """Build the card of an incident (a model or a row with its columns) as it is now."""
+    # Built straight from the columns: the engine makes thousands of these per tick.
     severity = config.severities.get(incident.severity)
     commander = config.person(incident.commander) if incident.commander else None
     links = incident.links or {}
     detected = incident.detected_at
-    return {
-        "number": incident.number,
-        "title": incident.title,
-        "severity": incident.severity,
-        "severity_name": severity.name if severity else incident.severity,
-        "status": incident.status,
-        "summary": incident.summary or "",
-        "service": incident.service,
-        "commander": incident.commander,
-        "commander_name": commander.name if commander else incident.commander,
-        "url": f"{base_url.rstrip('/')}/incidents/{incident.number}" if base_url else None,
-        "conference_url": links.get("conference_url"),
-        "chat_channel": links.get("chat_channel"),
-        "visibility": incident.visibility,
-        "detected_at": detected.isoformat() if detected is not None else None,
-    }
+    return IncidentCard(
+        number=incident.number,
+        title=incident.title,
+        severity=incident.severity,
+        severity_name=severity.name if severity else incident.severity,
+        status=incident.status,
+        summary=incident.summary or "",
+        service=incident.service,
+        commander=incident.commander,
+        commander_name=commander.name if commander else incident.commander,
+        url=f"{base_url.rstrip('/')}/incidents/{incident.number}" if base_url else None,
+        conference_url=links.get("conference_url"),
+        chat_channel=links.get("chat_channel"),
+        visibility=incident.visibility,
+        detected_at=ensure_utc(detected) if detected is not None else None,
+    )
 
 
 def card_to_json(card: IncidentCard) -> dict[str, Any]:

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from warroom.notify.cards import card_from_json
-from warroom.notify.models import Notification
+from warroom.notify import messages as m
+from warroom.notify.cards import card_to_json
+from warroom.notify.messages import INCIDENT_CHANNEL, Payload
 from warroom.notify.outbox import Message
-from warroom.notify.planner import INCIDENT_CHANNEL
-from warroom.notify.ports import Adapters, DeliveryError, IncidentCard, Ticket
+from warroom.notify.ports import Adapters, Chat, DeliveryError, Ticket, TicketTracker
 from warroom.notify.slack import channel_name
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from warroom.config import WarroomConfig
+    from warroom.notify.email_text import Email
+    from warroom.notify.models import Notification
+
+M = TypeVar("M", bound=Payload)
+A = TypeVar("A")
 
 
 @dataclass
@@ -34,6 +39,18 @@ class Outcome:
     apply: Callable[[Session, datetime], None] | None = None
 
 
+@dataclass(frozen=True)
+class Delivery(Generic[M]):
+    """One outbox row read once: its typed message, where it goes, and what goes with it."""
+
+    message: M
+    key: str  # the idempotency key, passed on to the vendor
+    destination: str
+    incident_id: int | None
+    links: dict[str, str]  # the incident's links (its chat channel, status page incident)
+    bundle: list[M] = field(default_factory=list)  # more pages to the same person
+
+
 def send(
     row: Notification,
     *,
@@ -43,272 +60,224 @@ def send(
     bundle: list[Notification] | None = None,
 ) -> Outcome:
     """Send the row (with the pages bundled into it); raise DeliveryError on failure."""
-    payload = row.payload or {}
-    card = card_from_json(payload["card"]) if "card" in payload else None
-    sender = _SENDERS.get(row.channel)
-    if sender is None:
-        raise DeliveryError(f"unknown channel {row.channel!r}", permanent=True)
-    return sender(row, payload, card, adapters, config, links, bundle or [])
+    delivery = read(row, links=links, bundle=bundle or [])
+    handler = _HANDLERS[type(delivery.message)]
+    return handler(_Senders(adapters, config), delivery)
 
 
-def _chat(
-    row: Notification,
-    payload: dict[str, Any],
-    card: IncidentCard | None,
-    adapters: Adapters,
-    config: WarroomConfig,
-    links: dict[str, str],
-    bundle: list[Notification],
-) -> Outcome:
-    chat = adapters.chat
-    if chat is None:
-        raise DeliveryError("chat is not configured (integrations.slack.bot_token)", permanent=True)
-    if row.action == "create_channel":
-        slack = config.integrations.slack
-        assert card is not None
-        name = channel_name(
-            card.number, str(payload.get("slug", "")), slack.channel_prefix if slack else "inc"
-        )
-        channel_id = chat.create_channel(
-            name=name, private=bool(payload.get("private")), key=row.key
-        )
+def read(row: Notification, *, links: dict[str, str], bundle: list[Notification]) -> Delivery[Any]:
+    """Parse a row and its bundled pages; one that cannot be read fails for good."""
+    try:
+        message = m.parse(row.channel, row.action, row.payload or {})
+        others = [m.parse(b.channel, b.action, b.payload or {}) for b in bundle]
+    except ValueError as exc:  # retrying would read the same JSON again
+        raise DeliveryError(f"cannot read {row.key!r}: {exc}", permanent=True) from exc
+    if any(type(other) is not type(message) for other in others):
+        raise DeliveryError(f"{row.key!r} bundles messages of other kinds", permanent=True)
+    return Delivery(message, row.key, row.destination, row.incident_id, links, others)
+
+
+def _need(adapter: A | None, what: str) -> A:
+    """Return the adapter; fail for good if it is missing (a retry will not configure it)."""
+    if adapter is None:
+        raise DeliveryError(f"{what} is not configured", permanent=True)
+    return adapter
+
+
+@dataclass(frozen=True)
+class _Senders:
+    """One handler per kind of message, with the adapters and configuration in force."""
+
+    adapters: Adapters
+    config: WarroomConfig
+
+    def create_channel(self, d: Delivery[m.CreateChannel]) -> Outcome:
+        chat = self._chat()
+        slack = self.config.integrations.slack
+        prefix = slack.channel_prefix if slack else "inc"
+        name = channel_name(d.message.card.number, d.message.slug, prefix)
+        channel_id = chat.create_channel(name=name, private=d.message.private, key=d.key)
         return Outcome(
             provider_id=channel_id,
             links={"chat_channel_id": channel_id, "chat_channel": f"#{name}"},
             note=f"Incident channel #{name} opened",
         )
-    channel = _where(row, payload, links)
-    if row.action == "invite":
-        chat.invite(channel=channel, users=list(payload.get("users", [])), key=row.key)
+
+    def invite(self, d: Delivery[m.Invite]) -> Outcome:
+        self._chat().invite(channel=_room(d), users=list(d.message.users), key=d.key)
         return Outcome()
-    text = str(payload.get("text", ""))
-    if bundle:
-        others = "\n".join(f"• {b.payload.get('text', '')}" for b in bundle)
-        text = f"{len(bundle) + 1} pages for you:\n• {text}\n{others}"
-        card = None  # one card would hide the others
-    message_id = chat.post(channel=channel, text=text, key=row.key, card=card)
-    return Outcome(provider_id=message_id)
 
+    def post(self, d: Delivery[m.Post]) -> Outcome:
+        chat = self._chat()
+        answer = chat.post(channel=_room(d), text=d.message.text, key=d.key, card=d.message.card)
+        return Outcome(provider_id=answer)
 
-def _where(row: Notification, payload: dict[str, Any], links: dict[str, str]) -> str:
-    """Return the chat channel (or user) a row goes to."""
-    if row.action == "page":
-        return str(payload["address"])
-    if row.destination == INCIDENT_CHANNEL:
-        channel = links.get("chat_channel_id")
-        if not channel:
-            # The create_channel row comes first (rows are sent in order); if it died, so
-            # does everything meant for the channel.
-            raise DeliveryError("the incident has no chat channel", permanent=True)
-        return channel
-    return row.destination
+    def chat_page(self, d: Delivery[m.ChatPage]) -> Outcome:
+        chat, page = self._chat(), d.message
+        if not d.bundle:
+            answer = chat.post(channel=page.address, text=page.text, key=d.key, card=page.card)
+            return Outcome(provider_id=answer)
+        others = "\n".join(f"• {b.text}" for b in d.bundle)
+        text = f"{len(d.bundle) + 1} pages for you:\n• {page.text}\n{others}"
+        # No card: one card would hide the others.
+        return Outcome(provider_id=chat.post(channel=page.address, text=text, key=d.key))
 
+    def email_page(self, d: Delivery[m.EmailPage]) -> Outcome:
+        from warroom.notify import email_text
 
-def _email(
-    row: Notification,
-    payload: dict[str, Any],
-    card: IncidentCard | None,
-    adapters: Adapters,
-    config: WarroomConfig,
-    links: dict[str, str],
-    bundle: list[Notification],
-) -> Outcome:
-    from warroom.notify import email_text
+        page = d.message
+        if not d.bundle:
+            return self._mail(d, [page.address], partial(email_text.page, page.card, page.text))
+        items = [(page.card, page.text)] + [(b.card, b.text) for b in d.bundle]
+        return self._mail(d, [page.address], partial(email_text.bundle, items))
 
-    mailer = adapters.mailer
-    if mailer is None:
-        raise DeliveryError("email is not configured (integrations.smtp)", permanent=True)
-    assert card is not None
-    if row.action == "exec_summary":
-        to = [str(a) for a in payload.get("to", [])]
-        subject, text, html = email_text.executive_summary(
-            card, payload.get("impact"), payload.get("scope")
+    def exec_summary(self, d: Delivery[m.ExecSummary]) -> Outcome:
+        from warroom.notify import email_text
+
+        summary = d.message
+        render = partial(email_text.executive_summary, summary.card, summary.impact, summary.scope)
+        return self._mail(d, summary.to, render)
+
+    def reminder(self, d: Delivery[m.Reminder]) -> Outcome:
+        from warroom.notify import email_text
+
+        render = partial(email_text.reminder, d.message.card, d.message.minutes)
+        return self._mail(d, d.message.to, render)
+
+    def meeting(self, d: Delivery[m.Meeting]) -> Outcome:
+        conference = _need(self.adapters.conference, "conferencing (integrations.zoom)")
+        card = d.message.card
+        meeting = conference.create_meeting(topic=f"{card.ref} {card.title}"[:200], key=d.key)
+        text = f"Conference room for {card.ref}: {meeting.join_url}"
+        link = Message(f"{d.key}:link", INCIDENT_CHANNEL, m.Post(text=text), d.incident_id)
+        rooms = self.adapters.chat is not None and self.config.notifications.incident_channels
+        return Outcome(
+            provider_id=meeting.id,
+            links={"conference_url": meeting.join_url},
+            follow_ups=[link] if rooms else [],
+            note=f"Conference room: {meeting.join_url}",
         )
-    elif row.action == "reminder":
-        to = [str(a) for a in payload.get("to", [])]
-        subject, text, html = email_text.reminder(card, int(payload.get("minutes", 0)))
-    elif bundle:
-        to = [str(payload["address"])]
-        items = [(card, str(payload.get("text", "")))] + [
-            (card_from_json(b.payload["card"]), str(b.payload.get("text", ""))) for b in bundle
-        ]
-        subject, text, html = email_text.bundle(items)
-    else:
-        to = [str(payload["address"])]
-        subject, text, html = email_text.page(card, str(payload.get("text", "")))
-    return Outcome(
-        provider_id=mailer.send(to=to, subject=subject, text=text, html=html, key=row.key)
-    )
 
-
-def _conference(
-    row: Notification,
-    payload: dict[str, Any],
-    card: IncidentCard | None,
-    adapters: Adapters,
-    config: WarroomConfig,
-    links: dict[str, str],
-    bundle: list[Notification],
-) -> Outcome:
-    conference = adapters.conference
-    if conference is None:
-        raise DeliveryError("conferencing is not configured (integrations.zoom)", permanent=True)
-    assert card is not None
-    meeting = conference.create_meeting(topic=f"{card.ref} {card.title}"[:200], key=row.key)
-    follow = [
-        Message(
-            f"{row.key}:link",
-            "chat",
-            "post",
-            INCIDENT_CHANNEL,
-            {"text": f"Conference room for {card.ref}: {meeting.join_url}"},
-            row.incident_id,
+    def pager_event(self, d: Delivery[m.PagerEvent]) -> Outcome:
+        pager = _need(self.adapters.pager, "paging (integrations.pagerduty_events)")
+        card = d.message.card
+        answer = pager.event(
+            action=d.message.action,
+            dedup_key=d.destination,
+            summary=f"{card.ref} {card.title}"[:1024],
+            severity=card.severity,
+            source="warroom",
+            links=[{"href": card.url, "text": card.ref}] if card.url else [],
+            details={"status": card.status, "service": card.service, "commander": card.commander},
         )
-    ]
-    return Outcome(
-        provider_id=meeting.id,
-        links={"conference_url": meeting.join_url},
-        follow_ups=follow
-        if adapters.chat is not None and config.notifications.incident_channels
-        else [],
-        note=f"Conference room: {meeting.join_url}",
-    )
+        return Outcome(provider_id=answer)
 
-
-def _pager(
-    row: Notification,
-    payload: dict[str, Any],
-    card: IncidentCard | None,
-    adapters: Adapters,
-    config: WarroomConfig,
-    links: dict[str, str],
-    bundle: list[Notification],
-) -> Outcome:
-    pager = adapters.pager
-    if pager is None:
-        raise DeliveryError(
-            "paging is not configured (integrations.pagerduty_events)", permanent=True
+    def status_upsert(self, d: Delivery[m.StatusUpsert]) -> Outcome:
+        page = _need(self.adapters.status_page, "the status page (integrations.statuspage)")
+        update, card = d.message, d.message.card
+        incident_id = page.upsert_incident(
+            provider_id=d.links.get("status_page_id"),
+            name=f"{card.title} ({card.ref})",
+            status=update.status,
+            body=update.body,
+            impact=card.severity,
+            components=dict(update.components),
+            key=d.key,
         )
-    assert card is not None
-    answer = pager.event(
-        action=row.action,  # type: ignore[arg-type]
-        dedup_key=row.destination,
-        summary=f"{card.ref} {card.title}"[:1024],
-        severity=card.severity,
-        source="warroom",
-        links=[{"href": card.url, "text": card.ref}] if card.url else [],
-        details={"status": card.status, "service": card.service, "commander": card.commander},
-    )
-    return Outcome(provider_id=answer)
+        return Outcome(provider_id=incident_id, links={"status_page_id": incident_id})
 
-
-def _status_page(
-    row: Notification,
-    payload: dict[str, Any],
-    card: IncidentCard | None,
-    adapters: Adapters,
-    config: WarroomConfig,
-    links: dict[str, str],
-    bundle: list[Notification],
-) -> Outcome:
-    page = adapters.status_page
-    if page is None:
-        raise DeliveryError(
-            "no status page is configured (integrations.statuspage)", permanent=True
+    def webhook(self, d: Delivery[m.WebhookEvent]) -> Outcome:
+        what = f"outgoing webhook {d.destination!r}"
+        webhook = _need(self.adapters.webhook, what)
+        hooks = getattr(self.config.integrations, "outgoing_webhooks", None) or []
+        hook = _need(next((h for h in hooks if h.name == d.destination), None), what)
+        event = d.message
+        body = {
+            "incident": card_to_json(event.card) if event.card is not None else {},
+            "text": event.text,
+            "data": event.data,
+        }
+        status = webhook.post(
+            url=str(hook.url),
+            secret=hook.secret.get_secret_value(),
+            event=event.event,
+            body=body,
+            key=d.key,
         )
-    assert card is not None
-    incident_id = page.upsert_incident(
-        provider_id=links.get("status_page_id"),
-        name=f"{card.title} ({card.ref})",
-        status=str(payload.get("status", "investigating")),
-        body=str(payload.get("body", "")),
-        impact=card.severity,
-        components={str(k): str(v) for k, v in (payload.get("components") or {}).items()},
-        key=row.key,
-    )
-    return Outcome(provider_id=incident_id, links={"status_page_id": incident_id})
+        return Outcome(provider_id=str(status))
 
+    def issue_create(self, d: Delivery[m.IssueCreate]) -> Outcome:
+        from warroom.notify import tracking
 
-def _webhook(
-    row: Notification,
-    payload: dict[str, Any],
-    card: IncidentCard | None,
-    adapters: Adapters,
-    config: WarroomConfig,
-    links: dict[str, str],
-    bundle: list[Notification],
-) -> Outcome:
-    webhook = adapters.webhook
-    hooks = getattr(config.integrations, "outgoing_webhooks", None) or []
-    hook = next((h for h in hooks if h.name == row.destination), None)
-    if webhook is None or hook is None:
-        raise DeliveryError(
-            f"outgoing webhook {row.destination!r} is not configured", permanent=True
-        )
-    body = {
-        "incident": payload.get("card", {}),
-        "text": payload.get("text"),
-        "data": payload.get("data", {}),
-    }
-    status = webhook.post(
-        url=str(hook.url),
-        secret=hook.secret.get_secret_value(),
-        event=str(payload.get("event", "incident.updated")),
-        body=body,
-        key=row.key,
-    )
-    return Outcome(provider_id=str(status))
-
-
-def _tracker(
-    row: Notification,
-    payload: dict[str, Any],
-    card: IncidentCard | None,
-    adapters: Adapters,
-    config: WarroomConfig,
-    links: dict[str, str],
-    bundle: list[Notification],
-) -> Outcome:
-    from warroom.notify import tracking
-
-    tracker = adapters.tracker
-    if tracker is None:
-        raise DeliveryError("Jira is not configured (integrations.jira_issues)", permanent=True)
-    item_id = int(payload["item_id"])
-    ref = tracking.ref(item_id)
-    if row.action == "create":
-        due = payload.get("due_date")
+        item = d.message
         ticket = Ticket(
-            ref=ref,
-            summary=str(payload["summary"]),
-            description=str(payload.get("description", "")),
-            due_date=date.fromisoformat(due) if due else None,
-            owner=payload.get("owner"),
-            status=str(payload.get("status", "open")),
+            ref=tracking.ref(item.item_id),
+            summary=item.summary,
+            description=item.description,
+            due_date=item.due_date,
+            owner=item.owner,
+            status=item.status,
         )
-        issue = tracker.create_issue(ticket=ticket, key=row.key)
+        issue = self._tracker().create_issue(ticket=ticket, key=d.key)
+        retry = self.config.notifications.retry
         return Outcome(
             provider_id=issue,
             apply=partial(
-                tracking.record_issue,
-                item_id=item_id,
-                issue=issue,
-                sent=payload,
-                retry=config.notifications.retry,
+                tracking.record_issue, item_id=item.item_id, issue=issue, sent=item, retry=retry
             ),
         )
-    issue = tracker.update_issue(
-        issue=payload.get("issue"), ref=ref, changes=dict(payload["changes"]), key=row.key
-    )
-    return Outcome(provider_id=issue)
+
+    def issue_update(self, d: Delivery[m.IssueUpdate]) -> Outcome:
+        from warroom.notify import tracking
+
+        update = d.message
+        issue = self._tracker().update_issue(
+            issue=update.issue,
+            ref=tracking.ref(update.item_id),
+            changes=dict(update.changes),
+            key=d.key,
+        )
+        return Outcome(provider_id=issue)
+
+    def _chat(self) -> Chat:
+        return _need(self.adapters.chat, "chat (integrations.slack.bot_token)")
+
+    def _tracker(self) -> TicketTracker:
+        return _need(self.adapters.tracker, "Jira (integrations.jira_issues)")
+
+    def _mail(self, d: Delivery[Any], to: list[str], render: Callable[[], Email]) -> Outcome:
+        mailer = _need(self.adapters.mailer, "email (integrations.smtp)")
+        subject, text, html = render()
+        answer = mailer.send(to=list(to), subject=subject, text=text, html=html, key=d.key)
+        return Outcome(provider_id=answer)
 
 
-_SENDERS = {
-    "chat": _chat,
-    "email": _email,
-    "conference": _conference,
-    "pager": _pager,
-    "status_page": _status_page,
-    "webhook": _webhook,
-    "tracker": _tracker,
+def _room(d: Delivery[m.Post] | Delivery[m.Invite]) -> str:
+    """Return the chat channel a post or an invitation goes to."""
+    if d.destination != INCIDENT_CHANNEL:
+        return d.destination
+    channel = d.links.get("chat_channel_id")
+    if not channel:
+        # The create_channel row comes first (rows are sent in order); if it died, so
+        # does everything meant for the channel.
+        raise DeliveryError("the incident has no chat channel", permanent=True)
+    return channel
+
+
+_HANDLERS: dict[type[Payload], Callable[[_Senders, Delivery[Any]], Outcome]] = {
+    m.CreateChannel: _Senders.create_channel,
+    m.Invite: _Senders.invite,
+    m.Post: _Senders.post,
+    m.ChatPage: _Senders.chat_page,
+    m.EmailPage: _Senders.email_page,
+    m.ExecSummary: _Senders.exec_summary,
+    m.Reminder: _Senders.reminder,
+    m.Meeting: _Senders.meeting,
+    m.PagerTrigger: _Senders.pager_event,
+    m.PagerAcknowledge: _Senders.pager_event,
+    m.PagerResolve: _Senders.pager_event,
+    m.StatusUpsert: _Senders.status_upsert,
+    m.WebhookEvent: _Senders.webhook,
+    m.IssueCreate: _Senders.issue_create,
+    m.IssueUpdate: _Senders.issue_update,
 }

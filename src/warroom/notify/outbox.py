@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -13,7 +13,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from warroom.core.errors import Conflict, NotFound
-from warroom.escalation.config import RetryConfig
+from warroom.notify.config import RetryConfig
+from warroom.notify.messages import Payload, dump
 from warroom.notify.models import Notification
 from warroom.storage import bulk
 
@@ -24,15 +25,23 @@ LEASE = timedelta(seconds=60)  # a claim older than this was lost with its proce
 
 @dataclass(frozen=True)
 class Message:
-    """A notification to write: what, to whom, through which channel, under which key."""
+    """A notification to write: a payload (it names its channel), to whom, under which key."""
 
     key: str
-    channel: str
-    action: str
     destination: str
-    payload: dict[str, Any]
+    payload: Payload
     incident_id: int | None = None
     due_at: datetime | None = None
+
+    @property
+    def channel(self) -> str:
+        """Return the channel the payload goes through (chat, email, …)."""
+        return self.payload.channel
+
+    @property
+    def action(self) -> str:
+        """Return what the payload asks the channel to do (post, page, …)."""
+        return self.payload.action
 
 
 def enqueue(session: Session, messages: list[Message], *, now: datetime, retry: RetryConfig) -> int:
@@ -43,10 +52,10 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime, retry: 
         {
             "key": m.key[:200],
             "incident_id": m.incident_id,
-            "channel": m.channel,
-            "action": m.action,
+            "channel": m.payload.channel,
+            "action": m.payload.action,
             "destination": m.destination[:200],
-            "payload": m.payload,
+            "payload": dump(m.payload),
             "status": "pending",
             "attempts": 0,
             "max_attempts": retry.attempts,

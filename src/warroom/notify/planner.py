@@ -21,9 +21,12 @@ from sqlalchemy.orm import Session
 from warroom.escalation import engine as escalation
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
+from warroom.notify import messages as m
 from warroom.notify import outbox, tracking
-from warroom.notify.cards import card_json
+from warroom.notify.cards import card_of
+from warroom.notify.messages import INCIDENT_CHANNEL, Payload
 from warroom.notify.outbox import Message
+from warroom.notify.ports import IncidentCard
 from warroom.status.models import StatusUpdate
 
 if TYPE_CHECKING:
@@ -48,7 +51,6 @@ WEBHOOK_EVENTS = frozenset(
 UPDATE_EVENTS = WEBHOOK_EVENTS - {"declared"}
 # The kinds the planner acts on (declared included; postmortem: action items to Jira).
 PLANNED = WEBHOOK_EVENTS | {"postmortem"}
-INCIDENT_CHANNEL = "@incident"  # resolved to the incident's own chat channel when sent
 
 
 @dataclass
@@ -95,15 +97,13 @@ def plan(
 ) -> list[Message]:
     """Return the messages the runbook's rules call for after these events."""
     rules = config.notifications
-    card = card_json(incident, config, rules.base_url)
+    card = card_of(incident, config, rules.base_url)
     n = incident.number
     out: list[Message] = []
 
-    def add(key: str, channel: str, action: str, destination: str, **payload: Any) -> None:
-        if channel in channels:
-            out.append(
-                Message(f"{key}", channel, action, destination, payload, incident_id=incident.id)
-            )
+    def add(key: str, destination: str, payload: Payload) -> None:
+        if payload.channel in channels:
+            out.append(Message(key, destination, payload, incident_id=incident.id))
 
     kinds = [e.kind for e in events]
     for event in events:
@@ -114,60 +114,48 @@ def plan(
             escalation.stop(session, incident=incident, now=now, reason=kind)
         rooms = config.notifications.incident_channels
         if kind in UPDATE_EVENTS and "declared" not in kinds and rooms:
-            add(f"{k}:chat", "chat", "post", INCIDENT_CHANNEL, text=event.text, card=card)
+            add(f"{k}:chat", INCIDENT_CHANNEL, m.Post(text=event.text, card=card))
         if kind == "commander_changed" and incident.commander and "declared" not in kinds and rooms:
             person = config.person(incident.commander)
             if person and person.slack:
-                add(f"{k}:invite", "chat", "invite", INCIDENT_CHANNEL, users=[person.slack])
+                add(f"{k}:invite", INCIDENT_CHANNEL, m.Invite(users=[person.slack]))
         if kind == "severity_changed" and "declared" not in kinds and _raised(config, event):
             out += _severity_raised(session, incident, config, channels, card, now)
         if kind in ("acknowledged", "resolved") and _pages_out(config, incident.severity):
-            action = "acknowledge" if kind == "acknowledged" else "resolve"
+            pager = m.PagerAcknowledge if kind == "acknowledged" else m.PagerResolve
             # Keyed by the event: after a reopen, the next resolve must go out too.
-            add(f"{k}:pager", "pager", action, str(incident.number), card=card)
+            add(f"{k}:pager", str(incident.number), pager(card=card))
         if kind == "reopened" and _pages_out(config, incident.severity):
-            add(f"{k}:pager", "pager", "trigger", str(incident.number), card=card)
+            add(f"{k}:pager", str(incident.number), m.PagerTrigger(card=card))
         data = event.data or {}
         if kind == "status_update" and data.get("public") and _on_status_page(incident, config):
             # The hosted page mirrors what the communications liaison chose to publish.
-            add(
-                f"{k}:status",
-                "status_page",
-                "upsert",
-                incident.ref,
+            update = m.StatusUpsert(
                 card=card,
                 status=data.get("status", "investigating"),
                 body=str(data.get("body") or event.text),
                 components=data.get("components") or {},
             )
+            add(f"{k}:status", incident.ref, update)
         if kind == "resolved" and _mirrored(session, incident, config):
             # Public words only (the timeline text is internal), components back to normal.
-            add(
-                f"{k}:status",
-                "status_page",
-                "upsert",
-                incident.ref,
+            update = m.StatusUpsert(
                 card=card,
                 status="resolved",
                 body="This incident has been resolved.",
                 components=dict.fromkeys(_published_components(session, incident), "operational"),
             )
+            add(f"{k}:status", incident.ref, update)
         if kind == "postmortem" and tracking.CHANNEL in channels:
-            out += tracking.plan(session, incident, event, config=config, url=card["url"])
+            out += tracking.plan(session, incident, event, config=config, url=card.url)
         if kind in WEBHOOK_EVENTS:
             for hook in _webhooks(config):
                 if hook["events"] and f"incident.{kind}" not in hook["events"]:
                     continue
-                add(
-                    f"{k}:webhook:{hook['name']}",
-                    "webhook",
-                    "event",
-                    hook["name"],
-                    event=f"incident.{kind}",
-                    card=card,
-                    text=event.text,
-                    data=event.data or {},
+                hooked = m.WebhookEvent(
+                    event=f"incident.{kind}", card=card, text=event.text, data=event.data or {}
                 )
+                add(f"{k}:webhook:{hook['name']}", hook["name"], hooked)
     return out
 
 
@@ -176,45 +164,34 @@ def _declared(
     incident: Incident,
     config: WarroomConfig,
     channels: set[str],
-    card: dict[str, Any],
+    card: IncidentCard,
     now: datetime,
 ) -> list[Message]:
     """Announce, open the incident's channel and room, inform executives, start paging."""
     rules = config.notifications
     n, out = incident.number, []
 
-    def add(key: str, channel: str, action: str, destination: str, **payload: Any) -> None:
-        if channel in channels:
-            out.append(Message(key, channel, action, destination, payload, incident.id))
+    def add(key: str, destination: str, payload: Payload) -> None:
+        if payload.channel in channels:
+            out.append(Message(key, destination, payload, incident.id))
 
     slack = config.integrations.slack
     announce = rules.announce_channel or (slack.channel if slack else None)
     if announce and incident.visibility == "public":
         text = f"{incident.ref} declared: {incident.title} ({incident.severity})"
-        add(f"inc{n}:announce", "chat", "post", announce, text=text, card=card)
+        add(f"inc{n}:announce", announce, m.Post(text=text, card=card))
     if rules.incident_channels:
-        add(
-            f"inc{n}:channel",
-            "chat",
-            "create_channel",
-            INCIDENT_CHANNEL,
-            slug=incident.slug,
-            private=incident.visibility != "public",
-            card=card,
-        )
+        private = incident.visibility != "public"
+        room = m.CreateChannel(card=card, slug=incident.slug, private=private)
+        add(f"inc{n}:channel", INCIDENT_CHANNEL, room)
         commander = config.person(incident.commander) if incident.commander else None
         if commander and commander.slack:
-            add(
-                f"inc{n}:invite:{commander.id}",
-                "chat",
-                "invite",
-                INCIDENT_CHANNEL,
-                users=[commander.slack],
-            )
-        add(f"inc{n}:card", "chat", "post", INCIDENT_CHANNEL, text=card["title"], card=card)
+            invite = m.Invite(users=[commander.slack])
+            add(f"inc{n}:invite:{commander.id}", INCIDENT_CHANNEL, invite)
+        add(f"inc{n}:card", INCIDENT_CHANNEL, m.Post(text=card.title, card=card))
     out += _severity_raised(session, incident, config, channels, card, now)
     if _pages_out(config, incident.severity):
-        add(f"inc{n}:pager:trigger", "pager", "trigger", str(n), card=card)
+        add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=card))
     return out
 
 
@@ -223,7 +200,7 @@ def _severity_raised(
     incident: Incident,
     config: WarroomConfig,
     channels: set[str],
-    card: dict[str, Any],
+    card: IncidentCard,
     now: datetime,
 ) -> list[Message]:
     """What a severity calls for, once per incident: room, executive email, paging."""
@@ -231,33 +208,14 @@ def _severity_raised(
     severity = config.severities.get(incident.severity)
     zoom = config.integrations.zoom
     if zoom is not None and zoom.wants_meeting(incident.severity) and "conference" in channels:
-        out.append(
-            Message(
-                f"inc{n}:meeting",
-                "conference",
-                "meeting",
-                INCIDENT_CHANNEL,
-                {"card": card},
-                incident.id,
-            )
-        )
+        out.append(Message(f"inc{n}:meeting", INCIDENT_CHANNEL, m.Meeting(card=card), incident.id))
     executives = rules.executives or _smtp_executives(config)
     if severity and severity.exec_email and executives and "email" in channels:
-        out.append(
-            Message(
-                f"inc{n}:exec:{incident.severity}",
-                "email",
-                "exec_summary",
-                "executives",
-                {
-                    "card": card,
-                    "to": executives,
-                    "impact": incident.impact,
-                    "scope": incident.scope,
-                },
-                incident.id,
-            )
+        summary = m.ExecSummary(
+            card=card, to=executives, impact=incident.impact, scope=incident.scope
         )
+        key = f"inc{n}:exec:{incident.severity}"
+        out.append(Message(key, "executives", summary, incident.id))
     escalation.start(session, incident=incident, config=config, now=now)
     return out
 

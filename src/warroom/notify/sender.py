@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.escalation.config import RateLimit
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
 from warroom.notify import dispatch, metrics, outbox
+from warroom.notify.config import RateLimit
 from warroom.notify.models import Notification
 from warroom.notify.ports import Adapters, DeliveryError
 from warroom.storage.db import Database

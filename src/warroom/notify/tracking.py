@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.escalation.config import RetryConfig
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.notify import outbox
+from warroom.notify.config import RetryConfig
+from warroom.notify.messages import IssueCreate, IssueUpdate
 from warroom.notify.models import Notification
 from warroom.notify.outbox import UNFINISHED, Message
 from warroom.postmortem import service
@@ -27,7 +28,7 @@ from warroom.postmortem.service import TRACKER_SOURCE as SOURCE
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
-CHANNEL = "tracker"
+CHANNEL = IssueCreate.channel
 # Action-item field -> the tracker's name for it.
 SYNCED = {"title": "summary", "due_date": "due_date", "owner": "owner", "status": "status"}
 
@@ -67,15 +68,15 @@ def plan(
         return []
     where = destination(item_id)
     if data.get("jira") == "create":
-        payload = {
-            "item_id": item_id,
-            "summary": data.get("title"),
-            "description": describe(incident, data, url),
-            "due_date": data.get("due_date"),
-            "owner": data.get("owner"),
-            "status": data.get("status", "open"),
-        }
-        return [Message(create_key(item_id), CHANNEL, "create", where, payload, incident.id)]
+        create = IssueCreate(
+            item_id=item_id,
+            summary=data.get("title"),
+            description=describe(incident, data, url),
+            due_date=data.get("due_date"),
+            owner=data.get("owner"),
+            status=data.get("status", "open"),
+        )
+        return [Message(create_key(item_id), where, create, incident.id)]
     changes = {SYNCED[name]: data.get(name) for name in data.get("fields") or [] if name in SYNCED}
     if not changes:
         return []
@@ -83,8 +84,8 @@ def plan(
     if issue is None and not _create_unfinished(session, item_id):
         return []  # never asked for, or its creation died: nothing to keep in step
     key = f"inc{incident.number}:ev{event.id}:jira"
-    payload = {"item_id": item_id, "issue": issue, "changes": changes}
-    return [Message(key, CHANNEL, "update", where, payload, incident.id)]
+    update = IssueUpdate(item_id=item_id, issue=issue, changes=changes)
+    return [Message(key, where, update, incident.id)]
 
 
 def describe(incident: Incident, data: dict[str, Any], url: str | None) -> str:
@@ -121,12 +122,12 @@ def record_issue(
     *,
     item_id: int,
     issue: str,
-    sent: dict[str, Any],
+    sent: IssueCreate,
     retry: RetryConfig,
 ) -> None:
     """Keep a created issue's key: on its action item, and in the updates queued behind it.
 
-    `sent` is the create's payload. If the item changed in ways no queued update carries
+    `sent` is the create's message. If the item changed in ways no queued update carries
     (changes made while the create was dead, before an admin resent it), one more update
     brings the issue in step.
     """
@@ -143,8 +144,9 @@ def record_issue(
             .order_by(Notification.id)
         )
     )
-    state = {name: sent.get(name) for name in SYNCED.values()}
+    state = sent.model_dump(mode="json", include=set(SYNCED.values()))
     for row in queued:
+        # Rows stay JSON here: one queued by an older version must not fail this transaction.
         if not (row.payload or {}).get("issue"):
             row.payload = {**row.payload, "issue": issue}  # a new dict: JSON columns see it
         state.update(row.payload.get("changes") or {})
@@ -158,9 +160,6 @@ def record_issue(
         incident_id = session.scalar(
             select(Postmortem.incident_id).where(Postmortem.id == item.postmortem_id)
         )
-        payload = {"item_id": item_id, "issue": issue, "changes": behind}
-        catch_up = Message(
-            f"{create_key(item_id)}:sync", CHANNEL, "update", destination(item_id), payload,
-            incident_id,
-        )  # fmt: skip
+        update = IssueUpdate(item_id=item_id, issue=issue, changes=behind)
+        catch_up = Message(f"{create_key(item_id)}:sync", destination(item_id), update, incident_id)
         outbox.enqueue(session, [catch_up], now=now, retry=retry)
