@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from tests.helpers import Fakes
 from warroom.app import Runtime, build_runtime, create_app
 from warroom.auth import service as auth
 from warroom.config import WarroomConfig
@@ -156,6 +157,15 @@ def tokens(runtime: Runtime) -> dict[str, str]:
         role: make_token(runtime, name, role)
         for name, role in (("ada", "admin"), ("rita", "responder"), ("vic", "viewer"))
     }
+
+
+@pytest.fixture
+def fakes(runtime: Runtime) -> Fakes:
+    """Install recording fakes as the runtime's adapters; send on one thread."""
+    recorded = Fakes()
+    runtime.adapters_override = recorded.adapters
+    runtime.engine.sender.workers = 1
+    return recorded
 
 
 @pytest.fixture

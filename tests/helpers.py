@@ -1,8 +1,23 @@
-"""Pass the resolve and close gates the way a user would, where a gate is not the subject."""
+"""Test helpers: pass the lifecycle gates as a user would; a paging set-up with recording fakes."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from sqlalchemy import select
+
+from warroom.config import WarroomConfig
+from warroom.notify.fakes import (
+    FakeChat,
+    FakeConference,
+    FakeMailer,
+    FakePager,
+    FakeStatusPage,
+    FakeWebhook,
+)
+from warroom.notify.models import Notification
+from warroom.notify.ports import Adapters
+from warroom.runtime import Runtime
 
 SKIP = "not what this test is about"  # a skip_verification reason
 WHY = [{"question": "Why did it fail?", "answer": "A bad deploy."}]
@@ -35,3 +50,63 @@ def finish_postmortem(api: Any, ref: str) -> None:
         },
     )
     assert answer.status_code == 200, answer.text
+
+
+PAGING: dict[str, Any] = {
+    "people": [
+        {"id": "alice", "name": "Alice", "email": "alice@example.com", "slack": "UALICE1"},
+        {"id": "bob", "name": "Bob", "email": "bob@example.com", "slack": "UBOB1"},
+    ],
+    "teams": [{"id": "payments", "members": ["alice", "bob"], "leads": ["bob"]}],
+    "schedules": [
+        {
+            "id": "payments",
+            "timezone": "UTC",
+            "layers": [
+                {"name": "primary", "rotation": {"every": "1w", "participants": ["alice"]}},
+                {"name": "secondary", "rotation": {"every": "1w", "participants": ["bob"]}},
+            ],
+        }
+    ],
+    "services": [{"id": "checkout", "team": "payments", "schedule": "payments"}],
+    "integrations": {
+        # Never contacted: the runtime's adapters are the recording fakes.
+        "pagerduty_events": {"routing_key": "R" * 32},
+    },
+    "notifications": {
+        "announce_channel": "#incident-response",
+        "rate_limits": {"person": {"count": 50, "per": "1m"}, "channel": {"count": 2, "per": "1m"}},
+    },
+}
+
+
+def paging_config() -> WarroomConfig:
+    """Return one service paging alice, then bob; PagerDuty on; two posts a minute per channel."""
+    return WarroomConfig.model_validate(PAGING)
+
+
+class Fakes:
+    """Every adapter, recording."""
+
+    def __init__(self, chat: FakeChat | None = None) -> None:
+        self.chat = chat or FakeChat()
+        self.mail = FakeMailer()
+        self.pager = FakePager()
+        self.adapters = Adapters(
+            chat=self.chat,
+            mailer=self.mail,
+            conference=FakeConference(),
+            pager=self.pager,
+            status_page=FakeStatusPage(),
+            webhook=FakeWebhook(),
+        )
+
+    def dms(self, user: str) -> list[dict[str, Any]]:
+        """Return the chat posts sent to one person."""
+        return [a for m, a in self.chat.calls if m == "post" and a["channel"] == user]
+
+
+def statuses(runtime: Runtime) -> dict[str, str]:
+    """Return key -> status of every outbox row."""
+    with runtime.db.session() as session:
+        return {r.key: r.status for r in session.scalars(select(Notification))}

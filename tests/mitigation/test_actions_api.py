@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 
 from tests.helpers import SKIP
 from tests.mitigation.conftest import ENV_SECRET, TOKEN, IdentityApi, declare
+from warroom.config import WarroomConfig
 from warroom.incidents.actor import Actor
 from warroom.incidents.models import TimelineEvent
+from warroom.mitigation.actions import ActionConfig
 from warroom.runtime import Runtime
 
 
@@ -195,11 +197,35 @@ def test_http_timeout(runtime: Runtime, api: TestClient, identity_api: IdentityA
     assert action_events(runtime)[0].data["timed_out"] is True
 
 
-def test_http_param_is_url_encoded(runtime: Runtime, api: TestClient) -> None:
+def test_http_param_is_url_encoded(
+    runtime: Runtime, api: TestClient, identity_api: IdentityApi, config: WarroomConfig
+) -> None:
     declare(runtime)
     # The pattern allows '.', never '/': a path cannot be smuggled into the URL.
     bad = run(api, "disable-account", params={"user": "../admin"}, confirm=True)
     assert bad.status_code == 422
+    assert "param 'user': '../admin' does not match" in bad.json()["error"]["message"]
+    assert identity_api.requests == []
+    # Where a pattern lets them through, reserved characters are percent-encoded in the URL:
+    # the value stays one path segment (no '/', '?' or '#' of its own); the JSON keeps it as is.
+    lookup = {
+        "name": "lookup",
+        "http": {
+            "url": identity_api.url + "/users/{user}/disable",
+            "bearer_token": TOKEN,
+            "json": {"user": "{user}"},
+            "timeout": 1,
+        },
+        "params": {"user": {"pattern": ".{1,64}"}},
+    }
+    config.actions.append(ActionConfig.model_validate(lookup))
+    value = "../a b?c=1&d#e/é"
+    result = run(api, "lookup", params={"user": value}).json()
+    assert result["ok"] is True, result
+    (seen,) = identity_api.requests
+    assert seen.path == "/users/..%2Fa%20b%3Fc%3D1%26d%23e%2F%C3%A9/disable"
+    assert seen.body == {"user": value}
+    assert result["request"] == f"POST {identity_api.url}{seen.path}"
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request, status
-from pydantic import Field
 
 from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, actor_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
+from warroom.core.types import PersonId, Reason
 from warroom.incidents.queries import ListFilters
 from warroom.incidents.schemas import (
     IncidentCreate,
@@ -150,8 +150,8 @@ def add_note(
 class CommanderProposal(Input):
     """Name a new Incident Commander."""
 
-    person: str = Field(min_length=1, max_length=64)
-    reason: str | None = Field(default=None, max_length=2_000)
+    person: PersonId
+    reason: Reason | None = None
 
 
 @router.post("/{ref}/commander", response_model=IncidentDetail)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from warroom.core.types import Reason
 from warroom.detection.models import Alert, Silence
 from warroom.detection.schemas import IngestResult
 from warroom.incidents.schemas import Input
@@ -48,7 +49,7 @@ class SilenceCreate(Input):
     starts_at: datetime | None = Field(default=None, description="Default: now.")
     ends_at: datetime | None = Field(default=None, description="Give this or duration_minutes.")
     duration_minutes: int | None = Field(default=None, ge=1, le=527_040)
-    comment: str = Field(min_length=1, max_length=2_000)
+    comment: Annotated[Reason, Field(min_length=1)]
 
 
 class SilenceOut(BaseModel):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from warroom.core.types import LongText, Name, Paragraph, PersonId, Reason
 from warroom.incidents.models import ChecklistItem, Incident, TimelineEvent
+from warroom.incidents.states import allowed_actions
 
 Visibility = Literal["public", "restricted"]
 TITLE_MAX = 200
@@ -34,65 +36,60 @@ def _clean_title(value: str) -> str:
     return value
 
 
+# No min_length: the validator's "title must not be empty" also covers a blank title.
+IncidentTitle = Annotated[str, Field(max_length=TITLE_MAX), AfterValidator(_clean_title)]
+
+
 class IncidentCreate(Input):
     """Declare an incident."""
 
-    title: str = Field(max_length=TITLE_MAX, description="What is wrong, in one line.")
+    title: IncidentTitle = Field(description="What is wrong, in one line.")
     severity: str | None = Field(
         default=None,
         description="SEV-1..SEV-4 (default: by type, else SEV-3). When unsure, choose the higher.",
     )
-    summary: str = Field(default="", max_length=20_000)
+    summary: LongText = ""
     incident_type: str | None = Field(
         default=None, description="An incident type from warroom.yaml."
     )
-    service: str | None = Field(default=None, max_length=64)
-    commander: str | None = Field(default=None, max_length=64)
+    service: Name | None = None
+    commander: Name | None = None
     visibility: Visibility | None = None
     started_at: datetime | None = Field(default=None, description="When impact began, if known.")
     runbook: str | None = Field(
         default=None, description="Template name; defaults by type/service."
     )
-    owner: str | None = Field(default=None, max_length=64)
-    module: str | None = Field(default=None, max_length=64)
-
-    _title = field_validator("title")(_clean_title)
+    owner: Name | None = None
+    module: Name | None = None
 
 
 class IncidentUpdate(Input):
     """Change fields of an incident (each change is a timeline event)."""
 
-    title: str | None = Field(default=None, max_length=TITLE_MAX)
-    summary: str | None = Field(default=None, max_length=20_000)
+    title: IncidentTitle | None = None
+    summary: LongText | None = None
     severity: str | None = None
     incident_type: str | None = None
-    service: str | None = Field(default=None, max_length=64)
-    commander: str | None = Field(default=None, max_length=64)
-    impact: str | None = Field(default=None, max_length=5_000)
-    scope: str | None = Field(default=None, max_length=5_000)
+    service: Name | None = None
+    commander: Name | None = None
+    impact: Paragraph | None = None
+    scope: Paragraph | None = None
     priority: str | None = None
     visibility: Visibility | None = None
     started_at: datetime | None = None
-    owner: str | None = Field(default=None, max_length=64)
-    module: str | None = Field(default=None, max_length=64)
-    reason: str | None = Field(
-        default=None, max_length=2_000, description="Why (kept on the timeline)."
-    )
-
-    @field_validator("title")
-    @classmethod
-    def _title(cls, value: str | None) -> str | None:
-        return None if value is None else _clean_title(value)
+    owner: Name | None = None
+    module: Name | None = None
+    reason: Reason | None = Field(default=None, description="Why (kept on the timeline).")
 
 
 class TransitionRequest(Input):
     """Move an incident along its lifecycle; triage may set the assessment in the same call."""
 
-    note: str | None = Field(default=None, max_length=5_000)
+    note: Paragraph | None = None
     severity: str | None = None
-    commander: str | None = Field(default=None, max_length=64)
-    impact: str | None = Field(default=None, max_length=5_000)
-    scope: str | None = Field(default=None, max_length=5_000)
+    commander: Name | None = None
+    impact: Paragraph | None = None
+    scope: Paragraph | None = None
     priority: str | None = None
     skip_verification: str | None = Field(
         default=None,
@@ -113,7 +110,7 @@ class TransitionRequest(Input):
 class NoteCreate(Input):
     """Add a note to the timeline."""
 
-    text: str = Field(min_length=1, max_length=20_000)
+    text: Annotated[LongText, Field(min_length=1)]
     key_event: bool = False
     at: datetime | None = Field(default=None, description="When it happened, if earlier than now.")
 
@@ -137,6 +134,8 @@ class Durations(BaseModel):
 class ChecklistItemOut(BaseModel):
     """One checklist step."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     section: str
     text: str
@@ -149,20 +148,13 @@ class ChecklistItemOut(BaseModel):
     @classmethod
     def of(cls, item: ChecklistItem) -> ChecklistItemOut:
         """Build from the model."""
-        return cls(
-            id=item.id,
-            section=item.section,
-            text=item.text,
-            owner=item.owner,
-            done_at=item.done_at,
-            done_by=item.done_by,
-            skipped_reason=item.skipped_reason,
-            note=item.note,
-        )
+        return cls.model_validate(item)
 
 
 class TimelineEventOut(BaseModel):
     """One timeline event."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: int
     at: datetime
@@ -176,20 +168,13 @@ class TimelineEventOut(BaseModel):
     @classmethod
     def of(cls, event: TimelineEvent) -> TimelineEventOut:
         """Build from the model."""
-        return cls(
-            id=event.id,
-            at=event.at,
-            kind=event.kind,
-            actor=event.actor,
-            source=event.source,
-            text=event.text,
-            data=event.data,
-            key_event=event.key_event,
-        )
+        return cls.model_validate(event)
 
 
 class IncidentOut(BaseModel):
     """An incident as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     number: int
     ref: str
@@ -229,44 +214,21 @@ class IncidentOut(BaseModel):
 
     @classmethod
     def of(cls, incident: Incident) -> IncidentOut:
-        """Build from the model."""
-        from warroom.incidents.states import allowed_actions
+        """Build from the model: its columns one to one, plus what the API derives."""
+        return cls.model_validate(_Derived(incident))
 
-        return cls(
-            number=incident.number,
-            ref=incident.ref,
-            slug=incident.slug,
-            title=incident.title,
-            summary=incident.summary,
-            status=incident.status,
-            severity=incident.severity,
-            incident_type=incident.incident_type,
-            service=incident.service,
-            commander=incident.commander,
-            pending_commander=incident.pending_commander,
-            impact=incident.impact,
-            scope=incident.scope,
-            priority=incident.priority,
-            visibility=incident.visibility,
-            links=dict(incident.links or {}),
-            source=incident.source,
-            runbook_template=incident.runbook_template,
-            owner=incident.owner,
-            module=incident.module,
-            created_by=incident.created_by,
-            acknowledged_by=incident.acknowledged_by,
-            started_at=incident.started_at,
-            detected_at=incident.detected_at,
-            acknowledged_at=incident.acknowledged_at,
-            triaged_at=incident.triaged_at,
-            mitigated_at=incident.mitigated_at,
-            verified_at=incident.verified_at,
-            resolved_at=incident.resolved_at,
-            closed_at=incident.closed_at,
-            updated_at=incident.updated_at,
-            durations=durations(incident),
-            allowed_actions=allowed_actions(incident.status),
-        )
+
+class _Derived:
+    """An incident row as `IncidentOut` reads it: the derived values, then the row's own."""
+
+    def __init__(self, incident: Incident) -> None:
+        self._incident = incident
+        self.links = dict(incident.links or {})  # None until the row is flushed
+        self.durations = durations(incident)
+        self.allowed_actions = allowed_actions(incident.status)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._incident, name)
 
 
 class RoleOut(BaseModel):
@@ -282,7 +244,7 @@ class RoleChange(Input):
     """Give someone a role, or take it back."""
 
     role: str = Field(max_length=32, description="deputy, scribe, communications, sme, reporter")
-    person: str = Field(min_length=1, max_length=64)
+    person: PersonId
 
 
 class IncidentDetail(IncidentOut):

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from warroom.core.types import Name
 from warroom.mitigation.action_service import Prepared, describe
 from warroom.mitigation.actions import ActionConfig
 from warroom.mitigation.runner import Outcome
@@ -63,9 +64,7 @@ class ActionRun(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    params: dict[Annotated[str, StringConstraints(max_length=64)], ParamValue] = Field(
-        default_factory=dict, max_length=50
-    )
+    params: dict[Name, ParamValue] = Field(default_factory=dict, max_length=50)
     confirm: bool = False
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from warroom.core.types import Name, Reason
 from warroom.incidents.schemas import Input
 from warroom.oncall.models import OverrideRow
 
@@ -53,14 +54,14 @@ class ShiftOut(BaseModel):
 class OverrideCreate(Input):
     """Cover (replace) or join (add) a schedule layer for a window."""
 
-    schedule: str = Field(max_length=64)
-    layer: str = Field(max_length=64)
-    person: str = Field(max_length=64)
+    schedule: Name
+    layer: Name
+    person: Name
     mode: Literal["replace", "add"] = "replace"
     starts_at: datetime | None = Field(default=None, description="Default: now.")
     ends_at: datetime | None = Field(default=None, description="Give this or duration_minutes.")
     duration_minutes: int | None = Field(default=None, ge=1, le=129_600)
-    reason: str = Field(min_length=1, max_length=2_000)
+    reason: Annotated[Reason, Field(min_length=1)]
 
 
 class OverrideOut(BaseModel):

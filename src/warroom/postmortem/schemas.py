@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from warroom.core.types import LongText, PersonId, Title
 from warroom.incidents.schemas import Input
 from warroom.postmortem.models import ActionItem
 
@@ -19,9 +20,9 @@ JIRA_KEY = r"^[A-Z][A-Z0-9_]{0,19}-[1-9][0-9]{0,9}$"
 class PostmortemUpdate(Input):
     """Replace a postmortem's editable fields (the service checks each value)."""
 
-    summary: str = Field(default="", max_length=20_000)
-    impact: str = Field(default="", max_length=20_000)
-    root_cause: str = Field(default="", max_length=20_000)
+    summary: LongText = ""
+    impact: LongText = ""
+    root_cause: LongText = ""
     # Loose here on purpose: the service names the bad entry's index in one clear message.
     five_whys: list[Any] = Field(
         default_factory=list,
@@ -41,8 +42,8 @@ class ActionItemCreate(Input):
     """Add an action item to a postmortem."""
 
     kind: ItemKind = Field(description="short_term or long_term.")
-    title: str = Field(min_length=1, max_length=200)
-    owner: str | None = Field(default=None, min_length=1, max_length=64)
+    title: Title
+    owner: PersonId | None = None
     due_date: date | None = None
     status: ItemStatus = "open"
     jira_key: str | None = Field(
@@ -59,8 +60,8 @@ class ActionItemPatch(Input):
     """Change some fields of an action item (send only what changes; null clears)."""
 
     kind: ItemKind | None = None
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    owner: str | None = Field(default=None, min_length=1, max_length=64)
+    title: Title | None = None
+    owner: PersonId | None = None
     due_date: date | None = None
     status: ItemStatus | None = None
     jira_key: str | None = Field(default=None, pattern=JIRA_KEY)

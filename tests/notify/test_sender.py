@@ -1,0 +1,101 @@
+"""The outbox sender: rate limits per batch, leases, and pages cancelled by an acknowledgement."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.helpers import Fakes, paging_config
+from warroom.config import WarroomConfig
+from warroom.core.clock import FrozenClock
+from warroom.incidents.actor import Actor
+from warroom.notify import outbox
+from warroom.notify.fakes import FakeChat
+from warroom.notify.messages import Post
+from warroom.notify.outbox import Message
+from warroom.notify.ports import DeliveryError, IncidentCard
+from warroom.notify.sender import Sender
+from warroom.runtime import Runtime
+
+ACTOR = Actor(name="tester", source="api")
+
+
+@pytest.fixture
+def config() -> WarroomConfig:
+    """One service paging alice, then bob; PagerDuty on; two posts a minute per channel."""
+    return paging_config()
+
+
+def test_channel_rate_limit_holds_within_one_batch(runtime: Runtime, fakes: Fakes) -> None:
+    for title in ("one", "two", "three", "four", "five"):
+        runtime.flows.declare(actor=ACTOR, title=title, severity="SEV-3", service="checkout")
+    runtime.engine.run_once()
+    announced = [a for m, a in fakes.chat.calls if a.get("channel") == "#incident-response"]
+    assert len(announced) <= 2  # rate_limits.channel: 2 per minute
+
+
+class _SlowChat(FakeChat):
+    """Each post takes 61 s of the frozen clock (a Slack timeout plus retries, say)."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.during_first: Any = None
+
+    def post(self, *, channel: str, text: str, key: str, card: IncidentCard | None = None) -> str:
+        answer = super().post(channel=channel, text=text, key=key, card=card)
+        self.clock.advance(timedelta(seconds=61))
+        hook, self.during_first = self.during_first, None
+        if hook is not None:
+            hook()
+        return answer
+
+
+def test_a_lease_that_ran_out_is_not_sent_by_its_old_owner(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    chat = _SlowChat(clock)
+    fakes = Fakes(chat)
+    runtime.adapters_override = fakes.adapters
+    with runtime.db.transaction() as session:
+        outbox.enqueue(
+            session,
+            [Message(f"k{i}", f"#room-{i}", Post(text=f"m{i}")) for i in range(3)],
+            now=clock.now(),
+            retry=runtime.config().notifications.retry,
+        )
+
+    def sender(owner: str) -> Sender:
+        return Sender(
+            db=runtime.db,
+            config=runtime.config,
+            adapters=runtime.adapters,
+            now=clock.now,
+            owner=owner,
+            workers=1,
+        )
+
+    first, second = sender("engine-a"), sender("engine-b")
+    chat.during_first = second.send_due  # engine B runs while A is stuck in its first send
+    first.send_due()
+    # A's lease ran out during its first (61 s) send: it sends nothing more of that claim.
+    assert chat.keys() == ["k0", "k0"]  # the one in flight went twice, under one key
+    while second.send_due() or first.send_due():
+        pass
+    assert sorted(chat.keys()) == ["k0", "k0", "k1", "k2"]
+
+
+def test_a_retrying_page_is_dropped_once_the_incident_is_acknowledged(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    fakes.chat.fail_with = DeliveryError("slack is down")
+    incident = runtime.flows.declare(actor=ACTOR, title="x", severity="SEV-2", service="checkout")
+    runtime.engine.run_once()
+    runtime.flows.acknowledge(str(incident.number), actor=Actor(name="alice", source="api"))
+    fakes.chat.fail_with = None
+    clock.advance(timedelta(minutes=11))
+    for _ in range(3):
+        runtime.engine.run_once()
+    assert not fakes.dms("UALICE1"), "alice was paged for an incident already acknowledged"
