@@ -48,8 +48,8 @@ class Runtime:
     _adapters: tuple[object, Adapters] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        from warroom.escalation.planner import Planner
         from warroom.incidents import metrics
-        from warroom.notify.planner import Planner
 
         # The phases' rules every incident change passes, in the order they are checked
         # (ADR 005): triage's assessment, mitigation's Verification gate, postmortem's close.

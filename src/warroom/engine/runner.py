@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from warroom.escalation import cadence
-from warroom.escalation import engine as escalation
+from warroom.escalation import service as escalation
 from warroom.escalation import tick as ticks
 from warroom.mitigation import verification, verification_metrics
 from warroom.notify import metrics, outbox

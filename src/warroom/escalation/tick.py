@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from warroom.core.clock import ensure_utc
 from warroom.escalation.config import EscalationPolicy
-from warroom.escalation.engine import OnCall, StepState, advance
 from warroom.escalation.models import ACTIVE, Escalation
+from warroom.escalation.service import OnCall, StepState, advance
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.notify import outbox
 from warroom.notify.outbox import Message

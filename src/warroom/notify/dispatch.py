@@ -207,7 +207,7 @@ class _Senders:
         return Outcome(provider_id=str(status))
 
     def issue_create(self, d: Delivery[m.IssueCreate]) -> Outcome:
-        from warroom.notify import tracking
+        from warroom.postmortem import tracking
 
         item = d.message
         ticket = Ticket(
@@ -228,7 +228,7 @@ class _Senders:
         )
 
     def issue_update(self, d: Delivery[m.IssueUpdate]) -> Outcome:
-        from warroom.notify import tracking
+        from warroom.postmortem import tracking
 
         update = d.message
         issue = self._tracker().update_issue(

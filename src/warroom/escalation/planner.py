@@ -18,15 +18,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.escalation import engine as escalation
+from warroom.escalation import service as escalation
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.notify import messages as m
-from warroom.notify import outbox, tracking
+from warroom.notify import outbox
 from warroom.notify.cards import card_of
 from warroom.notify.messages import INCIDENT_CHANNEL, Payload
 from warroom.notify.outbox import Message
 from warroom.notify.ports import IncidentCard
+from warroom.postmortem import tracking
 from warroom.status.models import StatusUpdate
 
 if TYPE_CHECKING:
