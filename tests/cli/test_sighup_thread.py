@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from warroom.cli.serve import reload_on_sighup
+from warroom.config import WarroomConfig
 from warroom.runtime import Runtime
 
 
@@ -19,7 +20,7 @@ def test_sighup_reloads_on_the_reload_thread(runtime: Runtime, tmp_path: Path) -
     done = threading.Event()
     reload = runtime.reload_config
 
-    def recording_reload() -> object:
+    def recording_reload() -> WarroomConfig:
         reloaded_on.append(threading.current_thread().name)
         try:
             return reload()

@@ -12,7 +12,7 @@ from tests.conftest import START
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.engine import metrics
-from warroom.engine.module import Outcome
+from warroom.engine.module import Module, Outcome
 from warroom.engine.runner import Engine
 from warroom.escalation.models import Escalation
 from warroom.incidents.service import Actor
@@ -57,8 +57,8 @@ class NoSending:
         pass
 
 
-def _engine(clock: FrozenClock, *modules: object) -> Engine:
-    return Engine(modules=list(modules), sender=NoSending(), now=clock.now)  # type: ignore[arg-type]
+def _engine(clock: FrozenClock, *modules: Module) -> Engine:
+    return Engine(modules=list(modules), sender=NoSending(), now=clock.now)
 
 
 @pytest.fixture
