@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,17 +58,34 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
+# `warroom serve --workers N` hands uvicorn an import string, and each worker process imports
+# and calls the factory it names: nothing built in the parent can be passed along. So the one
+# choice the parent makes, whether the workers run an engine, is the factory's name (two
+# factories), and each worker builds its own Settings, once, from the environment it
+# inherited (the supervisor restarts the workers on SIGHUP, which re-reads warroom.yaml).
+
+
 def worker_app() -> FastAPI:
-    """Build the app in a `warroom serve --workers N` worker process (settings from env)."""
+    """Build the app of a `warroom serve --workers N` worker that also runs an engine."""
+    return _worker(engine=True)
+
+
+def worker_app_without_engine() -> FastAPI:
+    """Build the app of a `warroom serve --workers N --no-engine` worker (HTTP only)."""
+    return _worker(engine=False)
+
+
+def _worker(*, engine: bool) -> FastAPI:
+    """Build the runtime and app in a worker process; start its engine if asked."""
     import gc
 
     from warroom import logs
 
-    settings = Settings()
+    settings = Settings()  # this process's entry point: its one Settings object
     logs.setup(settings.log_level, settings.log_format)
     runtime = build_runtime(settings, upgrade=False)
     app = create_app(runtime)
-    if os.environ.get("WARROOM_ENGINE", "1") != "0":
+    if engine:
         runtime.engine.start()  # one engine per worker: they share the work through the rows
     gc.collect()
     gc.freeze()

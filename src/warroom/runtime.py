@@ -10,12 +10,15 @@ from datetime import datetime
 from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import Clock
 from warroom.detection.flows import IntakeFlows
-from warroom.engine.runner import Engine
+from warroom.engine.runner import Engine, instance_name
+from warroom.escalation.jobs import EscalationSteps, Reminders
 from warroom.incidents.flows import IncidentFlows
 from warroom.incidents.lifecycle import Rules
 from warroom.mitigation.gate import VerificationGate
+from warroom.mitigation.jobs import VerificationSweep
 from warroom.notify.adapters import build_adapters, channels_of
 from warroom.notify.ports import Adapters
+from warroom.notify.sender import Sender
 from warroom.oncall.pagerduty import PagerDutyOnCall
 from warroom.postmortem.flows import PostmortemFlows
 from warroom.postmortem.gate import PostmortemGate
@@ -45,6 +48,7 @@ class Runtime:
     _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
     adapters_override: Adapters | None = None  # tests and --dev: recording fakes
     engine: Engine = field(init=False)
+    verification: VerificationSweep = field(init=False)
     _adapters: tuple[object, Adapters] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -75,15 +79,37 @@ class Runtime:
             runbooks=self.runbooks,
             incidents=self.flows,
         )
-        self.engine = Engine(
+        self.verification = VerificationSweep(
             db=self.db,
             config=self.config,
-            adapters=self.adapters,
             now=self.clock.now,
-            oncall=self.on_call_at,
-            channels=self.channels,
-            on_call_everywhere=self.on_call_everywhere,
+            rules=rules,
             on_changed=self.flows.refresh,
+        )
+        owner = instance_name()
+        # The engine's modules, in the order each round runs them: pages first (a backlog of
+        # due steps holds back the rest of the round), then reminders, then verification.
+        self.engine = Engine(
+            modules=[
+                EscalationSteps(
+                    db=self.db,
+                    config=self.config,
+                    oncall=self.on_call_at,
+                    channels=self.channels,
+                    on_call_everywhere=self.on_call_everywhere,
+                ),
+                Reminders(db=self.db, config=self.config, channels=self.channels),
+                self.verification,
+            ],
+            sender=Sender(
+                db=self.db,
+                config=self.config,
+                adapters=self.adapters,
+                now=self.clock.now,
+                owner=owner,
+            ),
+            now=self.clock.now,
+            owner=owner,
         )
         # Every transaction that writes timeline events plans its notifications before it
         # commits (the outbox), and wakes the engine after.

@@ -189,7 +189,10 @@ def test_tokens_list_and_revoke(env: dict[str, str]) -> None:
 
 
 def test_sighup_reloads_and_keeps_last_good(tmp_path: Path) -> None:
+    import contextlib
+    import queue
     import signal
+    import threading
 
     config = tmp_path / "warroom.yaml"
     config.write_text("services:\n  - {id: checkout}\n")
@@ -198,21 +201,64 @@ def test_sighup_reloads_and_keeps_last_good(tmp_path: Path) -> None:
         "WARROOM_DATA_DIR": str(tmp_path / "var"),
         "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
     }
+    runner = CliRunner()
+    created = runner.invoke(app, ["users", "create", "rita", "--role", "responder"], env=env)
+    assert created.exit_code == 0
+    token = runner.invoke(app, ["tokens", "create", "rita"], env=env).stdout.strip().splitlines()
+    headers = {"Authorization": f"Bearer {token[-1]}"}
     port = free_port()
     process = _serve(env, port)
+    lines: queue.Queue[str] = queue.Queue()
+    output: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+
+    def wait_for_line(text: str) -> None:
+        deadline = time.monotonic() + 30
+        while not any(text in line for line in output):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {text!r} in the server's output"
+            with contextlib.suppress(queue.Empty):
+                output.append(lines.get(timeout=left))
+
+    def declare_search() -> int:
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/incidents",
+            json={"title": "Search down", "service": "search"},
+            headers=headers,
+            timeout=30,
+        )
+        return answer.status_code
+
+    def wait_until_declared() -> None:
+        deadline = time.monotonic() + 30
+        while (status := declare_search()) != 201:
+            assert status == 422 and time.monotonic() < deadline, status
+            time.sleep(0.05)
+
+    threading.Thread(target=read, daemon=True).start()
     try:
         _wait_ready(port)
+        assert declare_search() == 422  # unknown service 'search'
         config.write_text("services:\n  - {id: checkout}\n  - {id: search}\n")
         process.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        wait_until_declared()  # the configuration in force now knows 'search'
+        wait_for_line("configuration reloaded")
         config.write_text("services: nonsense\n")
         process.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        wait_for_line("configuration not reloaded, keeping the last good one")
+        wait_for_line(f"{config}:1: services")
+        assert declare_search() == 201  # the last good configuration is still in force
     finally:
-        output = _stop(process)
-    assert "configuration reloaded" in output
-    assert "configuration not reloaded, keeping the last good one" in output
-    assert f"{config}:1: services: Input should be a valid list" in output
+        process.terminate()
+        process.wait(timeout=30)
+    text = "".join(output)
+    assert "configuration reloaded" in text
+    assert "configuration not reloaded, keeping the last good one" in text
+    assert f"{config}:1: services: Input should be a valid list" in text
 
 
 def test_serve_with_two_workers(tmp_path: Path) -> None:

@@ -266,9 +266,9 @@ def test_window_passing_marks_verified_without_resolving_by_default(
 ) -> None:
     mitigated_by_alert(client, api, clock)
     clock.advance(timedelta(minutes=14))
-    assert runtime.engine.verify().verified == []  # 14 minutes quiet: not yet
+    assert runtime.verification.sweep().verified == []  # 14 minutes quiet: not yet
     clock.advance(timedelta(minutes=1))
-    result = runtime.engine.verify()
+    result = runtime.verification.sweep()
     assert (result.verified, result.resolved) == ([1], [])
     body = incident(api)
     assert body["status"] == "mitigated" and body["verified_at"] is not None
@@ -277,7 +277,7 @@ def test_window_passing_marks_verified_without_resolving_by_default(
         "Linked alerts stayed resolved for 15m after mitigation; ready to resolve"
     )
     assert event["key_event"] is True
-    assert runtime.engine.verify().verified == []  # once only
+    assert runtime.verification.sweep().verified == []  # once only
 
 
 def test_window_counts_from_the_last_alert_resolving(
@@ -288,9 +288,9 @@ def test_window_counts_from_the_last_alert_resolving(
     clock.advance(timedelta(minutes=10))
     deliver(client, alert("resolved", at=clock.now()))
     clock.advance(timedelta(minutes=10))  # 20 minutes after mitigation, 10 quiet
-    assert runtime.engine.verify().verified == []
+    assert runtime.verification.sweep().verified == []
     clock.advance(timedelta(minutes=5))
-    assert runtime.engine.verify().verified == [1]
+    assert runtime.verification.sweep().verified == [1]
 
 
 def test_auto_resolve_waits_for_the_checklist(
@@ -299,7 +299,7 @@ def test_auto_resolve_waits_for_the_checklist(
     runtime.config_value = make_config(auto_resolve=True)
     mitigated_by_alert(client, api, clock)
     clock.advance(timedelta(minutes=16))
-    result = runtime.engine.verify()
+    result = runtime.verification.sweep()
     assert (result.verified, result.resolved) == ([1], [])
     body = incident(api)
     assert body["status"] == "mitigated"
@@ -314,7 +314,7 @@ def test_auto_resolve_resolves_and_starts_the_postmortem(
     mitigated_by_alert(client, api, clock)
     settle_verification(api)
     clock.advance(timedelta(minutes=15))
-    result = runtime.engine.verify()
+    result = runtime.verification.sweep()
     assert (result.verified, result.resolved) == ([1], [1])
     body = incident(api)
     assert body["status"] == "resolved"
@@ -336,7 +336,7 @@ def test_auto_resolve_only_for_chosen_severities(
     mitigated_by_alert(client, api, clock)
     settle_verification(api)
     clock.advance(timedelta(minutes=15))
-    assert runtime.engine.verify().resolved == []
+    assert runtime.verification.sweep().resolved == []
     assert incident(api)["status"] == "mitigated"
 
 
@@ -348,7 +348,7 @@ def test_still_firing_or_no_alerts_is_never_verified(
     manual = runtime.flows.declare(actor=RITA, title="Reported by a customer").ref
     assert api.post(f"{INCIDENTS}/{manual}/mitigate").is_success
     clock.advance(timedelta(hours=2))
-    assert runtime.engine.verify().verified == []
+    assert runtime.verification.sweep().verified == []
     assert incident(api)["verified_at"] is None
 
 
@@ -372,7 +372,7 @@ def test_alert_firing_again_inside_the_window_returns_to_triaged(
     assert api.post(f"{INCIDENTS}/INC-1/mitigate").is_success
     deliver(client, alert("resolved", at=clock.now()))
     clock.advance(timedelta(minutes=15))
-    assert runtime.engine.verify().verified == [1]
+    assert runtime.verification.sweep().verified == [1]
 
 
 def test_refire_after_the_window_also_returns_to_triaged_and_can_be_turned_off(
@@ -380,7 +380,7 @@ def test_refire_after_the_window_also_returns_to_triaged_and_can_be_turned_off(
 ) -> None:
     mitigated_by_alert(client, api, clock)
     clock.advance(timedelta(minutes=20))
-    runtime.engine.verify()
+    runtime.verification.sweep()
     deliver(client, alert("firing"))
     body = incident(api)
     assert body["status"] == "triaged" and body["verified_at"] is None
@@ -464,7 +464,7 @@ def test_prometheus_counts_windows_auto_resolves_and_refires(
     deliver(client, alert("resolved", at=clock.now()))
     settle_verification(api)
     clock.advance(timedelta(minutes=15))
-    assert runtime.engine.verify().resolved == [1]
+    assert runtime.verification.sweep().resolved == [1]
     after = (
         sample("warroom_verification_windows_passed_total", severity="SEV-3"),
         sample("warroom_verification_auto_resolves_total", severity="SEV-3"),

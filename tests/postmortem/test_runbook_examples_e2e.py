@@ -389,11 +389,11 @@ def test_example_1_high_cpu_usage(
 
     # The window counts from the alert resolving (09:20): not yet at 09:34, resolved at 09:35.
     move_to(clock, 34)
-    early = runtime.engine.verify()
+    early = runtime.verification.sweep()
     assert (early.verified, early.resolved) == ([], [])
     assert incident(api, ref)["status"] == "mitigated"
     move_to(clock, 35)
-    swept = runtime.engine.verify()
+    swept = runtime.verification.sweep()
     assert (swept.verified, swept.resolved) == ([1], [1])
     done = incident(api, ref)
     assert done["status"] == "resolved" and parse_time(done["resolved_at"]) == at(35)

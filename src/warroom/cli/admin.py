@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from warroom.cli.common import errors_as_exit, local_runtime
+from warroom.cli.common import errors_as_exit, local_runtime, settings_of
 
 db_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
@@ -32,17 +32,18 @@ config_app = typer.Typer(
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(ctx: typer.Context) -> None:
     """Create or upgrade the database schema to the newest migration."""
     from warroom.migrations import migrate
 
     with errors_as_exit():
-        runtime = local_runtime(upgrade=True)
+        runtime = local_runtime(settings_of(ctx), upgrade=True)
         typer.echo(f"database at revision {migrate.current_revision(runtime.db)}")
 
 
 @users_app.command("create")
 def users_create(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Login name, e.g. alice.")],
     role: Annotated[str, typer.Option(help="viewer, responder or admin.")] = "responder",
     password: Annotated[bool, typer.Option("--password", help="Prompt for a password.")] = False,
@@ -55,7 +56,7 @@ def users_create(
     )
     with errors_as_exit():
         auth.check_role(role)
-        runtime = local_runtime()
+        runtime = local_runtime(settings_of(ctx))
         with runtime.db.transaction() as session:
             user = auth.create_user(
                 session, name=name, role=role, now=runtime.clock.now(), password=secret
@@ -64,7 +65,7 @@ def users_create(
 
 
 @users_app.command("list")
-def users_list() -> None:
+def users_list(ctx: typer.Context) -> None:
     """List users and their roles."""
     from rich.console import Console
     from rich.table import Table
@@ -72,7 +73,7 @@ def users_list() -> None:
     from warroom.auth import service as auth
 
     with errors_as_exit():
-        runtime = local_runtime()
+        runtime = local_runtime(settings_of(ctx))
         with runtime.db.session() as session:
             users = auth.list_users(session)
             table = Table("name", "role", "created (UTC)", "disabled")
@@ -88,6 +89,7 @@ def users_list() -> None:
 
 @tokens_app.command("create")
 def tokens_create(
+    ctx: typer.Context,
     user: Annotated[str, typer.Argument(help="The user the token acts as.")],
     name: Annotated[str, typer.Option("--name", help="A label to recognise the token by.")] = "cli",
 ) -> None:
@@ -95,7 +97,7 @@ def tokens_create(
     from warroom.auth import service as auth
 
     with errors_as_exit():
-        runtime = local_runtime()
+        runtime = local_runtime(settings_of(ctx))
         with runtime.db.transaction() as session:
             account = auth.get_user(session, user)
             token = auth.create_token(session, user=account, name=name, now=runtime.clock.now())
@@ -105,6 +107,7 @@ def tokens_create(
 
 @tokens_app.command("list")
 def tokens_list(
+    ctx: typer.Context,
     user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
 ) -> None:
     """List tokens: prefix, label, user, created, last used, revoked (never the token itself)."""
@@ -114,7 +117,7 @@ def tokens_list(
     from warroom.auth import service as auth
 
     with errors_as_exit():
-        runtime = local_runtime()
+        runtime = local_runtime(settings_of(ctx))
         with runtime.db.session() as session:
             table = Table(
                 "prefix",
@@ -142,6 +145,7 @@ def tokens_list(
 
 @tokens_app.command("revoke")
 def tokens_revoke(
+    ctx: typer.Context,
     prefix: Annotated[
         str, typer.Argument(help="The token's first characters, as `tokens list` shows.")
     ],
@@ -150,7 +154,7 @@ def tokens_revoke(
     from warroom.auth import service as auth
 
     with errors_as_exit():
-        runtime = local_runtime()
+        runtime = local_runtime(settings_of(ctx))
         with runtime.db.transaction() as session:
             token = auth.revoke_token(session, prefix=prefix, now=runtime.clock.now())
             typer.echo(f"revoked token {token.prefix}… ({token.name!r} of {token.user.name})")
@@ -158,6 +162,7 @@ def tokens_revoke(
 
 @config_app.command("check")
 def config_check(
+    ctx: typer.Context,
     path: Annotated[
         Path | None, typer.Argument(help="File to check (default WARROOM_CONFIG).")
     ] = None,
@@ -167,9 +172,8 @@ def config_check(
     Settings that are valid but cannot work as meant are `warning:` lines on stderr (exit 0).
     """
     from warroom.config import config_warnings, load_config
-    from warroom.settings import Settings
 
-    target = path or Settings().config_path()
+    target = path or settings_of(ctx).config_path()
     with errors_as_exit():
         config = load_config(target)
     where = str(target) if target else "built-in defaults (no warroom.yaml)"

@@ -11,6 +11,7 @@ import typer
 
 if TYPE_CHECKING:
     from warroom.runtime import Runtime
+    from warroom.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,12 +37,37 @@ def errors_as_exit() -> Iterator[None]:
         fail(exc.message)
 
 
-def local_runtime(upgrade: bool = True) -> Runtime:
-    """Build the runtime from the environment for admin commands on the local database."""
-    from warroom.app import build_runtime
-    from warroom.settings import Settings
+class CliState:
+    """What the `warroom` command builds once and hands to every subcommand (`ctx.obj`)."""
 
-    return build_runtime(Settings(), upgrade=upgrade)
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """Return the process settings, read from the WARROOM_* variables on first use."""
+        # Built on first use rather than in the callback: `--help` and the commands that
+        # talk to a server over HTTP need none, and loading pydantic-settings is slow.
+        if self._settings is None:
+            from warroom.settings import Settings
+
+            self._settings = Settings()
+        return self._settings
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """Return the Settings the `warroom` command built for this invocation."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):  # a command run outside `warroom` (a test's app)
+        root.obj = CliState()
+    return root.obj.settings
+
+
+def local_runtime(settings: Settings, upgrade: bool = True) -> Runtime:
+    """Build the runtime for admin commands on the local database."""
+    from warroom.app import build_runtime
+
+    return build_runtime(settings, upgrade=upgrade)
 
 
 def print_json(data: Any) -> None:

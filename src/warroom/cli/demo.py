@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from warroom.cli.common import errors_as_exit, fail, local_runtime, print_json
+from warroom.cli.common import errors_as_exit, fail, local_runtime, print_json, settings_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -28,6 +28,7 @@ INCIDENTS = "/api/v1/incidents"
 
 
 def demo(
+    ctx: typer.Context,
     url: Annotated[
         str | None,
         typer.Option(
@@ -80,7 +81,7 @@ def demo(
                 incidents = _play_all(api, say, heading)
             summary = _summary(target, incidents, None)
         else:
-            runtime = local_runtime()
+            runtime = local_runtime(settings_of(ctx))
             try:
                 console.print(
                     "Replaying the runbook's examples on the local database as user "

@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
-from warroom.cli.common import errors_as_exit
+from warroom.cli.common import errors_as_exit, settings_of
 
 
 def engine(
+    ctx: typer.Context,
     once: Annotated[
         bool, typer.Option("--once", help="Run one tick and send what is due, then exit.")
     ] = False,
@@ -26,12 +27,11 @@ def engine(
     from warroom import logs
     from warroom.cli.common import local_runtime
     from warroom.cli.serve import reload_on_sighup
-    from warroom.settings import Settings
 
-    settings = Settings()
+    settings = settings_of(ctx)
     logs.setup(settings.log_level, log_format or settings.log_format)
     with errors_as_exit():
-        runtime = local_runtime(upgrade=True)
+        runtime = local_runtime(settings, upgrade=True)
     if once:
         sent = runtime.engine.run_once()
         runtime.close()

@@ -9,6 +9,7 @@ import typer
 from warroom.cli import checklist_cmd, handoff, status_cmd  # noqa: F401
 from warroom.cli.actions_cmd import actions_app  # also registers `incident action`
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
+from warroom.cli.common import CliState
 from warroom.cli.demo import demo
 from warroom.cli.engine_cmd import engine
 from warroom.cli.incident import incident_app
@@ -28,6 +29,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Incident response that runs your runbook: detect, triage, escalate, mitigate, learn."""
+    # The one Settings object of this invocation lives here; subcommands take it from the
+    # context (cli.common.settings_of) instead of reading the environment themselves.
+    ctx.obj = CliState()
+
+
 app.command("serve")(serve)
 app.command("engine")(engine)
 app.add_typer(db_app, name="db")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from warroom.cli.common import errors_as_exit, local_runtime
+from warroom.cli.common import errors_as_exit, local_runtime, settings_of
 
 runbooks_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
@@ -18,6 +18,7 @@ runbooks_app = typer.Typer(
 
 @runbooks_app.command("lint")
 def lint(
+    ctx: typer.Context,
     directory: Annotated[
         Path | None,
         typer.Argument(help="Templates folder (default: WARROOM_RUNBOOKS_DIR/templates)."),
@@ -27,9 +28,8 @@ def lint(
     from warroom.config import load_config
     from warroom.runbooks.lint import lint_directory
     from warroom.runbooks.templates import list_templates
-    from warroom.settings import Settings
 
-    settings = Settings()
+    settings = settings_of(ctx)
     folder = directory or Path(settings.runbooks_dir) / "templates"
     if not folder.is_dir():
         typer.echo(f"error: {folder} is not a directory", err=True)
@@ -49,12 +49,12 @@ def lint(
 
 
 @runbooks_app.command("sync")
-def sync() -> None:
+def sync(ctx: typer.Context) -> None:
     """Rewrite every incident's file in active/ or archive/ from the database."""
     from rich.progress import Progress
 
     with errors_as_exit():
-        runtime = local_runtime()
+        runtime = local_runtime(settings_of(ctx))
         with Progress(transient=True) as progress:
             task = progress.add_task("writing runbook files", total=None)
 

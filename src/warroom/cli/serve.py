@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from warroom.cli.common import errors_as_exit
+from warroom.cli.common import errors_as_exit, settings_of
 
 if TYPE_CHECKING:
+    import threading
+
     from warroom.runtime import Runtime
 
 
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     no_engine: Annotated[
@@ -35,12 +37,11 @@ def serve(
     from warroom.app import create_app
     from warroom.auth import service as auth
     from warroom.cli.common import local_runtime
-    from warroom.settings import Settings
 
-    settings = Settings()
+    settings = settings_of(ctx)
     logs.setup(settings.log_level, log_format or settings.log_format)
     with errors_as_exit():
-        runtime = local_runtime(upgrade=True)
+        runtime = local_runtime(settings, upgrade=True)
         with runtime.db.transaction() as session:
             first = auth.bootstrap_admin(session, now=runtime.clock.now())
     if first is not None:
@@ -57,12 +58,12 @@ def serve(
             f"API explorer: {url}/docs\n"
         )
     if workers > 1:
-        os.environ["WARROOM_ENGINE"] = "0" if no_engine else "1"
-        # Each worker builds its own runtime from the same environment (see app.worker_app);
-        # the supervisor restarts them on SIGHUP, which re-reads warroom.yaml.
+        # Each worker imports the factory named here and builds its own runtime (see
+        # app.worker_app): whether it runs an engine is in the name, not in os.environ.
+        factory = "warroom.app:worker_app_without_engine" if no_engine else "warroom.app:worker_app"
         runtime.close()
         uvicorn.run(
-            "warroom.app:worker_app",
+            factory,
             factory=True,
             workers=workers,
             host=host,
@@ -83,19 +84,34 @@ def serve(
     runtime.close()  # finish queued intake work before the process ends
 
 
-def reload_on_sighup(runtime: Runtime) -> None:
-    """Re-read warroom.yaml on SIGHUP; a bad file is logged and the last good one stays."""
+def reload_on_sighup(runtime: Runtime) -> threading.Thread:
+    """Re-read warroom.yaml on SIGHUP; a bad file is logged and the last good one stays.
+
+    The signal handler runs on the main thread, which is the server's event loop: it only
+    wakes a reloading thread, so parsing the YAML never stalls requests. Signals that arrive
+    while a reload runs are folded into one more reload, which reads the newest file.
+    """
     import logging
     import signal
+    import threading
 
     from warroom.core.errors import ConfigError
 
     log = logging.getLogger("warroom")
+    wanted = threading.Event()
 
-    def handle(_signum: int, _frame: object) -> None:
-        try:
-            runtime.reload_config()
-        except ConfigError as exc:
-            log.error("configuration not reloaded, keeping the last good one: %s", exc.message)
+    def reload_when_asked() -> None:
+        while True:
+            wanted.wait()
+            wanted.clear()
+            try:
+                runtime.reload_config()
+            except ConfigError as exc:
+                log.error("configuration not reloaded, keeping the last good one: %s", exc.message)
+            except Exception:  # keep the thread alive for the next SIGHUP
+                log.exception("configuration not reloaded")
 
-    signal.signal(signal.SIGHUP, handle)
+    thread = threading.Thread(target=reload_when_asked, name="config-reload", daemon=True)
+    thread.start()
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: wanted.set())
+    return thread

@@ -25,16 +25,12 @@ from warroom.incidents.actor import Actor
 from warroom.incidents.lifecycle import Rules
 from warroom.incidents.models import Incident
 from warroom.mitigation import gate
-from warroom.triage.service import Command
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.verification")
 ACTOR = Actor(name="warroom/verification", source="engine")
-# Until the engine is handed the composition root's rules (issue 11, item 6), its sweep
-# resolves past mitigation's own gate only; it never changes fields, so no handoff happens.
-ENGINE_RULES = Rules(lifecycle=(gate.VerificationGate(),), command=Command())
 SWEEP_LIMIT = 500  # incidents looked at per sweep; the rest wait for the next one
 
 
@@ -47,9 +43,7 @@ class SweepResult:
     severities: dict[int, str] = field(default_factory=dict)  # incident number -> severity
 
 
-def sweep(
-    session: Session, *, config: WarroomConfig, now: datetime, rules: Rules = ENGINE_RULES
-) -> SweepResult:
+def sweep(session: Session, *, config: WarroomConfig, now: datetime, rules: Rules) -> SweepResult:
     """Mark verified every mitigated incident whose linked alerts stayed resolved for the
     window; resolve those that may resolve on their own (caller commits)."""
     settings = config.verification

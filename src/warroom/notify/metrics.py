@@ -19,7 +19,6 @@ OUTBOX = Gauge("warroom_outbox_depth", "Notifications by status", ["status"])
 ENGINE_LAG = Gauge(
     "warroom_engine_lag_seconds", "How late the most overdue escalation step was in the last tick"
 )
-TICKS = Counter("warroom_engine_ticks_total", "Engine ticks run")
 
 
 def sent(channel: str, action: str, delay_seconds: float) -> None:

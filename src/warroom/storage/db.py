@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,12 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("warroom.storage")
+# Work left in session.info for a before-commit listener is kept under keys with this prefix
+# (incidents.timeline keeps the new events there for the notification planner); a listener
+# pops what it takes, so a key still there at commit is work nobody did.
+LISTENER_WORK_PREFIX = "warroom."
 
 
 def _dumps(value: Any) -> str:
@@ -45,6 +52,7 @@ class Database:
         # each commit; waking the engine runs after it.
         self.before_commit: list[Callable[[Session], None]] = []
         self.after_commit: list[Callable[[Session], None]] = []
+        self._warned_untaken = False
         self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
         self._writes = sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -80,6 +88,17 @@ class Database:
         """
         for hook in self.before_commit:
             hook(session)
+        untaken = [k for k in session.info if str(k).startswith(LISTENER_WORK_PREFIX)]
+        if untaken and not self._warned_untaken:
+            # Without the planner a commit would silently queue no notifications: say so
+            # (once per Database, the commit goes on: tests and tools may mean it).
+            self._warned_untaken = True
+            log.warning(
+                "a transaction wrote %s but no before-commit listener took it: no "
+                "notifications are planned for it (install the planner, as "
+                "warroom.app.build_runtime does)",
+                ", ".join(sorted(map(str, untaken))),
+            )
 
     def dispose(self) -> None:
         """Close every pooled connection."""
