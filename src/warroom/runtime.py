@@ -20,6 +20,7 @@ from warroom.notify.adapters import build_adapters, channels_of
 from warroom.notify.ports import Adapters
 from warroom.notify.sender import Sender
 from warroom.oncall.pagerduty import PagerDutyOnCall
+from warroom.postmortem import tracking
 from warroom.postmortem.flows import PostmortemFlows
 from warroom.postmortem.gate import PostmortemGate
 from warroom.runbooks.directory import RunbookDirectory
@@ -107,6 +108,7 @@ class Runtime:
                 adapters=self.adapters,
                 now=self.clock.now,
                 owner=owner,
+                after_sent=[tracking.issue_sent],
             ),
             now=self.clock.now,
             owner=owner,

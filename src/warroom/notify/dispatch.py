@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -16,8 +15,6 @@ from warroom.notify.ports import Adapters, Chat, DeliveryError, Ticket, TicketTr
 from warroom.notify.slack import channel_name
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from warroom.config import WarroomConfig
     from warroom.notify.email_text import Email
     from warroom.notify.models import Notification
@@ -34,9 +31,7 @@ class Outcome:
     links: dict[str, str] = field(default_factory=dict)
     follow_ups: list[Message] = field(default_factory=list)
     note: str | None = None  # a line for the incident's timeline
-    # Database work the send calls for (a Jira key onto its action item), run in the
-    # transaction that records the send.
-    apply: Callable[[Session, datetime], None] | None = None
+    message: Payload | None = None  # what was sent, for the phases' after-send hooks
 
 
 @dataclass(frozen=True)
@@ -62,7 +57,9 @@ def send(
     """Send the row (with the pages bundled into it); raise DeliveryError on failure."""
     delivery = read(row, links=links, bundle=bundle or [])
     handler = _HANDLERS[type(delivery.message)]
-    return handler(_Senders(adapters, config), delivery)
+    outcome = handler(_Senders(adapters, config), delivery)
+    outcome.message = delivery.message
+    return outcome
 
 
 def read(row: Notification, *, links: dict[str, str], bundle: list[Notification]) -> Delivery[Any]:
@@ -207,11 +204,9 @@ class _Senders:
         return Outcome(provider_id=str(status))
 
     def issue_create(self, d: Delivery[m.IssueCreate]) -> Outcome:
-        from warroom.postmortem import tracking
-
         item = d.message
         ticket = Ticket(
-            ref=tracking.ref(item.item_id),
+            ref=m.item_ref(item.item_id),
             summary=item.summary,
             description=item.description,
             due_date=item.due_date,
@@ -219,21 +214,14 @@ class _Senders:
             status=item.status,
         )
         issue = self._tracker().create_issue(ticket=ticket, key=d.key)
-        retry = self.config.notifications.retry
-        return Outcome(
-            provider_id=issue,
-            apply=partial(
-                tracking.record_issue, item_id=item.item_id, issue=issue, sent=item, retry=retry
-            ),
-        )
+        # The postmortem phase keeps the key (an after-send hook in the same transaction).
+        return Outcome(provider_id=issue)
 
     def issue_update(self, d: Delivery[m.IssueUpdate]) -> Outcome:
-        from warroom.postmortem import tracking
-
         update = d.message
         issue = self._tracker().update_issue(
             issue=update.issue,
-            ref=tracking.ref(update.item_id),
+            ref=m.item_ref(update.item_id),
             changes=dict(update.changes),
             key=d.key,
         )

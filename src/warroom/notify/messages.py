@@ -189,6 +189,11 @@ class WebhookEvent(Payload):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+def item_ref(item_id: int) -> str:
+    """Return the reference an item's issue carries (as the label warroom-action-<id>)."""
+    return f"action-{item_id}"
+
+
 class IssueCreate(Payload):
     """Create the issue tracker's issue for a postmortem action item."""
 

@@ -8,7 +8,7 @@ idempotency key, which the receiver can use to drop the repeat.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +21,7 @@ from warroom.incidents import timeline
 from warroom.incidents.models import Incident
 from warroom.notify import dispatch, metrics, outbox
 from warroom.notify.config import RateLimit
+from warroom.notify.messages import Payload
 from warroom.notify.models import Notification
 from warroom.notify.ports import Adapters, DeliveryError
 from warroom.storage.db import Database
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.notify")
+# (session, the message sent, the provider's id, now, the configuration in force)
+AfterSent = Callable[[Session, Payload, "str | None", datetime, "WarroomConfig"], None]
 LEASE_MARGIN = timedelta(seconds=1)
 
 
@@ -67,6 +70,9 @@ class Sender:
     # Small rounds: a claim must not outlive its lease while slow vendors time out, and the
     # outcomes of a round are recorded in one commit.
     batch_per_worker: int = 8
+    # Phases' work a send calls for (the postmortem keeps a created issue's key), run in the
+    # transaction that records the send; registered by the composition root.
+    after_sent: Sequence[AfterSent] = ()
     _pool: ThreadPoolExecutor | None = field(default=None, init=False)
 
     def send_due(self) -> int:
@@ -205,8 +211,9 @@ class Sender:
         config: WarroomConfig,
     ) -> None:
         """Keep what the send produced: links on the incident, follow-ups, a timeline line."""
-        if outcome.apply is not None:
-            outcome.apply(session, now)
+        if outcome.message is not None:
+            for hook in self.after_sent:
+                hook(session, outcome.message, outcome.provider_id, now, config)
         if row.incident_id is None or not (outcome.links or outcome.note or outcome.follow_ups):
             return
         incident = session.get(Incident, row.incident_id)

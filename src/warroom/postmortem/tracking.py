@@ -18,7 +18,7 @@ from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.notify import outbox
 from warroom.notify.config import RetryConfig
-from warroom.notify.messages import IssueCreate, IssueUpdate
+from warroom.notify.messages import IssueCreate, IssueUpdate, Payload
 from warroom.notify.models import Notification
 from warroom.notify.outbox import UNFINISHED, Message
 from warroom.postmortem import service
@@ -33,9 +33,13 @@ CHANNEL = IssueCreate.channel
 SYNCED = {"title": "summary", "due_date": "due_date", "owner": "owner", "status": "status"}
 
 
-def ref(item_id: int) -> str:
-    """Return the reference an item's issue carries (as the label warroom-action-<id>)."""
-    return f"action-{item_id}"
+def issue_sent(
+    session: Session, sent: Payload, issue: str | None, now: datetime, config: WarroomConfig
+) -> None:
+    """After a send: keep the key of an action item's newly created issue (a Sender hook)."""
+    if isinstance(sent, IssueCreate) and issue:
+        retry = config.notifications.retry
+        record_issue(session, now, item_id=sent.item_id, issue=issue, sent=sent, retry=retry)
 
 
 def destination(item_id: int) -> str:
