@@ -9,6 +9,7 @@ import pytest
 
 from tests.helpers import Fakes, paging_config
 from warroom.config import WarroomConfig
+from warroom.escalation.jobs import EscalationSteps
 from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 
@@ -26,7 +27,8 @@ def test_on_call_lookup_does_not_hold_the_sqlite_write_lock(runtime: Runtime, fa
     path = runtime.db.write_engine.url.database
     assert path is not None
     locked: list[bool] = []
-    original = runtime.engine.on_call_everywhere
+    steps = next(m for m in runtime.engine.modules if isinstance(m, EscalationSteps))
+    original = steps.on_call_everywhere
 
     def probe(at: Any) -> dict[str, dict[str, list[str]]]:
         other = sqlite3.connect(path, timeout=0, isolation_level=None)
@@ -40,7 +42,7 @@ def test_on_call_lookup_does_not_hold_the_sqlite_write_lock(runtime: Runtime, fa
             other.close()
         return original(at)
 
-    runtime.engine.on_call_everywhere = probe
+    steps.on_call_everywhere = probe
     runtime.flows.declare(actor=ACTOR, title="x", severity="SEV-1", service="checkout")
     runtime.engine.run_once()
     assert locked and not any(locked)
