@@ -1,7 +1,5 @@
 """`warroom actions list` and `warroom incident action`: run configured actions over HTTP."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

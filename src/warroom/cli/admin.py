@@ -1,7 +1,5 @@
 """Admin commands on the local database: db, users, tokens, config."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """`warroom incident checklist|check|skip|assign-item`: work the mitigation checklist over HTTP."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -89,7 +87,7 @@ def show_checklist(ref: Ref, as_json: Json = False) -> None:
         console.print(table)
 
 
-def _item_id(api: ApiClient, ref: str, number: int) -> int:
+def _item_id(api: "ApiClient", ref: str, number: int) -> int:
     """Return the id of the incident's item with this number, or fail naming the range."""
     answer: dict[str, Any] = _request("GET", f"{API}/{ref}/checklist", api=api)
     entries = [item for section in answer["sections"] for item in section["items"]]

@@ -1,7 +1,5 @@
 """A small HTTP client for the warroom API, used by the CLI and the demo."""
 
-from __future__ import annotations
-
 import os
 from typing import Any
 
@@ -40,7 +38,7 @@ class ApiClient:
         )
 
     @classmethod
-    def from_env(cls) -> ApiClient:
+    def from_env(cls) -> "ApiClient":
         """Build a client from WARROOM_URL and WARROOM_TOKEN."""
         url = os.environ.get("WARROOM_URL") or "http://127.0.0.1:8080"
         return cls(url, os.environ.get("WARROOM_TOKEN"))

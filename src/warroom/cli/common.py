@@ -1,7 +1,5 @@
 """Helpers shared by CLI commands: errors as one readable line, the local runtime, output."""
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,7 +42,7 @@ class CliState:
         self._settings: Settings | None = None
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> "Settings":
         """Return the process settings, read from the WARROOM_* variables on first use."""
         # Built on first use rather than in the callback: `--help` and the commands that
         # talk to a server over HTTP need none, and loading pydantic-settings is slow.
@@ -55,7 +53,7 @@ class CliState:
         return self._settings
 
 
-def settings_of(ctx: typer.Context) -> Settings:
+def settings_of(ctx: typer.Context) -> "Settings":
     """Return the Settings the `warroom` command built for this invocation."""
     root = ctx.find_root()
     if not isinstance(root.obj, CliState):  # a command run outside `warroom` (a test's app)
@@ -63,7 +61,7 @@ def settings_of(ctx: typer.Context) -> Settings:
     return root.obj.settings
 
 
-def local_runtime(settings: Settings, upgrade: bool = True) -> Runtime:
+def local_runtime(settings: "Settings", upgrade: bool = True) -> "Runtime":
     """Build the runtime for admin commands on the local database."""
     from warroom.app import build_runtime
 

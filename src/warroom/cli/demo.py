@@ -1,7 +1,5 @@
 """`warroom demo`: replay the runbook's two examples through the public API."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -107,8 +105,8 @@ def _esc(text: str) -> str:
 
 
 def _play_all(
-    api: ApiClient, say: Callable[[str], None], heading: Callable[[str], None]
-) -> list[tuple[Scenario, dict[str, Any]]]:
+    api: "ApiClient", say: "Callable[[str], None]", heading: "Callable[[str], None]"
+) -> "list[tuple[Scenario, dict[str, Any]]]":
     """Play every scenario; return each with its incident as the server last showed it."""
     from warroom.cli.demo_scenarios import SCENARIOS
 
@@ -119,7 +117,7 @@ def _play_all(
     return played
 
 
-def _play(api: ApiClient, scenario: Scenario, say: Callable[[str], None]) -> dict[str, Any]:
+def _play(api: "ApiClient", scenario: "Scenario", say: "Callable[[str], None]") -> dict[str, Any]:
     """Declare the scenario's incident and run its steps, one API call and one line each."""
     from rich.markup import escape
 
@@ -150,7 +148,9 @@ def _play(api: ApiClient, scenario: Scenario, say: Callable[[str], None]) -> dic
     return incident
 
 
-def _run_step(api: ApiClient, ref: str, step: Step, call: Callable[[str, Any, str], Any]) -> None:
+def _run_step(
+    api: "ApiClient", ref: str, step: "Step", call: "Callable[[str, Any, str], Any]"
+) -> None:
     """Run a step that is not an incident action: a note, the verification, the postmortem."""
     from warroom.cli.client import ApiError
 
@@ -174,7 +174,7 @@ def _run_step(api: ApiClient, ref: str, step: Step, call: Callable[[str, Any, st
 
 
 def _summary(
-    target: str, incidents: list[tuple[Scenario, dict[str, Any]]], runtime: Runtime | None
+    target: str, incidents: "list[tuple[Scenario, dict[str, Any]]]", runtime: "Runtime | None"
 ) -> dict[str, Any]:
     """Return the run's outcome: target and, per example, the incident and its runbook file."""
     from warroom.incidents.schemas import IncidentDetail
@@ -200,7 +200,7 @@ def _summary(
     return {"target": target, "incidents": items}
 
 
-def _print_summary(console: Console, summary: dict[str, Any]) -> None:
+def _print_summary(console: "Console", summary: dict[str, Any]) -> None:
     """Print one line per incident, with its runbook file when it is local."""
     from pathlib import Path
 
@@ -219,7 +219,7 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
             console.print(f"      runbook: {escape(str(shown))}{missing}", soft_wrap=True)
 
 
-def _remote_client(url: str, token: str) -> AbstractContextManager[ApiClient]:
+def _remote_client(url: str, token: str) -> "AbstractContextManager[ApiClient]":
     """Return a client of the server at `url` that marks its events with source "demo"."""
     from contextlib import closing
 
@@ -228,12 +228,12 @@ def _remote_client(url: str, token: str) -> AbstractContextManager[ApiClient]:
     return closing(ApiClient(url, token, client_name="demo"))
 
 
-def _local_client(runtime: Runtime) -> AbstractContextManager[ApiClient]:
+def _local_client(runtime: "Runtime") -> "AbstractContextManager[ApiClient]":
     """Return a client of the app served in-process on `runtime`, acting as user `demo`."""
     from contextlib import contextmanager
 
     @contextmanager
-    def session() -> Iterator[ApiClient]:
+    def session() -> "Iterator[ApiClient]":
         from anyio.from_thread import start_blocking_portal
 
         from warroom.app import create_app
@@ -251,7 +251,7 @@ def _local_client(runtime: Runtime) -> AbstractContextManager[ApiClient]:
     return session()
 
 
-def _demo_token(runtime: Runtime) -> str:
+def _demo_token(runtime: "Runtime") -> str:
     """Create (or reuse) the responder `demo` and return a fresh token for it."""
     from warroom.auth import service as auth
     from warroom.core.errors import NotFound
@@ -273,7 +273,7 @@ def _demo_token(runtime: Runtime) -> str:
         return auth.create_token(session, user=user, name="demo", now=now)
 
 
-def _in_process_transport(app: FastAPI, portal: BlockingPortal) -> httpx.BaseTransport:
+def _in_process_transport(app: "FastAPI", portal: "BlockingPortal") -> "httpx.BaseTransport":
     """Return a sync transport that hands each request to the ASGI app on `portal`'s loop."""
     import httpx
 
@@ -282,13 +282,13 @@ def _in_process_transport(app: FastAPI, portal: BlockingPortal) -> httpx.BaseTra
     class InProcess(httpx.BaseTransport):
         """httpx's ASGI transport is async-only; this runs it from synchronous code."""
 
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
+        def handle_request(self, request: "httpx.Request") -> "httpx.Response":
             body = request.read()
             forwarded = httpx.Request(
                 request.method, request.url, headers=request.headers, content=body
             )
 
-            async def send() -> httpx.Response:
+            async def send() -> "httpx.Response":
                 response = await asgi.handle_async_request(forwarded)
                 try:
                     raw = b"".join([chunk async for chunk in response.aiter_raw()])

@@ -1,7 +1,5 @@
 """The runbook's two examples as data: what `warroom demo` declares and does, step by step."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -1,7 +1,5 @@
 """`warroom engine`: the escalation engine and outbox sender without the HTTP server."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`warroom incident handoff|accept|decline|role`: who leads and who helps, with consent."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """`warroom incident …`: work incidents over HTTP (WARROOM_URL, WARROOM_TOKEN)."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -60,7 +58,7 @@ Severity = Annotated[
 Commander = Annotated[str | None, typer.Option(help="Who leads the response.")]
 
 
-def _explain(exc: ApiError) -> str:
+def _explain(exc: "ApiError") -> str:
     """Return the server's error as one line, with a hint where one helps."""
     message = " ".join(exc.message.split())
     if exc.status == 0:
@@ -70,7 +68,7 @@ def _explain(exc: ApiError) -> str:
     return message
 
 
-def _client() -> ApiClient:
+def _client() -> "ApiClient":
     """Return a client for WARROOM_URL with WARROOM_TOKEN, or fail saying what is missing."""
     import os
 
@@ -88,7 +86,7 @@ def _client() -> ApiClient:
 
 
 def _request(
-    method: str, path: str, body: Any = None, params: Any = None, api: ApiClient | None = None
+    method: str, path: str, body: Any = None, params: Any = None, api: "ApiClient | None" = None
 ) -> Any:
     """Send one request (with `api`, else a fresh client); any failure is `error: …`, exit 1."""
     from warroom.cli.client import ApiError
@@ -105,7 +103,7 @@ def _request(
             client.close()
 
 
-def _text(value: Any, style: str | None = None) -> Text:
+def _text(value: Any, style: str | None = None) -> "Text":
     """Return Rich Text of `value`, never parsed as markup; `—` for nothing; coloured by STYLES."""
     from rich.text import Text
 
@@ -113,7 +111,7 @@ def _text(value: Any, style: str | None = None) -> Text:
     return Text(shown, style=STYLES.get(shown, "") if style is None else style)
 
 
-def _parse(value: str) -> datetime:
+def _parse(value: str) -> "datetime":
     """Parse an API timestamp as aware UTC."""
     from datetime import UTC, datetime
 

@@ -1,7 +1,5 @@
 """`warroom metrics incidents`: counts and response times over a period, over HTTP."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -154,7 +152,7 @@ def incidents(
         _print_late(console, overdue)
 
 
-def _print_late(console: Console, overdue: dict[str, Any]) -> None:
+def _print_late(console: "Console", overdue: dict[str, Any]) -> None:
     """List the overdue postmortems and action items (oldest first), when there are any."""
     from rich.table import Table
 

@@ -1,7 +1,5 @@
 """`warroom notifications …`: the outbox over HTTP (WARROOM_URL, WARROOM_TOKEN)."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated
 

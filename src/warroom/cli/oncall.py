@@ -1,7 +1,5 @@
 """`warroom oncall …`: who is on call, upcoming shifts, overrides (over HTTP)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """`warroom postmortem show|edit|export|add-item|update-item`: postmortems over HTTP."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """`warroom runbooks lint|sync`: check templates, rewrite incident files from the database."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

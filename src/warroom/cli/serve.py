@@ -1,7 +1,5 @@
 """`warroom serve`: the API, the pages and the escalation engine in one process."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -84,7 +82,7 @@ def serve(
     runtime.close()  # finish queued intake work before the process ends
 
 
-def reload_on_sighup(runtime: Runtime) -> threading.Thread:
+def reload_on_sighup(runtime: "Runtime") -> "threading.Thread":
     """Re-read warroom.yaml on SIGHUP; a bad file is logged and the last good one stays.
 
     The signal handler runs on the main thread, which is the server's event loop: it only

@@ -1,7 +1,5 @@
 """`warroom silence …`: maintenance windows over HTTP (WARROOM_URL, WARROOM_TOKEN)."""
 
-from __future__ import annotations
-
 import re
 from enum import StrEnum
 from typing import Annotated, Any

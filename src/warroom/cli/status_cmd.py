@@ -1,7 +1,5 @@
 """`warroom incident status-update|status-updates`: tell people what is going on."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer
