@@ -242,9 +242,19 @@ PAYLOADS: dict[tuple[str, str], type[Payload]] = {
 Page = ChatPage | EmailPage
 
 
+_CARD_ONLY = {"card"}
+
+
 def dump(payload: Payload) -> dict[str, Any]:
     """Return the JSON the outbox row stores for a payload."""
-    return payload.model_dump(mode="json")
+    card = getattr(payload, "card", None)
+    if not isinstance(card, IncidentCard):
+        return payload.model_dump(mode="json")
+    # The card straight to JSON: through its serializer, pydantic walks the card's dict a
+    # second time, and a tick of 10,000 pages paid 40 ms for it under the write lock.
+    data = payload.model_dump(mode="json", exclude=_CARD_ONLY)
+    data["card"] = card_to_json(card)
+    return data
 
 
 def parse(channel: str, action: str, data: object) -> Payload:
