@@ -266,7 +266,7 @@ async def intake_jira(request: Request, runtime: RuntimeDep) -> Any:
 def _sync_action_items(runtime: Runtime, update: jira.IssueUpdate) -> list[int]:
     """Give the action items linked to the issue its status; return the ids that changed."""
     from warroom.notify.jira_config import item_status
-    from warroom.postmortem import service as postmortems
+    from warroom.postmortem import action_items as postmortems
 
     settings = runtime.config().integrations.jira_issues
     status = (

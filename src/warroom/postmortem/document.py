@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, IncidentRole, TimelineEvent
 from warroom.incidents.schemas import durations
-from warroom.postmortem import service
+from warroom.postmortem import action_items
 from warroom.postmortem.models import Postmortem
 from warroom.postmortem.schemas import (
     ActionItemOut,
@@ -52,7 +52,7 @@ def build(session: Session, *, incident: Incident, postmortem: Postmortem) -> Po
         responders=responders(session, incident, events),
         timeline=timeline_section(incident, events),
         action_items=[
-            ActionItemOut.of(item, incident.ref) for item in service.items(session, postmortem)
+            ActionItemOut.of(item, incident.ref) for item in action_items.items(session, postmortem)
         ],
     )
 

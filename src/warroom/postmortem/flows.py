@@ -22,7 +22,7 @@ from warroom.incidents.actor import Actor
 from warroom.incidents.flows import IncidentFlows
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentDetail
-from warroom.postmortem import document, export, service
+from warroom.postmortem import action_items, document, export, service
 from warroom.postmortem.schemas import ActionItemOut, PostmortemOut
 from warroom.storage.db import Database
 
@@ -115,7 +115,7 @@ class PostmortemFlows:
         flows = self.incidents
         with flows.db.transaction() as session:
             incident = incidents.get(session, ref, for_update=True)
-            item = service.add_item(
+            item = action_items.add_item(
                 session,
                 config=flows.config(),
                 incident=incident,
@@ -134,9 +134,11 @@ class PostmortemFlows:
         """Change some fields of an action item."""
         flows = self.incidents
         with flows.db.transaction() as session:
-            incident = service.incident_of_item(session, item_id)  # locked: one writer at a time
-            item = service.get_item(session, item_id)
-            service.update_item(
+            incident = action_items.incident_of_item(
+                session, item_id
+            )  # locked: one writer at a time
+            item = action_items.get_item(session, item_id)
+            action_items.update_item(
                 session,
                 item=item,
                 incident=incident,

@@ -21,9 +21,9 @@ from warroom.notify.config import RetryConfig
 from warroom.notify.messages import IssueCreate, IssueUpdate, Payload
 from warroom.notify.models import Notification
 from warroom.notify.outbox import UNFINISHED, Message
-from warroom.postmortem import service
+from warroom.postmortem import action_items
+from warroom.postmortem.action_items import TRACKER_SOURCE as SOURCE
 from warroom.postmortem.models import Postmortem
-from warroom.postmortem.service import TRACKER_SOURCE as SOURCE
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -135,7 +135,7 @@ def record_issue(
     (changes made while the create was dead, before an admin resent it), one more update
     brings the issue in step.
     """
-    item = service.link_issue(session, item_id=item_id, issue=issue, now=now)
+    item = action_items.link_issue(session, item_id=item_id, issue=issue, now=now)
     queued = list(
         session.scalars(
             select(Notification)
