@@ -38,7 +38,7 @@ from warroom.auth import service as auth
 from warroom.config import WarroomConfig
 from warroom.core.text import slugify
 from warroom.incidents.models import Incident
-from warroom.settings import normalise_database_url, settings_from_env
+from warroom.settings import Settings, normalise_database_url
 from warroom.storage.counters import Counter
 from warroom.storage.db import Database
 
@@ -448,7 +448,10 @@ def measure(
         env |= {"WARROOM_DATA_DIR": str(root / "data"), "WARROOM_RUNBOOKS_DIR": str(runbooks)}
         if database_url is not None:
             env["WARROOM_DATABASE_URL"] = database_url
-        runtime = build_runtime(settings_from_env(env), config=WarroomConfig())
+        settings = Settings(
+            data_dir=root / "data", runbooks_dir=runbooks, database_url=database_url
+        )
+        runtime = build_runtime(settings, config=WarroomConfig())
         try:
             with runtime.db.transaction() as session:
                 now = runtime.clock.now()

@@ -16,12 +16,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from tests.helpers import Fakes
-from warroom.app import Runtime, build_runtime, create_app
+from warroom.app import build_runtime, create_app
 from warroom.auth import service as auth
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.migrations import migrate
 from warroom.migrations.registry import Base
+from warroom.runtime import Runtime
 from warroom.settings import Settings
 from warroom.storage.db import Database
 

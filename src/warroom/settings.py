@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,17 +39,3 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
-    """Build Settings from the given environment (the process's by default)."""
-    if environ is None:
-        return Settings()
-    saved = dict(os.environ)
-    try:
-        os.environ.clear()
-        os.environ.update(environ)
-        return Settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)

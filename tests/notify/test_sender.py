@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.helpers import Fakes, paging_config
 from warroom.config import WarroomConfig
@@ -14,6 +15,7 @@ from warroom.incidents.actor import Actor
 from warroom.notify import outbox
 from warroom.notify.fakes import FakeChat
 from warroom.notify.messages import Post
+from warroom.notify.models import Notification
 from warroom.notify.outbox import Message
 from warroom.notify.ports import DeliveryError, IncidentCard
 from warroom.notify.sender import Sender
@@ -99,3 +101,44 @@ def test_a_retrying_page_is_dropped_once_the_incident_is_acknowledged(
     for _ in range(3):
         runtime.engine.run_once()
     assert not fakes.dms("UALICE1"), "alice was paged for an incident already acknowledged"
+
+
+def test_a_failing_after_send_hook_keeps_the_send_recorded(
+    runtime: Runtime, clock: FrozenClock, fakes: Fakes
+) -> None:
+    with runtime.db.transaction() as session:
+        outbox.enqueue(
+            session,
+            [Message(f"hook{i}", f"#room-{i}", Post(text=f"m{i}")) for i in range(2)],
+            now=clock.now(),
+            retry=runtime.config().notifications.retry,
+        )
+    heard: list[str] = []
+
+    def broken(session: Any, sent: Any, provider_id: Any, now: Any, config: Any) -> None:
+        row = Notification(key="half-written", channel="chat", action="post", destination="#x")
+        row.payload, row.created_at, row.due_at, row.next_attempt_at = {"text": "x"}, now, now, now
+        session.add(row)
+        session.flush()
+        raise RuntimeError("a phase's hook broke")
+
+    def listening(session: Any, sent: Any, provider_id: Any, now: Any, config: Any) -> None:
+        heard.append(sent.text)
+
+    sender = Sender(
+        db=runtime.db,
+        config=runtime.config,
+        adapters=runtime.adapters,
+        now=clock.now,
+        owner="engine-a",
+        workers=1,
+        after_sent=[broken, listening],
+    )
+    try:
+        assert sender.send_due() == 2
+    finally:
+        sender.close()
+    assert sorted(heard) == ["m0", "m1"]  # the next hook still ran
+    with runtime.db.session() as session:
+        rows = {n.key: n.status for n in session.scalars(select(Notification))}
+    assert rows == {"hook0": "sent", "hook1": "sent"}  # recorded; the broken hook wrote nothing

@@ -15,11 +15,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import REPO
 from tests.helpers import SKIP, finish_postmortem
-from warroom.app import Runtime, build_runtime, create_app
+from warroom.app import build_runtime, create_app
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.incidents import metrics
 from warroom.incidents.actor import Actor
+from warroom.runtime import Runtime
 from warroom.settings import Settings
 
 RITA = Actor(name="rita", source="api")

@@ -90,18 +90,22 @@ def reload_on_sighup(runtime: "Runtime") -> "threading.Thread":
     while a reload runs are folded into one more reload, which reads the newest file.
     """
     import logging
+    import queue
     import signal
     import threading
 
     from warroom.core.errors import ConfigError
 
     log = logging.getLogger("warroom")
-    wanted = threading.Event()
+    # A SimpleQueue, not an Event: its put() is safe inside a signal handler (an Event's lock
+    # is not reentrant, and a second signal could arrive while the first handler holds it).
+    wanted: queue.SimpleQueue[None] = queue.SimpleQueue()
 
     def reload_when_asked() -> None:
         while True:
-            wanted.wait()
-            wanted.clear()
+            wanted.get()
+            while not wanted.empty():  # signals sent meanwhile: one reload reads the newest
+                wanted.get_nowait()
             try:
                 runtime.reload_config()
             except ConfigError as exc:
@@ -111,5 +115,5 @@ def reload_on_sighup(runtime: "Runtime") -> "threading.Thread":
 
     thread = threading.Thread(target=reload_when_asked, name="config-reload", daemon=True)
     thread.start()
-    signal.signal(signal.SIGHUP, lambda _signum, _frame: wanted.set())
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: wanted.put(None))
     return thread

@@ -23,7 +23,7 @@ from warroom.detection.rows import (
     insert_for,
 )
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
-from warroom.detection.silencing import ActiveSilences
+from warroom.detection.silences import ActiveSilences
 from warroom.detection.storm import join_storm
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline

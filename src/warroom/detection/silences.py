@@ -1,14 +1,15 @@
-"""Silences (maintenance windows): create, list and expire."""
+"""Silences (maintenance windows): create, list and expire; those in force, for the intake."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Invalid, NotFound
-from warroom.detection.matchers import parse_matcher
+from warroom.detection.matchers import matches_all, parse_matcher
 from warroom.detection.models import Silence
 
 MAX_DURATION = timedelta(days=366)
@@ -93,3 +94,24 @@ def expire(session: Session, *, silence_id: int, now: datetime, actor: str | Non
     silence.ends_at = now
     silence.expired_by = actor
     return silence
+
+
+@dataclass
+class ActiveSilences:
+    """The silences in force at `now`, read once on first use."""
+
+    session: Session
+    now: datetime
+    _loaded: list[tuple[Silence, list[object]]] | None = field(default=None, init=False)
+
+    def matching(self, labels: dict[str, str]) -> Silence | None:
+        """Return the first silence whose matchers all match `labels`, if any."""
+        if self._loaded is None:
+            rows = self.session.scalars(
+                select(Silence).where(Silence.starts_at <= self.now, Silence.ends_at > self.now)
+            )
+            self._loaded = [(s, [parse_matcher(m) for m in s.matchers]) for s in rows]
+        for silence, matchers in self._loaded:
+            if matches_all(matchers, labels):  # type: ignore[arg-type]
+                return silence
+        return None

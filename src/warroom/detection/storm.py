@@ -17,7 +17,7 @@ from warroom.detection.linking import Linker
 from warroom.detection.models import Alert
 from warroom.detection.rows import alert_title, capped_raw, insert_for
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
-from warroom.detection.silencing import ActiveSilences
+from warroom.detection.silences import ActiveSilences
 
 CHUNK = 400  # rows per INSERT (SQLite allows 32,766 bound values per statement)
 # The per-alert path, for a storm's first alert: (alert, decision, its delivery's result)

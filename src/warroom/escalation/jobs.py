@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from warroom.engine.module import Outcome
 from warroom.escalation import cadence
+from warroom.escalation import metrics as escalation_metrics
 from warroom.escalation import tick as ticks
 from warroom.escalation.service import OnCall
 from warroom.notify import metrics, outbox
@@ -57,7 +58,7 @@ class EscalationSteps:
                 now=now,
                 known_on_call=known,
             )
-        metrics.ENGINE_LAG.set(max(result.lateness, default=0.0))
+        escalation_metrics.ENGINE_LAG.set(max(result.lateness, default=0.0))
         if result.full:
             return Outcome(messages=result.messages, backlog=True)
         with self.db.session() as session:

@@ -56,7 +56,12 @@ PLANNED = WEBHOOK_EVENTS | {"postmortem"}
 
 @dataclass
 class Planner:
-    """Installed as a before-commit listener: plans messages for new timeline events."""
+    """Installed as a before-commit listener: plans messages for new timeline events.
+
+    It runs inside the transaction that wrote the events, so a message that does not
+    validate fails that write: every value a message takes here comes from columns that
+    cannot be empty (event text, titles, slugs), and a new message kind must keep it so.
+    """
 
     config: Callable[[], WarroomConfig]
     channels: Callable[[], set[str]]  # adapters configured now: chat, email, conference, …

@@ -30,9 +30,6 @@ from warroom.storage.db import Database
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
-if TYPE_CHECKING:
-    from warroom.config import WarroomConfig
-
 log = logging.getLogger("warroom.incidents")
 
 

@@ -74,10 +74,11 @@ def read(row: Notification, *, links: dict[str, str], bundle: list[Notification]
     return Delivery(message, row.key, row.destination, row.incident_id, links, others)
 
 
-def _need(adapter: A | None, what: str) -> A:
+def _need(adapter: A | None, what: str, setting: str | None = None) -> A:
     """Return the adapter; fail for good if it is missing (a retry will not configure it)."""
     if adapter is None:
-        raise DeliveryError(f"{what} is not configured", permanent=True)
+        where = f" ({setting})" if setting else ""
+        raise DeliveryError(f"{what} is not configured{where}", permanent=True)
     return adapter
 
 
@@ -142,7 +143,7 @@ class _Senders:
         return self._mail(d, d.message.to, render)
 
     def meeting(self, d: Delivery[m.Meeting]) -> Outcome:
-        conference = _need(self.adapters.conference, "conferencing (integrations.zoom)")
+        conference = _need(self.adapters.conference, "conferencing", "integrations.zoom")
         card = d.message.card
         meeting = conference.create_meeting(topic=f"{card.ref} {card.title}"[:200], key=d.key)
         text = f"Conference room for {card.ref}: {meeting.join_url}"
@@ -156,7 +157,7 @@ class _Senders:
         )
 
     def pager_event(self, d: Delivery[m.PagerEvent]) -> Outcome:
-        pager = _need(self.adapters.pager, "paging (integrations.pagerduty_events)")
+        pager = _need(self.adapters.pager, "paging", "integrations.pagerduty_events")
         card = d.message.card
         answer = pager.event(
             action=d.message.action,
@@ -170,7 +171,7 @@ class _Senders:
         return Outcome(provider_id=answer)
 
     def status_upsert(self, d: Delivery[m.StatusUpsert]) -> Outcome:
-        page = _need(self.adapters.status_page, "the status page (integrations.statuspage)")
+        page = _need(self.adapters.status_page, "the status page", "integrations.statuspage")
         update, card = d.message, d.message.card
         incident_id = page.upsert_incident(
             provider_id=d.links.get("status_page_id"),
@@ -228,13 +229,13 @@ class _Senders:
         return Outcome(provider_id=issue)
 
     def _chat(self) -> Chat:
-        return _need(self.adapters.chat, "chat (integrations.slack.bot_token)")
+        return _need(self.adapters.chat, "chat", "integrations.slack.bot_token")
 
     def _tracker(self) -> TicketTracker:
-        return _need(self.adapters.tracker, "Jira (integrations.jira_issues)")
+        return _need(self.adapters.tracker, "Jira", "integrations.jira_issues")
 
     def _mail(self, d: Delivery[Any], to: list[str], render: Callable[[], Email]) -> Outcome:
-        mailer = _need(self.adapters.mailer, "email (integrations.smtp)")
+        mailer = _need(self.adapters.mailer, "email", "integrations.smtp")
         subject, text, html = render()
         answer = mailer.send(to=list(to), subject=subject, text=text, html=html, key=d.key)
         return Outcome(provider_id=answer)

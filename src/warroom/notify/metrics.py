@@ -1,4 +1,4 @@
-"""Prometheus metrics of the outbox and the escalation engine."""
+"""Prometheus metrics of the outbox: deliveries, failures, delays, depth."""
 
 from __future__ import annotations
 
@@ -16,9 +16,6 @@ DELAY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 1800),
 )
 OUTBOX = Gauge("warroom_outbox_depth", "Notifications by status", ["status"])
-ENGINE_LAG = Gauge(
-    "warroom_engine_lag_seconds", "How late the most overdue escalation step was in the last tick"
-)
 
 
 def sent(channel: str, action: str, delay_seconds: float) -> None:

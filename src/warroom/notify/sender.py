@@ -213,7 +213,13 @@ class Sender:
         """Keep what the send produced: links on the incident, follow-ups, a timeline line."""
         if outcome.message is not None:
             for hook in self.after_sent:
-                hook(session, outcome.message, outcome.provider_id, now, config)
+                # A savepoint each: a hook that fails must not undo the round's other records
+                # (their rows would be sent again once the lease ran out).
+                try:
+                    with session.begin_nested():
+                        hook(session, outcome.message, outcome.provider_id, now, config)
+                except Exception:
+                    log.exception("after-send hook failed for notification %s", row.key)
         if row.incident_id is None or not (outcome.links or outcome.note or outcome.follow_ups):
             return
         incident = session.get(Incident, row.incident_id)

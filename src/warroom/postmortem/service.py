@@ -1,4 +1,4 @@
-"""Postmortems: create one when an incident resolves, validate and save edits, action items."""
+"""Postmortems: create one when an incident resolves, validate and save edits."""
 
 from __future__ import annotations
 

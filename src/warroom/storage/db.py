@@ -96,7 +96,7 @@ class Database:
             log.warning(
                 "a transaction wrote %s but no before-commit listener took it: no "
                 "notifications are planned for it (install the planner, as "
-                "warroom.app.build_runtime does)",
+                "warroom.runtime.Runtime does)",
                 ", ".join(sorted(map(str, untaken))),
             )
 
