@@ -509,3 +509,32 @@ def test_role_command(live_server: str, tokens: dict[str, str]) -> None:
     assert "scribe: bob" not in back.output
     bad = runner.invoke(app, ["incident", "role", "1", "chef", "bob"], env=env)
     assert bad.exit_code == 1 and "unknown role 'chef'" in bad.output
+
+
+def test_gate_refusals_name_the_commands_that_settle_them(cli: Cli, live_server: str) -> None:
+    ok(cli("declare", "Checkout is slow", "--severity", "SEV-2"))
+    ok(cli("mitigate", "1"))
+    refused = error(cli("resolve", "1"))
+    assert "--skip-verification REASON" in refused
+    assert "warroom incident check INC-1 N" in refused
+    assert "skip_verification" not in refused  # the API's field, not the CLI's option
+    assert re.search(r"#\d+ ", refused)  # the open items by number
+    ok(cli("resolve", "1", "--skip-verification", SKIP))
+    blocked = error(cli("close", "1"))
+    assert "warroom postmortem edit INC-1" in blocked
+    assert "PUT /api/v1" not in blocked
+
+
+def test_the_api_keeps_its_own_words_and_codes(live_server: str, tokens: dict[str, str]) -> None:
+    headers = {"Authorization": f"Bearer {tokens['responder']}"}
+    with httpx.Client(base_url=live_server, headers=headers) as http:
+        http.post("/api/v1/incidents", json={"title": "x", "severity": "SEV-2"}).raise_for_status()
+        http.post("/api/v1/incidents/1/mitigate").raise_for_status()
+        refused = http.post("/api/v1/incidents/1/resolve").json()["error"]
+        assert refused["code"] == "verification_open"
+        assert "skip_verification" in refused["message"]
+        assert refused["details"]["ref"] == "INC-1" and refused["details"]["open_items"]
+        http.post("/api/v1/incidents/1/resolve", json={"skip_verification": SKIP})
+        blocked = http.post("/api/v1/incidents/1/close").json()["error"]
+        assert blocked["code"] == "postmortem_not_done"
+        assert blocked["details"]["postmortem_status"] == "draft"

@@ -60,12 +60,42 @@ Commander = Annotated[str | None, typer.Option(help="Who leads the response.")]
 
 def _explain(exc: "ApiError") -> str:
     """Return the server's error as one line, with a hint where one helps."""
+    worded = _in_cli_terms(exc)
+    if worded is not None:
+        return worded
     message = " ".join(exc.message.split())
     if exc.status == 0:
         message += " (check WARROOM_URL and that `warroom serve` is running there)"
     elif exc.status == 401:
         message += " (check WARROOM_TOKEN)"
     return message
+
+
+def _in_cli_terms(exc: "ApiError") -> str | None:
+    """Say a lifecycle gate's refusal with the commands that settle it, not the API's fields."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    ref = details.get("ref")
+    if exc.code == "verification_open" and ref:
+        items = details.get("open_items") or []
+        shown = "; ".join(f"#{i['number']} {str(i['text']).rstrip('.')}" for i in items[:10])
+        more = f"; and {len(items) - 10} more" if len(items) > 10 else ""
+        return (
+            f"{ref} cannot resolve: {len(items)} Verification item(s) still open: {shown}{more}. "
+            f"Confirm each with `warroom incident check {ref} N`, or skip one that does not "
+            f"apply with `warroom incident skip {ref} N --reason TEXT`; to skip them all, "
+            f"resolve with `--skip-verification REASON`."
+        )
+    if exc.code == "postmortem_not_done" and ref:
+        status = details.get("postmortem_status")
+        if status is None:
+            return f"{ref} needs a postmortem before it closes: resolve it first, then write it"
+        due = f" (due {str(details['due_at'])[:10]})" if details.get("due_at") else ""
+        return (
+            f"{ref} needs its postmortem done before it closes; it is "
+            f"{str(status).replace('_', ' ')}{due}. Write it with `warroom postmortem edit "
+            f"{ref}` (summary, root cause, at least one why) and set `status: done`, then close."
+        )
+    return None
 
 
 def _client() -> "ApiClient":

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 LISTED_MAX = 10  # open items named in the 409's message; details list all of them
 
 
+class VerificationOpen(Conflict):
+    """Resolving while Verification items are neither done nor skipped (each client words it)."""
+
+    code = "verification_open"
+
+
 def unsettled(
     session: Session, *, config: WarroomConfig, incident: Incident
 ) -> list[tuple[int, ChecklistItem]]:
@@ -52,7 +58,8 @@ def check_resolve(
     if not pending:
         return
     if skip_reason is None:
-        raise Conflict(_open_message(incident, pending), {"open_items": _describe(pending)})
+        details = {"ref": incident.ref, "open_items": _describe(pending)}
+        raise VerificationOpen(_open_message(incident, pending), details)
     for _, item in pending:
         item.done_at = item.done_by = None
         item.skipped_reason = skip_reason

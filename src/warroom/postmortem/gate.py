@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 
+class PostmortemNotDone(Conflict):
+    """Closing while a required postmortem is not done (each client words what to do)."""
+
+    code = "postmortem_not_done"
+
+
 def check_close(session: Session, *, config: WarroomConfig, incident: Incident) -> None:
     """Raise Conflict when the incident's postmortem is required and not done yet."""
     postmortem = find(session, incident)
@@ -28,17 +34,18 @@ def check_close(session: Session, *, config: WarroomConfig, incident: Incident) 
     if not required or (postmortem is not None and postmortem.status == "done"):
         return
     if postmortem is None:
-        raise Conflict(
+        raise PostmortemNotDone(
             f"{incident.ref} ({incident.severity}) needs a postmortem before it closes: resolve "
             "it first, write the postmortem, then close it",
-            {"postmortem_status": None},
+            {"ref": incident.ref, "postmortem_status": None},
         )
     due = f", due {postmortem.due_at:%Y-%m-%d}" if postmortem.due_at else ""
-    raise Conflict(
+    raise PostmortemNotDone(
         f"{incident.ref} ({incident.severity}) needs its postmortem done before it closes; the "
         f"postmortem is {postmortem.status.replace('_', ' ')}{due}. Finish it and set its "
         f"status to done (PUT /api/v1/incidents/{incident.ref}/postmortem)",
         {
+            "ref": incident.ref,
             "postmortem_status": postmortem.status,
             "due_at": postmortem.due_at.isoformat() if postmortem.due_at else None,
         },
