@@ -188,7 +188,8 @@ def test_cli_resolve_lists_open_items_and_skips_with_a_reason(
 ) -> None:
     ref = runtime.flows.declare(actor=RITA, title="Checkout is down").ref
     message = error(cli("resolve", ref), code=1)
-    assert message.startswith("error: INC-1 cannot resolve: 2 verification checklist item(s)")
+    assert message.startswith("error: INC-1 cannot resolve: 2 Verification item(s) still open")
+    assert "--skip-verification REASON" in message
     assert "\n" not in message.strip()
     out = ok(cli("resolve", ref, "--skip-verification", "false alarm"))
     assert "INC-1 is now resolved" in out

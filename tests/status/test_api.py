@@ -88,7 +88,7 @@ BAD: list[tuple[str, dict[str, Any], int, str]] = [
     ("public", {"components": {"db": "major_outage"}}, 422, "unknown component 'db'"),
     ("public", {"components": {"api": "sideways"}}, 422, "components.api"),
     ("public", {"status": "fixed"}, 422, "status"),
-    ("public", {"body": "  "}, 422, "body must not be empty"),
+    ("public", {"body": "  "}, 422, "body: must not be empty"),
     ("public", {"body": "x" * 5_001}, 422, "at most 5000"),
     ("public", {"body": "a\x00b"}, 422, "NUL"),
     ("public", {"colour": "red"}, 422, "colour"),

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warroom.core.errors import Unauthorized, WarroomError
+from warroom.core.validation import humane
 
 HTTP_CODES = {
     400: "bad_request",
@@ -84,7 +85,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         return error_response(
             400, "malformed_json", f"the request body is not valid JSON: {reason}".rstrip(": ")
         )
-    details = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in errors]
+    details = [{"field": _field(tuple(e["loc"])), "message": humane(e)} for e in errors]
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
     return error_response(422, "invalid", message, details)
 

@@ -32,11 +32,11 @@ class Input(BaseModel):
 def _clean_title(value: str) -> str:
     value = " ".join(value.split())
     if not value:
-        raise ValueError("title must not be empty")
+        raise ValueError("must not be empty")
     return value
 
 
-# No min_length: the validator's "title must not be empty" also covers a blank title.
+# No min_length: the validator's "must not be empty" also covers a blank title.
 IncidentTitle = Annotated[str, Field(max_length=TITLE_MAX), AfterValidator(_clean_title)]
 
 

@@ -32,7 +32,7 @@ class StatusUpdateCreate(Input):
     def _not_blank(cls, value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("body must not be empty")
+            raise ValueError("must not be empty")
         return value
 
 

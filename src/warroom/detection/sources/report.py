@@ -7,6 +7,7 @@ import uuid
 from pydantic import ConfigDict, Field, ValidationError
 
 from warroom.core.errors import Invalid
+from warroom.core.validation import humane
 from warroom.detection.schemas import AlertIn
 from warroom.detection.sources.common import parse_object
 from warroom.incidents.schemas import Input
@@ -49,6 +50,6 @@ def parse(body: bytes, *, reporter: str | None = None) -> AlertIn:
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         field = ".".join(str(part) for part in error["loc"])
-        message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        message = "unknown field" if error["type"] == "extra_forbidden" else humane(error)
         raise Invalid(f"{field}: {message}", details={"field": field}) from None
     return to_alert(report, reporter=reporter)

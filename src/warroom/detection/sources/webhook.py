@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import PydanticCustomError
 
 from warroom.core.errors import Invalid
+from warroom.core.validation import humane
 from warroom.detection.schemas import AlertIn
 from warroom.detection.sources.common import (
     BatchError,
@@ -125,4 +126,4 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
         field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
     if error["type"] == "extra_forbidden":
         return field, "unknown field"
-    return field, error["msg"]
+    return field, humane(error)
