@@ -237,3 +237,15 @@ def test_bad_schedules_fail_config_check(tmp_path: Path, schedule: str, needle: 
     result = CliRunner().invoke(app, ["config", "check", str(path)])
     assert result.exit_code == 1
     assert f"{path}:4: schedules.0" in result.output and needle in result.output
+
+
+def test_config_check_counts_in_words(tmp_path: Path) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text(
+        "people:\n  - {id: lena, name: Lena, email: lena@example.com}\n"
+        "services:\n  - {id: checkout}\n"
+    )
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 service, 1 person, 0 teams" in result.stdout
+    assert "1 services" not in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import SKIP
@@ -115,3 +116,19 @@ def test_edit_in_an_editor_or_from_a_file(
     assert json.loads(run(live_server, token, "show", ref, "--json")[1])["summary"] == "Slow."
     code, _, err = run(live_server, token, "edit", ref, "--file", str(tmp_path / "none.yaml"))
     assert code == 1 and "cannot read" in err
+
+
+@pytest.mark.parametrize("editor", ["false", "/nonexistent/editor"])
+def test_an_editor_that_fails_is_one_clear_line(
+    runtime: Runtime, live_server: str, tokens: dict[str, str], editor: str
+) -> None:
+    actor = Actor(name="rita", source="api")
+    ref = runtime.flows.declare(actor=actor, title="Checkout is slow", severity="SEV-2").ref
+    runtime.flows.transition(ref, "resolve", actor=actor, skip_verification=SKIP)
+    env = {"WARROOM_URL": live_server, "WARROOM_TOKEN": tokens["responder"], **PLAIN}
+    result = runner.invoke(app, ["postmortem", "edit", ref], env={**env, "EDITOR": editor})
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot edit in $EDITOR ({editor})")
+    assert "--file" in line

@@ -179,12 +179,17 @@ def config_check(
         len(config.integrations.configured(kind))
         for kind in ("alertmanager", "webhook", "grafana", "pagerduty", "jira", "slack")
     )
-    typer.echo(
-        f"{where}: ok — {len(config.severities)} severities, "
-        f"{len(config.incident_types)} incident types, {len(config.services)} services, "
-        f"{len(config.people)} people, {len(config.teams)} teams, "
-        f"{len(config.schedules)} schedules, {len(config.routes)} routes, "
-        f"{integrations} integrations"
-    )
+    counted = [
+        (len(config.severities), "severity", "severities"),
+        (len(config.incident_types), "incident type", "incident types"),
+        (len(config.services), "service", "services"),
+        (len(config.people), "person", "people"),
+        (len(config.teams), "team", "teams"),
+        (len(config.schedules), "schedule", "schedules"),
+        (len(config.routes), "route", "routes"),
+        (integrations, "integration", "integrations"),
+    ]
+    summary = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counted)
+    typer.echo(f"{where}: ok — {summary}")
     for warning in config_warnings(config):
         typer.echo(f"warning: {warning}", err=True)

@@ -111,6 +111,7 @@ def edit(
     ] = None,
 ) -> None:
     """Edit REF's postmortem in $EDITOR as YAML (or send a file), then save it."""
+    import os
     import sys
 
     import click
@@ -122,7 +123,14 @@ def edit(
         text = EDIT_HEADER.format(ref=pm["incident"]) + yaml.safe_dump(
             current, sort_keys=False, allow_unicode=True, width=96
         )
-        edited = click.edit(text, extension=".yaml")
+        try:
+            edited = click.edit(text, extension=".yaml")
+        except click.ClickException as exc:  # no editor, or it exited with an error
+            editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "none set"
+            fail(
+                f"cannot edit in $EDITOR ({editor}): {exc.format_message()}; set EDITOR to an "
+                f"editor that waits (e.g. EDITOR=nano), or send a file with --file"
+            )
         if edited is None or edited == text:
             typer.echo(f"{pm['incident']} postmortem not changed")
             return
