@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -302,3 +303,31 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
         output = _stop(process)
     assert numbers == list(range(1, 21))  # two processes, one gap-free sequence
     assert output.count("Started server process") == 2
+
+
+def test_admin_commands_need_no_integration_secrets(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "warroom.yaml"
+    config.write_text(
+        "integrations:\n  alertmanager:\n    - {name: prod, token: 'env:WARROOM_TEST_AM_TOKEN'}\n"
+    )
+    monkeypatch.delenv("WARROOM_TEST_AM_TOKEN", raising=False)
+    shutil.copytree(TEMPLATES, tmp_path / "runbooks" / "templates")
+    env = {**env, "WARROOM_CONFIG": str(config)}
+    runner = CliRunner()
+    for args in (
+        ["db", "upgrade"],
+        ["users", "create", "lena", "--role", "responder"],
+        ["tokens", "create", "lena"],
+        ["tokens", "list"],
+        ["users", "list"],
+        ["runbooks", "lint"],
+    ):
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 0, (args, result.output)
+        assert "WARROOM_TEST_AM_TOKEN" not in result.output
+    # The tool that validates the file, and the server, still need the secret.
+    checked = runner.invoke(app, ["config", "check", str(config)], env=env)
+    assert checked.exit_code == 1
+    assert "environment variable WARROOM_TEST_AM_TOKEN is not set" in checked.output

@@ -61,11 +61,17 @@ def settings_of(ctx: typer.Context) -> "Settings":
     return root.obj.settings
 
 
-def local_runtime(settings: "Settings", upgrade: bool = True) -> "Runtime":
-    """Build the runtime for admin commands on the local database."""
-    from warroom.app import build_runtime
+def local_runtime(settings: "Settings", upgrade: bool = True, *, sends: bool = False) -> "Runtime":
+    """Build the runtime for commands on the local database.
 
-    return build_runtime(settings, upgrade=upgrade)
+    Admin commands (users, tokens, db, runbooks) send nothing, so they need none of the
+    integrations' secrets; commands that send (`serve`, `engine`, `demo`) pass `sends=True`.
+    """
+    from warroom.app import build_runtime
+    from warroom.config import load_config
+
+    config = load_config(settings.config_path(), resolve_secrets=sends)
+    return build_runtime(settings, upgrade=upgrade, config=config)
 
 
 def print_json(data: Any) -> None:

@@ -79,7 +79,7 @@ def demo(
                 incidents = _play_all(api, say, heading)
             summary = _summary(target, incidents, None)
         else:
-            runtime = local_runtime(settings_of(ctx))
+            runtime = local_runtime(settings_of(ctx), sends=True)
             try:
                 console.print(
                     "Replaying the runbook's examples on the local database as user "

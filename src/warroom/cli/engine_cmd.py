@@ -29,7 +29,7 @@ def engine(
     settings = settings_of(ctx)
     logs.setup(settings.log_level, log_format or settings.log_format)
     with errors_as_exit():
-        runtime = local_runtime(settings, upgrade=True)
+        runtime = local_runtime(settings, upgrade=True, sends=True)
     if once:
         sent = runtime.engine.run_once()
         runtime.close()

@@ -33,7 +33,8 @@ def lint(
         typer.echo(f"error: {folder} is not a directory", err=True)
         raise typer.Exit(1)
     with errors_as_exit():
-        known = {t.id for t in load_config(settings.config_path()).incident_types}
+        config = load_config(settings.config_path(), resolve_secrets=False)
+        known = {t.id for t in config.incident_types}
     problems = lint_directory(folder, known)
     for path, problem in problems:
         prefix = "warning: " if problem.severity == "warning" else ""

@@ -39,7 +39,7 @@ def serve(
     settings = settings_of(ctx)
     logs.setup(settings.log_level, log_format or settings.log_format)
     with errors_as_exit():
-        runtime = local_runtime(settings, upgrade=True)
+        runtime = local_runtime(settings, upgrade=True, sends=True)
         with runtime.db.transaction() as session:
             first = auth.bootstrap_admin(session, now=runtime.clock.now())
     if first is not None:

@@ -14,8 +14,12 @@ from warroom.config.model import WarroomConfig
 from warroom.core.errors import ConfigError
 
 
-def load_config(path: Path | None) -> WarroomConfig:
-    """Read and validate `warroom.yaml`; errors name the file, line and field."""
+def load_config(path: Path | None, *, resolve_secrets: bool = True) -> WarroomConfig:
+    """Read and validate `warroom.yaml`; errors name the file, line and field.
+
+    `resolve_secrets=False` is for local admin tools that send nothing: an `env:` secret whose
+    variable is not set is then no error (see warroom.secrets).
+    """
     if path is None:
         return WarroomConfig()
     try:
@@ -36,7 +40,8 @@ def load_config(path: Path | None) -> WarroomConfig:
         raise ConfigError([f"{path}:1: the top level must be a mapping of sections"])
     lines = line_index(node)
     try:
-        config = WarroomConfig.model_validate(data)
+        context = None if resolve_secrets else {"secrets": "unresolved"}
+        config = WarroomConfig.model_validate(data, context=context)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
