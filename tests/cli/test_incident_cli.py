@@ -538,3 +538,26 @@ def test_the_api_keeps_its_own_words_and_codes(live_server: str, tokens: dict[st
         blocked = http.post("/api/v1/incidents/1/close").json()["error"]
         assert blocked["code"] == "postmortem_not_done"
         assert blocked["details"]["postmortem_status"] == "draft"
+
+
+def test_triage_naming_a_new_commander_says_who_must_accept(cli: Cli) -> None:
+    ok(cli("declare", "Checkout is slow", "--severity", "SEV-2", "--commander", "rita"))
+    out = ok(
+        cli(
+            "triage",
+            "1",
+            "--commander",
+            "alice",
+            "--impact",
+            "i",
+            "--scope",
+            "s",
+            "--priority",
+            "P2",
+        )
+    )
+    assert "INC-1 is now triaged" in out
+    assert "alice is proposed as Incident Commander; rita stays in charge" in out
+    assert "warroom incident accept INC-1" in out
+    shown = json.loads(ok(cli("show", "1", "--json")))
+    assert shown["commander"] == "rita" and shown["pending_commander"] == "alice"

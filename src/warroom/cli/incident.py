@@ -168,6 +168,19 @@ def _age(detected_at: str) -> str:
     return _span((datetime.now(UTC) - _parse(detected_at)).total_seconds())
 
 
+def _say_pending_commander(detail: dict[str, Any]) -> None:
+    """Say so when a new Incident Commander waits to accept (a handoff is never silent)."""
+    pending, ref = detail.get("pending_commander"), detail["ref"]
+    if not pending:
+        return
+    current = detail.get("commander") or "nobody"
+    typer.echo(
+        f"{pending} is proposed as Incident Commander; {current} stays in charge until "
+        f"{pending} accepts with `warroom incident accept {ref}` (or declines with "
+        f"`warroom incident decline {ref}`)"
+    )
+
+
 def _move(ref: str, action: str, body: dict[str, Any], as_json: bool) -> None:
     """POST a lifecycle action and report the new status."""
     fields = {key: value for key, value in body.items() if value is not None}
@@ -176,6 +189,7 @@ def _move(ref: str, action: str, body: dict[str, Any], as_json: bool) -> None:
         print_json(detail)
         return
     typer.echo(f"{detail['ref']} is now {detail['status']}")
+    _say_pending_commander(detail)
     durations = detail["durations"]
     if detail["status"] == "mitigated":
         typer.echo(f"time to mitigate: {_span(durations['time_to_mitigate'])}")
