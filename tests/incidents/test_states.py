@@ -15,6 +15,7 @@ ACTIONS = ["acknowledge", "triage", "mitigate", "resolve", "close", "reopen"]
 def test_allowed_actions_table() -> None:
     assert allowed_actions("detected") == ["acknowledge", "triage", "mitigate", "resolve", "close"]
     assert allowed_actions("triaged") == ["acknowledge", "mitigate", "resolve", "close"]
+    assert allowed_actions("triaged", acknowledged=True) == ["mitigate", "resolve", "close"]
     assert allowed_actions("mitigated") == ["acknowledge", "resolve", "close", "reopen"]
     assert allowed_actions("resolved") == ["close", "reopen"]
     assert allowed_actions("closed") == []

@@ -225,7 +225,9 @@ class _Derived:
         self._incident = incident
         self.links = dict(incident.links or {})  # None until the row is flushed
         self.durations = durations(incident)
-        self.allowed_actions = allowed_actions(incident.status)
+        self.allowed_actions = allowed_actions(
+            incident.status, acknowledged=incident.acknowledged_at is not None
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._incident, name)

@@ -22,8 +22,11 @@ def _rank(status: str) -> int:
     return STATUSES.index(status)
 
 
-def allowed_actions(status: str) -> list[str]:
-    """Return the actions allowed from `status`, in lifecycle order."""
+def allowed_actions(status: str, *, acknowledged: bool = False) -> list[str]:
+    """Return the actions allowed from `status`, in lifecycle order.
+
+    An acknowledged incident is not offered `acknowledge` again (a repeat changes nothing).
+    """
     actions = [
         action
         for action, target in ACTION_TARGET.items()
@@ -31,7 +34,7 @@ def allowed_actions(status: str) -> list[str]:
     ]
     if status in REOPENABLE:
         actions.append("reopen")
-    if status not in ("resolved", "closed"):
+    if status not in ("resolved", "closed") and not acknowledged:
         actions.insert(0, "acknowledge")
     return actions
 
