@@ -29,13 +29,13 @@ import httpx
 import orjson
 
 from warroom import __version__
+from warroom.core.urls import LOOPBACK
 from warroom.notify.jira_config import (
     LABEL_PREFIX,
     JiraIssuesConfig,
 )
 from warroom.notify.ports import DeliveryError, Ticket
 from warroom.notify.webhook import status_error, transport_error
-from warroom.notify.webhook_config import LOOPBACK
 
 log = logging.getLogger("warroom.notify")
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from warroom.notify.webhook_config import LOOPBACK
+from warroom.core.urls import vendor_url
 from warroom.secrets import Secret
 
 ItemStatus = Literal["open", "done", "wontfix"]
@@ -64,10 +64,7 @@ class JiraIssuesConfig(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK
-        if not (parts.scheme == "https" and parts.hostname) and not loopback:
-            raise ValueError(f"base_url {value!r} must be https:// (http:// only on 127.0.0.1)")
+        parts = vendor_url(value, "base_url")
         if parts.query or parts.fragment or "/rest/" in f"{parts.path}/":
             raise ValueError(
                 "base_url is the site alone, e.g. https://acme.atlassian.net "

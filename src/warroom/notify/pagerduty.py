@@ -21,12 +21,12 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from warroom.core.urls import LOOPBACK
 from warroom.notify.pagerduty_config import (
     PagerDutyEventsConfig,
 )
 from warroom.notify.ports import DeliveryError, PagerAction
 from warroom.notify.webhook import status_error, transport_error
-from warroom.notify.webhook_config import LOOPBACK
 
 MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from warroom.notify.webhook_config import LOOPBACK
+from warroom.core.urls import vendor_url
 from warroom.secrets import Secret
 
 log = logging.getLogger("warroom.notify")
@@ -55,10 +54,7 @@ class PagerDutyEventsConfig(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK
-        if not (parts.scheme == "https" and parts.hostname) and not loopback:
-            raise ValueError(f"url {value!r} must be https:// (http:// only on 127.0.0.1)")
+        vendor_url(value, "url")
         return value.rstrip("/")
 
     def sends(self, severity: str) -> bool:

@@ -24,13 +24,13 @@ from urllib.parse import quote, urlsplit
 import httpx
 import orjson
 
+from warroom.core.urls import LOOPBACK
 from warroom.notify.ports import DeliveryError
 from warroom.notify.statuspage_config import (
     Impact,
     StatuspageConfig,
 )
 from warroom.notify.webhook import status_error, transport_error
-from warroom.notify.webhook_config import LOOPBACK
 
 log = logging.getLogger("warroom.notify")
 

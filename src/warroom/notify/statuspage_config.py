@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from warroom.notify.webhook_config import LOOPBACK
+from warroom.core.urls import vendor_url
 from warroom.secrets import Secret
 
 DEFAULT_BASE_URL = "https://api.statuspage.io"
@@ -37,10 +36,7 @@ class StatuspageConfig(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK
-        if not (parts.scheme == "https" and parts.hostname) and not loopback:
-            raise ValueError(f"base_url {value!r} must be https:// (http:// only on 127.0.0.1)")
+        vendor_url(value, "base_url")
         return value.rstrip("/")
 
     def sends(self, severity: str) -> bool:

@@ -22,9 +22,9 @@ import orjson
 
 from warroom import __version__
 from warroom.core.clock import Clock, SystemClock
+from warroom.core.urls import LOOPBACK
 from warroom.notify.ports import DeliveryError
 from warroom.notify.webhook_config import (
-    LOOPBACK,
     WebhookConfig,
 )
 

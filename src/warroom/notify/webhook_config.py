@@ -9,8 +9,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from warroom.secrets import Secret
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
 WebhookEvent = Literal[
     "incident.declared",
     "incident.acknowledged",

@@ -31,8 +31,8 @@ from pydantic import (
 )
 
 from warroom.core.errors import WarroomError
+from warroom.core.urls import LOOPBACK
 from warroom.oncall.pagerduty_config import (
-    LOOPBACK,
     PagerDutyOnCallConfig,
 )
 

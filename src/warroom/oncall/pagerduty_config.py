@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -13,12 +12,12 @@ from pydantic import (
     field_validator,
 )
 
+from warroom.core.urls import vendor_url
 from warroom.organisation import PERSON_ID
 from warroom.secrets import Secret
 
 DEFAULT_BASE_URL = "https://api.pagerduty.com"
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 PagerDutyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
@@ -51,10 +50,7 @@ class PagerDutyOnCallConfig(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK
-        if not (parts.scheme == "https" and parts.hostname) and not loopback:
-            raise ValueError(f"base_url {value!r} must be https:// (http:// only on 127.0.0.1)")
+        vendor_url(value, "base_url")
         return value.rstrip("/")
 
     @field_validator("people")
