@@ -17,7 +17,7 @@ def count_incidents(api: TestClient) -> int:
     ("body", "status", "needle"),
     [
         ({"title": "x", "severity": "SEV-9"}, 422, "unknown severity 'SEV-9'"),
-        ({"title": "x", "severity": "critical"}, 422, "SEV-1 (Critical)"),
+        ({"title": "x", "severity": "urgent"}, 422, "SEV-1 (Critical)"),
         ({"title": ""}, 422, "title: must not be empty"),
         ({"title": "   "}, 422, "title: must not be empty"),
         ({"title": "x" * 201}, 422, "title: must be at most 200 characters"),
@@ -66,7 +66,7 @@ def test_unknown_action_and_route(api: TestClient) -> None:
 
 
 def test_bad_list_parameters(api: TestClient) -> None:
-    assert api.get("/api/v1/incidents", params={"status": "open"}).status_code == 422
+    assert api.get("/api/v1/incidents", params={"status": "opened"}).status_code == 422
     assert api.get("/api/v1/incidents", params={"limit": 0}).status_code == 422
     assert api.get("/api/v1/incidents", params={"limit": 500}).status_code == 422
     bad_cursor = api.get("/api/v1/incidents", params={"cursor": "!!!"})

@@ -242,11 +242,12 @@ def test_a_severity_change_after_resolving_moves_the_postmortem_requirement(
     assert postmortem["required"] is True and postmortem["due_at"] is not None
     answer = api.post(f"{INCIDENTS}/{minor}/close")
     assert answer.status_code == 409 and answer.json()["error"]["details"]["postmortem_status"]
-    # Misclassified: a SEV-4 needs none, so it closes.
+    # Lowered after the fact, it still owes the postmortem of the worst it was.
     assert api.patch(f"{INCIDENTS}/{major}", json={"severity": "SEV-4"}).status_code == 200
     postmortem = api.get(f"{INCIDENTS}/{major}/postmortem").json()
-    assert postmortem["required"] is False and postmortem["due_at"] is None
-    assert api.post(f"{INCIDENTS}/{major}/close").status_code == 200
+    assert postmortem["required"] is True and postmortem["due_at"] is not None
+    answer = api.post(f"{INCIDENTS}/{major}/close")
+    assert answer.status_code == 409 and "SEV-1 at its worst" in answer.json()["error"]["message"]
 
 
 def test_close_without_a_required_postmortem(runtime: Runtime, api: TestClient) -> None:

@@ -66,4 +66,4 @@ def actor_of(principal: Principal, request: Request) -> Actor:
     source = request.headers.get("x-warroom-client", "api")
     if source not in ("api", "cli", "web", "demo"):
         source = "api"
-    return Actor(name=principal.name, source=source)
+    return Actor(name=principal.name, source=source, role=principal.role)

@@ -25,7 +25,7 @@ from warroom.incidents.schemas import (
     TimelinePage,
     TransitionRequest,
 )
-from warroom.incidents.states import STATUSES
+from warroom.incidents.states import OPEN_STATUSES, STATUSES
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERROR_RESPONSES)
 Action = Literal["triage", "mitigate", "resolve", "close", "reopen"]
@@ -54,7 +54,12 @@ def list_incidents(
     runtime: RuntimeDep,
     _principal: Viewer,
     status_: Annotated[
-        list[str] | None, Query(alias="status", description="detected, triaged…")
+        list[str] | None,
+        Query(
+            alias="status",
+            description="detected, triaged, mitigated, resolved, closed, or `open` for the "
+            "first three; repeat or comma-separate",
+        ),
     ] = None,
     severity: Annotated[
         list[str] | None, Query(description="SEV-1…; repeat or comma-separate")
@@ -67,10 +72,13 @@ def list_incidents(
 ) -> IncidentPage:
     """List incidents, newest first, one page at a time."""
     statuses = _split(status_)
+    if statuses and "open" in statuses:  # the incidents still being worked
+        statuses = [s for s in statuses if s != "open"] + list(OPEN_STATUSES)
     bad = [s for s in statuses or [] if s not in STATUSES]
     if bad:
         raise Invalid(
-            f"unknown status {', '.join(bad)}; use {', '.join(STATUSES)}", {"field": "status"}
+            f"unknown status {', '.join(bad)}; use {', '.join(STATUSES)} or open",
+            {"field": "status"},
         )
     severities = _split(severity)
     if severities:
@@ -217,10 +225,12 @@ def transition(
     """Move the incident: triage, mitigate, resolve, close or reopen (409 says what is allowed).
 
     Resolving needs the Verification checklist settled (the 409 lists open items) unless
-    `skip_verification` gives the reason to skip them; closing needs a required postmortem done.
+    `skip_verification` gives the reason to skip them; closing needs a required postmortem
+    done, unless an admin gives `waive_postmortem`. `false_alarm` ends it as a false alarm.
     """
     body = body or TransitionRequest()
-    fields = body.model_dump(exclude_none=True, exclude={"note", "skip_verification"})
+    bends = {"skip_verification", "false_alarm", "waive_postmortem"}
+    fields = body.model_dump(exclude_none=True, exclude={"note", *bends})
     return runtime.flows.transition(
         ref,
         action,
@@ -228,4 +238,6 @@ def transition(
         note=body.note,
         fields=fields,
         skip_verification=body.skip_verification,
+        false_alarm=body.false_alarm,
+        waive_postmortem=body.waive_postmortem,
     )

@@ -118,9 +118,11 @@ def incidents(
 
     console = Console()
     period = report["period"]
+    false_alarms = report.get("false_alarms") or 0
+    apart = f", and {false_alarms} false alarm(s) counted apart" if false_alarms else ""
     console.print(
         f"{report['total']} incidents detected {_when(period['since'])} – "
-        f"{_when(period['until'])} UTC",
+        f"{_when(period['until'])} UTC{apart}",
         highlight=False,
     )
     counts = Table("by", "counts", title="Incidents", title_justify="left")

@@ -11,3 +11,6 @@ class Actor:
 
     name: str | None
     source: str
+    # The signed-in user's role where one is known (viewer, responder, admin); None for the
+    # engine, intake and other system actors. Rules that only an admin may bend read it.
+    role: str | None = None

@@ -197,6 +197,8 @@ class IncidentFlows:
         note: str | None = None,
         fields: dict[str, Any] | None = None,
         skip_verification: str | None = None,
+        false_alarm: str | None = None,
+        waive_postmortem: str | None = None,
     ) -> IncidentDetail:
         """Move an incident through its lifecycle."""
         with self.db.transaction() as session:
@@ -212,6 +214,8 @@ class IncidentFlows:
                 note=note,
                 fields=fields,
                 skip_verification=skip_verification,
+                false_alarm=false_alarm,
+                waive_postmortem=waive_postmortem,
             )
             detail = load_detail(session, incident)
         log.info("%s is now %s", detail.ref, detail.status, extra={"incident": detail.ref})

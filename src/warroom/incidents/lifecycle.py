@@ -34,6 +34,10 @@ class Move:
     now: datetime
     actor: Actor
     skip_verification: str | None = None
+    # Ending it as a false alarm: the reason (verification is skipped, no postmortem owed).
+    false_alarm: str | None = None
+    # An admin's reason to close without the required postmortem.
+    waive_postmortem: str | None = None
 
 
 class LifecycleRule(Protocol):

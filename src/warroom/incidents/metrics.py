@@ -31,6 +31,11 @@ RESOLVED = Counter(
     "Incidents resolved (a forward skip to closed counts too), by severity.",
     ["severity"],
 )
+FALSE_ALARMS = Counter(
+    "warroom_incidents_false_alarms",
+    "Incidents ended as false alarms, by severity (not in the resolved count or durations).",
+    ["severity"],
+)
 # From 30 s to a week: incidents are acknowledged in minutes and resolved in hours or days.
 BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200, 604800)
 TIME_TO = {
@@ -83,6 +88,10 @@ def record(event: str, incident: IncidentDetail) -> None:
         if reached is None or reached != incident.updated_at:
             continue
         if not _first_time((incident.number, milestone, reached)):
+            continue
+        if milestone == "resolved_at" and incident.outcome == "false_alarm":
+            # Counted apart: a false alarm's "time to resolve" would flatter the real ones.
+            FALSE_ALARMS.labels(severity=incident.severity).inc()
             continue
         histogram.labels(severity=incident.severity).observe(
             max(0.0, (reached - incident.detected_at).total_seconds())

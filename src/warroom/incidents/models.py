@@ -30,6 +30,12 @@ class Incident(Base):
     summary: Mapped[str] = mapped_column(Text, nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    # The highest severity it ever had: the postmortem requirement follows it (a resolved
+    # SEV-1 lowered to SEV-4 still owes its postmortem).
+    peak_severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    # None for a real incident; "false_alarm" when it turned out to be none (counted apart).
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
     incident_type: Mapped[str] = mapped_column(String(64), nullable=False)
     service: Mapped[str | None] = mapped_column(String(64))
     commander: Mapped[str | None] = mapped_column(String(64))

@@ -40,6 +40,17 @@ def _clean_title(value: str) -> str:
 IncidentTitle = Annotated[str, Field(max_length=TITLE_MAX), AfterValidator(_clean_title)]
 
 
+def _given(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must be a reason, not blank")
+    return value
+
+
+# A reason a lifecycle rule is bent for: it goes on the timeline, so it must say something.
+GivenReason = Annotated[str, Field(max_length=1_000), AfterValidator(_given)]
+
+
 class IncidentCreate(Input):
     """Declare an incident."""
 
@@ -91,20 +102,21 @@ class TransitionRequest(Input):
     impact: Paragraph | None = None
     scope: Paragraph | None = None
     priority: str | None = None
-    skip_verification: str | None = Field(
+    skip_verification: GivenReason | None = Field(
         default=None,
-        min_length=1,
-        max_length=1_000,
         description="Resolve even though Verification items are open: they are skipped "
-        "with this reason (a false alarm, say).",
+        "with this reason.",
     )
-
-    @field_validator("skip_verification")
-    @classmethod
-    def _reason(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("skip_verification must be a reason, not blank")
-        return value.strip() if value is not None else None
+    false_alarm: GivenReason | None = Field(
+        default=None,
+        description="Resolve or close it as a false alarm, with the reason: verification is "
+        "skipped with it, no postmortem is owed, and metrics count it apart.",
+    )
+    waive_postmortem: GivenReason | None = Field(
+        default=None,
+        description="Admins only: close without the required postmortem, for this reason "
+        "(kept on the timeline).",
+    )
 
 
 class NoteCreate(Input):
@@ -183,6 +195,11 @@ class IncidentOut(BaseModel):
     summary: str
     status: str
     severity: str
+    peak_severity: str = Field(description="The highest severity it ever had.")
+    outcome: str | None = Field(
+        default=None, description="`false_alarm` when it was ended as one; null otherwise."
+    )
+    outcome_reason: str | None = None
     incident_type: str
     service: str | None
     commander: str | None
@@ -211,6 +228,11 @@ class IncidentOut(BaseModel):
     updated_at: datetime
     durations: Durations
     allowed_actions: list[str]
+    notices: list[str] = Field(
+        default_factory=list,
+        description="What a person should know about the incident's state, in plain words "
+        "(a proposed Incident Commander who has not accepted yet, say).",
+    )
 
     @classmethod
     def of(cls, incident: Incident) -> IncidentOut:
@@ -228,6 +250,7 @@ class _Derived:
         self.allowed_actions = allowed_actions(
             incident.status, acknowledged=incident.acknowledged_at is not None
         )
+        self.notices = notices(incident)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._incident, name)
@@ -269,6 +292,22 @@ class TimelinePage(BaseModel):
 
     items: list[TimelineEventOut]
     next_cursor: str | None
+
+
+def notices(incident: Incident) -> list[str]:
+    """Return what a person should know about the incident's state that its fields hide."""
+    found = []
+    if incident.pending_commander:
+        path = f"/api/v1/incidents/{incident.ref}/commander"
+        found.append(
+            f"{incident.pending_commander} is proposed as Incident Commander; "
+            f"{incident.commander or 'nobody'} stays in charge until "
+            f"{incident.pending_commander} accepts (POST {path}/accept) or declines "
+            f"(POST {path}/decline)"
+        )
+    if incident.outcome == "false_alarm":
+        found.append(f"Ended as a false alarm: {incident.outcome_reason}")
+    return found
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

@@ -60,14 +60,24 @@ def get(session: Session, ref: str | int, *, for_update: bool = False) -> Incide
 
 
 def check_severity(config: WarroomConfig, severity: str) -> str:
-    """Return the normalised severity, or raise Invalid naming the known ones."""
-    normalised = severity.strip().upper()
-    if normalised.startswith("SEV") and not normalised.startswith("SEV-"):
+    """Return the severity id for `SEV-1`, `sev1`, `1` or its name (`critical`), else Invalid."""
+    normalised = severity.strip().upper().replace(" ", "")
+    if normalised.isdigit():
+        normalised = "SEV-" + normalised
+    elif normalised.startswith("SEV") and not normalised.startswith("SEV-"):
         normalised = "SEV-" + normalised[3:]
-    if normalised not in config.severities:
-        known = ", ".join(f"{k} ({v.name})" for k, v in config.severities.items())
-        raise Invalid(f"unknown severity {severity!r}; use one of {known}", {"field": "severity"})
-    return normalised
+    if normalised in config.severities:
+        return normalised
+    by_name = {level.name.casefold(): key for key, level in config.severities.items()}
+    if severity.strip().casefold() in by_name:
+        return by_name[severity.strip().casefold()]
+    known = ", ".join(f"{k} ({v.name})" for k, v in config.severities.items())
+    raise Invalid(f"unknown severity {severity!r}; use one of {known}", {"field": "severity"})
+
+
+def higher_severity(first: str, second: str) -> str:
+    """Return the more severe of two severities (`SEV-1` is the most severe)."""
+    return min(first, second, key=lambda severity: int(severity.removeprefix("SEV-")))
 
 
 def _check_fields(config: WarroomConfig, values: dict[str, Any]) -> dict[str, Any]:
@@ -141,6 +151,7 @@ def declare(
         summary=summary,
         status="detected",
         severity=fields["severity"],
+        peak_severity=fields["severity"],
         incident_type=type_id,
         service=service,
         commander=commander,
@@ -225,6 +236,7 @@ def update(
     if changed:
         incident.updated_at = now
     if "severity" in changed:
+        incident.peak_severity = higher_severity(incident.peak_severity, incident.severity)
         for rule in rules.lifecycle:
             rule.severity_changed(session, config=config, incident=incident)
     return changed
@@ -307,16 +319,27 @@ def transition(
     note: str | None = None,
     fields: dict[str, Any] | None = None,
     skip_verification: str | None = None,
+    false_alarm: str | None = None,
+    waive_postmortem: str | None = None,
 ) -> Incident:
     """Apply a lifecycle action (triage, mitigate, resolve, close, reopen) with its rules.
 
     Every rule of `rules.lifecycle` checks the move first (triaging needs the assessment;
     resolving needs the Verification items settled, or `skip_verification` skips the open
-    ones with that reason; closing needs a required postmortem done) and follows it after.
+    ones with that reason; closing needs a required postmortem done, or an admin's
+    `waive_postmortem` reason) and follows it after. `false_alarm` ends the incident as one:
+    the reason skips verification and no postmortem is owed.
     """
     if action not in ACTION_TARGET:
         raise Invalid(f"unknown action {action!r}; use one of {', '.join(ACTION_TARGET)}")
+    if false_alarm is not None and action not in ("resolve", "close"):
+        raise Invalid("false_alarm ends an incident: use it with resolve or close")
+    if waive_postmortem is not None and action != "close":
+        raise Invalid("waive_postmortem is for close: the postmortem is owed when it closes")
     target = check_action(incident.ref, incident.status, action)
+    if false_alarm is not None:
+        skip_verification = skip_verification or f"false alarm: {false_alarm}"
+        incident.outcome, incident.outcome_reason = "false_alarm", false_alarm
     if fields:
         update(
             session,
@@ -335,6 +358,8 @@ def transition(
         now=now,
         actor=actor,
         skip_verification=skip_verification,
+        false_alarm=false_alarm,
+        waive_postmortem=waive_postmortem,
     )
     for rule in rules.lifecycle:
         rule.check(session, config=config, move=move)
@@ -345,12 +370,16 @@ def transition(
         incident.mitigated_at = None
         incident.verified_at = None
         incident.resolved_at = None
+        # Reopened, it was not a false alarm after all (the timeline keeps what was said).
+        incident.outcome, incident.outcome_reason = None, None
         kind, text = "reopened", f"Reopened (was {previous})"
     else:
         _set_milestones(incident, target, now)
         kind, text = target, f"{target.capitalize()} (was {previous})"
+    if false_alarm is not None:
+        text += f" as a false alarm: {false_alarm}"
     if note:
-        text += f": {note}"
+        text += f": {note}" if false_alarm is None else f" ({note})"
     timeline.record(
         session,
         incident=incident,
@@ -359,7 +388,8 @@ def transition(
         actor=actor.name,
         source=actor.source,
         text=text,
-        data={"from": previous, "to": target, "note": note},
+        data={"from": previous, "to": target, "note": note, "false_alarm": false_alarm},
+        key_event=True if false_alarm is not None else None,
     )
     for rule in rules.lifecycle:
         rule.moved(session, config=config, move=move)
@@ -389,6 +419,13 @@ def add_note(
     key_event: bool = False,
 ) -> TimelineEvent:
     """Add a free-text note to the timeline (notes may be backdated, never future-dated)."""
+    if incident.status == "closed":
+        raise Conflict(
+            f"{incident.ref} is closed, and closed is final: nothing more is written to its "
+            "timeline. If the problem is back, declare a new incident and name "
+            f"{incident.ref} in its summary.",
+            {"ref": incident.ref, "status": incident.status},
+        )
     when = at or now
     if when > now:
         raise Invalid("a note cannot be dated in the future", {"field": "at"})

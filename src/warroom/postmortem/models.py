@@ -27,6 +27,9 @@ class Postmortem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     updated_by: Mapped[str | None] = mapped_column(String(64))
+    # An admin may waive a required postmortem, with a reason (also on the timeline).
+    waived_by: Mapped[str | None] = mapped_column(String(64))
+    waived_reason: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text, nullable=False, default="")
     impact: Mapped[str] = mapped_column(Text, nullable=False, default="")
     root_cause: Mapped[str] = mapped_column(Text, nullable=False, default="")

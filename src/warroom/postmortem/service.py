@@ -49,10 +49,20 @@ def find(session: Session, incident: Incident) -> Postmortem | None:
     ).one_or_none()
 
 
+def is_required(config: WarroomConfig, incident: Incident) -> bool:
+    """Tell whether the incident owes a postmortem: by the highest severity it ever had.
+
+    A false alarm owes none; an admin's waiver is kept on the postmortem (`gate`).
+    """
+    if incident.outcome == "false_alarm":
+        return False
+    return required_for(config, incident.peak_severity)
+
+
 def draft(*, config: WarroomConfig, incident: Incident, now: datetime) -> Postmortem:
     """Return a new, unsaved postmortem for the incident: what `ensure` would create."""
     settings = config.postmortem
-    required = required_for(config, incident.severity)
+    required = is_required(config, incident)
     resolved_at = incident.resolved_at or now
     due_at = add_business_days(resolved_at, settings.due_business_days) if required else None
     return Postmortem(

@@ -26,6 +26,7 @@ HEADER = (
     "time_to_acknowledge_s",
     "time_to_mitigate_s",
     "time_to_resolve_s",
+    "outcome",  # "false_alarm", or empty for a real incident
 )
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -68,6 +69,7 @@ def incidents_csv(incidents: Iterable[IncidentTimes]) -> str:
                 _time(i.resolved_at),
                 _time(i.closed_at),
                 *(_seconds(i.seconds(name)) for name, _, _ in DURATIONS),
+                i.outcome or "",
             ]
         )
     return out.getvalue()

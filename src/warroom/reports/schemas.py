@@ -80,7 +80,10 @@ class IncidentMetrics(BaseModel):
     """Counts and durations over the incidents detected in a period."""
 
     period: Period
-    total: int
+    total: int = Field(description="Incidents, false alarms not included.")
+    false_alarms: int = Field(
+        description="Incidents ended as false alarms: in no other count and in no duration."
+    )
     counts: Counts
     durations: DurationStats
     by_severity: dict[str, DurationStats]

@@ -54,6 +54,7 @@ COLUMNS = (
     Incident.mitigated_at,
     Incident.resolved_at,
     Incident.closed_at,
+    Incident.outcome,
 )
 
 
@@ -83,6 +84,7 @@ class IncidentTimes:
     mitigated_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    outcome: str | None = None  # "false_alarm", or None for a real incident
 
     def seconds(self, name: str) -> float | None:
         """Return a duration (mttd, mtta, mttm, mttr) in seconds; None if a milestone is missing."""
@@ -223,8 +225,12 @@ def _grouped(incidents: list[IncidentTimes], key: str) -> dict[str, DurationStat
 
 
 def incident_metrics(session: Session, *, selection: Selection, now: datetime) -> IncidentMetrics:
-    """Count and time the selected incidents; add the overdue postmortem work."""
-    incidents = incident_times(session, selection)
+    """Count and time the selected incidents; add the overdue postmortem work.
+
+    False alarms are counted apart: they are in no other count and in no duration.
+    """
+    selected = incident_times(session, selection)
+    incidents = [i for i in selected if i.outcome != "false_alarm"]
 
     def count(key: str) -> dict[str, int]:
         found = Counter(getattr(i, key) or NO_SERVICE for i in incidents)
@@ -238,6 +244,7 @@ def incident_metrics(session: Session, *, selection: Selection, now: datetime) -
             service=selection.service,
         ),
         total=len(incidents),
+        false_alarms=len(selected) - len(incidents),
         counts=Counts(
             severity=count("severity"),
             service=count("service"),
