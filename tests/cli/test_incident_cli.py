@@ -29,7 +29,7 @@ runner = CliRunner()
 COMMANDS = ["declare", "list", "show", "ack", "triage", "mitigate", "resolve", "close", "reopen"]
 COMMANDS += ["note", "severities", "handoff", "accept", "decline", "role"]
 COMMANDS += ["status-update", "status-updates"]
-COMMANDS += ["action"]
+COMMANDS += ["action", "edit"]
 COMMANDS += ["checklist", "check", "skip", "assign-item"]
 # Wide and colourless, so Rich output can be matched as plain text.
 PLAIN = {"COLUMNS": "200", "FORCE_COLOR": None, "TTY_COMPATIBLE": None}
@@ -251,7 +251,7 @@ def test_list_filters(cli: Cli, clock: FrozenClock) -> None:
 
     out = ok(cli("list", "--service", "db"))
     header = next(line for line in out.splitlines() if "ref" in line)
-    for column in ("status", "severity", "title", "service", "commander", "detected (UTC)", "age"):
+    for column in ("status", "sev", "title", "service", "commander", "detected (UTC)", "age"):
         assert column in header
     row = next(line for line in out.splitlines() if "INC-1" in line)
     for cell in ("detected", "SEV-1", "Primary DB down", "db", "2026-03-02 09:00"):

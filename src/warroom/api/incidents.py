@@ -20,8 +20,8 @@ from warroom.incidents.schemas import (
     IncidentUpdate,
     Input,
     NoteCreate,
+    NoteOut,
     RoleChange,
-    TimelineEventOut,
     TimelinePage,
     TransitionRequest,
 )
@@ -142,13 +142,11 @@ def get_timeline(
     return TimelinePage(items=items[:limit], next_cursor=next_cursor)
 
 
-@router.post(
-    "/{ref}/timeline", status_code=status.HTTP_201_CREATED, response_model=TimelineEventOut
-)
+@router.post("/{ref}/timeline", status_code=status.HTTP_201_CREATED, response_model=NoteOut)
 def add_note(
     ref: str, body: NoteCreate, request: Request, runtime: RuntimeDep, principal: Responder
-) -> TimelineEventOut:
-    """Add a note to the timeline."""
+) -> NoteOut:
+    """Add a note to the timeline (409 once the incident is closed: closed is final)."""
     at = ensure_utc(body.at) if body.at else None
     return runtime.flows.note(
         ref, actor=actor_of(principal, request), text=body.text, at=at, key_event=body.key_event

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 import typer
 
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import API, Json, Ref, _client, _explain, _request, _text, incident_app
+from warroom.cli.incident import API, Json, Ref, _client, _explain, _request, incident_app
+from warroom.cli.incident_render import _text
 
 actions_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up

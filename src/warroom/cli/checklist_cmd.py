@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import API, Json, Ref, _client, _request, _text, _when, incident_app
+from warroom.cli.incident import API, Json, Ref, _client, _request, incident_app
+from warroom.cli.incident_render import _text, _when
 
 if TYPE_CHECKING:
     from warroom.cli.client import ApiClient

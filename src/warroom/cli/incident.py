@@ -5,13 +5,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from warroom.cli.common import fail, print_json
+from warroom.cli.incident_render import _span, _text, _when, print_incident_table, render_incident
 from warroom.core.ids import incident_number, incident_ref
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
-    from rich.text import Text
-
     from warroom.cli.client import ApiClient, ApiError
 
 incident_app = typer.Typer(
@@ -21,9 +18,6 @@ incident_app = typer.Typer(
 )
 
 API = "/api/v1/incidents"
-# Severity and status names never collide, so one table colours both.
-STYLES = {"SEV-1": "bold red", "SEV-2": "red", "SEV-3": "yellow", "SEV-4": "blue", "closed": "dim"}
-STYLES |= {"detected": "bold red", "triaged": "yellow", "mitigated": "cyan", "resolved": "green"}
 
 
 def _check_ref(value: str) -> str:
@@ -53,7 +47,10 @@ Ref = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print the server's JSON response.")]
 Note = Annotated[str | None, typer.Option(help="Why, or what was done; kept on the timeline.")]
 Severity = Annotated[
-    str | None, typer.Option(help="SEV-1 (critical) to SEV-4 (low); when unsure, the higher.")
+    str | None,
+    typer.Option(
+        help="SEV-1 to SEV-4, or by name: critical, high, medium, low; when unsure, the higher."
+    ),
 ]
 Commander = Annotated[str | None, typer.Option(help="Who leads the response.")]
 
@@ -133,41 +130,6 @@ def _request(
             client.close()
 
 
-def _text(value: Any, style: str | None = None) -> "Text":
-    """Return Rich Text of `value`, never parsed as markup; `—` for nothing; coloured by STYLES."""
-    from rich.text import Text
-
-    shown = "—" if value is None or value == "" else str(value)
-    return Text(shown, style=STYLES.get(shown, "") if style is None else style)
-
-
-def _parse(value: str) -> "datetime":
-    """Parse an API timestamp as aware UTC."""
-    from datetime import UTC, datetime
-
-    when = datetime.fromisoformat(value)
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _when(value: str | None) -> str:
-    """Format an API timestamp as `YYYY-MM-DD HH:MM` UTC."""
-    return _parse(value).strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
-def _span(seconds: float | None) -> str:
-    """Format a duration compactly: 45s, 12m, 3h 05m, 2d 4h."""
-    from warroom.postmortem.formatting import span
-
-    return span(seconds)
-
-
-def _age(detected_at: str) -> str:
-    """Return how long ago an incident was detected."""
-    from datetime import UTC, datetime
-
-    return _span((datetime.now(UTC) - _parse(detected_at)).total_seconds())
-
-
 def _say_pending_commander(detail: dict[str, Any]) -> None:
     """Say so when a new Incident Commander waits to accept (a handoff is never silent)."""
     pending, ref = detail.get("pending_commander"), detail["ref"]
@@ -188,7 +150,8 @@ def _move(ref: str, action: str, body: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(detail)
         return
-    typer.echo(f"{detail['ref']} is now {detail['status']}")
+    outcome = " (a false alarm)" if detail.get("outcome") == "false_alarm" else ""
+    typer.echo(f"{detail['ref']} is now {detail['status']}{outcome}")
     _say_pending_commander(detail)
     durations = detail["durations"]
     if detail["status"] == "mitigated":
@@ -248,7 +211,10 @@ def declare(
 def list_incidents(
     status: Annotated[
         list[str] | None,
-        typer.Option(help="detected, triaged, mitigated, resolved, closed; repeat or comma-list."),
+        typer.Option(
+            help="detected, triaged, mitigated, resolved, closed, or open (the first three); "
+            "repeat or comma-list."
+        ),
     ] = None,
     severity: Annotated[
         list[str] | None, typer.Option(help="SEV-1…SEV-4; repeat or comma-list.")
@@ -288,100 +254,11 @@ def list_incidents(
         typer.echo("no incidents match")
         return
     from rich.console import Console
-    from rich.table import Table
 
-    names = ("ref", "status", "severity", "title", "service", "commander", "detected (UTC)", "age")
-    table = Table(*names)
-    for column in table.columns:  # let the free-text columns wrap, keep the rest on one line
-        column.no_wrap = column.header not in ("title", "service", "commander")
-    for item in items:
-        table.add_row(
-            _text(item["ref"], "bold"),
-            *[_text(item[key]) for key in ("status", "severity", "title", "service", "commander")],
-            _when(item["detected_at"]),
-            _age(item["detected_at"]),
-        )
     console = Console()
-    console.print(table)
+    print_incident_table(console, items)
     if page["next_cursor"]:
         console.print(_text(f"{len(items)} shown; more with --all or a larger --limit", "dim"))
-
-
-def _render(detail: dict[str, Any]) -> None:
-    """Print an incident: details, assessment, durations, checklist and timeline."""
-    from rich.console import Console
-    from rich.panel import Panel
-    from rich.table import Table
-    from rich.text import Text
-
-    console, d = Console(), detail
-    facts = Table.grid(padding=(0, 2))
-    ack = d["acknowledged_at"] and f"{_when(d['acknowledged_at'])} by {d['acknowledged_by'] or '—'}"
-    for label, value in [
-        *[(name, d[name]) for name in ("status", "severity", "commander", "service")],
-        ("type", d["incident_type"]),
-        ("visibility", d["visibility"]),
-        ("runbook", d["runbook_template"]),
-        ("declared by", f"{d['created_by'] or '—'} via {d['source']}"),
-        ("acknowledged", ack),
-        *[(f"{n} (UTC)", _when(d[f"{n}_at"])) for n in ("started", "detected", "triaged")],
-        *[(f"{n} (UTC)", _when(d[f"{n}_at"])) for n in ("mitigated", "resolved", "closed")],
-        ("allowed next", ", ".join(d["allowed_actions"])),
-        ("summary", d["summary"]),
-        *_link_rows(d.get("links") or {}),
-    ]:
-        facts.add_row(Text(label, style="bold"), _text(value))
-    title = Text(f"{d['ref']} ", style="bold") + Text(d["title"])
-    console.print(Panel(facts, title=title, title_align="left"))
-    console.print(Text("Initial assessment", style="bold"))
-    for field in ("impact", "scope", "priority"):
-        console.print(Text(f"  {field}: ") + _text(d[field]))
-    console.print(Text("Durations", style="bold"))
-    for key in ("detect", "acknowledge", "mitigate", "resolve"):
-        console.print(f"  time to {key}: {_span(d['durations'][f'time_to_{key}'])}")
-
-    sections: dict[str, list[dict[str, Any]]] = {}
-    for item in d["checklist"]:
-        sections.setdefault(item["section"], []).append(item)
-    # Skipped with a reason counts as settled, as in `warroom incident checklist`.
-    done = sum(1 for item in d["checklist"] if item["done_at"] or item["skipped_reason"])
-    console.print(Text(f"Checklist {done}/{len(d['checklist'])}", style="bold"))
-    for section, items in sections.items():
-        finished = sum(1 for item in items if item["done_at"] or item["skipped_reason"])
-        console.print(Text(f"  {section} {finished}/{len(items)}", style="bold"))
-        for item in items:
-            mark, extra = "[ ]", ""
-            if item["done_at"]:
-                mark, extra = "[x]", f" (done by {item['done_by'] or '—'})"
-            elif item["skipped_reason"]:
-                mark, extra = "[-]", f" (skipped: {item['skipped_reason']})"
-            console.print(Text(f"    {mark} {item['text']}{extra}"))
-
-    timeline = Table("time (UTC)", "kind", "actor", "text", title="Timeline", title_justify="left")
-    for event in d["timeline"]:
-        timeline.add_row(
-            _when(event["at"]),
-            event["kind"],
-            _text(f"{event['actor'] or '—'} ({event['source']})"),
-            _text(("★ " if event["key_event"] else "") + event["text"], ""),
-        )
-    console.print(timeline)
-
-
-# What the notification adapters recorded on the incident, in the order people look for it.
-LINK_LABELS = (
-    ("chat_channel", "chat channel"),
-    ("conference_url", "conference room"),
-    ("status_page_id", "status page incident"),
-)
-
-
-def _link_rows(links: dict[str, str]) -> list[tuple[str, str]]:
-    """Return (label, value) for the incident's links that are set."""
-    rows = [(label, links[key]) for key, label in LINK_LABELS if links.get(key)]
-    if not links.get("chat_channel") and links.get("chat_channel_id"):
-        rows.insert(0, ("chat channel", links["chat_channel_id"]))
-    return rows
 
 
 @incident_app.command()
@@ -407,7 +284,7 @@ def show(ref: Ref, as_json: Json = False) -> None:
     if as_json:
         print_json(detail)
     else:
-        _render(detail)
+        render_incident(detail)
 
 
 @incident_app.command()
@@ -448,25 +325,53 @@ SkipVerification = Annotated[
     typer.Option(
         "--skip-verification",
         metavar="REASON",
-        help="Skip the open Verification checklist items with this reason (a false alarm).",
+        help="Skip the open Verification checklist items with this reason.",
+    ),
+]
+FalseAlarm = Annotated[
+    str | None,
+    typer.Option(
+        "--false-alarm",
+        metavar="REASON",
+        help="End it as a false alarm: verification is skipped with REASON, no postmortem is "
+        "owed, and metrics count it apart.",
     ),
 ]
 
 
 @incident_app.command()
 def resolve(
-    ref: Ref, note: Note = None, skip: SkipVerification = None, as_json: Json = False
+    ref: Ref,
+    note: Note = None,
+    skip: SkipVerification = None,
+    false_alarm: FalseAlarm = None,
+    as_json: Json = False,
 ) -> None:
     """Mark the incident resolved: verification passed; a postmortem may be due."""
-    _move(ref, "resolve", {"note": note, "skip_verification": skip}, as_json)
+    body = {"note": note, "skip_verification": skip, "false_alarm": false_alarm}
+    _move(ref, "resolve", body, as_json)
 
 
 @incident_app.command()
 def close(
-    ref: Ref, note: Note = None, skip: SkipVerification = None, as_json: Json = False
+    ref: Ref,
+    note: Note = None,
+    skip: SkipVerification = None,
+    false_alarm: FalseAlarm = None,
+    waive: Annotated[
+        str | None,
+        typer.Option(
+            "--waive-postmortem",
+            metavar="REASON",
+            help="Admins only: close without the required postmortem (REASON goes on the "
+            "timeline).",
+        ),
+    ] = None,
+    as_json: Json = False,
 ) -> None:
     """Close the incident: the postmortem is done or not required (final)."""
-    _move(ref, "close", {"note": note, "skip_verification": skip}, as_json)
+    body = {"note": note, "skip_verification": skip, "false_alarm": false_alarm}
+    _move(ref, "close", {**body, "waive_postmortem": waive}, as_json)
 
 
 @incident_app.command()
@@ -490,4 +395,4 @@ def note(
         print_json(event)
         return
     what = "key event" if event["key_event"] else "note"
-    typer.echo(f"Added {what} #{event['id']} to {ref} at {_when(event['at'])} UTC")
+    typer.echo(f"Added {what} #{event['number']} to {ref} at {_when(event['at'])} UTC")

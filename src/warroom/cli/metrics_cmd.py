@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import Json, _client, _explain, _request, _span, _text, _when
+from warroom.cli.incident import Json, _client, _explain, _request
+from warroom.cli.incident_render import _span, _text, _when
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 import typer
 
 from warroom.cli.common import print_json
-from warroom.cli.incident import _check_time, _request, _text, _when
+from warroom.cli.incident import _check_time, _request
+from warroom.cli.incident_render import _text, _when
 from warroom.cli.silence import parse_duration
 
 oncall_app = typer.Typer(

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 import typer
 
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import API, Json, Ref, _request, _span, _text, _when
+from warroom.cli.incident import API, Json, Ref, _request
+from warroom.cli.incident_render import _span, _text, _when
 from warroom.postmortem import ITEM_KINDS, ITEM_STATUSES
 
 postmortem_app = typer.Typer(

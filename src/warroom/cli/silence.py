@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from warroom.cli.common import print_json
-from warroom.cli.incident import _check_time, _request, _text, _when
+from warroom.cli.incident import _check_time, _request
+from warroom.cli.incident_render import _text, _when
 
 silence_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 import typer
 
 from warroom.cli.common import print_json
-from warroom.cli.incident import API, Json, Ref, _request, _text, _when, incident_app
+from warroom.cli.incident import API, Json, Ref, _request, incident_app
+from warroom.cli.incident_render import _text, _when
 from warroom.status import COMPONENT_STATUSES, UPDATE_STATUSES
 
 STATUS_STYLES = {"investigating": "bold red", "identified": "yellow", "monitoring": "cyan"}

@@ -21,6 +21,7 @@ from warroom.incidents.schemas import (
     ChecklistItemOut,
     IncidentDetail,
     IncidentOut,
+    NoteOut,
     RoleOut,
     TimelineEventOut,
 )
@@ -229,8 +230,8 @@ class IncidentFlows:
         text: str,
         at: datetime | None = None,
         key_event: bool = False,
-    ) -> TimelineEventOut:
-        """Add a note to an incident's timeline."""
+    ) -> NoteOut:
+        """Add a note to an incident's timeline; say which of its notes it is."""
         with self.db.transaction() as session:
             incident = service.get(session, ref, for_update=True)
             event = service.add_note(
@@ -243,7 +244,9 @@ class IncidentFlows:
                 key_event=key_event,
             )
             session.flush()
-            out = TimelineEventOut.of(event)
+            # The incident's row lock orders its notes, so the count is the note's number.
+            number = service.count_notes(session, incident=incident, up_to=event.id)
+            out = NoteOut(**TimelineEventOut.of(event).model_dump(), number=number)
             detail = load_detail(session, incident)
         self.finish("note", detail)
         return out

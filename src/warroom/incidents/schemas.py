@@ -183,6 +183,12 @@ class TimelineEventOut(BaseModel):
         return cls.model_validate(event)
 
 
+class NoteOut(TimelineEventOut):
+    """A note just added, with its number among the incident's notes."""
+
+    number: int = Field(description="1 for the incident's first note, 2 for the next, …")
+
+
 class IncidentOut(BaseModel):
     """An incident as the API shows it."""
 

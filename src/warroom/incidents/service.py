@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Invalid, NotFound
@@ -440,3 +440,13 @@ def add_note(
         text=text,
         key_event=key_event,
     )
+
+
+def count_notes(session: Session, *, incident: Incident, up_to: int) -> int:
+    """Return how many notes the incident has up to the event id `up_to` (included)."""
+    stmt = select(func.count()).where(
+        TimelineEvent.incident_id == incident.id,
+        TimelineEvent.kind == "note",
+        TimelineEvent.id <= up_to,
+    )
+    return int(session.scalar(stmt) or 0)
