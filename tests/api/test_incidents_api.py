@@ -102,12 +102,19 @@ def test_commander_handoff_needs_acceptance(
     ).json()
     assert (proposed["commander"], proposed["pending_commander"]) == ("rita", "alice")
     assert "stays in charge until alice accepts" in proposed["timeline"][-1]["text"]
+    # The answer says in plain words what happened and what alice must do.
+    assert proposed["notices"] == [
+        "alice is proposed as Incident Commander; rita stays in charge until alice accepts "
+        f"(POST /api/v1/incidents/{ref}/commander/accept) or declines "
+        f"(POST /api/v1/incidents/{ref}/commander/decline)"
+    ]
     # only alice, or an admin on her behalf, may accept
     refused = client.post(f"/api/v1/incidents/{ref}/commander/accept", headers=rita)
     assert refused.status_code == 403
     assert client.post(f"/api/v1/incidents/{ref}/commander/accept", headers=vic).status_code == 403
     accepted = client.post(f"/api/v1/incidents/{ref}/commander/accept", headers=ada).json()
     assert (accepted["commander"], accepted["pending_commander"]) == ("alice", None)
+    assert accepted["notices"] == []
     assert (
         accepted["timeline"][-1]["text"] == "alice accepted command from rita (ada on their behalf)"
     )
