@@ -135,3 +135,20 @@ def test_false_alarms_are_counted_apart(api: TestClient, clock: FrozenClock) -> 
     csv = api.get("/api/v1/metrics/incidents.csv").text.splitlines()
     assert csv[0].endswith(",outcome")
     assert [line.endswith(",false_alarm") for line in csv[1:]] == [False, True]
+
+
+def test_closed_is_final_everywhere_with_one_answer(api: TestClient) -> None:
+    ref = declare(api, "SEV-4")
+    assert api.post(f"{INCIDENTS}/{ref}/close", json={"false_alarm": "noise"}).status_code == 200
+    refusals = [
+        api.post(f"{INCIDENTS}/{ref}/timeline", json={"text": "late"}),
+        api.patch(f"{INCIDENTS}/{ref}/checklist/1", json={"done": True}),
+        api.patch(f"{INCIDENTS}/{ref}", json={"title": "renamed"}),
+    ]
+    for answer in refusals:
+        assert answer.status_code == 409, answer.text
+        message = answer.json()["error"]["message"]
+        assert message.startswith(f"{ref} is closed, and closed is final: ")
+        assert "declare a new incident" in message and "reopen it" not in message
+    texts = timeline_texts(api, ref)
+    assert "late" not in texts and api.get(f"{INCIDENTS}/{ref}").json()["title"] != "renamed"

@@ -86,9 +86,7 @@ def test_false_alarm_and_waiver_from_the_cli(cli: Cli, tokens: dict[str, str]) -
     assert "Postmortem waived by ada: reviewed" in texts
 
 
-def test_notes_are_numbered_per_incident_and_closed_is_final(
-    cli: Cli, clock: FrozenClock
-) -> None:
+def test_notes_are_numbered_per_incident_and_closed_is_final(cli: Cli, clock: FrozenClock) -> None:
     ok(cli("declare", "One"))
     ok(cli("declare", "Two"))
     ok(cli("note", "INC-1", "first on one"))

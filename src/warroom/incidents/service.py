@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from warroom.core.errors import Conflict, Invalid, NotFound
+from warroom.core.errors import Invalid, NotFound
 from warroom.core.ids import incident_number
 from warroom.core.text import slugify
 from warroom.incidents import checklists, timeline
 from warroom.incidents.actor import Actor
 from warroom.incidents.lifecycle import Move, Rules
 from warroom.incidents.models import Incident, TimelineEvent
-from warroom.incidents.states import ACTION_TARGET, check_action
+from warroom.incidents.states import ACTION_TARGET, check_action, check_not_closed
 from warroom.storage.counters import next_value
 
 if TYPE_CHECKING:
@@ -212,8 +212,7 @@ def update(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}", {"fields": sorted(unknown)})
-    if incident.status == "closed":
-        raise Conflict(f"{incident.ref} is closed; reopen is not possible and fields are frozen")
+    check_not_closed(incident.ref, incident.status, "its fields are frozen")
     changes = _check_fields(config, {k: v for k, v in changes.items() if v is not None})
     if "started_at" in changes and changes["started_at"] > incident.detected_at:
         raise Invalid("started_at must not be after detected_at", {"field": "started_at"})
@@ -419,13 +418,7 @@ def add_note(
     key_event: bool = False,
 ) -> TimelineEvent:
     """Add a free-text note to the timeline (notes may be backdated, never future-dated)."""
-    if incident.status == "closed":
-        raise Conflict(
-            f"{incident.ref} is closed, and closed is final: nothing more is written to its "
-            "timeline. If the problem is back, declare a new incident and name "
-            f"{incident.ref} in its summary.",
-            {"ref": incident.ref, "status": incident.status},
-        )
+    check_not_closed(incident.ref, incident.status, "its timeline takes no more notes")
     when = at or now
     if when > now:
         raise Invalid("a note cannot be dated in the future", {"field": "at"})

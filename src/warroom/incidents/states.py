@@ -51,3 +51,13 @@ def check_action(ref: str, status: str, action: str) -> str:
         f"{ref} is {status}: {what}. Allowed from {status}: {allowed_text}.",
         details={"status": status, "action": action, "allowed": allowed},
     )
+
+
+def check_not_closed(ref: str, status: str, what: str) -> None:
+    """Raise Conflict if the incident is closed, saying `what` is refused and what to do."""
+    if status == "closed":
+        raise Conflict(
+            f"{ref} is closed, and closed is final: {what}. If the problem is back, declare a "
+            f"new incident and name {ref} in its summary.",
+            details={"ref": ref, "status": status},
+        )

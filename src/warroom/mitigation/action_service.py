@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
+from warroom.incidents.states import check_not_closed
 from warroom.mitigation.actions import ActionConfig, fill, fill_json, find, placeholders
 from warroom.mitigation.runner import CommandPlan, HttpPlan, Outcome
 
@@ -49,8 +50,7 @@ def prepare(
         raise Forbidden(
             f"action {name!r} may be run by {' or '.join(action.allowed_roles)}; you are a {role}"
         )
-    if incident.status == "closed":
-        raise Conflict(f"{incident.ref} is closed; reopen it before running actions")
+    check_not_closed(incident.ref, incident.status, "no more actions run on it")
     values = _check_params(action, params)
     uses = {name for where, text in action.templates() for name in placeholders(text, where)}
     if "service" in uses and not incident.service:

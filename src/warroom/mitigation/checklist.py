@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.core.errors import Conflict, Invalid, NotFound
+from warroom.core.errors import Invalid, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.models import ChecklistItem, Incident
+from warroom.incidents.states import check_not_closed
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -229,8 +230,7 @@ def change(
     note) and the event's id; a request that changes nothing writes nothing.
     """
     item = find(session, incident=incident, item_id=item_id)
-    if incident.status == "closed":
-        raise Conflict(f"{incident.ref} is closed; reopen it before changing its checklist")
+    check_not_closed(incident.ref, incident.status, "its checklist is frozen")
     given = request.model_fields_set
     if "owner" in given and request.owner is not None:
         _check_owner(config, request.owner)

@@ -73,8 +73,7 @@ def check_waiver(session: Session, *, config: WarroomConfig, move: Move) -> None
         )
     if not owes_postmortem(config, incident, find(session, incident)):
         raise Conflict(
-            f"{incident.ref} owes no postmortem (done or not required): close it without a "
-            "waiver",
+            f"{incident.ref} owes no postmortem (done or not required): close it without a waiver",
             {"ref": incident.ref},
         )
 
