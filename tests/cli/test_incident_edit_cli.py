@@ -100,3 +100,12 @@ def test_notes_are_numbered_per_incident_and_closed_is_final(cli: Cli, clock: Fr
     assert "INC-2 is closed, and closed is final" in line
     assert "declare a new incident" in line
     assert [e["text"] for e in show(cli, "INC-2")["timeline"]].count("late thought") == 0
+
+
+def test_show_says_the_worst_severity_and_the_notices(cli: Cli) -> None:
+    ok(cli("declare", "Checkout is down", "--severity", "SEV-1"))
+    ok(cli("edit", "INC-1", "--severity", "low"))
+    ok(cli("resolve", "INC-1", "--false-alarm", "a synthetic check misfired"))
+    out = ok(cli("show", "INC-1"))
+    assert "at its worst" in out and "SEV-1" in out
+    assert "! Ended as a false alarm: a synthetic check misfired" in out

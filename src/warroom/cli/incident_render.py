@@ -72,8 +72,13 @@ def render_incident(detail: dict[str, Any]) -> None:
         *_link_rows(d.get("links") or {}),
     ]:
         facts.add_row(Text(label, style="bold"), _text(value))
+    peak = d.get("peak_severity")
+    if peak and peak != d["severity"]:
+        facts.add_row(Text("at its worst", style="bold"), _text(peak))
     title = Text(f"{d['ref']} ", style="bold") + Text(d["title"])
     console.print(Panel(facts, title=title, title_align="left"))
+    for notice in d.get("notices") or []:  # a pending handoff, a false alarm
+        console.print(Text(f"! {notice}", style="bold"))
     console.print(Text("Initial assessment", style="bold"))
     for field in ("impact", "scope", "priority"):
         console.print(Text(f"  {field}: ") + _text(d[field]))
