@@ -226,6 +226,12 @@ def test_http_param_is_url_encoded(
     assert seen.path == "/users/..%2Fa%20b%3Fc%3D1%26d%23e%2F%C3%A9/disable"
     assert seen.body == {"user": value}
     assert result["request"] == f"POST {identity_api.url}{seen.path}"
+    # A whole value of `.` or `..` would stay as is and climb out of the path: refused.
+    for step in (".", ".."):
+        refused = run(api, "lookup", params={"user": step})
+        assert refused.status_code == 422
+        assert f"{step!r} is a path step, not a value" in refused.json()["error"]["message"]
+    assert len(identity_api.requests) == 1
 
 
 @pytest.mark.parametrize(

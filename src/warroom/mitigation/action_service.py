@@ -100,6 +100,12 @@ def _check_params(action: ActionConfig, given: dict[str, str]) -> dict[str, str]
                 f"param {key!r}: {value[:100]!r} does not match {spec.pattern!r}",
                 {"field": f"params.{key}", "pattern": spec.pattern},
             )
+        if value in (".", ".."):
+            # Percent-encoding leaves dots alone, and a URL's `..` climbs out of its path.
+            raise Invalid(
+                f"param {key!r}: {value!r} is a path step, not a value",
+                {"field": f"params.{key}"},
+            )
         values[key] = value
     return values
 
