@@ -335,11 +335,14 @@ def test_status_page_mirrors_public_updates_only(
     assert private.status_code == 201, private.text
     runtime.engine.run_once()
     assert fakes.status.calls == []  # a private update stays inside
-    public = api.post(ref, json={"status": "identified", "body": "Payments fail; fix underway"})
+    update = {"status": "identified", "body": "Payments fail; fix underway"}
+    public = api.post(ref, json={**update, "public_title": "Payments are failing"})
     assert public.status_code == 201, public.text
     runtime.engine.run_once()
     last = fakes.status.calls[-1][1]
     assert last["status"] == "identified" and last["body"] == "Payments fail; fix underway"
+    # Named by its public title: "Checkout down" is the responders' own wording.
+    assert last["name"] == f"Payments are failing (INC-{incident.number})"
     assert len(fakes.status.calls) == 1
     channel_texts = [a.get("text", "") for _, a in fakes.chat.calls]
     assert any("Payments fail" in text for text in channel_texts)

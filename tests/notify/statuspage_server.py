@@ -142,6 +142,8 @@ class StatuspageServer(LoopbackServer):
         if incident is None:
             return json_answer(404, {"error": "Incident could not be found"})
         errors = self._check(fields)
+        if "name" in fields and not fields["name"]:
+            errors.append("name can't be blank")
         if errors:
             return json_answer(422, {"error": errors})
         self._apply(incident, fields, _now())
@@ -165,6 +167,8 @@ class StatuspageServer(LoopbackServer):
         return errors
 
     def _apply(self, incident: dict[str, Any], fields: dict[str, Any], now: str) -> None:
+        if "name" in fields:
+            incident["name"] = fields["name"]
         if "impact_override" in fields:
             incident["impact"] = fields["impact_override"]
         if "status" in fields:

@@ -175,6 +175,8 @@ def test_reminder():
     command = 'warroom incident status-update INC-42 --status identified --body "<what changed>"'
     assert command in text
     assert command in Page(html).text
+    hint = '--public-title "<what the public reads>"'  # the first public update needs one
+    assert hint in text and hint in Page(html).text
     assert email_text.reminder(CARD, 1).subject.endswith("for 1 minute")
     with pytest.raises(ValueError, match="minutes"):
         email_text.reminder(CARD, 0)

@@ -141,6 +141,15 @@ def test_a_message_is_stored_as_the_previous_version_stored_it(
     assert m.dump(expected) == stored
 
 
+def test_a_status_upsert_keeps_its_public_title() -> None:
+    upsert = m.StatusUpsert(card=CARD, title="Checkout is slow", status="identified", body="b")
+    stored = m.dump(upsert)
+    assert stored["title"] == "Checkout is slow"
+    assert dispatch.read(_row("status_page", "upsert", stored), links={}, bundle=[]).message == (
+        upsert
+    )
+
+
 def test_the_card_is_stored_as_cards_writes_it() -> None:
     assert card_to_json(CARD) == CARD_JSON
     assert m.dump(m.Meeting(card=CARD))["card"] == CARD_JSON

@@ -13,8 +13,8 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.incidents.actor import Actor
 from warroom.notify import outbox
-from warroom.notify.fakes import FakeChat
-from warroom.notify.messages import Post
+from warroom.notify.fakes import FakeChat, FakeStatusPage
+from warroom.notify.messages import Post, StatusUpsert
 from warroom.notify.models import Notification
 from warroom.notify.outbox import Message
 from warroom.notify.ports import DeliveryError, IncidentCard
@@ -142,3 +142,36 @@ def test_a_failing_after_send_hook_keeps_the_send_recorded(
     with runtime.db.session() as session:
         rows = {n.key: n.status for n in session.scalars(select(Notification))}
     assert rows == {"hook0": "sent", "hook1": "sent"}  # recorded; the broken hook wrote nothing
+
+
+def test_a_status_upsert_is_named_by_its_public_title(runtime: Runtime, fakes: Fakes) -> None:
+    card = IncidentCard(
+        number=42,
+        title="HighCPUUsage on 10.0.0.7:9100",  # internal
+        severity="SEV-2",
+        severity_name="High",
+        status="detected",
+        service="checkout",
+        commander=None,
+        url=None,
+        detected_at=runtime.clock.now(),
+    )
+    new = StatusUpsert(card=card, title="Checkout is slow", status="identified", body="b")
+    # A row queued before public titles existed: its incident's public updates showed the
+    # incident's title (migration 0010 kept that as their public title), so it still does.
+    old = StatusUpsert(card=card, status="identified", body="b")
+    with runtime.db.transaction() as session:
+        outbox.enqueue(
+            session,
+            [Message("new", "INC-42", new), Message("old", "INC-42", old)],
+            now=runtime.clock.now(),
+            retry=runtime.config().notifications.retry,
+        )
+    runtime.engine.run_once()
+    status_page = fakes.adapters.status_page
+    assert isinstance(status_page, FakeStatusPage)
+    names = {args["key"]: args["name"] for _, args in status_page.calls}
+    assert names == {
+        "new": "Checkout is slow (INC-42)",
+        "old": "HighCPUUsage on 10.0.0.7:9100 (INC-42)",
+    }

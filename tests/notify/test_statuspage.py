@@ -99,6 +99,17 @@ def test_updates_add_to_the_same_incident(
     assert len(server.incidents) == 1
 
 
+def test_an_update_renames_the_incident_to_the_public_title_it_carries(
+    server: StatuspageServer, page: AtlassianStatuspage
+) -> None:
+    incident_id = upsert(page)
+    upsert(page, incident_id, name="Payments delayed", status="triaged", key="INC-42:ev9:status")
+    patch = server.requests[-1]
+    assert patch.method == "PATCH"
+    assert patch.body["incident"]["name"] == "Payments delayed (INC-42)"  # findable on retry
+    assert server.incidents[incident_id]["name"] == "Payments delayed (INC-42)"
+
+
 def test_resolving_puts_components_back_to_operational(
     server: StatuspageServer, page: AtlassianStatuspage
 ) -> None:

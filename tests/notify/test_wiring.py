@@ -322,12 +322,18 @@ def test_public_sev1_reaches_every_vendor_over_the_wire(
     body = "Payments fail for EU cards; a fix is rolling out"
     update = api.post(
         f"/api/v1/incidents/{n}/status-updates",
-        json={"status": "identified", "body": body, "components": {"checkout": "partial_outage"}},
+        json={
+            "status": "identified",
+            "body": body,
+            "components": {"checkout": "partial_outage"},
+            "public_title": "Card payments failing in the EU",
+        },
     )
     assert update.status_code == 201, update.text
     runtime.engine.run_once()
     (sp_incident,) = vendors.statuspage.incidents.values()
-    assert sp_incident["status"] == "identified" and f"INC-{n}" in sp_incident["name"]
+    assert sp_incident["status"] == "identified"
+    assert sp_incident["name"] == f"Card payments failing in the EU (INC-{n})"
     assert vendors.statuspage.updates(sp_incident["id"])[-1]["body"] == body
     detail = api.get(f"/api/v1/incidents/{n}").json()
     assert detail["links"]["status_page_id"] == sp_incident["id"]
@@ -393,7 +399,12 @@ def test_resolving_puts_statuspage_components_back_to_operational(
     n = declare(api, title="Checkout slow", severity="SEV-1")
     update = api.post(
         f"/api/v1/incidents/{n}/status-updates",
-        json={"status": "identified", "body": "Slow", "components": {"checkout": "major_outage"}},
+        json={
+            "status": "identified",
+            "body": "Slow",
+            "components": {"checkout": "major_outage"},
+            "public_title": "Checkout is slow",
+        },
     )
     assert update.status_code == 201, update.text
     runtime.engine.run_once()

@@ -15,6 +15,8 @@ from warroom.runtime import Runtime
 from warroom.status.models import StatusUpdate
 
 UPDATE = {"status": "identified", "body": "A bad deploy; rolling back.", "components": {}}
+# An incident's first public update names it for the public; its own title is internal.
+FIRST = {**UPDATE, "public_title": "Checkout is slow"}
 
 
 def path(ref: str) -> str:
@@ -35,7 +37,7 @@ def written(runtime: Runtime) -> tuple[int, int]:
 
 def test_post_answers_201_and_writes_the_timeline(runtime: Runtime, api: TestClient) -> None:
     ref = declare(runtime, "Checkout is down", service="checkout")
-    body = {**UPDATE, "components": {"api": "partial_outage"}}
+    body = {**FIRST, "components": {"api": "partial_outage"}}
     response = api.post(path("INC-1"), json=body, headers={"X-Warroom-Client": "cli"})
     assert response.status_code == 201, response.text
     update = response.json()
@@ -48,6 +50,7 @@ def test_post_answers_201_and_writes_the_timeline(runtime: Runtime, api: TestCli
         "body": "A bad deploy; rolling back.",
         "components": {"api": "partial_outage"},
         "public": True,
+        "public_title": "Checkout is slow",
     }
     events = api.get(f"/api/v1/incidents/{ref}/timeline").json()["items"]
     event = next(e for e in events if e["kind"] == "status_update")
@@ -57,6 +60,7 @@ def test_post_answers_201_and_writes_the_timeline(runtime: Runtime, api: TestCli
         "public": True,
         "update_id": update["id"],
         "body": "A bad deploy; rolling back.",
+        "public_title": "Checkout is slow",
     }
     assert (event["actor"], event["source"]) == ("rita", "cli")
     # The flows pattern: the incident's runbook file was rewritten after the commit.
@@ -68,13 +72,14 @@ def test_list_shows_private_updates_newest_first(
     runtime: Runtime, api: TestClient, tokens: dict[str, str]
 ) -> None:
     ref = declare(runtime, "Checkout is down", service="checkout")
-    first = api.post(path(ref), json=UPDATE).json()
+    first = api.post(path(ref), json=FIRST).json()
     second = api.post(path(ref), json={**UPDATE, "body": "internal", "public": False}).json()
     viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
     answer = api.get(path("1"), headers=viewer)
     assert answer.status_code == 200
     assert [i["id"] for i in answer.json()["items"]] == [second["id"], first["id"]]
     assert answer.json()["items"][0]["public"] is False
+    assert [i["public_title"] for i in answer.json()["items"]] == [None, "Checkout is slow"]
     assert api.get(path("INC-9")).status_code == 404
 
 
@@ -92,6 +97,11 @@ BAD: list[tuple[str, dict[str, Any], int, str]] = [
     ("public", {"body": "x" * 5_001}, 422, "at most 5000"),
     ("public", {"body": "a\x00b"}, 422, "NUL"),
     ("public", {"colour": "red"}, 422, "colour"),
+    ("public", {"public_title": None}, 422, "INC-1 needs a public title"),
+    ("public", {"public_title": " \t "}, 422, "public_title: must not be empty"),
+    ("public", {"public_title": "x" * 201}, 422, "at most 200"),
+    ("public", {"public_title": "a\x00b"}, 422, "NUL"),
+    ("public", {"public": False}, 422, "public_title is for public updates"),
     ("restricted", {}, 422, "is restricted"),
     ("closed", {}, 409, "is closed"),
 ]
@@ -108,7 +118,7 @@ def test_bad_requests_write_nothing(
     else:
         ref = declare(runtime, "Checkout is down", service="checkout")
     before = written(runtime)
-    response = api.post(path(ref), json={**UPDATE, **change})
+    response = api.post(path(ref), json={**FIRST, **change})
     assert response.status_code == code, response.text
     assert message in response.json()["error"]["message"]
     assert written(runtime) == before == (0, 0)
@@ -117,13 +127,13 @@ def test_bad_requests_write_nothing(
 def test_roles_and_tokens(runtime: Runtime, client: TestClient, tokens: dict[str, str]) -> None:
     ref = declare(runtime, "Checkout is down", service="checkout")
     viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
-    forbidden = client.post(path(ref), json=UPDATE, headers=viewer)
+    forbidden = client.post(path(ref), json=FIRST, headers=viewer)
     assert forbidden.status_code == 403
     assert forbidden.json()["error"]["code"] == "forbidden"
-    assert client.post(path(ref), json=UPDATE).status_code == 401
+    assert client.post(path(ref), json=FIRST).status_code == 401
     assert client.get(path(ref)).status_code == 401
     missing = client.post(
-        path("INC-7"), json=UPDATE, headers={"Authorization": f"Bearer {tokens['admin']}"}
+        path("INC-7"), json=FIRST, headers={"Authorization": f"Bearer {tokens['admin']}"}
     )
     assert missing.status_code == 404
     assert written(runtime) == (0, 0)
@@ -134,7 +144,7 @@ def test_public_summary_needs_no_token_and_hides_restricted(
 ) -> None:
     ref = declare(runtime, "Checkout is down", service="checkout")
     secret = declare(runtime, "Credentials leaked", incident_type="security", service="accounts")
-    api.post(path(ref), json={**UPDATE, "components": {"api": "major_outage"}})
+    api.post(path(ref), json={**FIRST, "components": {"api": "major_outage"}})
     api.post(path(ref), json={**UPDATE, "body": "root cause: rita's typo", "public": False})
     api.post(path(secret), json={**UPDATE, "body": "attacker in", "public": False})
     del client.headers["Authorization"]
@@ -153,12 +163,13 @@ def test_public_summary_needs_no_token_and_hides_restricted(
     ]
     [incident] = summary["incidents"]
     assert incident["id"] == ref and incident["shortlink"] == "http://testserver/status#INC-1"
+    assert incident["name"] == "Checkout is slow"
     assert [u["body"] for u in incident["incident_updates"]] == [UPDATE["body"]]
     assert incident["incident_updates"][0]["affected_components"] == [
         {"code": "api", "name": "Public API", "new_status": "major_outage"}
     ]
     text = response.text
-    for hidden in ("Credentials", "attacker", "typo", "rita", "INC-2"):
+    for hidden in ("Credentials", "attacker", "typo", "rita", "INC-2", "is down"):
         assert hidden not in text
 
 
@@ -172,7 +183,7 @@ def test_public_url_is_used_for_links(
     configured: WarroomConfig, runtime: Runtime, api: TestClient
 ) -> None:
     ref = declare(runtime, "Checkout is down", service="checkout")
-    api.post(path(ref), json=UPDATE)
+    api.post(path(ref), json=FIRST)
     summary = api.get("/api/v1/status").json()
     assert summary["page"]["url"] == "https://status.example.com"
     assert summary["incidents"][0]["shortlink"] == "https://status.example.com#INC-1"

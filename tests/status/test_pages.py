@@ -29,16 +29,28 @@ def post(api: TestClient, ref: str, body: str, **fields: object) -> dict[str, ob
 @pytest.fixture
 def scene(runtime: Runtime, api: TestClient, clock: FrozenClock) -> None:
     """An open incident, a resolved one, a restricted one and a private update."""
-    old = declare(runtime, "Search was slow", service="search")
-    post(api, old, "Search is slow for some", components={"web": "degraded_performance"})
+    old = declare(runtime, "p99 of search-api over SLO", service="search")
+    post(
+        api,
+        old,
+        "Search is slow for some",
+        components={"web": "degraded_performance"},
+        public_title="Search was slow",
+    )
     clock.advance(timedelta(hours=1))
     post(api, old, "Fixed", status="resolved", components={"web": "operational"})
     runtime.flows.transition(
         old, "resolve", actor=Actor(name="rita", source="api"), skip_verification=SKIP
     )
     clock.advance(timedelta(hours=1))
-    ref = declare(runtime, "Checkout <script>alert(1)</script> down", service="checkout")
-    post(api, ref, "Payments fail\nfor <b>everyone</b>", components={"api": "major_outage"})
+    ref = declare(runtime, "HighErrorRate on checkout-7f9c", service="checkout")
+    post(
+        api,
+        ref,
+        "Payments fail\nfor <b>everyone</b>",
+        components={"api": "major_outage"},
+        public_title="Checkout <script>alert(1)</script> down",
+    )
     post(api, ref, "blame the intern", public=False)
     secret = declare(runtime, "Credentials leaked", incident_type="security", service="accounts")
     post(api, secret, "attacker inside", public=False, components={"login": "major_outage"})
@@ -66,7 +78,7 @@ def test_page_shows_components_incidents_and_history(client: TestClient) -> None
     assert 'id="INC-2"' in current and "Search was slow" in past
     assert "Resolved 2 Mar 2026, 10:00 UTC" in past
     assert 'href="http://testserver/status/feed.atom"' in html
-    for hidden in ("Credentials", "attacker", "intern", "INC-3", "rita"):
+    for hidden in ("Credentials", "attacker", "intern", "INC-3", "rita", "HighErrorRate", "p99"):
         assert hidden not in html
 
 
@@ -115,7 +127,7 @@ def test_feed_is_atom_with_one_entry_per_public_update(
     assert "Payments fail\nfor <b>everyone</b>" in _text(entries[0], "content")
     assert "Public API: major outage" in _text(entries[0], "content")
     assert [c.get("term") for c in entries[0].findall(A + "category")] == ["api"]
-    for hidden in (b"Credentials", b"attacker", b"intern", b"INC-3"):
+    for hidden in (b"Credentials", b"attacker", b"intern", b"INC-3", b"HighErrorRate", b"p99"):
         assert hidden not in response.content
 
     # Entry ids never change, so feed readers do not show an update twice.
@@ -132,7 +144,7 @@ def test_feed_uses_public_url(
 ) -> None:
     config.status_page.public_url = "https://status.example.com"
     ref = declare(runtime, "Checkout is down", service="checkout")
-    post(api, ref, "Looking")
+    post(api, ref, "Looking", public_title="Checkout is down")
     feed = ET.fromstring(client.get("/status/feed.atom").content)
     assert _text(feed, "id") == "https://status.example.com/feed.atom"
     [entry] = feed.findall(A + "entry")

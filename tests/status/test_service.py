@@ -62,7 +62,12 @@ def test_post_writes_the_update_and_its_timeline_event(runtime: Runtime) -> None
     ref = declare(runtime, "Checkout is down", service="checkout")
     body = "Payments fail. " * 40  # longer than a timeline line
     update_id = post(
-        runtime, ref, status="identified", body=body, components={"api": "major_outage"}
+        runtime,
+        ref,
+        status="identified",
+        body=body,
+        components={"api": "major_outage"},
+        public_title="  Payments   are failing ",
     )
     with runtime.db.session() as session:
         row = session.get(StatusUpdate, update_id)
@@ -74,6 +79,7 @@ def test_post_writes_the_update_and_its_timeline_event(runtime: Runtime) -> None
             True,
         )
         assert row.components == {"api": "major_outage"} and row.at == runtime.clock.now()
+        assert row.public_title == "Payments are failing"  # on one line, as titles are
         event = session.scalars(
             select(TimelineEvent).where(TimelineEvent.kind == "status_update")
         ).one()
@@ -83,6 +89,7 @@ def test_post_writes_the_update_and_its_timeline_event(runtime: Runtime) -> None
             "public": True,
             "update_id": update_id,
             "body": body.strip(),
+            "public_title": "Payments are failing",
         }
         assert (event.actor, event.source, event.at) == ("rita", "api", runtime.clock.now())
         assert event.text.startswith("Public update (identified): Payments fail.")
@@ -94,7 +101,7 @@ def test_last_update_at_counts_private_updates(runtime: Runtime, clock: FrozenCl
     with runtime.db.session() as session:
         number = incidents.get(session, ref).id
         assert service.last_update_at(session, number) is None
-    post(runtime, ref)
+    post(runtime, ref, public_title="Checkout trouble")
     clock.advance(timedelta(minutes=30))
     post(runtime, ref, public=False, body="internal only")
     with runtime.db.session() as session:
@@ -156,7 +163,7 @@ def test_quiet_page(runtime: Runtime) -> None:
 def test_components_take_the_worst_status_of_open_incidents(runtime: Runtime) -> None:
     one = declare(runtime, "Checkout is slow", service="checkout")
     two = declare(runtime, "Search is down", service="search")
-    post(runtime, one)  # names nothing: its service's component is implied
+    post(runtime, one, public_title="Slow checkout")  # names nothing: its component is implied
     summary = public(runtime)
     assert statuses(summary) == {
         "api": "degraded_performance",
@@ -164,7 +171,12 @@ def test_components_take_the_worst_status_of_open_incidents(runtime: Runtime) ->
         "login": "operational",
     }
     assert summary.status.indicator == "minor"
-    post(runtime, two, components={"api": "major_outage", "web": "partial_outage"})
+    post(
+        runtime,
+        two,
+        components={"api": "major_outage", "web": "partial_outage"},
+        public_title="Search unavailable",
+    )
     summary = public(runtime)
     assert statuses(summary) == {
         "api": "major_outage",
@@ -185,7 +197,7 @@ def test_components_take_the_worst_status_of_open_incidents(runtime: Runtime) ->
 
 def test_resolved_update_clears_implied_components(runtime: Runtime) -> None:
     ref = declare(runtime, "Checkout is slow", service="checkout")
-    post(runtime, ref)
+    post(runtime, ref, public_title="Slow checkout")
     post(runtime, ref, status="resolved", body="Fixed")
     summary = public(runtime)
     assert statuses(summary)["api"] == "operational"
@@ -197,7 +209,7 @@ def test_updates_are_newest_first_and_private_ones_hidden(
     runtime: Runtime, clock: FrozenClock
 ) -> None:
     ref = declare(runtime, "Checkout is slow", service="checkout")
-    post(runtime, ref, body="first")
+    post(runtime, ref, body="first", public_title="Slow checkout")
     clock.advance(timedelta(minutes=5))
     post(runtime, ref, body="secret root cause", public=False)
     clock.advance(timedelta(minutes=5))
@@ -215,7 +227,7 @@ def test_updates_are_newest_first_and_private_ones_hidden(
 
 def test_incident_made_restricted_later_disappears(runtime: Runtime) -> None:
     ref = declare(runtime, "Checkout is slow", service="checkout")
-    post(runtime, ref, components={"api": "partial_outage"})
+    post(runtime, ref, components={"api": "partial_outage"}, public_title="Slow checkout")
     assert public(runtime).incidents
     runtime.flows.update(
         ref, actor=Actor(name="rita", source="api"), changes={"visibility": "restricted"}
@@ -226,7 +238,7 @@ def test_incident_made_restricted_later_disappears(runtime: Runtime) -> None:
 
 def test_resolved_incidents_stay_for_history_days(runtime: Runtime, clock: FrozenClock) -> None:
     ref = declare(runtime, "Checkout is slow", service="checkout")
-    post(runtime, ref, components={"api": "partial_outage"})
+    post(runtime, ref, components={"api": "partial_outage"}, public_title="Slow checkout")
     clock.advance(timedelta(hours=1))
     post(runtime, ref, status="resolved", body="Fixed", components={"api": "operational"})
     runtime.flows.transition(

@@ -55,12 +55,13 @@ def site(live_server: str, runtime: Runtime, tokens: dict[str, str], clock: Froz
             response = http.post(f"/api/v1/incidents/{ref}/status-updates", json=payload)
             assert response.status_code == 201, response.text
 
-        ref = declare(runtime, f"Checkout fails: {LONG}", service="checkout")
+        ref = declare(runtime, "HTTP 504 rate on payments-gw-3", service="checkout")
         post(
             ref,
             status="investigating",
             body=f"Payments time out at {LONG}",
             components={"api": "major_outage"},
+            public_title=f"Checkout fails: {LONG}",  # the internal title never shows
         )
         clock.advance(timedelta(minutes=20))
         post(ref, status="monitoring", body=LATEST, components={"api": "degraded_performance"})
@@ -151,7 +152,7 @@ def test_status_page_renders_and_fits(browser: Browser, site: str, viewport: Vie
         expect(updates.first.get_by_text(LATEST)).to_be_visible()
         expect(updates.first.locator(".affected")).to_have_text("Public API: Degraded performance")
         body = page.locator("body")
-        for hidden in ("Credentials", "attacker", "INC-2", "rita"):
+        for hidden in ("Credentials", "attacker", "INC-2", "rita", "payments-gw-3"):
             expect(body).not_to_contain_text(hidden)
 
         feed = f"{site}/status/feed.atom"

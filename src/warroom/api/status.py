@@ -41,6 +41,7 @@ def post_update(
             body=body.body,
             components=dict(body.components),
             public=body.public,
+            public_title=body.public_title,
             now=runtime.clock.now(),
             source=actor.source,
         )

@@ -4,8 +4,8 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.common import print_json
-from warroom.cli.incident import API, Json, Ref, _request, incident_app
+from warroom.cli.common import fail, print_json
+from warroom.cli.incident import API, Json, Ref, _client, _explain, _request, incident_app
 from warroom.cli.incident_render import _text, _when
 from warroom.status import COMPONENT_STATUSES, UPDATE_STATUSES
 
@@ -33,6 +33,35 @@ def _check_components(values: list[str] | None) -> list[str] | None:
     return values
 
 
+def _check_title(value: str | None) -> str | None:
+    """Refuse a blank public title before anything is sent."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("must not be blank")
+    return value
+
+
+def _post(path: str, payload: dict[str, Any]) -> Any:
+    """POST the update; a missing public title is said with this command's option."""
+    from warroom.cli.client import ApiError
+
+    api = _client()
+    try:
+        return api.request("POST", path, json=payload)
+    except ApiError as exc:
+        details = exc.details if isinstance(exc.details, dict) else {}
+        if exc.code == "public_title_needed":
+            ref = details.get("ref", "the incident")
+            fail(
+                f"{ref} has no public update yet, so this one needs --public-title TEXT: "
+                "the incident's own title is internal and is never shown to the public"
+            )
+        fail(_explain(exc))
+    except ValueError:  # a 2xx answer that is not JSON
+        fail(f"{api.base_url} did not answer with JSON; is WARROOM_URL a warroom server?")
+    finally:
+        api.close()
+
+
 @incident_app.command("status-update")
 def status_update(
     ref: Ref,
@@ -54,20 +83,43 @@ def status_update(
     private: Annotated[
         bool, typer.Option("--private", help="Keep it off the public status page.")
     ] = False,
+    public_title: Annotated[
+        str | None,
+        typer.Option(
+            help="The incident's name on the status page: required on its first public update "
+            "(its own title is internal); later updates keep it unless given.",
+            callback=_check_title,
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Post a status update on REF (public unless --private); it lands on the timeline too."""
+    if private and public_title is not None:
+        raise typer.BadParameter(
+            "is for public updates: a --private one is shown nowhere public",
+            param_hint="'--public-title'",
+        )
     components = {}
     for value in component or []:
         key, _, state = value.partition("=")
         components[key.strip()] = state.strip()
-    payload = {"status": status, "body": body, "components": components, "public": not private}
-    update = _request("POST", f"{API}/{ref}/status-updates", payload)
+    payload: dict[str, Any] = {
+        "status": status,
+        "body": body,
+        "components": components,
+        "public": not private,
+    }
+    if public_title is not None:
+        payload["public_title"] = public_title
+    update = _post(f"{API}/{ref}/status-updates", payload)
     if as_json:
         print_json(update)
         return
-    where = "public" if update["public"] else "private"
-    typer.echo(f"Posted {where} update {update['id']} on {update['incident']}: {update['status']}")
+    line = f"update {update['id']} on {update['incident']}: {update['status']}"
+    if update["public"]:
+        typer.echo(f"Posted public {line} (public title: {update['public_title']})")
+    else:
+        typer.echo(f"Posted private {line}")
 
 
 @incident_app.command("status-updates")
@@ -83,9 +135,10 @@ def status_updates(ref: Ref, as_json: Json = False) -> None:
     if not answer["items"]:
         typer.echo(f"{ref} has no status updates yet")
         return
-    table = Table("id", "time (UTC)", "status", "visibility", "author", "components", "body")
+    headers = ("id", "time (UTC)", "status", "visibility", "author", "public title")
+    table = Table(*headers, "components", "body")
     for column in table.columns:
-        column.no_wrap = column.header not in ("components", "body")
+        column.no_wrap = column.header not in ("public title", "components", "body")
     for item in answer["items"]:
         parts = [f"{key}={value}" for key, value in item["components"].items()]
         table.add_row(
@@ -94,6 +147,7 @@ def status_updates(ref: Ref, as_json: Json = False) -> None:
             _text(item["status"], STATUS_STYLES.get(item["status"], "")),
             _text("public" if item["public"] else "private", "" if item["public"] else "dim"),
             _text(item["author"]),
+            _text(item["public_title"], ""),
             _text(", ".join(parts)),
             _text(item["body"], ""),
         )

@@ -28,6 +28,7 @@ from warroom.notify.messages import INCIDENT_CHANNEL, Payload
 from warroom.notify.outbox import Message
 from warroom.notify.ports import IncidentCard
 from warroom.postmortem import tracking
+from warroom.status import service as status_updates
 from warroom.status.models import StatusUpdate
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ def plan(
             # The hosted page mirrors what the communications liaison chose to publish.
             update = m.StatusUpsert(
                 card=card,
+                title=str(data.get("public_title") or ""),
                 status=data.get("status", "investigating"),
                 body=str(data.get("body") or event.text),
                 components=data.get("components") or {},
@@ -147,6 +149,7 @@ def plan(
             # Public words only (the timeline text is internal), components back to normal.
             update = m.StatusUpsert(
                 card=card,
+                title=status_updates.public_title(session, incident_id=incident.id) or "",
                 status="resolved",
                 body="This incident has been resolved.",
                 components=dict.fromkeys(_published_components(session, incident), "operational"),

@@ -175,7 +175,9 @@ class _Senders:
         update, card = d.message, d.message.card
         incident_id = page.upsert_incident(
             provider_id=d.links.get("status_page_id"),
-            name=f"{card.title} ({card.ref})",
+            # Rows queued before public titles existed named it by the incident's title, as
+            # the migration did for its public updates; every newer row has a public title.
+            name=f"{update.title or card.title} ({card.ref})",
             status=update.status,
             body=update.body,
             impact=card.severity,

@@ -210,6 +210,11 @@ def reminder(card: IncidentCard, minutes: int) -> Email:
     if _safe(card.url):
         update += [" or on the incident page: ", Link(str(card.url), str(card.url))]
     doc.para(*update)
+    doc.para(
+        "The incident's first public update also names it for the public with ",
+        Code('--public-title "<what the public reads>"'),
+        ": its own title is internal and never shown on the status page.",
+    )
     return doc.render()
 
 

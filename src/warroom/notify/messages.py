@@ -42,6 +42,10 @@ def _absent(value: object) -> bool:
     return value is None
 
 
+def _blank(value: object) -> bool:
+    return value == ""
+
+
 class Payload(BaseModel):
     """The payload of one outbox message; subclasses name their channel and action."""
 
@@ -172,6 +176,8 @@ class StatusUpsert(Payload):
     action = "upsert"
 
     card: Card
+    # The incident's public title (the card's title is internal); "" on rows queued before it.
+    title: str = Field(default="", exclude_if=_blank)
     status: str = "investigating"
     body: str = ""
     components: dict[str, str] = Field(default_factory=dict)

@@ -5,7 +5,8 @@ Wire format, as Statuspage documents it (developer.statuspage.io):
 - create `POST /v1/pages/{page_id}/incidents` with `{"incident": {name, status, body,
   impact_override, component_ids, components: {id: component status}, deliver_notifications}}`
   → 201 with the incident (`id`, `name`, `status`, `incident_updates`, …);
-- update `PATCH /v1/pages/{page_id}/incidents/{incident_id}` with the fields that change → 200;
+- update `PATCH /v1/pages/{page_id}/incidents/{incident_id}` with the fields that change (we
+  send `name` each time: the public title may change) → 200;
 - `GET /v1/pages/{page_id}/incidents/unresolved` lists open incidents (`page`, `per_page`);
 - realtime statuses investigating|identified|monitoring|resolved; impacts none|minor|major|
   critical; component statuses operational|degraded_performance|partial_outage|major_outage|
@@ -112,16 +113,18 @@ class AtlassianStatuspage:
             fields["component_ids"] = sorted(mapped)
             fields["components"] = mapped
         fields["deliver_notifications"] = self.config.deliver_notifications
+        match = REFERENCE.search(name) or REFERENCE.search(key)
+        ref = match.group(0) if match else None
+        if ref is None:
+            log.warning("status page incident %r carries no INC-n reference", name)
+        elif not REFERENCE.search(name):
+            name = f"{name} ({ref})"  # so a retried create can find it again
+        # Sent on updates too: the public title may have changed since the incident was made.
+        fields = {"name": name, **fields}
         if provider_id is None:
-            match = REFERENCE.search(name) or REFERENCE.search(key)
-            ref = match.group(0) if match else None
-            if ref is None:
-                log.warning("status page incident %r carries no INC-n reference", name)
-            elif not REFERENCE.search(name):
-                name = f"{name} ({ref})"  # so a retried create can find it again
             existing = self._find_unresolved(ref) if ref else None
             if existing is None:
-                return self._create({"name": name, **fields})
+                return self._create(fields)
             # A create whose answer was lost (timeout, crash) already made this incident.
             log.info("status page incident for %s exists as %s; updating it", ref, existing)
             provider_id = existing

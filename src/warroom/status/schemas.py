@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from warroom.incidents.schemas import Input
+from warroom.incidents.schemas import IncidentTitle, Input
 from warroom.status.models import BODY_MAX, StatusUpdate
 
 UpdateStatus = Literal["investigating", "identified", "monitoring", "resolved"]
@@ -26,6 +26,14 @@ class StatusUpdateCreate(Input):
         default_factory=dict, description="Component id -> its status now (from status_page:)."
     )
     public: bool = Field(default=True, description="Show it on the public status page.")
+    public_title: IncidentTitle | None = Field(
+        default=None,
+        description=(
+            "The incident's name on the status page, the feed and Statuspage. Required on the"
+            " incident's first public update (its own title is internal); later public updates"
+            " keep the last one unless given. Not allowed on a private update."
+        ),
+    )
 
     @field_validator("body")
     @classmethod
@@ -47,6 +55,7 @@ class StatusUpdateOut(BaseModel):
     body: str
     components: dict[str, ComponentStatus]
     public: bool
+    public_title: str | None  # the incident's public name from this update on; None if private
 
     @classmethod
     def of(cls, row: StatusUpdate, ref: str) -> StatusUpdateOut:
@@ -61,6 +70,7 @@ class StatusUpdateOut(BaseModel):
                 "body": row.body,
                 "components": row.components,
                 "public": row.public,
+                "public_title": row.public_title,
             }
         )
 
@@ -127,7 +137,7 @@ class PublicIncident(BaseModel):
     """A public incident with its public updates, newest first."""
 
     id: str  # INC-n
-    name: str
+    name: str  # the public title its latest public update carries, never the internal title
     status: UpdateStatus  # that of its latest public update
     impact: Indicator
     created_at: datetime

@@ -14,7 +14,7 @@ from warroom.incidents import timeline
 from warroom.incidents.models import Incident
 from warroom.status import COMPONENT_STATUSES, UPDATE_STATUSES
 from warroom.status.config import StatusPageConfig
-from warroom.status.models import BODY_MAX, StatusUpdate
+from warroom.status.models import BODY_MAX, PUBLIC_TITLE_MAX, StatusUpdate
 from warroom.status.schemas import (
     AffectedComponent,
     ComponentStatus,
@@ -43,6 +43,12 @@ INDICATORS: dict[str, tuple[Indicator, str]] = {
 IMPLIED_STATUS: ComponentStatus = "degraded_performance"
 
 
+class PublicTitleNeeded(Invalid):
+    """A first public update without a public title (each client names its own field)."""
+
+    code = "public_title_needed"
+
+
 def post_update(
     session: Session,
     *,
@@ -55,8 +61,13 @@ def post_update(
     public: bool,
     now: datetime,
     source: str = "api",
+    public_title: str | None = None,
 ) -> StatusUpdate:
-    """Write an update and its `status_update` timeline event (in the caller's transaction)."""
+    """Write an update and its `status_update` timeline event (in the caller's transaction).
+
+    A public update carries the incident's public title: `public_title`, else the one the
+    incident's latest public update carries; the first public update must give one.
+    """
     if status not in UPDATE_STATUSES:
         raise Invalid(
             f"unknown status {status!r}; use one of {', '.join(UPDATE_STATUSES)}",
@@ -85,6 +96,12 @@ def post_update(
             f"{incident.ref} is restricted: its updates cannot be public (post it as private)",
             {"field": "public"},
         )
+    if not public and public_title is not None:
+        raise Invalid(
+            "public_title is for public updates: a private one is shown nowhere public",
+            {"field": "public_title"},
+        )
+    title = _public_title(session, incident, public_title) if public else None
     update = StatusUpdate(
         incident_id=incident.id,
         at=now,
@@ -93,6 +110,7 @@ def post_update(
         body=body,
         components=dict(components),
         public=public,
+        public_title=title,
     )
     session.add(update)
     session.flush()  # the timeline event carries the update's id
@@ -110,9 +128,41 @@ def post_update(
             "public": public,
             "update_id": update.id,
             "body": body,  # in full: the Statuspage mirror must not get the shortened text
+            "public_title": title,  # the Statuspage mirror names the incident by it
         },
     )
     return update
+
+
+def _public_title(session: Session, incident: Incident, given: str | None) -> str:
+    """Return the public title a public update carries: `given`, else the incident's current."""
+    if given is not None:
+        title = " ".join(given.split())
+        if not title or len(title) > PUBLIC_TITLE_MAX:
+            raise Invalid(
+                f"public_title must be 1 to {PUBLIC_TITLE_MAX} characters",
+                {"field": "public_title"},
+            )
+        return title
+    current = public_title(session, incident_id=incident.id)
+    if current is None:
+        raise PublicTitleNeeded(
+            f"the first public update of {incident.ref} needs a public title: the incident's"
+            " own title is internal (add public_title)",
+            {"field": "public_title", "ref": incident.ref},
+        )
+    return current
+
+
+def public_title(session: Session, *, incident_id: int) -> str | None:
+    """Return the public title of the incident's latest public update; None before the first."""
+    stmt = (
+        select(StatusUpdate.public_title)
+        .where(StatusUpdate.incident_id == incident_id, StatusUpdate.public.is_(True))
+        .order_by(StatusUpdate.at.desc(), StatusUpdate.id.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
 
 
 def _shorten(text: str) -> str:
@@ -254,7 +304,8 @@ def _incident(
     latest: UpdateStatus = rows[0].status  # type: ignore[assignment]
     return PublicIncident(
         id=incident.ref,
-        name=incident.title,
+        # Public rows always carry one (a CHECK constraint); the ref stands in, never the title.
+        name=rows[0].public_title or incident.ref,
         status=latest,
         impact=impact,
         created_at=rows[-1].at,
