@@ -9,9 +9,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import ensure_utc
-from warroom.core.errors import Conflict, Invalid
+from warroom.core.errors import Invalid
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
+from warroom.incidents.states import check_not_closed
 from warroom.status import COMPONENT_STATUSES, UPDATE_STATUSES
 from warroom.status.config import StatusPageConfig
 from warroom.status.models import BODY_MAX, PUBLIC_TITLE_MAX, StatusUpdate
@@ -89,8 +90,7 @@ def post_update(
                 f"use one of {', '.join(COMPONENT_STATUSES)}",
                 {"field": "components", "component": component_id},
             )
-    if incident.status == "closed":
-        raise Conflict(f"{incident.ref} is closed; reopen it before posting updates")
+    check_not_closed(incident.ref, incident.status, "its status-page updates are over")
     if public and incident.visibility != "public":
         raise Invalid(
             f"{incident.ref} is restricted: its updates cannot be public (post it as private)",
