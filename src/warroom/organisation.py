@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from warroom.core.errors import Invalid
 
 PERSON_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
@@ -66,3 +70,19 @@ def check_people(
                         (("teams", index, field, position), f"unknown person {person_id!r}")
                     )
     return problems
+
+
+def check_person(people: Sequence[PersonConfig], person: str, *, field: str) -> str:
+    """Return `person` if configured (or no people are: a fresh install), else raise Invalid."""
+    ids = [p.id for p in people]
+    if not ids or person in ids:
+        return person
+    close = difflib.get_close_matches(person, ids, n=1)
+    if close:
+        hint = f" — did you mean {close[0]!r}?"
+    else:  # a short list helps; a long one would bury the message
+        hint = f"; use one of {', '.join(ids)}" if len(ids) <= 10 else ""
+    raise Invalid(
+        f"unknown person {person!r}{hint} (people are configured in warroom.yaml)",
+        {"field": field},
+    )

@@ -249,3 +249,44 @@ def test_config_check_counts_in_words(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "1 service, 1 person, 0 teams" in result.stdout
     assert "1 services" not in result.stdout
+
+
+PAGED_PEOPLE = (
+    "people:\n"
+    "  - {id: lena, name: Lena, email: lena@example.com}\n"
+    "  - {id: priya, name: Priya, slack: U0PRIYA1}\n"
+    "  - {id: omar, name: Omar}\n"  # on no rota and in no policy: never paged
+    "teams:\n  - {id: payments, members: [lena, priya], leads: [priya]}\n"
+    "schedules:\n  - id: payments\n    timezone: UTC\n    layers:\n"
+    "      - {name: primary, rotation: {every: 1w, participants: [lena]}}\n"
+    "services:\n  - {id: checkout, team: payments, schedule: payments}\n"
+    "  - {id: search, escalation: search}\n"
+    "escalation_policies:\n  - id: search\n    steps:\n"
+    "      - {after: 0m, notify: ['person:priya', 'channel:#search']}\n"
+)
+
+
+def test_config_check_names_whom_no_channel_reaches(tmp_path: Path) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text(PAGED_PEOPLE)
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 0 and "ok — 4 severities" in result.stdout  # warnings only
+    assert result.stderr.splitlines()[1:] == [
+        "warning: priya can be paged by escalation policies 'search' and the built-in one but "
+        "no channel can reach them (no Slack/e-mail configured)",
+        "warning: lena can be paged by the built-in escalation policy but no channel can reach "
+        "them (no Slack/e-mail configured)",
+        "warning: escalation policy 'search' posts to #search but integrations.slack.bot_token "
+        "is not set: those posts are skipped",
+    ]
+    # With e-mail set up, lena is reached; priya (a Slack id only) is not, and it says why.
+    path.write_text(
+        PAGED_PEOPLE + "integrations:\n  smtp: {host: 127.0.0.1, from: warroom@example.com}\n"
+    )
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 0
+    assert [line for line in result.stderr.splitlines() if "priya" in line or "lena" in line] == [
+        "warning: priya can be paged by escalation policies 'search' and the built-in one but "
+        "no channel can reach them (they have no e-mail address under people:; "
+        "no Slack configured)",
+    ]

@@ -210,6 +210,8 @@ def test_step_with_nobody_is_skipped_at_once_and_policy_repeats(
     detail = runtime.flows.get("1")
     kinds = [e.kind for e in detail.timeline]
     assert kinds.count("escalation_skipped") == 2
+    skipped = next(e for e in detail.timeline if e.kind == "escalation_skipped")
+    assert skipped.text == "Nobody on call at step 1: moved on at once"  # nobody was named
     assert "escalation_exhausted" in kinds
     assert [p for p in fakes.pages() if p[0] == "chat"] == [("chat", "UBOB1")] * 2
 

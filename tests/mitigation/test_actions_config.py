@@ -76,7 +76,10 @@ def test_a_good_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ({"name": "a", "command": ["x"], "params": {"u": {}}}, "params.u.pattern: Field required"),
         ({"name": "a", "command": ["x"], "params": {"service": {"pattern": "x"}}}, "clashes"),
         ({"name": "a", "command": ["x"], "allowed_roles": ["viewer"]}, "allowed_roles.0"),
-        ({"name": "a", "command": ["x"], "shell": True}, "actions.0.shell: Extra inputs"),
+        (
+            {"name": "a", "command": ["x"], "shell": True},
+            "actions.0: unknown field 'shell'; known: allowed_roles, command,",
+        ),
         ({"name": "a", "command": {"argv": ["x"], "timeout": 0}}, "timeout: Input should be"),
         ({"name": "a", "command": {"argv": ["x"], "env": {"A B": "v"}}}, "environment variable"),
         ({"name": "a", "command": {"argv": ["x"], "env": {"K": "env:NOPE_UNSET"}}}, "NOPE_UNSET"),

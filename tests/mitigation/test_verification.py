@@ -417,7 +417,10 @@ def test_engine_tick_runs_the_sweep(
         ({"window": "soon"}, "verification.window: 'soon' is not a duration"),
         ({"required_sections": ["Verification", "verification"]}, "is listed twice"),
         ({"auto_resolve": "maybe"}, "verification.auto_resolve: Input should be a valid boolean"),
-        ({"resolve_after": "5m"}, "verification.resolve_after: Extra inputs are not permitted"),
+        (
+            {"resolve_after": "5m"},
+            "verification: unknown field 'resolve_after'; known: auto_resolve,",
+        ),
         (
             {"auto_resolve_severities": ["SEV-9"]},
             "verification.auto_resolve_severities.0: unknown severity 'SEV-9'",

@@ -181,20 +181,25 @@ def test_action_item_owners_must_be_people_when_people_are_configured(
 ) -> None:
     from warroom.config import WarroomConfig
 
-    runtime.config_value = WarroomConfig.model_validate({"people": [{"id": "bob", "name": "Bob"}]})
+    people = [{"id": "alice", "name": "Alice"}, {"id": "bob", "name": "Bob"}]  # alice leads
+    runtime.config_value = WarroomConfig.model_validate({"people": people})
     ref = declare(api, "Checkout is slow", severity="SEV-2")
     walk(api, clock, ref, severity="SEV-2")
     items = base(ref) + "/action-items"
     refused = api.post(items, json={"kind": "short_term", "title": "Fix", "owner": "nobody|x"})
     assert refused.status_code == 422
     assert refused.json()["error"]["message"].startswith(
-        "unknown person 'nobody|x'; use one of bob"
+        "unknown person 'nobody|x'; use one of alice, bob"
     )
     assert ok(api.get(base(ref)))["action_items"] == []  # nothing written
     created = api.post(items, json={"kind": "short_term", "title": "Fix", "owner": "bob"})
     assert created.status_code == 201, created.text
     url = f"/api/v1/postmortems/action-items/{created.json()['id']}"
     assert api.patch(url, json={"owner": "mallory"}).status_code == 422
+    typo = api.patch(url, json={"owner": "bbo"})
+    assert typo.json()["error"]["message"] == (
+        "unknown person 'bbo' — did you mean 'bob'? (people are configured in warroom.yaml)"
+    )
     assert api.patch(url, json={"owner": None}).status_code == 200
 
 

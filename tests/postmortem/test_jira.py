@@ -505,7 +505,8 @@ def test_create_jira_with_a_key_is_422(runtime: Runtime, api: TestClient) -> Non
         (
             "    base_url: https://acme.atlassian.net\n    project: OPS\n    token: t\n"
             "    autocreate: true\n",
-            "integrations.jira_issues.autocreate: Extra inputs are not permitted",
+            ":6: integrations.jira_issues: unknown field 'autocreate'"
+            " — did you mean 'auto_create'?",
         ),
         (
             "    base_url: https://acme.atlassian.net\n    project: OPS\n"

@@ -21,7 +21,9 @@ def test_incidents_loads_no_phase_package() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert out.split() == ["core", "incidents", "storage"]
+    # organisation (people and teams) sits below incidents (ADR 006): a commander is checked
+    # against the configured people without loading any phase.
+    assert out.split() == ["core", "incidents", "organisation", "storage"]
 
 
 def test_runtime_registers_the_rules_in_checking_order(runtime: Runtime) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from warroom.config.lines import nearest_line
+from warroom.config.paging import unreachable_warnings
 from warroom.detection.routing import check_detection, check_routes
 from warroom.escalation.checks import Known, check_escalation
 from warroom.organisation import check_people
@@ -95,7 +96,7 @@ def config_warnings(config: WarroomConfig) -> list[str]:
             "integrations.slack.bot_token nor integrations.smtp is configured: pages reach no one "
             "(the escalation still runs and shows on each incident)"
         )
-    return found
+    return found + unreachable_warnings(config)
 
 
 def _check_schedules(

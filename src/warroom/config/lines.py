@@ -6,9 +6,16 @@ from typing import Any
 
 import yaml
 
+# Ends a path whose line is that of the key itself, not of its value (a misspelt key).
+KEY = object()
+
 
 def line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
-    """Map each key path in the YAML document to its 1-based line number."""
+    """Map each key path in the YAML document to its 1-based line number.
+
+    A path gives the line where its value starts; the same path followed by `KEY` gives the
+    line of the key.
+    """
     index: dict[tuple[Any, ...], int] = {}
 
     def walk(current: yaml.Node, path: tuple[Any, ...]) -> None:
@@ -17,6 +24,7 @@ def line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
             for key_node, value_node in current.value:
                 key = key_node.value
                 index[(*path, key)] = key_node.start_mark.line + 1
+                index[(*path, key, KEY)] = key_node.start_mark.line + 1
                 walk(value_node, (*path, key))
         elif isinstance(current, yaml.SequenceNode):
             for position, item in enumerate(current.value):

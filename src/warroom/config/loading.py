@@ -9,7 +9,8 @@ import yaml
 from pydantic import ValidationError
 
 from warroom.config.checks import cross_check
-from warroom.config.lines import line_index, nearest_line
+from warroom.config.keys import EXTENSION_PREFIX, unknown_key
+from warroom.config.lines import KEY, line_index, nearest_line
 from warroom.config.model import WarroomConfig
 from warroom.core.errors import ConfigError
 
@@ -39,6 +40,7 @@ def load_config(path: Path | None, *, resolve_secrets: bool = True) -> WarroomCo
     if not isinstance(data, dict):
         raise ConfigError([f"{path}:1: the top level must be a mapping of sections"])
     lines = line_index(node)
+    data = {k: v for k, v in data.items() if not str(k).startswith(EXTENSION_PREFIX)}
     try:
         context = None if resolve_secrets else {"secrets": "unresolved"}
         config = WarroomConfig.model_validate(data, context=context)
@@ -46,6 +48,12 @@ def load_config(path: Path | None, *, resolve_secrets: bool = True) -> WarroomCo
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])
+            if error["type"] == "extra_forbidden":  # a misspelt key: name the one meant
+                where = ".".join(str(part) for part in loc[:-1])
+                line = lines.get((*loc, KEY)) or nearest_line(lines, loc)
+                message = unknown_key(WarroomConfig, loc)
+                problems.append(f"{path}:{line}: {where + ': ' if where else ''}{message}")
+                continue
             field = ".".join(str(part) for part in loc) or "(top level)"
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{path}:{nearest_line(lines, loc)}: {field}: {message}")

@@ -26,7 +26,7 @@ from warroom.status.config import StatusPageConfig
 class WarroomConfig(BaseModel):
     """The organisation, as written in `warroom.yaml`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")  # a misspelt section must not vanish silently
 
     severities: dict[str, SeverityConfig] = Field(default_factory=default_severities)
     priorities: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4"])

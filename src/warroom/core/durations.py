@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -13,17 +14,20 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse(value: Any) -> timedelta:
-    """Return the timedelta of `10m`, `1h30m`, a number of seconds, or a timedelta."""
+    """Return the timedelta of `10m`, `1h30m`, a bare `0`, or a timedelta.
+
+    Any other bare number is refused: `after: 5` may mean 5 seconds or 5 minutes, and
+    guessing seconds pages people minutes early.
+    """
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        try:
-            return timedelta(seconds=value)
-        except OverflowError:
-            raise ValueError(f"{value!r} is too long a duration") from None
     text = str(value).strip().lower().replace(" ", "")
+    if isinstance(value, str) and text.isdigit():  # a quoted "5" is as unclear as a bare 5
+        value = int(text)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value == 0:  # zero is zero in any unit
+            return timedelta(0)
+        raise ValueError(_bare_number(value))
     parts = _PART.findall(text)
     if not text or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"{value!r} is not a duration; use e.g. 30s, 10m, 2h, 1d or 1h30m")
@@ -31,6 +35,16 @@ def parse(value: Any) -> timedelta:
         return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
     except OverflowError:  # beyond timedelta's 999,999,999 days
         raise ValueError(f"{value!r} is too long a duration") from None
+
+
+def _bare_number(value: float) -> str:
+    """Say how to write a number as a duration, with the unit it lacks."""
+    if value < 0:
+        return f"{value!r} is not a duration: a duration cannot be negative"
+    if math.isfinite(value) and value == int(value):
+        whole = int(value)
+        return f"{whole} is not a duration: write {whole}m (or {whole}s)"
+    return f"{value!r} is not a duration: write it with a unit, e.g. 30s, 10m, 2h or 1h30m"
 
 
 def format_duration(value: timedelta) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from warroom.escalation.config import TARGET, EscalationPolicy
 from warroom.escalation.models import ACTIVE, Escalation
+from warroom.escalation.reach import describe_unreached, why_unreachable
 from warroom.incidents.models import Incident
 from warroom.notify.cards import card_of
 from warroom.notify.messages import ChatPage, EmailPage, Post
@@ -99,7 +100,7 @@ def advance(
     total = len(policy.steps)
     card = card_of(incident, config, config.notifications.base_url)
     due = row.next_at
-    skipped: list[int] = []
+    skipped: list[Skipped] = []
 
     def event(kind: str, text: str, data: dict[str, Any]) -> None:
         events.append(
@@ -123,28 +124,81 @@ def advance(
         label = f"step {row.step + 1} of {total}" + (f", round {row.loop + 1}" if row.loop else "")
         pages = _pages(incident, row, people, rooms, config, channels, card, label, due)
         messages += pages
+        # Named but beyond reach (no Slack/e-mail set up, no address) is not "nobody on call":
+        # the timeline says who it was and why, so the missing setting can be fixed.
+        unreached = _unreached(people, config, channels)
+        lost_rooms = [] if "chat" in channels else rooms
         if pages:
-            reached = ", ".join(people + rooms)
-            data = {"step": row.step, "loop": row.loop, "people": people, "channels": rooms}
-            event("paged", f"Paged {reached} ({label})", data)
-        elif people or rooms:  # named, but no way to reach them: as good as nobody
-            reached = ", ".join(people + rooms)
-            text = f"Nobody could be reached for {reached} ({label}): no chat or email set up"
-            event("paged", text, {"step": row.step, "loop": row.loop, "unreachable": people})
-            skipped.append(row.step)
+            paged = [p for p in people if p not in unreached]
+            posted = [] if lost_rooms else rooms
+            data: dict[str, Any] = {
+                "step": row.step,
+                "loop": row.loop,
+                "people": paged,
+                "channels": posted,
+            }
+            text = f"Paged {', '.join(paged + posted)} ({label})"
+            if unreached or lost_rooms:
+                text += "; " + describe_unreached(unreached, lost_rooms)
+                data["unreachable"] = list(unreached)
+            event("paged", text, data)
         else:
-            skipped.append(row.step)
+            skipped.append(Skipped(row.step, unreached, lost_rooms))
         finished = _move_on(row, policy, anchor, now)
         if pages or finished or row.step == 0:  # a new round waits for its gap
             break
     if skipped:
-        steps = ", ".join(str(s + 1) for s in skipped)
-        text = f"Nobody on call at step {steps}: moved on at once"
-        event("escalation_skipped", text, {"steps": skipped, "loop": row.loop})
+        event("escalation_skipped", _skipped_text(skipped), _skipped_data(skipped, row.loop))
     if row.state == "exhausted":
         text = f"Escalation ended after {policy.repeat + 1} round(s) without acknowledgement"
         event("escalation_exhausted", text, {"policy": policy.id})
     return messages
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A step that paged no one: whom it named but could not reach (person -> why), if anyone."""
+
+    step: int
+    unreached: dict[str, str]
+    rooms: list[str]
+
+
+def _unreached(people: list[str], config: WarroomConfig, channels: set[str]) -> dict[str, str]:
+    """Return person -> why no page can reach them, for the people a step named."""
+    page_via = config.notifications.page_via
+    found = {}
+    for person_id in people:
+        reason = why_unreachable(config.person(person_id), page_via=page_via, channels=channels)
+        if reason is not None:
+            found[person_id] = reason
+    return found
+
+
+def _skipped_text(skipped: list[Skipped]) -> str:
+    """Say which steps reached no one: nobody on call, or who was on call and why unreached."""
+    if not any(s.unreached or s.rooms for s in skipped):
+        steps = ", ".join(str(s.step + 1) for s in skipped)
+        return f"Nobody on call at step {steps}: moved on at once"
+    parts = [
+        f"step {s.step + 1}: {describe_unreached(s.unreached, s.rooms) or 'nobody on call'}"
+        for s in skipped
+    ]
+    text = "; ".join(parts)
+    return f"{text[0].upper()}{text[1:]}: moved on at once"
+
+
+def _skipped_data(skipped: list[Skipped], loop: int) -> dict[str, Any]:
+    """Return the skipped event's data: the steps, and whom each named but could not reach."""
+    data: dict[str, Any] = {"steps": [s.step for s in skipped], "loop": loop}
+    unreachable = [
+        {"step": s.step, "people": s.unreached, "channels": s.rooms}
+        for s in skipped
+        if s.unreached or s.rooms
+    ]
+    if unreachable:
+        data["unreachable"] = unreachable
+    return data
 
 
 def _move_on(row: StepState, policy: EscalationPolicy, anchor: datetime, now: datetime) -> bool:

@@ -36,7 +36,7 @@ class IncidentTypeConfig(BaseModel):
 class ServiceConfig(BaseModel):
     """A service incidents can be about: who owns it, who is on call, which runbook."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     name: str | None = None

@@ -26,6 +26,7 @@ from warroom.incidents.schemas import (
     TimelineEventOut,
 )
 from warroom.incidents.states import OPEN_STATUSES
+from warroom.organisation import check_person
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ class IncidentFlows:
         fields["module"] = fields["module"] or fields.get("service") or chosen.module
         now = self.clock.now()
         if fields.get("commander"):
+            # Only a commander someone named must be a configured person; the one chosen
+            # below may be the reporter, who need not be (a machine declaring, say).
+            check_person(config.people, fields["commander"], field="commander")
             fields["commander_reason"] = f"named by {actor.name or actor.source} when declaring"
         else:
             fields["commander"], fields["commander_reason"] = self.rules.command.first_commander(

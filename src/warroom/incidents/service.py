@@ -16,6 +16,7 @@ from warroom.incidents.actor import Actor
 from warroom.incidents.lifecycle import Move, Rules
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.states import ACTION_TARGET, check_action, check_not_closed
+from warroom.organisation import check_person
 from warroom.storage.counters import next_value
 
 if TYPE_CHECKING:
@@ -100,6 +101,8 @@ def _check_fields(config: WarroomConfig, values: dict[str, Any]) -> dict[str, An
         raise Invalid(
             f"unknown service {out['service']!r}; use one of {known}", {"field": "service"}
         )
+    if out.get("commander") is not None:
+        check_person(config.people, out["commander"], field="commander")
     if out.get("priority") is not None and out["priority"] not in config.priorities:
         known = ", ".join(config.priorities)
         raise Invalid(

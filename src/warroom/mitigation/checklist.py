@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.core.errors import Invalid, NotFound
+from warroom.core.errors import NotFound
 from warroom.incidents import timeline
 from warroom.incidents.models import ChecklistItem, Incident
 from warroom.incidents.states import check_not_closed
+from warroom.organisation import check_person
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -193,16 +194,6 @@ def find(session: Session, *, incident: Incident, item_id: int) -> ChecklistItem
     return item
 
 
-def _check_owner(config: WarroomConfig, owner: str) -> None:
-    """Refuse an owner who is not a configured person (when people are configured)."""
-    if config.people and config.person(owner) is None:
-        known = ", ".join(p.id for p in config.people)
-        raise Invalid(
-            f"unknown person {owner!r}; use one of {known} (people: in warroom.yaml)",
-            {"field": "owner"},
-        )
-
-
 def _quote(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= QUOTE_MAX else line[: QUOTE_MAX - 1] + "…"
@@ -233,7 +224,7 @@ def change(
     check_not_closed(incident.ref, incident.status, "its checklist is frozen")
     given = request.model_fields_set
     if "owner" in given and request.owner is not None:
-        _check_owner(config, request.owner)
+        check_person(config.people, request.owner, field="owner")
 
     by = f" by {actor}" if actor else ""
     changes: list[str] = []

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from warroom.core.errors import Invalid, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
+from warroom.organisation import check_person
 from warroom.postmortem import ITEM_KINDS, ITEM_STATUSES
 from warroom.postmortem.models import ActionItem, Postmortem
 from warroom.postmortem.service import ensure
@@ -36,12 +37,8 @@ def items(session: Session, postmortem: Postmortem) -> list[ActionItem]:
 def _check_item(values: dict[str, Any], config: WarroomConfig | None = None) -> None:
     """Raise Invalid for a kind, status, title or owner an action item cannot have."""
     owner = values.get("owner")
-    if config is not None and owner is not None and config.people and not config.person(owner):
-        known = ", ".join(p.id for p in config.people)
-        raise Invalid(
-            f"unknown person {owner!r}; use one of {known} (people: in warroom.yaml)",
-            {"field": "owner"},
-        )
+    if config is not None and owner is not None:
+        check_person(config.people, owner, field="owner")
     if "kind" in values and values["kind"] not in ITEM_KINDS:
         raise Invalid(f"kind must be one of {', '.join(ITEM_KINDS)}", {"field": "kind"})
     if "status" in values and values["status"] not in ITEM_STATUSES:

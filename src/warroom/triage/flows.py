@@ -8,6 +8,7 @@ from warroom.incidents import service as incidents
 from warroom.incidents.actor import Actor
 from warroom.incidents.flows import IncidentFlows, load_detail
 from warroom.incidents.schemas import IncidentDetail
+from warroom.organisation import check_person
 from warroom.triage import handoff, roles
 
 
@@ -22,6 +23,7 @@ class TriageFlows:
     ) -> IncidentDetail:
         """Name a new Incident Commander (pending their acceptance if one is in charge)."""
         flows = self.incidents
+        check_person(flows.config().people, person, field="person")
         with flows.db.transaction() as session:
             incident = incidents.get(session, ref, for_update=True)
             handoff.propose_commander(
@@ -58,6 +60,9 @@ class TriageFlows:
     ) -> IncidentDetail:
         """Give someone a response role, or take it back."""
         flows = self.incidents
+        if not release:  # whoever holds a role can give it back, configured or not
+            roles.check_role(role)
+            check_person(flows.config().people, person, field="person")
         with flows.db.transaction() as session:
             incident = incidents.get(session, ref, for_update=True)
             change = roles.release if release else roles.assign
