@@ -144,6 +144,12 @@ def test_closed_is_final_everywhere_with_one_answer(api: TestClient) -> None:
         api.post(f"{INCIDENTS}/{ref}/timeline", json={"text": "late"}),
         api.patch(f"{INCIDENTS}/{ref}/checklist/1", json={"done": True}),
         api.patch(f"{INCIDENTS}/{ref}", json={"title": "renamed"}),
+        api.post(f"{INCIDENTS}/{ref}/roles", json={"role": "scribe", "person": "rita"}),
+        api.post(f"{INCIDENTS}/{ref}/commander", json={"person": "rita"}),
+        api.post(
+            f"{INCIDENTS}/{ref}/status-updates",
+            json={"status": "resolved", "body": "Fixed.", "public_title": "Checkout"},
+        ),
     ]
     for answer in refusals:
         assert answer.status_code == 409, answer.text

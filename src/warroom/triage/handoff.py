@@ -10,6 +10,7 @@ from warroom.core.errors import Conflict, Forbidden
 from warroom.incidents import timeline
 from warroom.incidents.actor import Actor
 from warroom.incidents.models import Incident
+from warroom.incidents.states import check_not_closed
 
 
 def propose_commander(
@@ -22,8 +23,7 @@ def propose_commander(
     reason: str | None = None,
 ) -> None:
     """Name a new Incident Commander: immediate when there is none, else pending acceptance."""
-    if incident.status == "closed":
-        raise Conflict(f"{incident.ref} is closed")
+    check_not_closed(incident.ref, incident.status, "its command no longer changes hands")
     if incident.commander is None:
         incident.commander = person
         incident.updated_at = now

@@ -10,6 +10,7 @@ from warroom.core.errors import Conflict, Invalid
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, IncidentRole
 from warroom.incidents.queries import current_roles
+from warroom.incidents.states import check_not_closed
 
 # The commander is not here: it lives on the incident and changes only by handoff.
 ROLES = {
@@ -45,6 +46,7 @@ def assign(
 ) -> bool:
     """Give `person` the role (replacing the holder of a single-person role); False if held."""
     check_role(role)
+    check_not_closed(incident.ref, incident.status, "its roles no longer change")
     held = [r for r in current_roles(session, incident) if r.role == role]
     if any(r.person == person for r in held):
         return False
@@ -92,6 +94,7 @@ def release(
 ) -> None:
     """End `person`'s hold on the role, or raise Conflict if they do not hold it."""
     check_role(role)
+    check_not_closed(incident.ref, incident.status, "its roles no longer change")
     rows = [r for r in current_roles(session, incident) if r.role == role and r.person == person]
     if not rows:
         raise Conflict(f"{person} is not {ROLES[role]} of {incident.ref}")
