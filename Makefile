@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps: `make run` installs what the server needs, the rest adds the dev extras (pytest,
+# mypy, Playwright, …), and neither undoes the other.
+RUNTIME := $(VENV)/.installed-runtime
+DEV     := $(VENV)/.installed-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 # pytest-xdist workers; the suite is I/O bound, so two per core pays off.
@@ -10,35 +13,42 @@ WORKERS ?= 4
 
 .PHONY: run test lint bench demo fmt clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-run: $(STAMP)  ## create .venv, install, start warroom on SQLite at http://127.0.0.1:8080
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The dev extras include the runtime, so this stamp stands for both.
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(RUNTIME)
+
+run: $(RUNTIME)  ## create .venv, install warroom (runtime only), start it on SQLite at http://127.0.0.1:8080
 	$(BIN)/warroom serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)  ## install dev dependencies and run the whole suite (SQLite and PostgreSQL)
+test: $(DEV)  ## install dev dependencies and run the whole suite (SQLite and PostgreSQL)
 	$(BIN)/pytest -n $(WORKERS) $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff, mypy (strict on src/) and the import contracts (docs/adr/006)
+lint: $(DEV)  ## ruff, mypy (strict on src/) and the import contracts (docs/adr/006)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-bench: $(STAMP)  ## benchmarks; results go to docs/benchmarks.md
+bench: $(DEV)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.cli
 	$(BIN)/python -m bench.incidents
 	$(BIN)/python -m bench.oncall
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.escalation
 
-demo: $(STAMP)  ## replay the runbook's two examples into the local database
+demo: $(RUNTIME)  ## replay the runbook's two examples into the local database
 	$(BIN)/warroom demo
 
-fmt: $(STAMP)
+fmt: $(DEV)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 

@@ -59,6 +59,64 @@ def test_show_and_export(runtime: Runtime, live_server: str, tokens: dict[str, s
     assert code == 0 and json.loads(out)["paths"] == paths
 
 
+def test_show_prints_every_part_of_the_document(
+    runtime: Runtime, live_server: str, tokens: dict[str, str]
+) -> None:
+    import httpx
+
+    actor = Actor(name="rita", source="api")
+    ref = runtime.flows.declare(actor=actor, title="Checkout is slow", severity="SEV-2").ref
+    runtime.flows.transition(ref, "resolve", actor=actor, skip_verification=SKIP)
+    token = tokens["responder"]
+
+    code, out, _ = run(live_server, token, "show", ref)  # a fresh draft says what is missing
+    assert code == 0
+    for heading in ("Summary", "Impact", "Root cause"):
+        assert f"\n{heading}\n  not written yet\n" in out
+    assert "\nWhat went well\n  none recorded\n" in out
+    assert "\n5 Whys\n  no whys yet\n" in out
+
+    # Free text is shown as written: brackets are not Rich markup, line breaks stay.
+    summary = "Checkout was slow for 45 minutes.\nOrders [retried] by hand."
+    headers = {"Authorization": f"Bearer {token}"}
+    put = httpx.put(
+        f"{live_server}/api/v1/incidents/1/postmortem",
+        json={**FULL, "summary": summary},
+        headers=headers,
+    )
+    assert put.status_code == 200, put.text
+    code, out, _ = run(live_server, token, "show", ref)
+    assert code == 0
+    lines = out.splitlines()
+
+    def section(heading: str) -> list[str]:
+        """Return the indented lines under `heading`."""
+        start = lines.index(heading) + 1
+        end = next((i for i in range(start, len(lines)) if not lines[i].startswith("  ")), None)
+        return lines[start:end]
+
+    assert section("Summary") == [
+        "  Checkout was slow for 45 minutes.",
+        "  Orders [retried] by hand.",
+    ]
+    assert section("Impact") == [f"  {FULL['impact']}"]
+    assert section("Root cause") == [f"  {FULL['root_cause']}"]
+    assert section("5 Whys")[0] == "  1. Why 1? Because 1."
+    assert "  Technology: Memory leak in recommendations" in section("Fishbone")
+    assert section("Contributing factors") == ["  • Alert threshold too high"]
+    assert section("What went well") == ["  • Rollback took two minutes"]
+    assert section("What went poorly") == ["  • Paging reached the wrong team first"]
+    assert section("Where we got lucky") == ["  • It happened off-peak"]
+    # The order of the exported document: what happened, when, why, what we learnt, what next.
+    order = ["Summary", "Impact", "Timeline", "Root cause", "5 Whys", "Fishbone"]
+    order += ["Contributing factors", "What went well", "What went poorly", "Where we got lucky"]
+    assert [lines.index(h) for h in [*order, "Action items"]] == sorted(
+        lines.index(h) for h in [*order, "Action items"]
+    )
+    assert "Service: — · Commander: rita · Responders: rita" in out
+    assert all(line == line.rstrip() for line in lines)  # no padding out to the terminal width
+
+
 def test_bad_ref_and_missing_incident(live_server: str, tokens: dict[str, str]) -> None:
     code, _, err = run(live_server, tokens["responder"], "show", "INC-x")
     assert code == 2 and "is not an incident" in err

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi_offline import FastAPIOffline
 
 import warroom
 from warroom.api import actions as actions_api
@@ -45,8 +46,17 @@ def build_api(runtime: Runtime) -> FastAPI:
         runtime.intake.close()  # finish queued deliveries before the process ends
         runtime.engine.stop()  # finish the current tick and sends, hand back claims
 
-    app = FastAPI(
-        title="warroom", version=warroom.__version__, description=DESCRIPTION, lifespan=lifespan
+    # FastAPI's own /docs loads Swagger UI from a CDN: a blank page on an air-gapped network.
+    # fastapi-offline serves the same page with the assets it ships. No /redoc: ReDoc always
+    # fetches its sidebar logo from cdn.redoc.ly, and Swagger UI already shows the whole API.
+    app = FastAPIOffline(
+        redoc_url=None,
+        title="warroom",
+        version=warroom.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # Swagger UI may fetch a validity badge from validator.swagger.io for a public address.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.runtime = runtime
     errors.install(app)

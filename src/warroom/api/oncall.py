@@ -115,9 +115,11 @@ def schedule_shifts(
             end=begin + timedelta(days=days),
             layer=layer,
         )
+    zone = oncall.schedule(config, schedule_id).timezone
     return [
         ShiftOut(
             schedule=schedule_id,
+            timezone=zone,
             layer=s.layer,
             person=_person(config, s.person),
             start=s.start,

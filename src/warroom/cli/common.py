@@ -3,6 +3,7 @@
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
@@ -79,3 +80,29 @@ def print_json(data: Any) -> None:
     import orjson
 
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def warroom_command(
+    *, scripts: Path | None = None, search_path: str | None = None, cwd: Path | None = None
+) -> str:
+    """Return how the user's shell runs this warroom: `warroom`, or its path if PATH misses it.
+
+    After `make run` the command lives in `.venv/bin`, which is not on PATH until the venv is
+    activated: a hint that says plain `warroom` would fail as printed. `scripts` (this
+    interpreter's scripts directory), `search_path` (PATH) and `cwd` default to the process's.
+    """
+    import shlex
+    import shutil
+    import sysconfig
+
+    folder = scripts if scripts is not None else Path(sysconfig.get_path("scripts"))
+    mine = shutil.which("warroom", path=str(folder))
+    found = shutil.which("warroom", path=search_path)
+    if mine is None or (found is not None and Path(found).resolve() == Path(mine).resolve()):
+        return "warroom"
+    here = cwd if cwd is not None else Path.cwd()
+    for candidate in (Path(mine), Path(mine).resolve()):
+        if candidate.is_relative_to(here):
+            relative = candidate.relative_to(here)
+            return shlex.quote(str(relative) if relative.parent != Path() else f"./{relative}")
+    return shlex.quote(mine)

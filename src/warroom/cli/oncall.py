@@ -1,13 +1,16 @@
 """`warroom oncall …`: who is on call, upcoming shifts, overrides (over HTTP)."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from warroom.cli.common import print_json
+from warroom.cli.common import fail, print_json
 from warroom.cli.incident import _check_time, _request
-from warroom.cli.incident_render import _text, _when
+from warroom.cli.incident_render import _parse, _text, _when
 from warroom.cli.silence import parse_duration
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 oncall_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
@@ -29,6 +32,58 @@ def _drop_none(**params: Any) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
+def _check_iso(value: str | None) -> str | None:
+    """Accept an ISO 8601 time, with or without an offset, or raise a usage error."""
+    if value is not None:
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not ISO 8601, e.g. 2026-03-02T09:00") from None
+    return value.strip() if value else value
+
+
+def _check_zone(value: str | None) -> str | None:
+    """Accept an IANA time zone name; anything else is one error line and exit code 2."""
+    if value is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(value)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        fail(f"--tz: {value!r} is not a time zone; use an IANA name such as Europe/Berlin", 2)
+    return value
+
+
+Zone = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help="Show times in this IANA time zone, e.g. Europe/Berlin or UTC.",
+        callback=_check_zone,
+    ),
+]
+
+
+def _local(value: str, zone: str, fmt: str = "%a %Y-%m-%d %H:%M") -> str:
+    """Format an API timestamp in `zone`, with the weekday: rotations hand off on weekdays."""
+    from zoneinfo import ZoneInfo
+
+    return _parse(value).astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def _in_zone(value: str, zone: str) -> str:
+    """Return an ISO time from the command line with its offset; without one it is in `zone`."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    when = datetime.fromisoformat(value)
+    return (when.replace(tzinfo=ZoneInfo(zone)) if when.tzinfo is None else when).isoformat()
+
+
 def _people(entries: list[dict[str, Any]]) -> str:
     """Return `Name (id), …` or `nobody`."""
     shown = [f"{p['name']} ({p['id']})" if p.get("name") else p["id"] for p in entries]
@@ -38,29 +93,52 @@ def _people(entries: list[dict[str, Any]]) -> str:
 @oncall_app.command()
 def now(
     at: Annotated[
-        str | None, typer.Option(help="ISO time instead of now.", callback=_check_time)
+        str | None,
+        typer.Option(
+            help="ISO time instead of now; without an offset it is in --tz, else UTC.",
+            callback=_check_iso,
+        ),
     ] = None,
     schedule: Annotated[
         list[str] | None, typer.Option(help="Only this schedule (repeatable).")
     ] = None,
+    tz: Zone = None,
     as_json: Json = False,
 ) -> None:
     """Show who is on call now, per schedule and layer."""
     from rich.console import Console
     from rich.table import Table
 
-    answer = _request("GET", "/api/v1/oncall", params=_drop_none(at=at, schedule=schedule or None))
+    when = _in_zone(at, tz or "UTC") if at else None
+    answer = _request(
+        "GET", "/api/v1/oncall", params=_drop_none(at=when, schedule=schedule or None)
+    )
     if as_json:
         print_json(answer)
         return
-    table = Table("schedule", "layer", "on call", title=f"On call at {_when(answer['at'])} UTC")
-    for item in answer["schedules"]:
-        for layer in item["layers"]:
-            table.add_row(_text(item["id"]), _text(layer["name"]), _text(_people(layer["on_call"])))
     if not answer["schedules"]:
         typer.echo("no schedules are configured (add schedules: to warroom.yaml)")
         return
-    Console().print(table)
+    zones = sorted({item["timezone"] for item in answer["schedules"]})
+    # One zone for the title: asked for, else the schedules' own when they share one.
+    zone = tz or (zones[0] if len(zones) == 1 else "UTC")
+    # Schedules in different zones: say what time it is in each.
+    each = tz is None and len(zones) > 1
+    table = Table("schedule", "layer", "on call", *(["local time"] if each else []))
+    for item in answer["schedules"]:
+        for index, layer in enumerate(item["layers"]):
+            row: list[Text | str] = [
+                _text(item["id"]),
+                _text(layer["name"]),
+                _text(_people(layer["on_call"])),
+            ]
+            if each:
+                local = f"{_local(answer['at'], item['timezone'], '%a %H:%M')} {item['timezone']}"
+                row.append(_text(local, "") if index == 0 else "")
+            table.add_row(*row)
+    console = Console()
+    console.print(_text(f"On call at {_local(answer['at'], zone)} ({zone})", ""))
+    console.print(table)
 
 
 @oncall_app.command()
@@ -68,9 +146,10 @@ def shifts(
     schedule: Annotated[str, typer.Argument(help="The schedule id.")],
     days: Annotated[int, typer.Option(min=1, max=400, help="How many days ahead.")] = 14,
     layer: Annotated[str | None, typer.Option(help="Only this layer.")] = None,
+    tz: Zone = None,
     as_json: Json = False,
 ) -> None:
-    """List a schedule's upcoming shifts."""
+    """List a schedule's upcoming shifts, in the schedule's time zone (or --tz)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -80,13 +159,18 @@ def shifts(
     if as_json:
         print_json(answer)
         return
-    table = Table("layer", "person", "from (UTC)", "to (UTC)", title=f"Shifts of {schedule}")
+    if not answer:
+        typer.echo(f"no shifts of {schedule} in the next {days} days")
+        return
+    zone = tz or answer[0]["timezone"]
+    table = Table("layer", "person", f"from ({zone})", f"to ({zone})")
+    table.title = f"Shifts of {schedule}, times in {zone}"
     for shift in answer:
         table.add_row(
             _text(shift["layer"]),
             _text(_people([shift["person"]])),
-            _text(_when(shift["start"])),
-            _text(_when(shift["end"])),
+            _text(_local(shift["start"], zone)),
+            _text(_local(shift["end"], zone)),
         )
     Console().print(table)
 

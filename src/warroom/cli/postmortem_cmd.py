@@ -1,7 +1,7 @@
 """`warroom postmortem show|edit|export|add-item|update-item`: postmortems over HTTP."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -9,6 +9,10 @@ from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref, _request
 from warroom.cli.incident_render import _span, _text, _when
 from warroom.postmortem import ITEM_KINDS, ITEM_STATUSES
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.text import Text
 
 postmortem_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
@@ -26,7 +30,7 @@ SPANS = (
 
 @postmortem_app.command("show")
 def show(ref: Ref, as_json: Json = False) -> None:
-    """Show REF's postmortem: timeline, 5 Whys, fishbone and action items."""
+    """Show REF's postmortem: what happened, the timeline, why, lessons and action items."""
     from rich.console import Console
     from rich.table import Table
 
@@ -35,34 +39,78 @@ def show(ref: Ref, as_json: Json = False) -> None:
         print_json(pm)
         return
     console = Console()
-    due = f", due {_when(pm['due_at'])}" if pm["due_at"] else ""
+    due = f", due {_when(pm['due_at'])} UTC" if pm["due_at"] else ""
     required = "required" if pm["required"] else "optional"
     console.print(_text(f"Postmortem {pm['incident']}: {pm['title']}", "bold"))
     console.print(_text(f"{pm['severity']} · {pm['status']} · {required}{due}", ""))
-    console.print(_text(f"Responders: {', '.join(pm['responders']) or '—'}", ""))
+    people = (
+        f"Service: {pm['service'] or '—'} · Commander: {pm['commander'] or '—'} · "
+        f"Responders: {', '.join(pm['responders']) or '—'}"
+    )
+    console.print(_text(people, ""))
+    # The same order as the exported document (postmortem/export.py).
+    _section(console, "Summary", _prose(pm["summary"]))
+    _section(console, "Impact", _prose(pm["impact"]))
     times = Table("milestone", "time (UTC)")
     for name in MILESTONES:
         times.add_row(name, _when(pm["timeline"]["milestones"][name]))
     for label, key in SPANS:
         times.add_row(label, _span(pm["timeline"]["durations"][key]))
-    console.print(times)
-    for index, why in enumerate(pm["five_whys"], start=1):
-        console.print(_text(f"{index}. {why['question']} {why['answer']}", ""))
-    for name, causes in pm["fishbone"].items():
-        console.print(_text(f"{name}: {'; '.join(causes) or '—'}", ""))
-    if pm["action_items"]:
-        items = Table("id", "kind", "title", "owner", "due", "status", "jira")
-        for item in pm["action_items"]:
-            items.add_row(
-                str(item["id"]),
-                item["kind"],
-                _text(item["title"], ""),
-                _text(item["owner"], ""),
-                _text(item["due_date"], ""),
-                item["status"],
-                _text(item["jira_key"], ""),
-            )
-        console.print(items)
+    _section(console, "Timeline", times)
+    _section(console, "Root cause", _prose(pm["root_cause"]))
+    whys = [f"{n}. {w['question']} {w['answer']}" for n, w in enumerate(pm["five_whys"], 1)]
+    _section(console, "5 Whys", _lines(whys, "no whys yet"))
+    causes = [f"{name}: {'; '.join(found) or '—'}" for name, found in pm["fishbone"].items()]
+    _section(console, "Fishbone", _lines(causes, "no causes yet"))
+    for title, key in LESSONS:
+        _section(console, title, _lines([f"• {item}" for item in pm[key]], "none recorded"))
+    if not pm["action_items"]:
+        _section(console, "Action items", _lines([], "none yet (warroom postmortem add-item)"))
+        return
+    items = Table("id", "kind", "title", "owner", "due", "status", "jira")
+    for item in pm["action_items"]:
+        items.add_row(
+            str(item["id"]),
+            item["kind"].replace("_", "-"),
+            _text(item["title"], ""),
+            _text(item["owner"], ""),
+            _text(item["due_date"], ""),
+            item["status"],
+            _text(item["jira_key"], ""),
+        )
+    _section(console, "Action items", items)
+
+
+LESSONS = (
+    ("Contributing factors", "contributing_factors"),
+    ("What went well", "went_well"),
+    ("What went poorly", "went_poorly"),
+    ("Where we got lucky", "got_lucky"),
+)
+
+
+def _section(console: "Console", title: str, body: "RenderableType") -> None:
+    """Print a bold heading after a blank line, and `body` indented under it."""
+    from rich.segment import Segment, Segments
+
+    console.print()
+    console.print(_text(title, "bold"))
+    # Not rich.padding.Padding: it pads every line with spaces out to the widest one.
+    options = console.options.update_width(max(console.width - 2, 20))
+    for line in console.render_lines(body, options, pad=False):
+        console.print(Segments([Segment("  "), *line, Segment.line()]))
+
+
+def _prose(value: str) -> "Text":
+    """Return a free-text field as written (never parsed as markup), or say it is missing."""
+    return _text(value, "") if value.strip() else _text("not written yet", "dim")
+
+
+def _lines(lines: list[str], empty: str) -> "Text":
+    """Return one line per entry, or `empty` dimmed."""
+    from rich.text import Text
+
+    return Text("\n".join(lines)) if lines else _text(empty, "dim")
 
 
 @postmortem_app.command("export")

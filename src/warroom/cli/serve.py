@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from warroom.cli.common import errors_as_exit, settings_of
+from warroom.cli.common import errors_as_exit, settings_of, warroom_command
 
 if TYPE_CHECKING:
     import threading
@@ -44,17 +44,7 @@ def serve(
             first = auth.bootstrap_admin(session, now=runtime.clock.now())
     if first is not None:
         password, token = first
-        url = f"http://{host}:{port}"
-        typer.echo(
-            "\nwarroom: this is a new database, so an admin user was created.\n"
-            f"  user: admin    password: {password}\n"
-            f"  API token (shown only this once): {token}\n\n"
-            "Use the CLI against this server with:\n"
-            f"  export WARROOM_URL={url}\n"
-            f"  export WARROOM_TOKEN={token}\n"
-            "  warroom incident list\n"
-            f"API explorer: {url}/docs\n"
-        )
+        typer.echo(first_start_banner(password, token, url=client_url(host, port)))
     if workers > 1:
         # Each worker imports the factory named here and builds its own runtime (see
         # app.worker_app): whether it runs an engine is in the name, not in os.environ.
@@ -80,6 +70,33 @@ def serve(
     gc.freeze()
     uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=30)
     runtime.close()  # finish queued intake work before the process ends
+
+
+def client_url(host: str, port: int) -> str:
+    """Return the URL a client on this machine uses to reach a server listening on `host`."""
+    if host in ("0.0.0.0", "::", ""):  # every interface: loopback is one of them
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def first_start_banner(password: str, token: str, *, url: str, command: str | None = None) -> str:
+    """Return what the first start on an empty database prints: the admin's secrets and what next.
+
+    Every command in it runs as printed from the directory the server was started in:
+    `command` is how that shell reaches warroom (`.venv/bin/warroom` after `make run`).
+    """
+    warroom = command or warroom_command()
+    return (
+        "\nwarroom: this is a new database, so an admin user was created.\n"
+        f"  user: admin    password: {password}\n"
+        f"  API token (shown only this once): {token}\n\n"
+        "Use the CLI against this server with:\n"
+        f"  export WARROOM_URL={url}\n"
+        f"  export WARROOM_TOKEN={token}\n"
+        f"  {warroom} incident list\n"
+        f"Lost the token? `{warroom} tokens create admin` makes another.\n"
+        f"API explorer: {url}/docs\n"
+    )
 
 
 def reload_on_sighup(runtime: "Runtime") -> "threading.Thread":

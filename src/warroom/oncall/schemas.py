@@ -45,6 +45,7 @@ class ShiftOut(BaseModel):
     """One shift of one person."""
 
     schedule: str
+    timezone: str = Field(description="The schedule's IANA time zone; its handoffs follow it.")
     layer: str
     person: PersonRef
     start: datetime
