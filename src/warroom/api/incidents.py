@@ -82,7 +82,7 @@ def list_incidents(
         )
     severities = _split(severity)
     if severities:
-        from warroom.incidents.service import check_severity
+        from warroom.incidents.fields import check_severity
 
         severities = [check_severity(runtime.config(), s) for s in severities]
     filters = ListFilters(

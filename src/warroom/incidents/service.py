@@ -13,10 +13,10 @@ from warroom.core.ids import incident_number
 from warroom.core.text import slugify
 from warroom.incidents import checklists, timeline
 from warroom.incidents.actor import Actor
+from warroom.incidents.fields import check_fields, higher_severity
 from warroom.incidents.lifecycle import Move, Rules
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.states import ACTION_TARGET, check_action, check_not_closed
-from warroom.organisation import check_person
 from warroom.storage.counters import next_value
 
 if TYPE_CHECKING:
@@ -60,57 +60,6 @@ def get(session: Session, ref: str | int, *, for_update: bool = False) -> Incide
     return incident
 
 
-def check_severity(config: WarroomConfig, severity: str) -> str:
-    """Return the severity id for `SEV-1`, `sev1`, `1` or its name (`critical`), else Invalid."""
-    normalised = severity.strip().upper().replace(" ", "")
-    if normalised.isdigit():
-        normalised = "SEV-" + normalised
-    elif normalised.startswith("SEV") and not normalised.startswith("SEV-"):
-        normalised = "SEV-" + normalised[3:]
-    if normalised in config.severities:
-        return normalised
-    by_name = {level.name.casefold(): key for key, level in config.severities.items()}
-    if severity.strip().casefold() in by_name:
-        return by_name[severity.strip().casefold()]
-    known = ", ".join(f"{k} ({v.name})" for k, v in config.severities.items())
-    raise Invalid(f"unknown severity {severity!r}; use one of {known}", {"field": "severity"})
-
-
-def higher_severity(first: str, second: str) -> str:
-    """Return the more severe of two severities (`SEV-1` is the most severe)."""
-    return min(first, second, key=lambda severity: int(severity.removeprefix("SEV-")))
-
-
-def _check_fields(config: WarroomConfig, values: dict[str, Any]) -> dict[str, Any]:
-    """Validate configuration-dependent fields; return them normalised."""
-    out = dict(values)
-    if out.get("severity") is not None:
-        out["severity"] = check_severity(config, out["severity"])
-    if out.get("incident_type") is not None and config.incident_type(out["incident_type"]) is None:
-        known = ", ".join(t.id for t in config.incident_types)
-        raise Invalid(
-            f"unknown incident type {out['incident_type']!r}; use one of {known}",
-            {"field": "incident_type"},
-        )
-    if (
-        out.get("service") is not None
-        and config.services
-        and config.service(out["service"]) is None
-    ):
-        known = ", ".join(s.id for s in config.services)
-        raise Invalid(
-            f"unknown service {out['service']!r}; use one of {known}", {"field": "service"}
-        )
-    if out.get("commander") is not None:
-        check_person(config.people, out["commander"], field="commander")
-    if out.get("priority") is not None and out["priority"] not in config.priorities:
-        known = ", ".join(config.priorities)
-        raise Invalid(
-            f"unknown priority {out['priority']!r}; use one of {known}", {"field": "priority"}
-        )
-    return out
-
-
 def declare(
     session: Session,
     *,
@@ -134,7 +83,7 @@ def declare(
     """Open a new incident in `detected`, with its checklist and first timeline event."""
     type_id = incident_type or "default"
     type_config = config.incident_type(type_id)
-    fields = _check_fields(
+    fields = check_fields(
         config, {"severity": severity, "incident_type": type_id, "service": service}
     )
     if fields["severity"] is None:
@@ -216,7 +165,7 @@ def update(
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}", {"fields": sorted(unknown)})
     check_not_closed(incident.ref, incident.status, "its fields are frozen")
-    changes = _check_fields(config, {k: v for k, v in changes.items() if v is not None})
+    changes = check_fields(config, {k: v for k, v in changes.items() if v is not None})
     if "started_at" in changes and changes["started_at"] > incident.detected_at:
         raise Invalid("started_at must not be after detected_at", {"field": "started_at"})
     changed = []
