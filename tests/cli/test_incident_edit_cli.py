@@ -77,11 +77,16 @@ def test_false_alarm_and_waiver_from_the_cli(cli: Cli, tokens: dict[str, str]) -
     assert "is now closed" in ok(cli("close", "INC-1"))
 
     ok(cli("declare", "Checkout is down", "--severity", "SEV-1"))
+    ok(cli("handoff", "INC-2", "admin"))
+    ok(cli("edit", "INC-2", "--severity", "SEV-3"))
     ok(cli("resolve", "INC-2", "--skip-verification", "checked by hand"))
+    line = error(cli("close", "INC-2"))
+    assert "needs its postmortem done before it closes (it was SEV-1 at its worst)" in line
     line = error(cli("close", "INC-2", "--waive-postmortem", "reviewed with INC-1"), 1)
     assert "only an admin can waive" in line
     out = ok(cli("close", "INC-2", "--waive-postmortem", "reviewed", token=tokens["admin"]))
     assert "is now closed" in out
+    assert "proposed as Incident Commander" not in out  # a pending handoff is moot once closed
     texts = [event["text"] for event in show(cli, "INC-2")["timeline"]]
     assert "Postmortem waived by ada: reviewed" in texts
 

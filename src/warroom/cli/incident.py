@@ -87,8 +87,10 @@ def _in_cli_terms(exc: "ApiError") -> str | None:
         if status is None:
             return f"{ref} needs a postmortem before it closes: resolve it first, then write it"
         due = f" (due {str(details['due_at'])[:10]})" if details.get("due_at") else ""
+        worst = details.get("peak_severity")
+        owed = f" (it was {worst} at its worst)" if worst != details.get("severity") else ""
         return (
-            f"{ref} needs its postmortem done before it closes; it is "
+            f"{ref} needs its postmortem done before it closes{owed}; it is "
             f"{str(status).replace('_', ' ')}{due}. Write it with `warroom postmortem edit "
             f"{ref}` (summary, root cause, at least one why) and set `status: done`, then close."
         )
@@ -133,7 +135,7 @@ def _request(
 def _say_pending_commander(detail: dict[str, Any]) -> None:
     """Say so when a new Incident Commander waits to accept (a handoff is never silent)."""
     pending, ref = detail.get("pending_commander"), detail["ref"]
-    if not pending:
+    if not pending or detail.get("status") == "closed":  # closed is final: nothing to accept
         return
     current = detail.get("commander") or "nobody"
     typer.echo(

@@ -303,7 +303,7 @@ class TimelinePage(BaseModel):
 def notices(incident: Incident) -> list[str]:
     """Return what a person should know about the incident's state that its fields hide."""
     found = []
-    if incident.pending_commander:
+    if incident.pending_commander and incident.status != "closed":  # closed: moot
         path = f"/api/v1/incidents/{incident.ref}/commander"
         found.append(
             f"{incident.pending_commander} is proposed as Incident Commander; "

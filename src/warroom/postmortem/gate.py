@@ -57,6 +57,8 @@ def check_close(session: Session, *, config: WarroomConfig, incident: Incident) 
         f"status to done (PUT /api/v1/incidents/{incident.ref}/postmortem)",
         {
             "ref": incident.ref,
+            "severity": incident.severity,
+            "peak_severity": incident.peak_severity,
             "postmortem_status": postmortem.status,
             "due_at": postmortem.due_at.isoformat() if postmortem.due_at else None,
         },
