@@ -244,10 +244,14 @@ def test_config_check_counts_in_words(tmp_path: Path) -> None:
     path.write_text(
         "people:\n  - {id: lena, name: Lena, email: lena@example.com}\n"
         "services:\n  - {id: checkout}\n"
+        "escalation_policies:\n  - id: ops\n    steps: [{after: 0m, notify: [person:lena]}]\n"
+        "integrations:\n  smtp: {host: 127.0.0.1, from: warroom@example.com}\n"
     )
     result = CliRunner().invoke(app, ["config", "check", str(path)])
     assert result.exit_code == 0, result.output
     assert "1 service, 1 person, 0 teams" in result.stdout
+    # Outgoing integrations count too: SMTP alone is one.
+    assert "1 escalation policy, 0 routes, 1 integration" in result.stdout
     assert "1 services" not in result.stdout
 
 

@@ -175,9 +175,9 @@ def config_check(
     with errors_as_exit():
         config = load_config(target)
     where = str(target) if target else "built-in defaults (no warroom.yaml)"
+    # Every integration counts, intake and outgoing alike (SMTP alone is one integration).
     integrations = sum(
-        len(config.integrations.configured(kind))
-        for kind in ("alertmanager", "webhook", "grafana", "pagerduty", "jira", "slack")
+        len(config.integrations.configured(kind)) for kind in type(config.integrations).model_fields
     )
     counted = [
         (len(config.severities), "severity", "severities"),
@@ -186,6 +186,7 @@ def config_check(
         (len(config.people), "person", "people"),
         (len(config.teams), "team", "teams"),
         (len(config.schedules), "schedule", "schedules"),
+        (len(config.escalation_policies), "escalation policy", "escalation policies"),
         (len(config.routes), "route", "routes"),
         (integrations, "integration", "integrations"),
     ]
