@@ -4,23 +4,18 @@ explorer (Swagger UI) renders in Chromium with the network closed but for loopba
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import fastapi.routing
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.conftest import need
 from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Attributes that make a browser fetch something, or send the reader somewhere.
 LINKING = {"src", "href", "action", "formaction", "poster", "srcset", "data"}
@@ -28,14 +23,6 @@ CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)""")
 ABSOLUTE = re.compile(r"""(?:https?:)?//[^\s'"`)<>]+""")
 # What a parameter in a route's path is filled with when the pages are walked.
 SAMPLE = {"ref": "INC-1"}
-
-
-@pytest.fixture
-def database_url(tmp_path: Path, sqlite_template: Path) -> str:
-    """SQLite only: which hosts a page refers to does not depend on the backend."""
-    path = tmp_path / "warroom.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 class References(HTMLParser):
@@ -132,23 +119,6 @@ def test_no_page_refers_to_another_host(
             assert len(answer.content) > 100_000  # the real bundle, not a stub
     # ReDoc fetches its logo from cdn.redoc.ly whatever it is told: it is not served.
     assert client.get("/redoc").status_code == 404
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Debian Chromium for the module (Playwright never downloads a browser here)."""
-    need(
-        shutil.which("chromium") is not None or Path("/usr/bin/chromium").exists(),
-        "Chromium is not installed (apt-get install chromium)",
-    )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--disable-gpu", "--disable-quic", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
 
 
 def open_offline(browser: Browser, url: str) -> tuple[Page, list[str], list[str]]:

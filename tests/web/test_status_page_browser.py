@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from tests.conftest import need
 from tests.status.conftest import COMPONENTS, declare
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.runtime import Runtime
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 # A long unbroken address is what people paste into titles; it must wrap, not widen the page.
 LONG = "https://payments.example.com/v1/charges/eu-west-1/timeouts-after-deploy-2026-03-02"
 LATEST = "A fix is deployed; we are watching error rates."
-
-
-@pytest.fixture
-def database_url(tmp_path: Path, sqlite_template: Path) -> str:
-    """SQLite only: what the browser sees does not depend on the backend (tests/status does)."""
-    path = tmp_path / "warroom.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -76,24 +63,6 @@ def site(live_server: str, runtime: Runtime, tokens: dict[str, str], clock: Froz
             components={"login": "major_outage"},
         )
     return live_server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Debian Chromium for the module (Playwright never downloads a browser here)."""
-    need(
-        shutil.which("chromium") is not None or Path("/usr/bin/chromium").exists(),
-        "Chromium is not installed (apt-get install chromium)",
-    )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            # The machine's network is closed: keep Chromium from calling home at all.
-            args=["--disable-gpu", "--disable-quic", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
 
 
 def open_page(browser: Browser, url: str, viewport: ViewportSize) -> tuple[Page, list[str]]:
