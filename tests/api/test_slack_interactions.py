@@ -195,8 +195,8 @@ def test_other_interactions_and_buttons_do_nothing(
     client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
 ) -> None:
     events = len(timeline(api))
-    view = {"type": "view_submission", "user": {"id": ALICE}, "view": {}}
-    assert "does not handle view_submission" in press(client, clock, view).json()["text"]
+    shortcut = {"type": "shortcut", "user": {"id": ALICE}, "callback_id": "x"}
+    assert "does not handle shortcut" in press(client, clock, shortcut).json()["text"]
     link = press(client, clock, payload("open_in_browser")).json()
     assert link == {"response_type": "ephemeral", "text": "Nothing to do for this button."}
     assert len(timeline(api)) == events

@@ -14,6 +14,8 @@ or answer only after the client has given up.
         slack.hang(seconds=30)                 # calls during 30 s answer after the timeout
         slack.recover()                        # answer normally again
         slack.messages("#incident-response")   # what was posted there, in order
+        slack.views                            # the modals opened (views.open), in order
+        slack.expire("123.456.abc")            # that trigger_id answers expired_trigger_id
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ BOT_USER = "U0BOTWARRM"
 _NAME = re.compile(r"[a-z0-9_-]+")
 _USER = re.compile(r"[UW][A-Z0-9]{2,}")
 _TYPES = {"public_channel", "private_channel", "mpim", "im"}
+_TRIGGER = re.compile(r"\d+\.\d+\.[0-9a-f]+")  # Slack's documented form: 132456.7890123.abcdef
 
 
 @dataclass
@@ -105,6 +108,9 @@ class SlackServer:
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
         self._posted: list[dict[str, Any]] = []
+        self.views: list[dict[str, Any]] = []  # {"trigger_id": …, "view": …} per views.open
+        self._triggers_used: set[str] = set()
+        self._triggers_expired: set[str] = set()
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -215,6 +221,11 @@ class SlackServer:
             if channel and wanted is None:
                 return []
             return [m for m in self._posted if wanted is None or m["channel"] == wanted.id]
+
+    def expire(self, trigger_id: str) -> None:
+        """Make views.open with this trigger answer expired_trigger_id (it lives 3 s in Slack)."""
+        with self._lock:
+            self._triggers_expired.add(trigger_id)
 
     def keys(self, method: str = "chat.postMessage") -> list[str | None]:
         """Return the idempotency keys of the successful calls of `method`, in order."""
@@ -358,6 +369,26 @@ class SlackServer:
         self._posted.append({"channel": channel.id, **message})
         return {"ok": True, "channel": channel.id, "ts": ts, "message": message}
 
+    def _open_view(self, params: dict[str, Any]) -> dict[str, Any]:
+        trigger, view = str(params.get("trigger_id") or ""), params.get("view")
+        if isinstance(view, str):  # a form body carries the view as a JSON string
+            view = json.loads(view)
+        if not trigger:
+            return _error("invalid_arguments")
+        if not _TRIGGER.fullmatch(trigger):
+            return _error("invalid_trigger_id")
+        if trigger in self._triggers_expired:
+            return _error("expired_trigger_id")
+        if trigger in self._triggers_used:
+            return _error("exchanged_trigger_id")
+        if not _valid_modal(view):
+            return _error("invalid_arguments")
+        assert isinstance(view, dict)
+        self._triggers_used.add(trigger)
+        opened = {"id": f"V{next(self._ids):08d}", "team_id": "T0001", "state": {"values": {}}}
+        self.views.append({"trigger_id": trigger, "view": view})
+        return {"ok": True, "view": {**view, **opened}}
+
     def _lookup_id(self, ref: object) -> Channel | dict[str, Any]:
         if isinstance(ref, str) and _USER.fullmatch(ref):
             # A user id opens (or reuses) the app's direct message with that user, as in Slack.
@@ -381,7 +412,32 @@ _METHODS: dict[str, Callable[[SlackServer, dict[str, Any]], dict[str, Any]]] = {
     "conversations.list": SlackServer._list,
     "conversations.invite": SlackServer._invite,
     "chat.postMessage": SlackServer._post,
+    "views.open": SlackServer._open_view,
 }
+
+
+def _valid_modal(view: object) -> bool:
+    """Check a view against Slack's documented limits for a modal."""
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        return False
+    title, blocks = view.get("title"), view.get("blocks")
+    if not isinstance(title, dict) or title.get("type") != "plain_text":
+        return False
+    if not 0 < len(str(title.get("text") or "")) <= 24:
+        return False
+    for key in ("submit", "close"):
+        text = view.get(key)
+        if text is not None and (not isinstance(text, dict) or len(str(text.get("text"))) > 24):
+            return False
+    if len(str(view.get("callback_id") or "")) > 255:
+        return False
+    if len(str(view.get("private_metadata") or "")) > 3000:
+        return False
+    return (
+        isinstance(blocks, list)
+        and len(blocks) <= 100
+        and all(isinstance(b, dict) and b.get("type") for b in blocks)
+    )
 
 
 def _error(code: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from tests.notify.slack_server import BOT_USER, TOKEN, SlackServer
 from warroom.notify.ports import Chat, DeliveryError, IncidentCard
 from warroom.notify.slack import SlackChat, channel_name
-from warroom.notify.slack_blocks import ACKNOWLEDGE, RESOLVE, card_blocks
+from warroom.notify.slack_blocks import ACKNOWLEDGE, RESOLVE, STATUS_UPDATE, card_blocks
 from warroom.notify.slack_config import SlackConfig
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -282,9 +282,12 @@ def test_post_with_card(slack: SlackServer, chat: SlackChat) -> None:
     actions = blocks[-1]
     assert actions["type"] == "actions"
     buttons = {b["action_id"]: b for b in actions["elements"]}
-    assert set(buttons) == {ACKNOWLEDGE, RESOLVE}
+    assert [b["action_id"] for b in actions["elements"]] == [ACKNOWLEDGE, STATUS_UPDATE, RESOLVE]
     assert all(b["value"] == "42" and b["type"] == "button" for b in buttons.values())
     assert "confirm" in buttons[RESOLVE]
+    # The form it opens asks before posting; a confirmation dialog first would be one too many.
+    assert buttons[STATUS_UPDATE]["text"]["text"] == "Status update"
+    assert "confirm" not in buttons[STATUS_UPDATE]
 
 
 def test_post_plain_text_to_a_channel_id(slack: SlackServer, chat: SlackChat) -> None:

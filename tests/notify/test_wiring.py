@@ -34,7 +34,7 @@ from tests.notify.zoom_server import ZoomServer
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.notify import webhook
-from warroom.notify.slack_blocks import ACKNOWLEDGE, RESOLVE
+from warroom.notify.slack_blocks import ACKNOWLEDGE, RESOLVE, STATUS_UPDATE
 from warroom.runtime import Runtime
 
 try:
@@ -252,7 +252,11 @@ def test_public_sev1_reaches_every_vendor_over_the_wire(
     assert "UCAROL1" in channel.members
     posted = vendors.slack.messages(channel.id)
     cards = [m for m in posted if buttons(m)]
-    assert cards and buttons(cards[0]) == {ACKNOWLEDGE: str(n), RESOLVE: str(n)}
+    assert cards and buttons(cards[0]) == {
+        ACKNOWLEDGE: str(n),
+        STATUS_UPDATE: str(n),
+        RESOLVE: str(n),
+    }
     creates = [c for c in vendors.slack.calls if c.method == "conversations.create"]
     invite = [c for c in vendors.slack.calls if c.method == "conversations.invite"]
     assert [c.outcome for c in creates] == ["ok"] and invite[0].params["channel"] == channel.id

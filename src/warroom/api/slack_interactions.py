@@ -1,4 +1,4 @@
-"""Slack interactions: the Acknowledge and Resolve buttons of warroom's incident cards."""
+"""Slack interactions: the buttons of warroom's incident cards and the status update form."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from warroom.api import slack_status
 from warroom.api.deps import RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
-from warroom.api.intake import Rejected, _body, _guarded, _instances, _reject, _unauthorized
+from warroom.api.intake import _body, _guarded, _instances, _unauthorized
+from warroom.api.slack_status import StatusForm, malformed
 from warroom.core.errors import WarroomError
 from warroom.detection.sources import slack
 from warroom.incidents.actor import Actor
 from warroom.incidents.schemas import IncidentDetail
-from warroom.notify.slack_blocks import ACKNOWLEDGE, ACTIONS
+from warroom.notify.slack_blocks import ACKNOWLEDGE, ACTIONS, STATUS_UPDATE
 from warroom.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], responses=ERROR_RESPONSES)
@@ -31,44 +33,54 @@ class ButtonPress:
     user_id: str
     action_id: str
     number: int
+    trigger_id: str = ""  # lets warroom open a form (a modal) for the presser, within 3 s
 
 
-def _malformed(message: str) -> Rejected:
-    return _reject(SOURCE, "malformed", 400, "malformed", message)
+def parse_interaction(body: bytes) -> ButtonPress | StatusForm | str | None:
+    """Read Slack's `payload=<json>` form: a button press or a submitted form of warroom's.
 
-
-def parse_interaction(body: bytes) -> ButtonPress | str:
-    """Read Slack's `payload=<json>` form: a warroom button press, or why there is nothing to do."""
+    A str says why there is nothing to do; None is a submitted view that is not warroom's.
+    """
     try:
         form = parse_qs(body.decode("utf-8"), strict_parsing=True, max_num_fields=16)
     except (UnicodeDecodeError, ValueError):
-        raise _malformed("the body must be a form with one field, payload (JSON)") from None
+        raise malformed("the body must be a form with one field, payload (JSON)") from None
     values = form.get("payload")
     if not values or len(values) != 1:
-        raise _malformed("the form must have exactly one payload field (Slack's interaction JSON)")
+        raise malformed("the form must have exactly one payload field (Slack's interaction JSON)")
     try:
         payload = json.loads(values[0])
     except ValueError as exc:
-        raise _malformed(f"payload is not valid JSON: {exc}") from None
+        raise malformed(f"payload is not valid JSON: {exc}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-        raise _malformed("payload must be a JSON object with a type")
-    if payload["type"] != "block_actions":
+        raise malformed("payload must be a JSON object with a type")
+    if payload["type"] not in ("block_actions", "view_submission"):
         # Slack marks a non-200 as failed in the user's face; say politely it is not ours.
         return f"warroom does not handle {payload['type'][:40]} interactions."
     user = payload.get("user")
     actions = payload.get("actions")
     if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
-        raise _malformed("payload.user.id is missing")
+        raise malformed("payload.user.id is missing")
+    if payload["type"] == "view_submission":
+        return slack_status.parse_submission(payload, user["id"])
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
-        raise _malformed("payload.actions must list the action that was taken")
+        raise malformed("payload.actions must list the action that was taken")
     action = actions[0]  # Slack sends one block_actions payload per click
     action_id = action.get("action_id")
     if action_id not in ACTIONS:
         return "Nothing to do for this button."  # e.g. a link button; not warroom's
     value = action.get("value")
     if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 9:
-        raise _malformed(f"the {action_id} button's value must be an incident number")
-    return ButtonPress(user_id=user["id"], action_id=str(action_id), number=int(value))
+        raise malformed(f"the {action_id} button's value must be an incident number")
+    trigger = payload.get("trigger_id")
+    if action_id == STATUS_UPDATE and (not isinstance(trigger, str) or not trigger):
+        raise malformed("payload.trigger_id is missing: Slack sends one with every click")
+    return ButtonPress(
+        user_id=user["id"],
+        action_id=str(action_id),
+        number=int(value),
+        trigger_id=trigger if isinstance(trigger, str) else "",
+    )
 
 
 def _ephemeral(text: str) -> dict[str, str]:
@@ -113,21 +125,35 @@ def _acknowledged(detail: IncidentDetail, person: str) -> str:
 
 @router.post(
     "/intake/slack/interactions",
-    summary="Slack interactivity: the Acknowledge and Resolve buttons (v0 signature)",
+    summary="Slack interactivity: the card buttons and the status update form (v0 signature)",
 )
 async def slack_interactions(request: Request, runtime: RuntimeDep) -> Any:
-    """Acknowledge or resolve an incident from the buttons of its Slack card."""
+    """Acknowledge, resolve or post a status update from an incident's Slack card."""
 
-    async def handle() -> dict[str, str]:
+    async def handle() -> Any:
         instances = _instances(runtime, SOURCE)
         body = await _body(request, SOURCE, runtime.config().detection.max_body_bytes)
         secret = instances[0].signing_secret.get_secret_value()
         if not slack.verify(body, request.headers, secret, runtime.clock.now()):
             raise _unauthorized(SOURCE, "missing, stale or wrong X-Slack-Signature")
         press = parse_interaction(body)
+        if press is None:
+            return Response(status_code=200)  # an empty 200 closes a view that is not ours
         if isinstance(press, str):
             return _ephemeral(press)
         # The flows use the database synchronously: keep them off the event loop.
+        if isinstance(press, StatusForm):
+            errors = await run_in_threadpool(slack_status.submit, runtime, press)
+            return Response(status_code=200) if errors is None else errors
+        if press.action_id == STATUS_UPDATE:
+            problem = await run_in_threadpool(
+                slack_status.open_form,
+                runtime,
+                user_id=press.user_id,
+                number=press.number,
+                trigger_id=press.trigger_id,
+            )
+            return Response(status_code=200) if problem is None else _ephemeral(problem)
         return _ephemeral(await run_in_threadpool(_press, runtime, press))
 
     return await _guarded(handle)

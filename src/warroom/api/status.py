@@ -7,6 +7,8 @@ from fastapi import APIRouter, Request, Response, status
 from warroom.api.deps import Responder, RuntimeDep, Viewer, actor_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.incidents import service as incidents
+from warroom.incidents.actor import Actor
+from warroom.runtime import Runtime
 from warroom.status import service
 from warroom.status.schemas import (
     PublicStatus,
@@ -29,7 +31,30 @@ def post_update(
     ref: str, body: StatusUpdateCreate, request: Request, runtime: RuntimeDep, principal: Responder
 ) -> StatusUpdateOut:
     """Post a status update (public ones show on /status); it lands on the timeline too."""
-    actor = actor_of(principal, request)
+    return post_status_update(
+        runtime,
+        ref,
+        actor=actor_of(principal, request),
+        status=body.status,
+        body=body.body,
+        components=dict(body.components),
+        public=body.public,
+        public_title=body.public_title,
+    )
+
+
+def post_status_update(
+    runtime: Runtime,
+    ref: str,
+    *,
+    actor: Actor,
+    status: str,
+    body: str,
+    components: dict[str, str],
+    public: bool,
+    public_title: str | None,
+) -> StatusUpdateOut:
+    """Post an update in one transaction, then refresh the runbook file (the API and Slack)."""
     with runtime.db.transaction() as session:
         incident = incidents.get(session, ref, for_update=True)
         row = service.post_update(
@@ -37,11 +62,11 @@ def post_update(
             config=runtime.config().status_page,
             incident=incident,
             author=actor.name,
-            status=body.status,
-            body=body.body,
-            components=dict(body.components),
-            public=body.public,
-            public_title=body.public_title,
+            status=status,
+            body=body,
+            components=components,
+            public=public,
+            public_title=public_title,
             now=runtime.clock.now(),
             source=actor.source,
         )

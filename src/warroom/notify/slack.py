@@ -1,4 +1,4 @@
-"""Slack through slack_sdk's WebClient: incident channels, invitations and incident cards."""
+"""Slack through slack_sdk's WebClient: incident channels, invitations, cards and modals."""
 
 from __future__ import annotations
 
@@ -148,6 +148,16 @@ class SlackChat:
             ),
         )
         return str(response["ts"])
+
+    def open_view(self, *, trigger_id: str, view: dict[str, Any]) -> str:
+        """Open a modal for the user whose click gave `trigger_id`; return the view's id.
+
+        A trigger lives 3 seconds and serves once: call this while answering that click.
+        """
+        response = self._call(
+            "views.open", lambda: self._client.views_open(trigger_id=trigger_id, view=view)
+        )
+        return str((response.get("view") or {}).get("id") or "")
 
     def _channel_id(self, channel: str) -> str:
         """Return the id of `#name` (conversations.invite takes ids only); ids pass through."""

@@ -9,7 +9,8 @@ from warroom.notify.ports import IncidentCard
 
 ACKNOWLEDGE = "warroom_acknowledge"
 RESOLVE = "warroom_resolve"
-ACTIONS = (ACKNOWLEDGE, RESOLVE)
+STATUS_UPDATE = "warroom_status_update"  # opens the status update form (slack_views.py)
+ACTIONS = (ACKNOWLEDGE, STATUS_UPDATE, RESOLVE)
 # Slack's documented limits: a header's text 150 characters, a section's 3000, a field's 2000.
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
@@ -92,7 +93,7 @@ def _links(card: IncidentCard) -> list[str]:
 
 
 def action_block(number: int) -> Block:
-    """Return the actions block with Acknowledge and Resolve; each button's value is the number."""
+    """Return the actions block: Acknowledge, Status update, Resolve; each value is the number."""
     value = str(number)
     return {
         "type": "actions",
@@ -103,6 +104,12 @@ def action_block(number: int) -> Block:
                 "action_id": ACKNOWLEDGE,
                 "text": _plain("Acknowledge"),
                 "style": "primary",
+                "value": value,
+            },
+            {
+                "type": "button",
+                "action_id": STATUS_UPDATE,
+                "text": _plain("Status update"),
                 "value": value,
             },
             {
