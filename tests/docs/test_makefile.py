@@ -36,12 +36,17 @@ def _age(path: Path, seconds: int) -> None:
 def planned(checkout: Path, target: str) -> list[str]:
     """Return the commands `make TARGET` would run (`make -n`), one per line."""
     answer = subprocess.run(
-        ["make", "-n", target],
+        ["make", "-n", "--no-print-directory", target],
         cwd=checkout,
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "MAKEFLAGS": ""},
+        # Under `make test` the suite inherits make's level: a sub-make would announce
+        # "Entering/Leaving directory" lines that are not commands.
+        env={
+            **{k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MFLAGS")},
+            "MAKEFLAGS": "",
+        },
     )
     assert answer.returncode == 0, answer.stderr
     return [line.strip() for line in answer.stdout.splitlines()]
