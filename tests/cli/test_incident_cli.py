@@ -29,7 +29,7 @@ runner = CliRunner()
 COMMANDS = ["declare", "list", "show", "ack", "triage", "mitigate", "resolve", "close", "reopen"]
 COMMANDS += ["note", "severities", "handoff", "accept", "decline", "role"]
 COMMANDS += ["status-update", "status-updates"]
-COMMANDS += ["action", "edit"]
+COMMANDS += ["action", "edit", "grant"]
 COMMANDS += ["checklist", "check", "skip", "assign-item"]
 # Wide and colourless, so Rich output can be matched as plain text.
 PLAIN = {"COLUMNS": "200", "FORCE_COLOR": None, "TTY_COMPATIBLE": None}

@@ -114,3 +114,16 @@ def test_show_says_the_worst_severity_and_the_notices(cli: Cli) -> None:
     out = ok(cli("show", "INC-1"))
     assert "at its worst" in out and "SEV-1" in out
     assert "! Ended as a false alarm: a synthetic check misfired" in out
+
+
+def test_grant_from_the_cli(cli: Cli, tokens: dict[str, str]) -> None:
+    ok(cli("declare", "Customer data exposed", "--type", "security", token=tokens["admin"]))
+    result = cli("show", "INC-1", token=tokens["viewer"])
+    assert result.exit_code == 1 and "no incident INC-1" in result.stderr
+    blank = cli("grant", "INC-1", "vic", "--reason", " ", token=tokens["admin"])
+    assert blank.exit_code == 2
+    out = ok(cli("grant", "INC-1", "vic", "--reason", "legal needs it", token=tokens["admin"]))
+    assert out.strip() == "vic can now see INC-1 (restricted)"
+    assert data(cli("show", "INC-1", "--json", token=tokens["viewer"]))["ref"] == "INC-1"
+    # rita, a responder who is no participant, still does not see it.
+    assert "no incident INC-1" in cli("show", "INC-1", token=tokens["responder"]).stderr

@@ -294,3 +294,23 @@ def test_config_check_names_whom_no_channel_reaches(tmp_path: Path) -> None:
         "no channel can reach them (they have no e-mail address under people:; "
         "no Slack configured)",
     ]
+
+
+def test_config_check_warns_of_an_access_team_that_does_not_exist(tmp_path: Path) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text(
+        "people:\n  - {id: lena, name: Lena, email: lena@example.com}\n"
+        "teams:\n  - {id: secops, members: [lena]}\n"
+    )
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert "access" not in result.stderr  # the built-in types: a safe default, not a mistake
+    path.write_text(
+        path.read_text()
+        + "incident_types:\n  - {id: security, restricted: true, access_teams: [security]}\n"
+    )
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: incident type 'security' lets team 'security' see its restricted incidents, "
+        "but there is no such team under teams: only admins and participants will see them"
+    ) in result.stderr

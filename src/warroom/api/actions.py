@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
-from warroom.api.deps import Responder, RuntimeDep, Viewer, actor_of
+from warroom.api.deps import Responder, RuntimeDep, Viewer, VisibleIncident, actor_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.errors import ActionTimedOut
 from warroom.mitigation.action_flows import run_action
@@ -16,7 +16,12 @@ ActionName = Annotated[str, Path(max_length=64, description="The action's name i
 
 list_router = APIRouter(prefix="/api/v1/actions", tags=["actions"], responses=ERROR_RESPONSES)
 # Registered before the incidents router: its POST /{ref}/{action} would catch these paths.
-run_router = APIRouter(prefix="/api/v1/incidents", tags=["actions"], responses=ERROR_RESPONSES)
+run_router = APIRouter(
+    prefix="/api/v1/incidents",
+    tags=["actions"],
+    responses=ERROR_RESPONSES,
+    dependencies=[VisibleIncident],
+)
 
 
 @list_router.get("", response_model=ActionList)

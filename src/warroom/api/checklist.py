@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
-from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, actor_of
+from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, VisibleIncident, actor_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.incidents import service as incidents
 from warroom.mitigation import checklist
@@ -15,7 +15,12 @@ from warroom.mitigation.checklist import ChecklistChange, ChecklistChangeOut, Ch
 ItemId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The item's id (from GET)")]
 
 # Registered before the incidents router, like every router under /api/v1/incidents/{ref}/….
-router = APIRouter(prefix="/api/v1/incidents", tags=["checklists"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1/incidents",
+    tags=["checklists"],
+    responses=ERROR_RESPONSES,
+    dependencies=[VisibleIncident],
+)
 
 
 @router.get("/{ref}/checklist", response_model=ChecklistOut)

@@ -12,6 +12,7 @@ from warroom.auth import service as auth
 from warroom.auth.service import Principal
 from warroom.core.errors import Unauthorized
 from warroom.incidents.actor import Actor
+from warroom.incidents.visibility import Access, access_for
 from warroom.runtime import Runtime
 
 # Ids and cursors above this cannot exist (32-bit integer columns) and would overflow them.
@@ -67,3 +68,24 @@ def actor_of(principal: Principal, request: Request) -> Actor:
     if source not in ("api", "cli", "web", "demo"):
         source = "api"
     return Actor(name=principal.name, source=source, role=principal.role)
+
+
+def access_of(principal: Principal, runtime: Runtime) -> Access:
+    """Return who is asking, with their teams, for the visibility rule."""
+    return access_for(runtime.config(), user=principal.name, role=principal.role)
+
+
+def incident_visible(
+    request: Request, runtime: RuntimeDep, principal: Annotated[Principal, Depends(_principal)]
+) -> None:
+    """Answer 404 on any `…/incidents/{ref}/…` route when the caller may not see `ref`.
+
+    Every router of per-incident routes carries this: one place decides, before the route
+    reads or changes anything (ADR 008).
+    """
+    ref = request.path_params.get("ref")
+    if ref is not None:
+        runtime.flows.check_visible(ref, access_of(principal, runtime))
+
+
+VisibleIncident = Depends(incident_visible)

@@ -6,8 +6,17 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request, status
+from pydantic import Field
 
-from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, actor_of
+from warroom.api.deps import (
+    DB_INT_MAX,
+    Responder,
+    RuntimeDep,
+    Viewer,
+    VisibleIncident,
+    access_of,
+    actor_of,
+)
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
@@ -27,7 +36,12 @@ from warroom.incidents.schemas import (
 )
 from warroom.incidents.states import OPEN_STATUSES, STATUSES
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1/incidents",
+    tags=["incidents"],
+    responses=ERROR_RESPONSES,
+    dependencies=[VisibleIncident],
+)
 Action = Literal["triage", "mitigate", "resolve", "close", "reopen"]
 
 
@@ -52,7 +66,7 @@ def declare(
 @router.get("", response_model=IncidentPage)
 def list_incidents(
     runtime: RuntimeDep,
-    _principal: Viewer,
+    principal: Viewer,
     status_: Annotated[
         list[str] | None,
         Query(
@@ -92,7 +106,9 @@ def list_incidents(
         incident_type=type_,
         since=ensure_utc(since) if since else None,
     )
-    items, next_cursor = runtime.flows.page(filters=filters, limit=limit, cursor=cursor)
+    items, next_cursor = runtime.flows.page(
+        access=access_of(principal, runtime), filters=filters, limit=limit, cursor=cursor
+    )
     return IncidentPage(items=items, next_cursor=next_cursor)
 
 
@@ -150,6 +166,27 @@ def add_note(
     at = ensure_utc(body.at) if body.at else None
     return runtime.flows.note(
         ref, actor=actor_of(principal, request), text=body.text, at=at, key_event=body.key_event
+    )
+
+
+class AccessGrant(Input):
+    """Let someone into a restricted incident."""
+
+    person: PersonId
+    reason: Annotated[Reason, Field(min_length=1)]
+
+
+@router.post("/{ref}/access", response_model=IncidentDetail)
+def grant_access(
+    ref: str, body: AccessGrant, request: Request, runtime: RuntimeDep, principal: Responder
+) -> IncidentDetail:
+    """Let a person into a restricted incident (admins, its access teams, its commander)."""
+    return runtime.flows.grant(
+        ref,
+        actor=actor_of(principal, request),
+        access=access_of(principal, runtime),
+        person=body.person,
+        reason=body.reason,
     )
 
 

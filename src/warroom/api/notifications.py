@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
-from warroom.api.deps import DB_INT_MAX, Admin, RuntimeDep, Viewer
+from warroom.api.deps import DB_INT_MAX, Admin, RuntimeDep, Viewer, VisibleIncident
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.errors import NotFound
 from warroom.escalation.models import Escalation
@@ -21,7 +21,12 @@ from warroom.notify.schemas import NotificationOut, NotificationPage
 router = APIRouter(
     prefix="/api/v1/notifications", tags=["notifications"], responses=ERROR_RESPONSES
 )
-escalations = APIRouter(prefix="/api/v1/incidents", tags=["escalation"], responses=ERROR_RESPONSES)
+escalations = APIRouter(
+    prefix="/api/v1/incidents",
+    tags=["escalation"],
+    responses=ERROR_RESPONSES,
+    dependencies=[VisibleIncident],
+)
 Status = Literal["pending", "sending", "sent", "failed", "dead", "cancelled"]
 Channel = Literal["chat", "email", "conference", "pager", "status_page", "webhook", "tracker"]
 

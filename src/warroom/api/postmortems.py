@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, actor_of
+from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, VisibleIncident, actor_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.postmortem import export
 from warroom.postmortem.schemas import (
@@ -19,7 +19,12 @@ from warroom.postmortem.schemas import (
 )
 
 # Registered before the incidents router: its POST /{ref}/{action} would catch these paths.
-router = APIRouter(prefix="/api/v1/incidents", tags=["postmortems"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1/incidents",
+    tags=["postmortems"],
+    responses=ERROR_RESPONSES,
+    dependencies=[VisibleIncident],
+)
 items_router = APIRouter(
     prefix="/api/v1/postmortems", tags=["postmortems"], responses=ERROR_RESPONSES
 )

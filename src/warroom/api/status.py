@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from warroom.api.deps import Responder, RuntimeDep, Viewer, actor_of
+from warroom.api.deps import Responder, RuntimeDep, Viewer, VisibleIncident, actor_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.incidents import service as incidents
 from warroom.incidents.actor import Actor
@@ -19,7 +19,10 @@ from warroom.status.schemas import (
 
 # Registered before the incidents router: its POST /{ref}/{action} would catch these paths.
 updates_router = APIRouter(
-    prefix="/api/v1/incidents", tags=["status updates"], responses=ERROR_RESPONSES
+    prefix="/api/v1/incidents",
+    tags=["status updates"],
+    responses=ERROR_RESPONSES,
+    dependencies=[VisibleIncident],
 )
 public_router = APIRouter(prefix="/api/v1", tags=["status page"])
 

@@ -96,7 +96,25 @@ def config_warnings(config: WarroomConfig) -> list[str]:
             "integrations.slack.bot_token nor integrations.smtp is configured: pages reach no one "
             "(the escalation still runs and shows on each incident)"
         )
-    return found + unreachable_warnings(config)
+    return found + _access_team_warnings(config) + unreachable_warnings(config)
+
+
+def _access_team_warnings(config: WarroomConfig) -> list[str]:
+    """Warn of access teams written in warroom.yaml that are not under `teams:`.
+
+    The built-in `security` type's team is left alone: without a `security` team only admins
+    and participants see security incidents, which is the safe default, not a mistake.
+    """
+    if not config.teams or "incident_types" not in config.model_fields_set:
+        return []
+    known = {team.id for team in config.teams}
+    return [
+        f"incident type {kind.id!r} lets team {team!r} see its restricted incidents, but "
+        "there is no such team under teams: only admins and participants will see them"
+        for kind in config.incident_types
+        for team in kind.access_teams
+        if team not in known
+    ]
 
 
 def _check_schedules(

@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import ensure_utc
 from warroom.escalation.config import EscalationPolicy
 from warroom.escalation.models import ACTIVE, Escalation
 from warroom.escalation.service import OnCall, StepState, advance
-from warroom.incidents.models import Incident, TimelineEvent
+from warroom.incidents.models import Incident, IncidentGrant, TimelineEvent
 from warroom.notify import outbox
 from warroom.notify.outbox import Message
 from warroom.storage import bulk
@@ -31,6 +32,7 @@ log = logging.getLogger("warroom.escalation")
 ESCALATIONS = cast(Table, Escalation.__table__)
 INCIDENTS = cast(Table, Incident.__table__)
 TIMELINE = cast(Table, TimelineEvent.__table__)
+GRANTS = cast(Table, IncidentGrant.__table__)
 CHUNK = 2500
 # Policies are pinned by a hash of their content, so a parsed version never goes stale.
 _POLICIES: dict[str, EscalationPolicy] = {}
@@ -203,6 +205,26 @@ def _write(session: Session, due: list[StepState], events: list[dict[str, Any]])
     else:
         bulk.executemany(connection, statement, rows)
     bulk.executemany(connection, insert(TIMELINE), events)
+    _let_in_paged(connection, events)
+
+
+def _let_in_paged(connection: Connection, events: list[dict[str, Any]]) -> None:
+    """Let the people paged for an incident see it, should it be (or become) restricted."""
+    rows = {
+        (event["incident_id"], person): event["at"]
+        for event in events
+        if event["kind"] == "paged"
+        for person in event["data"].get("people", [])
+    }
+    if not rows:
+        return
+    values = [
+        {"incident_id": incident_id, "person": person, "kind": "paged", "granted_at": at}
+        for (incident_id, person), at in rows.items()
+    ]
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    # Paged again in a later round: already in, nothing to add.
+    connection.execute(dialect.insert(GRANTS).on_conflict_do_nothing(), values)
 
 
 PG_UPDATE = """

@@ -31,6 +31,8 @@ class IncidentTypeConfig(BaseModel):
     template: str | None = None
     default_severity: str | None = None
     restricted: bool = False
+    # Teams whose members see every restricted incident of this type (security, say).
+    access_teams: list[str] = Field(default_factory=list)
 
 
 class ServiceConfig(BaseModel):
@@ -83,5 +85,6 @@ def default_incident_types() -> list[IncidentTypeConfig]:
             template="security-breach",
             default_severity="SEV-1",
             restricted=True,
+            access_teams=["security"],
         ),
     ]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
-from warroom.incidents import checklists, service, timeline
+from warroom.incidents import checklists, service, timeline, visibility
 from warroom.incidents.actor import Actor
 from warroom.incidents.lifecycle import Rules
 from warroom.incidents.models import ChecklistItem, Incident
@@ -26,6 +26,7 @@ from warroom.incidents.schemas import (
     TimelineEventOut,
 )
 from warroom.incidents.states import OPEN_STATUSES
+from warroom.incidents.visibility import Access
 from warroom.organisation import check_person
 from warroom.storage.db import Database
 
@@ -267,12 +268,42 @@ class IncidentFlows:
             return load_detail(session, service.get(session, ref))
 
     def page(
-        self, *, filters: ListFilters, limit: int, cursor: str | None
+        self, *, access: Access, filters: ListFilters, limit: int, cursor: str | None
     ) -> tuple[list[IncidentOut], str | None]:
-        """Return a page of incidents and the next cursor."""
+        """Return a page of the incidents `access` may see, and the next cursor."""
+        condition = visibility.visible(self.config(), access)
         with self.db.session() as session:
-            rows, next_cursor = list_incidents(session, filters=filters, limit=limit, cursor=cursor)
+            rows, next_cursor = list_incidents(
+                session, filters=filters, visible=condition, limit=limit, cursor=cursor
+            )
             return [IncidentOut.of(row) for row in rows], next_cursor
+
+    def check_visible(self, ref: str, access: Access) -> None:
+        """Raise NotFound unless the incident exists and `access` may see it."""
+        with self.db.session() as session:
+            incident = service.get(session, ref)
+            visibility.check_visible(session, self.config(), access, incident)
+
+    def grant(
+        self, ref: str, *, actor: Actor, access: Access, person: str, reason: str
+    ) -> IncidentDetail:
+        """Let `person` into a restricted incident, on the timeline; admins, the incident
+        type's access teams and its Incident Commander may."""
+        config = self.config()
+        with self.db.transaction() as session:
+            incident = service.get(session, ref, for_update=True)
+            visibility.let_in(
+                session,
+                config=config,
+                incident=incident,
+                access=access,
+                actor=actor,
+                person=person,
+                reason=reason,
+                now=self.clock.now(),
+            )
+            detail = load_detail(session, incident)
+        return self.finish("access", detail)
 
     def timeline(self, ref: str, *, after_id: int, limit: int) -> list[TimelineEventOut]:
         """Return timeline events after `after_id`."""

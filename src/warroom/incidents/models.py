@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from warroom.storage.base import Base, UTCDateTime
@@ -143,3 +143,23 @@ class IncidentRole(Base):
     since: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     assigned_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class IncidentGrant(Base):
+    """Someone let into a restricted incident: granted by a person, or paged for it."""
+
+    __tablename__ = "incident_grants"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "person"),  # one way in per person is enough
+        Index("ix_incident_grants_person_incident_id", "person", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="RESTRICT"), nullable=False
+    )
+    person: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # grant | paged
+    reason: Mapped[str | None] = mapped_column(Text)
+    granted_by: Mapped[str | None] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -7,7 +7,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Invalid
@@ -45,10 +45,16 @@ def decode_cursor(cursor: str) -> int:
 
 
 def list_incidents(
-    session: Session, *, filters: ListFilters, limit: int = 50, cursor: str | None = None
+    session: Session,
+    *,
+    filters: ListFilters,
+    visible: ColumnElement[bool],
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> tuple[list[Incident], str | None]:
-    """Return a page of incidents, newest first, and the cursor for the next page."""
-    stmt = select(Incident).order_by(Incident.number.desc()).limit(limit + 1)
+    """Return a page of the incidents `visible` lets the caller see, newest first, and the
+    cursor for the next page."""
+    stmt = select(Incident).where(visible).order_by(Incident.number.desc()).limit(limit + 1)
     if cursor:
         stmt = stmt.where(Incident.number < decode_cursor(cursor))
     if filters.status:

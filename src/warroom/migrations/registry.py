@@ -3,7 +3,13 @@
 from warroom.auth.models import ApiToken, User
 from warroom.detection.models import Alert, AlertGroup, Silence
 from warroom.escalation.models import Escalation
-from warroom.incidents.models import ChecklistItem, Incident, IncidentRole, TimelineEvent
+from warroom.incidents.models import (
+    ChecklistItem,
+    Incident,
+    IncidentGrant,
+    IncidentRole,
+    TimelineEvent,
+)
 from warroom.notify.models import Notification
 from warroom.oncall.models import OverrideRow
 from warroom.postmortem.models import ActionItem, Postmortem  # noqa: F401  (metadata sees it)
@@ -20,6 +26,7 @@ __all__ = [
     "Counter",
     "Escalation",
     "Incident",
+    "IncidentGrant",
     "IncidentRole",
     "Notification",
     "OverrideRow",

@@ -1,0 +1,172 @@
+"""Who may see an incident: the one rule every read of incidents goes through (ADR 008).
+
+A public incident is visible to every user. A restricted one is visible to admins, to members
+of its type's `access_teams`, and to its participants: the Incident Commander (and one
+proposed), whoever holds or held a response role (reporter, deputy, scribe, …), whoever
+declared it, and the people granted access or paged for it (`incident_grants`). To anyone
+else it does not exist: a read answers 404, never 403, so existence does not leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy.orm import Session
+
+from warroom.core.errors import Conflict, Forbidden, NotFound
+from warroom.incidents import timeline
+from warroom.incidents.actor import Actor
+from warroom.incidents.models import Incident, IncidentGrant, IncidentRole
+from warroom.incidents.states import check_not_closed
+from warroom.organisation import check_person
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who is asking: the user (a person's id where people are configured), role and teams."""
+
+    user: str
+    role: str
+    teams: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def sees_everything(self) -> bool:
+        """Tell whether this caller sees every incident (admins do)."""
+        return self.role == "admin"
+
+
+def access_for(config: WarroomConfig, *, user: str, role: str) -> Access:
+    """Return the Access of `user` with `role`, with the teams `warroom.yaml` puts them in."""
+    teams = {t.id for t in config.teams if user in t.members or user in t.leads}
+    return Access(user=user, role=role, teams=frozenset(teams))
+
+
+def team_types(config: WarroomConfig, access: Access) -> list[str]:
+    """Return the incident types whose restricted incidents the caller's teams may see."""
+    return [t.id for t in config.incident_types if access.teams.intersection(t.access_teams)]
+
+
+def visible(config: WarroomConfig, access: Access) -> ColumnElement[bool]:
+    """Return the SQL condition an incident row must meet for `access` to see it."""
+    if access.sees_everything:
+        return true()
+    user = access.user
+    role_held = exists().where(IncidentRole.incident_id == Incident.id, IncidentRole.person == user)
+    granted = exists().where(IncidentGrant.incident_id == Incident.id, IncidentGrant.person == user)
+    return or_(
+        Incident.visibility == "public",
+        Incident.incident_type.in_(team_types(config, access)),
+        Incident.commander == user,
+        Incident.pending_commander == user,
+        Incident.created_by == user,
+        role_held,
+        granted,
+    )
+
+
+def can_see(session: Session, config: WarroomConfig, access: Access, incident: Incident) -> bool:
+    """Tell whether `access` may see this incident (the same rule as `visible`)."""
+    if access.sees_everything or incident.visibility == "public":
+        return True
+    stmt = select(Incident.id).where(Incident.id == incident.id, visible(config, access))
+    return session.scalar(stmt) is not None
+
+
+def check_visible(
+    session: Session, config: WarroomConfig, access: Access, incident: Incident
+) -> None:
+    """Raise NotFound, worded as for a missing incident, unless `access` may see it."""
+    if not can_see(session, config, access, incident):
+        raise NotFound(f"no incident {incident.ref}")
+
+
+def grant(
+    session: Session,
+    *,
+    incident: Incident,
+    people: Iterable[str],
+    kind: str,
+    by: str | None,
+    reason: str | None,
+    at: datetime,
+) -> list[str]:
+    """Let `people` into the incident (kind `grant` or `paged`); return those newly let in."""
+    have = set(
+        session.scalars(
+            select(IncidentGrant.person).where(IncidentGrant.incident_id == incident.id)
+        )
+    )
+    added = []
+    for person in dict.fromkeys(people):  # keep order, drop repeats
+        if person in have:
+            continue
+        session.add(
+            IncidentGrant(
+                incident_id=incident.id,
+                person=person,
+                kind=kind,
+                reason=reason,
+                granted_by=by,
+                granted_at=at,
+            )
+        )
+        added.append(person)
+    return added
+
+
+def let_in(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    incident: Incident,
+    access: Access,
+    actor: Actor,
+    person: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Let `person` into a restricted incident (a key event), or raise saying why not."""
+    check_not_closed(incident.ref, incident.status, "nobody more is let in")
+    if incident.visibility != "restricted":
+        raise Conflict(f"{incident.ref} is public: everyone who can sign in sees it already")
+    allowed = (
+        access.sees_everything
+        or incident.incident_type in team_types(config, access)
+        or incident.commander == access.user
+    )
+    if not allowed:
+        raise Forbidden(
+            f"only an admin, the Incident Commander or the {incident.incident_type} type's "
+            f"access teams can let people into {incident.ref}"
+        )
+    check_person(config.people, person, field="person")
+    added = grant(
+        session,
+        incident=incident,
+        people=[person],
+        kind="grant",
+        by=actor.name,
+        reason=reason,
+        at=now,
+    )
+    if not added:
+        raise Conflict(f"{person} already has access to {incident.ref}")
+    incident.updated_at = now
+    timeline.record(
+        session,
+        incident=incident,
+        kind="access_granted",
+        at=now,
+        actor=actor.name,
+        source=actor.source,
+        text=f"{person} was let into this restricted incident: {reason}",
+        data={"person": person, "reason": reason},
+        key_event=True,
+    )

@@ -1,0 +1,138 @@
+"""Restricted incidents: seen by admins, access teams and participants; 404 to the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import make_token
+from warroom.config import WarroomConfig
+from warroom.runtime import Runtime
+
+INCIDENTS = "/api/v1/incidents"
+MARKER = "BREACH-MARKER-77"
+PEOPLE = [{"id": name, "name": name.capitalize()} for name in ("ada", "alice", "bob", "carol")]
+
+
+@pytest.fixture
+def config() -> WarroomConfig:
+    """Four people; alice is on the security team (the security type's access team)."""
+    return WarroomConfig.model_validate(
+        {"people": PEOPLE, "teams": [{"id": "security", "members": ["alice"]}]}
+    )
+
+
+@pytest.fixture
+def who(runtime: Runtime) -> dict[str, dict[str, str]]:
+    """Authorization headers of ada (admin), alice and bob (responders) and vic (viewer)."""
+    users = {"ada": "admin", "alice": "responder", "bob": "responder", "vic": "viewer"}
+    return {
+        name: {"Authorization": f"Bearer {make_token(runtime, name, role)}"}
+        for name, role in users.items()
+    }
+
+
+@pytest.fixture
+def breach(client: TestClient, who: dict[str, dict[str, str]]) -> str:
+    """A security incident declared by ada (restricted by its type), and a public one."""
+    body = {"title": f"Customer data exposed {MARKER}", "incident_type": "security"}
+    body |= {"summary": f"SQL injection in login {MARKER}", "commander": "carol"}
+    answer = client.post(INCIDENTS, json=body, headers=who["ada"])
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["visibility"] == "restricted"
+    public = client.post(INCIDENTS, json={"title": "Search is slow"}, headers=who["ada"])
+    assert public.status_code == 201
+    return str(answer.json()["ref"])
+
+
+def refs(client: TestClient, headers: dict[str, str]) -> list[str]:
+    page: dict[str, Any] = client.get(INCIDENTS, headers=headers).json()
+    return [item["ref"] for item in page["items"]]
+
+
+PER_INCIDENT = [
+    ("get", ""),
+    ("get", "/timeline"),
+    ("get", "/checklist"),
+    ("get", "/status-updates"),
+    ("get", "/postmortem"),
+    ("post", "/timeline"),
+    ("post", "/acknowledge"),
+    ("patch", ""),
+    ("post", "/access"),
+]
+
+
+def test_outsiders_get_404_and_never_see_it(
+    client: TestClient, who: dict[str, dict[str, str]], breach: str
+) -> None:
+    for name in ("bob", "vic"):
+        assert refs(client, who[name]) == ["INC-2"]
+        listed = client.get(INCIDENTS, headers=who[name]).text
+        assert MARKER not in listed
+        for method, tail in PER_INCIDENT:
+            body = {"text": "x"} if tail == "/timeline" else {}
+            if method == "get":
+                answer = client.get(f"{INCIDENTS}/{breach}{tail}", headers=who[name])
+            else:
+                answer = client.request(
+                    method, f"{INCIDENTS}/{breach}{tail}", json=body, headers=who[name]
+                )
+            assert answer.status_code == 404, (name, method, tail, answer.text)
+            assert answer.json()["error"]["message"] == f"no incident {breach}"
+            assert MARKER not in answer.text
+        # The same answer as for an incident that does not exist at all.
+        missing = client.get(f"{INCIDENTS}/INC-99", headers=who[name])
+        assert missing.status_code == 404
+
+
+def test_admins_access_teams_and_participants_see_it(
+    client: TestClient, who: dict[str, dict[str, str]], breach: str, runtime: Runtime
+) -> None:
+    assert refs(client, who["ada"]) == ["INC-2", breach]  # admin
+    assert refs(client, who["alice"]) == ["INC-2", breach]  # the security team
+    detail = client.get(f"{INCIDENTS}/{breach}", headers=who["alice"])
+    assert detail.status_code == 200 and MARKER in detail.json()["title"]
+    carol = {"Authorization": f"Bearer {make_token(runtime, 'carol', 'viewer')}"}
+    assert refs(client, carol) == ["INC-2", breach]  # the Incident Commander
+
+
+def test_a_grant_lets_one_person_in_on_the_timeline(
+    client: TestClient, who: dict[str, dict[str, str]], breach: str
+) -> None:
+    grant = {"person": "bob", "reason": "owns the login service"}
+    answer = client.post(f"{INCIDENTS}/{breach}/access", json=grant, headers=who["alice"])
+    assert answer.status_code == 200, answer.text
+    event = answer.json()["timeline"][-1]
+    assert (event["kind"], event["key_event"]) == ("access_granted", True)
+    assert event["text"] == "bob was let into this restricted incident: owns the login service"
+    assert refs(client, who["bob"]) == ["INC-2", breach]
+    # bob is in, but letting others in is for admins, the access team and the commander.
+    more = {"person": "ada", "reason": "why not"}
+    refused = client.post(f"{INCIDENTS}/{breach}/access", json=more, headers=who["bob"])
+    assert refused.status_code == 403
+    again = client.post(f"{INCIDENTS}/{breach}/access", json=grant, headers=who["alice"])
+    assert again.status_code == 409 and "already has access" in again.text
+
+
+def test_grant_refusals_write_nothing(
+    client: TestClient, who: dict[str, dict[str, str]], breach: str
+) -> None:
+    before = client.get(f"{INCIDENTS}/{breach}", headers=who["ada"]).json()["timeline"]
+    for body, status in [
+        ({"person": "bobb", "reason": "typo"}, 422),
+        ({"person": "bob", "reason": ""}, 422),
+        ({"person": "bob"}, 422),
+    ]:
+        answer = client.post(f"{INCIDENTS}/{breach}/access", json=body, headers=who["ada"])
+        assert answer.status_code == status, answer.text
+    public = client.post(f"{INCIDENTS}/INC-2/access", json={"person": "bob", "reason": "x"})
+    assert public.status_code == 401
+    public = client.post(
+        f"{INCIDENTS}/INC-2/access", json={"person": "bob", "reason": "x"}, headers=who["ada"]
+    )
+    assert public.status_code == 409 and "is public" in public.text
+    after = client.get(f"{INCIDENTS}/{breach}", headers=who["ada"]).json()["timeline"]
+    assert after == before
