@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import make_token
 from warroom.config import WarroomConfig
+from warroom.core.clock import FrozenClock
 from warroom.runtime import Runtime
 
 INCIDENTS = "/api/v1/incidents"
@@ -136,3 +138,16 @@ def test_grant_refusals_write_nothing(
     assert public.status_code == 409 and "is public" in public.text
     after = client.get(f"{INCIDENTS}/{breach}", headers=who["ada"]).json()["timeline"]
     assert after == before
+
+
+def test_metrics_and_csv_count_only_what_the_caller_sees(
+    client: TestClient, who: dict[str, dict[str, str]], breach: str, clock: FrozenClock
+) -> None:
+    clock.advance(timedelta(minutes=1))  # the report's period ends before now
+    for name, total in [("bob", 1), ("vic", 1), ("alice", 2), ("ada", 2)]:
+        report = client.get("/api/v1/metrics/incidents", headers=who[name])
+        assert report.status_code == 200, report.text
+        assert report.json()["total"] == total, name
+        csv = client.get("/api/v1/metrics/incidents.csv", headers=who[name]).text
+        assert len(csv.splitlines()) == 1 + total, name
+        assert (MARKER in csv) is (total == 2) and (MARKER in report.text) is False

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from warroom.api.deps import RuntimeDep, Viewer
+from warroom.api.deps import RuntimeDep, Viewer, access_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.reports import service
 from warroom.reports.csv import incidents_csv
@@ -33,7 +33,7 @@ Services = Annotated[
 @router.get("/incidents", response_model=IncidentMetrics)
 def incident_metrics(
     runtime: RuntimeDep,
-    _principal: Viewer,
+    principal: Viewer,
     since: Since = None,
     until: Until = None,
     severity: Severities = None,
@@ -42,7 +42,13 @@ def incident_metrics(
     """Count incidents and give MTTD, MTTA, MTTM and MTTR (mean, p50, p90) over a period."""
     now = runtime.clock.now()
     selection = service.select_incidents(
-        runtime.config(), now=now, since=since, until=until, severity=severity, service=service_
+        runtime.config(),
+        now=now,
+        since=since,
+        until=until,
+        severity=severity,
+        service=service_,
+        access=access_of(principal, runtime),
     )
     with runtime.db.session() as session:
         return service.incident_metrics(session, selection=selection, now=now)
@@ -55,7 +61,7 @@ def incident_metrics(
 )
 def incident_metrics_csv(
     runtime: RuntimeDep,
-    _principal: Viewer,
+    principal: Viewer,
     since: Since = None,
     until: Until = None,
     severity: Severities = None,
@@ -69,6 +75,7 @@ def incident_metrics_csv(
         until=until,
         severity=severity,
         service=service_,
+        access=access_of(principal, runtime),
     )
     with runtime.db.session() as session:
         body = incidents_csv(service.incident_times(session, selection))

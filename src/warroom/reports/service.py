@@ -5,17 +5,29 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Date, String, column, func, inspect, or_, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    String,
+    column,
+    func,
+    inspect,
+    or_,
+    select,
+    table,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from warroom.core import durations
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
 from warroom.incidents.models import Incident
+from warroom.incidents.visibility import Access, visible
 from warroom.reports.schemas import (
     Counts,
     DurationStats,
@@ -66,6 +78,8 @@ class Selection:
     until: datetime
     severity: list[str] | None = None
     service: list[str] | None = None
+    # What the caller may see (incidents.visibility); everything, for an admin.
+    visible: ColumnElement[bool] = field(default_factory=true)
 
 
 @dataclass(frozen=True)
@@ -131,8 +145,10 @@ def select_incidents(
     until: str | None = None,
     severity: Iterable[str] | None = None,
     service: Iterable[str] | None = None,
+    access: Access,
 ) -> Selection:
-    """Validate the report's filters (default: the last 30 days) or raise Invalid."""
+    """Validate the report's filters (default: the last 30 days) or raise Invalid; the
+    selection holds only what `access` may see."""
     end = _when(until, field="until", now=now) if until else now
     try:
         start = _when(since, field="since", now=now) if since else end - DEFAULT_PERIOD
@@ -158,7 +174,13 @@ def select_incidents(
             f"unknown service {', '.join(strange)}; use one of {', '.join(sorted(known))}",
             {"field": "service"},
         )
-    return Selection(since=start, until=end, severity=severities, service=services)
+    return Selection(
+        since=start,
+        until=end,
+        severity=severities,
+        service=services,
+        visible=visible(config, access),
+    )
 
 
 def incident_times(session: Session, selection: Selection) -> list[IncidentTimes]:
@@ -173,8 +195,8 @@ def incident_times(session: Session, selection: Selection) -> list[IncidentTimes
 
 
 def _label_filters(selection: Selection) -> list[ColumnElement[bool]]:
-    """Return the WHERE clauses of the severity and service filters."""
-    clauses: list[ColumnElement[bool]] = []
+    """Return the WHERE clauses of the severity and service filters and of visibility."""
+    clauses: list[ColumnElement[bool]] = [selection.visible]
     if selection.severity:
         clauses.append(Incident.severity.in_(selection.severity))
     if selection.service:
