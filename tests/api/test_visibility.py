@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tests.conftest import make_token
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.incidents.models import Incident
+from warroom.notify.models import Notification
 from warroom.runtime import Runtime
 
 INCIDENTS = "/api/v1/incidents"
@@ -151,3 +154,49 @@ def test_metrics_and_csv_count_only_what_the_caller_sees(
         csv = client.get("/api/v1/metrics/incidents.csv", headers=who[name]).text
         assert len(csv.splitlines()) == 1 + total, name
         assert (MARKER in csv) is (total == 2) and (MARKER in report.text) is False
+
+
+def test_notifications_and_action_items_of_a_hidden_incident_stay_hidden(
+    client: TestClient, who: dict[str, dict[str, str]], breach: str, runtime: Runtime
+) -> None:
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        incident_id = session.scalar(select(Incident.id).where(Incident.number == 1))
+        for key, owner in [("hidden", incident_id), ("general", None)]:
+            session.add(
+                Notification(
+                    key=key,
+                    incident_id=owner,
+                    channel="email",
+                    action="page",
+                    destination="someone@example.com",
+                    payload={"subject": MARKER if owner else "digest"},
+                    created_at=now,
+                    due_at=now,
+                    next_attempt_at=now,
+                )
+            )
+    seen = {
+        name: [
+            n["key"] for n in client.get("/api/v1/notifications", headers=who[name]).json()["items"]
+        ]
+        for name in ("bob", "alice")
+    }
+    assert seen == {"bob": ["general"], "alice": ["general", "hidden"]}
+
+    ada = who["ada"]
+    resolve = {"skip_verification": "checked by hand"}
+    assert (
+        client.post(f"{INCIDENTS}/{breach}/resolve", json=resolve, headers=ada).status_code == 200
+    )
+    item = client.post(
+        f"{INCIDENTS}/{breach}/postmortem/action-items",
+        json={"kind": "short_term", "title": "Parameterise the login query"},
+        headers=ada,
+    )
+    assert item.status_code == 201, item.text
+    url = f"/api/v1/postmortems/action-items/{item.json()['id']}"
+    answer = client.patch(url, json={"status": "done"}, headers=who["bob"])
+    assert answer.status_code == 404
+    assert answer.json()["error"]["message"] == f"no action item {item.json()['id']}"
+    assert client.patch(url, json={"status": "done"}, headers=who["alice"]).status_code == 200

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
-from warroom.api.deps import DB_INT_MAX, Admin, RuntimeDep, Viewer, VisibleIncident
+from warroom.api.deps import DB_INT_MAX, Admin, RuntimeDep, Viewer, VisibleIncident, access_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.errors import NotFound
 from warroom.escalation.models import Escalation
@@ -15,6 +15,7 @@ from warroom.escalation.schemas import EscalationOut
 from warroom.incidents import service as incidents
 from warroom.incidents.models import Incident
 from warroom.incidents.service import parse_ref
+from warroom.incidents.visibility import visible
 from warroom.notify import outbox, queries
 from warroom.notify.schemas import NotificationOut, NotificationPage
 
@@ -34,7 +35,7 @@ Channel = Literal["chat", "email", "conference", "pager", "status_page", "webhoo
 @router.get("", response_model=NotificationPage)
 def list_notifications(
     runtime: RuntimeDep,
-    _principal: Viewer,
+    principal: Viewer,
     status: Annotated[Status | None, Query()] = None,
     incident: Annotated[str | None, Query(max_length=20, description="INC-42 or 42")] = None,
     channel: Annotated[Channel | None, Query()] = None,
@@ -51,6 +52,7 @@ def list_notifications(
             channel=channel,
             before_id=cursor,
             limit=limit,
+            visible=visible(runtime.config(), access_of(principal, runtime)),
         )
 
 

@@ -6,7 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, VisibleIncident, actor_of
+from warroom.api.deps import (
+    DB_INT_MAX,
+    Responder,
+    RuntimeDep,
+    Viewer,
+    VisibleIncident,
+    access_of,
+    actor_of,
+)
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.postmortem import export
 from warroom.postmortem.schemas import (
@@ -104,5 +112,8 @@ def patch_action_item(
     """Change an action item (owner, due date, status, …); send only what changes."""
     actor = actor_of(principal, request)
     return runtime.postmortems.change_item(
-        item_id, actor=actor, changes=body.model_dump(exclude_unset=True)
+        item_id,
+        actor=actor,
+        access=access_of(principal, runtime),
+        changes=body.model_dump(exclude_unset=True),
     )

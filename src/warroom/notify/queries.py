@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident
@@ -19,11 +19,14 @@ def list_notifications(
     channel: str | None,
     before_id: int | None,
     limit: int,
+    visible: ColumnElement[bool],
 ) -> NotificationPage:
-    """Return notifications newest first, filtered, with a cursor for the next page."""
+    """Return notifications newest first, filtered, with a cursor for the next page; those
+    of an incident the caller may not see (`visible`, incidents.visibility) are left out."""
     statement = (
         select(Notification, Incident.number)
         .outerjoin(Incident, Incident.id == Notification.incident_id)
+        .where(or_(Notification.incident_id.is_(None), visible))
         .order_by(Notification.id.desc())
         .limit(limit + 1)
     )

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
-from warroom.core.errors import Conflict
+from warroom.core.errors import Conflict, NotFound
 from warroom.incidents import service as incidents
 from warroom.incidents.actor import Actor
 from warroom.incidents.flows import IncidentFlows
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentDetail
+from warroom.incidents.visibility import Access, can_see
 from warroom.postmortem import action_items, document, export, service
 from warroom.postmortem.schemas import ActionItemOut, PostmortemOut
 from warroom.storage.db import Database
@@ -130,13 +131,16 @@ class PostmortemFlows:
         flows.refresh(number, "postmortem")
         return out
 
-    def change_item(self, item_id: int, *, actor: Actor, changes: dict[str, Any]) -> ActionItemOut:
-        """Change some fields of an action item."""
+    def change_item(
+        self, item_id: int, *, actor: Actor, access: Access, changes: dict[str, Any]
+    ) -> ActionItemOut:
+        """Change some fields of an action item (of an incident `access` may see)."""
         flows = self.incidents
         with flows.db.transaction() as session:
-            incident = action_items.incident_of_item(
-                session, item_id
-            )  # locked: one writer at a time
+            # Locked: one writer at a time.
+            incident = action_items.incident_of_item(session, item_id)
+            if not can_see(session, flows.config(), access, incident):
+                raise NotFound(f"no action item {item_id}")  # as if there were none
             item = action_items.get_item(session, item_id)
             action_items.update_item(
                 session,
