@@ -183,10 +183,7 @@ def test_ical_feeds(client: TestClient, runtime: Runtime, tokens: dict[str, str]
     mine = client.get("/api/v1/people/bob/ical", params={"token": calendar})
     bob_events = list(Calendar.from_ical(mine.content).walk("VEVENT"))
     assert bob_events and all("Bob Ruiz" in str(e.get("SUMMARY")) for e in bob_events)
-    assert (
-        client.get("/api/v1/people/nobody/ical", params={"token": calendar}).status_code
-        == 404
-    )
+    assert client.get("/api/v1/people/nobody/ical", params={"token": calendar}).status_code == 404
 
 
 def test_cli(live_server: str, tokens: dict[str, str]) -> None:
