@@ -85,8 +85,9 @@ def create_account(
 
 
 def _enabled_admins(session: Session) -> int:
-    stmt = select(func.count()).where(User.role == "admin", User.disabled_at.is_(None))
-    return int(session.scalar(stmt) or 0)
+    # Locked (PostgreSQL): two admins demoting each other at once must not both succeed.
+    stmt = select(User.id).where(User.role == "admin", User.disabled_at.is_(None))
+    return len(list(session.scalars(stmt.with_for_update())))
 
 
 def _keep_an_admin(session: Session, user: User, doing: str) -> None:

@@ -208,7 +208,10 @@ def tokens_list(
     ctx: typer.Context,
     user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
 ) -> None:
-    """List tokens: prefix, label, user, scopes, expiry, last use, state (never the token)."""
+    """List tokens: prefix, label, user, scopes, expiry, last use, state (never the token).
+
+    The user's role is in `users list`: a token acts with its user's role of the moment.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -221,17 +224,19 @@ def tokens_list(
         runtime = local_runtime(settings_of(ctx))
         now = runtime.clock.now()
         with runtime.db.session() as session:
-            table = Table(
-                "prefix",
-                "label",
-                "user",
-                "role",
-                "scopes",
+            table = Table()
+            # The prefix is what `tokens revoke` takes: never cut it on a narrow terminal.
+            table.add_column("prefix", no_wrap=True, min_width=11)
+            table.add_column("label")
+            table.add_column("user")
+            table.add_column("scopes", no_wrap=True)
+            for column in (
                 "created (UTC)",
                 "expires (UTC)",
                 "last used (UTC)",
                 "state",
-            )
+            ):
+                table.add_column(column)
             for token in auth.list_tokens(session, user=user):
                 if token.revoked_at:
                     state = f"revoked {when(token.revoked_at)}"
@@ -243,7 +248,6 @@ def tokens_list(
                     token.prefix + "…",
                     token.name,
                     token.user.name,
-                    token.user.role,
                     token.scopes.replace(" ", ","),
                     when(token.created_at),
                     when(token.expires_at, "never"),
