@@ -263,6 +263,7 @@ def test_the_last_enabled_admin_stays(runtime: Runtime, tokens: object) -> None:
     assert (rows["ada"].role, rows["rita"].role) == ("viewer", "admin")
     assert rows["rita"].disabled_at is None and rows["rita"].live_tokens == 0
     assert rows["vic"].live_tokens == 1
+    assert rows["ada"].live_tokens == 1  # the refused disabling revoked nothing
 
 
 def test_bootstrap_admin_token_reads_and_writes(client: TestClient, runtime: Runtime) -> None:

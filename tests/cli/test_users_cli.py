@@ -165,6 +165,10 @@ def test_people_are_users(env: dict[str, str], tmp_path: Path) -> None:
 def test_no_people_configured_any_name_goes(env: dict[str, str]) -> None:
     code, out, _ = run(env, "users", "create", "whoever")
     assert (code, out) == (0, "created user whoever (responder)\n")
+    # A bad name is refused before the password prompt (which gets no input here).
+    code, out, err = run(env, "users", "create", "no spaces", "--password")
+    assert code == 1 and "user name 'no spaces' must be 1-64 letters" in err
+    assert "Password" not in out + err
 
 
 def test_a_served_access_log_never_shows_a_token(tmp_path: Path) -> None:

@@ -51,6 +51,16 @@ def check_role(role: str) -> str:
     return role
 
 
+def check_name(name: str) -> str:
+    """Return `name` if it can be a user name, else raise Invalid saying what one looks like."""
+    if not NAME_PATTERN.match(name):
+        raise Invalid(
+            f"user name {name!r} must be 1-64 letters, digits, '_', '.', '@' or '-'",
+            {"field": "name"},
+        )
+    return name
+
+
 def digest(token: str) -> str:
     """Return the stored form of a token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -66,11 +76,7 @@ def create_user(
     service_account: bool = False,
 ) -> User:
     """Create a user; raise Conflict if the name is taken."""
-    if not NAME_PATTERN.match(name):
-        raise Invalid(
-            f"user name {name!r} must be 1-64 letters, digits, '_', '.', '@' or '-'",
-            {"field": "name"},
-        )
+    check_name(name)
     check_role(role)
     if session.scalars(select(User).where(User.name == name)).first() is not None:
         raise Conflict(f"user {name!r} already exists")

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from warroom.auth.models import ApiToken, User
-from warroom.auth.service import check_role, create_user, get_user
+from warroom.auth.service import check_name, check_role, create_user, get_user
 from warroom.core.errors import Conflict, Invalid
 from warroom.organisation import check_person
 
@@ -44,6 +44,7 @@ def check_new_name(
     session: Session, *, name: str, people: Sequence[PersonConfig], service_account: bool
 ) -> None:
     """Raise unless `name` may become a user: a configured person, or a service account."""
+    check_name(name)
     if session.scalars(select(User.id).where(User.name == name)).first() is not None:
         raise Conflict(f"user {name!r} already exists")
     ids = {p.id for p in people}
