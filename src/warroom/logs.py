@@ -3,12 +3,43 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
 import orjson
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+REDACTED = "[redacted]"
+# `?token=` carries calendar tokens (calendar apps cannot send headers); an API token
+# (`wr_` and 43 URL-safe characters) is redacted wherever else it turns up. Visible
+# prefixes such as `wr_AbCdEfG…` are shorter and stay.
+_QUERY_TOKEN = re.compile(r"([?&]token=)[^&#\s\"']*", re.IGNORECASE)
+_API_TOKEN = re.compile(r"\bwr_[A-Za-z0-9_-]{20,}")
+
+
+def redact(text: str) -> str:
+    """Return `text` with every token in it replaced by [redacted]."""
+    return _API_TOKEN.sub(REDACTED, _QUERY_TOKEN.sub(r"\1" + REDACTED, text))
+
+
+class RedactTokens(logging.Filter):
+    """Redact tokens in a record's message and arguments before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        # uvicorn's access line keeps the path with its query string in the arguments.
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def redact_access_log() -> None:
+    """Redact tokens in uvicorn's access log, whatever handler prints it (idempotent)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,6 +75,7 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
     """Send warroom's and uvicorn's logs to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RedactTokens())  # every logger's lines, not only the access log's
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -53,3 +85,4 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    redact_access_log()

@@ -356,7 +356,7 @@ def test_missing_token_is_named() -> None:
 
 def test_invalid_token_and_unreachable_server(live_server: str) -> None:
     line = error(invoke(live_server, "wr_not-a-real-token", "list"))
-    assert line == "error: the API token is not valid (unknown or revoked) (check WARROOM_TOKEN)"
+    assert line == "error: the API token is not valid (unknown) (check WARROOM_TOKEN)"
     nobody = f"http://127.0.0.1:{free_port()}"
     line = error(invoke(nobody, "wr_x", "show", "1"))
     assert line.startswith(f"error: cannot reach {nobody}")

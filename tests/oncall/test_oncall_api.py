@@ -8,9 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from warroom.auth import service as auth
 from warroom.cli.main import app
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.runtime import Runtime
 
 
 @pytest.fixture
@@ -160,23 +162,28 @@ def test_shifts_listing(api: TestClient) -> None:
     assert api.get("/api/v1/schedules/nope/shifts").status_code == 404
 
 
-def test_ical_feeds(client: TestClient, tokens: dict[str, str]) -> None:
+def test_ical_feeds(client: TestClient, runtime: Runtime, tokens: dict[str, str]) -> None:
     from icalendar import Calendar
 
+    with runtime.db.transaction() as session:
+        calendar = auth.create_token(
+            session,
+            user=auth.get_user(session, "vic"),
+            name="calendar",
+            now=runtime.clock.now(),
+            scopes=["calendar"],
+        )
     assert client.get("/api/v1/schedules/payments/ical").status_code == 401
-    feed = client.get("/api/v1/schedules/payments/ical", params={"token": tokens["viewer"]})
+    feed = client.get("/api/v1/schedules/payments/ical", params={"token": calendar})
     assert feed.status_code == 200
     assert feed.headers["content-type"].startswith("text/calendar")
     events = list(Calendar.from_ical(feed.content).walk("VEVENT"))
     assert len(events) >= 14  # two layers, weekly, about 15 weeks
     assert any("Alice Ng" in str(e.get("SUMMARY")) for e in events)
-    mine = client.get("/api/v1/people/bob/ical", params={"token": tokens["viewer"]})
+    mine = client.get("/api/v1/people/bob/ical", params={"token": calendar})
     bob_events = list(Calendar.from_ical(mine.content).walk("VEVENT"))
     assert bob_events and all("Bob Ruiz" in str(e.get("SUMMARY")) for e in bob_events)
-    assert (
-        client.get("/api/v1/people/nobody/ical", params={"token": tokens["viewer"]}).status_code
-        == 404
-    )
+    assert client.get("/api/v1/people/nobody/ical", params={"token": calendar}).status_code == 404
 
 
 def test_cli(live_server: str, tokens: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""Request dependencies: the runtime, the authenticated principal and its role."""
+"""Request dependencies: the runtime, the authenticated principal, its role and token scopes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from warroom.auth import service as auth
+from warroom.auth.scopes import check_request, describe
 from warroom.auth.service import Principal
-from warroom.core.errors import Unauthorized
+from warroom.core.errors import Forbidden, Unauthorized
 from warroom.incidents.actor import Actor
 from warroom.incidents.visibility import Access, access_for
 from warroom.runtime import Runtime
@@ -31,19 +32,54 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def _principal(
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
+def _authenticated(runtime: Runtime, token: str) -> Principal:
+    """Return the token's principal, stamping its last use when that is stale."""
     now = runtime.clock.now()
     with runtime.db.session() as session:
-        principal = auth.authenticate(session, token=credentials.credentials, now=now)
+        principal = auth.authenticate(session, token=token, now=now)
     if principal.touch_token and principal.token_id is not None:
         # For `tokens list`: which tokens are still in use. A few writes an hour per token.
         with runtime.db.transaction() as session:
             auth.record_use(session, token_id=principal.token_id, now=now)
+    return principal
+
+
+def _principal(
+    runtime: RuntimeDep,
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
+    principal = _authenticated(runtime, credentials.credentials)
+    # The one place token scopes are enforced: read for GET/HEAD, write for any change.
+    check_request(principal.scopes, method=request.method, path=request.url.path)
+    return principal
+
+
+def calendar_principal(runtime: RuntimeDep, request: Request) -> Principal:
+    """Authenticate an iCal feed: a calendar token in `?token=`, or any reading token as header.
+
+    Calendar apps cannot send headers, so the token rides in the URL, where it is copied into
+    calendars and shared: only a calendar token (which opens nothing else) may go there.
+    """
+    query = request.query_params.get("token")
+    header = request.headers.get("authorization", "")
+    token = query or header.removeprefix("Bearer ").strip()
+    if not token:
+        raise Unauthorized(
+            "missing API token: add ?token=<calendar token> to the calendar URL "
+            "(warroom tokens create USER --scope calendar)"
+        )
+    principal = _authenticated(runtime, token)
+    if query and "calendar" not in principal.scopes:
+        raise Forbidden(
+            f"this token has scope {describe(principal.scopes)}, and a token in a URL must be a "
+            "calendar token (it can read only the calendars); create one with "
+            f"`warroom tokens create {principal.name} --scope calendar`"
+        )
+    if not principal.scopes & {"read", "calendar"}:
+        raise Forbidden(f"this token has scope {describe(principal.scopes)}; iCal needs read")
     return principal
 
 
@@ -60,6 +96,7 @@ def require(role: str) -> Callable[[Principal], Principal]:
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Responder = Annotated[Principal, Depends(require("responder"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
+Calendar = Annotated[Principal, Depends(calendar_principal)]
 
 
 def actor_of(principal: Principal, request: Request) -> Actor:

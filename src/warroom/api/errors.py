@@ -47,8 +47,8 @@ def _described(text: str) -> dict[str, Any]:
 # Declared on every API router so the OpenAPI document shows the real error shape.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _described("Malformed JSON"),
-    401: _described("Missing, unknown or revoked API token"),
-    403: _described("The token's role is too low"),
+    401: _described("Missing, unknown, revoked or expired API token, or a disabled user"),
+    403: _described("The role or the token's scopes do not allow this"),
     404: _described("No such incident"),
     409: _described("Not allowed in the incident's current state"),
     422: _described("Invalid input; details name each field"),

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer
+from warroom.api.deps import DB_INT_MAX, Calendar, Responder, RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES
-from warroom.auth import service as auth
 from warroom.config import WarroomConfig
 from warroom.core.clock import ensure_utc
-from warroom.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.oncall import service as oncall
 from warroom.oncall.ical import to_ical
 from warroom.oncall.schemas import (
@@ -27,6 +26,7 @@ from warroom.oncall.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["on-call"], responses=ERROR_RESPONSES)
 ICAL_DAYS_BACK, ICAL_DAYS_AHEAD = 14, 90
+CALENDAR_TOKEN = "A calendar token: `warroom tokens create USER --scope calendar`"
 
 
 def _ical_window(now: datetime) -> tuple[datetime, datetime]:
@@ -129,16 +129,6 @@ def schedule_shifts(
     ]
 
 
-def _calendar_principal(runtime: RuntimeDep, request: Request) -> None:
-    """Calendar apps cannot send headers: accept the token as `?token=` too."""
-    header = request.headers.get("authorization", "")
-    token = request.query_params.get("token") or header.removeprefix("Bearer ").strip()
-    if not token:
-        raise Unauthorized("missing API token: add ?token=<token> to the calendar URL")
-    with runtime.db.session() as session:
-        auth.authenticate(session, token=token, now=runtime.clock.now()).require("viewer")
-
-
 _ICAL: dict[int | str, dict[str, Any]] = {
     200: {"description": "An RFC 5545 calendar", "content": {"text/calendar": {}}}
 }
@@ -147,12 +137,11 @@ _ICAL: dict[int | str, dict[str, Any]] = {
 @router.get("/schedules/{schedule_id}/ical", response_class=Response, responses=_ICAL)
 def schedule_ical(
     schedule_id: str,
-    request: Request,
     runtime: RuntimeDep,
-    token: Annotated[str | None, Query(description="API token")] = None,
+    _principal: Calendar,
+    token: Annotated[str | None, Query(description=CALENDAR_TOKEN)] = None,
 ) -> Response:
     """The schedule's shifts from two weeks ago to three months ahead, as iCal."""
-    _calendar_principal(runtime, request)
     now = runtime.clock.now()
     config = runtime.config()
     _local_only(config, schedule_id)
@@ -172,12 +161,11 @@ def schedule_ical(
 @router.get("/people/{person_id}/ical", response_class=Response, responses=_ICAL)
 def person_ical(
     person_id: str,
-    request: Request,
     runtime: RuntimeDep,
-    token: Annotated[str | None, Query(description="API token")] = None,
+    _principal: Calendar,
+    token: Annotated[str | None, Query(description=CALENDAR_TOKEN)] = None,
 ) -> Response:
     """One person's shifts across every schedule, as iCal."""
-    _calendar_principal(runtime, request)
     now = runtime.clock.now()
     config = runtime.config()
     with runtime.db.session() as session:

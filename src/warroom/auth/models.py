@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from warroom.storage.base import Base, UTCDateTime
@@ -21,6 +21,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # True for a bot or integration: a user that is not one of warroom.yaml's `people:`.
+    service_account: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", lazy="raise_on_sql")
 
@@ -38,5 +40,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Space-separated, in the order of auth.scopes.SCOPES: "read write" or "calendar".
+    scopes: Mapped[str] = mapped_column(String(64), nullable=False, default="read write")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(back_populates="tokens", lazy="joined")

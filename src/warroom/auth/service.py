@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from warroom.auth.models import ApiToken, User
+from warroom.auth.scopes import DEFAULT_SCOPES, check_scopes, parse_scopes, stamp
 from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 
 ROLES = ("viewer", "responder", "admin")
@@ -32,6 +34,7 @@ class Principal:
     name: str
     role: str
     token_id: int | None = None
+    scopes: frozenset[str] = frozenset(DEFAULT_SCOPES)
     # Set when the token's last use is older than LAST_USED_EVERY: the caller records it.
     touch_token: bool = False
 
@@ -48,20 +51,32 @@ def check_role(role: str) -> str:
     return role
 
 
+def check_name(name: str) -> str:
+    """Return `name` if it can be a user name, else raise Invalid saying what one looks like."""
+    if not NAME_PATTERN.match(name):
+        raise Invalid(
+            f"user name {name!r} must be 1-64 letters, digits, '_', '.', '@' or '-'",
+            {"field": "name"},
+        )
+    return name
+
+
 def digest(token: str) -> str:
     """Return the stored form of a token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_user(
-    session: Session, *, name: str, role: str, now: datetime, password: str | None = None
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    now: datetime,
+    password: str | None = None,
+    service_account: bool = False,
 ) -> User:
     """Create a user; raise Conflict if the name is taken."""
-    if not NAME_PATTERN.match(name):
-        raise Invalid(
-            f"user name {name!r} must be 1-64 letters, digits, '_', '.', '@' or '-'",
-            {"field": "name"},
-        )
+    check_name(name)
     check_role(role)
     if session.scalars(select(User).where(User.name == name)).first() is not None:
         raise Conflict(f"user {name!r} already exists")
@@ -70,6 +85,7 @@ def create_user(
         role=role,
         created_at=now,
         password_hash=_hasher.hash(password) if password else None,
+        service_account=service_account,
     )
     session.add(user)
     try:
@@ -107,8 +123,21 @@ def verify_password(user: User, password: str) -> bool:
         return False
 
 
-def create_token(session: Session, *, user: User, name: str, now: datetime) -> str:
+def create_token(
+    session: Session,
+    *,
+    user: User,
+    name: str,
+    now: datetime,
+    scopes: Iterable[str] = DEFAULT_SCOPES,
+    expires_at: datetime | None = None,
+) -> str:
     """Create an API token for `user` and return it; only its digest is kept."""
+    if user.disabled_at is not None:  # its first use would fail: say so now
+        raise Conflict(f"user {user.name!r} is disabled; enable them first (warroom users enable)")
+    granted = check_scopes(scopes)
+    if expires_at is not None and expires_at <= now:
+        raise Invalid(f"the expiry {stamp(expires_at)} is not in the future", {"field": "expires"})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiToken(
@@ -117,6 +146,8 @@ def create_token(session: Session, *, user: User, name: str, now: datetime) -> s
             prefix=token[:10],
             digest=digest(token),
             created_at=now,
+            scopes=" ".join(granted),
+            expires_at=expires_at,
         )
     )
     session.flush()
@@ -149,16 +180,22 @@ def revoke_token(session: Session, *, prefix: str, now: datetime) -> ApiToken:
 def authenticate(session: Session, *, token: str, now: datetime) -> Principal:
     """Return the principal a bearer token belongs to, or raise Unauthorized."""
     row = session.scalars(select(ApiToken).where(ApiToken.digest == digest(token))).first()
-    if row is None or row.revoked_at is not None:
-        raise Unauthorized("the API token is not valid (unknown or revoked)")
+    if row is None:
+        raise Unauthorized("the API token is not valid (unknown)")
+    # The user first: disabling a user revokes their tokens, and "disabled" says why.
     if row.user.disabled_at is not None:
         raise Unauthorized(f"user {row.user.name!r} is disabled")
+    if row.revoked_at is not None:
+        raise Unauthorized(f"the API token {row.prefix}… was revoked at {stamp(row.revoked_at)}")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthorized(f"the API token {row.prefix}… expired at {stamp(row.expires_at)}")
     stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY
     return Principal(
         user_id=row.user.id,
         name=row.user.name,
         role=row.user.role,
         token_id=row.id,
+        scopes=parse_scopes(row.scopes),
         touch_token=stale,
     )
 
@@ -180,6 +217,9 @@ def bootstrap_admin(session: Session, *, now: datetime) -> tuple[str, str] | Non
     if count_users(session) > 0:
         return None
     password = secrets.token_urlsafe(12)
-    user = create_user(session, name="admin", role="admin", now=now, password=password)
+    # Not one of warroom.yaml's people: the first start's admin is a service account.
+    user = create_user(
+        session, name="admin", role="admin", now=now, password=password, service_account=True
+    )
     token = create_token(session, user=user, name="bootstrap", now=now)
     return password, token

@@ -1,11 +1,14 @@
 """Admin commands on the local database: db, users, tokens, config."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from warroom.cli.common import errors_as_exit, local_runtime, settings_of
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 db_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
@@ -45,44 +48,117 @@ def users_create(
     name: Annotated[str, typer.Argument(help="Login name, e.g. alice.")],
     role: Annotated[str, typer.Option(help="viewer, responder or admin.")] = "responder",
     password: Annotated[bool, typer.Option("--password", help="Prompt for a password.")] = False,
+    service_account: Annotated[
+        bool,
+        typer.Option(
+            "--service-account",
+            help="A bot or integration, not one of warroom.yaml's people (whose names it "
+            "may not take).",
+        ),
+    ] = False,
 ) -> None:
-    """Create a user."""
+    """Create a user: a person of warroom.yaml (if it lists people) or a service account."""
     from warroom.auth import service as auth
+    from warroom.auth import users
 
-    secret = (
-        typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
-    )
     with errors_as_exit():
         auth.check_role(role)
         runtime = local_runtime(settings_of(ctx))
-        with runtime.db.transaction() as session:
-            user = auth.create_user(
-                session, name=name, role=role, now=runtime.clock.now(), password=secret
-            )
-        typer.echo(f"created user {user.name} ({user.role})")
+        people = runtime.config().people
+        # Checked before the prompt: a refused name should not cost a password typed twice.
+        with runtime.db.session() as session:
+            users.check_new_name(session, name=name, people=people, service_account=service_account)
+    secret = (
+        typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
+    )
+    with errors_as_exit(), runtime.db.transaction() as session:
+        user = users.create_account(
+            session,
+            name=name,
+            role=role,
+            now=runtime.clock.now(),
+            people=people,
+            service_account=service_account,
+            password=secret,
+        )
+        kind = ", service account" if user.service_account else ""
+        typer.echo(f"created user {user.name} ({user.role}{kind})")
 
 
 @users_app.command("list")
 def users_list(ctx: typer.Context) -> None:
-    """List users and their roles."""
+    """List users: role, person or service account, tokens that still work, disabled."""
     from rich.console import Console
     from rich.table import Table
 
-    from warroom.auth import service as auth
+    from warroom.auth import users
 
     with errors_as_exit():
         runtime = local_runtime(settings_of(ctx))
         with runtime.db.session() as session:
-            users = auth.list_users(session)
-            table = Table("name", "role", "created (UTC)", "disabled")
-            for user in users:
-                table.add_row(
-                    user.name,
-                    user.role,
-                    user.created_at.strftime("%Y-%m-%d %H:%M"),
-                    "yes" if user.disabled_at else "",
-                )
+            rows = users.user_rows(session, now=runtime.clock.now())
+    table = Table("name", "role", "kind", "tokens", "created (UTC)", "disabled (UTC)")
+    for row in rows:
+        table.add_row(
+            row.name,
+            row.role,
+            "service account" if row.service_account else "person",
+            str(row.live_tokens),
+            row.created_at.strftime("%Y-%m-%d %H:%M"),
+            row.disabled_at.strftime("%Y-%m-%d %H:%M") if row.disabled_at else "",
+        )
     Console().print(table)
+
+
+@users_app.command("set-role")
+def users_set_role(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user.")],
+    role: Annotated[str, typer.Argument(help="viewer, responder or admin.")],
+) -> None:
+    """Change a user's role (the last enabled admin cannot be demoted)."""
+    from warroom.auth import service as auth
+    from warroom.auth import users
+
+    with errors_as_exit():
+        auth.check_role(role)
+        runtime = local_runtime(settings_of(ctx))
+        with runtime.db.transaction() as session:
+            user = users.set_role(session, name=name, role=role)
+            typer.echo(f"{user.name} is now a {user.role}")
+
+
+@users_app.command("disable")
+def users_disable(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The user.")]
+) -> None:
+    """Disable a user: their tokens and sessions end at once (the last admin cannot be)."""
+    from warroom.auth import users
+
+    with errors_as_exit():
+        runtime = local_runtime(settings_of(ctx))
+        with runtime.db.transaction() as session:
+            done = users.disable_user(session, name=name, now=runtime.clock.now())
+        if done.already:
+            typer.echo(f"{done.name} was already disabled")
+        else:
+            typer.echo(f"disabled {done.name}; {done.tokens_ended} token(s) revoked")
+
+
+@users_app.command("enable")
+def users_enable(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The user.")]
+) -> None:
+    """Enable a disabled user; the tokens revoked when they were disabled stay revoked."""
+    from warroom.auth import users
+
+    with errors_as_exit():
+        runtime = local_runtime(settings_of(ctx))
+        with runtime.db.transaction() as session:
+            user = users.enable_user(session, name=name)
+            typer.echo(
+                f"enabled {user.name}; create a new token with `warroom tokens create {user.name}`"
+            )
 
 
 @tokens_app.command("create")
@@ -90,16 +166,40 @@ def tokens_create(
     ctx: typer.Context,
     user: Annotated[str, typer.Argument(help="The user the token acts as.")],
     name: Annotated[str, typer.Option("--name", help="A label to recognise the token by.")] = "cli",
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="read, write or calendar; repeat for several (default: read and write). "
+            "A calendar token reads only the iCal feeds and is the one kind a calendar URL takes.",
+        ),
+    ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            "--expires", help="When it stops working: 30d, 12h, 2w or an ISO date/time (UTC)."
+        ),
+    ] = None,
 ) -> None:
     """Create an API token for USER; the token is printed alone on the last line."""
+    from warroom.auth import scopes as token_scopes
     from warroom.auth import service as auth
 
     with errors_as_exit():
+        granted = token_scopes.check_scopes(scope or ())
         runtime = local_runtime(settings_of(ctx))
+        now = runtime.clock.now()
+        until = token_scopes.parse_expiry(expires, now=now) if expires else None
         with runtime.db.transaction() as session:
             account = auth.get_user(session, user)
-            token = auth.create_token(session, user=account, name=name, now=runtime.clock.now())
-        typer.echo(f"token {name!r} for {account.name} ({account.role}); it is shown only once:")
+            token = auth.create_token(
+                session, user=account, name=name, now=now, scopes=granted, expires_at=until
+            )
+        ending = f", expires {token_scopes.stamp(until)}" if until else ""
+        typer.echo(
+            f"token {name!r} for {account.name} ({account.role}; scope "
+            f"{token_scopes.describe(granted)}{ending}); it is shown only once:"
+        )
         typer.echo(token)
 
 
@@ -108,35 +208,51 @@ def tokens_list(
     ctx: typer.Context,
     user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
 ) -> None:
-    """List tokens: prefix, label, user, created, last used, revoked (never the token itself)."""
+    """List tokens: prefix, label, user, scopes, expiry, last use, state (never the token).
+
+    The user's role is in `users list`: a token acts with its user's role of the moment.
+    """
     from rich.console import Console
     from rich.table import Table
 
     from warroom.auth import service as auth
 
+    def when(moment: "datetime | None", empty: str = "") -> str:
+        return moment.strftime("%Y-%m-%d %H:%M") if moment else empty
+
     with errors_as_exit():
         runtime = local_runtime(settings_of(ctx))
+        now = runtime.clock.now()
         with runtime.db.session() as session:
-            table = Table(
-                "prefix",
-                "label",
-                "user",
-                "role",
+            table = Table()
+            # The prefix is what `tokens revoke` takes: never cut it on a narrow terminal.
+            table.add_column("prefix", no_wrap=True, min_width=11)
+            table.add_column("label")
+            table.add_column("user")
+            table.add_column("scopes", no_wrap=True)
+            for column in (
                 "created (UTC)",
+                "expires (UTC)",
                 "last used (UTC)",
-                "revoked (UTC)",
-            )
+                "state",
+            ):
+                table.add_column(column)
             for token in auth.list_tokens(session, user=user):
+                if token.revoked_at:
+                    state = f"revoked {when(token.revoked_at)}"
+                elif token.expires_at and token.expires_at <= now:
+                    state = "expired"
+                else:
+                    state = "active"
                 table.add_row(
                     token.prefix + "…",
                     token.name,
                     token.user.name,
-                    token.user.role,
-                    token.created_at.strftime("%Y-%m-%d %H:%M"),
-                    token.last_used_at.strftime("%Y-%m-%d %H:%M")
-                    if token.last_used_at
-                    else "never",
-                    token.revoked_at.strftime("%Y-%m-%d %H:%M") if token.revoked_at else "",
+                    token.scopes.replace(" ", ","),
+                    when(token.created_at),
+                    when(token.expires_at, "never"),
+                    when(token.last_used_at, "never"),
+                    state,
                 )
     Console().print(table)
 

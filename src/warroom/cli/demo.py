@@ -261,7 +261,9 @@ def _demo_token(runtime: "Runtime") -> str:
         try:
             user = auth.get_user(session, DEMO_USER)
         except NotFound:
-            user = auth.create_user(session, name=DEMO_USER, role="responder", now=now)
+            user = auth.create_user(
+                session, name=DEMO_USER, role="responder", now=now, service_account=True
+            )
         if user.disabled_at is not None:
             fail(f"user {DEMO_USER!r} is disabled; enable it or use --url/--token")
         if auth.ROLES.index(user.role) < auth.ROLES.index("responder"):
