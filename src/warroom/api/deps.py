@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from warroom.api.cookies import cookie_principal, form_csrf, session_cookie
 from warroom.auth import service as auth
 from warroom.auth.service import Principal
 from warroom.core.errors import Unauthorized
@@ -33,7 +34,12 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 def _principal(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request,
+    cookie: Annotated[str | None, Depends(session_cookie)],
+    form_token: Annotated[str | None, Depends(form_csrf)],
 ) -> Principal:
+    if credentials is None and cookie:  # a browser (api/cookies.py); a bearer token wins
+        return cookie_principal(request, runtime, secret=cookie, form_token=form_token)
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
     now = runtime.clock.now()

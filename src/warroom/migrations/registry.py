@@ -1,6 +1,7 @@
 """Every table's model, imported so `Base.metadata` is complete (for Alembic and tests)."""
 
 from warroom.auth.models import ApiToken, User
+from warroom.auth.sessions import BrowserSession
 from warroom.detection.models import Alert, AlertGroup, Silence
 from warroom.escalation.models import Escalation
 from warroom.incidents.models import ChecklistItem, Incident, IncidentRole, TimelineEvent
@@ -16,6 +17,7 @@ __all__ = [
     "AlertGroup",
     "ApiToken",
     "Base",
+    "BrowserSession",
     "ChecklistItem",
     "Counter",
     "Escalation",
