@@ -95,6 +95,10 @@ def test_me_by_cookie_and_by_token(
     assert me["session"]["csrf_token"] == csrf
     assert me["session"]["expires_at"] == "2026-03-09T09:00:00Z"
     assert me["session"]["idle_expires_at"] == "2026-03-02T21:00:00Z"
+    clock.advance(timedelta(seconds=30))  # last use is recorded at most once a minute
+    assert http.get("/api/v1/me").json()["session"]["idle_expires_at"] == "2026-03-02T21:00:00Z"
+    clock.advance(timedelta(minutes=2))
+    assert http.get("/api/v1/me").json()["session"]["idle_expires_at"] == "2026-03-02T21:02:30Z"
     by_token = httpx.get(
         http.base_url.join("/api/v1/me"),
         headers={"Authorization": f"Bearer {tokens['viewer']}"},

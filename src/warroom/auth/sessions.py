@@ -42,10 +42,6 @@ class BrowserSession(Base):
 
     user: Mapped[User] = relationship(lazy="joined")
 
-    def idle_expires_at(self, idle: timedelta) -> datetime:
-        """Return when this session ends if it is not used again."""
-        return min(self.last_seen_at + idle, self.expires_at)
-
 
 @dataclass(frozen=True)
 class Started:
@@ -121,14 +117,16 @@ def authenticate_session(
         raise Unauthorized(ENDED)
     if found.user.disabled_at is not None:
         raise Unauthorized(f"user {found.user.name!r} is disabled")
+    touch = now - found.last_seen_at >= LAST_SEEN_EVERY
+    seen = now if touch else found.last_seen_at  # what the table holds after this request
     return SessionInfo(
         principal=Principal(user_id=found.user.id, name=found.user.name, role=found.user.role),
         session_id=found.id,
         csrf_token=csrf_of(secret),
         created_at=found.created_at,
         expires_at=found.expires_at,
-        idle_expires_at=min(now + config.idle_timeout, found.expires_at),
-        touch=now - found.last_seen_at >= LAST_SEEN_EVERY,
+        idle_expires_at=min(seen + config.idle_timeout, found.expires_at),
+        touch=touch,
     )
 
 
