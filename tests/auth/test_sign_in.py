@@ -96,6 +96,14 @@ def test_bad_sign_in_input_is_refused_and_writes_nothing(
     assert session_count(runtime) == 0
 
 
+def test_openapi_describes_both_body_forms(client: TestClient) -> None:
+    body = client.get("/openapi.json").json()["paths"][SIGN_IN]["post"]["requestBody"]
+    for content_type in ("application/json", "application/x-www-form-urlencoded"):
+        schema = body["content"][content_type]["schema"]
+        assert schema["required"] == ["user", "password"]
+        assert schema["properties"]["password"]["maxLength"] == 1024
+
+
 def test_failures_per_account_are_throttled(client: TestClient, runtime: Runtime) -> None:
     add_user(runtime)
     add_user(runtime, "bob")

@@ -65,7 +65,8 @@ class MeOut(BaseModel):
     session: SessionOut | None = None
 
 
-_BODY_SCHEMA = {"$ref": "#/components/schemas/SignInBody"}
+# The body is parsed by hand (JSON or form), so FastAPI would not describe it: say it here.
+_BODY_SCHEMA = SignInBody.model_json_schema()
 
 
 async def _credentials(request: Request) -> SignInBody:
