@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Literal
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.auth.test_sessions import PASSWORD, SIGN_IN, add_user
+from warroom.auth import passwords
 from warroom.auth import service as auth
 from warroom.auth.config import AuthConfig, FailureLimit, SignInConfig
 from warroom.auth.sessions import COOKIE, BrowserSession
@@ -176,3 +179,17 @@ def test_auth_settings_are_checked() -> None:
     )
     assert parsed.auth.sessions.idle_timeout == timedelta(hours=1)
     assert parsed.auth.sign_in.per_account.count == 5  # defaults where not given
+
+
+def test_unknown_users_cost_an_argon2_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str] = []
+
+    class Spy(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            checked.append(str(hash))
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(passwords, "_hasher", Spy())
+    assert passwords.check_password(None, PASSWORD) is False
+    assert checked == [passwords._dummy_hash()]
+    assert checked[0].startswith("$argon2id$")
