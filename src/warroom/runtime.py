@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from warroom.auth.signin import SignIns
 from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import Clock
 from warroom.detection.flows import IntakeFlows
@@ -45,6 +46,7 @@ class Runtime:
     triage: TriageFlows = field(init=False)
     postmortems: PostmortemFlows = field(init=False)
     intake: IntakeFlows = field(init=False)
+    sign_ins: SignIns = field(init=False)  # browser sessions (auth/signin.py)
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
     adapters_override: Adapters | None = None  # tests and --dev: recording fakes
@@ -80,6 +82,7 @@ class Runtime:
             runbooks=self.runbooks,
             incidents=self.flows,
         )
+        self.sign_ins = SignIns(db=self.db, clock=self.clock, config=lambda: self.config().auth)
         self.verification = VerificationSweep(
             db=self.db,
             config=self.config,

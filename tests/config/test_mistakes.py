@@ -35,7 +35,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
             "1: unknown section 'escalaton_policies' — did you mean 'escalation_policies'?",
         ),
         ("Severities: {}\n", "1: unknown section 'Severities' — did you mean 'severities'?"),
-        ("banana: 1\n", "1: unknown section 'banana'; known: actions, detection,"),
+        ("banana: 1\n", "1: unknown section 'banana'; known: actions, auth, detection,"),
     ],
 )
 def test_unknown_top_level_section(tmp_path: Path, text: str, expected: str) -> None:
@@ -139,7 +139,7 @@ def test_config_check_refuses_a_misspelt_section(tmp_path: Path) -> None:
 def test_an_anchor_block_is_told_how_to_stay(tmp_path: Path) -> None:
     found = problems(tmp_path, "defaults: &weekly {every: 1w}\n")
     assert found == [
-        "1: unknown section 'defaults'; known: actions, detection, escalation_policies, "
+        "1: unknown section 'defaults'; known: actions, auth, detection, escalation_policies, "
         "incident_types, integrations, notifications, people, postmortem, priorities, routes, "
         "schedules, services, severities, status_page, teams, verification "
         "(a block that only holds YAML anchors may be named x-defaults)"

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from warroom.api.cookies import cookie_principal, form_csrf, session_cookie
 from warroom.auth import service as auth
 from warroom.auth.scopes import check_request, describe
 from warroom.auth.service import Principal
@@ -48,7 +49,11 @@ def _principal(
     runtime: RuntimeDep,
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    cookie: Annotated[str | None, Depends(session_cookie)],
+    form_token: Annotated[str | None, Depends(form_csrf)],
 ) -> Principal:
+    if credentials is None and cookie:  # a browser (api/cookies.py); a bearer token wins
+        return cookie_principal(request, runtime, secret=cookie, form_token=form_token)
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
     principal = _authenticated(runtime, credentials.credentials)

@@ -21,6 +21,7 @@ from warroom.api import (
     notifications,
     oncall,
     reference,
+    signin,
     silences,
     slack_interactions,
 )
@@ -62,6 +63,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     errors.install(app)
     app.add_middleware(RefuseNulInUrl)
     app.include_router(health.router)
+    app.include_router(signin.router)
     app.include_router(status_api.updates_router)  # before incidents: see status.py
     app.include_router(actions_api.run_router)  # before incidents: see actions.py
     app.include_router(actions_api.list_router)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from warroom.auth import sessions
 from warroom.auth.models import ApiToken, User
 from warroom.auth.service import check_name, check_role, create_user, get_user
 from warroom.core.errors import Conflict, Invalid
@@ -123,18 +124,10 @@ def disable_user(session: Session, *, name: str, now: datetime) -> Disabled:
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    end_sessions(session, user=user, now=now)
+    sessions.end_sessions(session, user_id=user.id, now=now, reason="user disabled")
     session.flush()
     count = int(getattr(ended, "rowcount", 0) or 0)
     return Disabled(name=user.name, already=False, tokens_ended=count)
-
-
-def end_sessions(session: Session, *, user: User, now: datetime) -> None:
-    """End every browser session of `user` (the hook `disable_user` calls).
-
-    Browser sign-in (auth/sessions.py) is being built beside this: its session rows end here
-    when it lands. Until then a token is the only way in, and `disable_user` revokes those.
-    """
 
 
 def enable_user(session: Session, *, name: str) -> User:

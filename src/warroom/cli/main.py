@@ -8,8 +8,16 @@ command's signature at each start, and evaluating them from strings cost a fifth
 import typer
 
 # These register more `incident` subcommands: handoff|accept|decline|role, edit, grant,
-# status-update[s], checklist|check|skip|assign-item.
-from warroom.cli import access_cmd, checklist_cmd, handoff, incident_edit, status_cmd  # noqa: F401
+# status-update[s], checklist|check|skip|assign-item; users_password registers
+# `users set-password`.
+from warroom.cli import (  # noqa: F401
+    access_cmd,
+    checklist_cmd,
+    handoff,
+    incident_edit,
+    status_cmd,
+    users_password,
+)
 from warroom.cli.actions_cmd import actions_app  # also registers `incident action`
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
 from warroom.cli.common import CliState

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from warroom.auth.config import AuthConfig
 from warroom.config.integrations import IntegrationsConfig
 from warroom.detection.routing import DetectionConfig, RouteConfig
 from warroom.escalation.config import EscalationPolicy, NotificationRules, builtin_policy
@@ -46,6 +47,7 @@ class WarroomConfig(BaseModel):
     actions: ActionList = Field(default_factory=list)  # docs/mitigation.md
     postmortem: PostmortemConfig = Field(default_factory=PostmortemConfig)  # docs/postmortem.md
     verification: VerificationConfig = Field(default_factory=VerificationConfig)  # mitigation
+    auth: AuthConfig = Field(default_factory=AuthConfig)  # docs/security.md
 
     @field_validator("severities")
     @classmethod

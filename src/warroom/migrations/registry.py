@@ -1,6 +1,7 @@
 """Every table's model, imported so `Base.metadata` is complete (for Alembic and tests)."""
 
 from warroom.auth.models import ApiToken, User
+from warroom.auth.sessions import BrowserSession
 from warroom.detection.models import Alert, AlertGroup, Silence
 from warroom.escalation.models import Escalation
 from warroom.incidents.models import (
@@ -22,6 +23,7 @@ __all__ = [
     "AlertGroup",
     "ApiToken",
     "Base",
+    "BrowserSession",
     "ChecklistItem",
     "Counter",
     "Escalation",

@@ -1,0 +1,36 @@
+"""`warroom users set-password`: registered on the users app from here, beside admin.py."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from warroom.cli.admin import users_app
+from warroom.cli.common import errors_as_exit, local_runtime, settings_of
+
+
+@users_app.command("set-password")
+def users_set_password(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user whose password changes.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from stdin's first line."),
+    ] = False,
+) -> None:
+    """Set USER's password (asked twice) and end all of their browser sessions."""
+    from warroom.auth import passwords
+
+    if password_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    else:
+        secret = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with errors_as_exit():
+        passwords.check_new_password(secret)  # before opening the database: nothing to undo
+        runtime = local_runtime(settings_of(ctx))
+        with runtime.db.transaction() as session:
+            ended = passwords.set_password(
+                session, name=name, password=secret, now=runtime.clock.now()
+            )
+    sessions = "session" if ended == 1 else "sessions"
+    typer.echo(f"password of {name} changed; {ended} browser {sessions} ended")
