@@ -150,7 +150,8 @@ class IncidentGrant(Base):
 
     __tablename__ = "incident_grants"
     __table_args__ = (
-        UniqueConstraint("incident_id", "person"),  # one way in per person is enough
+        # One way in per person is enough.
+        UniqueConstraint("incident_id", "person", name="uq_incident_grants_incident_id_person"),
         Index("ix_incident_grants_person_incident_id", "person", "incident_id"),
     )
 

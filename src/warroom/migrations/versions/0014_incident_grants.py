@@ -33,9 +33,7 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_grants")),
-        sa.UniqueConstraint(
-            "incident_id", "person", name=op.f("uq_incident_grants_incident_id_person")
-        ),
+        sa.UniqueConstraint("incident_id", "person", name="uq_incident_grants_incident_id_person"),
     )
     with op.batch_alter_table("incident_grants", schema=None) as batch_op:
         batch_op.create_index(
