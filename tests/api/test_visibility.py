@@ -200,3 +200,24 @@ def test_notifications_and_action_items_of_a_hidden_incident_stay_hidden(
     assert answer.status_code == 404
     assert answer.json()["error"]["message"] == f"no action item {item.json()['id']}"
     assert client.patch(url, json={"status": "done"}, headers=who["alice"]).status_code == 200
+
+
+def test_only_an_admin_or_the_access_team_makes_it_public_with_a_reason(
+    client: TestClient, who: dict[str, dict[str, str]], breach: str
+) -> None:
+    url = f"{INCIDENTS}/{breach}"
+    grant = {"person": "bob", "reason": "owns the login service"}
+    assert client.post(f"{url}/access", json=grant, headers=who["alice"]).status_code == 200
+    public = {"visibility": "public", "reason": "disclosed to customers"}
+    refused = client.patch(url, json=public, headers=who["bob"])  # in, but not the team
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == (
+        f"only an admin or the security team can make {breach} public"
+    )
+    unexplained = client.patch(url, json={"visibility": "public"}, headers=who["alice"])
+    assert unexplained.status_code == 422 and "needs a reason" in unexplained.text
+    assert client.get(url, headers=who["ada"]).json()["visibility"] == "restricted"
+    done = client.patch(url, json=public, headers=who["alice"])
+    assert done.status_code == 200, done.text
+    assert done.json()["timeline"][-1]["text"].endswith("— disclosed to customers")
+    assert refs(client, who["vic"]) == ["INC-2", breach]

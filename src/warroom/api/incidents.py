@@ -130,7 +130,11 @@ def update(
     if "started_at" in changes:
         changes["started_at"] = ensure_utc(changes["started_at"])
     return runtime.flows.update(
-        ref, actor=actor_of(principal, request), changes=changes, reason=body.reason
+        ref,
+        actor=actor_of(principal, request),
+        changes=changes,
+        reason=body.reason,
+        access=access_of(principal, runtime),
     )
 
 

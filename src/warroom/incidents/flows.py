@@ -133,12 +133,24 @@ class IncidentFlows:
         return self.finish("declared", detail)
 
     def update(
-        self, ref: str, *, actor: Actor, changes: dict[str, Any], reason: str | None = None
+        self,
+        ref: str,
+        *,
+        actor: Actor,
+        changes: dict[str, Any],
+        reason: str | None = None,
+        access: Access | None = None,
     ) -> IncidentDetail:
-        """Change fields of an incident; a new incident type brings its runbook's checklist."""
+        """Change fields of an incident; a new incident type brings its runbook's checklist.
+
+        `access` is the person asking, where there is one: making a restricted incident
+        public is theirs to do only as an admin or one of the type's access teams.
+        """
         config, now = self.config(), self.clock.now()
         with self.db.transaction() as session:
             incident = service.get(session, ref, for_update=True)
+            if access is not None and changes.get("visibility") == "public":
+                visibility.check_publish(config, access, incident, reason)
             changed = service.update(
                 session,
                 config=config,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.orm import Session
 
-from warroom.core.errors import Conflict, Forbidden, NotFound
+from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.actor import Actor
 from warroom.incidents.models import Incident, IncidentGrant, IncidentRole
@@ -85,6 +85,29 @@ def check_visible(
     """Raise NotFound, worded as for a missing incident, unless `access` may see it."""
     if not can_see(session, config, access, incident):
         raise NotFound(f"no incident {incident.ref}")
+
+
+def check_publish(
+    config: WarroomConfig, access: Access, incident: Incident, reason: str | None
+) -> None:
+    """Refuse to make a restricted incident public but by an admin or an access team, with a
+    reason (the change and the reason go on the timeline)."""
+    if incident.visibility != "restricted":
+        return
+    if not (access.sees_everything or incident.incident_type in team_types(config, access)):
+        teams = ", ".join(
+            team
+            for kind in config.incident_types
+            if kind.id == incident.incident_type
+            for team in kind.access_teams
+        )
+        who = f"an admin or the {teams} team" if teams else "an admin"
+        raise Forbidden(f"only {who} can make {incident.ref} public")
+    if not (reason or "").strip():
+        raise Invalid(
+            f"making {incident.ref} public needs a reason (it goes on the timeline)",
+            {"field": "reason"},
+        )
 
 
 def grant(
