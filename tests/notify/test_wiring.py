@@ -389,6 +389,15 @@ def test_restricted_sev1_gets_a_private_channel_and_stays_off_the_status_page(
     assert vendors.slack.messages("#incident-response") == []  # never announced
     assert vendors.statuspage.requests == []  # nothing on the public status page
     assert pages(vendors, "alice", "UALICE1") == (1, 1)  # paging is unaffected
+    # Executives and webhooks hear of it under its codename: never its title.
+    (summary,) = vendors.mail.to("cto@example.com")
+    assert f"INC-{n} (restricted)" in str(summary["Subject"])
+    texts = [part.get_content() for part in summary.walk() if part.get_content_maintype() == "text"]
+    assert texts and not any("Card data" in text for text in texts)
+    assert vendors.hooks.wait_for(1)
+    for event in vendors.hooks.events:
+        assert b"Card data" not in event.body and b"card-data" not in event.body
+        assert f"INC-{n} (restricted)".encode() in event.body
     verify(api, str(n))
     resolved = api.post(f"/api/v1/incidents/{n}/resolve")
     assert resolved.status_code == 200, resolved.text

@@ -23,7 +23,7 @@ from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.notify import messages as m
 from warroom.notify import outbox
-from warroom.notify.cards import card_of
+from warroom.notify.cards import card_of, codename
 from warroom.notify.messages import INCIDENT_CHANNEL, Payload
 from warroom.notify.outbox import Message
 from warroom.notify.ports import IncidentCard
@@ -158,11 +158,17 @@ def plan(
         if kind == "postmortem" and tracking.CHANNEL in channels:
             out += tracking.plan(session, incident, event, config=config, url=card.url)
         if kind in WEBHOOK_EVENTS:
+            # A restricted incident leaves warroom under its codename: no title, no words.
+            hidden = incident.visibility == "restricted"
+            text = f"{incident.ref} (restricted): {kind}" if hidden else event.text
             for hook in _webhooks(config):
                 if hook["events"] and f"incident.{kind}" not in hook["events"]:
                     continue
                 hooked = m.WebhookEvent(
-                    event=f"incident.{kind}", card=card, text=event.text, data=event.data or {}
+                    event=f"incident.{kind}",
+                    card=codename(card) if hidden else card,
+                    text=text,
+                    data={} if hidden else event.data or {},
                 )
                 add(f"{k}:webhook:{hook['name']}", hook["name"], hooked)
     return out
@@ -220,9 +226,12 @@ def _severity_raised(
         out.append(Message(f"inc{n}:meeting", INCIDENT_CHANNEL, m.Meeting(card=card), incident.id))
     executives = rules.executives or _smtp_executives(config)
     if severity and severity.exec_email and executives and "email" in channels:
-        summary = m.ExecSummary(
-            card=card, to=executives, impact=incident.impact, scope=incident.scope
-        )
+        if incident.visibility == "restricted":  # executives hear of it under its codename
+            summary = m.ExecSummary(card=codename(card), to=executives, impact=None, scope=None)
+        else:
+            summary = m.ExecSummary(
+                card=card, to=executives, impact=incident.impact, scope=incident.scope
+            )
         key = f"inc{n}:exec:{incident.severity}"
         out.append(Message(key, "executives", summary, incident.id))
     escalation.start(session, incident=incident, config=config, now=now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,13 @@ def card_of(incident: Any, config: WarroomConfig, base_url: str | None) -> Incid
         visibility=incident.visibility,
         detected_at=ensure_utc(detected) if detected is not None else None,
     )
+
+
+def codename(card: IncidentCard) -> IncidentCard:
+    """Return the card as those outside a restricted incident may read it: its reference with
+    `(restricted)` for a title, no summary (webhooks, executive e-mail): `INC-42 (restricted)`."""
+    # The channel's name carries words of the title (#inc-42-card-data-exposed).
+    return replace(card, title="(restricted)", summary="", chat_channel=None)
 
 
 def card_to_json(card: IncidentCard) -> dict[str, Any]:
