@@ -110,3 +110,14 @@ def statuses(runtime: Runtime) -> dict[str, str]:
     """Return key -> status of every outbox row."""
     with runtime.db.session() as session:
         return {r.key: r.status for r in session.scalars(select(Notification))}
+
+
+def make_slack_users(runtime: Runtime, role: str = "responder") -> list[str]:
+    """Give every person with a Slack id a warroom user with `role` (buttons act as them)."""
+    from warroom.auth import service as auth
+
+    names = [p.id for p in runtime.config().people if p.slack]
+    with runtime.db.transaction() as session:
+        for name in names:
+            auth.create_user(session, name=name, role=role, now=runtime.clock.now())
+    return names

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import verify
+from tests.helpers import make_slack_users, verify
+from warroom.auth.users import disable_user, set_role
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.runtime import Runtime
@@ -37,6 +38,12 @@ def config() -> WarroomConfig:
             "integrations": {"slack": {"signing_secret": SECRET}},
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def slack_users(runtime: Runtime) -> list[str]:
+    """The people linked to Slack ids are responders in warroom (buttons act as them)."""
+    return make_slack_users(runtime)
 
 
 def payload(
@@ -280,3 +287,34 @@ def test_not_configured_is_404(client: TestClient, runtime: Runtime, clock: Froz
     response = press(client, clock, payload())
     assert response.status_code == 404
     assert "integrations.slack" in response.json()["error"]["message"]
+
+
+def test_a_button_acts_with_the_warroom_role_of_the_linked_user(
+    client: TestClient, api: TestClient, clock: FrozenClock, runtime: Runtime
+) -> None:
+    api.post("/api/v1/incidents", json={"title": "Checkout down"})
+    with runtime.db.transaction() as session:
+        set_role(session, name="bob", role="viewer")
+    events = len(timeline(api))
+    answer = press(client, clock, payload(user=BOB)).json()["text"]
+    assert answer == (
+        "You (bob) are a viewer in warroom; to acknowledge INC-1 you need the responder role. "
+        "Ask an admin: `warroom users set-role bob responder`."
+    )
+    with runtime.db.transaction() as session:
+        disable_user(session, name="alice", now=clock.now())
+    answer = press(client, clock, payload(user=ALICE)).json()["text"]
+    assert answer == "Your warroom user alice is disabled, so you cannot acknowledge INC-1."
+    assert len(timeline(api)) == events
+    assert api.get("/api/v1/incidents/1").json()["acknowledged_by"] is None
+
+
+def test_a_restricted_incident_is_no_incident_to_an_outsider_on_slack(
+    client: TestClient, api: TestClient, clock: FrozenClock, tokens: dict[str, str]
+) -> None:
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    body = {"title": "Customer data exposed", "incident_type": "security"}
+    assert api.post("/api/v1/incidents", json=body, headers=admin).status_code == 201
+    answer = press(client, clock, payload(user=BOB)).json()["text"]
+    assert answer == "Cannot acknowledge INC-1: no incident INC-1"
+    assert "Customer" not in answer

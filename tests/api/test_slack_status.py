@@ -21,6 +21,7 @@ from tests.api.test_slack_interactions import (
     rejections,
     signed,
 )
+from tests.helpers import make_slack_users
 from tests.notify.slack_server import TOKEN, SlackServer
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
@@ -55,6 +56,13 @@ def config(slack: SlackServer) -> WarroomConfig:
             },
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def slack_users(runtime: Runtime) -> list[str]:
+    """The people linked to Slack ids are admins in warroom (they see restricted incidents
+    too; tests/api/test_slack_interactions.py holds a viewer and an outsider to the rules)."""
+    return make_slack_users(runtime, role="admin")
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import free_port, need
-from tests.helpers import verify
+from tests.helpers import make_slack_users, verify
 from tests.notify.pagerduty_events_server import ROUTING_KEY, PagerDutyEventsServer
 from tests.notify.slack_server import SlackServer
 from tests.notify.statuspage_server import API_KEY, PAGE_ID, StatuspageServer
@@ -183,6 +183,12 @@ def config(vendors: Vendors) -> WarroomConfig:
             },
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def slack_users(runtime: Runtime) -> list[str]:
+    """The people linked to Slack ids are responders in warroom (buttons act as them)."""
+    return make_slack_users(runtime)
 
 
 def declare(api: TestClient, **fields: Any) -> int:

@@ -14,10 +14,10 @@ from warroom.api import slack_status
 from warroom.api.deps import RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.api.intake import _body, _guarded, _instances, _unauthorized
+from warroom.api.slack_people import slack_actor
 from warroom.api.slack_status import StatusForm, malformed
 from warroom.core.errors import WarroomError
 from warroom.detection.sources import slack
-from warroom.incidents.actor import Actor
 from warroom.incidents.schemas import IncidentDetail
 from warroom.notify.slack_blocks import ACKNOWLEDGE, ACTIONS, STATUS_UPDATE
 from warroom.runtime import Runtime
@@ -88,23 +88,19 @@ def _ephemeral(text: str) -> dict[str, str]:
 
 
 def _press(runtime: Runtime, press: ButtonPress) -> str:
-    """Apply a button press as the person linked to the Slack user; return what to tell them."""
-    person = next((p for p in runtime.config().people if p.slack == press.user_id), None)
+    """Apply a button press as the warroom user linked to the Slack user (with their role);
+    return what to tell them."""
     ref = f"INC-{press.number}"
-    if person is None:
-        return (
-            f"Your Slack account ({press.user_id}) is not linked to anyone in warroom, so "
-            f"{ref} was not changed. Ask an admin to add `slack: {press.user_id}` to your "
-            "entry under `people:` in warroom.yaml."
-        )
-    actor = Actor(name=person.id, source="slack")
+    verb = "acknowledge" if press.action_id == ACKNOWLEDGE else "resolve"
+    actor = slack_actor(runtime, press.user_id, number=press.number, doing=f"{verb} {ref}")
+    if isinstance(actor, str):
+        return actor
     try:
         if press.action_id == ACKNOWLEDGE:
             detail = runtime.flows.acknowledge(ref, actor=actor)
-            return _acknowledged(detail, person.id)
+            return _acknowledged(detail, str(actor.name))
         detail = runtime.flows.transition(ref, "resolve", actor=actor)
     except WarroomError as exc:  # an illegal move (409), a vanished incident (404)…
-        verb = "acknowledge" if press.action_id == ACKNOWLEDGE else "resolve"
         pending = exc.details.get("open_items") if isinstance(exc.details, dict) else None
         if pending:  # the resolve gate: say what is open in words that fit a Slack button
             listed = "; ".join(f"#{i['number']} {i['text'].rstrip('.')}" for i in pending[:5])

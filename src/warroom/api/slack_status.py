@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from warroom.api.intake import Rejected, _reject
+from warroom.api.slack_people import slack_actor
 from warroom.api.status import post_status_update
 from warroom.core.errors import WarroomError
 from warroom.incidents import service as incidents
-from warroom.incidents.actor import Actor
 from warroom.incidents.states import check_not_closed
 from warroom.notify.ports import DeliveryError
 from warroom.notify.slack import SlackChat
@@ -24,7 +24,6 @@ from warroom.notify.slack_views import (
     field_errors,
     status_update_view,
 )
-from warroom.organisation import PersonConfig
 from warroom.runtime import Runtime
 from warroom.status import service
 from warroom.status.models import PUBLIC_TITLE_MAX
@@ -113,24 +112,12 @@ def _choice(values: dict[str, Any], block: str) -> str | None:
     return value
 
 
-def linked_person(runtime: Runtime, user_id: str) -> PersonConfig | None:
-    """Return the person whose `slack:` id is `user_id`, if anyone's is."""
-    return next((p for p in runtime.config().people if p.slack == user_id), None)
-
-
-def unlinked(user_id: str) -> str:
-    """Say how to link a Slack account that is nobody's in warroom.yaml."""
-    return (
-        f"Your Slack account ({user_id}) is not linked to anyone in warroom. Ask an admin to "
-        f"add `slack: {user_id}` to your entry under `people:` in warroom.yaml."
-    )
-
-
 def open_form(runtime: Runtime, *, user_id: str, number: int, trigger_id: str) -> str | None:
     """Open the status update form for whoever pressed; return what to tell them if it can't."""
     ref = f"INC-{number}"
-    if linked_person(runtime, user_id) is None:
-        return unlinked(user_id)
+    actor = slack_actor(runtime, user_id, number=number, doing=f"post a status update on {ref}")
+    if isinstance(actor, str):
+        return actor
     chat = runtime.adapters().chat
     if not isinstance(chat, SlackChat):
         return (
@@ -161,9 +148,11 @@ def open_form(runtime: Runtime, *, user_id: str, number: int, trigger_id: str) -
 def submit(runtime: Runtime, form: StatusForm) -> dict[str, Any] | None:
     """Post the submitted update; return Slack's field errors, or None to close the form."""
     ref = f"INC-{form.number}"
-    person = linked_person(runtime, form.user_id)
-    if person is None:
-        return field_errors({STATUS_BLOCK: unlinked(form.user_id)})
+    actor = slack_actor(
+        runtime, form.user_id, number=form.number, doing=f"post a status update on {ref}"
+    )
+    if isinstance(actor, str):
+        return field_errors({STATUS_BLOCK: actor})
     missing = {}
     if form.status is None:
         missing[STATUS_BLOCK] = "Choose a status."
@@ -192,7 +181,7 @@ def submit(runtime: Runtime, form: StatusForm) -> dict[str, Any] | None:
         post_status_update(
             runtime,
             ref,
-            actor=Actor(name=person.id, source=SOURCE),
+            actor=actor,
             status=str(form.status),
             body=str(form.body),
             components={},
