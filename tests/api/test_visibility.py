@@ -221,3 +221,18 @@ def test_only_an_admin_or_the_access_team_makes_it_public_with_a_reason(
     assert done.status_code == 200, done.text
     assert done.json()["timeline"][-1]["text"].endswith("— disclosed to customers")
     assert refs(client, who["vic"]) == ["INC-2", breach]
+
+
+def test_declaring_a_restricted_type_public_is_for_admins_and_the_access_team(
+    client: TestClient, who: dict[str, dict[str, str]]
+) -> None:
+    body = {"title": "Phishing wave", "incident_type": "security", "visibility": "public"}
+    refused = client.post(INCIDENTS, json=body, headers=who["bob"])
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == (
+        "security incidents are restricted: only an admin or the security team can declare "
+        "one public (leave visibility out to declare it restricted)"
+    )
+    assert refs(client, who["ada"]) == []  # nothing was declared
+    answer = client.post(INCIDENTS, json=body, headers=who["alice"])
+    assert answer.status_code == 201 and answer.json()["visibility"] == "public"

@@ -35,6 +35,7 @@ from warroom.incidents.schemas import (
     TransitionRequest,
 )
 from warroom.incidents.states import OPEN_STATUSES, STATUSES
+from warroom.incidents.visibility import check_declare_public
 
 router = APIRouter(
     prefix="/api/v1/incidents",
@@ -58,6 +59,10 @@ def declare(
 ) -> IncidentDetail:
     """Declare an incident; its runbook file appears in `active/`."""
     fields = body.model_dump(exclude={"runbook"})
+    if body.visibility == "public":
+        check_declare_public(
+            runtime.config(), access_of(principal, runtime), body.incident_type or "default"
+        )
     if fields["started_at"] is not None:
         fields["started_at"] = ensure_utc(fields["started_at"])
     return runtime.flows.declare(actor=actor_of(principal, request), runbook=body.runbook, **fields)

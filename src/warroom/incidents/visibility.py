@@ -110,6 +110,21 @@ def check_publish(
         )
 
 
+def check_declare_public(config: WarroomConfig, access: Access, incident_type: str) -> None:
+    """Refuse to declare an incident of a restricted type public but by an admin or one of
+    the type's access teams (the type restricts it for a reason)."""
+    kind = config.incident_type(incident_type)
+    if kind is None or not kind.restricted:
+        return
+    if not (access.sees_everything or access.teams.intersection(kind.access_teams)):
+        teams = ", ".join(kind.access_teams)
+        who = f"an admin or the {teams} team" if teams else "an admin"
+        raise Forbidden(
+            f"{kind.id} incidents are restricted: only {who} can declare one public "
+            "(leave visibility out to declare it restricted)"
+        )
+
+
 def grant(
     session: Session,
     *,
