@@ -393,7 +393,7 @@ def test_bad_severity_and_fields(cli: Cli) -> None:
     assert "in the future" in error(cli("declare", "Later", "--started-at", "2099-01-01T00:00"))
 
 
-def test_every_command_prints_json(cli: Cli) -> None:
+def test_every_command_prints_json(cli: Cli, tokens: dict[str, str]) -> None:
     declared = data(cli("declare", "JSON all the way", "--restricted", "--json"))
     assert (declared["ref"], declared["visibility"]) == ("INC-1", "restricted")
     assert declared["allowed_actions"][0] == "acknowledge"
@@ -411,7 +411,10 @@ def test_every_command_prints_json(cli: Cli) -> None:
         assert data(cli(*step, "--json"))["status"] == status
     assert data(cli("show", "1", "--json"))["closed_at"] is not None
     assert data(cli("list", "--json"))["items"][0]["status"] == "closed"
-    public = data(cli("declare", "Security but public", "--type", "security", "--public", "--json"))
+    # A restricted type declared public: for an admin (or the type's access team) only.
+    public_security = ("declare", "Security but public", "--type", "security", "--public")
+    assert "only an admin or the security team" in error(cli(*public_security))
+    public = data(cli(*public_security, "--json", token=tokens["admin"]))
     assert (public["visibility"], public["severity"]) == ("public", "SEV-1")
 
 
