@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.test_visibility import MARKER, breach, config, who  # noqa: F401  (fixtures)
+# The restricted incident and its people: test_visibility's fixtures, asked for by name below.
+from tests.api.test_visibility import MARKER, breach, config, who  # noqa: F401
 
 # Who may call each route: anyone (no token), signature (the vendor's own token or
 # signature), calendar (a calendar token in the URL, or a reading token), or the least role.
@@ -113,33 +115,37 @@ def test_every_route_has_a_row(client: TestClient) -> None:
 
 
 def test_a_role_below_the_row_is_refused(
-    client: TestClient, who: dict[str, dict[str, str]], breach: str
+    client: TestClient, request: pytest.FixtureRequest
 ) -> None:
+    people: dict[str, dict[str, str]] = request.getfixturevalue("who")
+    request.getfixturevalue("breach")
     checked = 0
     for method, path in routes(client):
         needed = MATRIX[f"{method} {path}"]
         if needed not in BELOW:
             continue
         url = concrete(path, "INC-2")  # the public incident: visible, so the role decides
-        answer = client.request(method, url, json={}, headers=who[BELOW[needed]])
+        answer = client.request(method, url, json={}, headers=people[BELOW[needed]])
         assert answer.status_code == 403, (method, path, answer.status_code, answer.text)
         checked += 1
     assert checked >= 20
 
 
 def test_a_restricted_incident_is_no_incident_on_every_per_incident_route(
-    client: TestClient, who: dict[str, dict[str, str]], breach: str
+    client: TestClient, request: pytest.FixtureRequest
 ) -> None:
+    people: dict[str, dict[str, str]] = request.getfixturevalue("who")
+    hidden: str = request.getfixturevalue("breach")
     per_incident = [(m, p) for m, p in routes(client) if "{ref}" in p]
     assert len(per_incident) >= 24
     for method, path in per_incident:
-        url = concrete(path, breach)
+        url = concrete(path, hidden)
         assert client.request(method, url, json={}).status_code == 401, (method, path)
         for outsider in ("bob", "vic"):
-            answer = client.request(method, url, json={}, headers=who[outsider])
+            answer = client.request(method, url, json={}, headers=people[outsider])
             assert answer.status_code == 404, (outsider, method, path, answer.text)
-            assert answer.json()["error"]["message"] == f"no incident {breach}"
+            assert answer.json()["error"]["message"] == f"no incident {hidden}"
             assert MARKER not in answer.text and MARKER not in str(answer.headers)
         # alice is on the security team: past the visibility check, whatever the route says.
-        inside = client.request(method, url, json={}, headers=who["alice"])
+        inside = client.request(method, url, json={}, headers=people["alice"])
         assert inside.status_code != 404 or "no incident" not in inside.text, (method, path)
