@@ -28,7 +28,7 @@ def make_config(url: str, deployment: str = "cloud", **overrides: Any) -> JiraIs
         "deployment": deployment,
         "project": "OPS",
         "assignees": {"alice": ALICE if deployment == "cloud" else "alice"},
-        "timeout": 2,
+        "timeout": 10,
         **auth,
     }
     return JiraIssuesConfig.model_validate({**data, **overrides})

@@ -32,7 +32,7 @@ def make_config(url: str, **overrides: Any) -> PagerDutyEventsConfig:
 
 @pytest.fixture
 def pager(server: PagerDutyEventsServer) -> Iterator[PagerDutyEvents]:
-    with PagerDutyEvents(make_config(server.url, timeout=2)) as adapter:
+    with PagerDutyEvents(make_config(server.url, timeout=10)) as adapter:
         yield adapter
 
 

@@ -30,7 +30,7 @@ def make_config(url: str, **overrides: Any) -> StatuspageConfig:
         "page_id": PAGE_ID,
         "base_url": url,
         "components": {"checkout": CHECKOUT, "api": API},
-        "timeout": 2,
+        "timeout": 10,
     }
     return StatuspageConfig.model_validate({**data, **overrides})
 

@@ -39,7 +39,7 @@ def receiver(clock: FrozenClock) -> Iterator[WebhookReceiver]:
 
 @pytest.fixture
 def sender(clock: FrozenClock) -> Iterator[SignedWebhook]:
-    with SignedWebhook(clock=clock, timeout=2.0) as webhook:
+    with SignedWebhook(clock=clock, timeout=10.0) as webhook:
         yield webhook
 
 
