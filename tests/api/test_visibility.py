@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests.conftest import make_token
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.detection.models import Alert
 from warroom.incidents.models import Incident
 from warroom.notify.models import Notification
 from warroom.runtime import Runtime
@@ -200,6 +201,42 @@ def test_notifications_and_action_items_of_a_hidden_incident_stay_hidden(
     assert answer.status_code == 404
     assert answer.json()["error"]["message"] == f"no action item {item.json()['id']}"
     assert client.patch(url, json={"status": "done"}, headers=who["alice"]).status_code == 200
+
+
+def test_alerts_of_a_hidden_incident_stay_hidden(
+    client: TestClient, who: dict[str, dict[str, str]], breach: str, runtime: Runtime
+) -> None:
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        incident_id = session.scalar(select(Incident.id).where(Incident.number == 1))
+        for fingerprint, owner in [("hidden", incident_id), ("loose", None)]:
+            session.add(
+                Alert(
+                    source="alertmanager",
+                    integration="default",
+                    kind="alert",
+                    fingerprint=fingerprint,
+                    status="firing",
+                    is_open=True,
+                    title=f"Login anomaly {MARKER}" if owner else "Disk filling",
+                    labels={"alertname": "LoginAnomaly"},
+                    annotations={},
+                    received_at=now,
+                    last_seen_at=now,
+                    seen_count=1,
+                    incident_id=owner,
+                    raw="{}",
+                )
+            )
+    for name, expected in [("bob", ["Disk filling"]), ("vic", ["Disk filling"])]:
+        answer = client.get("/api/v1/alerts", headers=who[name])
+        assert [a["title"] for a in answer.json()["items"]] == expected
+        assert MARKER not in answer.text
+        by_incident = client.get(f"/api/v1/alerts?incident={breach}", headers=who[name])
+        assert by_incident.status_code == 404
+        assert by_incident.json()["error"]["message"] == f"no incident {breach}"
+    seen = client.get(f"/api/v1/alerts?incident={breach}", headers=who["alice"]).json()
+    assert [a["title"] for a in seen["items"]] == [f"Login anomaly {MARKER}"]
 
 
 def test_only_an_admin_or_the_access_team_makes_it_public_with_a_reason(

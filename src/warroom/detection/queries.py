@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Invalid
@@ -18,13 +18,19 @@ def list_alerts(
     incident_id: int | None = None,
     limit: int = 50,
     before_id: int | None = None,
+    visible: ColumnElement[bool],
 ) -> tuple[list[tuple[Alert, int | None]], str | None]:
-    """Return (alert, incident number) pairs, newest first, and the next cursor."""
+    """Return (alert, incident number) pairs, newest first, and the next cursor.
+
+    Alerts of an incident the caller may not see (`visible`, incidents.visibility) are left
+    out: their titles and labels say what the restricted incident is about.
+    """
     if status not in (None, "firing", "resolved"):
         raise Invalid(f"unknown status {status!r}; use firing or resolved", {"field": "status"})
     stmt = (
         select(Alert, Incident.number)
         .outerjoin(Incident, Incident.id == Alert.incident_id)
+        .where(or_(Alert.incident_id.is_(None), visible))
         .order_by(Alert.id.desc())
         .limit(limit + 1)
     )
