@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import make_slack_users, verify
+from tests.notify.slack_server import SlackServer
 from warroom.auth.users import disable_user, set_role
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
@@ -23,10 +25,20 @@ from warroom.runtime import Runtime
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ALICE, BOB, STRANGER = "U024BE7LH", "W0BOB12345", "U0NOBODY99"
 URL = "/api/v1/intake/slack/interactions"
+# A response_url warroom will not post to (not Slack's host nor base_url's): the default of
+# tests that look at something else; `said` puts the loopback Slack's in its place.
+ELSEWHERE = "http://127.0.0.1:9/actions/T0001/1/abc"
 
 
 @pytest.fixture
-def config() -> WarroomConfig:
+def slack() -> Iterator[SlackServer]:
+    """The loopback Slack: its response_urls take warroom's replies to clicks."""
+    with SlackServer() as server:
+        yield server
+
+
+@pytest.fixture
+def config(slack: SlackServer) -> WarroomConfig:
     """Slack configured, and two people with Slack ids."""
     return WarroomConfig.model_validate(
         {
@@ -35,7 +47,7 @@ def config() -> WarroomConfig:
                 {"id": "bob", "name": "Bob Li", "slack": BOB},
                 {"id": "carol", "name": "Carol Hu"},
             ],
-            "integrations": {"slack": {"signing_secret": SECRET}},
+            "integrations": {"slack": {"signing_secret": SECRET, "base_url": slack.url}},
         }
     )
 
@@ -57,7 +69,7 @@ def payload(
         "team": {"id": "T0001", "domain": "example"},
         "channel": {"id": "C0INCIDENT", "name": "incident-response"},
         "trigger_id": "13345224609.738474920.8088930838d88f008e0",
-        "response_url": "https://hooks.slack.com/actions/T0001/1/abc",
+        "response_url": ELSEWHERE,
         "container": {"type": "message", "message_ts": "1700000001.000100"},
         "actions": [
             {
@@ -96,6 +108,15 @@ def press(client: TestClient, clock: FrozenClock, data: Any) -> httpx.Response:
     return client.post(URL, content=body, headers=signed(body, clock.now()))
 
 
+def said(client: TestClient, clock: FrozenClock, slack: SlackServer, data: dict[str, Any]) -> str:
+    """Press, and return what warroom told the presser through the click's response_url."""
+    response = press(client, clock, data | {"response_url": slack.response_url()})
+    assert (response.status_code, response.content) == (200, b"")  # Slack shows no body
+    (message,) = slack.replies
+    assert (message["response_type"], message["replace_original"]) == ("ephemeral", False)
+    return str(slack.take_replies()[0])
+
+
 def rejections(client: TestClient, reason: str) -> float:
     """Read warroom_intake_rejections_total{source="slack"} for `reason`."""
     pattern = rf'^warroom_intake_rejections_total\{{reason="{reason}",source="slack"\}} (\S+)$'
@@ -117,13 +138,13 @@ def timeline(api: TestClient) -> list[dict[str, Any]]:
 
 
 def test_acknowledge_as_the_linked_person(
-    client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
+    client: TestClient,
+    api: TestClient,
+    clock: FrozenClock,
+    slack: SlackServer,
+    incident: dict[str, Any],
 ) -> None:
-    response = press(client, clock, payload())
-    assert response.status_code == 200
-    answer = response.json()
-    assert answer["response_type"] == "ephemeral"
-    assert answer["text"].startswith("You acknowledged INC-1")
+    assert said(client, clock, slack, payload()).startswith("You acknowledged INC-1")
     shown = api.get("/api/v1/incidents/1").json()
     assert shown["acknowledged_by"] == "alice"
     assert shown["acknowledged_at"] is not None
@@ -131,46 +152,51 @@ def test_acknowledge_as_the_linked_person(
     assert (event["kind"], event["actor"], event["source"]) == ("acknowledged", "alice", "slack")
     # Bob pressing it afterwards learns who was first; nothing more is recorded.
     events = len(timeline(api))
-    again = press(client, clock, payload(user=BOB)).json()
-    assert again["text"] == "INC-1 was already acknowledged by alice."
+    again = said(client, clock, slack, payload(user=BOB))
+    assert again == "INC-1 was already acknowledged by alice."
     assert len(timeline(api)) == events
     assert api.get("/api/v1/incidents/1").json()["acknowledged_by"] == "alice"
 
 
 def test_resolve_then_resolve_again_is_refused(
-    client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
+    client: TestClient,
+    api: TestClient,
+    clock: FrozenClock,
+    slack: SlackServer,
+    incident: dict[str, Any],
 ) -> None:
     verify(api, "INC-1")
-    answer = press(client, clock, payload("warroom_resolve", user=BOB)).json()
-    assert answer == {"response_type": "ephemeral", "text": "INC-1 is resolved: Checkout down"}
+    answer = said(client, clock, slack, payload("warroom_resolve", user=BOB))
+    assert answer == "INC-1 is resolved: Checkout down"
     shown = api.get("/api/v1/incidents/1").json()
     assert shown["status"] == "resolved"
     assert (timeline(api)[-1]["actor"], timeline(api)[-1]["source"]) == ("bob", "slack")
     events = len(timeline(api))
-    refused = press(client, clock, payload("warroom_resolve")).json()
+    refused = said(client, clock, slack, payload("warroom_resolve"))
     conflict = api.post("/api/v1/incidents/1/resolve")
     assert conflict.status_code == 409
     assert conflict.json()["error"]["details"]["allowed"] == ["close", "reopen"]  # not the gate
-    assert refused["text"] == f"Could not resolve INC-1: {conflict.json()['error']['message']}"
+    assert refused == f"Could not resolve INC-1: {conflict.json()['error']['message']}"
     assert len(timeline(api)) == events
 
 
 def test_resolve_with_open_verification_items_names_them_and_changes_nothing(
-    client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
+    client: TestClient,
+    api: TestClient,
+    clock: FrozenClock,
+    slack: SlackServer,
+    incident: dict[str, Any],
 ) -> None:
     events = len(timeline(api))
-    answer = press(client, clock, payload("warroom_resolve", user=BOB)).json()
-    assert answer["response_type"] == "ephemeral"
-    assert answer["text"].startswith(
-        "Could not resolve INC-1: 2 verification item(s) are still open: #7 "
-    )
-    assert answer["text"].endswith("Mark them done or skipped in warroom, then resolve again.")
-    assert "skip_verification" not in answer["text"]  # a button cannot send a reason
+    answer = said(client, clock, slack, payload("warroom_resolve", user=BOB))
+    assert answer.startswith("Could not resolve INC-1: 2 verification item(s) are still open: #7 ")
+    assert answer.endswith("Mark them done or skipped in warroom, then resolve again.")
+    assert "skip_verification" not in answer  # a button cannot send a reason
     sections = api.get("/api/v1/incidents/1/checklist").json()["sections"]
     (verification,) = [s for s in sections if s["name"] == "Verification"]
     assert len(verification["items"]) == 2
     for item in verification["items"]:
-        assert f"#{item['number']} {item['text'].rstrip('.')}" in answer["text"]
+        assert f"#{item['number']} {item['text'].rstrip('.')}" in answer
         assert item["state"] == "open"
     shown = api.get("/api/v1/incidents/1").json()
     assert (shown["status"], shown["resolved_at"]) == ("detected", None)
@@ -178,34 +204,62 @@ def test_resolve_with_open_verification_items_names_them_and_changes_nothing(
 
 
 def test_unknown_slack_user_is_told_how_to_link_and_nothing_changes(
-    client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
+    client: TestClient,
+    api: TestClient,
+    clock: FrozenClock,
+    slack: SlackServer,
+    incident: dict[str, Any],
 ) -> None:
     events = len(timeline(api))
     for action in ("warroom_acknowledge", "warroom_resolve"):
-        answer = press(client, clock, payload(action, user=STRANGER)).json()
-        assert answer["response_type"] == "ephemeral"
-        assert f"slack: {STRANGER}" in answer["text"]
-        assert "people:" in answer["text"]
+        answer = said(client, clock, slack, payload(action, user=STRANGER))
+        assert f"slack: {STRANGER}" in answer
+        assert "people:" in answer
     shown = api.get("/api/v1/incidents/1").json()
     assert (shown["status"], shown["acknowledged_by"]) == ("detected", None)
     assert len(timeline(api)) == events
 
 
 def test_unknown_incident_is_explained(
-    client: TestClient, clock: FrozenClock, incident: dict[str, Any]
+    client: TestClient, clock: FrozenClock, slack: SlackServer, incident: dict[str, Any]
 ) -> None:
-    answer = press(client, clock, payload(value="999")).json()
-    assert answer["text"].startswith("Could not acknowledge INC-999: ")
+    answer = said(client, clock, slack, payload(value="999"))
+    assert answer.startswith("Could not acknowledge INC-999: ")
+
+
+def test_a_reply_goes_only_to_slack_or_base_url(
+    client: TestClient,
+    api: TestClient,
+    clock: FrozenClock,
+    slack: SlackServer,
+    incident: dict[str, Any],
+) -> None:
+    # The click still acts (it is signed); warroom does not post to an address it is handed.
+    for elsewhere in (ELSEWHERE, "https://hooks.slack.com.evil.example/actions/1", "file:///x"):
+        response = press(client, clock, payload(response_url=elsewhere, user=BOB))
+        assert (response.status_code, response.content) == (200, b"")
+    assert slack.replies == []
+    assert api.get("/api/v1/incidents/1").json()["acknowledged_by"] == "bob"
+    # Without a response_url (a hand-made request), the answer body is all there is.
+    answer = press(client, clock, {k: v for k, v in payload().items() if k != "response_url"})
+    assert answer.json() == {
+        "response_type": "ephemeral",
+        "text": "INC-1 was already acknowledged by bob.",
+    }
 
 
 def test_other_interactions_and_buttons_do_nothing(
-    client: TestClient, api: TestClient, clock: FrozenClock, incident: dict[str, Any]
+    client: TestClient,
+    api: TestClient,
+    clock: FrozenClock,
+    slack: SlackServer,
+    incident: dict[str, Any],
 ) -> None:
     events = len(timeline(api))
     shortcut = {"type": "shortcut", "user": {"id": ALICE}, "callback_id": "x"}
-    assert "does not handle shortcut" in press(client, clock, shortcut).json()["text"]
-    link = press(client, clock, payload("open_in_browser")).json()
-    assert link == {"response_type": "ephemeral", "text": "Nothing to do for this button."}
+    assert "does not handle shortcut" in said(client, clock, slack, shortcut)
+    link = said(client, clock, slack, payload("open_in_browser"))
+    assert link == "Nothing to do for this button."
     assert len(timeline(api)) == events
 
 
@@ -290,31 +344,35 @@ def test_not_configured_is_404(client: TestClient, runtime: Runtime, clock: Froz
 
 
 def test_a_button_acts_with_the_warroom_role_of_the_linked_user(
-    client: TestClient, api: TestClient, clock: FrozenClock, runtime: Runtime
+    client: TestClient, api: TestClient, clock: FrozenClock, slack: SlackServer, runtime: Runtime
 ) -> None:
     api.post("/api/v1/incidents", json={"title": "Checkout down"})
     with runtime.db.transaction() as session:
         set_role(session, name="bob", role="viewer")
     events = len(timeline(api))
-    answer = press(client, clock, payload(user=BOB)).json()["text"]
+    answer = said(client, clock, slack, payload(user=BOB))
     assert answer == (
         "You (bob) are a viewer in warroom; to acknowledge INC-1 you need the responder role. "
         "Ask an admin: `warroom users set-role bob responder`."
     )
     with runtime.db.transaction() as session:
         disable_user(session, name="alice", now=clock.now())
-    answer = press(client, clock, payload(user=ALICE)).json()["text"]
+    answer = said(client, clock, slack, payload(user=ALICE))
     assert answer == "Your warroom user alice is disabled, so you cannot acknowledge INC-1."
     assert len(timeline(api)) == events
     assert api.get("/api/v1/incidents/1").json()["acknowledged_by"] is None
 
 
 def test_a_restricted_incident_is_no_incident_to_an_outsider_on_slack(
-    client: TestClient, api: TestClient, clock: FrozenClock, tokens: dict[str, str]
+    client: TestClient,
+    api: TestClient,
+    clock: FrozenClock,
+    slack: SlackServer,
+    tokens: dict[str, str],
 ) -> None:
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
     body = {"title": "Customer data exposed", "incident_type": "security"}
     assert api.post("/api/v1/incidents", json=body, headers=admin).status_code == 201
-    answer = press(client, clock, payload(user=BOB)).json()["text"]
+    answer = said(client, clock, slack, payload(user=BOB))
     assert answer == "Cannot acknowledge INC-1: no incident INC-1"
     assert "Customer" not in answer

@@ -79,6 +79,17 @@ def click(client: TestClient, clock: FrozenClock, number: int = 1, **extra: Any)
     return press(client, clock, data)
 
 
+def told(
+    client: TestClient, clock: FrozenClock, slack: SlackServer, number: int = 1, **extra: Any
+) -> str:
+    """Click, and return what warroom told the presser through the click's response_url."""
+    response = click(client, clock, number, response_url=slack.response_url(), **extra)
+    assert (response.status_code, response.content) == (200, b"")  # Slack shows no body
+    (message,) = slack.replies
+    assert message["response_type"] == "ephemeral"
+    return slack.take_replies()[0]
+
+
 def submission(
     *,
     status: str | None = "investigating",
@@ -219,30 +230,28 @@ def test_expired_or_reused_trigger_is_explained(
     client: TestClient, clock: FrozenClock, slack: SlackServer, incident: dict[str, Any]
 ) -> None:
     assert click(client, clock).status_code == 200
-    again = click(client, clock).json()  # Slack's trigger_id serves once
-    assert again["response_type"] == "ephemeral"
-    assert again["text"].startswith("Slack would not open the status update form for INC-1:")
-    assert "exchanged_trigger_id" in again["text"]
+    again = told(client, clock, slack)  # Slack's trigger_id serves once
+    assert again.startswith("Slack would not open the status update form for INC-1:")
+    assert "exchanged_trigger_id" in again
     slack.expire("1.2.ab")
-    late = click(client, clock, trigger_id="1.2.ab").json()
-    assert "expired_trigger_id" in late["text"]
+    late = told(client, clock, slack, trigger_id="1.2.ab")
+    assert "expired_trigger_id" in late
     assert len(slack.views) == 1
 
 
 def test_unlinked_presser_gets_no_form(
     client: TestClient, clock: FrozenClock, slack: SlackServer, incident: dict[str, Any]
 ) -> None:
-    answer = click(client, clock, user=STRANGER).json()
-    assert answer["response_type"] == "ephemeral"
-    assert f"slack: {STRANGER}" in answer["text"] and "people:" in answer["text"]
+    answer = told(client, clock, slack, user=STRANGER)
+    assert f"slack: {STRANGER}" in answer and "people:" in answer
     assert not [c for c in slack.calls if c.method == "views.open"]
 
 
 def test_unknown_incident_gets_no_form(
     client: TestClient, clock: FrozenClock, slack: SlackServer, incident: dict[str, Any]
 ) -> None:
-    answer = click(client, clock, number=999).json()
-    assert answer["text"].startswith("Cannot post a status update on INC-999: ")
+    answer = told(client, clock, slack, number=999)
+    assert answer.startswith("Cannot post a status update on INC-999: ")
     assert slack.calls == []
 
 
@@ -252,13 +261,12 @@ def test_without_a_bot_token_the_form_cannot_open(
     runtime.config_value = WarroomConfig.model_validate(
         {
             "people": [{"id": "alice", "name": "Alice Ng", "slack": ALICE}],
-            "integrations": {"slack": {"signing_secret": SECRET}},
+            "integrations": {"slack": {"signing_secret": SECRET, "base_url": slack.url}},
         }
     )
-    answer = click(client, clock).json()
-    assert answer["response_type"] == "ephemeral"
-    assert "bot_token" in answer["text"]
-    assert "warroom incident status-update INC-1" in answer["text"]
+    answer = told(client, clock, slack)
+    assert "bot_token" in answer
+    assert "warroom incident status-update INC-1" in answer
     assert slack.calls == []
 
 

@@ -109,6 +109,7 @@ class SlackServer:
         self._ts = itertools.count(1)
         self._posted: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []  # {"trigger_id": …, "view": …} per views.open
+        self.replies: list[dict[str, Any]] = []  # JSON posted to a response_url, in order
         self._triggers_used: set[str] = set()
         self._triggers_expired: set[str] = set()
         self._server: ThreadingHTTPServer | None = None
@@ -143,6 +144,19 @@ class SlackServer:
         assert self._server is not None, "start() the server first"
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/api/"
+
+    def response_url(self, path: str = "actions/T0001/1/abc") -> str:
+        """A response_url of this server (Slack's are https://hooks.slack.com/actions/…)."""
+        assert self._server is not None, "start() the server first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/{path}"
+
+    def take_replies(self) -> list[str]:
+        """Return the texts posted to response_urls so far, and forget them."""
+        with self._lock:
+            texts = [str(r.get("text")) for r in self.replies]
+            self.replies.clear()
+        return texts
 
     # -- switches ----------------------------------------------------------------------------
 
@@ -474,6 +488,9 @@ def _handler(fake: SlackServer) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self, *, json_allowed: bool) -> None:
             parts = urlsplit(self.path)
+            if parts.path.startswith(("/actions/", "/commands/")) and json_allowed:
+                self._respond_to_click()
+                return
             if not parts.path.startswith("/api/"):
                 self._send(404, {"ok": False, "error": "unknown_method"})
                 return
@@ -530,6 +547,21 @@ def _handler(fake: SlackServer) -> type[BaseHTTPRequestHandler]:
                 return
             self._record(method, params, content_type, "ok" if answer["ok"] else answer["error"])
             self._send(404 if answer.get("error") == "unknown_method" else 200, answer)
+
+        def _respond_to_click(self) -> None:
+            """A response_url: JSON in, `ok` as text/plain out (no token: the URL is the key)."""
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                message = json.loads(body)
+            except ValueError:
+                self._send_raw(400, b"invalid_payload", "text/plain")
+                return
+            if not isinstance(message, dict) or not (message.get("text") or message.get("blocks")):
+                self._send_raw(400, b"no_text", "text/plain")
+                return
+            with fake._lock:
+                fake.replies.append(message)
+            self._send_raw(200, b"ok", "text/plain")
 
         def _record(
             self, method: str, params: dict[str, Any], content_type: str, outcome: str

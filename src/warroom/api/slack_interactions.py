@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from warroom.api import slack_status
@@ -19,11 +21,15 @@ from warroom.api.slack_status import StatusForm, malformed
 from warroom.core.errors import WarroomError
 from warroom.detection.sources import slack
 from warroom.incidents.schemas import IncidentDetail
+from warroom.notify import slack as slack_chat
+from warroom.notify.ports import DeliveryError
 from warroom.notify.slack_blocks import ACKNOWLEDGE, ACTIONS, STATUS_UPDATE
+from warroom.notify.slack_config import SlackConfig
 from warroom.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], responses=ERROR_RESPONSES)
 SOURCE = "slack"
+log = logging.getLogger("warroom.api.slack")
 
 
 @dataclass(frozen=True)
@@ -34,12 +40,21 @@ class ButtonPress:
     action_id: str
     number: int
     trigger_id: str = ""  # lets warroom open a form (a modal) for the presser, within 3 s
+    response_url: str = ""  # where to answer the presser (Slack shows no HTTP answer body)
 
 
-def parse_interaction(body: bytes) -> ButtonPress | StatusForm | str | None:
+@dataclass(frozen=True)
+class Said:
+    """What to tell the person who clicked, and where (their click's response_url)."""
+
+    text: str
+    response_url: str = ""
+
+
+def parse_interaction(body: bytes) -> ButtonPress | StatusForm | Said | None:
     """Read Slack's `payload=<json>` form: a button press or a submitted form of warroom's.
 
-    A str says why there is nothing to do; None is a submitted view that is not warroom's.
+    Said says why there is nothing to do; None is a submitted view that is not warroom's.
     """
     try:
         form = parse_qs(body.decode("utf-8"), strict_parsing=True, max_num_fields=16)
@@ -54,9 +69,11 @@ def parse_interaction(body: bytes) -> ButtonPress | StatusForm | str | None:
         raise malformed(f"payload is not valid JSON: {exc}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         raise malformed("payload must be a JSON object with a type")
+    response_url = payload.get("response_url")
+    response_url = response_url if isinstance(response_url, str) else ""
     if payload["type"] not in ("block_actions", "view_submission"):
         # Slack marks a non-200 as failed in the user's face; say politely it is not ours.
-        return f"warroom does not handle {payload['type'][:40]} interactions."
+        return Said(f"warroom does not handle {payload['type'][:40]} interactions.", response_url)
     user = payload.get("user")
     actions = payload.get("actions")
     if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
@@ -68,7 +85,7 @@ def parse_interaction(body: bytes) -> ButtonPress | StatusForm | str | None:
     action = actions[0]  # Slack sends one block_actions payload per click
     action_id = action.get("action_id")
     if action_id not in ACTIONS:
-        return "Nothing to do for this button."  # e.g. a link button; not warroom's
+        return Said("Nothing to do for this button.", response_url)  # e.g. a link button
     value = action.get("value")
     if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 9:
         raise malformed(f"the {action_id} button's value must be an incident number")
@@ -80,11 +97,27 @@ def parse_interaction(body: bytes) -> ButtonPress | StatusForm | str | None:
         action_id=str(action_id),
         number=int(value),
         trigger_id=trigger if isinstance(trigger, str) else "",
+        response_url=response_url,
     )
 
 
-def _ephemeral(text: str) -> dict[str, str]:
-    return {"response_type": "ephemeral", "text": text}
+def _answer(config: SlackConfig, said: Said) -> Any:
+    """Acknowledge the click with an empty 200 and reply to the presser through its
+    response_url, after the answer: Slack waits 3 seconds at most, and shows no answer body."""
+    if not said.response_url:
+        # An old client or a hand-made request: the answer body is all there is.
+        return {"response_type": "ephemeral", "text": said.text}
+    if not slack_chat.response_url_allowed(said.response_url, config):
+        log.warning("Slack interaction: response_url is not Slack's; the reply is not sent")
+        return Response(status_code=200)
+    return Response(status_code=200, background=BackgroundTask(_reply, said, config))
+
+
+def _reply(said: Said, config: SlackConfig) -> None:
+    try:
+        slack_chat.reply(said.response_url, said.text, config=config)
+    except DeliveryError as exc:  # the click is done; only the presser's note is lost
+        log.warning("Slack interaction: the reply was not delivered: %s", exc)
 
 
 def _press(runtime: Runtime, press: ButtonPress) -> str:
@@ -129,14 +162,15 @@ async def slack_interactions(request: Request, runtime: RuntimeDep) -> Any:
     async def handle() -> Any:
         instances = _instances(runtime, SOURCE)
         body = await _body(request, SOURCE, runtime.config().detection.max_body_bytes)
-        secret = instances[0].signing_secret.get_secret_value()
+        config: SlackConfig = instances[0]
+        secret = config.signing_secret.get_secret_value()
         if not slack.verify(body, request.headers, secret, runtime.clock.now()):
             raise _unauthorized(SOURCE, "missing, stale or wrong X-Slack-Signature")
         press = parse_interaction(body)
         if press is None:
             return Response(status_code=200)  # an empty 200 closes a view that is not ours
-        if isinstance(press, str):
-            return _ephemeral(press)
+        if isinstance(press, Said):
+            return _answer(config, press)
         # The flows use the database synchronously: keep them off the event loop.
         if isinstance(press, StatusForm):
             errors = await run_in_threadpool(slack_status.submit, runtime, press)
@@ -149,7 +183,10 @@ async def slack_interactions(request: Request, runtime: RuntimeDep) -> Any:
                 number=press.number,
                 trigger_id=press.trigger_id,
             )
-            return Response(status_code=200) if problem is None else _ephemeral(problem)
-        return _ephemeral(await run_in_threadpool(_press, runtime, press))
+            if problem is None:
+                return Response(status_code=200)
+            return _answer(config, Said(problem, press.response_url))
+        text = await run_in_threadpool(_press, runtime, press)
+        return _answer(config, Said(text, press.response_url))
 
     return await _guarded(handle)

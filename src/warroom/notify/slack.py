@@ -10,10 +10,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, cast
 from urllib.error import URLError
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
+from slack_sdk.webhook import WebhookClient
 
 from warroom.notify.ports import DeliveryError, IncidentCard
 from warroom.notify.slack_blocks import card_blocks
@@ -34,6 +36,8 @@ _TEMPORARY = {
 }
 _BENIGN_INVITE = {"already_in_channel", "cant_invite_self"}
 _MAX_LIST_PAGES = 200  # 40 000 channels at 200 a page: a runaway cursor stops here
+# Where Slack's response_urls point (commercial and GovSlack).
+_RESPONSE_HOSTS = {"hooks.slack.com", "hooks.slack-gov.com"}
 
 
 def channel_name(number: int, slug: str, prefix: str = "inc") -> str:
@@ -232,3 +236,35 @@ def _delivery_error(
         if retry_after:
             what = f"{what} (Retry-After {str(retry_after)[:10]} s)"
     return DeliveryError(f"Slack {method} failed: {what[:200]}", permanent=not temporary)
+
+
+def response_url_allowed(url: str, config: SlackConfig) -> bool:
+    """Tell whether `url` is a Slack response_url warroom may post to.
+
+    The URL comes in a signed payload, yet warroom only ever posts to Slack's hooks host, or
+    to the host of `base_url` (a Slack-compatible server of one's own, or a test's loopback):
+    a payload must not turn warroom into a client of any address it names.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname in _RESPONSE_HOSTS:
+        return True
+    base = urlsplit(config.base_url)
+    return (parts.scheme, parts.netloc) == (base.scheme, base.netloc) and bool(parts.netloc)
+
+
+def reply(response_url: str, text: str, *, config: SlackConfig) -> None:
+    """Answer a click with an ephemeral message to the person who clicked.
+
+    Slack shows nothing of the HTTP answer to a block_actions click: a reply goes to the
+    click's response_url (valid 30 minutes, five times).
+    """
+    client = WebhookClient(response_url, timeout=cast(int, config.timeout), retry_handlers=[])
+    try:
+        answer = client.send(text=text, response_type="ephemeral", replace_original=False)
+    except (TimeoutError, URLError, OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise DeliveryError(f"Slack response_url: cannot reach Slack ({reason})") from None
+    if answer.status_code != 200:
+        raise DeliveryError(
+            f"Slack response_url answered {answer.status_code}: {str(answer.body)[:80]}"
+        )
