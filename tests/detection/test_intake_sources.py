@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import make_slack_users
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.runtime import Runtime
@@ -335,7 +336,15 @@ def post_slack(client: TestClient, body: bytes, headers: dict[str, str]) -> http
     return client.post("/api/v1/intake/slack/commands", content=body, headers=headers)
 
 
-def test_slack_command_declares(client: TestClient, api: TestClient, clock: FrozenClock) -> None:
+def test_slack_command_of_a_responder_declares(
+    client: TestClient, api: TestClient, clock: FrozenClock, runtime: Runtime
+) -> None:
+    # The fixture's user_id is linked to dana, a responder in warroom: her SEV-1 pages at once.
+    people = [{"id": "dana", "name": "Dana", "slack": "U2147483697"}]
+    runtime.config_value = make_config(INTEGRATIONS).model_copy(
+        update={"people": WarroomConfig.model_validate({"people": people}).people}
+    )
+    make_slack_users(runtime)
     body = fixture_bytes("slack/command.txt")
     response = post_slack(client, body, slack_headers(body, clock.now()))
     assert response.status_code == 200, response.text
@@ -343,8 +352,24 @@ def test_slack_command_declares(client: TestClient, api: TestClient, clock: Froz
     assert answer["response_type"] == "in_channel"
     assert answer["text"] == "Declared INC-1: Checkout returns 502 for EU customers"
     incident = api.get("/api/v1/incidents/1").json()
+    assert (incident["source"], incident["created_by"]) == ("slack", "dana")
+    assert (incident["severity"], incident["paging_held"]) == ("SEV-1", False)
+
+
+def test_slack_command_of_anyone_else_is_a_report_awaiting_triage(
+    client: TestClient, api: TestClient, clock: FrozenClock
+) -> None:
+    body = fixture_bytes("slack/command.txt")  # alice's Slack id is nobody's in warroom.yaml
+    response = post_slack(client, body, slack_headers(body, clock.now()))
+    assert response.status_code == 200, response.text
+    assert response.json()["text"] == (
+        "Declared INC-1: Checkout returns 502 for EU customers "
+        "(a report: nobody is paged until a responder triages it)"
+    )
+    incident = api.get("/api/v1/incidents/1").json()
     assert (incident["source"], incident["created_by"]) == ("slack", "alice")
-    assert incident["severity"] == "SEV-1"
+    assert (incident["severity"], incident["suggested_severity"]) == ("SEV-3", "SEV-1")
+    assert incident["paging_held"] is True
 
 
 def test_slack_empty_text_answers_usage(
@@ -483,7 +508,9 @@ def test_report_from_viewer(client: TestClient, api: TestClient, tokens: dict[st
     assert response.json()["incidents_opened"] == ["INC-1"]
     incident = api.get("/api/v1/incidents/1").json()
     assert (incident["source"], incident["created_by"]) == ("web", "vic")
-    assert (incident["title"], incident["severity"]) == ("The login page is blank", "SEV-2")
+    assert (incident["title"], incident["severity"]) == ("The login page is blank", "SEV-3")
+    # A viewer's word is kept, not applied: tests/api/test_held_reports.py follows it through.
+    assert (incident["suggested_severity"], incident["paging_held"]) == ("SEV-2", True)
     # A second identical report is its own incident: people are never deduplicated away.
     assert client.post("/api/v1/reports", json=report, headers=viewer).status_code == 201
     assert len(api.get("/api/v1/incidents").json()["items"]) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from pydantic import Field
 
 from warroom.api.deps import RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES, error_response
+from warroom.api.slack_people import linked_role
 from warroom.core.errors import Invalid
 from warroom.detection import metrics
 from warroom.detection.api_schemas import IntakeResponse
@@ -303,9 +305,16 @@ async def intake_slack_command(request: Request, runtime: RuntimeDep) -> Any:
             alert = slack.parse_command(body)
         except Invalid as exc:  # Slack shows a 200's text to the user; a 4xx only as "failed"
             return {"response_type": "ephemeral", "text": exc.message}
+        # Declared by a responder (the warroom user linked to the Slack id), it pages at once;
+        # anyone else's is a report that waits for a responder's triage, as a viewer's does.
+        person, role = await run_in_threadpool(linked_role, runtime, alert.labels.get("slack_user"))
+        held = role not in ("responder", "admin")
+        alert = replace(alert, reporter=person or alert.reporter, held=held)
         result = await _ingest(runtime, "slack", "slack", [alert])
         refs = result.incidents_opened or result.incidents_updated
         text = f"Declared {refs[0]}: {alert.title}" if refs else "Already reported."
+        if refs and result.incidents_opened and held:
+            text += " (a report: nobody is paged until a responder triages it)"
         return {"response_type": "in_channel", "text": text}
 
     return await _guarded(handle)
@@ -315,8 +324,12 @@ async def intake_slack_command(request: Request, runtime: RuntimeDep) -> Any:
 async def create_report(
     body: report.ReportIn, runtime: RuntimeDep, principal: Viewer
 ) -> IntakeResponse:
-    """Report a problem (the web form): it becomes its own incident with you as reporter."""
-    alert = report.to_alert(body, reporter=principal.name)
+    """Report a problem (the web form): it becomes its own incident with you as reporter.
+
+    A viewer's report opens at its type's default severity, keeps the severity it suggests,
+    and pages nobody until a responder triages it.
+    """
+    alert = report.to_alert(body, reporter=principal.name, held=principal.role == "viewer")
     return await _ingest(runtime, "web", "web", [alert])
 
 

@@ -34,6 +34,19 @@ def unlinked(user_id: str) -> str:
     )
 
 
+def linked_role(runtime: Runtime, user_id: str | None) -> tuple[str | None, str | None]:
+    """Return (person id, warroom role) of a Slack user; None for what is not there (an
+    unlinked Slack id, a person without a warroom user, a disabled user has no role)."""
+    person = linked_person(runtime, user_id) if user_id else None
+    if person is None:
+        return None, None
+    with runtime.db.session() as session:
+        user = session.scalars(select(User).where(User.name == person.id)).first()
+        if user is None or user.disabled_at is not None:
+            return person.id, None
+        return person.id, user.role
+
+
 def slack_actor(runtime: Runtime, user_id: str, *, number: int, doing: str) -> Actor | str:
     """Return the Slack user as a responder acting on incident `number`, or why they cannot.
 

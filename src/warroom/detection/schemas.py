@@ -31,6 +31,7 @@ class AlertIn:
     group_key: str | None = None  # the source's grouping (Alertmanager groupKey), if any
     reporter: str | None = None  # for user reports: who reported it
     kind: Literal["alert", "report"] = "alert"  # reports always open their own incident
+    held: bool = False  # a viewer's report: default severity, paging waits for triage
     event: str | None = None  # source event when not plain firing/resolved ("acknowledged")
     raw: dict[str, Any] = field(default_factory=dict)  # this alert's own JSON, capped on store
 

@@ -29,6 +29,7 @@ from warroom.incidents import service as incidents
 from warroom.incidents import timeline
 from warroom.incidents.actor import Actor
 from warroom.incidents.flows import TemplateChoice
+from warroom.incidents.held import Held
 from warroom.incidents.lifecycle import Rules
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATUSES
@@ -301,6 +302,8 @@ class Intake:
         commander, reason = self.rules.command.first_commander(
             self.config, service=service, reporter=alert.reporter, at=self.now
         )
+        # A viewer's report keeps the severity it asked for, and waits for a responder.
+        held = Held(decision.severity if alert.severity else None) if alert.held else None
         incident = incidents.declare(
             self.session,
             config=self.config,
@@ -318,6 +321,7 @@ class Intake:
             checklist=chosen.checklist,
             owner=decision.team or chosen.owner,
             module=service or chosen.module,
+            held=held,
         )
         if alert.reporter:
             self.rules.command.reporter(

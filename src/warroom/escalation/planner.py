@@ -113,6 +113,8 @@ def plan(
             out.append(Message(key, destination, payload, incident_id=incident.id))
 
     kinds = [e.kind for e in events]
+    # A viewer's report paged nobody; its triage (in these events) pages as a declaration would.
+    released = any((e.data or {}).get("released") for e in events)
     for event in events:
         kind, k = event.kind, f"inc{n}:ev{event.id}"
         if kind == "declared":
@@ -126,13 +128,21 @@ def plan(
             person = config.person(incident.commander)
             if person and person.slack:
                 add(f"{k}:invite", INCIDENT_CHANNEL, m.Invite(users=[person.slack]))
-        if kind == "severity_changed" and "declared" not in kinds and _raised(config, event):
+        # Held, nothing has paged (nor been triggered at PagerDuty); released, it pages below.
+        quiet = incident.paging_held or released
+        raised = kind == "severity_changed" and "declared" not in kinds and _raised(config, event)
+        if raised and not quiet:
             out += _severity_raised(session, incident, config, channels, card, now)
-        if kind in ("acknowledged", "resolved") and _pages_out(config, incident.severity):
+        if (event.data or {}).get("released"):
+            out += _severity_raised(session, incident, config, channels, card, now)
+            if _pages_out(config, incident.severity):
+                add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=card))
+        pages = _pages_out(config, incident.severity) and not incident.paging_held
+        if kind in ("acknowledged", "resolved") and pages:
             pager = m.PagerAcknowledge if kind == "acknowledged" else m.PagerResolve
             # Keyed by the event: after a reopen, the next resolve must go out too.
             add(f"{k}:pager", str(incident.number), pager(card=card))
-        if kind == "reopened" and _pages_out(config, incident.severity):
+        if kind == "reopened" and pages and not released:
             add(f"{k}:pager", str(incident.number), m.PagerTrigger(card=card))
         data = event.data or {}
         if kind == "status_update" and data.get("public") and _on_status_page(incident, config):
@@ -204,6 +214,8 @@ def _declared(
             invite = m.Invite(users=[commander.slack])
             add(f"inc{n}:invite:{commander.id}", INCIDENT_CHANNEL, invite)
         add(f"inc{n}:card", INCIDENT_CHANNEL, m.Post(text=card.title, card=card))
+    if incident.paging_held:  # a viewer's report: its triage pages (incidents/held.py)
+        return out
     out += _severity_raised(session, incident, config, channels, card, now)
     if _pages_out(config, incident.severity):
         add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=card))

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from warroom.storage.base import Base, UTCDateTime
@@ -36,6 +46,12 @@ class Incident(Base):
     # None for a real incident; "false_alarm" when it turned out to be none (counted apart).
     outcome: Mapped[str | None] = mapped_column(String(16))
     outcome_reason: Mapped[str | None] = mapped_column(Text)
+    # A viewer's report opens at its type's default severity, keeps the severity the viewer
+    # suggested here, and pages nobody (paging_held) until a responder triages it.
+    suggested_severity: Mapped[str | None] = mapped_column(String(16))
+    paging_held: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     incident_type: Mapped[str] = mapped_column(String(64), nullable=False)
     service: Mapped[str | None] = mapped_column(String(64))
     commander: Mapped[str | None] = mapped_column(String(64))

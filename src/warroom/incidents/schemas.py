@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from warroom.core.types import LongText, Name, Paragraph, PersonId, Reason
+from warroom.incidents import held
 from warroom.incidents.models import ChecklistItem, Incident, TimelineEvent
 from warroom.incidents.states import allowed_actions
 
@@ -206,6 +207,13 @@ class IncidentOut(BaseModel):
         default=None, description="`false_alarm` when it was ended as one; null otherwise."
     )
     outcome_reason: str | None = None
+    suggested_severity: str | None = Field(
+        default=None, description="The severity a viewer's report suggested (kept, not applied)."
+    )
+    paging_held: bool = Field(
+        default=False,
+        description="A viewer's report: nobody is paged until a responder triages it.",
+    )
     incident_type: str
     service: str | None
     commander: str | None
@@ -313,6 +321,9 @@ def notices(incident: Incident) -> list[str]:
         )
     if incident.outcome == "false_alarm":
         found.append(f"Ended as a false alarm: {incident.outcome_reason}")
+    waiting = held.notice(incident)
+    if waiting:
+        found.append(waiting)
     return found
 
 

@@ -14,6 +14,7 @@ from warroom.core.text import slugify
 from warroom.incidents import checklists, timeline
 from warroom.incidents.actor import Actor
 from warroom.incidents.fields import check_fields, higher_severity
+from warroom.incidents.held import Held, held_text, release
 from warroom.incidents.lifecycle import Move, Rules
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.states import ACTION_TARGET, check_action, check_not_closed
@@ -79,6 +80,7 @@ def declare(
     checklist: list[tuple[str, str]] | None = None,
     owner: str | None = None,
     module: str | None = None,
+    held: Held | None = None,
 ) -> Incident:
     """Open a new incident in `detected`, with its checklist and first timeline event."""
     type_id = incident_type or "default"
@@ -86,6 +88,8 @@ def declare(
     fields = check_fields(
         config, {"severity": severity, "incident_type": type_id, "service": service}
     )
+    if held is not None:  # a viewer's report: the type's default severity, nobody paged yet
+        fields["severity"] = None
     if fields["severity"] is None:
         default = type_config.default_severity if type_config else None
         fields["severity"] = default or (
@@ -116,6 +120,8 @@ def declare(
         started_at=started_at,
         detected_at=now,
         updated_at=now,
+        suggested_severity=held.suggested_severity if held else None,
+        paging_held=held is not None,
     )
     session.add(incident)
     session.flush()
@@ -127,8 +133,14 @@ def declare(
         at=now,
         actor=actor.name,
         source=actor.source,
-        text=f"Declared {incident.ref} ({incident.severity}): {title}",
-        data={"severity": incident.severity, "visibility": visibility, "commander": commander},
+        text=f"Declared {incident.ref} ({incident.severity}): {title}" + held_text(incident),
+        data={
+            "severity": incident.severity,
+            "visibility": visibility,
+            "commander": commander,
+            "paging_held": incident.paging_held,
+            "suggested_severity": incident.suggested_severity,
+        },
     )
     if commander:
         timeline.record(
@@ -327,6 +339,10 @@ def transition(
     else:
         _set_milestones(incident, target, now)
         kind, text = target, f"{target.capitalize()} (was {previous})"
+    # A viewer's report pages once a responder triages it (incidents/held.py).
+    released = target == "triaged" and release(incident)
+    if released:
+        text += f"; paging released at {incident.severity}"
     if false_alarm is not None:
         text += f" as a false alarm: {false_alarm}"
     if note:
@@ -339,7 +355,8 @@ def transition(
         actor=actor.name,
         source=actor.source,
         text=text,
-        data={"from": previous, "to": target, "note": note, "false_alarm": false_alarm},
+        data={"from": previous, "to": target, "note": note, "false_alarm": false_alarm}
+        | ({"released": True} if released else {}),
         key_event=True if false_alarm is not None else None,
     )
     for rule in rules.lifecycle:

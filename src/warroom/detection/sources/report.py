@@ -27,8 +27,12 @@ class ReportIn(Input):
     reporter: str | None = Field(default=None, max_length=200)
 
 
-def to_alert(report: ReportIn, *, reporter: str | None = None) -> AlertIn:
-    """Turn a report into an AlertIn; `reporter` (the signed-in user) wins over the form's."""
+def to_alert(report: ReportIn, *, reporter: str | None = None, held: bool = False) -> AlertIn:
+    """Turn a report into an AlertIn; `reporter` (the signed-in user) wins over the form's.
+
+    `held`: a viewer's report, opened at its type's default severity, paging nobody until a
+    responder triages it (incidents/held.py).
+    """
     return AlertIn(
         source=SOURCE,
         fingerprint=f"web:{uuid.uuid4().hex}",  # every report is its own incident
@@ -39,6 +43,7 @@ def to_alert(report: ReportIn, *, reporter: str | None = None) -> AlertIn:
         severity=report.severity or None,
         reporter=reporter or report.reporter or None,
         kind="report",
+        held=held,
         raw=report.model_dump(exclude_none=True),
     )
 
