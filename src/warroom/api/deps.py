@@ -13,8 +13,8 @@ from warroom.auth import service as auth
 from warroom.auth.scopes import check_request, describe
 from warroom.auth.service import Principal
 from warroom.core.errors import Forbidden, Unauthorized
-from warroom.incidents.actor import Actor
-from warroom.incidents.visibility import Access, access_for
+from warroom.incidents.actor import Access, Actor
+from warroom.incidents.visibility import access_for
 from warroom.runtime import Runtime
 
 # Ids and cursors above this cannot exist (32-bit integer columns) and would overflow them.
@@ -109,7 +109,8 @@ def actor_of(principal: Principal, request: Request) -> Actor:
     source = request.headers.get("x-warroom-client", "api")
     if source not in ("api", "cli", "web", "demo"):
         source = "api"
-    return Actor(name=principal.name, source=source, role=principal.role)
+    access = access_of(principal, request.app.state.runtime)
+    return Actor(name=principal.name, source=source, role=principal.role, teams=access.teams)
 
 
 def access_of(principal: Principal, runtime: Runtime) -> Access:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from warroom.auth.models import User
-from warroom.auth.service import ROLES
 from warroom.core.errors import NotFound
 from warroom.incidents import service as incidents
-from warroom.incidents.actor import Actor
+from warroom.incidents.actor import ROLES, Actor
 from warroom.incidents.visibility import access_for, check_visible
 from warroom.organisation import PersonConfig
 from warroom.runtime import Runtime

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from warroom.auth.models import ApiToken, User
 from warroom.auth.scopes import DEFAULT_SCOPES, check_scopes, parse_scopes, stamp
 from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from warroom.incidents.actor import ROLES
 
-ROLES = ("viewer", "responder", "admin")
 TOKEN_PREFIX = "wr_"
 LAST_USED_EVERY = timedelta(minutes=5)  # how stale `last_used_at` may get
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")

@@ -255,6 +255,7 @@ def _demo_token(runtime: "Runtime") -> str:
     """Create (or reuse) the responder `demo` and return a fresh token for it."""
     from warroom.auth import service as auth
     from warroom.core.errors import NotFound
+    from warroom.incidents.actor import ROLES
 
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
@@ -266,7 +267,7 @@ def _demo_token(runtime: "Runtime") -> str:
             )
         if user.disabled_at is not None:
             fail(f"user {DEMO_USER!r} is disabled; enable it or use --url/--token")
-        if auth.ROLES.index(user.role) < auth.ROLES.index("responder"):
+        if ROLES.index(user.role) < ROLES.index("responder"):
             fail(f"user {DEMO_USER!r} is a {user.role}; the demo needs a responder")
         # Earlier runs' tokens were never shown to anyone: retire them rather than pile up.
         for old in auth.list_tokens(session, user=DEMO_USER):

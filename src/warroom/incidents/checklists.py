@@ -42,6 +42,7 @@ def switch(
     Work already done is kept: items done, skipped, owned or annotated stay, whatever their
     template. Untouched items the new template does not have go; its new items are added.
     """
+    actor.require("responder", f"tick checklist items of {incident.ref}")
     if template == incident.runbook_template:
         return False
     current = list(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
 from warroom.incidents import checklists, service, timeline, visibility
-from warroom.incidents.actor import Actor
+from warroom.incidents.actor import Access, Actor
 from warroom.incidents.lifecycle import Rules
 from warroom.incidents.models import ChecklistItem, Incident
 from warroom.incidents.queries import ListFilters, all_numbers, current_roles, list_incidents
@@ -26,7 +26,6 @@ from warroom.incidents.schemas import (
     TimelineEventOut,
 )
 from warroom.incidents.states import OPEN_STATUSES
-from warroom.incidents.visibility import Access
 from warroom.organisation import check_person
 from warroom.storage.db import Database
 

@@ -83,6 +83,7 @@ def declare(
     held: Held | None = None,
 ) -> Incident:
     """Open a new incident in `detected`, with its checklist and first timeline event."""
+    actor.require("responder", "declare an incident")
     type_id = incident_type or "default"
     type_config = config.incident_type(type_id)
     fields = check_fields(
@@ -173,6 +174,7 @@ def update(
     A new commander, while one is in charge, is a handoff (`rules.command`); a new severity
     is followed by the phases' rules (a postmortem becomes required, say).
     """
+    actor.require("responder", f"change {incident.ref}")
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}", {"fields": sorted(unknown)})
@@ -252,6 +254,7 @@ def _jsonable(value: Any) -> Any:
 
 def acknowledge(session: Session, *, incident: Incident, now: datetime, actor: Actor) -> bool:
     """Record the acknowledgement milestone; return False if it was already acknowledged."""
+    actor.require("responder", f"acknowledge {incident.ref}")
     check_action(incident.ref, incident.status, "acknowledge")
     if incident.acknowledged_at is not None:
         return False
@@ -293,6 +296,7 @@ def transition(
     `waive_postmortem` reason) and follows it after. `false_alarm` ends the incident as one:
     the reason skips verification and no postmortem is owed.
     """
+    actor.require("responder", f"{action} {incident.ref}")
     if action not in ACTION_TARGET:
         raise Invalid(f"unknown action {action!r}; use one of {', '.join(ACTION_TARGET)}")
     if false_alarm is not None and action not in ("resolve", "close"):
@@ -387,6 +391,7 @@ def add_note(
     key_event: bool = False,
 ) -> TimelineEvent:
     """Add a free-text note to the timeline (notes may be backdated, never future-dated)."""
+    actor.require("responder", f"add a note to {incident.ref}")
     check_not_closed(incident.ref, incident.status, "its timeline takes no more notes")
     when = at or now
     if when > now:

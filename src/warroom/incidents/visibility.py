@@ -10,7 +10,6 @@ else it does not exist: a read answers 404, never 403, so existence does not lea
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -19,27 +18,13 @@ from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
 from warroom.incidents import timeline
-from warroom.incidents.actor import Actor
+from warroom.incidents.actor import Access, Actor
 from warroom.incidents.models import Incident, IncidentGrant, IncidentRole
 from warroom.incidents.states import check_not_closed
 from warroom.organisation import check_person
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
-
-
-@dataclass(frozen=True)
-class Access:
-    """Who is asking: the user (a person's id where people are configured), role and teams."""
-
-    user: str
-    role: str
-    teams: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def sees_everything(self) -> bool:
-        """Tell whether this caller sees every incident (admins do)."""
-        return self.role == "admin"
 
 
 def access_for(config: WarroomConfig, *, user: str, role: str) -> Access:

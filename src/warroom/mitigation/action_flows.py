@@ -28,6 +28,7 @@ def run_action(
     actor: Actor,
 ) -> ActionResult:
     """Check the request, run the action, write its timeline event; return the result."""
+    actor.require("responder", "run a mitigation action")
     with db.transaction() as session:  # every refusal happens here, before anything runs
         incident = incidents.get(session, ref, for_update=True)
         prepared = prepare(

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from warroom.core.clock import Clock
 from warroom.core.errors import Conflict, NotFound
 from warroom.incidents import service as incidents
-from warroom.incidents.actor import Actor
+from warroom.incidents.actor import Access, Actor
 from warroom.incidents.flows import IncidentFlows
 from warroom.incidents.models import Incident
 from warroom.incidents.schemas import IncidentDetail
-from warroom.incidents.visibility import Access, can_see
+from warroom.incidents.visibility import can_see
 from warroom.postmortem import action_items, document, export, service
 from warroom.postmortem.schemas import ActionItemOut, PostmortemOut
 from warroom.storage.db import Database
@@ -92,6 +92,7 @@ class PostmortemFlows:
 
     def save(self, ref: str, *, actor: Actor, values: dict[str, Any]) -> PostmortemOut:
         """Replace the postmortem's editable fields (created on this first write if needed)."""
+        actor.require("responder", f"edit the postmortem of {ref}")
         flows = self.incidents
         with flows.db.transaction() as session:
             incident = incidents.get(session, ref, for_update=True)
@@ -113,6 +114,7 @@ class PostmortemFlows:
         self, ref: str, *, actor: Actor, values: dict[str, Any], create_jira: bool | None
     ) -> ActionItemOut:
         """Add an action item to the incident's postmortem (and ask for a Jira issue)."""
+        actor.require("responder", f"add action items to {ref}")
         flows = self.incidents
         with flows.db.transaction() as session:
             incident = incidents.get(session, ref, for_update=True)
@@ -135,6 +137,7 @@ class PostmortemFlows:
         self, item_id: int, *, actor: Actor, access: Access, changes: dict[str, Any]
     ) -> ActionItemOut:
         """Change some fields of an action item (of an incident `access` may see)."""
+        actor.require("responder", "change action items")
         flows = self.incidents
         with flows.db.transaction() as session:
             # Locked: one writer at a time.

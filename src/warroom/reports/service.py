@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 from warroom.core import durations
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
+from warroom.incidents.actor import Access
 from warroom.incidents.models import Incident
-from warroom.incidents.visibility import Access, visible
+from warroom.incidents.visibility import visible
 from warroom.reports.schemas import (
     Counts,
     DurationStats,

@@ -59,6 +59,7 @@ class TriageFlows:
         self, ref: str, *, actor: Actor, role: str, person: str, release: bool = False
     ) -> IncidentDetail:
         """Give someone a response role, or take it back."""
+        actor.require("responder", f"change the roles of {ref}")
         flows = self.incidents
         if not release:  # whoever holds a role can give it back, configured or not
             roles.check_role(role)

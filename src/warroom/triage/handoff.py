@@ -23,6 +23,7 @@ def propose_commander(
     reason: str | None = None,
 ) -> None:
     """Name a new Incident Commander: immediate when there is none, else pending acceptance."""
+    actor.require("responder", f"hand {incident.ref} over")
     check_not_closed(incident.ref, incident.status, "its command no longer changes hands")
     if incident.commander is None:
         incident.commander = person
@@ -69,6 +70,7 @@ def answer_handoff(
     on_behalf: bool = False,
 ) -> None:
     """Accept or decline a pending IC handoff (the proposed person, or an admin on behalf)."""
+    actor.require("responder", f"answer the handoff of {incident.ref}")
     pending = incident.pending_commander
     if pending is None:
         raise Conflict(f"{incident.ref} has no pending Incident Commander handoff")
