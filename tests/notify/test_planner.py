@@ -58,3 +58,21 @@ def test_lowering_severity_does_not_mail_executives_again(
     runtime.engine.run_once()
     executive = [a for _, a in fakes.mail.calls if a["to"] == ["cto@example.com"]]
     assert len(executive) == 1
+
+
+def test_a_restricted_incident_leaves_warroom_under_its_codename(
+    runtime: Runtime, fakes: Fakes
+) -> None:
+    secret = "Card numbers copied by an intruder"
+    runtime.flows.declare(
+        actor=ACTOR, title=secret, severity="SEV-1", service="checkout", incident_type="security"
+    )
+    runtime.engine.run_once()
+    (trigger,) = [a for _, a in fakes.pager.calls]
+    assert trigger["summary"].startswith("INC-1 (restricted)")
+    (room,) = [a for m, a in fakes.chat.calls if m == "create_channel"]
+    assert (room["name"], room["private"]) == ("inc-1", True)
+    assert "intruder" not in repr(fakes.pager.calls) + repr(room)
+    # Inside the private channel, whose members may see it, the card keeps its title.
+    cards = [a["card"] for m, a in fakes.chat.calls if m == "post" and a.get("card")]
+    assert cards and all(card.title == secret for card in cards)

@@ -105,6 +105,7 @@ def plan(
     """Return the messages the runbook's rules call for after these events."""
     rules = config.notifications
     card = card_of(incident, config, rules.base_url)
+    pager_card = outside(incident, card)
     n = incident.number
     out: list[Message] = []
 
@@ -136,14 +137,14 @@ def plan(
         if (event.data or {}).get("released"):
             out += _severity_raised(session, incident, config, channels, card, now)
             if _pages_out(config, incident.severity):
-                add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=card))
+                add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=pager_card))
         pages = _pages_out(config, incident.severity) and not incident.paging_held
         if kind in ("acknowledged", "resolved") and pages:
             pager = m.PagerAcknowledge if kind == "acknowledged" else m.PagerResolve
             # Keyed by the event: after a reopen, the next resolve must go out too.
-            add(f"{k}:pager", str(incident.number), pager(card=card))
+            add(f"{k}:pager", str(incident.number), pager(card=pager_card))
         if kind == "reopened" and pages and not released:
-            add(f"{k}:pager", str(incident.number), m.PagerTrigger(card=card))
+            add(f"{k}:pager", str(incident.number), m.PagerTrigger(card=pager_card))
         data = event.data or {}
         if kind == "status_update" and data.get("public") and _on_status_page(incident, config):
             # The hosted page mirrors what the communications liaison chose to publish.
@@ -207,7 +208,9 @@ def _declared(
         add(f"inc{n}:announce", announce, m.Post(text=text, card=card))
     if rules.incident_channels:
         private = incident.visibility != "public"
-        room = m.CreateChannel(card=card, slug=incident.slug, private=private)
+        # A restricted incident's channel is #inc-42: its name would show the title's words.
+        slug = incident.slug if incident.visibility == "public" else ""
+        room = m.CreateChannel(card=card, slug=slug, private=private)
         add(f"inc{n}:channel", INCIDENT_CHANNEL, room)
         commander = config.person(incident.commander) if incident.commander else None
         if commander and commander.slack:
@@ -218,7 +221,7 @@ def _declared(
         return out
     out += _severity_raised(session, incident, config, channels, card, now)
     if _pages_out(config, incident.severity):
-        add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=card))
+        add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=outside(incident, card)))
     return out
 
 
@@ -235,7 +238,8 @@ def _severity_raised(
     severity = config.severities.get(incident.severity)
     zoom = config.integrations.zoom
     if zoom is not None and zoom.wants_meeting(incident.severity) and "conference" in channels:
-        out.append(Message(f"inc{n}:meeting", INCIDENT_CHANNEL, m.Meeting(card=card), incident.id))
+        meeting = m.Meeting(card=outside(incident, card))
+        out.append(Message(f"inc{n}:meeting", INCIDENT_CHANNEL, meeting, incident.id))
     executives = rules.executives or _smtp_executives(config)
     if severity and severity.exec_email and executives and "email" in channels:
         if incident.visibility == "restricted":  # executives hear of it under its codename
@@ -248,6 +252,12 @@ def _severity_raised(
         out.append(Message(key, "executives", summary, incident.id))
     escalation.start(session, incident=incident, config=config, now=now)
     return out
+
+
+def outside(incident: Incident, card: IncidentCard) -> IncidentCard:
+    """Return the card as services outside warroom (PagerDuty, Zoom) may read it: a restricted
+    incident goes under its codename, `INC-42 (restricted)`."""
+    return codename(card) if incident.visibility == "restricted" else card
 
 
 def _raised(config: WarroomConfig, event: TimelineEvent) -> bool:
