@@ -1,19 +1,29 @@
-"""The access matrix: every route of the OpenAPI document, who may call it, and that a
-restricted incident is no incident to an outsider on every per-incident route.
+"""The access matrix: every route of the OpenAPI document × every kind of caller × a public
+and a restricted incident, on SQLite and PostgreSQL.
 
-A route added without a row here fails `test_every_route_has_a_row`. (Issue 13 grows this
-into routes × every kind of caller × public and restricted incidents.)
+A route added without a row here fails `test_every_route_has_a_row`. For each route, the row
+says who may call it; `test_every_route_for_every_caller` calls it as anonymous, a viewer, a
+responder, an admin, an access-team member, participants and non-participants, and checks the
+status and that the restricted incident's marker never reaches an outsider — in any answer's
+body or headers — nor any log line, and that every file holding it is 0600.
 """
 
 from __future__ import annotations
 
+import logging
+import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 # The restricted incident and its people: test_visibility's fixtures, asked for by name below.
-from tests.api.test_visibility import MARKER, breach, config, who  # noqa: F401
+from tests.api.test_visibility import MARKER, PEOPLE, breach, who  # noqa: F401
+from tests.conftest import make_token
+from warroom.config import WarroomConfig
+from warroom.runtime import Runtime
+from warroom.settings import Settings
 
 # Who may call each route: anyone (no token), signature (the vendor's own token or
 # signature), calendar (a calendar token in the URL, or a reading token), or the least role.
@@ -92,6 +102,28 @@ SAMPLE = {
     "{override_id}": "1",
 }
 BELOW = {"responder": "vic", "admin": "bob"}  # a viewer, a responder without admin
+RANK = {"viewer": 0, "responder": 1, "admin": 2}
+
+
+@pytest.fixture
+def config() -> WarroomConfig:
+    """test_visibility's people and pat (a viewer let into the breach); alice is security."""
+    people = [*PEOPLE, {"id": "pat", "name": "Pat"}]
+    return WarroomConfig.model_validate(
+        {"people": people, "teams": [{"id": "security", "members": ["alice"]}]}
+    )
+
+
+# Every kind of caller: (role, sees the restricted incident). Anonymous has no token.
+CALLERS: dict[str, tuple[str | None, bool]] = {
+    "anonymous": (None, False),
+    "vic": ("viewer", False),  # a viewer, not a participant
+    "bob": ("responder", False),  # a responder, not a participant
+    "pat": ("viewer", True),  # a viewer let in (POST …/access): a participant
+    "carol": ("responder", True),  # the breach's Incident Commander: a participant
+    "alice": ("responder", True),  # on the security team, the type's access team
+    "ada": ("admin", True),  # an admin
+}
 
 
 def routes(client: TestClient) -> list[tuple[str, str]]:
@@ -149,3 +181,93 @@ def test_a_restricted_incident_is_no_incident_on_every_per_incident_route(
         # alice is on the security team: past the visibility check, whatever the route says.
         inside = client.request(method, url, json={}, headers=people["alice"])
         assert inside.status_code != 404 or "no incident" not in inside.text, (method, path)
+
+
+def expected(needed: str, role: str | None, sees: bool, per_incident: bool) -> str:
+    """Return what a call must get: unauthenticated, hidden, forbidden, allowed or any."""
+    if needed in ("anyone", "signature", "calendar"):
+        return "any"  # not a user's route: only the marker check applies
+    if role is None:
+        return "unauthenticated"
+    if per_incident and not sees:
+        return "hidden"  # 404 comes before the role: existence does not leak
+    return "forbidden" if RANK[role] < RANK[needed] else "allowed"
+
+
+def test_every_route_for_every_caller(
+    client: TestClient,
+    runtime: Runtime,
+    settings: Settings,
+    request: pytest.FixtureRequest,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    people: dict[str, dict[str, str]] = request.getfixturevalue("who")
+    people |= {
+        name: {"Authorization": f"Bearer {make_token(runtime, name, role)}"}
+        for name, role in (("carol", "responder"), ("pat", "viewer"))
+    }
+    people["anonymous"] = {}
+    hidden: str = request.getfixturevalue("breach")
+    grant = {"person": "pat", "reason": "the account owner's manager"}
+    let_in = client.post(f"/api/v1/incidents/{hidden}/access", json=grant, headers=people["ada"])
+    assert let_in.status_code == 200, let_in.text
+    # The breach is resolved and its postmortem exported, so that there are files to check.
+    resolved = client.post(
+        f"/api/v1/incidents/{hidden}/resolve",
+        json={"skip_verification": "checked by hand"},
+        headers=people["ada"],
+    )
+    assert resolved.status_code == 200, resolved.text
+    exported = client.post(f"/api/v1/incidents/{hidden}/postmortem/export", headers=people["ada"])
+    assert exported.status_code in (200, 201), exported.text
+
+    # The lists, before the routes change anything: insiders find the breach, outsiders
+    # never do (nor its counts).
+    for caller, (_role, sees) in CALLERS.items():
+        if caller == "anonymous":
+            continue
+        listed = client.get("/api/v1/incidents?status=resolved", headers=people[caller])
+        assert (MARKER in listed.text) == sees, caller
+
+    tally: dict[str, int] = {}
+    # A reload re-reads warroom.yaml (none here: the teams would be gone), so it comes last.
+    for method, path in sorted(routes(client), key=lambda route: route[1] == "/-/reload"):
+        needed = MATRIX[f"{method} {path}"]
+        per_incident = "{ref}" in path
+        for ref, restricted in ((hidden, True), ("INC-2", False)):
+            if not per_incident and not restricted:
+                continue  # a route without an incident: once is enough
+            url = concrete(path, ref)
+            for caller, (role, sees) in CALLERS.items():
+                want = expected(needed, role, sees or not restricted, per_incident)
+                answer = client.request(method, url, json={}, headers=people[caller])
+                where = (caller, method, url, answer.status_code, answer.text[:200])
+                tally[want] = tally.get(want, 0) + 1
+                if want == "unauthenticated":
+                    assert answer.status_code == 401, where
+                elif want == "hidden":
+                    assert answer.status_code == 404, where
+                    assert answer.json()["error"]["message"] == f"no incident {ref}", where
+                elif want == "forbidden":
+                    assert answer.status_code == 403, where
+                elif want == "allowed":
+                    assert answer.status_code not in (401, 403), where
+                    assert not (answer.status_code == 404 and "no incident" in answer.text), where
+                if not sees:
+                    assert MARKER not in answer.text, where
+                    assert MARKER not in str(answer.headers), where
+    assert min(tally.values()) >= 20, tally
+    assert set(tally) == {"any", "unauthenticated", "hidden", "forbidden", "allowed"}
+
+    # No log line carries the marker, and every file that holds it is for its owner alone.
+    assert MARKER not in caplog.text
+    holders = [
+        path
+        for root in (settings.runbooks_dir, settings.data_dir)
+        for path in Path(root).rglob("*")
+        if path.is_file() and MARKER.encode() in path.read_bytes()
+    ]
+    assert holders, "the runbook file and the export hold the marker"
+    for path in holders:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

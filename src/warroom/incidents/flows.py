@@ -122,11 +122,13 @@ class IncidentFlows:
             if actor.name:  # the "declared" event already says who; no second event
                 self.rules.command.reporter(session, incident=incident, person=actor.name, now=now)
             detail = load_detail(session, incident)
+        # A restricted incident's title stays out of the logs (they go to shared systems).
+        title = detail.title if detail.visibility == "public" else "(restricted)"
         log.info(
             "declared %s (%s): %s",
             detail.ref,
             detail.severity,
-            detail.title,
+            title,
             extra={"incident": detail.ref},
         )
         return self.finish("declared", detail)
