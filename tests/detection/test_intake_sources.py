@@ -356,6 +356,23 @@ def test_slack_command_of_a_responder_declares(
     assert (incident["severity"], incident["paging_held"]) == ("SEV-1", False)
 
 
+def test_slack_command_of_a_restricted_type_answers_only_the_reporter(
+    client: TestClient, api: TestClient, clock: FrozenClock, runtime: Runtime
+) -> None:
+    route = {"match": ['slack_channel="C2147483705"'], "incident_type": "security"}
+    runtime.config_value = WarroomConfig.model_validate(
+        {"routes": [route, {"default": True}], "integrations": INTEGRATIONS}
+    )
+    body = fixture_bytes("slack/command.txt")
+    response = post_slack(client, body, slack_headers(body, clock.now()))
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    # The channel is not the incident's: the title goes to the reporter alone.
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("Declared INC-1: Checkout returns 502")
+    assert answer["text"].endswith("It is restricted.")
+
+
 def test_slack_command_of_anyone_else_is_a_report_awaiting_triage(
     client: TestClient, api: TestClient, clock: FrozenClock
 ) -> None:

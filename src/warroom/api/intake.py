@@ -312,9 +312,15 @@ async def intake_slack_command(request: Request, runtime: RuntimeDep) -> Any:
         alert = replace(alert, reporter=person or alert.reporter, held=held)
         result = await _ingest(runtime, "slack", "slack", [alert])
         refs = result.incidents_opened or result.incidents_updated
-        text = f"Declared {refs[0]}: {alert.title}" if refs else "Already reported."
-        if refs and result.incidents_opened and held:
+        if not refs:
+            return {"response_type": "in_channel", "text": "Already reported."}
+        text = f"Declared {refs[0]}: {alert.title}"
+        if result.incidents_opened and held:
             text += " (a report: nobody is paged until a responder triages it)"
+        detail = await run_in_threadpool(runtime.flows.get, refs[0])
+        if detail.visibility == "restricted":
+            # The channel is not the incident's: only the reporter (a participant) reads it.
+            return {"response_type": "ephemeral", "text": text + " It is restricted."}
         return {"response_type": "in_channel", "text": text}
 
     return await _guarded(handle)
