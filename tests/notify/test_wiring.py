@@ -399,7 +399,7 @@ def test_restricted_sev1_gets_a_private_channel_and_stays_off_the_status_page(
         api, title="Card data exposed", severity="SEV-1", commander="carol", visibility="restricted"
     )
     runtime.engine.run_once()
-    channel = vendors.slack.channel(f"inc-{n}-card-data-exposed")
+    channel = vendors.slack.channel(f"inc-{n}")  # no words of the title
     assert channel is not None and channel.is_private
     assert "UCAROL1" in channel.members
     assert any(buttons(m) for m in vendors.slack.messages(channel.id))
