@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from tests.auth.test_sessions import PASSWORD, SIGN_IN, add_user, session_rows
 from tests.auth.test_sign_in import limits
-from tests.auth.totp_helpers import STEP, TOTP, browser, enrol, stored
+from tests.auth.totp_helpers import BEGIN, STEP, TOTP, browser, enrol, stored
 from tests.conftest import make_token
 from warroom.auth import totp
 from warroom.auth.totp import code_at
@@ -24,7 +24,7 @@ def test_enrolment_shows_a_secret_once_and_changes_nothing_until_confirmed(
 ) -> None:
     add_user(runtime)
     client = browser(runtime)
-    begun = client.post(TOTP)
+    begun = client.post(TOTP, json=BEGIN)
     assert begun.status_code == 201, begun.text
     assert begun.headers["cache-control"] == "no-store"
     body = begun.json()
@@ -41,11 +41,25 @@ def test_enrolment_shows_a_secret_once_and_changes_nothing_until_confirmed(
     }
     # Not on yet: the password alone still signs in.
     assert browser(runtime).get(TOTP).json()["pending"] is True
-    again = client.post(TOTP)
+    again = client.post(TOTP, json=BEGIN)
     assert again.status_code == 201
     assert again.json()["secret"] != body["secret"]  # a restarted enrolment draws a new secret
     [row], _ = stored(runtime)
     assert row.secret == again.json()["secret"] and row.confirmed_at is None
+
+
+def test_enrolment_needs_the_password_again(runtime: Runtime) -> None:
+    add_user(runtime)
+    client = browser(runtime)
+    limits(runtime, account=2)
+    refused = client.post(TOTP, json={"password": "not it"})
+    assert refused.status_code == 403 and refused.json()["error"]["message"] == "wrong password"
+    assert client.post(TOTP, json={"password": "x" * 1025}).status_code == 422
+    assert client.post(TOTP, json={}).status_code == 422
+    assert stored(runtime) == ([], [])
+    assert client.post(TOTP, json={"password": "again not"}).status_code == 403
+    throttled = client.post(TOTP, json=BEGIN)  # two wrong passwords: the budget is spent
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
 
 
 def test_a_wrong_first_code_is_refused_and_changes_nothing(
@@ -53,7 +67,7 @@ def test_a_wrong_first_code_is_refused_and_changes_nothing(
 ) -> None:
     add_user(runtime)
     client = browser(runtime)
-    secret = client.post(TOTP).json()["secret"]
+    secret = client.post(TOTP, json=BEGIN).json()["secret"]
     stale = code_at(secret, clock.now() - timedelta(seconds=3 * STEP))
     for code in ("000000" if stale != "000000" else "111111", stale, "12345", "abcdef"):
         refused = client.post(f"{TOTP}/confirm", json={"code": code})
@@ -71,7 +85,7 @@ def test_confirming_turns_totp_on_with_ten_recovery_codes_stored_as_digests(
     add_user(runtime)
     other = browser(runtime)  # signed in with the password alone, elsewhere
     client = browser(runtime)
-    secret = client.post(TOTP).json()["secret"]
+    secret = client.post(TOTP, json=BEGIN).json()["secret"]
     confirmed = client.post(f"{TOTP}/confirm", json={"code": code_at(secret, clock.now())})
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.headers["cache-control"] == "no-store"
@@ -87,7 +101,7 @@ def test_confirming_turns_totp_on_with_ten_recovery_codes_stored_as_digests(
     # The session that confirmed stays; one signed in with the password alone ends.
     assert other.get("/api/v1/me").status_code == 401
     assert [r.end_reason for r in session_rows(runtime)] == ["two-factor turned on", None]
-    assert client.post(TOTP).status_code == 409  # already on: turn it off first
+    assert client.post(TOTP, json=BEGIN).status_code == 409  # already on: turn it off first
     assert client.post(f"{TOTP}/confirm", json={"code": "123456"}).status_code == 409
 
 
@@ -96,7 +110,7 @@ def test_enrolment_needs_a_password_account_and_a_started_enrolment(
 ) -> None:
     token = make_token(runtime, "bot", "viewer")  # a token-only account
     headers = {"Authorization": f"Bearer {token}"}
-    refused = client.post(TOTP, headers=headers)
+    refused = client.post(TOTP, json=BEGIN, headers=headers)
     assert refused.status_code == 409
     assert "bot has no password" in refused.json()["error"]["message"]
     nothing = client.post(f"{TOTP}/confirm", json={"code": "123456"}, headers=headers)
@@ -118,7 +132,7 @@ def test_an_api_token_can_enrol_its_user(
         user = auth.get_user(session, "alice")
         token = auth.create_token(session, user=user, name="cli", now=clock.now())
     client.headers["Authorization"] = f"Bearer {token}"
-    secret = client.post(TOTP).json()["secret"]
+    secret = client.post(TOTP, json=BEGIN).json()["secret"]
     confirmed = client.post(f"{TOTP}/confirm", json={"code": code_at(secret, clock.now())})
     assert confirmed.status_code == 200, confirmed.text
     assert client.get(TOTP).json()["enabled"] is True
@@ -154,7 +168,7 @@ def test_turning_off_with_a_code(runtime: Runtime, clock: FrozenClock, proof: st
 def test_a_pending_enrolment_is_cancelled_without_proof(runtime: Runtime) -> None:
     add_user(runtime)
     client = browser(runtime)
-    client.post(TOTP)
+    client.post(TOTP, json=BEGIN)
     assert client.request("DELETE", TOTP, json={}).status_code == 204  # it never guarded anything
     assert stored(runtime) == ([], [])
 

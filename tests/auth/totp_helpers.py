@@ -16,6 +16,7 @@ from warroom.runtime import Runtime
 
 TOTP = "/api/v1/me/totp"
 STEP = INTERVAL  # seconds: move the clock by this to get the next code
+BEGIN = {"password": PASSWORD}  # what POST /api/v1/me/totp needs
 
 
 def browser(runtime: Runtime, user: str = "alice", **extra: str) -> TestClient:
@@ -44,7 +45,7 @@ def enrol(runtime: Runtime, clock: FrozenClock, user: str = "alice") -> Enrolled
     """Create `user` with a password, sign in, turn TOTP on; the clock ends a step later."""
     add_user(runtime, user)
     client = browser(runtime, user)
-    begun = client.post(TOTP)
+    begun = client.post(TOTP, json=BEGIN)
     assert begun.status_code == 201, begun.text
     secret = begun.json()["secret"]
     confirmed = client.post(f"{TOTP}/confirm", json={"code": code_at(secret, clock.now())})

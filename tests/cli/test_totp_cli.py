@@ -50,7 +50,9 @@ def test_enable_draws_a_qr_code_and_shows_recovery_codes_once(
 ) -> None:
     code = code_at(SECRET, clock.now())
     wrong = "000000" if code != "000000" else "111111"
-    done = CliRunner().invoke(app, ["me", "totp", "enable"], input=f"{wrong}\n{code}\n", env=alice)
+    done = CliRunner().invoke(
+        app, ["me", "totp", "enable"], input=f"{PASSWORD}\n{wrong}\n{code}\n", env=alice
+    )
     assert done.exit_code == 0, done.output
     assert "▀" in done.output or "█" in done.output  # the QR code, in half blocks
     assert f"Secret (to type in instead of scanning): {SECRET}" in done.output
@@ -73,8 +75,8 @@ def test_enable_gives_up_after_three_wrong_codes_and_confirm_finishes(
     alice: dict[str, str], clock: FrozenClock
 ) -> None:
     runner = CliRunner()
-    wrong = "\n".join(["000000", "111111", "222222"]) + "\n"
-    if code_at(SECRET, clock.now()) in wrong:
+    wrong = "\n".join([PASSWORD, "000000", "111111", "222222"]) + "\n"
+    if code_at(SECRET, clock.now()) in wrong.split():
         clock.advance(timedelta(seconds=STEP * 3))
     failed = runner.invoke(app, ["me", "totp", "enable", "--no-qr"], input=wrong, env=alice)
     assert failed.exit_code == 1
@@ -89,7 +91,7 @@ def test_enable_gives_up_after_three_wrong_codes_and_confirm_finishes(
 
 def test_disable_and_recovery_codes(alice: dict[str, str], clock: FrozenClock) -> None:
     runner = CliRunner()
-    code = code_at(SECRET, clock.now()) + "\n"
+    code = f"{PASSWORD}\n{code_at(SECRET, clock.now())}\n"
     ok = runner.invoke(app, ["me", "totp", "enable", "--no-qr"], input=code, env=alice)
     assert ok.exit_code == 0, ok.output
     clock.advance(timedelta(seconds=STEP))
@@ -130,3 +132,12 @@ def test_reset_2fa_of_an_unknown_user_fails(env: dict[str, str], runtime: Runtim
     done = CliRunner().invoke(app, ["users", "reset-2fa", "nobody"], env=env)
     assert done.exit_code == 1
     assert "no user 'nobody'" in done.output
+
+
+def test_enable_with_a_wrong_password_changes_nothing(
+    alice: dict[str, str], runtime: Runtime
+) -> None:
+    done = CliRunner().invoke(app, ["me", "totp", "enable"], input="not it\n", env=alice)
+    assert done.exit_code == 1
+    assert "error: wrong password" in done.output and "Secret" not in done.output
+    assert stored(runtime) == ([], [])

@@ -39,6 +39,12 @@ class EnrolmentOut(BaseModel):
     confirm_with: str = "POST /api/v1/me/totp/confirm with {code}"
 
 
+class PasswordIn(BaseModel):
+    """The caller's password, asked again before a factor is added to their account."""
+
+    password: str = Field(min_length=1, max_length=MAX_LENGTH)
+
+
 class CodeIn(BaseModel):
     """A current code from the authenticator app."""
 
@@ -79,10 +85,15 @@ def totp_status(principal: Viewer, runtime: RuntimeDep) -> TotpStatusOut:
     )
 
 
-@router.post("", status_code=201, response_model=EnrolmentOut)
-def totp_begin(principal: Viewer, runtime: RuntimeDep, response: Response) -> EnrolmentOut:
-    """Start enrolment: a new secret, shown once; nothing changes until it is confirmed."""
-    enrolment = runtime.totp.begin(principal)
+@router.post("", status_code=201, response_model=EnrolmentOut, responses=THROTTLED)
+def totp_begin(
+    body: PasswordIn, principal: Viewer, runtime: RuntimeDep, request: Request, response: Response
+) -> Any:
+    """Start enrolment (needs the password): a new secret, shown once; on once confirmed."""
+    try:
+        enrolment = runtime.totp.begin(principal, password=body.password, address=_address(request))
+    except Throttled as exc:
+        return _throttled(exc)
     response.headers["Cache-Control"] = "no-store"
     return EnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri)
 

@@ -39,11 +39,19 @@ class TotpFlows:
         with self.db.session() as session:
             return second_factor.status(session, user_id=who.user_id)
 
-    def begin(self, who: Principal) -> Enrolment:
-        """Start (or restart) the caller's enrolment with a new secret."""
+    def begin(self, who: Principal, *, password: str, address: str) -> Enrolment:
+        """Start (or restart) the caller's enrolment with a new secret; needs their password."""
+        # The password, not just the session or token: a stolen cookie must not be able to
+        # add a factor that locks the owner out of their own account.
+        limits = self.config().sign_in
+        self.throttle.check(limits, account=who.name, address=address)
         with self.db.transaction() as session:
             user = get_user(session, who.name)
-            return second_factor.begin(session, user=user, now=self.clock.now())
+            right = len(password) <= MAX_LENGTH and check_password(user, password)
+            if right or not user.password_hash:  # no password: begin() says why not
+                return second_factor.begin(session, user=user, now=self.clock.now())
+        self.throttle.failed(limits, account=who.name, address=address)
+        raise Forbidden("wrong password")
 
     def confirm(self, who: Principal, *, code: str, keep_session: int | None) -> list[str]:
         """Turn the caller's TOTP on with a first code; return their recovery codes."""

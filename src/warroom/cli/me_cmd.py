@@ -44,12 +44,13 @@ def totp_enable(
         bool, typer.Option("--qr/--no-qr", help="Draw the QR code to scan in the terminal.")
     ] = True,
 ) -> None:
-    """Turn on two-factor sign-in: scan the QR code, type its code, keep the recovery codes."""
+    """Turn on two-factor sign-in: your password, scan the QR code, type its code."""
     from warroom.cli.client import ApiError
 
+    password = typer.prompt("Your password", hide_input=True)
     api = _client()
     try:
-        enrolment = _request("POST", API, api=api)
+        enrolment = _request("POST", API, {"password": password}, api=api)
         if qr:
             _show_qr(enrolment["otpauth_uri"])
         typer.echo(f"Secret (to type in instead of scanning): {enrolment['secret']}")
