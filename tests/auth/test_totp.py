@@ -220,7 +220,10 @@ def test_codes_match_within_one_step_either_side(clock: FrozenClock) -> None:
         code = code_at(secret, now + timedelta(seconds=offset))
         if code != code_at(secret, now):  # a coincidence of 6 digits is possible
             assert totp.matching_step(secret, code, now=now) is None
+    spaced = code_at(secret, now)[:3] + " " + code_at(secret, now)[3:]
+    assert totp.matching_step(secret, f" {spaced}\n", now=now) == current  # as apps show it
     assert totp.matching_step(secret, "12345", now=now) is None
+    assert totp.matching_step(secret, "١٢٣٤٥٦", now=now) is None  # digits, but not ASCII
     assert totp.matching_step(secret, "abcdef", now=now) is None
 
 

@@ -23,7 +23,7 @@ RECOVERY_CODES = 10
 # minutes, and beyond brute-forcing the SHA-256 digests of a stolen database. No 0/o, 1/l.
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 _RECOVERY_LENGTH = 16
-_SIX_DIGITS = re.compile(r"^\d{6}$")
+_SIX_DIGITS = re.compile(r"[0-9]{6}")  # ASCII only: \d would take other scripts' digits
 
 
 class UserTotp(Base):
@@ -67,15 +67,21 @@ def otpauth_uri(secret: str, *, user: str) -> str:
     )
 
 
+def normalise_code(code: str) -> str:
+    """Return a code as typed without its spaces (apps show `123 456`)."""
+    return "".join(code.split())
+
+
 def is_totp_code(code: str) -> bool:
     """Tell whether `code` looks like a TOTP code (6 digits) rather than a recovery code."""
-    return bool(_SIX_DIGITS.match(code))
+    return bool(_SIX_DIGITS.fullmatch(normalise_code(code)))
 
 
 def matching_step(secret: str, code: str, *, now: datetime) -> int | None:
     """Return the time step whose code `code` is (within VALID_WINDOW), or None."""
     if not is_totp_code(code):
         return None
+    code = normalise_code(code)
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL)
     current = totp.timecode(now)
     # pyotp's verify() says only yes or no; the step is what replay protection needs.
