@@ -144,10 +144,8 @@ def sign_in(
         csrf_token=signed.csrf_token,
         expires_at=signed.expires_at,
         idle_expires_at=signed.idle_expires_at,
-        second_factor=signed.second_factor.kind if signed.second_factor else None,
-        recovery_codes_left=(
-            signed.second_factor.recovery_codes_left if signed.second_factor else None
-        ),
+        second_factor=signed.factor.kind if signed.factor else None,
+        recovery_codes_left=(signed.factor.recovery_codes_left if signed.factor else None),
     )
 
 

@@ -34,7 +34,7 @@ class SignedIn:
     role: str
     expires_at: datetime
     idle_expires_at: datetime
-    second_factor: second_factor.Used | None = None  # set when the account has TOTP
+    factor: second_factor.Used | None = None  # the code that signed in, when there is TOTP
 
 
 class SignIns:
@@ -91,7 +91,7 @@ class SignIns:
             role=user.role,
             expires_at=expires_at,
             idle_expires_at=idle,
-            second_factor=used,
+            factor=used,
         )
 
     def _second_factor(
