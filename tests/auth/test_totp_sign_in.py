@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +13,8 @@ from fastapi.testclient import TestClient
 from tests.auth.test_sessions import PASSWORD, SIGN_IN, add_user
 from tests.auth.test_sign_in import WRONG, limits, session_count
 from tests.auth.totp_helpers import STEP, TOTP, enrol
+from warroom.auth import second_factor
+from warroom.auth import service as auth
 from warroom.auth.sessions import COOKIE
 from warroom.auth.totp import code_at
 from warroom.core.clock import FrozenClock
@@ -169,3 +173,20 @@ def test_a_bad_code_field_is_refused(
     answer = client.post(SIGN_IN, json={"user": "alice", "password": PASSWORD, "code": code})
     # An empty code is no code; a 65-character one is not a code at all.
     assert answer.status_code == (401 if code == "" else 422), answer.text
+
+
+def test_racing_sign_ins_with_one_code_let_one_in(runtime: Runtime, clock: FrozenClock) -> None:
+    alice = enrol(runtime, clock)
+    code = alice.code(clock)
+    with runtime.db.session() as session:
+        user_id = auth.get_user(session, "alice").id
+    barrier = threading.Barrier(4)
+
+    def race() -> second_factor.Used | None:
+        barrier.wait()
+        with runtime.db.transaction() as session:
+            return second_factor.use_code(session, user_id=user_id, code=code, now=clock.now())
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: race(), range(4)))
+    assert sum(outcome is not None for outcome in outcomes) == 1
