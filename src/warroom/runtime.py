@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from warroom.auth.signin import SignIns
+from warroom.auth.totp_flows import TotpFlows
 from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import Clock
 from warroom.detection.flows import IntakeFlows
@@ -47,6 +48,7 @@ class Runtime:
     postmortems: PostmortemFlows = field(init=False)
     intake: IntakeFlows = field(init=False)
     sign_ins: SignIns = field(init=False)  # browser sessions (auth/signin.py)
+    totp: TotpFlows = field(init=False)  # a user's own second factor (auth/totp_flows.py)
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
     adapters_override: Adapters | None = None  # tests and --dev: recording fakes
@@ -83,6 +85,12 @@ class Runtime:
             incidents=self.flows,
         )
         self.sign_ins = SignIns(db=self.db, clock=self.clock, config=lambda: self.config().auth)
+        self.totp = TotpFlows(
+            db=self.db,
+            clock=self.clock,
+            config=lambda: self.config().auth,
+            throttle=self.sign_ins.throttle,
+        )
         self.verification = VerificationSweep(
             db=self.db,
             config=self.config,

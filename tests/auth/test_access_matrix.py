@@ -35,6 +35,12 @@ MATRIX = {
     "POST /api/v1/auth/sign-in": "anyone",
     "POST /api/v1/auth/sign-out": "anyone",
     "GET /api/v1/me": "viewer",
+    # A user's own second factor: every role, each for themselves only (no user in the path).
+    "GET /api/v1/me/totp": "viewer",
+    "POST /api/v1/me/totp": "viewer",
+    "DELETE /api/v1/me/totp": "viewer",
+    "POST /api/v1/me/totp/confirm": "viewer",
+    "POST /api/v1/me/totp/recovery-codes": "viewer",
     "POST /api/v1/incidents/{ref}/status-updates": "responder",
     "GET /api/v1/incidents/{ref}/status-updates": "viewer",
     "POST /api/v1/incidents/{ref}/actions/{name}": "responder",

@@ -24,6 +24,7 @@ from warroom.api import (
     signin,
     silences,
     slack_interactions,
+    totp,
 )
 from warroom.api import checklist as checklist_api
 from warroom.api import postmortems as postmortems_api
@@ -64,6 +65,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.add_middleware(RefuseNulInUrl)
     app.include_router(health.router)
     app.include_router(signin.router)
+    app.include_router(totp.router)
     app.include_router(status_api.updates_router)  # before incidents: see status.py
     app.include_router(actions_api.run_router)  # before incidents: see actions.py
     app.include_router(actions_api.list_router)

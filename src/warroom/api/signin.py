@@ -30,10 +30,15 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
 class SignInBody(BaseModel):
-    """A user name and password, as JSON or as a form post."""
+    """A user name and password (and, with TOTP on, a code), as JSON or as a form post."""
 
     user: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
+    code: str | None = Field(
+        default=None,
+        max_length=64,
+        description="With two-factor sign-in on: the authenticator's 6 digits or a recovery code.",
+    )
 
 
 class SignInOut(BaseModel):
@@ -44,6 +49,10 @@ class SignInOut(BaseModel):
     csrf_token: str
     expires_at: datetime
     idle_expires_at: datetime
+    second_factor: Literal["totp", "recovery_code"] | None = None
+    recovery_codes_left: int | None = Field(
+        default=None, description="With TOTP on: unused recovery codes (a used one is spent)."
+    )
 
 
 class SessionOut(BaseModel):
@@ -74,7 +83,7 @@ async def _credentials(request: Request) -> SignInBody:
     data: Any
     if content_type.startswith(FORM_TYPES):
         form = await request.form()
-        data = {key: form.get(key) for key in ("user", "password") if key in form}
+        data = {key: form.get(key) for key in ("user", "password", "code") if key in form}
     elif content_type.startswith("application/json") or not content_type:
         try:
             data = orjson.loads(await request.body())
@@ -118,6 +127,7 @@ def sign_in(
             client_address=request.client.host if request.client else "unknown",
             user_agent=request.headers.get("user-agent"),
             previous=previous,
+            code=body.code or None,
         )
     except Throttled as exc:
         return error_response(
@@ -134,6 +144,8 @@ def sign_in(
         csrf_token=signed.csrf_token,
         expires_at=signed.expires_at,
         idle_expires_at=signed.idle_expires_at,
+        second_factor=signed.factor.kind if signed.factor else None,
+        recovery_codes_left=(signed.factor.recovery_codes_left if signed.factor else None),
     )
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from warroom.auth import sessions
-from warroom.auth.config import AuthConfig
+from warroom.auth import second_factor, sessions
+from warroom.auth.config import AuthConfig, SignInConfig
 from warroom.auth.models import User
 from warroom.auth.passwords import MAX_LENGTH, check_password
 from warroom.auth.sessions import SessionInfo
@@ -33,6 +34,7 @@ class SignedIn:
     role: str
     expires_at: datetime
     idle_expires_at: datetime
+    factor: second_factor.Used | None = None  # the code that signed in, when there is TOTP
 
 
 class SignIns:
@@ -52,8 +54,9 @@ class SignIns:
         client_address: str,
         user_agent: str | None,
         previous: str | None,
+        code: str | None = None,
     ) -> SignedIn:
-        """Check the password and start a session; end the browser's previous one (rotation)."""
+        """Check the password (and TOTP) and start a session; end the browser's previous one."""
         config = self.config()
         self.throttle.check(config.sign_in, account=name, address=client_address)
         with self.db.session() as session:
@@ -66,6 +69,7 @@ class SignIns:
             raise Unauthorized(WRONG)
         now = self.clock.now()
         with self.db.transaction() as session:
+            used = self._second_factor(session, user, code, now, config.sign_in, client_address)
             if previous:
                 # A fresh id at every sign-in: an id planted before sign-in (session fixation)
                 # or left over from another account is useless afterwards.
@@ -87,7 +91,26 @@ class SignIns:
             role=user.role,
             expires_at=expires_at,
             idle_expires_at=idle,
+            factor=used,
         )
+
+    def _second_factor(
+        self,
+        session: Session,
+        user: User,
+        code: str | None,
+        now: datetime,
+        limits: SignInConfig,
+        address: str,
+    ) -> second_factor.Used | None:
+        # Checked only after the right password, in the transaction that starts the session,
+        # so a code is spent exactly when it signs someone in (docs/security.md says why one
+        # request carries both). A wrong code is a failed sign-in; a missing one is not.
+        try:
+            return second_factor.sign_in_factor(session, user_id=user.id, code=code, now=now)
+        except second_factor.TotpWrong:
+            self.throttle.failed(limits, account=user.name, address=address)
+            raise
 
     def sign_out(self, *, secret: str) -> bool:
         """End the session with this id; tell whether a live one was ended."""

@@ -9,7 +9,7 @@ import typer
 
 # These register more `incident` subcommands: handoff|accept|decline|role, edit, grant,
 # status-update[s], checklist|check|skip|assign-item; users_password registers
-# `users set-password`.
+# `users set-password`, users_totp `users reset-2fa`.
 from warroom.cli import (  # noqa: F401
     access_cmd,
     checklist_cmd,
@@ -17,6 +17,7 @@ from warroom.cli import (  # noqa: F401
     incident_edit,
     status_cmd,
     users_password,
+    users_totp,
 )
 from warroom.cli.actions_cmd import actions_app  # also registers `incident action`
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
@@ -24,6 +25,7 @@ from warroom.cli.common import CliState
 from warroom.cli.demo import demo
 from warroom.cli.engine_cmd import engine
 from warroom.cli.incident import incident_app
+from warroom.cli.me_cmd import me_app
 from warroom.cli.metrics_cmd import metrics_app
 from warroom.cli.notifications_cmd import notifications_app
 from warroom.cli.oncall import oncall_app
@@ -64,6 +66,7 @@ app.add_typer(notifications_app, name="notifications")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(actions_app, name="actions")
 app.add_typer(postmortem_app, name="postmortem")
+app.add_typer(me_app, name="me")
 app.command("demo")(demo)
 
 

@@ -2,6 +2,7 @@
 
 from warroom.auth.models import ApiToken, User
 from warroom.auth.sessions import BrowserSession
+from warroom.auth.totp import RecoveryCode, UserTotp
 from warroom.detection.models import Alert, AlertGroup, Silence
 from warroom.escalation.models import Escalation
 from warroom.incidents.models import (
@@ -32,7 +33,9 @@ __all__ = [
     "IncidentRole",
     "Notification",
     "OverrideRow",
+    "RecoveryCode",
     "Silence",
     "TimelineEvent",
     "User",
+    "UserTotp",
 ]
