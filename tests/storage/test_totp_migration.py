@@ -1,4 +1,4 @@
-"""Migration 0015 on both backends: the TOTP tables come and go without touching users."""
+"""Migration 0016 on both backends: the TOTP tables come and go without touching users."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from tests.storage.test_public_title_migration import AT, _upgrade, empty_url  #
 
 
 def test_totp_tables_come_and_go(empty_url: str) -> None:  # noqa: F811
-    _upgrade(empty_url, "0014")
+    _upgrade(empty_url, "0015")
     engine = create_engine(empty_url)
     with engine.begin() as conn:
         conn.execute(
@@ -35,7 +35,7 @@ def test_totp_tables_come_and_go(empty_url: str) -> None:  # noqa: F811
         )
     with engine.connect() as conn:
         assert conn.execute(text("SELECT last_step FROM user_totp")).scalar() == 59_000_000
-    _upgrade(empty_url, "0014", down=True)
+    _upgrade(empty_url, "0015", down=True)
     tables = set(inspect(engine).get_table_names())
     assert not {"user_totp", "recovery_codes"} & tables
     with engine.connect() as conn:
