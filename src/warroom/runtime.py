@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from warroom.auth.oidc import OidcSignIns
 from warroom.auth.signin import SignIns
 from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import Clock
@@ -47,6 +48,7 @@ class Runtime:
     postmortems: PostmortemFlows = field(init=False)
     intake: IntakeFlows = field(init=False)
     sign_ins: SignIns = field(init=False)  # browser sessions (auth/signin.py)
+    oidc: OidcSignIns = field(init=False)  # single sign-on (auth/oidc.py)
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
     adapters_override: Adapters | None = None  # tests and --dev: recording fakes
@@ -83,6 +85,13 @@ class Runtime:
             incidents=self.flows,
         )
         self.sign_ins = SignIns(db=self.db, clock=self.clock, config=lambda: self.config().auth)
+        self.oidc = OidcSignIns(
+            db=self.db,
+            clock=self.clock,
+            auth=lambda: self.config().auth,
+            people=lambda: self.config().people,
+            sign_ins=self.sign_ins,
+        )
         self.verification = VerificationSweep(
             db=self.db,
             config=self.config,

@@ -24,6 +24,8 @@ MATRIX = {
     "POST /-/reload": "admin",
     "POST /api/v1/auth/sign-in": "anyone",
     "POST /api/v1/auth/sign-out": "anyone",
+    "GET /api/v1/auth/oidc/start": "anyone",
+    "GET /api/v1/auth/oidc/callback": "anyone",
     "GET /api/v1/me": "viewer",
     "POST /api/v1/incidents/{ref}/status-updates": "responder",
     "GET /api/v1/incidents/{ref}/status-updates": "viewer",

@@ -19,6 +19,7 @@ from warroom.api import (
     intake,
     metrics_api,
     notifications,
+    oidc,
     oncall,
     reference,
     signin,
@@ -64,6 +65,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.add_middleware(RefuseNulInUrl)
     app.include_router(health.router)
     app.include_router(signin.router)
+    app.include_router(oidc.router)
     app.include_router(status_api.updates_router)  # before incidents: see status.py
     app.include_router(actions_api.run_router)  # before incidents: see actions.py
     app.include_router(actions_api.list_router)

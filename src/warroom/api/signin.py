@@ -20,7 +20,7 @@ from warroom.api.cookies import (
     session_of,
     set_cookie,
 )
-from warroom.api.deps import RuntimeDep, Viewer
+from warroom.api.deps import RuntimeDep, Viewer, access_of
 from warroom.api.errors import ERROR_RESPONSES, ErrorBody, error_response
 from warroom.auth.passwords import MAX_LENGTH
 from warroom.auth.throttle import Throttled
@@ -160,7 +160,7 @@ def sign_out(
 @router.get("/me", tags=["auth"], response_model=MeOut)
 def me(principal: Viewer, request: Request, runtime: RuntimeDep) -> MeOut:
     """Say who the caller is: user, role, teams, and the session when a cookie was used."""
-    teams = [t.id for t in runtime.config().teams if principal.name in (*t.members, *t.leads)]
+    teams = sorted(access_of(principal, runtime).teams)
     info = session_of(request)
     session = (
         SessionOut(

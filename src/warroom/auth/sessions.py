@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from warroom.auth.config import SessionsConfig
 from warroom.auth.models import User
-from warroom.auth.service import Principal
+from warroom.auth.service import Principal, sso_teams
 from warroom.core.errors import Unauthorized
 from warroom.storage.base import Base, UTCDateTime
 
@@ -120,7 +120,12 @@ def authenticate_session(
     touch = now - found.last_seen_at >= LAST_SEEN_EVERY
     seen = now if touch else found.last_seen_at  # what the table holds after this request
     return SessionInfo(
-        principal=Principal(user_id=found.user.id, name=found.user.name, role=found.user.role),
+        principal=Principal(
+            user_id=found.user.id,
+            name=found.user.name,
+            role=found.user.role,
+            sso_teams=sso_teams(found.user),
+        ),
         session_id=found.id,
         csrf_token=csrf_of(secret),
         created_at=found.created_at,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from warroom.auth import sessions
 from warroom.auth.config import AuthConfig
@@ -15,12 +16,16 @@ from warroom.auth.passwords import MAX_LENGTH, check_password
 from warroom.auth.sessions import SessionInfo
 from warroom.auth.throttle import SignInThrottle
 from warroom.core.clock import Clock
-from warroom.core.errors import Unauthorized
+from warroom.core.errors import Forbidden, Unauthorized
 from warroom.storage.db import Database
 
 # One message for an unknown user, a wrong password, a user without a password and a
 # disabled user: telling them apart tells an attacker which names to try.
 WRONG = "wrong user name or password"
+PASSWORD_OFF = (
+    "password sign-in is turned off (auth.password_sign_in: false); sign in with single "
+    "sign-on: GET /api/v1/auth/oidc/start"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class SignIns:
     ) -> SignedIn:
         """Check the password and start a session; end the browser's previous one (rotation)."""
         config = self.config()
+        if not config.password_sign_in:
+            raise Forbidden(PASSWORD_OFF)
         self.throttle.check(config.sign_in, account=name, address=client_address)
         with self.db.session() as session:
             user = session.scalars(select(User).where(User.name == name)).first()
@@ -64,29 +71,55 @@ class SignIns:
         if not ok or user is None or user.disabled_at is not None:
             self.throttle.failed(config.sign_in, account=name, address=client_address)
             raise Unauthorized(WRONG)
-        now = self.clock.now()
+        return self.start(
+            user=user, previous=previous, client_address=client_address, user_agent=user_agent
+        )
+
+    def start(
+        self, *, user: User, previous: str | None, client_address: str, user_agent: str | None
+    ) -> SignedIn:
+        """Start a session for `user` (checked already); end the browser's previous one."""
         with self.db.transaction() as session:
-            if previous:
-                # A fresh id at every sign-in: an id planted before sign-in (session fixation)
-                # or left over from another account is useless afterwards.
-                sessions.end_session(session, secret=previous, now=now, reason="replaced")
-            started = sessions.start_session(
+            return self.begin(
                 session,
                 user=user,
-                now=now,
-                config=config.sessions,
+                previous=previous,
                 client_address=client_address,
                 user_agent=user_agent,
             )
-            expires_at = started.row.expires_at
-        idle = min(now + config.sessions.idle_timeout, expires_at)
+
+    def begin(
+        self,
+        session: Session,
+        *,
+        user: User,
+        previous: str | None,
+        client_address: str,
+        user_agent: str | None,
+    ) -> SignedIn:
+        """Start a session within the caller's transaction (single sign-on writes more in it)."""
+        config = self.config().sessions
+        now = self.clock.now()
+        if previous:
+            # A fresh id at every sign-in: an id planted before sign-in (session fixation)
+            # or left over from another account is useless afterwards.
+            sessions.end_session(session, secret=previous, now=now, reason="replaced")
+        started = sessions.start_session(
+            session,
+            user=user,
+            now=now,
+            config=config,
+            client_address=client_address,
+            user_agent=user_agent,
+        )
+        expires_at = started.row.expires_at
         return SignedIn(
             secret=started.secret,
             csrf_token=started.csrf_token,
             user=user.name,
             role=user.role,
             expires_at=expires_at,
-            idle_expires_at=idle,
+            idle_expires_at=min(now + config.idle_timeout, expires_at),
         )
 
     def sign_out(self, *, secret: str) -> bool:

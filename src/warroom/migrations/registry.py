@@ -1,6 +1,7 @@
 """Every table's model, imported so `Base.metadata` is complete (for Alembic and tests)."""
 
 from warroom.auth.models import ApiToken, User
+from warroom.auth.oidc_models import OidcIdentity, OidcLogin
 from warroom.auth.sessions import BrowserSession
 from warroom.detection.models import Alert, AlertGroup, Silence
 from warroom.escalation.models import Escalation
@@ -31,6 +32,8 @@ __all__ = [
     "IncidentGrant",
     "IncidentRole",
     "Notification",
+    "OidcIdentity",
+    "OidcLogin",
     "OverrideRow",
     "Silence",
     "TimelineEvent",
