@@ -348,3 +348,16 @@ def test_a_provider_that_does_not_answer_is_a_502(
 def test_start_without_single_sign_on_is_404(client: TestClient, runtime: Runtime) -> None:
     runtime.config_value = WarroomConfig()
     refused(client.get(START, follow_redirects=False), 404, "single sign-on is not configured")
+
+
+def test_the_providers_refusal_is_passed_on(
+    client: TestClient, runtime: Runtime, provider: Provider
+) -> None:
+    start = client.get(START, follow_redirects=False)
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    answer = client.get(
+        "/api/v1/auth/oidc/callback",
+        params={"state": state, "error": "access_denied", "error_description": "not assigned"},
+    )
+    refused(answer, 401, "the identity provider refused the sign-in: access_denied (not assigned)")
+    assert count(runtime, OidcLogin) == 0
