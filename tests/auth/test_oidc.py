@@ -112,6 +112,7 @@ def test_sign_in_creates_the_user_with_role_and_teams_from_groups(
     me = client.get("/api/v1/me").json()
     assert (me["user"], me["role"], me["authenticated_by"]) == ("alice", "responder", "session")
     assert me["teams"] == ["payments", "security"]  # from teams:, and from the group
+    assert me["session"]["sso"] is True
     assert count(runtime, OidcIdentity) == 1
     assert count(runtime, OidcLogin) == 0  # the flow is spent
     exchanged = provider.token_requests[-1]
@@ -334,6 +335,22 @@ def test_teams_from_groups_end_with_their_mapping(
     assert client.get("/api/v1/me").json()["teams"] == ["payments", "security"]
     configure(runtime, provider, teams={})
     assert client.get("/api/v1/me").json()["teams"] == ["payments"]
+
+
+def test_a_service_account_cannot_sign_in_with_sso(
+    client: TestClient, runtime: Runtime, provider: Provider
+) -> None:
+    settings = settings_for(provider, user_claim="preferred_username", teams={})
+    del settings["people"], settings["teams"]  # a fresh install: any user name goes
+    runtime.config_value = WarroomConfig.model_validate(settings)
+    with runtime.db.transaction() as session:
+        auth.create_user(
+            session, name="bot", role="admin", now=runtime.clock.now(), service_account=True
+        )
+    provider.claims = {"sub": "s", "preferred_username": "bot"}
+    refused(sso(client), 403, "'bot' is a service account")
+    provider.claims = {"sub": "s", "preferred_username": "nobody"}
+    refused(sso(client), 403, "there is no user 'nobody'")
 
 
 def test_a_provider_that_does_not_answer_is_a_502(

@@ -53,6 +53,7 @@ class SessionOut(BaseModel):
     expires_at: datetime
     idle_expires_at: datetime
     csrf_token: str
+    sso: bool = Field(description="Signed in with single sign-on (else with a password).")
 
 
 class MeOut(BaseModel):
@@ -168,6 +169,7 @@ def me(principal: Viewer, request: Request, runtime: RuntimeDep) -> MeOut:
             expires_at=info.expires_at,
             idle_expires_at=info.idle_expires_at,
             csrf_token=info.csrf_token,
+            sso=info.sso,
         )
         if info
         else None

@@ -182,6 +182,7 @@ class OidcSignIns:
                 previous=previous,
                 client_address=client_address,
                 user_agent=user_agent,
+                sso=True,
             )
         log.info("%s signed in with single sign-on (subject %s)", signed.user, claims.get("sub"))
         return Finished(signed=signed, next_path=login.next_path)

@@ -229,7 +229,7 @@ class Provider:
         except (InvalidClaimError, MissingClaimError) as exc:
             claim = getattr(exc, "claim", None) or str(exc)
             raise Unauthorized(f"the ID token's {claim} claim is wrong or missing: {exc}") from None
-        except JoseError as exc:
+        except (JoseError, ValueError, KeyError, TypeError) as exc:
             raise Unauthorized(f"the ID token is not valid: {exc}") from None
         return dict(claims)
 

@@ -49,7 +49,9 @@ class OidcConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    issuer: str = Field(description="The provider's issuer URL, as in its discovery document.")
+    issuer: str = Field(
+        max_length=255, description="The provider's issuer URL, as in its discovery document."
+    )
     client_id: str = Field(min_length=1)
     client_secret: Secret
     client_auth: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"

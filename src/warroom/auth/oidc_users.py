@@ -77,8 +77,8 @@ def find_or_create(
 ) -> Mapped:
     """Return the user the claims sign in as, linking the subject; raise Forbidden if none."""
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
-        raise Forbidden("the ID token has no subject (sub)")
+    if not isinstance(subject, str) or not 0 < len(subject) <= 255:  # OIDC caps it at 255
+        raise Forbidden("the ID token's subject (sub) is missing or longer than 255 characters")
     issuer = config.issuer
     identity = _by_subject(session, issuer, subject)
     groups = groups_of(claims, config.groups_claim)
@@ -103,8 +103,9 @@ def find_or_create(
         found = session.scalars(select(User).where(User.name == name)).first()
         if found is None:
             if not config.create_users or not people:
+                why = "auth.oidc.create_users is off" if people else "no people: are configured"
                 raise Forbidden(
-                    f"there is no user {name!r} and auth.oidc.create_users is off; "
+                    f"there is no user {name!r} and {why}; "
                     f"ask an admin to run `warroom users create {name}`"
                 )
             found = create_user(session, name=name, role=role or config.default_role, now=now)

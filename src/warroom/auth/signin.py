@@ -96,6 +96,7 @@ class SignIns:
         previous: str | None,
         client_address: str,
         user_agent: str | None,
+        sso: bool = False,
     ) -> SignedIn:
         """Start a session within the caller's transaction (single sign-on writes more in it)."""
         config = self.config().sessions
@@ -111,6 +112,7 @@ class SignIns:
             config=config,
             client_address=client_address,
             user_agent=user_agent,
+            sso=sso,
         )
         expires_at = started.row.expires_at
         return SignedIn(

@@ -1,4 +1,4 @@
-"""oidc: single sign-on identities, sign-ins under way, teams from the provider's groups
+"""oidc: single sign-on identities, sign-ins under way, teams from groups, sessions.sso
 
 Revision ID: 0015
 Revises: 0014
@@ -18,7 +18,12 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("sso_teams", sa.String(length=1024), nullable=True))
+        batch_op.add_column(sa.Column("sso_teams", sa.Text(), nullable=True))
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sso", sa.Boolean(), nullable=True))
+    op.execute("UPDATE sessions SET sso = false")  # every session so far came from a password
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.alter_column("sso", existing_type=sa.Boolean(), nullable=False)
     op.create_table(
         "oidc_identities",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -62,5 +67,7 @@ def downgrade() -> None:
     with op.batch_alter_table("oidc_identities", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_oidc_identities_user_id"))
     op.drop_table("oidc_identities")
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.drop_column("sso")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("sso_teams")
