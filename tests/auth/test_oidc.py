@@ -378,3 +378,25 @@ def test_the_providers_refusal_is_passed_on(
     )
     refused(answer, 401, "the identity provider refused the sign-in: access_denied (not assigned)")
     assert count(runtime, OidcLogin) == 0
+
+
+def test_a_discovery_document_of_another_issuer_is_refused(
+    client: TestClient, runtime: Runtime, provider: Provider
+) -> None:
+    other = provider.url.replace("127.0.0.1", "localhost")  # same server, another name
+    configure(runtime, provider, issuer=other)
+    answer = client.get(START, follow_redirects=False)
+    assert answer.status_code == 502, answer.text
+    assert "names issuer" in answer.json()["error"]["message"]
+
+
+def test_a_real_browser_round_trip_over_sockets(
+    live_server: str, runtime: Runtime, provider: Provider
+) -> None:
+    with httpx.Client(base_url=live_server, follow_redirects=True, timeout=10) as browser:
+        landed = browser.get(START, params={"next": "/healthz"})
+        assert landed.status_code == 200, landed.text
+        assert str(landed.url) == f"{live_server}/healthz"
+        assert [r.status_code for r in landed.history] == [302, 302, 303]
+        me = browser.get("/api/v1/me").json()
+        assert (me["user"], me["authenticated_by"]) == ("alice", "session")
