@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from warroom.auth import sessions
 from warroom.auth.config import AuthConfig
@@ -21,7 +22,7 @@ from warroom.auth.oidc_models import OidcLogin
 from warroom.auth.oidc_users import find_or_create
 from warroom.auth.signin import SignedIn, SignIns
 from warroom.core.clock import Clock
-from warroom.core.errors import Invalid, NotFound, Unauthorized
+from warroom.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:
@@ -172,17 +173,23 @@ class OidcSignIns:
         )
         claims = self.provider.validate(config, token, nonce=login.nonce)
         now = self.clock.now()
-        with self.db.transaction() as session:
-            mapped = find_or_create(
-                session, claims=claims, config=config, people=self.people(), now=now
-            )
-            signed = self.sign_ins.begin(
-                session,
-                user=mapped.user,
-                previous=previous,
-                client_address=client_address,
-                user_agent=user_agent,
-                sso=True,
-            )
+        try:
+            with self.db.transaction() as session:
+                mapped = find_or_create(
+                    session, claims=claims, config=config, people=self.people(), now=now
+                )
+                signed = self.sign_ins.begin(
+                    session,
+                    user=mapped.user,
+                    previous=previous,
+                    client_address=client_address,
+                    user_agent=user_agent,
+                    sso=True,
+                )
+        except IntegrityError:
+            # Two first sign-ins of one subject at once: one linked it, this one lost the race.
+            raise Conflict(
+                f"another sign-in of this account just finished; start again at {START}"
+            ) from None
         log.info("%s signed in with single sign-on (subject %s)", signed.user, claims.get("sub"))
         return Finished(signed=signed, next_path=login.next_path)
