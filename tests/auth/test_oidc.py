@@ -400,3 +400,24 @@ def test_a_real_browser_round_trip_over_sockets(
         assert [r.status_code for r in landed.history] == [302, 302, 303]
         me = browser.get("/api/v1/me").json()
         assert (me["user"], me["authenticated_by"]) == ("alice", "session")
+
+
+def test_a_team_from_groups_opens_its_restricted_incidents(
+    client: TestClient, runtime: Runtime, provider: Provider
+) -> None:
+    with runtime.db.transaction() as session:
+        ada = auth.create_user(session, name="ada", role="admin", now=runtime.clock.now())
+        token = auth.create_token(session, user=ada, name="t", now=runtime.clock.now())
+    declared = client.post(
+        "/api/v1/incidents",
+        json={"title": "Customer data exposed", "incident_type": "security"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert declared.status_code == 201, declared.text
+    ref = declared.json()["ref"]
+    provider.claims = {"sub": "s", "email": "alice@example.com", "groups": []}
+    assert sso(client).status_code == 303
+    assert client.get(f"/api/v1/incidents/{ref}").status_code == 404
+    provider.claims["groups"] = ["wr-security"]
+    assert sso(client).status_code == 303
+    assert client.get(f"/api/v1/incidents/{ref}").status_code == 200
