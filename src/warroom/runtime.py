@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from warroom.auth.oidc import OidcSignIns
 from warroom.auth.signin import SignIns
 from warroom.auth.totp_flows import TotpFlows
 from warroom.config import WarroomConfig, load_config
@@ -49,6 +50,7 @@ class Runtime:
     intake: IntakeFlows = field(init=False)
     sign_ins: SignIns = field(init=False)  # browser sessions (auth/signin.py)
     totp: TotpFlows = field(init=False)  # a user's own second factor (auth/totp_flows.py)
+    oidc: OidcSignIns = field(init=False)  # single sign-on (auth/oidc.py)
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
     adapters_override: Adapters | None = None  # tests and --dev: recording fakes
@@ -90,6 +92,13 @@ class Runtime:
             clock=self.clock,
             config=lambda: self.config().auth,
             throttle=self.sign_ins.throttle,
+        )
+        self.oidc = OidcSignIns(
+            db=self.db,
+            clock=self.clock,
+            auth=lambda: self.config().auth,
+            people=lambda: self.config().people,
+            sign_ins=self.sign_ins,
         )
         self.verification = VerificationSweep(
             db=self.db,

@@ -34,6 +34,8 @@ MATRIX = {
     "POST /-/reload": "admin",
     "POST /api/v1/auth/sign-in": "anyone",
     "POST /api/v1/auth/sign-out": "anyone",
+    "GET /api/v1/auth/oidc/start": "anyone",
+    "GET /api/v1/auth/oidc/callback": "anyone",
     "GET /api/v1/me": "viewer",
     # A user's own second factor: every role, each for themselves only (no user in the path).
     "GET /api/v1/me/totp": "viewer",

@@ -101,3 +101,26 @@ def test_bad_password_changes_leave_everything_as_it_was(
     assert message in result.output
     assert state(runtime, "alice") == before
     assert signed_in.get("/api/v1/me").status_code == 200
+
+
+def test_set_password_says_when_password_sign_in_is_off(
+    env: dict[str, str], runtime: Runtime, tmp_path: Path
+) -> None:
+    add_user(runtime)
+    config = tmp_path / "warroom.yaml"
+    config.write_text(
+        "auth:\n"
+        "  password_sign_in: false\n"
+        "  oidc:\n"
+        "    issuer: https://login.example.com/realms/acme\n"
+        "    client_id: warroom\n"
+        "    client_secret: env:WARROOM_OIDC_SECRET\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        ["users", "set-password", "alice", "--password-stdin"],
+        input=NEW + "\n",
+        env={**env, "WARROOM_CONFIG": str(config)},
+    )
+    assert result.exit_code == 0, result.output
+    assert "password sign-in is turned off (auth.password_sign_in: false)" in result.output

@@ -115,7 +115,9 @@ def actor_of(principal: Principal, request: Request) -> Actor:
 
 def access_of(principal: Principal, runtime: Runtime) -> Access:
     """Return who is asking, with their teams, for the visibility rule."""
-    return access_for(runtime.config(), user=principal.name, role=principal.role)
+    return access_for(
+        runtime.config(), user=principal.name, role=principal.role, sso_teams=principal.sso_teams
+    )
 
 
 def incident_visible(

@@ -19,6 +19,7 @@ from warroom.api import (
     intake,
     metrics_api,
     notifications,
+    oidc,
     oncall,
     reference,
     signin,
@@ -66,6 +67,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(signin.router)
     app.include_router(totp.router)
+    app.include_router(oidc.router)
     app.include_router(status_api.updates_router)  # before incidents: see status.py
     app.include_router(actions_api.run_router)  # before incidents: see actions.py
     app.include_router(actions_api.list_router)

@@ -20,7 +20,7 @@ from warroom.api.cookies import (
     session_of,
     set_cookie,
 )
-from warroom.api.deps import RuntimeDep, Viewer
+from warroom.api.deps import RuntimeDep, Viewer, access_of
 from warroom.api.errors import ERROR_RESPONSES, ErrorBody, error_response
 from warroom.auth.passwords import MAX_LENGTH
 from warroom.auth.throttle import Throttled
@@ -62,6 +62,7 @@ class SessionOut(BaseModel):
     expires_at: datetime
     idle_expires_at: datetime
     csrf_token: str
+    sso: bool = Field(description="Signed in with single sign-on (else with a password).")
 
 
 class MeOut(BaseModel):
@@ -172,7 +173,7 @@ def sign_out(
 @router.get("/me", tags=["auth"], response_model=MeOut)
 def me(principal: Viewer, request: Request, runtime: RuntimeDep) -> MeOut:
     """Say who the caller is: user, role, teams, and the session when a cookie was used."""
-    teams = [t.id for t in runtime.config().teams if principal.name in (*t.members, *t.leads)]
+    teams = sorted(access_of(principal, runtime).teams)
     info = session_of(request)
     session = (
         SessionOut(
@@ -180,6 +181,7 @@ def me(principal: Viewer, request: Request, runtime: RuntimeDep) -> MeOut:
             expires_at=info.expires_at,
             idle_expires_at=info.idle_expires_at,
             csrf_token=info.csrf_token,
+            sso=info.sso,
         )
         if info
         else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from warroom.auth.models import User
+from warroom.auth.service import sso_teams
 from warroom.core.errors import NotFound
 from warroom.incidents import service as incidents
 from warroom.incidents.actor import ROLES, Actor
@@ -75,7 +76,7 @@ def slack_actor(runtime: Runtime, user_id: str, *, number: int, doing: str) -> A
         except NotFound:
             incident = None  # the caller's own flow says so, in its words
         if incident is not None:
-            access = access_for(config, user=user.name, role=user.role)
+            access = access_for(config, user=user.name, role=user.role, sso_teams=sso_teams(user))
             try:
                 check_visible(session, config, access, incident)
             except NotFound as exc:  # the same words as for an incident that does not exist

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from warroom.auth.oidc_config import OidcConfig
 from warroom.core.durations import Duration
 
 
@@ -66,9 +67,21 @@ class SignInConfig(BaseModel):
 
 
 class AuthConfig(BaseModel):
-    """Browser sign-in: sessions and throttling (docs/security.md)."""
+    """Browser sign-in: sessions, throttling, password and single sign-on (docs/security.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
     sign_in: SignInConfig = Field(default_factory=SignInConfig)
+    password_sign_in: bool = Field(
+        default=True, description="false: browsers sign in with single sign-on only."
+    )
+    oidc: OidcConfig | None = None
+
+    @model_validator(mode="after")
+    def _someone_can_sign_in(self) -> AuthConfig:
+        if not self.password_sign_in and self.oidc is None:
+            raise ValueError(
+                "password_sign_in: false needs auth.oidc (otherwise no browser can sign in)"
+            )
+        return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from warroom.storage.base import Base, UTCDateTime
@@ -23,6 +23,8 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # True for a bot or integration: a user that is not one of warroom.yaml's `people:`.
     service_account: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Space-separated team ids that single sign-on's groups gave at the last SSO sign-in.
+    sso_teams: Mapped[str | None] = mapped_column(Text)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", lazy="raise_on_sql")
 

@@ -37,6 +37,7 @@ class Principal:
     scopes: frozenset[str] = frozenset(DEFAULT_SCOPES)
     # Set when the token's last use is older than LAST_USED_EVERY: the caller records it.
     touch_token: bool = False
+    sso_teams: frozenset[str] = frozenset()  # teams single sign-on's groups gave the user
 
     def require(self, role: str) -> None:
         """Raise Forbidden unless this principal's role is at least `role`."""
@@ -197,7 +198,13 @@ def authenticate(session: Session, *, token: str, now: datetime) -> Principal:
         token_id=row.id,
         scopes=parse_scopes(row.scopes),
         touch_token=stale,
+        sso_teams=sso_teams(row.user),
     )
+
+
+def sso_teams(user: User) -> frozenset[str]:
+    """Return the teams the user's last single sign-on gave them."""
+    return frozenset((user.sso_teams or "").split())
 
 
 def record_use(session: Session, *, token_id: int, now: datetime) -> None:

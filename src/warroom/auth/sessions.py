@@ -8,12 +8,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Integer, String, select, update
+from sqlalchemy import Boolean, ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from warroom.auth.config import SessionsConfig
 from warroom.auth.models import User
-from warroom.auth.service import Principal
+from warroom.auth.service import Principal, sso_teams
 from warroom.core.errors import Unauthorized
 from warroom.storage.base import Base, UTCDateTime
 
@@ -39,6 +39,7 @@ class BrowserSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(32))
     client_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
+    sso: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)  # single sign-on
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -62,6 +63,7 @@ class SessionInfo:
     created_at: datetime
     expires_at: datetime
     idle_expires_at: datetime
+    sso: bool  # signed in with single sign-on
     touch: bool  # last_seen_at is older than LAST_SEEN_EVERY: the caller records the use
 
 
@@ -90,6 +92,7 @@ def start_session(
     config: SessionsConfig,
     client_address: str | None,
     user_agent: str | None,
+    sso: bool = False,
 ) -> Started:
     """Create a session for `user` and return its new secret id (shown to the browser only)."""
     secret = secrets.token_urlsafe(32)
@@ -101,6 +104,7 @@ def start_session(
         expires_at=now + config.absolute_timeout,
         client_address=(client_address or None) and client_address[:64],
         user_agent=(user_agent or None) and user_agent[:255],
+        sso=sso,
     )
     session.add(row)
     session.flush()
@@ -120,12 +124,18 @@ def authenticate_session(
     touch = now - found.last_seen_at >= LAST_SEEN_EVERY
     seen = now if touch else found.last_seen_at  # what the table holds after this request
     return SessionInfo(
-        principal=Principal(user_id=found.user.id, name=found.user.name, role=found.user.role),
+        principal=Principal(
+            user_id=found.user.id,
+            name=found.user.name,
+            role=found.user.role,
+            sso_teams=sso_teams(found.user),
+        ),
         session_id=found.id,
         csrf_token=csrf_of(secret),
         created_at=found.created_at,
         expires_at=found.expires_at,
         idle_expires_at=min(seen + config.idle_timeout, found.expires_at),
+        sso=found.sso,
         touch=touch,
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,12 +16,16 @@ from warroom.auth.passwords import MAX_LENGTH, check_password
 from warroom.auth.sessions import SessionInfo
 from warroom.auth.throttle import SignInThrottle
 from warroom.core.clock import Clock
-from warroom.core.errors import Unauthorized
+from warroom.core.errors import Forbidden, Unauthorized
 from warroom.storage.db import Database
 
 # One message for an unknown user, a wrong password, a user without a password and a
 # disabled user: telling them apart tells an attacker which names to try.
 WRONG = "wrong user name or password"
+PASSWORD_OFF = (
+    "password sign-in is turned off (auth.password_sign_in: false); sign in with single "
+    "sign-on: GET /api/v1/auth/oidc/start"
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class SignIns:
     ) -> SignedIn:
         """Check the password (and TOTP) and start a session; end the browser's previous one."""
         config = self.config()
+        if not config.password_sign_in:
+            raise Forbidden(PASSWORD_OFF)
         self.throttle.check(config.sign_in, account=name, address=client_address)
         with self.db.session() as session:
             user = session.scalars(select(User).where(User.name == name)).first()
@@ -67,31 +73,73 @@ class SignIns:
         if not ok or user is None or user.disabled_at is not None:
             self.throttle.failed(config.sign_in, account=name, address=client_address)
             raise Unauthorized(WRONG)
-        now = self.clock.now()
+        return self.start(
+            user=user,
+            previous=previous,
+            client_address=client_address,
+            user_agent=user_agent,
+            code=code,
+        )
+
+    def start(
+        self,
+        *,
+        user: User,
+        previous: str | None,
+        client_address: str,
+        user_agent: str | None,
+        code: str | None = None,
+    ) -> SignedIn:
+        """Start a session for `user` (password checked already), its TOTP code spent in the
+        same transaction; end the browser's previous one."""
+        limits = self.config().sign_in
         with self.db.transaction() as session:
-            used = self._second_factor(session, user, code, now, config.sign_in, client_address)
-            if previous:
-                # A fresh id at every sign-in: an id planted before sign-in (session fixation)
-                # or left over from another account is useless afterwards.
-                sessions.end_session(session, secret=previous, now=now, reason="replaced")
-            started = sessions.start_session(
+            used = self._second_factor(
+                session, user, code, self.clock.now(), limits, client_address
+            )
+            signed = self.begin(
                 session,
                 user=user,
-                now=now,
-                config=config.sessions,
+                previous=previous,
                 client_address=client_address,
                 user_agent=user_agent,
             )
-            expires_at = started.row.expires_at
-        idle = min(now + config.sessions.idle_timeout, expires_at)
+        return replace(signed, factor=used)
+
+    def begin(
+        self,
+        session: Session,
+        *,
+        user: User,
+        previous: str | None,
+        client_address: str,
+        user_agent: str | None,
+        sso: bool = False,
+    ) -> SignedIn:
+        """Start a session within the caller's transaction (single sign-on writes more in it)."""
+        config = self.config().sessions
+        now = self.clock.now()
+        if previous:
+            # A fresh id at every sign-in: an id planted before sign-in (session fixation)
+            # or left over from another account is useless afterwards.
+            sessions.end_session(session, secret=previous, now=now, reason="replaced")
+        started = sessions.start_session(
+            session,
+            user=user,
+            now=now,
+            config=config,
+            client_address=client_address,
+            user_agent=user_agent,
+            sso=sso,
+        )
+        expires_at = started.row.expires_at
         return SignedIn(
             secret=started.secret,
             csrf_token=started.csrf_token,
             user=user.name,
             role=user.role,
             expires_at=expires_at,
-            idle_expires_at=idle,
-            factor=used,
+            idle_expires_at=min(now + config.idle_timeout, expires_at),
         )
 
     def _second_factor(

@@ -34,3 +34,9 @@ def users_set_password(
             )
     sessions = "session" if ended == 1 else "sessions"
     typer.echo(f"password of {name} changed; {ended} browser {sessions} ended")
+    if not runtime.config().auth.password_sign_in:
+        typer.echo(
+            "note: password sign-in is turned off (auth.password_sign_in: false): this password "
+            "is of no use until it is turned on again; browsers sign in with single sign-on",
+            err=True,
+        )

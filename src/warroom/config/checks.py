@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from warroom.auth.oidc_config import check_oidc
 from warroom.config.lines import nearest_line
 from warroom.config.paging import unreachable_warnings
 from warroom.detection.routing import check_detection, check_routes
@@ -33,6 +34,7 @@ def cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path: 
         problems.append(f"{path}:{nearest_line(lines, loc)}: routes.{index}: {message}")
     for loc, message in [
         *check_people(config.people, config.teams),
+        *check_oidc(config.auth.oidc, [t.id for t in config.teams]),
         *check_status_page(config.status_page, [s.id for s in config.services]),
         *check_escalation(
             config.escalation_policies,

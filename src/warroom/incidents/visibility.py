@@ -27,9 +27,17 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 
-def access_for(config: WarroomConfig, *, user: str, role: str) -> Access:
-    """Return the Access of `user` with `role`, with the teams `warroom.yaml` puts them in."""
+def access_for(
+    config: WarroomConfig, *, user: str, role: str, sso_teams: Iterable[str] = ()
+) -> Access:
+    """Return the Access of `user` with `role`, with the teams `warroom.yaml` puts them in and
+    those single sign-on's groups gave them."""
     teams = {t.id for t in config.teams if user in t.members or user in t.leads}
+    oidc = config.auth.oidc
+    # A team from the provider's groups counts only while auth.oidc still maps a group to it:
+    # removing the mapping takes the access away without waiting for the next sign-in.
+    mapped = set(oidc.teams.values()) if oidc is not None else set()
+    teams.update(team for team in sso_teams if team in mapped)
     return Access(user=user, role=role, teams=frozenset(teams))
 
 

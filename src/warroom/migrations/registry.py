@@ -1,6 +1,7 @@
 """Every table's model, imported so `Base.metadata` is complete (for Alembic and tests)."""
 
 from warroom.auth.models import ApiToken, User
+from warroom.auth.oidc_models import OidcIdentity, OidcLogin
 from warroom.auth.sessions import BrowserSession
 from warroom.auth.totp import RecoveryCode, UserTotp
 from warroom.detection.models import Alert, AlertGroup, Silence
@@ -32,6 +33,8 @@ __all__ = [
     "IncidentGrant",
     "IncidentRole",
     "Notification",
+    "OidcIdentity",
+    "OidcLogin",
     "OverrideRow",
     "RecoveryCode",
     "Silence",
