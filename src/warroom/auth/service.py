@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,8 @@ LAST_USED_EVERY = timedelta(minutes=5)  # how stale `last_used_at` may get
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 _hasher = PasswordHasher()
+# Every API request runs it: built once, SQLAlchemy keeps its cache key (docs/benchmarks.md).
+BY_DIGEST = select(ApiToken).where(ApiToken.digest == bindparam("digest"))
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ def revoke_token(session: Session, *, prefix: str, now: datetime) -> ApiToken:
 
 def authenticate(session: Session, *, token: str, now: datetime) -> Principal:
     """Return the principal a bearer token belongs to, or raise Unauthorized."""
-    row = session.scalars(select(ApiToken).where(ApiToken.digest == digest(token))).first()
+    row = session.scalars(BY_DIGEST, {"digest": digest(token)}).first()
     if row is None:
         raise Unauthorized("the API token is not valid (unknown)")
     # The user first: disabling a user revokes their tokens, and "disabled" says why.

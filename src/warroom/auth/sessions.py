@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Integer, String, select, update
+from sqlalchemy import ForeignKey, Integer, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from warroom.auth.config import SessionsConfig
@@ -41,6 +41,10 @@ class BrowserSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+# Every cookie-authenticated request runs it: built once, SQLAlchemy keeps its cache key.
+BY_DIGEST = select(BrowserSession).where(BrowserSession.digest == bindparam("digest"))
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,7 @@ def authenticate_session(
     session: Session, *, secret: str, now: datetime, config: SessionsConfig
 ) -> SessionInfo:
     """Return who a session cookie belongs to, or raise Unauthorized."""
-    row = session.scalars(select(BrowserSession).where(BrowserSession.digest == digest(secret)))
-    found = row.first()
+    found = session.scalars(BY_DIGEST, {"digest": digest(secret)}).first()
     if found is None or found.ended_at is not None or _expired(found, now, config):
         raise Unauthorized(ENDED)
     if found.user.disabled_at is not None:
