@@ -80,23 +80,32 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """A series of calls timed twice: by the clock, and by the CPU time of this process."""
+
+    wall: Stats
+    # Robust to other work on the machine (it counts no waiting), but blind to the time a
+    # PostgreSQL server process spends on the query.
+    cpu: Stats
+
+
+@dataclass(frozen=True)
 class Timed:
     """A measured case: the work itself, and the request with and without it."""
 
     case: Case
-    work: Stats  # authentication + access + check_visible, called as the dependencies do
-    bare: Stats  # the same route without the dependencies
-    guarded: Stats  # the route with them
+    work: Timing  # authentication + access + check_visible, called as the dependencies do
+    bare: Timing  # the same route without the dependencies
+    guarded: Timing  # the route with them
 
-    @property
-    def added_p50(self) -> float:
-        """Return what the dependencies add to the median request, in ms."""
-        return self.guarded.p50 - self.bare.p50
+    def added(self, clock: str) -> tuple[float, float]:
+        """Return what the dependencies add to the request at p50 and p99, in ms."""
+        bare, guarded = getattr(self.bare, clock), getattr(self.guarded, clock)
+        return guarded.p50 - bare.p50, guarded.p99 - bare.p99
 
-    @property
-    def added_p99(self) -> float:
-        """Return what the dependencies add to the 99th percentile request, in ms."""
-        return self.guarded.p99 - self.bare.p99
+    def worst_p99(self, clock: str) -> float:
+        """Return the larger of the two measures of the p99 added, in ms."""
+        return max(getattr(self.work, clock).p99, self.added(clock)[1])
 
 
 @dataclass
@@ -107,14 +116,12 @@ class BackendResult:
     version: str = ""
     skipped: str | None = None
     stored: int = 0
-    parts: dict[str, Stats] = field(default_factory=dict)
+    parts: dict[str, Timing] = field(default_factory=dict)
     cases: list[Timed] = field(default_factory=list)
 
-    def target_met(self) -> bool:
-        """Tell whether every case adds less than the target at p99, both ways measured."""
-        return bool(self.cases) and all(
-            max(t.work.p99, t.added_p99) < TARGET_ADDED_P99_MS for t in self.cases
-        )
+    def worst_p99(self, clock: str) -> float:
+        """Return the most any case adds at p99 by `clock` (wall or cpu), both ways measured."""
+        return max((t.worst_p99(clock) for t in self.cases), default=float("nan"))
 
 
 # --- set-up ----------------------------------------------------------------------------------
@@ -229,19 +236,20 @@ def guard(fixture: Fixture, case: Case) -> None:
             raise
 
 
-def time_calls(call: Callable[[], object], options: Options) -> Stats:
+def time_calls(call: Callable[[], object], options: Options) -> Timing:
     """Time `call` `options.requests` times after `options.warmup` untimed calls."""
     for _ in range(options.warmup):
         call()
-    timings = []
+    wall, cpu = [], []
     for _ in range(options.requests):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         call()
-        timings.append(time.perf_counter() - started)
-    return Stats.of(timings)
+        cpu.append(time.process_time() - used)
+        wall.append(time.perf_counter() - started)
+    return Timing(Stats.of(wall), Stats.of(cpu))
 
 
-def time_parts(fixture: Fixture, options: Options) -> dict[str, Stats]:
+def time_parts(fixture: Fixture, options: Options) -> dict[str, Timing]:
     """Time each piece on its own, as the viewer: token, session, teams, each visibility check."""
     runtime = fixture.runtime
     viewer = principal_of(fixture, Case("viewer", "token", "public", "", 200))
@@ -336,7 +344,7 @@ async def _request(app: FastAPI, path: str, headers: list[tuple[bytes, bytes]]) 
 
 async def time_routes(
     app: FastAPI, fixture: Fixture, case: Case, options: Options
-) -> tuple[Stats, Stats]:
+) -> tuple[Timing, Timing]:
     """Time the bare and the guarded route, alternating so both see the same machine."""
     if case.auth == "token":
         headers = [(b"authorization", f"Bearer {fixture.tokens[case.who]}".encode())]
@@ -344,17 +352,24 @@ async def time_routes(
         headers = [(b"cookie", f"{COOKIE}={fixture.cookies[case.who]}".encode())]
     paths = {"bare": f"/bench/bare/{case.ref}", "guarded": f"/bench/guarded/{case.ref}"}
     expected = {"bare": 200, "guarded": case.status}
-    timings: dict[str, list[float]] = {"bare": [], "guarded": []}
+    wall: dict[str, list[float]] = {"bare": [], "guarded": []}
+    # The whole process: FastAPI runs the sync dependencies on its worker threads.
+    cpu: dict[str, list[float]] = {"bare": [], "guarded": []}
     for attempt in range(options.warmup + options.requests):
         for name, path in paths.items():
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.process_time()
             status = await _request(app, path, headers)
+            used = time.process_time() - used
             elapsed = time.perf_counter() - started
             if status != expected[name]:
                 raise RuntimeError(f"{case}: GET {path} answered {status}")
             if attempt >= options.warmup:
-                timings[name].append(elapsed)
-    return Stats.of(timings["bare"]), Stats.of(timings["guarded"])
+                wall[name].append(elapsed)
+                cpu[name].append(used)
+    return (
+        Timing(Stats.of(wall["bare"]), Stats.of(cpu["bare"])),
+        Timing(Stats.of(wall["guarded"]), Stats.of(cpu["guarded"])),
+    )
 
 
 # --- backends --------------------------------------------------------------------------------
@@ -423,13 +438,21 @@ def _ms(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _pair(stats: Stats) -> str:
+    return f"{_ms(stats.p50)} / {_ms(stats.p99)}"
+
+
 def part_rows(results: list[BackendResult]) -> list[list[str]]:
     """Return the pieces table's rows."""
     return [
-        [r.name, name, f"{stats.count:,}", _ms(stats.p50), _ms(stats.p99)]
+        [r.name, name, f"{t.wall.count:,}", _pair(t.wall), _pair(t.cpu)]
         for r in results
-        for name, stats in r.parts.items()
+        for name, t in r.parts.items()
     ]
+
+
+def _verdict(value: float) -> str:
+    return "yes" if value < TARGET_ADDED_P99_MS else "**no**"
 
 
 def case_rows(results: list[BackendResult]) -> list[list[str]]:
@@ -438,7 +461,7 @@ def case_rows(results: list[BackendResult]) -> list[list[str]]:
     for r in results:
         for t in r.cases:
             c = t.case
-            met = "yes" if max(t.work.p99, t.added_p99) < TARGET_ADDED_P99_MS else "**no**"
+            added = {clock: t.added(clock) for clock in ("wall", "cpu")}
             rows.append(
                 [
                     r.name,
@@ -446,28 +469,38 @@ def case_rows(results: list[BackendResult]) -> list[list[str]]:
                     c.auth,
                     c.incident,
                     str(c.status),
-                    f"{_ms(t.work.p50)} / {_ms(t.work.p99)}",
-                    f"{_ms(t.bare.p50)} / {_ms(t.bare.p99)}",
-                    f"{_ms(t.guarded.p50)} / {_ms(t.guarded.p99)}",
-                    f"{_ms(t.added_p50)} / {_ms(t.added_p99)}",
-                    met,
+                    _pair(t.work.wall),
+                    _pair(t.work.cpu),
+                    _pair(t.bare.wall),
+                    _pair(t.guarded.wall),
+                    " / ".join(_ms(v) for v in added["wall"]),
+                    " / ".join(_ms(v) for v in added["cpu"]),
+                    f"{_verdict(t.worst_p99('wall'))} / {_verdict(t.worst_p99('cpu'))}",
                 ]
             )
     return rows
 
 
-PART_HEADERS = ("Backend", "Piece (as the viewer)", "Calls", "p50 (ms)", "p99 (ms)")
+PART_HEADERS = (
+    "Backend",
+    "Piece (as the viewer)",
+    "Calls",
+    "wall p50 / p99 (ms)",
+    "CPU p50 / p99 (ms)",
+)
 CASE_HEADERS = (
     "Backend",
     "Who asks",
     "Auth",
     "Incident",
     "Answer",
-    "auth + visibility p50 / p99 (ms)",
-    "bare route p50 / p99 (ms)",
-    "guarded route p50 / p99 (ms)",
-    "added p50 / p99 (ms)",
-    "< 1 ms p99",
+    "auth + visibility, wall p50 / p99 (ms)",
+    "auth + visibility, CPU p50 / p99 (ms)",
+    "bare route, wall p50 / p99 (ms)",
+    "guarded route, wall p50 / p99 (ms)",
+    "added, wall p50 / p99 (ms)",
+    "added, CPU p50 / p99 (ms)",
+    "< 1 ms p99, wall / CPU",
 )
 
 
@@ -489,8 +522,10 @@ def print_tables(console: Console, results: list[BackendResult]) -> None:
         if r.skipped:
             console.print(f"[yellow]{r.name} skipped:[/] {r.skipped}")
         elif r.cases:
-            verdict = "met" if r.target_met() else "NOT met"
-            console.print(f"{r.name}: added p99 < {TARGET_ADDED_P99_MS:.0f} ms target {verdict}")
+            console.print(
+                f"{r.name}: at most {r.worst_p99('wall'):.2f} ms added at p99 by the clock,"
+                f" {r.worst_p99('cpu'):.2f} ms of CPU (target < {TARGET_ADDED_P99_MS:.0f} ms)"
+            )
 
 
 def render_section(
@@ -534,9 +569,18 @@ def render_section(
         " at the p50 and at the p99 — the auth + visibility work plus FastAPI's dependency"
         " handling and thread hops.",
         "",
+        "Each call is timed twice: by the clock (wall), which is what a client waits for,"
+        " and by the CPU time of this process, which other work on the machine does not"
+        " inflate (it counts no waiting for a core) but which leaves out what a PostgreSQL"
+        " server process spends on the query — on SQLite it is the whole of the work. On a"
+        " shared machine the wall-clock p99 mostly measures the machine: compare it with the"
+        " load average above.",
+        "",
         f"Target (issue 13): less than {TARGET_ADDED_P99_MS:.0f} ms added at p99, judged on"
-        " the larger of the two. The list's share of the rule (a condition in the list"
-        " query) is measured by `bench.incidents` (the incident list by who asks).",
+        " the larger of the two ways for each clock. The list's share of the rule (a"
+        " condition in the list query) is measured by `bench.incidents` (the incident list"
+        " by who asks). See docs/adr/009-access-control-cost.md for what was changed to get"
+        " here and what limits it.",
         "",
         "### The pieces",
         "",
@@ -551,13 +595,17 @@ def render_section(
         if r.skipped:
             lines.append(f"- {r.name}: skipped — {r.skipped}.")
         elif r.cases:
-            verdict = "met" if r.target_met() else "**not met**"
-            worst = max(max(t.work.p99, t.added_p99) for t in r.cases)
+            wall, cpu = r.worst_p99("wall"), r.worst_p99("cpu")
             lines.append(
-                f"- {r.name}: at most {worst:.2f} ms added at p99"
-                f" (target < {TARGET_ADDED_P99_MS:.0f} ms) — {verdict}."
+                f"- {r.name}: at most {wall:.2f} ms added at p99 by the clock"
+                f" ({_met(wall)}), {cpu:.2f} ms of CPU time ({_met(cpu)});"
+                f" target < {TARGET_ADDED_P99_MS:.0f} ms."
             )
     return "\n".join(lines)
+
+
+def _met(value: float) -> str:
+    return "met" if value < TARGET_ADDED_P99_MS else "**not met**"
 
 
 def _table(headers: tuple[str, ...], rows: list[list[str]], text_columns: int) -> str:

@@ -36,8 +36,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 def _authenticated(runtime: Runtime, token: str) -> Principal:
     """Return the token's principal, stamping its last use when that is stale."""
     now = runtime.clock.now()
-    with runtime.db.session() as session:
-        principal = auth.authenticate(session, token=token, now=now)
+    with runtime.db.reading() as connection:
+        principal = auth.authenticate(connection, token=token, now=now)
     if principal.touch_token and principal.token_id is not None:
         # For `tokens list`: which tokens are still in use. A few writes an hour per token.
         with runtime.db.transaction() as session:

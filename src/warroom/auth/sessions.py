@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Integer, String, bindparam, select, update
+from sqlalchemy import Connection, ForeignKey, Integer, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from warroom.auth.config import SessionsConfig
@@ -43,8 +43,23 @@ class BrowserSession(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-# Every cookie-authenticated request runs it: built once, SQLAlchemy keeps its cache key.
-BY_DIGEST = select(BrowserSession).where(BrowserSession.digest == bindparam("digest"))
+# Every cookie-authenticated request runs it: columns, not entities, in a statement built
+# once (SQLAlchemy keeps its cache key); docs/adr/009-access-control-cost.md.
+BY_DIGEST = (
+    select(
+        BrowserSession.id,
+        BrowserSession.created_at,
+        BrowserSession.last_seen_at,
+        BrowserSession.expires_at,
+        BrowserSession.ended_at,
+        User.id.label("user_id"),
+        User.name.label("user_name"),
+        User.role.label("user_role"),
+        User.disabled_at.label("user_disabled_at"),
+    )
+    .join(User, BrowserSession.user_id == User.id)
+    .where(BrowserSession.digest == bindparam("digest"))
+)
 
 
 @dataclass(frozen=True)
@@ -112,18 +127,20 @@ def start_session(
 
 
 def authenticate_session(
-    session: Session, *, secret: str, now: datetime, config: SessionsConfig
+    session: Session | Connection, *, secret: str, now: datetime, config: SessionsConfig
 ) -> SessionInfo:
     """Return who a session cookie belongs to, or raise Unauthorized."""
-    found = session.scalars(BY_DIGEST, {"digest": digest(secret)}).first()
-    if found is None or found.ended_at is not None or _expired(found, now, config):
+    found = session.execute(BY_DIGEST, {"digest": digest(secret)}).first()
+    if found is None or found.ended_at is not None:
         raise Unauthorized(ENDED)
-    if found.user.disabled_at is not None:
-        raise Unauthorized(f"user {found.user.name!r} is disabled")
+    if now >= found.expires_at or now >= found.last_seen_at + config.idle_timeout:
+        raise Unauthorized(ENDED)
+    if found.user_disabled_at is not None:
+        raise Unauthorized(f"user {found.user_name!r} is disabled")
     touch = now - found.last_seen_at >= LAST_SEEN_EVERY
     seen = now if touch else found.last_seen_at  # what the table holds after this request
     return SessionInfo(
-        principal=Principal(user_id=found.user.id, name=found.user.name, role=found.user.role),
+        principal=Principal(user_id=found.user_id, name=found.user_name, role=found.user_role),
         session_id=found.id,
         csrf_token=csrf_of(secret),
         created_at=found.created_at,
@@ -131,10 +148,6 @@ def authenticate_session(
         idle_expires_at=min(seen + config.idle_timeout, found.expires_at),
         touch=touch,
     )
-
-
-def _expired(row: BrowserSession, now: datetime, config: SessionsConfig) -> bool:
-    return now >= row.expires_at or now >= row.last_seen_at + config.idle_timeout
 
 
 def record_seen(session: Session, *, session_id: int, now: datetime) -> None:

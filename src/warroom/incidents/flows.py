@@ -293,8 +293,8 @@ class IncidentFlows:
     def check_visible(self, ref: str, access: Access) -> None:
         """Raise NotFound unless the incident exists and `access` may see it."""
         number = service.parse_ref(ref)
-        with self.db.session() as session:
-            visibility.check_visible_number(session, self.config(), access, number)
+        with self.db.reading() as connection:
+            visibility.check_visible_number(connection, self.config(), access, number)
 
     def grant(
         self, ref: str, *, actor: Actor, access: Access, person: str, reason: str

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -96,7 +96,7 @@ _BY_NUMBER = select(Incident.id, Incident.visibility).where(Incident.number == b
 
 
 def check_visible_number(
-    session: Session, config: WarroomConfig, access: Access, number: int
+    session: Session | Connection, config: WarroomConfig, access: Access, number: int
 ) -> None:
     """Raise NotFound unless incident `number` exists and `access` may see it."""
     # Every per-incident request runs this first: read two columns, not the incident, and
@@ -107,7 +107,7 @@ def check_visible_number(
     if access.sees_everything or row.visibility == "public":
         return
     stmt = _visible_by_id(access.user, tuple(team_types(config, access)))
-    if session.scalar(stmt, {"incident_id": row.id}) is None:
+    if session.execute(stmt, {"incident_id": row.id}).first() is None:
         raise NotFound(f"no incident INC-{number}")
 
 
