@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # Without it PostgreSQL hashes the caller's roles by reading all of incident_roles on
-    # every list a non-admin asks for (docs/benchmarks.md, Access control).
+    # every list a non-admin asks for (docs/adr/009-access-control-cost.md).
     with op.batch_alter_table("incident_roles", schema=None) as batch_op:
         batch_op.create_index(
             "ix_incident_roles_person_incident_id", ["person", "incident_id"], unique=False
