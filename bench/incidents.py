@@ -843,6 +843,12 @@ def render_section(
         elif r.lists:
             verdict = "met" if r.list_target_met() else "**not met**"
             lines.append(f"- {r.name}: list p99 < {TARGET_P99_MS:.0f} ms target {verdict}.")
+    lines += [
+        "",
+        "The viewer's `type=security` row is the rule's worst case: every restricted incident"
+        " of the type is checked to find the few the viewer takes part in. What limits it and"
+        " the target proposed for it: docs/adr/009-access-control-cost.md.",
+    ]
     return "\n".join(lines)
 
 
