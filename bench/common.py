@@ -151,16 +151,19 @@ DOCS_INTRO = """# Benchmarks
 Run them with `make bench` (about fifteen minutes): `python -m bench.cli` times the CLI's
 start-up; `python -m bench.incidents` starts the real server (`warroom serve`) on a free
 127.0.0.1 port against SQLite (a file in a temporary directory) and PostgreSQL
-(`WARROOM_BENCH_POSTGRES_URL`, default `postgresql+psycopg://postgres@127.0.0.1:5432/test`;
-a scratch database `warroom_bench` is created and dropped, and PostgreSQL is skipped with a
-note when unreachable) and drives it over HTTP with httpx; `python -m bench.oncall` times the
-schedule engine; `python -m bench.intake` loads the intake routes and Alertmanager 0.25 with
-wrk; `python -m bench.escalation` times the escalation engine and the outbox. Each replaces
-its own section below with the new figures.
+(`WARROOM_BENCH_POSTGRES_URL`, default `postgresql+psycopg://postgres@127.0.0.1:5432/test`; a
+scratch database `warroom_bench` is created and dropped, and PostgreSQL is skipped with a note
+when unreachable) and drives it over HTTP with httpx; `python -m bench.access` times, in one
+process on the same 100,000 incidents, what authenticating a request and checking an incident's
+visibility add to it; `python -m bench.oncall` times the schedule engine; `python -m
+bench.intake` loads the intake routes and Alertmanager 0.25 with wrk; `python -m
+bench.escalation` times the escalation engine and the outbox. Each replaces its own section
+below with the new figures.
 
-Options of `bench.incidents`: `--quick` (a small smoke run), `--backend
-sqlite|postgresql|all`, `--incidents N`, `--clients N`, `--stored N`, `--requests N`,
-`--no-write` (leave this page alone).
+Options of `bench.incidents`: `--quick` (a small smoke run), `--backend sqlite|postgresql|all`,
+`--incidents N`, `--clients N`, `--stored N`, `--requests N`, `--no-write` (leave this page
+alone); `bench.access` takes `--quick`, `--backend`, `--stored`, `--requests` and `--no-write`
+too.
 Figures depend on the machine and on what else runs on it; compare runs on the same host.
 """
 

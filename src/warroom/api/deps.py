@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -36,8 +36,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 def _authenticated(runtime: Runtime, token: str) -> Principal:
     """Return the token's principal, stamping its last use when that is stale."""
     now = runtime.clock.now()
-    with runtime.db.session() as session:
-        principal = auth.authenticate(session, token=token, now=now)
+    with runtime.db.reading() as connection:
+        principal = auth.authenticate(connection, token=token, now=now)
     if principal.touch_token and principal.token_id is not None:
         # For `tokens list`: which tokens are still in use. A few writes an hour per token.
         with runtime.db.transaction() as session:
@@ -88,10 +88,11 @@ def calendar_principal(runtime: RuntimeDep, request: Request) -> Principal:
     return principal
 
 
-def require(role: str) -> Callable[[Principal], Principal]:
+def require(role: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """Return a dependency that needs at least `role`."""
 
-    def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    # Async: no I/O here, and a sync dependency costs a thread hop on every request.
+    async def check(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         principal.require(role)
         return principal
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,25 @@ LAST_USED_EVERY = timedelta(minutes=5)  # how stale `last_used_at` may get
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 _hasher = PasswordHasher()
+# Every API request runs it: columns, not entities, in a statement built once (SQLAlchemy
+# keeps its cache key); docs/adr/010-access-control-cost.md.
+BY_DIGEST = (
+    select(
+        ApiToken.id,
+        ApiToken.prefix,
+        ApiToken.scopes,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        ApiToken.last_used_at,
+        User.id.label("user_id"),
+        User.name.label("user_name"),
+        User.role.label("user_role"),
+        User.disabled_at.label("user_disabled_at"),
+        User.sso_teams.label("user_sso_teams"),
+    )
+    .join(User, ApiToken.user_id == User.id)
+    .where(ApiToken.digest == bindparam("digest"))
+)
 
 
 @dataclass(frozen=True)
@@ -178,27 +197,27 @@ def revoke_token(session: Session, *, prefix: str, now: datetime) -> ApiToken:
     return token
 
 
-def authenticate(session: Session, *, token: str, now: datetime) -> Principal:
+def authenticate(session: Session | Connection, *, token: str, now: datetime) -> Principal:
     """Return the principal a bearer token belongs to, or raise Unauthorized."""
-    row = session.scalars(select(ApiToken).where(ApiToken.digest == digest(token))).first()
+    row = session.execute(BY_DIGEST, {"digest": digest(token)}).first()
     if row is None:
         raise Unauthorized("the API token is not valid (unknown)")
     # The user first: disabling a user revokes their tokens, and "disabled" says why.
-    if row.user.disabled_at is not None:
-        raise Unauthorized(f"user {row.user.name!r} is disabled")
+    if row.user_disabled_at is not None:
+        raise Unauthorized(f"user {row.user_name!r} is disabled")
     if row.revoked_at is not None:
         raise Unauthorized(f"the API token {row.prefix}… was revoked at {stamp(row.revoked_at)}")
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized(f"the API token {row.prefix}… expired at {stamp(row.expires_at)}")
     stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY
     return Principal(
-        user_id=row.user.id,
-        name=row.user.name,
-        role=row.user.role,
+        user_id=row.user_id,
+        name=row.user_name,
+        role=row.user_role,
         token_id=row.id,
         scopes=parse_scopes(row.scopes),
         touch_token=stale,
-        sso_teams=sso_teams(row.user),
+        sso_teams=frozenset((row.user_sso_teams or "").split()),
     )
 
 

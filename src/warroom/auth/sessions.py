@@ -8,12 +8,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, select, update
+from sqlalchemy import Boolean, Connection, ForeignKey, Integer, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from warroom.auth.config import SessionsConfig
 from warroom.auth.models import User
-from warroom.auth.service import Principal, sso_teams
+from warroom.auth.service import Principal
 from warroom.core.errors import Unauthorized
 from warroom.storage.base import Base, UTCDateTime
 
@@ -42,6 +42,27 @@ class BrowserSession(Base):
     sso: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)  # single sign-on
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+# Every cookie-authenticated request runs it: columns, not entities, in a statement built
+# once (SQLAlchemy keeps its cache key); docs/adr/010-access-control-cost.md.
+BY_DIGEST = (
+    select(
+        BrowserSession.id,
+        BrowserSession.created_at,
+        BrowserSession.last_seen_at,
+        BrowserSession.expires_at,
+        BrowserSession.ended_at,
+        BrowserSession.sso,
+        User.id.label("user_id"),
+        User.name.label("user_name"),
+        User.role.label("user_role"),
+        User.disabled_at.label("user_disabled_at"),
+        User.sso_teams.label("user_sso_teams"),
+    )
+    .join(User, BrowserSession.user_id == User.id)
+    .where(BrowserSession.digest == bindparam("digest"))
+)
 
 
 @dataclass(frozen=True)
@@ -112,23 +133,24 @@ def start_session(
 
 
 def authenticate_session(
-    session: Session, *, secret: str, now: datetime, config: SessionsConfig
+    session: Session | Connection, *, secret: str, now: datetime, config: SessionsConfig
 ) -> SessionInfo:
     """Return who a session cookie belongs to, or raise Unauthorized."""
-    row = session.scalars(select(BrowserSession).where(BrowserSession.digest == digest(secret)))
-    found = row.first()
-    if found is None or found.ended_at is not None or _expired(found, now, config):
+    found = session.execute(BY_DIGEST, {"digest": digest(secret)}).first()
+    if found is None or found.ended_at is not None:
         raise Unauthorized(ENDED)
-    if found.user.disabled_at is not None:
-        raise Unauthorized(f"user {found.user.name!r} is disabled")
+    if now >= found.expires_at or now >= found.last_seen_at + config.idle_timeout:
+        raise Unauthorized(ENDED)
+    if found.user_disabled_at is not None:
+        raise Unauthorized(f"user {found.user_name!r} is disabled")
     touch = now - found.last_seen_at >= LAST_SEEN_EVERY
     seen = now if touch else found.last_seen_at  # what the table holds after this request
     return SessionInfo(
         principal=Principal(
-            user_id=found.user.id,
-            name=found.user.name,
-            role=found.user.role,
-            sso_teams=sso_teams(found.user),
+            user_id=found.user_id,
+            name=found.user_name,
+            role=found.user_role,
+            sso_teams=frozenset((found.user_sso_teams or "").split()),
         ),
         session_id=found.id,
         csrf_token=csrf_of(secret),
@@ -138,10 +160,6 @@ def authenticate_session(
         sso=found.sso,
         touch=touch,
     )
-
-
-def _expired(row: BrowserSession, now: datetime, config: SessionsConfig) -> bool:
-    return now >= row.expires_at or now >= row.last_seen_at + config.idle_timeout
 
 
 def record_seen(session: Session, *, session_id: int, now: datetime) -> None:

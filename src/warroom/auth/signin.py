@@ -171,8 +171,8 @@ class SignIns:
         """Return the session a cookie names, or raise Unauthorized; record its use."""
         now = self.clock.now()
         config = self.config().sessions
-        with self.db.session() as session:
-            info = sessions.authenticate_session(session, secret=secret, now=now, config=config)
+        with self.db.reading() as connection:
+            info = sessions.authenticate_session(connection, secret=secret, now=now, config=config)
         if info.touch:
             # The idle timeout counts from here; a write at most once a minute per session.
             with self.db.transaction() as session:

@@ -293,9 +293,9 @@ class IncidentFlows:
 
     def check_visible(self, ref: str, access: Access) -> None:
         """Raise NotFound unless the incident exists and `access` may see it."""
-        with self.db.session() as session:
-            incident = service.get(session, ref)
-            visibility.check_visible(session, self.config(), access, incident)
+        number = service.parse_ref(ref)
+        with self.db.reading() as connection:
+            visibility.check_visible_number(connection, self.config(), access, number)
 
     def grant(
         self, ref: str, *, actor: Actor, access: Access, person: str, reason: str

@@ -148,7 +148,12 @@ class IncidentRole(Base):
     """
 
     __tablename__ = "incident_roles"
-    __table_args__ = (Index("ix_incident_roles_incident_id", "incident_id"),)
+    __table_args__ = (
+        Index("ix_incident_roles_incident_id", "incident_id"),
+        # The visibility rule asks "does this person hold or did they hold a role here":
+        # by person, the caller's roles are found without reading the whole table.
+        Index("ix_incident_roles_person_incident_id", "person", "incident_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, exists, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -50,12 +51,16 @@ def visible(config: WarroomConfig, access: Access) -> ColumnElement[bool]:
     """Return the SQL condition an incident row must meet for `access` to see it."""
     if access.sees_everything:
         return true()
-    user = access.user
+    return _participant_or_team(access.user, team_types(config, access))
+
+
+def _participant_or_team(user: str, types: list[str]) -> ColumnElement[bool]:
+    """Return the rule for a caller who is no admin: public, a team's type, or taking part."""
     role_held = exists().where(IncidentRole.incident_id == Incident.id, IncidentRole.person == user)
     granted = exists().where(IncidentGrant.incident_id == Incident.id, IncidentGrant.person == user)
     return or_(
         Incident.visibility == "public",
-        Incident.incident_type.in_(team_types(config, access)),
+        Incident.incident_type.in_(types),
         Incident.commander == user,
         Incident.pending_commander == user,
         Incident.created_by == user,
@@ -78,6 +83,34 @@ def check_visible(
     """Raise NotFound, worded as for a missing incident, unless `access` may see it."""
     if not can_see(session, config, access, incident):
         raise NotFound(f"no incident {incident.ref}")
+
+
+_BY_NUMBER = select(Incident.id, Incident.visibility).where(Incident.number == bindparam("number"))
+
+
+def check_visible_number(
+    session: Session | Connection, config: WarroomConfig, access: Access, number: int
+) -> None:
+    """Raise NotFound unless incident `number` exists and `access` may see it."""
+    # Every per-incident request runs this first: read two columns, not the incident, and
+    # ask the database for the rule only when it has to (as can_see does).
+    row = session.execute(_BY_NUMBER, {"number": number}).first()
+    if row is None:
+        raise NotFound(f"no incident INC-{number}")
+    if access.sees_everything or row.visibility == "public":
+        return
+    stmt = _visible_by_id(access.user, tuple(team_types(config, access)))
+    if session.execute(stmt, {"incident_id": row.id}).first() is None:
+        raise NotFound(f"no incident INC-{number}")
+
+
+@lru_cache(maxsize=1024)
+def _visible_by_id(user: str, types: tuple[str, ...]) -> Select[int]:
+    """Return "may `user`, whose teams see `types`, see incident :incident_id", built once."""
+    # Building the rule and its cache key costs SQLAlchemy several times what the query
+    # costs the database; a statement built once per caller keeps its key.
+    condition = _participant_or_team(user, list(types))
+    return select(Incident.id).where(Incident.id == bindparam("incident_id"), condition)
 
 
 def check_publish(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,6 +69,14 @@ class Database:
                 yield session
             finally:
                 session.rollback()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """Yield a connection for a few Core reads; it is rolled back at the end."""
+        # For what every request reads (its token, the incident's visibility): an ORM
+        # session costs more than such a query does (docs/adr/010-access-control-cost.md).
+        with self.read_engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
