@@ -54,7 +54,11 @@ def get(session: Session, ref: str | int, *, for_update: bool = False) -> Incide
     number = ref if isinstance(ref, int) else parse_ref(ref)
     stmt = select(Incident).where(Incident.number == number)
     if for_update:
-        stmt = stmt.with_for_update()
+        # FOR NO KEY UPDATE on PostgreSQL: writers of this incident queue behind each other,
+        # while rows that only point at it (timeline events, grants: their foreign-key check
+        # takes KEY SHARE) are still written. A plain FOR UPDATE deadlocked an acknowledge
+        # against the escalation engine, which holds its escalation row and inserts events.
+        stmt = stmt.with_for_update(key_share=True)
     incident = session.scalars(stmt).one_or_none()
     if incident is None:
         raise NotFound(f"no incident INC-{number}")

@@ -65,7 +65,7 @@ def sweep(session: Session, *, config: WarroomConfig, now: datetime, rules: Rule
             )
             .order_by(Incident.mitigated_at)
             .limit(SWEEP_LIMIT)
-            .with_for_update(skip_locked=True)  # another engine takes the rest
+            .with_for_update(skip_locked=True, key_share=True)  # another engine takes the rest
         )
     )
     for incident in candidates:

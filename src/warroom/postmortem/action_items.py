@@ -116,7 +116,7 @@ def incident_of_item(session: Session, item_id: int) -> Incident:
         .join(Postmortem, Postmortem.incident_id == Incident.id)
         .join(ActionItem, ActionItem.postmortem_id == Postmortem.id)
         .where(ActionItem.id == item_id)
-        .with_for_update(of=Incident)
+        .with_for_update(of=Incident, key_share=True)  # as incidents.service.get
     )
     incident = session.scalars(stmt).one_or_none()
     if incident is None:
