@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select, text, union
 
-from bench.common import REPO_ROOT, Stats, machine_info, markdown_table, write_section
+from bench.common import REPO_ROOT, Stats, command_line, machine_info, markdown_table, write_section
 from bench.incidents import (
     ADMIN,
     DEFAULT_POSTGRES_URL,
@@ -641,16 +641,6 @@ def parse_options(argv: list[str]) -> Options:
     return options
 
 
-def command_line(argv: list[str]) -> str:
-    """Return the command as it was typed, with the interpreter relative to the repo."""
-    python = Path(sys.executable)
-    try:
-        shown = str(python.relative_to(REPO_ROOT))
-    except ValueError:
-        shown = "python"
-    return " ".join([shown, "-m", "bench.access", *argv])
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the results and refresh docs/benchmarks.md."""
     argv = sys.argv[1:] if argv is None else argv
@@ -668,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
     print_tables(console, results)
     console.print(f"total run time {seconds:.0f} s")
     if options.write:
-        section = render_section(results, options, command_line(argv), seconds)
+        section = render_section(results, options, command_line("bench.access", argv), seconds)
         write_section(DOCS_PAGE, "access", section)
         console.print(f"wrote {DOCS_PAGE.relative_to(REPO_ROOT)}")
     return 0

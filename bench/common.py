@@ -180,3 +180,13 @@ def write_section(path: Path, name: str, body: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block
     path.write_text(text, encoding="utf-8")
+
+
+def command_line(module: str, argv: list[str]) -> str:
+    """Return a benchmark's command as it was typed, with the interpreter relative to the repo."""
+    python = Path(sys.executable)
+    try:
+        shown = str(python.relative_to(REPO_ROOT))
+    except ValueError:
+        shown = "python"
+    return " ".join([shown, "-m", module, *argv])

@@ -32,7 +32,15 @@ from sqlalchemy import create_engine, delete, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from bench.common import REPO_ROOT, Stats, client, machine_info, markdown_table, write_section
+from bench.common import (
+    REPO_ROOT,
+    Stats,
+    client,
+    command_line,
+    machine_info,
+    markdown_table,
+    write_section,
+)
 from bench.common import warroom_server as serve
 from warroom.app import build_runtime
 from warroom.auth import service as auth
@@ -919,16 +927,6 @@ def parse_options(argv: list[str]) -> Options:
     return options
 
 
-def command_line(argv: list[str]) -> str:
-    """Return the command as it was typed, with the interpreter relative to the repo."""
-    python = Path(sys.executable)
-    try:
-        shown = str(python.relative_to(REPO_ROOT))
-    except ValueError:
-        shown = "python"
-    return " ".join([shown, "-m", "bench.incidents", *argv])
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the results and refresh docs/benchmarks.md."""
     argv = sys.argv[1:] if argv is None else argv
@@ -946,7 +944,7 @@ def main(argv: list[str] | None = None) -> int:
     print_tables(console, results)
     console.print(f"total run time {seconds:.0f} s")
     if options.write:
-        section = render_section(results, options, command_line(argv), seconds)
+        section = render_section(results, options, command_line("bench.incidents", argv), seconds)
         write_section(DOCS_PAGE, "incidents", section)
         console.print(f"wrote {DOCS_PAGE.relative_to(REPO_ROOT)}")
     return 0
