@@ -21,9 +21,10 @@ from warroom.runtime import Runtime
 ACTOR = Actor(name="rita", source="api", role="responder")
 
 
+# PostgreSQL only: SQLite has no row locks (one writer at a time).
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_an_event_is_written_while_the_incident_is_locked(runtime: Runtime) -> None:
-    if runtime.db.write_engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no row locks: one writer at a time")
+    assert runtime.db.write_engine.dialect.name == "postgresql"
     runtime.flows.declare(actor=ACTOR, title="Checkout down")
     other = create_engine(runtime.db.write_engine.url)
     try:
