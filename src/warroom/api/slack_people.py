@@ -76,7 +76,9 @@ def slack_actor(runtime: Runtime, user_id: str, *, number: int, doing: str) -> A
         except NotFound:
             incident = None  # the caller's own flow says so, in its words
         if incident is not None:
-            access = access_for(config, user=user.name, role=user.role, sso_teams=sso_teams(user))
+            access = access_for(
+                config, user=user.name, role=user.role, sso_teams=sso_teams(user.sso_teams)
+            )
             try:
                 check_visible(session, config, access, incident)
             except NotFound as exc:  # the same words as for an incident that does not exist

@@ -217,13 +217,13 @@ def authenticate(session: Session | Connection, *, token: str, now: datetime) ->
         token_id=row.id,
         scopes=parse_scopes(row.scopes),
         touch_token=stale,
-        sso_teams=frozenset((row.user_sso_teams or "").split()),
+        sso_teams=sso_teams(row.user_sso_teams),
     )
 
 
-def sso_teams(user: User) -> frozenset[str]:
-    """Return the teams the user's last single sign-on gave them."""
-    return frozenset((user.sso_teams or "").split())
+def sso_teams(stored: str | None) -> frozenset[str]:
+    """Return the teams a user's last single sign-on gave them (`users.sso_teams`)."""
+    return frozenset((stored or "").split())
 
 
 def record_use(session: Session, *, token_id: int, now: datetime) -> None:

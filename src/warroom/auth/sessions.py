@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from warroom.auth.config import SessionsConfig
 from warroom.auth.models import User
-from warroom.auth.service import Principal
+from warroom.auth.service import Principal, sso_teams
 from warroom.core.errors import Unauthorized
 from warroom.storage.base import Base, UTCDateTime
 
@@ -150,7 +150,7 @@ def authenticate_session(
             user_id=found.user_id,
             name=found.user_name,
             role=found.user_role,
-            sso_teams=frozenset((found.user_sso_teams or "").split()),
+            sso_teams=sso_teams(found.user_sso_teams),
         ),
         session_id=found.id,
         csrf_token=csrf_of(secret),
