@@ -53,12 +53,19 @@ def _principal(
     form_token: Annotated[str | None, Depends(form_csrf)],
 ) -> Principal:
     if credentials is None and cookie:  # a browser (api/cookies.py); a bearer token wins
-        return cookie_principal(request, runtime, secret=cookie, form_token=form_token)
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        principal = cookie_principal(request, runtime, secret=cookie, form_token=form_token)
+    elif not (credentials and credentials.scheme.lower() == "bearer" and credentials.credentials):
         raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
-    principal = _authenticated(runtime, credentials.credentials)
-    # The one place token scopes are enforced: read for GET/HEAD, write for any change.
-    check_request(principal.scopes, method=request.method, path=request.url.path)
+    else:
+        principal = _authenticated(runtime, credentials.credentials)
+        # The one place token scopes are enforced: read for GET/HEAD, write for any change.
+        check_request(principal.scopes, method=request.method, path=request.url.path)
+    ref = request.path_params.get("ref")
+    if ref is not None:
+        # A per-incident route (`…/incidents/{ref}/…`): the visibility check runs here, in
+        # the same thread-pool hop as authentication, not in a second sync dependency (ADR
+        # 010); before the role check, so a hidden incident answers 404 whatever the role.
+        runtime.flows.check_visible(ref, access_of(principal, runtime))
     return principal
 
 
@@ -121,17 +128,14 @@ def access_of(principal: Principal, runtime: Runtime) -> Access:
     )
 
 
-def incident_visible(
-    request: Request, runtime: RuntimeDep, principal: Annotated[Principal, Depends(_principal)]
-) -> None:
+async def incident_visible(principal: Annotated[Principal, Depends(_principal)]) -> None:
     """Answer 404 on any `…/incidents/{ref}/…` route when the caller may not see `ref`.
 
     Every router of per-incident routes carries this: one place decides, before the route
-    reads or changes anything (ADR 008).
+    reads or changes anything (ADR 008). The check itself runs in `_principal`, which every
+    authenticated route depends on: this dependency makes sure it runs on the routers that
+    need it even for a route that asked for no role.
     """
-    ref = request.path_params.get("ref")
-    if ref is not None:
-        runtime.flows.check_visible(ref, access_of(principal, runtime))
 
 
 VisibleIncident = Depends(incident_visible)
