@@ -557,17 +557,17 @@ def render_section(
         " called directly — authenticate (`api/deps._authenticated` for a token: SHA-256 of"
         " it, one read of token and user; `SignIns.authenticate` for a session cookie: SHA-256"
         " of the id, one read of session and user), the caller's teams (`access_of`), then"
-        " `IncidentFlows.check_visible` (read the incident by number; for a restricted one"
-        " that the caller does not see as admin, one more query with the visibility rule)."
+        " `IncidentFlows.check_visible` (read the incident by number, with the visibility"
+        " rule as a column of the same query for a caller who is no admin)."
         " The last-use stamps are written at most every 5 minutes (token) or every minute"
         " (session), as in production, so a few calls include that write.",
         "- **bare vs guarded route**: two routes added to warroom's own app (`create_app`,"
         " its middleware and error handlers), called through ASGI as uvicorn calls them:"
         " `GET /bench/bare/{ref}` has no dependencies; `GET /bench/guarded/{ref}` has those"
-        " of every per-incident route (`Viewer` and `VisibleIncident`, which FastAPI runs in"
-        " its thread pool). The two are called alternately; *added* is guarded minus bare,"
-        " at the p50 and at the p99 — the auth + visibility work plus FastAPI's dependency"
-        " handling and thread hops.",
+        " of every per-incident route (`Viewer` and `VisibleIncident`: authentication and"
+        " the visibility check in one hop to FastAPI's thread pool). The two are called"
+        " alternately; *added* is guarded minus bare, at the p50 and at the p99 — the auth +"
+        " visibility work plus FastAPI's dependency handling and the thread hop.",
         "",
         "Each call is timed twice: by the clock (wall), which is what a client waits for,"
         " and by the CPU time of this process, which other work on the machine does not"
