@@ -52,13 +52,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     """Return the FastAPI application serving the API and pages for `runtime`."""
     from warroom.api.main import build_api
     from warroom.logs import redact_access_log
-    from warroom.web import status_pages
+    from warroom.web import pages
 
     # Here, not only in `logs.setup`: whoever serves the app (tests, an ASGI server's own
     # logging), a calendar URL's token must not reach the access log.
     redact_access_log()
     app = build_api(runtime)
-    app.include_router(status_pages.router)  # pages use the API's request dependencies
+    pages.install(app)  # the web pages use the API's sessions and request dependencies
     return app
 
 

@@ -11,6 +11,7 @@ from warroom.api.errors import ERROR_RESPONSES
 from warroom.incidents import service as incidents
 from warroom.mitigation import checklist
 from warroom.mitigation.checklist import ChecklistChange, ChecklistChangeOut, ChecklistOut
+from warroom.mitigation.checklist_flows import change_item
 
 ItemId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The item's id (from GET)")]
 
@@ -40,23 +41,13 @@ def change(
     principal: Responder,
 ) -> ChecklistChangeOut:
     """Mark an item done or not, skip it with a reason, set its owner or note."""
-    actor = actor_of(principal, request)
-    with runtime.db.transaction() as session:
-        incident = incidents.get(session, ref, for_update=True)
-        item, changes, event_id = checklist.change(
-            session,
-            config=runtime.config(),
-            incident=incident,
-            item_id=item_id,
-            request=body,
-            actor=actor.name,
-            source=actor.source,
-            now=runtime.clock.now(),
-        )
-        out = checklist.outcome(
-            session, incident=incident, item=item, changes=changes, event_id=event_id
-        )
-        incident_number = incident.number
-    if changes:
-        runtime.flows.refresh(incident_number, "checklist")  # the runbook file shows it
-    return out
+    return change_item(
+        runtime.db,
+        config=runtime.config(),
+        now=runtime.clock.now(),
+        ref=ref,
+        item_id=item_id,
+        request=body,
+        actor=actor_of(principal, request),
+        refresh=runtime.flows.refresh,
+    )

@@ -86,6 +86,10 @@ def list_incidents(
     service: Annotated[str | None, Query(max_length=64)] = None,
     type_: Annotated[str | None, Query(alias="type", max_length=64)] = None,
     since: Annotated[datetime | None, Query(description="Detected at or after (ISO 8601)")] = None,
+    commander: Annotated[str | None, Query(max_length=64, description="Its IC's id")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Words the title holds (any case)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> IncidentPage:
@@ -110,6 +114,8 @@ def list_incidents(
         service=service,
         incident_type=type_,
         since=ensure_utc(since) if since else None,
+        commander=commander or None,
+        text=(q or "").strip() or None,
     )
     items, next_cursor = runtime.flows.page(
         access=access_of(principal, runtime), filters=filters, limit=limit, cursor=cursor

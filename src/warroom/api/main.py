@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from fastapi_offline import FastAPIOffline
 
 import warroom
@@ -86,23 +85,4 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(metrics_api.router)
     app.include_router(status_api.public_router)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        return HOME_PAGE
-
     return app
-
-
-HOME_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>warroom</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}
-code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}</style></head><body>
-<h1>warroom is running</h1>
-<p>The web pages come in a later release. Meanwhile use the
-<a href="/docs">API explorer</a> or the CLI:</p>
-<pre><code>export WARROOM_URL=http://127.0.0.1:8080
-export WARROOM_TOKEN=...   # printed when the server first started
-warroom incident declare "Checkout is slow" --severity SEV-2
-warroom incident list</code></pre>
-<p>Health: <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> ·
-<a href="/metrics">/metrics</a></p></body></html>"""

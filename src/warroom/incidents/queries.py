@@ -23,6 +23,8 @@ class ListFilters:
     service: str | None = None
     incident_type: str | None = None
     since: datetime | None = None
+    commander: str | None = None
+    text: str | None = None  # words in the title (search proper is the search package's)
 
 
 def encode_cursor(number: int) -> str:
@@ -67,6 +69,12 @@ def list_incidents(
         stmt = stmt.where(Incident.incident_type == filters.incident_type)
     if filters.since:
         stmt = stmt.where(Incident.detected_at >= filters.since)
+    if filters.commander:
+        stmt = stmt.where(Incident.commander == filters.commander)
+    if filters.text:
+        # Escaped so that % and _ typed in the box match themselves.
+        pattern = filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Incident.title.ilike(f"%{pattern}%", escape="\\"))
     rows = list(session.scalars(stmt))
     next_cursor = encode_cursor(rows[limit - 1].number) if len(rows) > limit else None
     return rows[:limit], next_cursor

@@ -1,0 +1,133 @@
+"""The war board (home page): open incidents by severity, who is on call, my work, alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from warroom.detection.api_schemas import AlertOut
+from warroom.detection.queries import list_alerts
+from warroom.incidents.models import ChecklistItem, Incident
+from warroom.incidents.queries import ListFilters
+from warroom.incidents.schemas import IncidentOut
+from warroom.incidents.states import OPEN_STATUSES
+from warroom.incidents.visibility import visible
+from warroom.oncall import service as oncall
+from warroom.runtime import Runtime
+from warroom.web.page import PageRoute, SignedIn, Viewer, render
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+HANDOFF_HORIZON = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class OnCallNow:
+    """Who holds a schedule now, and when and to whom it passes next."""
+
+    schedule: str
+    zone: str
+    people: list[str]
+    next_at: datetime | None
+    next_people: list[str]
+
+
+@dataclass(frozen=True)
+class MyItem:
+    """A checklist step the signed-in person owns in an open incident."""
+
+    ref: str
+    title: str
+    section: str
+    text: str
+
+
+def _on_call(runtime: Runtime, now: datetime) -> list[OnCallNow]:
+    config = runtime.config()
+    rows: list[OnCallNow] = []
+    with runtime.db.session() as session:
+        current = dict(oncall.now_on_call(session, config=config, at=now))
+        for schedule, layers in current.items():
+            people = sorted({person for names in layers.values() for person in names})
+            shifts = oncall.schedule_shifts(
+                session,
+                config=config,
+                schedule_id=schedule.id,
+                start=now,
+                end=now + HANDOFF_HORIZON,
+                layer=None,
+            )
+            upcoming = [shift for shift in shifts if shift.start > now]
+            next_at = min((shift.start for shift in upcoming), default=None)
+            following = sorted({s.person for s in upcoming if s.start == next_at})
+            rows.append(OnCallNow(schedule.id, schedule.timezone, people, next_at, following))
+    return rows
+
+
+def _my_items(runtime: Runtime, viewer: Viewer) -> list[MyItem]:
+    condition = visible(runtime.config(), viewer.access)
+    stmt = (
+        select(ChecklistItem, Incident.number, Incident.title)
+        .join(Incident, Incident.id == ChecklistItem.incident_id)
+        .where(
+            ChecklistItem.owner == viewer.name,
+            ChecklistItem.done_at.is_(None),
+            ChecklistItem.skipped_reason.is_(None),
+            Incident.status.in_(OPEN_STATUSES),
+            condition,
+        )
+        .order_by(Incident.number.desc(), ChecklistItem.section_position, ChecklistItem.position)
+        .limit(20)
+    )
+    with runtime.db.session() as session:
+        return [
+            MyItem(f"INC-{number}", title, item.section, item.text)
+            for item, number, title in session.execute(stmt)
+        ]
+
+
+def _recent_alerts(runtime: Runtime, viewer: Viewer) -> list[AlertOut]:
+    with runtime.db.session() as session:
+        rows, _ = list_alerts(
+            session,
+            status="firing",
+            source=None,
+            incident_id=None,
+            limit=10,
+            before_id=None,
+            visible=visible(runtime.config(), viewer.access),
+        )
+        return [AlertOut.of(alert, number) for alert, number in rows]
+
+
+def open_by_severity(runtime: Runtime, viewer: Viewer) -> list[tuple[str, list[IncidentOut]]]:
+    """Return the open incidents the viewer may see, grouped by severity, worst first."""
+    items, _ = runtime.flows.page(
+        access=viewer.access,
+        filters=ListFilters(status=list(OPEN_STATUSES)),
+        limit=200,
+        cursor=None,
+    )
+    groups: dict[str, list[IncidentOut]] = {name: [] for name in runtime.config().severities}
+    for item in items:
+        groups.setdefault(item.severity, []).append(item)
+    return [(name, found) for name, found in groups.items() if found]
+
+
+@router.get("/")
+def war_board(request: Request, viewer: SignedIn) -> HTMLResponse:
+    """Show the war board."""
+    runtime = viewer.runtime
+    now = runtime.clock.now()
+    return render(
+        request,
+        "board.html",
+        viewer,
+        groups=open_by_severity(runtime, viewer),
+        on_call=_on_call(runtime, now),
+        my_items=_my_items(runtime, viewer),
+        alerts=_recent_alerts(runtime, viewer),
+    )

@@ -1,0 +1,145 @@
+"""Incident pages: the list with its filters, the declare form, the incident room."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from warroom.core.errors import Invalid
+from warroom.incidents import service as incidents
+from warroom.incidents.queries import ListFilters
+from warroom.incidents.states import OPEN_STATUSES, STATUSES
+from warroom.mitigation import checklist
+from warroom.web.page import PageRoute, Responder, SignedIn, Viewer, render, render_fragment
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+Text = Annotated[str, Query(max_length=200)]
+ROOM = "incidents/room.html"
+TIMELINE_SHOWN = 500  # the newest events on the page; the API pages through the rest
+
+
+@router.get("/incidents")
+def incident_list(
+    request: Request,
+    viewer: SignedIn,
+    status: Text = "open",
+    severity: Text = "",
+    service: Text = "",
+    type: Text = "",
+    commander: Text = "",
+    q: Text = "",
+    cursor: Text = "",
+) -> HTMLResponse:
+    """List incidents, filters kept in the URL so a view can be shared and reloaded."""
+    runtime = viewer.runtime
+    statuses: list[str] | None
+    if status == "open":
+        statuses = list(OPEN_STATUSES)
+    elif status in STATUSES:
+        statuses = [status]
+    elif status in ("", "any"):
+        statuses = None
+    else:
+        raise Invalid(f"unknown status {status!r}; use open, any or {', '.join(STATUSES)}")
+    severities = list(runtime.config().severities)
+    if severity and severity not in severities:
+        raise Invalid(f"unknown severity {severity!r}; use one of {', '.join(severities)}")
+    filters = ListFilters(
+        status=statuses,
+        severity=[severity] if severity else None,
+        service=service or None,
+        incident_type=type or None,
+        commander=commander or None,
+        text=q.strip() or None,
+    )
+    items, next_cursor = runtime.flows.page(
+        access=viewer.access, filters=filters, limit=50, cursor=cursor or None
+    )
+    chosen = {
+        "status": status,
+        "severity": severity,
+        "service": service,
+        "type": type,
+        "commander": commander,
+        "q": q,
+    }
+    kept = {key: value for key, value in chosen.items() if value}
+    return render(
+        request,
+        "incidents/list.html",
+        viewer,
+        items=items,
+        chosen=chosen,
+        statuses=STATUSES,
+        types=[kind.id for kind in runtime.config().incident_types],
+        next_url=f"/incidents?{urlencode({**kept, 'cursor': next_cursor})}"
+        if next_cursor
+        else None,
+        first_url=_url(kept) if cursor else None,
+        csv_url="/api/v1/metrics/incidents.csv",
+    )
+
+
+def _url(query: dict[str, str]) -> str:
+    return f"/incidents?{urlencode(query)}" if query else "/incidents"
+
+
+@router.get("/incidents/new")
+def declare_form(request: Request, viewer: Responder) -> HTMLResponse:
+    """Show the declare form, with what each severity means."""
+    config = viewer.runtime.config()
+    return render(
+        request,
+        "incidents/declare.html",
+        viewer,
+        types=config.incident_types,
+        services=[service.id for service in config.services],
+        values={},
+        error=None,
+    )
+
+
+def room(
+    request: Request, viewer: Viewer, ref: str, *, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    """Render the incident room (also after a refused form, with what was wrong)."""
+    runtime = viewer.runtime
+    detail = runtime.flows.get(ref)
+    with runtime.db.session() as session:
+        items = checklist.view(session, incident=incidents.get(session, ref))
+    return render(
+        request,
+        ROOM,
+        viewer,
+        status=status,
+        incident=detail,
+        checklist=items,
+        timeline=detail.timeline[-TIMELINE_SHOWN:],
+        hidden_events=max(0, len(detail.timeline) - TIMELINE_SHOWN),
+        error=error,
+        can_respond=viewer.can("responder"),
+    )
+
+
+@router.get("/incidents/{ref}")
+def incident_room(ref: str, request: Request, viewer: SignedIn) -> HTMLResponse:
+    """Show the incident room: header, phase, lifecycle, checklist, timeline."""
+    return room(request, viewer, ref)
+
+
+@router.get("/incidents/{ref}/timeline")
+def timeline_fragment(
+    ref: str,
+    request: Request,
+    viewer: SignedIn,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> HTMLResponse:
+    """Return the timeline entries after `after`: the page's own block, for live updates."""
+    detail = viewer.runtime.flows.get(ref)
+    events = [event for event in detail.timeline if event.id > after][-TIMELINE_SHOWN:]
+    return render_fragment(
+        request, ROOM, "timeline_entries", viewer, incident=detail, timeline=events
+    )

@@ -1,0 +1,30 @@
+"""Mount the web pages and their static files on the app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from warroom.web import board, incident_forms, incident_pages, signin_pages, status_pages
+from warroom.web.templating import STATIC
+
+
+class CachedStatic(StaticFiles):
+    """Static files, cached for a year: their URLs carry a hash of their content."""
+
+    async def get_response(self, path: str, scope):  # type: ignore[no-untyped-def]
+        """Serve the file with a long cache lifetime."""
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
+def install(app: FastAPI) -> None:
+    """Add every page router and `/static`."""
+    app.include_router(status_pages.router)
+    app.include_router(signin_pages.router)
+    app.include_router(board.router)
+    app.include_router(incident_forms.router)
+    app.include_router(incident_pages.router)
+    app.mount("/static", CachedStatic(directory=STATIC), name="static")
