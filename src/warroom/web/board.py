@@ -49,8 +49,7 @@ def _on_call(runtime: Runtime, now: datetime) -> list[OnCallNow]:
     config = runtime.config()
     rows: list[OnCallNow] = []
     with runtime.db.session() as session:
-        current = dict(oncall.now_on_call(session, config=config, at=now))
-        for schedule, layers in current.items():
+        for schedule, layers in oncall.now_on_call(session, config=config, at=now):
             people = sorted({person for names in layers.values() for person in names})
             shifts = oncall.schedule_shifts(
                 session,

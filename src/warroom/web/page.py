@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request, Response
@@ -101,8 +101,13 @@ def _viewer(
     ref = request.path_params.get("ref")
     if ref is not None:
         runtime.flows.check_visible(ref, access)
-    zone = zone_named(request.cookies.get(ZONE_COOKIE))
+    zone = zone_of(request)
     return Viewer(principal, info, access, zone, request, runtime)
+
+
+def zone_of(request: Request) -> ZoneInfo:
+    """Return the zone the browser said it is in (app.js sets the cookie), else UTC."""
+    return zone_named(unquote(request.cookies.get(ZONE_COOKIE, "")))
 
 
 SignedIn = Annotated[Viewer, Depends(_viewer)]
@@ -136,7 +141,7 @@ def _context(viewer: Viewer | None, request: Request, values: Mapping[str, Any])
     context: dict[str, Any] = {
         "viewer": viewer,
         "now": runtime.clock.now(),
-        "zone": viewer.zone if viewer else zone_named(request.cookies.get(ZONE_COOKIE)),
+        "zone": viewer.zone if viewer else zone_of(request),
         "path": request.url.path,
         "sev": sev,
         "severities": config.severities,

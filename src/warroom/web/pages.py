@@ -20,11 +20,18 @@ class CachedStatic(StaticFiles):
         return response
 
 
+# The signed-in pages (tests/web/test_page_access.py checks each route of each).
+PAGE_ROUTERS = (
+    signin_pages.router,
+    board.router,
+    incident_forms.router,  # before incident_pages: POST /incidents/acknowledge is no {ref}
+    incident_pages.router,
+)
+
+
 def install(app: FastAPI) -> None:
-    """Add every page router and `/static`."""
+    """Add the public status page, every page router and `/static`."""
     app.include_router(status_pages.router)
-    app.include_router(signin_pages.router)
-    app.include_router(board.router)
-    app.include_router(incident_forms.router)
-    app.include_router(incident_pages.router)
+    for router in PAGE_ROUTERS:
+        app.include_router(router)
     app.mount("/static", CachedStatic(directory=STATIC), name="static")

@@ -1,0 +1,169 @@
+"""The pages' access matrix: every page route × every kind of signed-in caller × a public and
+a restricted incident. A page route added without a row here fails; the restricted incident's
+marker never reaches an outsider's page, and outsiders get 404 on its room, as in the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.web.test_pages import PASSWORD
+from warroom.app import create_app
+from warroom.auth import service as auth
+from warroom.config import WarroomConfig
+from warroom.incidents.actor import Actor
+from warroom.runtime import Runtime
+from warroom.web.page import PageRoute
+from warroom.web.pages import PAGE_ROUTERS
+
+MARKER = "PAGE-BREACH-5521"
+# Who may use each page: anyone (no session) or the least role.
+PAGES = {
+    "GET /sign-in": "anyone",
+    "POST /sign-in": "anyone",
+    "POST /sign-out": "anyone",
+    "GET /": "viewer",
+    "GET /incidents": "viewer",
+    "GET /incidents/new": "responder",
+    "POST /incidents": "responder",
+    "POST /incidents/acknowledge": "responder",
+    "GET /incidents/{ref}": "viewer",
+    "GET /incidents/{ref}/timeline": "viewer",
+    "POST /incidents/{ref}/acknowledge": "responder",
+    "POST /incidents/{ref}/lifecycle": "responder",
+    "POST /incidents/{ref}/notes": "responder",
+    "POST /incidents/{ref}/checklist/{item_id}": "responder",
+}
+RANK = {"viewer": 0, "responder": 1, "admin": 2}
+# name: (role, sees the restricted incident)
+CALLERS: dict[str, tuple[str | None, bool]] = {
+    "anonymous": (None, False),
+    "vic": ("viewer", False),
+    "bob": ("responder", False),
+    "pat": ("viewer", True),  # let in by hand
+    "carol": ("responder", True),  # its Incident Commander
+    "alice": ("responder", True),  # the security team
+    "ada": ("admin", True),
+}
+
+
+@pytest.fixture
+def config() -> WarroomConfig:
+    """Everyone a person; alice on the security team."""
+    people = [{"id": name, "name": name.capitalize()} for name in CALLERS if name != "anonymous"]
+    return WarroomConfig.model_validate(
+        {"people": people, "teams": [{"id": "security", "members": ["alice"]}]}
+    )
+
+
+@pytest.fixture
+def incidents(runtime: Runtime) -> tuple[str, str]:
+    """Every caller a user with a password; a restricted breach (carol its IC, pat let in)
+    and a public incident."""
+    with runtime.db.transaction() as session:
+        for name, (role, _sees) in CALLERS.items():
+            if role is not None:
+                auth.create_user(
+                    session, name=name, role=role, now=runtime.clock.now(), password=PASSWORD
+                )
+    ada = Actor(name="ada", source="api", role="admin")
+    breach = runtime.flows.declare(
+        actor=ada,
+        title=f"Customer data exposed {MARKER}",
+        summary=f"SQL injection {MARKER}",
+        incident_type="security",
+        commander="carol",
+    )
+    assert breach.visibility == "restricted"
+    runtime.flows.grant(breach.ref, actor=ada, access=ada.access, person="pat", reason="owner")
+    public = runtime.flows.declare(actor=ada, title="Search is slow")
+    return breach.ref, public.ref
+
+
+def page_routes() -> list[tuple[str, str]]:
+    """Return (METHOD, path) of every page route."""
+    return [
+        (method, route.path)
+        for router in PAGE_ROUTERS
+        for route in router.routes
+        if isinstance(route, PageRoute)
+        for method in sorted(route.methods or ())
+    ]
+
+
+@pytest.fixture
+def clients(runtime: Runtime) -> Iterator[dict[str, tuple[TestClient, str]]]:
+    """A browser per caller, signed in (but anonymous), with its CSRF token."""
+    app = create_app(runtime)
+    browsers: dict[str, tuple[TestClient, str]] = {}
+    for name, (role, _sees) in CALLERS.items():
+        client = TestClient(app)
+        client.__enter__()
+        token = ""
+        if role is not None:
+            signed = client.post("/api/v1/auth/sign-in", json={"user": name, "password": PASSWORD})
+            assert signed.status_code == 200, signed.text
+            token = signed.json()["csrf_token"]
+        browsers[name] = (client, token)
+    yield browsers
+    for client, _token in browsers.values():
+        client.__exit__(None, None, None)
+
+
+def test_every_page_route_has_a_row() -> None:
+    routes = [route for router in PAGE_ROUTERS for route in router.routes]
+    assert all(isinstance(route, PageRoute) for route in routes), "pages answer with pages"
+    found = {f"{method} {path}" for method, path in page_routes()}
+    assert sorted(found - set(PAGES)) == [], "new pages need a row in PAGES"
+    assert sorted(set(PAGES) - found) == [], "PAGES names pages that are gone"
+
+
+def test_every_page_for_every_caller(
+    runtime: Runtime,
+    incidents: tuple[str, str],
+    clients: dict[str, tuple[TestClient, str]],
+) -> None:
+    hidden, public = incidents
+    tally: dict[str, int] = {}
+    routes = page_routes()
+    for method, path in routes:
+        needed = PAGES[f"{method} {path}"]
+        if needed == "anyone":
+            continue  # sign-in and sign-out: tests/web/test_pages.py
+        per_incident = "{ref}" in path
+        for ref, restricted in ((hidden, True), (public, False)):
+            if not per_incident and not restricted:
+                continue
+            url = path.replace("{ref}", ref).replace("{item_id}", "1")
+            for caller, (role, sees) in CALLERS.items():
+                client, csrf = clients[caller]
+                data = {"csrf_token": csrf, "ref": hidden} if method == "POST" else None
+                answer = client.request(method, url, data=data, follow_redirects=False)
+                where = (caller, method, url, answer.status_code)
+                if role is None:
+                    want = "sign-in"
+                    assert answer.status_code == 303, where
+                    assert answer.headers["location"].startswith("/sign-in?next="), where
+                elif per_incident and restricted and not sees:
+                    want = "hidden"
+                    assert answer.status_code == 404, where
+                    assert f"no incident {ref}" in answer.text, where
+                elif RANK[role] < RANK[needed]:
+                    want = "forbidden"
+                    assert answer.status_code == 403, where
+                else:
+                    want = "allowed"
+                    assert answer.status_code not in (401, 403), where
+                    assert not (answer.status_code == 404 and "no incident" in answer.text), where
+                tally[want] = tally.get(want, 0) + 1
+                if not sees:
+                    assert MARKER not in answer.text, where
+                    assert MARKER not in str(answer.headers), where
+    assert set(tally) == {"sign-in", "hidden", "forbidden", "allowed"}, tally
+    assert min(tally.values()) >= 10, tally
+    # The outsiders' bulk acknowledge named the breach: it skipped it, silently.
+    breach = runtime.flows.get(hidden)
+    assert breach.acknowledged_by not in ("vic", "bob")

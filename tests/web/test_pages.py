@@ -1,0 +1,266 @@
+"""The signed-in pages over HTTP, as a browser without JavaScript uses them: plain forms."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from warroom.auth import service as auth
+from warroom.core.errors import NotFound
+from warroom.runtime import Runtime
+from warroom.web.templating import STATIC
+
+PASSWORD = "correct horse battery staple"
+MARKER = "ZEBRA-7781"  # in the restricted incident's title: must never reach an outsider
+
+
+def add_user(runtime: Runtime, name: str, role: str) -> None:
+    """Create a user who signs in with PASSWORD."""
+    with runtime.db.transaction() as session:
+        auth.create_user(session, name=name, role=role, now=runtime.clock.now(), password=PASSWORD)
+
+
+def sign_in(client: TestClient, name: str) -> str:
+    """Sign in through the form; return the CSRF token the pages carry."""
+    response = client.post(
+        "/sign-in", data={"user": name, "password": PASSWORD, "next": "/"}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    page = client.get("/")
+    assert page.status_code == 200
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.fixture
+def people(runtime: Runtime) -> None:
+    """A responder and a viewer with passwords."""
+    add_user(runtime, "rita", "responder")
+    add_user(runtime, "vic", "viewer")
+
+
+def declare(client: TestClient, csrf: str, title: str, **fields: str) -> str:
+    """Declare through the form; return the room's path."""
+    response = client.post(
+        "/incidents", data={"csrf_token": csrf, "title": title, **fields}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    location: str = response.headers["location"]
+    return location
+
+
+def test_a_page_without_a_session_redirects_to_sign_in_and_back(
+    client: TestClient, people: None
+) -> None:
+    response = client.get("/incidents?status=any", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in?next=%2Fincidents%3Fstatus%3Dany"
+    signed = client.post(
+        "/sign-in",
+        data={"user": "rita", "password": PASSWORD, "next": "/incidents?status=any"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+    assert signed.headers["location"] == "/incidents?status=any"
+    assert "HttpOnly" in signed.headers["set-cookie"]
+
+
+def test_a_wrong_password_says_so_and_sets_no_cookie(client: TestClient, people: None) -> None:
+    response = client.post("/sign-in", data={"user": "rita", "password": "nope", "next": "/"})
+    assert response.status_code == 401
+    assert "wrong user name or password" in response.text
+    assert "set-cookie" not in response.headers
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil"])
+def test_sign_in_never_redirects_off_site(client: TestClient, people: None, target: str) -> None:
+    response = client.post(
+        "/sign-in",
+        data={"user": "rita", "password": PASSWORD, "next": target},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+
+
+def test_pages_carry_a_strict_content_security_policy(client: TestClient, people: None) -> None:
+    sign_in(client, "rita")
+    response = client.get("/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_declare_acknowledge_triage_note_and_checklist_by_form(
+    client: TestClient, people: None, runtime: Runtime
+) -> None:
+    csrf = sign_in(client, "rita")
+    room = declare(client, csrf, "Checkout is slow", severity="SEV-2", incident_type="default")
+    assert room == "/incidents/INC-1"
+    page = client.get(room).text
+    assert "Checkout is slow" in page and "Acknowledge" in page
+
+    assert client.post(f"{room}/acknowledge", data={"csrf_token": csrf}).status_code == 200
+    assert runtime.flows.get("INC-1").acknowledged_by == "rita"
+
+    moved = client.post(
+        f"{room}/lifecycle",
+        data={
+            "csrf_token": csrf,
+            "action": "triage",
+            "severity": "SEV-2",
+            "commander": "rita",
+            "impact": "Checkout p99 at 4 s",
+            "scope": "EU customers",
+            "priority": "P1",
+        },
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    assert runtime.flows.get("INC-1").status == "triaged"
+
+    noted = client.post(f"{room}/notes", data={"csrf_token": csrf, "text": "Rolled back 1.42"})
+    assert noted.status_code == 200
+    assert "Rolled back 1.42" in noted.text
+    assert any(event.text == "Rolled back 1.42" for event in runtime.flows.get("INC-1").timeline)
+
+    item = runtime.flows.get("INC-1").checklist[0]
+    ticked = client.post(f"{room}/checklist/{item.id}", data={"csrf_token": csrf, "done": "true"})
+    assert ticked.status_code == 200
+    assert runtime.flows.get("INC-1").checklist[0].done_by == "rita"
+
+
+def test_a_refused_move_shows_why_and_changes_nothing(
+    client: TestClient, people: None, runtime: Runtime
+) -> None:
+    csrf = sign_in(client, "rita")
+    room = declare(client, csrf, "Disk full on db-2")
+    before = len(runtime.flows.get("INC-1").timeline)
+    response = client.post(f"{room}/lifecycle", data={"csrf_token": csrf, "action": "triage"})
+    assert response.status_code == 409
+    assert "cannot be triaged yet" in response.text
+    after = runtime.flows.get("INC-1")
+    assert after.status == "detected" and len(after.timeline) == before
+    empty = client.post(f"{room}/notes", data={"csrf_token": csrf, "text": "   "})
+    assert empty.status_code == 422
+    assert "write something" in empty.text
+
+
+def test_a_form_without_the_csrf_token_is_refused(
+    client: TestClient, people: None, runtime: Runtime
+) -> None:
+    csrf = sign_in(client, "rita")
+    room = declare(client, csrf, "Queue backlog")
+    response = client.post(f"{room}/notes", data={"text": "forged"})
+    assert response.status_code == 403
+    assert "CSRF" in response.text
+    forged = client.post("/incidents", data={"csrf_token": "0" * 64, "title": "forged"})
+    assert forged.status_code == 403
+    assert all(event.text != "forged" for event in runtime.flows.get("INC-1").timeline)
+    with pytest.raises(NotFound):  # the forged declare wrote nothing
+        runtime.flows.get("INC-2")
+
+
+def test_a_viewer_reads_but_cannot_change(
+    client: TestClient, people: None, runtime: Runtime
+) -> None:
+    csrf = sign_in(client, "rita")
+    room = declare(client, csrf, "Search is down")
+    client.cookies.clear()
+    viewer_csrf = sign_in(client, "vic")
+    page = client.get(room)
+    assert page.status_code == 200 and "Search is down" in page.text
+    assert "Add note" not in page.text and "Acknowledge</button>" not in page.text
+    refused = client.post(f"{room}/acknowledge", data={"csrf_token": viewer_csrf})
+    assert refused.status_code == 403
+    assert runtime.flows.get("INC-1").acknowledged_at is None
+    assert client.get("/incidents/new").status_code == 403
+
+
+def test_a_restricted_incident_does_not_exist_for_an_outsider(
+    client: TestClient, people: None, runtime: Runtime
+) -> None:
+    csrf = sign_in(client, "rita")
+    room = declare(client, csrf, f"Credentials leaked {MARKER}", incident_type="security")
+    client.cookies.clear()
+    viewer_csrf = sign_in(client, "vic")
+    pages = [
+        client.get("/"),
+        client.get("/incidents?status=any"),
+        client.get("/incidents?status=any&q=Credentials"),
+        client.get(room),
+        client.get(f"{room}/timeline"),
+        client.post(f"{room}/notes", data={"csrf_token": viewer_csrf, "text": "x"}),
+    ]
+    assert [page.status_code for page in pages] == [200, 200, 200, 404, 404, 404]
+    for page in pages:
+        assert MARKER not in page.text
+    assert "no incident INC-1" in pages[3].text
+
+
+def test_list_filters_live_in_the_url(client: TestClient, people: None) -> None:
+    csrf = sign_in(client, "rita")
+    declare(client, csrf, "Checkout is slow", severity="SEV-2")
+    declare(client, csrf, "Search is down", severity="SEV-1")
+    sev1 = client.get("/incidents?severity=SEV-1").text
+    assert "Search is down" in sev1 and "Checkout is slow" not in sev1
+    titled = client.get("/incidents?q=checkout").text
+    assert "Checkout is slow" in titled and "Search is down" not in titled
+    assert 'value="checkout"' in titled  # the box keeps what was asked
+    wrong = client.get("/incidents?severity=SEV-9")
+    assert wrong.status_code == 422
+    assert "unknown severity" in wrong.text
+
+
+def test_bulk_acknowledge_acknowledges_the_ticked_ones(
+    client: TestClient, people: None, runtime: Runtime
+) -> None:
+    csrf = sign_in(client, "rita")
+    for title in ("A", "B", "C"):
+        declare(client, csrf, f"Alert storm {title}")
+    response = client.post(
+        "/incidents/acknowledge",
+        data={"csrf_token": csrf, "ref": ["INC-1", "INC-3", "INC-99"]},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    acknowledged = {
+        ref: runtime.flows.get(ref).acknowledged_at is not None
+        for ref in ("INC-1", "INC-2", "INC-3")
+    }
+    assert acknowledged == {"INC-1": True, "INC-2": False, "INC-3": True}
+
+
+def test_the_timeline_fragment_holds_only_newer_entries(
+    client: TestClient, people: None, runtime: Runtime
+) -> None:
+    csrf = sign_in(client, "rita")
+    room = declare(client, csrf, "Latency")
+    last = runtime.flows.get("INC-1").timeline[-1].id
+    client.post(f"{room}/notes", data={"csrf_token": csrf, "text": "first look"})
+    fragment = client.get(f"{room}/timeline?after={last}")
+    assert fragment.status_code == 200
+    assert "first look" in fragment.text and "<html" not in fragment.text
+    assert fragment.text.count('class="event') == 1
+
+
+def test_sign_out_ends_the_session(client: TestClient, people: None) -> None:
+    csrf = sign_in(client, "rita")
+    response = client.post("/sign-out", data={"csrf_token": csrf}, follow_redirects=False)
+    assert response.status_code == 303
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_static_files_are_small_and_cached_for_long(client: TestClient) -> None:
+    for name in ("app.css", "app.js"):
+        assert (STATIC / name).stat().st_size < 30_000, name  # issue 14: each under 30 KB
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 200
+        assert "immutable" in response.headers["cache-control"]
+    assert client.get("/static/../settings.py").status_code == 404
+    assert Path(STATIC / "app.js").read_text().count("http://") == 0  # nothing from elsewhere

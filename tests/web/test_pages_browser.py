@@ -1,0 +1,162 @@
+"""The signed-in pages in real Chromium: without JavaScript, on a laptop and a phone, in both
+themes, with no console errors and nothing wider than the screen."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
+
+from tests.web.test_pages import PASSWORD, add_user
+from warroom.config import WarroomConfig
+from warroom.incidents.actor import Actor
+from warroom.runtime import Runtime
+
+LAPTOP: ViewportSize = {"width": 1366, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 812}
+# Where the screenshots go: the test's own folder, or WARROOM_SCREENSHOTS to keep them.
+SHOTS_ENV = "WARROOM_SCREENSHOTS"
+
+
+@pytest.fixture
+def config() -> WarroomConfig:
+    """A rotation, so the board has someone on call; services for the declare form."""
+    return WarroomConfig.model_validate(
+        {
+            "people": [{"id": "rita", "name": "Rita"}, {"id": "sam", "name": "Sam"}],
+            "services": [{"id": "checkout"}, {"id": "search"}],
+            "schedules": [
+                {
+                    "id": "primary",
+                    "timezone": "Europe/Berlin",
+                    "layers": [{"name": "primary", "rotation": {"participants": ["rita", "sam"]}}],
+                }
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def site(live_server: str, runtime: Runtime) -> str:
+    """A server with rita (responder) and two open incidents, one acknowledged and triaged."""
+    add_user(runtime, "rita", "responder")
+    rita = Actor(name="rita", source="api", role="responder")
+    runtime.flows.declare(actor=rita, title="Search results are empty", severity="SEV-3")
+    busy = runtime.flows.declare(
+        actor=rita,
+        title="Checkout p99 latency above 4 s after deploy 1.42",
+        severity="SEV-2",
+        service="checkout",
+    )
+    runtime.flows.acknowledge(busy.ref, actor=rita)
+    runtime.flows.note(busy.ref, actor=rita, text="Error rate 12 % on payments-gw")
+    runtime.flows.transition(
+        busy.ref,
+        "triage",
+        actor=rita,
+        fields={
+            "commander": "rita",
+            "impact": "EU checkout slow",
+            "scope": "checkout only",
+            "priority": "P1",
+        },
+    )
+    return live_server
+
+
+def sign_in(context: BrowserContext, site: str, path: str = "/") -> Page:
+    """Open `path`, which redirects to sign-in, and sign in as rita."""
+    page = context.new_page()
+    page.goto(f"{site}{path}")
+    expect(page).to_have_url(f"{site}/sign-in?next={path.replace('/', '%2F')}")
+    page.get_by_label("User name").fill("rita")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+def test_without_javascript_sign_in_declare_acknowledge_and_note(
+    browser: Browser, site: str, runtime: Runtime
+) -> None:
+    context = browser.new_context(java_script_enabled=False, viewport=LAPTOP)
+    try:
+        page = sign_in(context, site, "/incidents/new")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Declare an incident")
+        page.get_by_label("What is wrong, in one line").fill("Login returns 500")
+        page.get_by_label("SEV-2").check()
+        page.get_by_role("button", name="Declare").click()
+        expect(page).to_have_url(f"{site}/incidents/INC-3")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Login returns 500")
+        page.get_by_role("button", name="Acknowledge").click()
+        expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
+        page.get_by_label("Add a note").fill("Rolled back auth-svc to 2.3.1")
+        page.get_by_role("button", name="Add note").click()
+        expect(page.locator(".timeline")).to_contain_text("Rolled back auth-svc to 2.3.1")
+    finally:
+        context.close()
+    incident = runtime.flows.get("INC-3")
+    assert incident.acknowledged_by == "rita" and incident.severity == "SEV-2"
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    """Return where screenshots are kept."""
+    folder = Path(os.environ.get(SHOTS_ENV) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scheme"),
+    [(LAPTOP, "light"), (LAPTOP, "dark"), (PHONE, "light"), (PHONE, "dark")],
+    ids=["laptop-light", "laptop-dark", "phone-light", "phone-dark"],
+)
+def test_every_page_fits_and_has_no_console_errors(
+    browser: Browser, site: str, tmp_path: Path, viewport: ViewportSize, scheme: str
+) -> None:
+    context = browser.new_context(
+        viewport=viewport,
+        color_scheme="dark" if scheme == "dark" else "light",
+        timezone_id="America/New_York",
+    )
+    errors: list[str] = []
+    context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    context.on("weberror", lambda e: errors.append(str(e.error)))
+    folder = shots_dir(tmp_path)
+    try:
+        page = sign_in(context, site)
+        expect(page.get_by_role("heading", level=1)).to_have_text("War board")
+        pages = {
+            "board": "/",
+            "incidents": "/incidents?status=any",
+            "room": "/incidents/INC-2",
+            "declare": "/incidents/new",
+        }
+        for name, path in pages.items():
+            page.goto(f"{site}{path}", wait_until="load")
+            expect(page.locator("main h1")).to_be_visible()
+            width = page.evaluate("window.innerWidth")
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, f"{name} scrolls sideways: {scroll}px at {width}px"
+            page.screenshot(
+                path=folder / f"{name}-{viewport['width']}-{scheme}.png", full_page=True
+            )
+        # The browser's zone reached the server: times are shown in New York's.
+        page.goto(f"{site}/incidents/INC-2")
+        expect(page.locator(".facts time").first).to_contain_text(" E")  # EST or EDT
+        assert page.locator("time").first.get_attribute("datetime", timeout=1000)
+    finally:
+        context.close()
+    assert errors == []
+
+
+def test_severity_is_told_by_shape_and_word_not_colour_alone(browser: Browser, site: str) -> None:
+    context = browser.new_context(viewport=LAPTOP)
+    try:
+        page = sign_in(context, site, "/incidents")
+        badge = page.locator("td .sev").first
+        expect(badge).to_contain_text("SEV-")
+        assert badge.locator('[aria-hidden="true"]').inner_text().strip() in "◆▲●■○"
+    finally:
+        context.close()
