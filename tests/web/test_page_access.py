@@ -36,6 +36,10 @@ PAGES = {
     "POST /incidents/{ref}/lifecycle": "responder",
     "POST /incidents/{ref}/notes": "responder",
     "POST /incidents/{ref}/checklist/{item_id}": "responder",
+    "GET /profile": "viewer",
+    "POST /profile/preferences": "viewer",
+    "POST /profile/tokens": "viewer",
+    "POST /profile/tokens/{token_id}/revoke": "viewer",
 }
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
 # name: (role, sees the restricted incident)
@@ -137,7 +141,7 @@ def test_every_page_for_every_caller(
         for ref, restricted in ((hidden, True), (public, False)):
             if not per_incident and not restricted:
                 continue
-            url = path.replace("{ref}", ref).replace("{item_id}", "1")
+            url = path.replace("{ref}", ref).replace("{item_id}", "1").replace("{token_id}", "1")
             for caller, (role, sees) in CALLERS.items():
                 client, csrf = clients[caller]
                 data = {"csrf_token": csrf, "ref": hidden} if method == "POST" else None

@@ -264,3 +264,81 @@ def test_static_files_are_small_and_cached_for_long(client: TestClient) -> None:
         assert "immutable" in response.headers["cache-control"]
     assert client.get("/static/../settings.py").status_code == 404
     assert Path(STATIC / "app.js").read_text().count("http://") == 0  # nothing from elsewhere
+
+
+def test_profile_preferences_choose_the_zone_and_theme(
+    client: TestClient, people: None, runtime: Runtime
+) -> None:
+    csrf = sign_in(client, "rita")
+    declare(client, csrf, "Checkout is slow")
+    saved = client.post(
+        "/profile/preferences",
+        data={"csrf_token": csrf, "time_zone": "Asia/Tokyo", "theme": "dark"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    room = client.get("/incidents/INC-1").text
+    assert '<html lang="en" data-theme="dark">' in room
+    assert "JST" in room  # 2 Mar 2026, 18:00 JST: the frozen clock's 09:00 UTC
+    wrong = client.post(
+        "/profile/preferences", data={"csrf_token": csrf, "time_zone": "Mars/Olympus"}
+    )
+    assert wrong.status_code == 422
+    assert "unknown time zone" in wrong.text
+    with runtime.db.session() as session:
+        assert auth.get_user(session, "rita").time_zone == "Asia/Tokyo"  # unchanged
+
+
+def test_own_tokens_are_shown_once_work_and_can_be_revoked(
+    client: TestClient, people: None
+) -> None:
+    csrf = sign_in(client, "rita")
+    made = client.post(
+        "/profile/tokens", data={"csrf_token": csrf, "name": "laptop", "kind": "read"}
+    )
+    assert made.status_code == 201
+    token = re.search(r'class="secret">(wr_[^<]+)<', made.text)
+    assert token is not None
+    bearer = {"Authorization": f"Bearer {token.group(1)}"}
+    me = client.get("/api/v1/me", headers=bearer)  # a bearer token wins over the cookie
+    assert me.status_code == 200 and me.json()["user"] == "rita"
+    again = client.get("/profile").text
+    assert token.group(1) not in again and "laptop" in again  # listed, never shown again
+    token_id = re.search(r'action="/profile/tokens/(\d+)/revoke"', again)
+    assert token_id is not None
+    revoked = client.post(
+        f"/profile/tokens/{token_id.group(1)}/revoke",
+        data={"csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303
+    assert client.get("/api/v1/me", headers=bearer).status_code == 401
+
+
+def test_a_calendar_token_comes_with_its_calendar_address(client: TestClient, people: None) -> None:
+    csrf = sign_in(client, "rita")
+    made = client.post(
+        "/profile/tokens", data={"csrf_token": csrf, "name": "phone", "kind": "calendar"}
+    )
+    assert made.status_code == 201
+    assert "/api/v1/people/rita/ical?token=wr_" in made.text
+    bad = client.post(
+        "/profile/tokens",
+        data={"csrf_token": csrf, "name": "x", "kind": "read", "expires_days": "soon"},
+    )
+    assert bad.status_code == 422 and "number of days" in bad.text
+
+
+def test_nobody_revokes_someone_elses_token(
+    client: TestClient, people: None, runtime: Runtime
+) -> None:
+    with runtime.db.transaction() as session:
+        vic = auth.get_user(session, "vic")
+        auth.create_token(session, user=vic, name="vic's", now=runtime.clock.now())
+        (theirs,) = auth.list_tokens(session, user="vic")
+        token_id = theirs.id
+    csrf = sign_in(client, "rita")
+    answer = client.post(f"/profile/tokens/{token_id}/revoke", data={"csrf_token": csrf})
+    assert answer.status_code == 404
+    with runtime.db.session() as session:
+        assert auth.list_tokens(session, user="vic")[0].revoked_at is None

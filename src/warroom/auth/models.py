@@ -25,6 +25,9 @@ class User(Base):
     service_account: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # Space-separated team ids that single sign-on's groups gave at the last SSO sign-in.
     sso_teams: Mapped[str | None] = mapped_column(Text)
+    # The web pages' preferences (profile page); None: the browser's zone, the system's theme.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    theme: Mapped[str | None] = mapped_column(String(8))
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", lazy="raise_on_sql")
 

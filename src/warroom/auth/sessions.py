@@ -59,6 +59,8 @@ BY_DIGEST = (
         User.role.label("user_role"),
         User.disabled_at.label("user_disabled_at"),
         User.sso_teams.label("user_sso_teams"),
+        User.time_zone.label("user_time_zone"),
+        User.theme.label("user_theme"),
     )
     .join(User, BrowserSession.user_id == User.id)
     .where(BrowserSession.digest == bindparam("digest"))
@@ -86,6 +88,8 @@ class SessionInfo:
     idle_expires_at: datetime
     sso: bool  # signed in with single sign-on
     touch: bool  # last_seen_at is older than LAST_SEEN_EVERY: the caller records the use
+    time_zone: str | None = None  # the user's chosen zone for pages (None: the browser's)
+    theme: str | None = None  # light or dark (None: the system's)
 
 
 def digest(secret: str) -> str:
@@ -159,6 +163,8 @@ def authenticate_session(
         idle_expires_at=min(seen + config.idle_timeout, found.expires_at),
         sso=found.sso,
         touch=touch,
+        time_zone=found.user_time_zone,
+        theme=found.user_theme,
     )
 
 

@@ -90,6 +90,7 @@ def first_start_banner(password: str, token: str, *, url: str, command: str | No
         "\nwarroom: this is a new database, so an admin user was created.\n"
         f"  user: admin    password: {password}\n"
         f"  API token (shown only this once): {token}\n\n"
+        f"Open {url} in a browser and sign in as admin with that password.\n\n"
         "Use the CLI against this server with:\n"
         f"  export WARROOM_URL={url}\n"
         f"  export WARROOM_TOKEN={token}\n"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from warroom.api.deps import DB_INT_MAX
 from warroom.core.errors import Invalid, WarroomError
 from warroom.incidents.schemas import IncidentCreate, NoteCreate, TransitionRequest
 from warroom.incidents.visibility import check_declare_public
@@ -187,7 +188,7 @@ def add_note(
 @router.post("/incidents/{ref}/checklist/{item_id}")
 def checklist_item(
     ref: str,
-    item_id: int,
+    item_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)],
     request: Request,
     viewer: Responder,
     done: Short = "",

@@ -68,6 +68,11 @@ class Viewer:
         """Return the token every form of this session carries."""
         return self.session.csrf_token
 
+    @property
+    def theme(self) -> str:
+        """Return the page theme: light, dark, or auto (the system's)."""
+        return self.session.theme or "auto"
+
     def actor(self) -> Actor:
         """Return the timeline actor for a change made from a page."""
         actor = actor_of(self.principal, self.request)
@@ -101,7 +106,7 @@ def _viewer(
     ref = request.path_params.get("ref")
     if ref is not None:
         runtime.flows.check_visible(ref, access)
-    zone = zone_of(request)
+    zone = zone_named(info.time_zone) if info.time_zone else zone_of(request)
     return Viewer(principal, info, access, zone, request, runtime)
 
 

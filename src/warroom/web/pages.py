@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from warroom.web import board, incident_forms, incident_pages, signin_pages, status_pages
+from warroom.web import (
+    board,
+    incident_forms,
+    incident_pages,
+    profile_pages,
+    signin_pages,
+    status_pages,
+)
 from warroom.web.templating import STATIC
 
 
@@ -26,6 +33,7 @@ PAGE_ROUTERS = (
     board.router,
     incident_forms.router,  # before incident_pages: POST /incidents/acknowledge is no {ref}
     incident_pages.router,
+    profile_pages.router,
 )
 
 
