@@ -36,6 +36,12 @@ PAGES = {
     "POST /incidents/{ref}/lifecycle": "responder",
     "POST /incidents/{ref}/notes": "responder",
     "POST /incidents/{ref}/checklist/{item_id}": "responder",
+    "POST /incidents/{ref}/commander": "responder",
+    "POST /incidents/{ref}/commander/{answer}": "responder",
+    "POST /incidents/{ref}/roles": "responder",
+    "POST /incidents/{ref}/access": "responder",
+    "POST /incidents/{ref}/actions/{name}": "responder",
+    "POST /incidents/{ref}/status-updates": "responder",
     "GET /profile": "viewer",
     "POST /profile/preferences": "viewer",
     "POST /profile/tokens": "viewer",
@@ -142,6 +148,7 @@ def test_every_page_for_every_caller(
             if not per_incident and not restricted:
                 continue
             url = path.replace("{ref}", ref).replace("{item_id}", "1").replace("{token_id}", "1")
+            url = url.replace("{answer}", "decline").replace("{name}", "echo")
             for caller, (role, sees) in CALLERS.items():
                 client, csrf = clients[caller]
                 data = {"csrf_token": csrf, "ref": hidden} if method == "POST" else None

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from warroom.config import WarroomConfig
 from warroom.incidents import service as incidents
 from warroom.incidents.actor import Actor
 from warroom.mitigation import checklist
 from warroom.mitigation.checklist import ChecklistChange, ChecklistChangeOut
 from warroom.storage.db import Database
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
 
 
 def change_item(

@@ -28,7 +28,7 @@ Long = Annotated[str, Form(max_length=20000)]
 LIFECYCLE = ("triage", "mitigate", "resolve", "close", "reopen")
 
 
-def _problem(exc: ValidationError) -> str:
+def problem(exc: ValidationError) -> str:
     """Say what is wrong with a form in one line."""
     return "; ".join(
         f"{'.'.join(str(part) for part in error['loc']) or 'form'}: {error['msg']}"
@@ -69,7 +69,7 @@ def declare(
         fields = body.model_dump(exclude={"runbook"})
         detail = runtime.flows.declare(actor=viewer.actor(), **fields)
     except (ValidationError, WarroomError) as exc:
-        error = _problem(exc) if isinstance(exc, ValidationError) else str(exc)
+        error = problem(exc) if isinstance(exc, ValidationError) else str(exc)
         config = runtime.config()
         return render(
             request,
@@ -162,7 +162,7 @@ def move(
             waive_postmortem=body.waive_postmortem,
         )
     except ValidationError as exc:
-        return room(request, viewer, ref, error=_problem(exc), status=422)
+        return room(request, viewer, ref, error=problem(exc), status=422)
     except WarroomError as exc:
         return room(request, viewer, ref, error=str(exc), status=exc.status)
     return see_other(f"/incidents/{ref}")
@@ -217,7 +217,7 @@ def checklist_item(
             refresh=runtime.flows.refresh,
         )
     except ValidationError as exc:
-        return room(request, viewer, ref, error=_problem(exc), status=422)
+        return room(request, viewer, ref, error=problem(exc), status=422)
     except WarroomError as exc:
         return room(request, viewer, ref, error=str(exc), status=exc.status)
     return see_other(f"/incidents/{ref}#checklist")

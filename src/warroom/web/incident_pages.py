@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import true
 
 from warroom.core.errors import Invalid
+from warroom.detection.api_schemas import AlertOut
+from warroom.detection.queries import list_alerts
 from warroom.incidents import service as incidents
 from warroom.incidents.queries import ListFilters
 from warroom.incidents.states import OPEN_STATUSES, STATUSES
 from warroom.mitigation import checklist
+from warroom.mitigation.schemas import ActionOut
+from warroom.notify.queries import list_notifications
+from warroom.status import service as status_service
+from warroom.status.schemas import StatusUpdateOut
+from warroom.triage.roles import ROLES as ROLE_NAMES
 from warroom.web.page import PageRoute, Responder, SignedIn, Viewer, render, render_fragment
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -103,13 +111,44 @@ def declare_form(request: Request, viewer: Responder) -> HTMLResponse:
 
 
 def room(
-    request: Request, viewer: Viewer, ref: str, *, error: str | None = None, status: int = 200
+    request: Request,
+    viewer: Viewer,
+    ref: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    **shown: Any,
 ) -> HTMLResponse:
-    """Render the incident room (also after a refused form, with what was wrong)."""
+    """Render the incident room (also after a refused form, with what was wrong; `shown`
+    holds what a form shows once: an action's run, a status update's preview)."""
     runtime = viewer.runtime
+    config = runtime.config()
     detail = runtime.flows.get(ref)
     with runtime.db.session() as session:
-        items = checklist.view(session, incident=incidents.get(session, ref))
+        row = incidents.get(session, ref)
+        items = checklist.view(session, incident=row)
+        updates = [
+            StatusUpdateOut.of(update, row.ref)
+            for update in status_service.updates(session, incident=row)
+        ]
+        alerts, _ = list_alerts(
+            session,
+            status=None,
+            source=None,
+            incident_id=row.id,
+            limit=20,
+            before_id=None,
+            visible=true(),  # the incident is visible: its dependency checked
+        )
+        paged = list_notifications(
+            session,
+            status=None,
+            incident_number=row.number,
+            channel=None,
+            before_id=None,
+            limit=50,
+            visible=true(),
+        ).items
     return render(
         request,
         ROOM,
@@ -121,6 +160,13 @@ def room(
         hidden_events=max(0, len(detail.timeline) - TIMELINE_SHOWN),
         error=error,
         can_respond=viewer.can("responder"),
+        actions=[ActionOut.of(action) for action in config.actions],
+        updates=updates,
+        alerts=[AlertOut.of(alert, number) for alert, number in alerts],
+        paged=paged,
+        people=config.people,
+        role_names=ROLE_NAMES,
+        **shown,
     )
 
 

@@ -10,6 +10,7 @@ from warroom.web import (
     incident_forms,
     incident_pages,
     profile_pages,
+    room_forms,
     signin_pages,
     status_pages,
 )
@@ -32,6 +33,7 @@ PAGE_ROUTERS = (
     signin_pages.router,
     board.router,
     incident_forms.router,  # before incident_pages: POST /incidents/acknowledge is no {ref}
+    room_forms.router,
     incident_pages.router,
     profile_pages.router,
 )
