@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.web.test_pages import PASSWORD, add_user
@@ -160,3 +161,39 @@ def test_severity_is_told_by_shape_and_word_not_colour_alone(browser: Browser, s
         assert badge.locator('[aria-hidden="true"]').inner_text().strip() in "◆▲●■○"
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_accessibility_violations(browser: Browser, site: str, scheme: str) -> None:
+    # axe-core is injected by the test, which the pages' own policy would refuse.
+    context = browser.new_context(
+        viewport=LAPTOP,
+        color_scheme="dark" if scheme == "dark" else "light",
+        bypass_csp=True,
+    )
+    axe = Axe()
+    found: dict[str, list[str]] = {}
+    try:
+        page = sign_in(context, site)
+        for path in (
+            "/",
+            "/incidents?status=any",
+            "/incidents/INC-2",
+            "/incidents/new",
+            "/profile",
+        ):
+            page.goto(f"{site}{path}", wait_until="load")
+            for details in page.locator("details").all():
+                details.evaluate("e => e.open = true")  # check the folded forms too
+            results = axe.run(page)
+            assert results.response["testEngine"]["name"] == "axe-core"
+            serious = [
+                f"{v['id']}: {v['help']} ({len(v['nodes'])}×)"
+                for v in results.response["violations"]
+                if v.get("impact") in ("serious", "critical")
+            ]
+            if serious:
+                found[path] = serious
+    finally:
+        context.close()
+    assert found == {}
