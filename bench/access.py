@@ -311,8 +311,9 @@ def bench_app(runtime: Runtime) -> FastAPI:
     return app
 
 
-async def _request(app: FastAPI, path: str, headers: list[tuple[bytes, bytes]]) -> int:
+async def asgi_get(app: FastAPI, path: str, headers: list[tuple[bytes, bytes]]) -> int:
     """Send one GET through the ASGI app, as uvicorn would; return the status."""
+    path, _, query = path.partition("?")
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -321,7 +322,7 @@ async def _request(app: FastAPI, path: str, headers: list[tuple[bytes, bytes]]) 
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": [(b"host", b"127.0.0.1"), *headers],
         "client": ("127.0.0.1", 40000),
@@ -358,7 +359,7 @@ async def time_routes(
     for attempt in range(options.warmup + options.requests):
         for name, path in paths.items():
             started, used = time.perf_counter(), time.process_time()
-            status = await _request(app, path, headers)
+            status = await asgi_get(app, path, headers)
             used = time.process_time() - used
             elapsed = time.perf_counter() - started
             if status != expected[name]:

@@ -280,6 +280,19 @@ class IncidentFlows:
         with self.db.session() as session:
             return load_detail(session, service.get(session, ref))
 
+    def summary(self, ref: str) -> IncidentOut:
+        """Return an incident's own fields alone (no checklist, roles or timeline)."""
+        with self.db.session() as session:
+            return IncidentOut.of(service.get(session, ref))
+
+    def recent(self, ref: str, *, events: int) -> tuple[IncidentDetail, int]:
+        """Return an incident with only its newest `events` timeline events, and how many
+        events it has in all (a page shows the end of a long incident, not all of it)."""
+        with self.db.session() as session:
+            incident = service.get(session, ref)
+            detail = load_detail(session, incident, newest=events)
+            return detail, timeline.count(session, incident=incident)
+
     def page(
         self, *, access: Access, filters: ListFilters, limit: int, cursor: str | None
     ) -> tuple[list[IncidentOut], str | None]:
@@ -343,15 +356,21 @@ class IncidentFlows:
         return written, failed
 
 
-def load_detail(session: Session, incident: Incident) -> IncidentDetail:
-    """Read an incident's checklist and timeline into the API's detail shape."""
+def load_detail(
+    session: Session, incident: Incident, *, newest: int | None = None
+) -> IncidentDetail:
+    """Read an incident's checklist and timeline (or its `newest` events) into the API's
+    detail shape."""
     session.flush()
     items = session.scalars(
         select(ChecklistItem)
         .where(ChecklistItem.incident_id == incident.id)
         .order_by(ChecklistItem.section_position, ChecklistItem.position)
     )
-    events = timeline.events(session, incident=incident)
+    if newest is None:
+        events = timeline.events(session, incident=incident)
+    else:
+        events = timeline.newest(session, incident=incident, limit=newest)
     base = IncidentOut.of(incident)
     held = [
         RoleOut(role=r.role, person=r.person, since=r.since, assigned_by=r.assigned_by)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, TimelineEvent
@@ -77,3 +77,20 @@ def events(
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(session.scalars(stmt))
+
+
+def newest(session: Session, *, incident: Incident, limit: int) -> list[TimelineEvent]:
+    """Return the incident's `limit` newest events, in the order they were written."""
+    stmt = (
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident.id)
+        .order_by(TimelineEvent.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(session.scalars(stmt))))
+
+
+def count(session: Session, *, incident: Incident) -> int:
+    """Return how many events the incident's timeline holds."""
+    stmt = select(func.count()).where(TimelineEvent.incident_id == incident.id)
+    return int(session.scalar(stmt) or 0)

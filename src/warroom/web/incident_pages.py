@@ -123,7 +123,7 @@ def room(
     holds what a form shows once: an action's run, a status update's preview)."""
     runtime = viewer.runtime
     config = runtime.config()
-    detail = runtime.flows.get(ref)
+    detail, events = runtime.flows.recent(ref, events=TIMELINE_SHOWN)
     with runtime.db.session() as session:
         row = incidents.get(session, ref)
         items = checklist.view(session, incident=row)
@@ -156,8 +156,8 @@ def room(
         status=status,
         incident=detail,
         checklist=items,
-        timeline=detail.timeline[-TIMELINE_SHOWN:],
-        hidden_events=max(0, len(detail.timeline) - TIMELINE_SHOWN),
+        timeline=detail.timeline,
+        hidden_events=events - len(detail.timeline),
         error=error,
         can_respond=viewer.can("responder"),
         actions=[ActionOut.of(action) for action in config.actions],
@@ -184,8 +184,8 @@ def timeline_fragment(
     after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> HTMLResponse:
     """Return the timeline entries after `after`: the page's own block, for live updates."""
-    detail = viewer.runtime.flows.get(ref)
-    events = [event for event in detail.timeline if event.id > after][-TIMELINE_SHOWN:]
+    incident = viewer.runtime.flows.summary(ref)
+    events = viewer.runtime.flows.timeline(ref, after_id=after, limit=TIMELINE_SHOWN)
     return render_fragment(
-        request, ROOM, "timeline_entries", viewer, incident=detail, timeline=events
+        request, ROOM, "timeline_entries", viewer, incident=incident, timeline=events
     )
