@@ -52,13 +52,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     """Return the FastAPI application serving the API and pages for `runtime`."""
     from warroom.api.main import build_api
     from warroom.logs import redact_access_log
-    from warroom.web import status_pages
+    from warroom.web import events, status_pages
 
     # Here, not only in `logs.setup`: whoever serves the app (tests, an ASGI server's own
     # logging), a calendar URL's token must not reach the access log.
     redact_access_log()
     app = build_api(runtime)
     app.include_router(status_pages.router)  # pages use the API's request dependencies
+    app.include_router(events.router)  # the live stream (SSE) the pages listen to
     return app
 
 

@@ -1,0 +1,199 @@
+"""`GET /events`: one server-sent-event stream per tab, filtered by what its viewer may see.
+
+Each event says only which incident's timeline grew (number, event id, kind); the page
+fetches the fragment itself, through the same access checks as any other read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from warroom.api.deps import RuntimeDep, Viewer, access_of
+from warroom.auth import service as auth
+from warroom.auth import sessions
+from warroom.auth.scopes import check_request
+from warroom.auth.service import Principal
+from warroom.core.errors import Invalid, WarroomError
+from warroom.incidents import live
+from warroom.incidents.service import parse_ref
+from warroom.runtime import Runtime
+from warroom.storage.bus import LOST, LiveEvent
+
+router = APIRouter()
+
+REPLAY_LIMIT = 500  # more missed than this: the page reloads rather than replay them all
+PING_SECONDS = 15  # a comment this often keeps proxies from closing a quiet stream
+RECHECK_SECONDS = 30  # a disabled user, revoked token or ended session loses the stream
+SEEN_SECONDS = 2.0  # how long a stream trusts its answer to "may I see INC-n"
+RETRY_MS = 2000
+HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+# Kinds that can change who sees an incident (grants, roles, visibility, type): their event
+# is checked afresh, so the grant itself reaches the person let in.
+ACCESS_KINDS = frozenset(
+    {
+        "declared",
+        "access_granted",
+        "field_changed",
+        "commander_changed",
+        "commander_proposed",
+        "role_changed",
+        "notification",
+    }
+)
+
+
+@router.get("/events", include_in_schema=False)
+async def events(
+    request: Request,
+    runtime: RuntimeDep,
+    principal: Viewer,
+    incident: Annotated[str | None, Query(description="INC-n: one incident's room")] = None,
+    last_event_id: Annotated[int | None, Query(ge=0)] = None,
+    last_event_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """Stream the timeline events the caller may see (cookie or bearer token)."""
+    number = parse_ref(incident) if incident else None
+    after = last_event_id
+    if after is None and last_event_header:
+        try:
+            after = int(last_event_header)
+        except ValueError:
+            raise Invalid("Last-Event-ID must be an event id", {"field": "Last-Event-ID"}) from None
+    if number is not None:  # a hidden or missing incident answers 404, like any read
+        await run_in_threadpool(
+            runtime.flows.check_visible, f"INC-{number}", access_of(principal, runtime)
+        )
+    stream = _Stream(request, runtime, principal, number)
+    return EventSourceResponse(
+        stream.run(after), headers=HEADERS, ping=PING_SECONDS, send_timeout=30
+    )
+
+
+class _Stream:
+    """One open stream: its viewer, its filter, and what it knows of their access."""
+
+    def __init__(
+        self, request: Request, runtime: Runtime, principal: Principal, number: int | None
+    ) -> None:
+        self.request = request
+        self.runtime = runtime
+        self.number = number
+        self.access = access_of(principal, runtime)
+        self.checked = time.monotonic()
+        self.seen: dict[int, tuple[bool, float]] = {}  # number -> (may see, until)
+
+    async def run(self, after: int | None) -> AsyncIterator[ServerSentEvent]:
+        """Yield the replay (if reconnecting), then live events until told to stop."""
+        bus = self.runtime.live
+        # Subscribe before reading the replay: nothing committed in between is missed.
+        subscription = bus.subscribe(asyncio.get_running_loop())
+        try:
+            yield ServerSentEvent(comment="connected", retry=RETRY_MS)
+            replayed: set[int] = set()
+            if after is not None:
+                missed = await run_in_threadpool(
+                    live.replay,
+                    self.runtime.db,
+                    self.runtime.config(),
+                    self.access,
+                    after=after,
+                    number=self.number,
+                    limit=REPLAY_LIMIT + 1,
+                )
+                if len(missed) > REPLAY_LIMIT:
+                    yield await self._reload()
+                    return
+                for event in missed:
+                    replayed.add(event.id)
+                    yield _message(event)
+            while True:
+                wait = self.checked + RECHECK_SECONDS - time.monotonic()
+                try:
+                    batch = await asyncio.wait_for(subscription.get(), timeout=max(wait, 0))
+                except TimeoutError:
+                    batch = []
+                due = time.monotonic() - self.checked >= RECHECK_SECONDS
+                if due and not await run_in_threadpool(self._still_allowed):
+                    return
+                if batch is LOST:
+                    yield await self._reload()
+                    return
+                for event in await self._visible(batch):
+                    if event.id not in replayed:
+                        yield _message(event)
+        finally:
+            bus.unsubscribe(subscription)
+
+    async def _visible(self, batch: list[LiveEvent]) -> list[LiveEvent]:
+        """Return the events of `batch` this stream shows: its incident, and visible now."""
+        if self.number is not None:
+            batch = [e for e in batch if e.number == self.number]
+        if not batch or self.access.sees_everything:
+            return batch
+        now = time.monotonic()
+        fresh = {e.number for e in batch if e.kind in ACCESS_KINDS}
+        ask = {
+            e.number
+            for e in batch
+            if e.number in fresh or self.seen.get(e.number, (False, 0.0))[1] <= now
+        }
+        if ask:
+            yes = await run_in_threadpool(
+                live.visible_numbers, self.runtime.db, self.runtime.config(), self.access, ask
+            )
+            for n in ask:
+                self.seen[n] = (n in yes, now + SEEN_SECONDS)
+        return [e for e in batch if self.seen[e.number][0]]
+
+    async def _reload(self) -> ServerSentEvent:
+        """Return the event telling the page it missed too much: reload it whole."""
+        # With the newest id, so the browser's reconnect does not ask for the same replay.
+        newest = await run_in_threadpool(live.head, self.runtime.db)
+        return ServerSentEvent(data="{}", event="reload", id=str(newest))
+
+    def _still_allowed(self) -> bool:
+        """Authenticate the stream's request again (no sliding of a session's idle time)."""
+        self.checked = time.monotonic()
+        try:
+            principal = _reauthenticate(self.request, self.runtime)
+            principal.require("viewer")
+        except WarroomError:
+            return False
+        self.access = access_of(principal, self.runtime)
+        self.seen.clear()  # a new role or new teams: decide again
+        return True
+
+
+def _reauthenticate(request: Request, runtime: Runtime) -> Principal:
+    """Return who the request's token or cookie belongs to now, or raise Unauthorized."""
+    now = runtime.clock.now()
+    header = request.headers.get("authorization", "")
+    with runtime.db.reading() as connection:
+        if header.lower().startswith("bearer "):
+            principal = auth.authenticate(connection, token=header[7:].strip(), now=now)
+            check_request(principal.scopes, method="GET", path=request.url.path)
+            return principal
+        # An open tab is no sign of someone at the keyboard: read the session without
+        # recording its use, so its idle timeout still ends it (and this stream).
+        info = sessions.authenticate_session(
+            connection,
+            secret=request.cookies.get(sessions.COOKIE, ""),
+            now=now,
+            config=runtime.config().auth.sessions,
+        )
+        return info.principal
+
+
+def _message(event: LiveEvent) -> ServerSentEvent:
+    """Return the SSE of one timeline event: ids and kind only, never its text or title."""
+    data = {"incident": f"INC-{event.number}", "number": event.number, "id": event.id}
+    data["kind"] = event.kind
+    return ServerSentEvent(data=orjson.dumps(data).decode(), event="timeline", id=str(event.id))
