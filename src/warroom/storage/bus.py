@@ -221,7 +221,9 @@ class Bus:
         first = True
         while not self._stop.is_set():
             try:
-                with psycopg.connect(dsn, autocommit=True) as connection:
+                with psycopg.connect(
+                    dsn, autocommit=True, application_name="warroom-live"
+                ) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
                     if first:
                         self._last_id = max(self._last_id, self._head())
