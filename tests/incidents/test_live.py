@@ -135,7 +135,9 @@ def test_a_second_instance_streams_the_first_ones_events(
     assert not [t for t in threading.enumerate() if t.name == "live-bus"]
 
 
-def test_the_listener_reconnects_and_catches_up(runtime: Runtime) -> None:
+def test_the_listener_reconnects_and_catches_up(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
     if not runtime.live.postgres:
         pytest.skip("PostgreSQL's LISTEN connection")
     runtime.flows.declare(actor=ADA, title="Checkout is slow")
@@ -154,3 +156,5 @@ def test_the_listener_reconnects_and_catches_up(runtime: Runtime) -> None:
 
     got = listen(runtime, work, 1)
     assert [e.kind for e in got] == ["note"]
+    # Before or after it was back, the note came through a new connection.
+    assert "the LISTEN connection failed" in caplog.text

@@ -233,11 +233,12 @@ class Bus:
                     self.listening.set()
                     delay = 0.1
                     self._receive(connection)
-            except Exception:
+            except Exception as exc:
                 self.listening.clear()
                 if self._stop.is_set():
                     return
-                log.exception("live updates: the LISTEN connection failed; reconnecting")
+                # A restarted or failed-over server is expected: one line, not a traceback.
+                log.warning("live updates: the LISTEN connection failed (%s); reconnecting", exc)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 5.0)
         self.listening.clear()
