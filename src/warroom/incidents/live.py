@@ -96,6 +96,15 @@ def replay(
         return [LiveEvent(number_, id_, kind) for id_, number_, kind in connection.execute(stmt)]
 
 
+def public_numbers(db: Database, numbers: Collection[int]) -> set[int]:
+    """Return which of the incidents `numbers` are public (visible to every user)."""
+    stmt = select(Incident.number).where(
+        Incident.number.in_(numbers), Incident.visibility == "public"
+    )
+    with db.reading() as connection:
+        return set(connection.scalars(stmt))
+
+
 def visible_numbers(
     db: Database, config: WarroomConfig, access: Access, numbers: Collection[int]
 ) -> set[int]:

@@ -71,7 +71,10 @@ async def events(
         await run_in_threadpool(
             runtime.flows.check_visible, f"INC-{number}", access_of(principal, runtime)
         )
-    stream = _Stream(request, runtime, principal, number)
+    publicity = getattr(request.app.state, "live_publicity", None)
+    if publicity is None:  # one per app: its streams share one event loop
+        publicity = request.app.state.live_publicity = _Publicity(runtime)
+    stream = _Stream(request, runtime, principal, number, publicity)
     return EventSourceResponse(
         stream.run(after), headers=HEADERS, ping=PING_SECONDS, send_timeout=30
     )
@@ -81,9 +84,15 @@ class _Stream:
     """One open stream: its viewer, its filter, and what it knows of their access."""
 
     def __init__(
-        self, request: Request, runtime: Runtime, principal: Principal, number: int | None
+        self,
+        request: Request,
+        runtime: Runtime,
+        principal: Principal,
+        number: int | None,
+        publicity: _Publicity,
     ) -> None:
         self.request = request
+        self.publicity = publicity
         self.runtime = runtime
         self.number = number
         self.access = access_of(principal, runtime)
@@ -138,12 +147,16 @@ class _Stream:
             batch = [e for e in batch if e.number == self.number]
         if not batch or self.access.sees_everything:
             return batch
+        # Public incidents, the common case, are asked once for every stream of the process.
+        public = await self.publicity.public(batch)
+        rest = [e for e in batch if e.number not in public]
+        if not rest:
+            return batch
         now = time.monotonic()
-        fresh = {e.number for e in batch if e.kind in ACCESS_KINDS}
         ask = {
             e.number
-            for e in batch
-            if e.number in fresh or self.seen.get(e.number, (False, 0.0))[1] <= now
+            for e in rest
+            if e.kind in ACCESS_KINDS or self.seen.get(e.number, (False, 0.0))[1] <= now
         }
         if ask:
             yes = await run_in_threadpool(
@@ -151,7 +164,7 @@ class _Stream:
             )
             for n in ask:
                 self.seen[n] = (n in yes, now + SEEN_SECONDS)
-        return [e for e in batch if self.seen[e.number][0]]
+        return [e for e in batch if e.number in public or self.seen[e.number][0]]
 
     async def _reload(self) -> ServerSentEvent:
         """Return the event telling the page it missed too much: reload it whole."""
@@ -170,6 +183,66 @@ class _Stream:
         self.access = access_of(principal, self.runtime)
         self.seen.clear()  # a new role or new teams: decide again
         return True
+
+
+class _Publicity:
+    """Which incidents are public: one answer for every stream of the app, asked once.
+
+    200 streams receive the same event at once; without this each would query. An answer
+    holds for SEEN_SECONDS, but for an event that may change access (making an incident
+    public or restricted) only an answer asked after that event was committed counts.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        # number -> (public, valid until, newest event id committed when asked)
+        self.answers: dict[int, tuple[bool, float, int]] = {}
+        self.asking: dict[int, tuple[asyncio.Future[set[int]], int]] = {}
+
+    async def public(self, batch: list[LiveEvent]) -> set[int]:
+        """Return the numbers of the batch's incidents that are public now."""
+        now = time.monotonic()
+        needed: dict[int, int] = {}  # number -> the event id an answer must postdate
+        for e in batch:
+            after = e.id if e.kind in ACCESS_KINDS else 0
+            needed[e.number] = max(needed.get(e.number, 0), after)
+        public: set[int] = set()
+        waits: list[tuple[int, asyncio.Future[set[int]]]] = []
+        ask: set[int] = set()
+        for number, after in needed.items():
+            answer = self.answers.get(number)
+            if answer is not None and answer[1] > now and answer[2] >= after:
+                if answer[0]:
+                    public.add(number)
+            elif (flight := self.asking.get(number)) is not None and flight[1] >= after:
+                waits.append((number, flight[0]))
+            else:
+                ask.add(number)
+        if ask:
+            public |= await self._ask(ask, max(e.id for e in batch), now)
+        for number, future in waits:
+            if number in await future:
+                public.add(number)
+        return public
+
+    async def _ask(self, numbers: set[int], newest: int, now: float) -> set[int]:
+        future: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
+        for number in numbers:
+            self.asking[number] = (future, newest)
+        found: set[int] = set()
+        if len(self.answers) > 10_000:  # old incidents' answers: forget them all at times
+            self.answers.clear()
+        try:
+            found = await run_in_threadpool(live.public_numbers, self.runtime.db, numbers)
+            for number in numbers:
+                self.answers[number] = (number in found, now + SEEN_SECONDS, newest)
+        finally:
+            # Failed or cancelled (its stream closed): the others fall back to their own check.
+            future.set_result(found)
+            for number in numbers:
+                if self.asking.get(number, (None, 0))[0] is future:
+                    del self.asking[number]
+        return found
 
 
 def _reauthenticate(request: Request, runtime: Runtime) -> Principal:
