@@ -164,3 +164,25 @@ def test_a_revoked_token_ends_the_stream(
 
 def test_the_stream_needs_a_sign_in(live_server: str) -> None:
     assert httpx.get(f"{live_server}/events", timeout=5).status_code == 401
+
+
+def test_making_an_incident_public_or_restricted_counts_at_once(
+    web: httpx.Client, live_server: str, who: dict[str, dict[str, str]]
+) -> None:
+    body = {"title": f"Customer data exposed {MARKER}", "incident_type": "security"}
+    ref = web.post(INCIDENTS, json=body).json()["ref"]
+    with stream(live_server, who["bob"]) as bobs:
+        note(web, ref)
+        public = note(web, "INC-1")  # the answers for both incidents are now remembered
+        assert bobs.timeline(1)[0].id == str(public)
+        made = web.patch(f"{INCIDENTS}/{ref}", json={"visibility": "public", "reason": "told"})
+        assert made.status_code == 200, made.text
+        changed = bobs.timeline(1)[0].json()
+        assert (changed["incident"], changed["kind"]) == (ref, "field_changed")
+        seen = note(web, ref)
+        assert bobs.timeline(1)[0].id == str(seen)
+        back = {"visibility": "restricted", "reason": "legal asked"}
+        assert web.patch(f"{INCIDENTS}/{ref}", json=back).status_code == 200
+        note(web, ref)
+        public = note(web, "INC-1")
+        assert bobs.timeline(1)[0].id == str(public)
