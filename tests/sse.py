@@ -40,7 +40,7 @@ class Stream:
 
     def next(self) -> Sse:
         """Return the next event (comments and retry fields are read past)."""
-        event, ident, data = "message", None, []
+        event, ident, data = "message", None, list[str]()
         for line in self.lines:
             if line == "":
                 if data or event != "message":

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_token
-from tests.sse import stream
+from tests.sse import Sse, stream
 from warroom.auth import service as auth
 from warroom.config import WarroomConfig
 from warroom.runtime import Runtime
@@ -137,7 +137,7 @@ def test_a_restricted_incident_reaches_only_who_may_see_it(
     # A replay is filtered too: vic, no participant, gets only the public incident's events.
     with stream(live_server, who["vic"] | {"Last-Event-ID": "0"}) as vics:
         last = note(web, "INC-1")
-        replay = []
+        replay: list[Sse] = []
         while not replay or replay[-1].id != str(last):
             replay.append(vics.next())
     assert {e.json()["incident"] for e in replay} == {"INC-1"}
