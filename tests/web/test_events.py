@@ -186,3 +186,13 @@ def test_making_an_incident_public_or_restricted_counts_at_once(
         note(web, ref)
         public = note(web, "INC-1")
         assert bobs.timeline(1)[0].id == str(public)
+
+
+def test_a_bad_last_event_id_streams_live_without_replay(
+    web: httpx.Client, live_server: str, who: dict[str, dict[str, str]]
+) -> None:
+    note(web, "INC-1")
+    # An error status would stop a browser's EventSource for good: start live instead.
+    with stream(live_server, who["vic"] | {"Last-Event-ID": "nonsense"}) as events_:
+        written = note(web, "INC-1")
+        assert events_.timeline(1)[0].id == str(written)

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from warroom.api.deps import RuntimeDep, Viewer, access_of
+from warroom.api.deps import DB_INT_MAX, RuntimeDep, Viewer, access_of
 from warroom.auth import service as auth
 from warroom.auth import sessions
 from warroom.auth.scopes import check_request
 from warroom.auth.service import Principal
-from warroom.core.errors import Invalid, WarroomError
+from warroom.core.errors import WarroomError
 from warroom.incidents import live
 from warroom.incidents.service import parse_ref
 from warroom.runtime import Runtime
@@ -56,17 +56,12 @@ async def events(
     runtime: RuntimeDep,
     principal: Viewer,
     incident: Annotated[str | None, Query(description="INC-n: one incident's room")] = None,
-    last_event_id: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[int | None, Query(ge=0, le=DB_INT_MAX)] = None,
     last_event_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
     """Stream the timeline events the caller may see (cookie or bearer token)."""
     number = parse_ref(incident) if incident else None
-    after = last_event_id
-    if after is None and last_event_header:
-        try:
-            after = int(last_event_header)
-        except ValueError:
-            raise Invalid("Last-Event-ID must be an event id", {"field": "Last-Event-ID"}) from None
+    after = last_event_id if last_event_id is not None else _event_id(last_event_header)
     if number is not None:  # a hidden or missing incident answers 404, like any read
         await run_in_threadpool(
             runtime.flows.check_visible, f"INC-{number}", access_of(principal, runtime)
@@ -78,6 +73,15 @@ async def events(
     return EventSourceResponse(
         stream.run(after), headers=HEADERS, ping=PING_SECONDS, send_timeout=30
     )
+
+
+def _event_id(header: str | None) -> int | None:
+    """Return the id of a `Last-Event-ID` header, or None (no replay) for none or a bad one."""
+    # Lenient: browsers send back only ids we gave, and an error status would stop their
+    # EventSource from reconnecting at all.
+    if header is None or not header.strip().isdigit():
+        return None
+    return min(int(header), DB_INT_MAX)
 
 
 class _Stream:
@@ -104,6 +108,7 @@ class _Stream:
         bus = self.runtime.live
         # Subscribe before reading the replay: nothing committed in between is missed.
         subscription = bus.subscribe(asyncio.get_running_loop())
+        getter: asyncio.Future[list[LiveEvent]] | None = None
         try:
             yield ServerSentEvent(comment="connected", retry=RETRY_MS)
             replayed: set[int] = set()
@@ -124,11 +129,14 @@ class _Stream:
                     replayed.add(event.id)
                     yield _message(event)
             while True:
+                # A getter kept across timeouts: cancelling one (wait_for) may drop a batch.
+                if getter is None:
+                    getter = asyncio.ensure_future(subscription.get())
                 wait = self.checked + RECHECK_SECONDS - time.monotonic()
-                try:
-                    batch = await asyncio.wait_for(subscription.get(), timeout=max(wait, 0))
-                except TimeoutError:
-                    batch = []
+                done, _ = await asyncio.wait({getter}, timeout=max(wait, 0))
+                batch = getter.result() if done else []
+                if done:
+                    getter = None
                 due = time.monotonic() - self.checked >= RECHECK_SECONDS
                 if due and not await run_in_threadpool(self._still_allowed):
                     return
@@ -139,6 +147,8 @@ class _Stream:
                     if event.id not in replayed:
                         yield _message(event)
         finally:
+            if getter is not None:
+                getter.cancel()
             bus.unsubscribe(subscription)
 
     async def _visible(self, batch: list[LiveEvent]) -> list[LiveEvent]:
