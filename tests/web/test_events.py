@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -10,12 +11,15 @@ import pytest
 from tests.conftest import make_token
 from tests.sse import Sse, stream
 from warroom.auth import service as auth
+from warroom.auth import sessions
 from warroom.config import WarroomConfig
+from warroom.core.clock import FrozenClock
 from warroom.runtime import Runtime
 from warroom.web import events
 
 INCIDENTS = "/api/v1/incidents"
 MARKER = "BREACH-MARKER-91"
+PASSWORD = "correct horse battery"
 PEOPLE = [{"id": name, "name": name.capitalize()} for name in ("ada", "bob", "carol", "vic")]
 
 
@@ -196,3 +200,30 @@ def test_a_bad_last_event_id_streams_live_without_replay(
     with stream(live_server, who["vic"] | {"Last-Event-ID": "nonsense"}) as events_:
         written = note(web, "INC-1")
         assert events_.timeline(1)[0].id == str(written)
+
+
+def test_a_session_cookie_streams_until_the_session_idles_out(
+    web: httpx.Client,
+    live_server: str,
+    runtime: Runtime,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with runtime.db.transaction() as session:
+        auth.create_user(session, name="carol", role="viewer", now=clock.now(), password=PASSWORD)
+    browser = httpx.Client(base_url=live_server, timeout=5)
+    signed_in = browser.post("/api/v1/auth/sign-in", json={"user": "carol", "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    cookie = {"Cookie": f"{sessions.COOKIE}={browser.cookies[sessions.COOKIE]}"}
+    monkeypatch.setattr(events, "RECHECK_SECONDS", 0.2)
+    with stream(live_server, cookie) as events_:
+        written = note(web, "INC-1")
+        assert events_.timeline(1)[0].id == str(written)
+        # The open stream keeps nobody signed in: its re-checks (several in this half
+        # second) do not count as use, so the session idles out, and the stream ends.
+        idle = runtime.config().auth.sessions.idle_timeout
+        clock.advance(idle / 2)
+        time.sleep(0.5)
+        clock.advance(idle / 2)
+        with pytest.raises(EOFError):
+            events_.next()
