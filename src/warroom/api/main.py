@@ -45,6 +45,9 @@ def build_api(runtime: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Listening (PostgreSQL) or polling (SQLite) before the first stream opens, so its
+        # first events are not lost while the LISTEN connection is being made.
+        runtime.live.start()
         yield
         runtime.intake.close()  # finish queued deliveries before the process ends
         runtime.engine.stop()  # finish the current tick and sends, hand back claims

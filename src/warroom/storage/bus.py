@@ -15,9 +15,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
@@ -213,23 +214,21 @@ class Bus:
 
     def _listen(self) -> None:
         """PostgreSQL: LISTEN on one connection; reconnect and catch up when it drops."""
-        import psycopg
-
         conninfo = make_url(self.url).set(drivername="postgresql")
         dsn = conninfo.render_as_string(hide_password=False)
         delay = 0.1
         first = True
         while not self._stop.is_set():
             try:
+                if first:  # read before LISTEN: what commits while it is set up is caught up
+                    self._last_id = max(self._last_id, self._head())
+                    first = False
                 with psycopg.connect(
                     dsn, autocommit=True, application_name="warroom-live"
                 ) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
-                    if first:
-                        self._last_id = max(self._last_id, self._head())
-                        first = False
-                    else:  # what was committed while we were not listening
-                        self._last_id = self._catch_up(self._last_id)
+                    # What was committed while we were not (yet) listening.
+                    self._last_id = self._catch_up(self._last_id)
                     self.listening.set()
                     delay = 0.1
                     self._receive(connection)
@@ -243,11 +242,8 @@ class Bus:
                 delay = min(delay * 2, 5.0)
         self.listening.clear()
 
-    def _receive(self, connection: object) -> None:
+    def _receive(self, connection: psycopg.Connection[Any]) -> None:
         """Publish notifications until stopped; check the connection when it is quiet."""
-        import psycopg
-
-        assert isinstance(connection, psycopg.Connection)
         checked = time.monotonic()
         while not self._stop.is_set():
             # A short timeout: close() is heard within it.
