@@ -1,11 +1,13 @@
-"""Reading a server-sent-event stream in tests, and serving an app on a loopback port."""
+"""Live updates in tests: listening on the bus, serving an app on a loopback port, and
+reading its server-sent-event stream."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from tests.conftest import free_port
+from warroom.runtime import Runtime
+from warroom.storage.bus import LiveEvent
 
 
 @dataclass
@@ -104,3 +108,28 @@ def serve(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def listen(
+    runtime: Runtime,
+    work: Callable[[], Any],
+    count: int = 1,
+    until: Callable[[list[LiveEvent]], bool] | None = None,
+) -> list[LiveEvent]:
+    """Subscribe to the bus, run `work` on a thread, and return what was published: the
+    first `count` events, or (with `until`) every event until `until` holds."""
+
+    async def main() -> list[LiveEvent]:
+        subscription = runtime.live.subscribe(asyncio.get_running_loop())
+        try:
+            if runtime.live.postgres:  # LISTEN must be in place before the commit
+                assert await asyncio.to_thread(runtime.live.listening.wait, 5)
+            await asyncio.to_thread(work)
+            got: list[LiveEvent] = []
+            while not (until(got) if until else len(got) >= count):
+                got += await asyncio.wait_for(subscription.get(), 5)
+            return got
+        finally:
+            runtime.live.unsubscribe(subscription)
+
+    return asyncio.run(main())

@@ -3,10 +3,7 @@ and a second instance on the same database hears the first (LISTEN/NOTIFY, or th
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tests.conftest import make_token
-from tests.sse import serve, stream
+from tests.sse import listen, serve, stream
 from warroom.app import build_runtime, create_app
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
@@ -22,32 +19,12 @@ from warroom.incidents import service, timeline
 from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 from warroom.settings import Settings
-from warroom.storage.bus import LiveEvent
 
 ADA = Actor(name="ada", source="api", role="admin")
 
 
 class Boom(Exception):
     """Raised to roll a transaction back."""
-
-
-def listen(runtime: Runtime, work: Callable[[], Any], count: int) -> list[LiveEvent]:
-    """Subscribe, run `work` on a thread, and return the first `count` events published."""
-
-    async def main() -> list[LiveEvent]:
-        subscription = runtime.live.subscribe(asyncio.get_running_loop())
-        try:
-            if runtime.live.postgres:  # LISTEN must be in place before the commit
-                assert await asyncio.to_thread(runtime.live.listening.wait, 5)
-            await asyncio.to_thread(work)
-            got: list[LiveEvent] = []
-            while len(got) < count:
-                got += await asyncio.wait_for(subscription.get(), 5)
-            return got
-        finally:
-            runtime.live.unsubscribe(subscription)
-
-    return asyncio.run(main())
 
 
 def add(runtime: Runtime, session: Session, words: str, kind: str = "note") -> None:

@@ -18,13 +18,17 @@ from warroom.storage.db import Database
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
+LIVE_BULK = "live.timeline_bulk"  # events written without the ORM, found by id
+
 
 def install(db: Database, bus: Bus) -> None:
     """Publish the timeline events of every committed write transaction of `db` on `bus`."""
     if db.is_sqlite:
 
         def published(session: Session) -> None:
-            bus.publish(_written(session))
+            events = _written(session)
+            if events:
+                bus.publish(events)
 
         db.listen_writes("after_commit", published)
     else:
@@ -32,7 +36,9 @@ def install(db: Database, bus: Bus) -> None:
         def notified(session: Session) -> None:
             # Before the root commit only (SQLAlchemy also calls this as a savepoint is
             # released); NOTIFY inside the transaction is delivered when, and if, it commits.
-            if session.in_nested_transaction() or not session.info.get(LIVE_EVENTS):
+            if session.in_nested_transaction():
+                return
+            if not (session.info.get(LIVE_EVENTS) or session.info.get(LIVE_BULK)):
                 return
             session.flush()  # the events need their ids
             events = _written(session)
@@ -45,19 +51,33 @@ def install(db: Database, bus: Bus) -> None:
         # A rolled-back transaction publishes nothing: drop what it wrote.
         if transaction.parent is None:
             session.info.pop(LIVE_EVENTS, None)
+            session.info.pop(LIVE_BULK, None)
 
     db.listen_writes("after_transaction_end", forget)
+
+
+def bulk_written(session: Session, *, after: int, incident_ids: Collection[int]) -> None:
+    """Count for the live bus the timeline events of `incident_ids` a bulk insert (no ORM)
+    just wrote in this transaction: those with an id above `after`."""
+    stmt = _EVENTS.where(TimelineEvent.id > after, TimelineEvent.incident_id.in_(incident_ids))
+    # On PostgreSQL another transaction's events may show too (committed meanwhile, ids from
+    # one sequence): they are real, and the bus drops an event it has already delivered.
+    found = [LiveEvent(number, id_, kind) for id_, number, kind in session.execute(stmt)]
+    session.info.setdefault(LIVE_BULK, []).extend(found)
 
 
 def _written(session: Session) -> list[LiveEvent]:
     """Take the events this transaction wrote, less those of savepoints rolled back."""
     pending = session.info.pop(LIVE_EVENTS, [])
     # A rolled-back savepoint expunges what it added: such an event is no longer in the session.
-    return [
+    events = [
         LiveEvent(incident.number, event.id, event.kind)
         for incident, event in pending
         if event in session and event.id is not None
     ]
+    # Bulk inserts (the escalation tick) run in no savepoint of their own.
+    events += session.info.pop(LIVE_BULK, [])
+    return sorted(events, key=lambda e: e.id)
 
 
 _EVENTS = select(TimelineEvent.id, Incident.number, TimelineEvent.kind).join(
