@@ -58,7 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     # logging), a calendar URL's token must not reach the access log.
     redact_access_log()
     app = build_api(runtime)
-    pages.install(app)  # the web pages use the API's sessions and request dependencies
+    pages.install(app)  # the pages and the live stream use the API's request dependencies
     return app
 
 

@@ -28,6 +28,7 @@ from warroom.postmortem.flows import PostmortemFlows
 from warroom.postmortem.gate import PostmortemGate
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.settings import Settings
+from warroom.storage.bus import Bus
 from warroom.storage.db import Database
 from warroom.triage.flows import TriageFlows
 from warroom.triage.service import Assessment, Command
@@ -55,12 +56,13 @@ class Runtime:
     _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
     adapters_override: Adapters | None = None  # tests and --dev: recording fakes
     engine: Engine = field(init=False)
+    live: Bus = field(init=False)  # committed timeline events for the SSE streams
     verification: VerificationSweep = field(init=False)
     _adapters: tuple[object, Adapters] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         from warroom.escalation.planner import Planner
-        from warroom.incidents import metrics
+        from warroom.incidents import live, metrics
 
         # The phases' rules every incident change passes, in the order they are checked
         # (ADR 005): triage's assessment, mitigation's Verification gate, postmortem's close.
@@ -140,6 +142,14 @@ class Runtime:
         )
         self.db.before_commit.append(planner)
         self.db.after_commit.append(planner.after_commit)
+        # Every commit that wrote timeline events publishes them to this process's streams
+        # (SQLite) or NOTIFYs every instance (PostgreSQL); started by the first stream.
+        self.live = Bus(
+            self.db.url,
+            head=lambda: live.head(self.db),
+            since=lambda after, limit: live.since(self.db, after, limit),
+        )
+        live.install(self.db, self.live)
 
     def adapters(self) -> Adapters:
         """Return the notification adapters for the configuration in force."""
@@ -161,6 +171,7 @@ class Runtime:
         """Finish queued intake work and close database and PagerDuty connections."""
         self.intake.close()
         self.engine.stop()
+        self.live.close()
         if self._adapters is not None:
             self._adapters[1].close()
         if self._pagerduty is not None:

@@ -44,9 +44,13 @@ def build_api(runtime: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Listening (PostgreSQL) or polling (SQLite) before the first stream opens, so its
+        # first events are not lost while the LISTEN connection is being made.
+        runtime.live.start()
         yield
         runtime.intake.close()  # finish queued deliveries before the process ends
         runtime.engine.stop()  # finish the current tick and sends, hand back claims
+        runtime.live.close()  # the LISTEN connection or the poll thread of the streams
 
     # FastAPI's own /docs loads Swagger UI from a CDN: a blank page on an air-gapped network.
     # fastapi-offline serves the same page with the assets it ships. No /redoc: ReDoc always

@@ -20,6 +20,7 @@ from warroom.core.clock import ensure_utc
 from warroom.escalation.config import EscalationPolicy
 from warroom.escalation.models import ACTIVE, Escalation
 from warroom.escalation.service import OnCall, StepState, advance
+from warroom.incidents import live
 from warroom.incidents.models import Incident, IncidentGrant, TimelineEvent
 from warroom.notify import outbox
 from warroom.notify.outbox import Message
@@ -204,7 +205,11 @@ def _write(session: Session, due: list[StepState], events: list[dict[str, Any]])
         connection.exec_driver_sql(PG_UPDATE, _columns(rows))
     else:
         bulk.executemany(connection, statement, rows)
-    bulk.executemany(connection, insert(TIMELINE), events)
+    if events:
+        # Inserted without the ORM (no ids come back): the live streams find them by id.
+        newest = connection.scalar(select(func.max(TIMELINE.c.id))) or 0
+        bulk.executemany(connection, insert(TIMELINE), events)
+        live.bulk_written(session, after=newest, incident_ids={e["incident_id"] for e in events})
     _let_in_paged(connection, events)
 
 

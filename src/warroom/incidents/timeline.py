@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from warroom.incidents.models import Incident, TimelineEvent
 
 NEW_EVENTS = "warroom.timeline.new_events"
+# The live bus's own list (incidents/live.py): the planner pops NEW_EVENTS before the commit,
+# and this is read at the commit. No "warroom." prefix: no before-commit listener takes it.
+LIVE_EVENTS = "live.timeline_events"
 
 # Kinds that make up the postmortem's skeleton; starred on the timeline.
 KEY_KINDS = frozenset(
@@ -55,6 +58,7 @@ def record(
     session.add(event)
     # Listeners (the notification planner) read the events written in this transaction.
     session.info.setdefault(NEW_EVENTS, []).append((incident, event))
+    session.info.setdefault(LIVE_EVENTS, []).append((incident, event))
     return event
 
 

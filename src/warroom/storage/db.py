@@ -92,6 +92,10 @@ class Database:
             for hook in self.after_commit:
                 hook(session)
 
+    def listen_writes(self, name: str, fn: Callable[..., None]) -> None:
+        """Attach an SQLAlchemy session event (`before_commit`, …) to the write sessions."""
+        event.listen(self._writes, name, fn)
+
     def run_before_commit(self, session: Session) -> None:
         """Let listeners add their rows (the outbox, escalations) to the work being committed.
 

@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from warroom.web import (
     board,
+    events,
     incident_forms,
     incident_pages,
     profile_pages,
@@ -42,6 +43,7 @@ PAGE_ROUTERS = (
 def install(app: FastAPI) -> None:
     """Add the public status page, every page router and `/static`."""
     app.include_router(status_pages.router)
+    app.include_router(events.router)  # the live stream (SSE) the pages listen to
     for router in PAGE_ROUTERS:
         app.include_router(router)
     app.mount("/static", CachedStatic(directory=STATIC), name="static")

@@ -1,0 +1,137 @@
+"""The live bus on both backends: what commits is published once, what rolls back never is,
+and a second instance on the same database hears the first (LISTEN/NOTIFY, or the poll)."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from tests.conftest import make_token
+from tests.sse import listen, serve, stream
+from warroom.app import build_runtime, create_app
+from warroom.config import WarroomConfig
+from warroom.core.clock import FrozenClock
+from warroom.incidents import service, timeline
+from warroom.incidents.actor import Actor
+from warroom.runtime import Runtime
+from warroom.settings import Settings
+
+ADA = Actor(name="ada", source="api", role="admin")
+
+
+class Boom(Exception):
+    """Raised to roll a transaction back."""
+
+
+def add(runtime: Runtime, session: Session, words: str, kind: str = "note") -> None:
+    """Write a timeline event for INC-1 in `session`."""
+    incident = service.get(session, 1)
+    at = runtime.clock.now()
+    timeline.record(
+        session, incident=incident, kind=kind, text=words, at=at, actor="ada", source="api"
+    )
+    session.flush()
+
+
+def record(runtime: Runtime, words: str) -> None:
+    """Write a timeline event for INC-1 in a transaction of its own."""
+    with runtime.db.transaction() as session:
+        add(runtime, session, words)
+
+
+def rolled_back(runtime: Runtime) -> None:
+    """Write an event in a transaction that then fails."""
+    with runtime.db.transaction() as session:
+        add(runtime, session, "never")
+        raise Boom
+
+
+def savepoint_rolled_back(runtime: Runtime, session: Session) -> None:
+    """Write an event in a savepoint that then fails."""
+    with session.begin_nested():
+        add(runtime, session, "undone")
+        raise Boom
+
+
+def test_a_commit_publishes_its_events_once(runtime: Runtime) -> None:
+    runtime.flows.declare(actor=ADA, title="Checkout is slow")
+
+    def work() -> None:
+        runtime.flows.note("INC-1", actor=ADA, text="looking")
+
+    (got,) = listen(runtime, work, 1)
+    assert (got.number, got.kind) == (1, "note")
+    assert got.id == runtime.flows.get("INC-1").timeline[-1].id
+
+
+def test_a_rollback_publishes_nothing(runtime: Runtime) -> None:
+    runtime.flows.declare(actor=ADA, title="Checkout is slow")
+
+    def work() -> None:
+        with pytest.raises(Boom):
+            rolled_back(runtime)
+        # A savepoint rolled back inside a transaction that commits: its event is not out.
+        with runtime.db.transaction() as session:
+            with pytest.raises(Boom):
+                savepoint_rolled_back(runtime, session)
+            add(runtime, session, "kept", kind="status_update")
+        record(runtime, "after")
+
+    got = listen(runtime, work, 2)
+    assert [e.kind for e in got] == ["status_update", "note"]
+    texts = {e.id: e.text for e in runtime.flows.get("INC-1").timeline}
+    assert [texts[e.id] for e in got] == ["kept", "after"]
+
+
+def test_a_second_instance_streams_the_first_ones_events(
+    runtime: Runtime, settings: Settings, clock: FrozenClock, config: WarroomConfig
+) -> None:
+    # Two instances on one database: on PostgreSQL the note goes over LISTEN/NOTIFY, on
+    # SQLite (two workers) the other instance's poll of the newest id picks it up.
+    other = build_runtime(settings, clock=clock, config=config, upgrade=False)
+    try:
+        headers = {"Authorization": f"Bearer {make_token(runtime, 'ada', 'admin')}"}
+        with serve(create_app(runtime)) as a, serve(create_app(other)) as b:
+            answer = httpx.post(f"{a}/api/v1/incidents", json={"title": "x"}, headers=headers)
+            assert answer.status_code == 201, answer.text
+            with stream(b, headers) as events:
+                if other.live.postgres:
+                    assert other.live.listening.wait(5)
+                written = httpx.post(
+                    f"{a}/api/v1/incidents/INC-1/timeline", json={"text": "hi"}, headers=headers
+                )
+                assert written.status_code == 201, written.text
+                got = events.next()
+                assert (got.event, got.id) == ("timeline", str(written.json()["id"]))
+    finally:
+        other.close()
+    assert not [t for t in threading.enumerate() if t.name == "live-bus"]
+
+
+def test_the_listener_reconnects_and_catches_up(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not runtime.live.postgres:
+        pytest.skip("PostgreSQL's LISTEN connection")
+    runtime.flows.declare(actor=ADA, title="Checkout is slow")
+
+    def work() -> None:
+        # Cut the listener off, then commit before it is back: the catch-up brings it.
+        with runtime.db.transaction() as session:
+            session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'warroom-live' AND datname = current_database()"
+                )
+            )
+        runtime.live.listening.clear()
+        record(runtime, "while away")
+
+    got = listen(runtime, work, 1)
+    assert [e.kind for e in got] == ["note"]
+    # Before or after it was back, the note came through a new connection.
+    assert "the LISTEN connection failed" in caplog.text
