@@ -197,3 +197,44 @@ def test_no_serious_accessibility_violations(browser: Browser, site: str, scheme
     finally:
         context.close()
     assert found == {}
+
+
+def test_a_note_reaches_the_other_browser_and_a_secret_never_does(
+    browser: Browser, site: str, runtime: Runtime
+) -> None:
+    add_user(runtime, "sam", "responder")
+    add_user(runtime, "vic", "viewer")
+    rita = browser.new_context(viewport=LAPTOP)
+    vic = browser.new_context(viewport=PHONE)
+    try:
+        writer = sign_in(rita, site, "/incidents/INC-2")
+        reader = vic.new_page()
+        reader.goto(f"{site}/sign-in?next=/incidents/INC-2")
+        reader.get_by_label("User name").fill("vic")
+        reader.get_by_label("Password").fill(PASSWORD)
+        reader.get_by_role("button", name="Sign in").click()
+        expect(reader.get_by_role("heading", level=1)).to_contain_text("Checkout p99")
+        expect(reader.locator("#live-state")).to_be_hidden()
+        reader.evaluate("window.stayed = true")  # gone if the page reloads
+        writer.get_by_label("Add a note").fill("Rolled back payments-gw to 1.41")
+        writer.get_by_role("button", name="Add note").click()
+        # No reload on the reader's side: the stream brings the entry (announced politely).
+        expect(reader.locator(".timeline")).to_contain_text(
+            "Rolled back payments-gw to 1.41", timeout=5000
+        )
+        assert reader.locator(".timeline").get_attribute("aria-live") == "polite"
+        assert reader.evaluate("window.stayed") is True
+
+        board = vic.new_page()
+        board.goto(f"{site}/")
+        expect(board.get_by_role("heading", level=1)).to_have_text("War board")
+        rita_actor = Actor(name="rita", source="api", role="responder")
+        runtime.flows.declare(
+            actor=rita_actor, title="Credentials leaked ZEBRA-1", incident_type="security"
+        )
+        runtime.flows.declare(actor=rita_actor, title="Queue backlog on orders", severity="SEV-2")
+        expect(board.locator("main")).to_contain_text("Queue backlog on orders", timeout=5000)
+        expect(board.locator("main")).not_to_contain_text("ZEBRA-1")
+    finally:
+        rita.close()
+        vic.close()
