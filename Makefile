@@ -43,6 +43,7 @@ bench: $(DEV)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.incidents
 	$(BIN)/python -m bench.access
 	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.oncall
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.escalation
