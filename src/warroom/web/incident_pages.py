@@ -131,7 +131,7 @@ def room(
             StatusUpdateOut.of(update, row.ref)
             for update in status_service.updates(session, incident=row)
         ]
-        alerts, _ = list_alerts(
+        alert_rows, _ = list_alerts(
             session,
             status=None,
             source=None,
@@ -140,6 +140,7 @@ def room(
             before_id=None,
             visible=true(),  # the incident is visible: its dependency checked
         )
+        alerts = [AlertOut.of(alert, number) for alert, number in alert_rows]
         paged = list_notifications(
             session,
             status=None,
@@ -162,7 +163,7 @@ def room(
         can_respond=viewer.can("responder"),
         actions=[ActionOut.of(action) for action in config.actions],
         updates=updates,
-        alerts=[AlertOut.of(alert, number) for alert, number in alerts],
+        alerts=alerts,
         paged=paged,
         people=config.people,
         role_names=ROLE_NAMES,
