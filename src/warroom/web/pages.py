@@ -6,10 +6,12 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from warroom.web import (
+    alert_pages,
     board,
     incident_forms,
     incident_pages,
     profile_pages,
+    runbook_pages,
     signin_pages,
     status_pages,
 )
@@ -34,6 +36,8 @@ PAGE_ROUTERS = (
     incident_forms.router,  # before incident_pages: POST /incidents/acknowledge is no {ref}
     incident_pages.router,
     profile_pages.router,
+    alert_pages.router,
+    runbook_pages.router,
 )
 
 
