@@ -46,6 +46,14 @@ PAGES = {
     "POST /profile/preferences": "viewer",
     "POST /profile/tokens": "viewer",
     "POST /profile/tokens/{token_id}/revoke": "viewer",
+    "GET /alerts": "viewer",
+    "GET /silences": "viewer",
+    "POST /silences": "responder",
+    "POST /silences/{silence_id}/expire": "responder",
+    "GET /runbooks": "viewer",
+    "GET /runbooks/templates/{name}": "viewer",
+    "GET /runbooks/active/{name}": "viewer",
+    "GET /runbooks/archive/{name}": "viewer",
 }
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
 # name: (role, sees the restricted incident)
@@ -147,8 +155,10 @@ def test_every_page_for_every_caller(
         for ref, restricted in ((hidden, True), (public, False)):
             if not per_incident and not restricted:
                 continue
-            url = path.replace("{ref}", ref).replace("{item_id}", "1").replace("{token_id}", "1")
-            url = url.replace("{answer}", "decline").replace("{name}", "echo")
+            url = path.replace("{ref}", ref)
+            for name, value in (("item_id", "1"), ("token_id", "1"), ("silence_id", "1")):
+                url = url.replace(f"{{{name}}}", value)
+            url = url.replace("{name}", "generic").replace("{answer}", "decline")
             for caller, (role, sees) in CALLERS.items():
                 client, csrf = clients[caller]
                 data = {"csrf_token": csrf, "ref": hidden} if method == "POST" else None

@@ -6,12 +6,14 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from warroom.web import (
+    alert_pages,
     board,
     events,
     incident_forms,
     incident_pages,
     profile_pages,
     room_forms,
+    runbook_pages,
     signin_pages,
     status_pages,
 )
@@ -37,6 +39,8 @@ PAGE_ROUTERS = (
     room_forms.router,
     incident_pages.router,
     profile_pages.router,
+    alert_pages.router,
+    runbook_pages.router,
 )
 
 
