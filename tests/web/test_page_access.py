@@ -46,6 +46,11 @@ PAGES = {
     "POST /profile/preferences": "viewer",
     "POST /profile/tokens": "viewer",
     "POST /profile/tokens/{token_id}/revoke": "viewer",
+    "GET /oncall": "viewer",
+    "GET /oncall/{schedule_id}": "viewer",
+    "POST /oncall/{schedule_id}/overrides": "responder",
+    "POST /oncall/{schedule_id}/overrides/{override_id}/delete": "responder",
+    "GET /escalation": "viewer",
 }
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
 # name: (role, sees the restricted incident)

@@ -7,8 +7,10 @@ from starlette.staticfiles import StaticFiles
 
 from warroom.web import (
     board,
+    escalation_pages,
     incident_forms,
     incident_pages,
+    oncall_pages,
     profile_pages,
     room_forms,
     signin_pages,
@@ -36,6 +38,8 @@ PAGE_ROUTERS = (
     room_forms.router,
     incident_pages.router,
     profile_pages.router,
+    oncall_pages.router,
+    escalation_pages.router,
 )
 
 
