@@ -54,6 +54,11 @@ PAGES = {
     "GET /runbooks/templates/{name}": "viewer",
     "GET /runbooks/active/{name}": "viewer",
     "GET /runbooks/archive/{name}": "viewer",
+    "GET /oncall": "viewer",
+    "GET /oncall/{schedule_id}": "viewer",
+    "POST /oncall/{schedule_id}/overrides": "responder",
+    "POST /oncall/{schedule_id}/overrides/{override_id}/delete": "responder",
+    "GET /escalation": "viewer",
 }
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
 # name: (role, sees the restricted incident)
@@ -156,7 +161,8 @@ def test_every_page_for_every_caller(
             if not per_incident and not restricted:
                 continue
             url = path.replace("{ref}", ref)
-            for name, value in (("item_id", "1"), ("token_id", "1"), ("silence_id", "1")):
+            samples = {"item_id": "1", "token_id": "1", "silence_id": "1", "override_id": "1"}
+            for name, value in {**samples, "schedule_id": "none"}.items():
                 url = url.replace(f"{{{name}}}", value)
             url = url.replace("{name}", "generic").replace("{answer}", "decline")
             for caller, (role, sees) in CALLERS.items():

@@ -8,9 +8,11 @@ from starlette.staticfiles import StaticFiles
 from warroom.web import (
     alert_pages,
     board,
+    escalation_pages,
     events,
     incident_forms,
     incident_pages,
+    oncall_pages,
     profile_pages,
     room_forms,
     runbook_pages,
@@ -41,6 +43,8 @@ PAGE_ROUTERS = (
     profile_pages.router,
     alert_pages.router,
     runbook_pages.router,
+    oncall_pages.router,
+    escalation_pages.router,
 )
 
 

@@ -32,7 +32,7 @@
     var key = event.key;
     if (pending === "g") {
       pending = null;
-      var go = { b: "/", i: "/incidents" }[key];
+      var go = { b: "/", i: "/incidents", o: "/oncall" }[key];
       if (go) { event.preventDefault(); window.location.assign(go); }
       return;
     }
