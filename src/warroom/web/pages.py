@@ -9,6 +9,8 @@ from warroom.web import (
     board,
     incident_forms,
     incident_pages,
+    metrics_pages,
+    postmortem_pages,
     profile_pages,
     signin_pages,
     status_pages,
@@ -32,7 +34,9 @@ PAGE_ROUTERS = (
     signin_pages.router,
     board.router,
     incident_forms.router,  # before incident_pages: POST /incidents/acknowledge is no {ref}
+    postmortem_pages.router,  # before incident_pages: /incidents/{ref}/postmortem…
     incident_pages.router,
+    metrics_pages.router,
     profile_pages.router,
 )
 
