@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from warroom.api.deps import (
     DB_INT_MAX,
@@ -16,6 +16,7 @@ from warroom.api.deps import (
     actor_of,
 )
 from warroom.api.errors import ERROR_RESPONSES
+from warroom.core.errors import Invalid
 from warroom.postmortem import export
 from warroom.postmortem.schemas import (
     ActionItemCreate,
@@ -39,19 +40,74 @@ items_router = APIRouter(
 ItemId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The action item's id")]
 
 
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=64,
+        description='The version the edit was made from, as GET\'s ETag gave it: `"3"`.',
+    ),
+]
+
+
+def etag(version: int) -> str:
+    """Return the ETag of a postmortem version."""
+    return f'"{version}"'
+
+
+def version_of(if_match: str | None, body_version: int | None) -> int | None:
+    """Return the version a save was made from: `If-Match` or the body's `version`."""
+    if if_match is None or if_match.strip() == "*":
+        return body_version
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 10:
+        raise Invalid(f'If-Match {if_match!r} is not a postmortem version such as "3"')
+    version = int(text)
+    if body_version is not None and body_version != version:
+        raise Invalid(
+            f"If-Match says version {version} and the body says {body_version}; send one",
+            {"field": "version"},
+        )
+    return version
+
+
 @router.get("/{ref}/postmortem", response_model=PostmortemOut)
-def get_postmortem(ref: str, runtime: RuntimeDep, _principal: Viewer) -> PostmortemOut:
-    """Return the postmortem of a resolved or closed incident (409 while it is open)."""
-    return runtime.postmortems.get(ref)
+def get_postmortem(
+    ref: str, response: Response, runtime: RuntimeDep, _principal: Viewer
+) -> PostmortemOut:
+    """Return the postmortem of a resolved or closed incident (409 while it is open).
+
+    Its `version` (also the ETag) goes back with a save, so a concurrent save is not lost.
+    """
+    out = runtime.postmortems.get(ref)
+    response.headers["ETag"] = etag(out.version)
+    return out
 
 
 @router.put("/{ref}/postmortem", response_model=PostmortemOut)
 def put_postmortem(
-    ref: str, body: PostmortemUpdate, request: Request, runtime: RuntimeDep, principal: Responder
+    ref: str,
+    body: PostmortemUpdate,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    principal: Responder,
+    if_match: IfMatch = None,
 ) -> PostmortemOut:
-    """Replace the postmortem's editable fields; every field is checked before any is saved."""
+    """Replace the postmortem's editable fields; every field is checked before any is saved.
+
+    With `If-Match` or `version`, a save made from an older version than the stored one is
+    refused with 409 (details: `current_version`) and writes nothing; without either, the
+    save overwrites, as before.
+    """
     actor = actor_of(principal, request)
-    return runtime.postmortems.save(ref, actor=actor, values=body.model_dump())
+    out = runtime.postmortems.save(
+        ref,
+        actor=actor,
+        values=body.model_dump(exclude={"version"}),
+        expected_version=version_of(if_match, body.version),
+    )
+    response.headers["ETag"] = etag(out.version)
+    return out
 
 
 @router.post(

@@ -199,6 +199,8 @@ def edit(
         fail(f"{where} is not valid YAML ({getattr(exc, 'problem', None) or exc}){line}")
     if not isinstance(body, dict):
         fail(f"{where} must be a mapping of fields ({', '.join(EDITABLE)})")
+    if file is None:  # edited from what was loaded: refused (409) if someone saved meanwhile
+        body.setdefault("version", pm["version"])
     saved: dict[str, Any] = _request("PUT", f"{API}/{ref}/postmortem", body)
     typer.echo(f"{saved['incident']} postmortem saved ({saved['status']})")
 

@@ -40,6 +40,7 @@ def build(session: Session, *, incident: Incident, postmortem: Postmortem) -> Po
         created_at=postmortem.created_at,
         updated_at=postmortem.updated_at,
         updated_by=postmortem.updated_by,
+        version=postmortem.version or 0,
         summary=postmortem.summary,
         impact=postmortem.impact,
         root_cause=postmortem.root_cause,

@@ -90,8 +90,19 @@ class PostmortemFlows:
             incident = incidents.get(session, ref)
             return self._document(session, incident)
 
-    def save(self, ref: str, *, actor: Actor, values: dict[str, Any]) -> PostmortemOut:
-        """Replace the postmortem's editable fields (created on this first write if needed)."""
+    def save(
+        self,
+        ref: str,
+        *,
+        actor: Actor,
+        values: dict[str, Any],
+        expected_version: int | None = None,
+    ) -> PostmortemOut:
+        """Replace the postmortem's editable fields (created on this first write if needed).
+
+        With `expected_version` (the version the editor loaded), a save against an older
+        version raises `service.StaleVersion` and writes nothing.
+        """
         actor.require("responder", f"edit the postmortem of {ref}")
         flows = self.incidents
         with flows.db.transaction() as session:
@@ -104,6 +115,7 @@ class PostmortemFlows:
                 actor=actor.name,
                 source=actor.source,
                 now=flows.clock.now(),
+                expected_version=expected_version,
             )
             out = document.build(session, incident=incident, postmortem=postmortem)
             number = incident.number

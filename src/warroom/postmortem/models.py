@@ -27,6 +27,9 @@ class Postmortem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     updated_by: Mapped[str | None] = mapped_column(String(64))
+    # Counts the saves of the editable fields: a save made against an older version is refused
+    # (Conflict) instead of overwriting what someone else saved since. 0: never saved.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     # An admin may waive a required postmortem, with a reason (also on the timeline).
     waived_by: Mapped[str | None] = mapped_column(String(64))
     waived_reason: Mapped[str | None] = mapped_column(Text)

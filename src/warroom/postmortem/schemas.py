@@ -36,6 +36,13 @@ class PostmortemUpdate(Input):
     went_poorly: list[Any] = Field(default_factory=list)
     got_lucky: list[Any] = Field(default_factory=list)
     status: Status = "draft"
+    version: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**31 - 1,
+        description="The version this edit was made from (GET's `version`); a save against an "
+        'older one is refused with 409 instead of overwriting. Or send `If-Match: "<version>"`.',
+    )
 
 
 class ActionItemCreate(Input):
@@ -162,6 +169,7 @@ class PostmortemOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     updated_by: str | None
+    version: int = Field(description="How many times it was saved; send it back to save.")
     summary: str
     impact: str
     root_cause: str

@@ -33,6 +33,33 @@ def add_business_days(start: datetime, days: int) -> datetime:
     return when
 
 
+class StaleVersion(Conflict):
+    """A save made against an older version than the one stored: someone saved in between."""
+
+    def __init__(self, ref: str, *, given: int, current: int, by: str | None) -> None:
+        who = f" by {by}" if by else ""
+        super().__init__(
+            f"the postmortem of {ref} was saved{who} since you loaded it (you had version "
+            f"{given}, it is now {current}); load it again, merge, and save",
+            {"field": "version", "given_version": given, "current_version": current},
+        )
+        self.current = current
+
+
+def check_version(incident: Incident, postmortem: Postmortem | None, expected: int | None) -> None:
+    """Raise StaleVersion unless `expected` is the stored version (None: no check)."""
+    if expected is None:
+        return
+    current = postmortem.version if postmortem is not None else 0
+    if expected != current:
+        raise StaleVersion(
+            incident.ref,
+            given=expected,
+            current=current,
+            by=postmortem.updated_by if postmortem is not None else None,
+        )
+
+
 def check_done(incident: Incident) -> None:
     """Raise Conflict unless the incident is resolved or closed."""
     if incident.status not in DONE_STATUSES:
@@ -72,6 +99,7 @@ def draft(*, config: WarroomConfig, incident: Incident, now: datetime) -> Postmo
         due_at=due_at,
         created_at=now,
         updated_at=now,
+        version=0,
         fishbone={name: [] for name in settings.fishbone_categories},
         summary="",
         impact="",
@@ -193,9 +221,16 @@ def update(
     actor: str | None,
     source: str,
     now: datetime,
+    expected_version: int | None = None,
 ) -> Postmortem:
-    """Replace the editable fields after checking all of them (nothing is saved on error)."""
+    """Replace the editable fields after checking all of them (nothing is saved on error).
+
+    With `expected_version`, the save happens only if the stored postmortem is still at that
+    version (StaleVersion otherwise); the caller holds the incident's row lock, so the check
+    and the write cannot interleave with another save.
+    """
     check_done(incident)
+    check_version(incident, find(session, incident), expected_version)
     status = values.get("status", "draft")
     if status not in STATUSES:
         raise Invalid(f"unknown status {status!r}; use {', '.join(STATUSES)}", {"field": "status"})
@@ -226,6 +261,7 @@ def update(
     postmortem.status = status
     postmortem.updated_at = now
     postmortem.updated_by = actor
+    postmortem.version = (postmortem.version or 0) + 1
     if status != previous:
         timeline.record(
             session,

@@ -12,7 +12,9 @@ from warroom.web import (
     events,
     incident_forms,
     incident_pages,
+    metrics_pages,
     oncall_pages,
+    postmortem_pages,
     profile_pages,
     room_forms,
     runbook_pages,
@@ -39,7 +41,9 @@ PAGE_ROUTERS = (
     board.router,
     incident_forms.router,  # before incident_pages: POST /incidents/acknowledge is no {ref}
     room_forms.router,
+    postmortem_pages.router,  # before incident_pages: /incidents/{ref}/postmortem…
     incident_pages.router,
+    metrics_pages.router,
     profile_pages.router,
     alert_pages.router,
     runbook_pages.router,
