@@ -12,16 +12,15 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import uvicorn
 from rich.console import Console
 
+from bench.backends import NAMES, run_on, scratch_runtime
 from bench.common import (
     REPO_ROOT,
     Stats,
@@ -31,18 +30,10 @@ from bench.common import (
     markdown_table,
     write_section,
 )
-from bench.incidents import (
-    DEFAULT_POSTGRES_URL,
-    TEMPLATES,
-    Unreachable,
-    bench_config,
-    scratch_postgres,
-)
-from warroom.app import build_runtime, create_app
+from bench.incidents import DEFAULT_POSTGRES_URL
+from warroom.app import create_app
 from warroom.auth import service as auth
-from warroom.config import WarroomConfig
 from warroom.incidents.actor import Actor
-from warroom.settings import Settings
 
 DOCS_PAGE = REPO_ROOT / "docs" / "benchmarks.md"
 TARGET_P99_MS = 250.0
@@ -138,17 +129,10 @@ def measure(
     result: BackendResult, database_url: str | None, options: Options, console: Console
 ) -> None:
     """Serve a fresh database and time the fan-out."""
-    with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
-        root = Path(tmp)
-        settings = Settings(
-            data_dir=root / "data", runbooks_dir=root / "runbooks", database_url=database_url
-        )
-        (root / "runbooks").mkdir()
-        os.symlink(TEMPLATES, root / "runbooks" / "templates")
-        runtime = build_runtime(settings, config=WarroomConfig.model_validate(bench_config()))
+    with scratch_runtime(database_url) as runtime:
         now = runtime.clock.now()
+        tokens = {}
         with runtime.db.transaction() as session:
-            tokens = {}
             for name, role in (("bench-viewer", "viewer"), ("bench-writer", "responder")):
                 user = auth.create_user(
                     session, name=name, role=role, now=now, service_account=True
@@ -167,36 +151,24 @@ def measure(
             time.sleep(0.05)
         try:
             console.print(f"  {options.streams} streams, {options.notes} notes …")
+            base_url = f"http://127.0.0.1:{port}"
             latencies, missing = asyncio.run(
-                drive(
-                    f"http://127.0.0.1:{port}", tokens["viewer"], tokens["responder"], ref, options
-                )
+                drive(base_url, tokens["viewer"], tokens["responder"], ref, options)
             )
             result.arrivals = Stats.of(latencies)
             result.missing = missing
         finally:
             server.should_exit = True
             thread.join(timeout=15)
-            runtime.close()
 
 
-def run_backend(name: str, options: Options, console: Console) -> BackendResult:
-    """Measure one backend; PostgreSQL in a scratch database, or say why it was skipped."""
-    import sqlite3
-
-    console.rule(name)
-    if name == "SQLite":
-        result = BackendResult(name=name, version=sqlite3.sqlite_version)
-        measure(result, None, options, console)
-        return result
-    result = BackendResult(name=name)
-    try:
-        with scratch_postgres(options.postgres_url) as (url, version):
-            result.version = version
-            measure(result, url, options, console)
-    except Unreachable as exc:
-        result.skipped = str(exc)
-        console.print(f"[yellow]skipped:[/] {result.skipped}")
+def run_backend(backend: str, options: Options, console: Console) -> BackendResult:
+    """Measure one backend, or say why it was skipped."""
+    result = BackendResult(name=NAMES[backend])
+    ran = run_on(
+        backend, options.postgres_url, console, lambda url: measure(result, url, options, console)
+    )
+    result.version, result.skipped = ran.version, ran.skipped
     return result
 
 
@@ -289,8 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     console = Console() if sys.stdout.isatty() else Console(width=160)
     started = time.perf_counter()
-    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
-    results = [run_backend(names[backend], options, console) for backend in options.backends]
+    results = [run_backend(backend, options, console) for backend in options.backends]
     took = time.perf_counter() - started
     console.print(markdown_table(HEADERS, rows_of(results, options), text_columns=1))
     console.print(f"total run time {took:.0f} s")

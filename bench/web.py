@@ -13,30 +13,21 @@ import asyncio
 import gc
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from bench.access import Fixture, asgi_get, prepare
+from bench.backends import NAMES, run_on, scratch_runtime
 from bench.common import REPO_ROOT, Stats, command_line, machine_info, markdown_table, write_section
-from bench.incidents import (
-    DEFAULT_POSTGRES_URL,
-    TEMPLATES,
-    Unreachable,
-    bench_config,
-    scratch_postgres,
-)
-from warroom.app import build_runtime, create_app
+from bench.incidents import DEFAULT_POSTGRES_URL
+from warroom.app import create_app
 from warroom.auth.sessions import COOKIE
-from warroom.config import WarroomConfig
 from warroom.incidents.actor import Actor
 from warroom.incidents.models import Incident, TimelineEvent
-from warroom.settings import Settings
 from warroom.web.templating import STATIC
 
 DOCS_PAGE = REPO_ROOT / "docs" / "benchmarks.md"
@@ -127,14 +118,7 @@ def measure(
     result: BackendResult, database_url: str | None, options: Options, console: Console
 ) -> None:
     """Seed a fresh database, then time each page for each asker."""
-    with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
-        root = Path(tmp)
-        settings = Settings(
-            data_dir=root / "data", runbooks_dir=root / "runbooks", database_url=database_url
-        )
-        (root / "runbooks").mkdir()
-        os.symlink(TEMPLATES, root / "runbooks" / "templates")
-        runtime = build_runtime(settings, config=WarroomConfig.model_validate(bench_config()))
+    with scratch_runtime(database_url) as runtime:
         try:
             fixture = prepare(runtime, options.stored, console)
             long_ref, recent = add_long_incident(fixture, options.events)
@@ -154,26 +138,15 @@ def measure(
                     result.rows.append(Row(page, who, wall, cpu))
         finally:
             gc.unfreeze()
-            runtime.db.dispose()
 
 
-def run_backend(name: str, options: Options, console: Console) -> BackendResult:
-    """Measure one backend; PostgreSQL in a scratch database, or say why it was skipped."""
-    import sqlite3
-
-    console.rule(name)
-    if name == "SQLite":
-        result = BackendResult(name=name, version=sqlite3.sqlite_version)
-        measure(result, None, options, console)
-        return result
-    result = BackendResult(name=name)
-    try:
-        with scratch_postgres(options.postgres_url) as (url, version):
-            result.version = version
-            measure(result, url, options, console)
-    except Unreachable as exc:
-        result.skipped = str(exc)
-        console.print(f"[yellow]skipped:[/] {result.skipped}")
+def run_backend(backend: str, options: Options, console: Console) -> BackendResult:
+    """Measure one backend, or say why it was skipped."""
+    result = BackendResult(name=NAMES[backend])
+    ran = run_on(
+        backend, options.postgres_url, console, lambda url: measure(result, url, options, console)
+    )
+    result.version, result.skipped = ran.version, ran.skipped
     return result
 
 
@@ -276,8 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     console = Console() if sys.stdout.isatty() else Console(width=160)
     started = time.perf_counter()
-    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
-    results = [run_backend(names[backend], options, console) for backend in options.backends]
+    results = [run_backend(backend, options, console) for backend in options.backends]
     took = time.perf_counter() - started
     print_tables(console, results)
     console.print(f"total run time {took:.0f} s")
