@@ -50,6 +50,8 @@ PAGES = {
     "POST /incidents/{ref}/postmortem/action-items/{item_id}": "responder",
     "GET /reports": "viewer",
     "GET /reports/incidents.csv": "viewer",
+    "GET /report": "viewer",
+    "POST /report": "viewer",
     "GET /profile": "viewer",
     "POST /profile/preferences": "viewer",
     "POST /profile/tokens": "viewer",

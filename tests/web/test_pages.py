@@ -342,3 +342,23 @@ def test_nobody_revokes_someone_elses_token(
     assert answer.status_code == 404
     with runtime.db.session() as session:
         assert auth.list_tokens(session, user="vic")[0].revoked_at is None
+
+
+def test_a_viewer_reports_a_problem_that_pages_nobody_until_triage(
+    client: TestClient, people: None, runtime: Runtime
+) -> None:
+    csrf = sign_in(client, "vic")
+    form = client.get("/report")
+    assert form.status_code == 200 and "pages nobody until a responder" in form.text
+    empty = client.post("/report", data={"csrf_token": csrf, "title": " "})
+    assert empty.status_code == 422
+    sent = client.post(
+        "/report",
+        data={"csrf_token": csrf, "title": "I cannot log in", "severity": "SEV-1"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303 and sent.headers["location"] == "/incidents/INC-1"
+    incident = runtime.flows.get("INC-1")
+    assert incident.paging_held and incident.suggested_severity == "SEV-1"
+    assert incident.severity != "SEV-1"  # the type's default until a responder triages
+    assert client.get("/incidents/INC-1").status_code == 200  # the reporter takes part
