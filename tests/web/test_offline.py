@@ -71,6 +71,8 @@ def get_paths(app: FastAPI) -> list[str]:
     for route in routes:
         if "GET" not in (getattr(route, "methods", None) or ()):
             continue
+        if route.path == "/events":  # the live stream never ends; it carries no markup
+            continue
         path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: SAMPLE.get(m[1], "1"), route.path)
         paths.add(path)
     return sorted(paths)
