@@ -46,6 +46,7 @@ def site(live_server: str, runtime: Runtime) -> str:
             f"{live_server}/api/v1/intake/webhook",
             json={"title": title, "dedup_key": key, "status": "firing", "labels": labels},
             headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=30,  # a loaded CI machine: httpx's 5 s default timed out here once
         )
         assert answer.status_code == 200, answer.text
     runtime.flows.declare(
