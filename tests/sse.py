@@ -80,9 +80,11 @@ class Stream:
 
 @contextmanager
 def stream(
-    base: str, headers: dict[str, str], path: str = "/events", timeout: float = 5.0
+    base: str, headers: dict[str, str], path: str = "/events", timeout: float = 20.0
 ) -> Iterator[Stream]:
     """Open an event stream; yield it once the server has subscribed it."""
+    # A generous timeout: it only bounds a failure (every test waits for an event that comes),
+    # and a loaded CI machine has taken more than 5 s to answer a second instance's stream.
     with (
         httpx.Client(base_url=base, timeout=timeout) as client,
         client.stream("GET", path, headers=headers) as response,

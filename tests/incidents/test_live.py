@@ -112,11 +112,12 @@ def test_a_second_instance_streams_the_first_ones_events(
     assert not [t for t in threading.enumerate() if t.name == "live-bus"]
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_the_listener_reconnects_and_catches_up(
     runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if not runtime.live.postgres:
-        pytest.skip("PostgreSQL's LISTEN connection")
+    # PostgreSQL only: SQLite has no LISTEN connection to lose.
+    assert runtime.live.postgres
     runtime.flows.declare(actor=ADA, title="Checkout is slow")
 
     def work() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
@@ -227,3 +228,37 @@ def test_a_session_cookie_streams_until_the_session_idles_out(
         clock.advance(idle / 2)
         with pytest.raises(EOFError):
             events_.next()
+
+
+def test_what_commits_before_the_board_subscribes_still_reaches_it(
+    web: httpx.Client, live_server: str, runtime: Runtime, clock: FrozenClock
+) -> None:
+    # The war board is rendered, an incident opens, then the browser opens its stream: the
+    # URL the page was rendered with replays the gap (this was the intake race in issue 14).
+    with runtime.db.transaction() as session:
+        auth.create_user(session, name="carol", role="viewer", now=clock.now(), password=PASSWORD)
+    browser = httpx.Client(base_url=live_server, timeout=5)
+    signed_in = browser.post("/api/v1/auth/sign-in", json={"user": "carol", "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    board = browser.get("/")
+    assert board.status_code == 200, board.text
+    (url,) = re.findall(r'data-live="([^"]+)"', board.text)
+    assert url.startswith("/events?last_event_id=")
+    opened = web.post(INCIDENTS, json={"title": "Checkout is down"})
+    assert opened.status_code == 201, opened.text
+    cookie = {"Cookie": f"{sessions.COOKIE}={browser.cookies[sessions.COOKIE]}"}
+    with stream(live_server, cookie, url) as events_:
+        got = events_.next()
+        assert json.loads(got.data)["incident"] == opened.json()["ref"]
+
+
+def test_a_reconnect_replays_from_its_last_event_id_not_the_pages(
+    web: httpx.Client, live_server: str, who: dict[str, dict[str, str]]
+) -> None:
+    first = note(web, "INC-1", "one")
+    second = note(web, "INC-1", "two")
+    # The page's id says "after first"; the browser, reconnecting, says "after second".
+    headers = who["vic"] | {"Last-Event-ID": str(second)}
+    with stream(live_server, headers, f"/events?last_event_id={first}") as events_:
+        third = note(web, "INC-1", "three")
+        assert [e.id for e in events_.timeline(1)] == [str(third)]

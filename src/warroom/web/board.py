@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from warroom.detection.api_schemas import AlertOut
 from warroom.detection.queries import list_alerts
+from warroom.incidents import live
 from warroom.incidents.models import ChecklistItem, Incident
 from warroom.incidents.queries import ListFilters
 from warroom.incidents.schemas import IncidentOut
@@ -121,10 +122,14 @@ def war_board(request: Request, viewer: SignedIn) -> HTMLResponse:
     """Show the war board."""
     runtime = viewer.runtime
     now = runtime.clock.now()
+    # Read first: the stream replays whatever commits while the panels are read and until the
+    # browser has subscribed, so an incident opened in that gap still reaches the board.
+    live_after = live.head(runtime.db)
     return render(
         request,
         "board.html",
         viewer,
+        live_after=live_after,
         groups=open_by_severity(runtime, viewer),
         on_call=_on_call(runtime, now),
         my_items=_my_items(runtime, viewer),

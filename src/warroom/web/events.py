@@ -56,12 +56,18 @@ async def events(
     runtime: RuntimeDep,
     principal: Viewer,
     incident: Annotated[str | None, Query(description="INC-n: one incident's room")] = None,
-    last_event_id: Annotated[int | None, Query(ge=0, le=DB_INT_MAX)] = None,
+    last_event_id: Annotated[
+        int | None, Query(ge=0, le=DB_INT_MAX, description="replay what came after this id")
+    ] = None,
     last_event_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
     """Stream the timeline events the caller may see (cookie or bearer token)."""
     number = parse_ref(incident) if incident else None
-    after = last_event_id if last_event_id is not None else _event_id(last_event_header)
+    # The browser's Last-Event-ID (sent on a reconnect) wins over the id the page was rendered
+    # with: it is newer, and replaying from the page's would send events twice.
+    after = _event_id(last_event_header)
+    if after is None:
+        after = last_event_id
     if number is not None:  # a hidden or missing incident answers 404, like any read
         await run_in_threadpool(
             runtime.flows.check_visible, f"INC-{number}", access_of(principal, runtime)
