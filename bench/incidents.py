@@ -602,27 +602,33 @@ def scratch_postgres(url: str) -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
+def server_folder(root: Path, database_url: str | None) -> tuple[dict[str, str], Settings]:
+    """Lay out `root` for `warroom serve` (runbook templates, warroom.yaml); return the
+    server's environment and the same settings for an in-process runtime."""
+    runbooks = root / "runbooks"
+    shutil.copytree(TEMPLATES, runbooks / "templates")
+    config_file = root / "warroom.yaml"
+    config_file.write_text(json.dumps(bench_config(), indent=1), encoding="utf-8")  # YAML
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
+    env |= {
+        "WARROOM_DATA_DIR": str(root / "data"),
+        "WARROOM_RUNBOOKS_DIR": str(runbooks),
+        "WARROOM_CONFIG": str(config_file),
+    }
+    if database_url is not None:
+        env["WARROOM_DATABASE_URL"] = database_url
+    settings = Settings(data_dir=root / "data", runbooks_dir=runbooks, database_url=database_url)
+    return env, settings
+
+
 def measure(
     result: BackendResult, database_url: str | None, options: Options, console: Console
 ) -> None:
     """Seed a fresh database, start the real server on it and run both measurements."""
     with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
         root = Path(tmp)
-        runbooks = root / "runbooks"
-        shutil.copytree(TEMPLATES, runbooks / "templates")
-        config_file = root / "warroom.yaml"
-        config_file.write_text(json.dumps(bench_config(), indent=1), encoding="utf-8")  # YAML
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
-        env |= {
-            "WARROOM_DATA_DIR": str(root / "data"),
-            "WARROOM_RUNBOOKS_DIR": str(runbooks),
-            "WARROOM_CONFIG": str(config_file),
-        }
-        if database_url is not None:
-            env["WARROOM_DATABASE_URL"] = database_url
-        settings = Settings(
-            data_dir=root / "data", runbooks_dir=runbooks, database_url=database_url
-        )
+        env, settings = server_folder(root, database_url)
+        runbooks = settings.runbooks_dir
         runtime = build_runtime(settings, config=WarroomConfig.model_validate(bench_config()))
         try:
             token, tokens = make_users(runtime)

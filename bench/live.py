@@ -1,9 +1,10 @@
 """Live-update benchmark: how long a timeline event takes to reach 200 open event streams.
 
-A real server (uvicorn on a loopback port) with `--streams` viewers holding `GET /events`
-open; a responder adds notes through the API, one at a time; each stream's arrival time is
-taken from the moment the note's request was sent. Run with `make bench` or
-`.venv/bin/python -m bench.live [--quick] [--backend ...]`. Target (issue 14): p99 < 250 ms.
+A real server (`warroom serve` on a loopback port, a process of its own) with `--streams`
+viewers holding `GET /events` open; a responder adds notes through the API, one at a time;
+each stream's arrival time is taken from the moment the note's request was sent. Run with
+`make bench` or `.venv/bin/python -m bench.live [--quick] [--backend ...]`.
+Target (issue 14): p99 < 250 ms.
 """
 
 from __future__ import annotations
@@ -12,27 +13,28 @@ import argparse
 import asyncio
 import os
 import sys
-import threading
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
-import uvicorn
 from rich.console import Console
 
-from bench.backends import NAMES, run_on, scratch_runtime
+from bench.backends import NAMES, run_on
 from bench.common import (
     REPO_ROOT,
     Stats,
     command_line,
-    free_port,
     machine_info,
     markdown_table,
     write_section,
 )
-from bench.incidents import DEFAULT_POSTGRES_URL
-from warroom.app import create_app
+from bench.common import warroom_server as serve
+from bench.incidents import DEFAULT_POSTGRES_URL, bench_config, server_folder
+from warroom.app import build_runtime
 from warroom.auth import service as auth
+from warroom.config import WarroomConfig
 from warroom.incidents.actor import Actor
 
 DOCS_PAGE = REPO_ROOT / "docs" / "benchmarks.md"
@@ -128,38 +130,35 @@ async def drive(
 def measure(
     result: BackendResult, database_url: str | None, options: Options, console: Console
 ) -> None:
-    """Serve a fresh database and time the fan-out."""
-    with scratch_runtime(database_url) as runtime:
-        now = runtime.clock.now()
-        tokens = {}
-        with runtime.db.transaction() as session:
-            for name, role in (("bench-viewer", "viewer"), ("bench-writer", "responder")):
-                user = auth.create_user(
-                    session, name=name, role=role, now=now, service_account=True
-                )
-                tokens[role] = auth.create_token(session, user=user, name="bench", now=now)
-        ref = runtime.flows.declare(
-            actor=Actor(name="bench-writer", source="api", role="responder"), title="Fan-out"
-        ).ref
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
+    """Serve a fresh database with `warroom serve` and time the fan-out."""
+    # The server runs in a process of its own, as it does for users: the 200 streams' client
+    # work (in this process) must not take the server's interpreter lock.
+    with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
+        root = Path(tmp)
+        env, settings = server_folder(root, database_url)
+        runtime = build_runtime(settings, config=WarroomConfig.model_validate(bench_config()))
         try:
+            now = runtime.clock.now()
+            tokens = {}
+            with runtime.db.transaction() as session:
+                for name, role in (("bench-viewer", "viewer"), ("bench-writer", "responder")):
+                    user = auth.create_user(
+                        session, name=name, role=role, now=now, service_account=True
+                    )
+                    tokens[role] = auth.create_token(session, user=user, name="bench", now=now)
+            ref = runtime.flows.declare(
+                actor=Actor(name="bench-writer", source="api", role="responder"),
+                title="Fan-out",
+            ).ref
+        finally:
+            runtime.close()
+        with serve(env, root, root / "server.log") as base_url:
             console.print(f"  {options.streams} streams, {options.notes} notes …")
-            base_url = f"http://127.0.0.1:{port}"
             latencies, missing = asyncio.run(
                 drive(base_url, tokens["viewer"], tokens["responder"], ref, options)
             )
             result.arrivals = Stats.of(latencies)
             result.missing = missing
-        finally:
-            server.should_exit = True
-            thread.join(timeout=15)
 
 
 def run_backend(backend: str, options: Options, console: Console) -> BackendResult:
@@ -221,9 +220,10 @@ def render_section(
         f"- Total run time: {took:.0f} s; 1-minute load average at the end: "
         f"{os.getloadavg()[0]:.2f}",
         "",
-        f"One warroom server (uvicorn, one process) on a loopback port; {options.streams} event"
-        " streams (`GET /events`, a viewer's token) held open by one client process; a responder"
-        f" adds {options.notes} notes through the API one after another. Each delivery is timed"
+        f"One warroom server (`warroom serve`, one process) on a loopback port; {options.streams}"
+        " event streams (`GET /events`, a viewer's token) held open by the benchmark's"
+        f" process; a responder adds {options.notes} notes through the API one after another."
+        " Each delivery is timed"
         " from the moment the note's request was sent to the moment the stream read the"
         " event's id: the write, the commit, the bus (in-process on SQLite, LISTEN/NOTIFY on"
         " PostgreSQL) and the fan-out. Target (issue 14): p99 < 250 ms.",

@@ -181,7 +181,11 @@ class TimelineEventOut(BaseModel):
     @classmethod
     def of(cls, event: TimelineEvent) -> TimelineEventOut:
         """Build from the model."""
-        return cls.model_validate(event)
+        # From a dict, which pydantic reads faster than attributes: a room shows 500 events.
+        return cls.model_validate({name: getattr(event, name) for name in _EVENT_FIELDS})
+
+
+_EVENT_FIELDS = tuple(TimelineEventOut.model_fields)
 
 
 class NoteOut(TimelineEventOut):
@@ -251,23 +255,24 @@ class IncidentOut(BaseModel):
     @classmethod
     def of(cls, incident: Incident) -> IncidentOut:
         """Build from the model: its columns one to one, plus what the API derives."""
-        return cls.model_validate(_Derived(incident))
-
-
-class _Derived:
-    """An incident row as `IncidentOut` reads it: the derived values, then the row's own."""
-
-    def __init__(self, incident: Incident) -> None:
-        self._incident = incident
-        self.links = dict(incident.links or {})  # None until the row is flushed
-        self.durations = durations(incident)
-        self.allowed_actions = allowed_actions(
+        # A dict, not the row itself: pydantic reads a dict several times faster than it
+        # reads attributes, and the war board builds 200 of these per page.
+        values = {name: getattr(incident, name) for name in _ROW_FIELDS}
+        values["links"] = dict(incident.links or {})  # None until the row is flushed
+        values["durations"] = durations(incident)
+        values["allowed_actions"] = allowed_actions(
             incident.status, acknowledged=incident.acknowledged_at is not None
         )
-        self.notices = notices(incident)
+        values["notices"] = notices(incident)
+        return cls.model_validate(values)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._incident, name)
+
+# IncidentOut's fields read from the row as they are (the rest are derived in `of`).
+_ROW_FIELDS = tuple(
+    name
+    for name in IncidentOut.model_fields
+    if name not in {"links", "durations", "allowed_actions", "notices"}
+)
 
 
 class RoleOut(BaseModel):

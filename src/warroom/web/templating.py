@@ -72,6 +72,9 @@ def zone_named(name: str | None) -> ZoneInfo:
         return UTC
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 @pass_context
 def when(context: Context, value: datetime | None, style: str = "long") -> Markup:
     """Render a time as `<time>` in the viewer's zone, with UTC on hover."""
@@ -79,15 +82,22 @@ def when(context: Context, value: datetime | None, style: str = "long") -> Marku
         return Markup("—")
     zone: ZoneInfo = context.get("zone", UTC)
     utc = value.astimezone(UTC)
-    local = value.astimezone(zone)
+    local = utc if zone is UTC else utc.astimezone(zone)
+    # Built by hand, not with strftime and Markup.format: a room shows 500 of these, and
+    # every part is a number or a zone's abbreviation (escaped all the same).
     if style == "short":
-        shown = f"{local:%H:%M}"
+        shown = f"{local.hour:02d}:{local.minute:02d}"
     else:
-        shown = f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
-    title = f"{utc.day} {utc:%b %Y, %H:%M:%S} UTC"
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        utc.isoformat().replace("+00:00", "Z"), title, shown
+        shown = (
+            f"{local.day} {MONTHS[local.month - 1]} {local.year}, "
+            f"{local.hour:02d}:{local.minute:02d} {escape(local.tzname() or '')}"
+        )
+    title = (
+        f"{utc.day} {MONTHS[utc.month - 1]} {utc.year}, "
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d} UTC"
     )
+    stamp = utc.isoformat().replace("+00:00", "Z")
+    return Markup(f'<time datetime="{stamp}" title="{title}">{shown}</time>')
 
 
 def duration(seconds: float | timedelta | None) -> str:
