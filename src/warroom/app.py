@@ -62,6 +62,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
+def warm_routes(app: FastAPI) -> None:
+    """Prepare FastAPI's per-route state now rather than on each router's first request."""
+    # FastAPI (0.16x) analyses the dependencies of an included router's routes lazily, on
+    # the first request that walks that router: a few hundred milliseconds in all, which the
+    # first requests after a start would wait for (and a live stream's first events with
+    # them). A path that matches nothing walks every router once.
+    scope = {"type": "http", "method": "GET", "path": "/-/warm-up/-", "root_path": ""}
+    for route in app.router.routes:
+        route.matches(dict(scope, headers=[], query_string=b""))
+
+
 # `warroom serve --workers N` hands uvicorn an import string, and each worker process imports
 # and calls the factory it names: nothing built in the parent can be passed along. So the one
 # choice the parent makes, whether the workers run an engine, is the factory's name (two
@@ -89,6 +100,7 @@ def _worker(*, engine: bool) -> FastAPI:
     logs.setup(settings.log_level, settings.log_format)
     runtime = build_runtime(settings, upgrade=False)
     app = create_app(runtime)
+    warm_routes(app)
     if engine:
         runtime.engine.start()  # one engine per worker: they share the work through the rows
     gc.collect()

@@ -32,7 +32,7 @@ def serve(
     import uvicorn
 
     from warroom import logs
-    from warroom.app import create_app
+    from warroom.app import create_app, warm_routes
     from warroom.auth import service as auth
     from warroom.cli.common import local_runtime
 
@@ -61,6 +61,7 @@ def serve(
         )
         return
     app = create_app(runtime)
+    warm_routes(app)
     reload_on_sighup(runtime)
     if not no_engine:
         runtime.engine.start()
