@@ -203,6 +203,16 @@ def test_a_bad_last_event_id_streams_live_without_replay(
         assert events_.timeline(1)[0].id == str(written)
 
 
+def carol_signed_in(live_server: str, runtime: Runtime, clock: FrozenClock) -> httpx.Client:
+    """Make carol, a viewer, and return a client signed in as her (a session cookie)."""
+    with runtime.db.transaction() as session:
+        auth.create_user(session, name="carol", role="viewer", now=clock.now(), password=PASSWORD)
+    browser = httpx.Client(base_url=live_server, timeout=5)
+    signed_in = browser.post("/api/v1/auth/sign-in", json={"user": "carol", "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    return browser
+
+
 def test_a_session_cookie_streams_until_the_session_idles_out(
     web: httpx.Client,
     live_server: str,
@@ -210,11 +220,7 @@ def test_a_session_cookie_streams_until_the_session_idles_out(
     clock: FrozenClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with runtime.db.transaction() as session:
-        auth.create_user(session, name="carol", role="viewer", now=clock.now(), password=PASSWORD)
-    browser = httpx.Client(base_url=live_server, timeout=5)
-    signed_in = browser.post("/api/v1/auth/sign-in", json={"user": "carol", "password": PASSWORD})
-    assert signed_in.status_code == 200, signed_in.text
+    browser = carol_signed_in(live_server, runtime, clock)
     cookie = {"Cookie": f"{sessions.COOKIE}={browser.cookies[sessions.COOKIE]}"}
     monkeypatch.setattr(events, "RECHECK_SECONDS", 0.2)
     with stream(live_server, cookie) as events_:
@@ -235,11 +241,7 @@ def test_what_commits_before_the_board_subscribes_still_reaches_it(
 ) -> None:
     # The war board is rendered, an incident opens, then the browser opens its stream: the
     # URL the page was rendered with replays the gap (this was the intake race in issue 14).
-    with runtime.db.transaction() as session:
-        auth.create_user(session, name="carol", role="viewer", now=clock.now(), password=PASSWORD)
-    browser = httpx.Client(base_url=live_server, timeout=5)
-    signed_in = browser.post("/api/v1/auth/sign-in", json={"user": "carol", "password": PASSWORD})
-    assert signed_in.status_code == 200, signed_in.text
+    browser = carol_signed_in(live_server, runtime, clock)
     board = browser.get("/")
     assert board.status_code == 200, board.text
     (url,) = re.findall(r'data-live="([^"]+)"', board.text)
