@@ -4,10 +4,11 @@ and a second instance on the same database hears the first (LISTEN/NOTIFY, or th
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import make_token
@@ -17,8 +18,10 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.incidents import service, timeline
 from warroom.incidents.actor import Actor
+from warroom.incidents.models import TimelineEvent
 from warroom.runtime import Runtime
 from warroom.settings import Settings
+from warroom.storage.bus import LiveEvent
 
 ADA = Actor(name="ada", source="api", role="admin")
 
@@ -136,3 +139,34 @@ def test_the_listener_reconnects_and_catches_up(
     assert [e.kind for e in got] == ["note"]
     # Before or after it was back, the note came through a new connection.
     assert "the LISTEN connection failed" in caplog.text
+
+
+def test_a_savepoints_events_are_published_once_the_whole_transaction_commits(
+    runtime: Runtime,
+) -> None:
+    # The intake's group commit runs each delivery in a savepoint: a stream told of its
+    # events at the savepoint's release would look for an incident nobody can read yet.
+    runtime.flows.declare(actor=ADA, title="Checkout is slow")
+    readable_when_published: list[bool] = []
+    publish = runtime.live.publish
+
+    def spy(events: Iterable[LiveEvent]) -> None:
+        events = list(events)
+        with runtime.db.reading() as connection:
+            found = connection.scalars(
+                select(TimelineEvent.id).where(TimelineEvent.id.in_([e.id for e in events]))
+            )
+            readable_when_published.append(set(found) == {e.id for e in events})
+        publish(events)
+
+    runtime.live.publish = spy  # type: ignore[method-assign]
+
+    def work() -> None:
+        with runtime.db.transaction() as session:
+            with session.begin_nested():
+                add(runtime, session, "in a savepoint")
+            add(runtime, session, "after it")
+
+    got = listen(runtime, work, 2)
+    assert [e.kind for e in got] == ["note", "note"]
+    assert readable_when_published and all(readable_when_published)

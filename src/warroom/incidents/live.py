@@ -26,6 +26,11 @@ def install(db: Database, bus: Bus) -> None:
     if db.is_sqlite:
 
         def published(session: Session) -> None:
+            # SQLAlchemy also calls this as a savepoint is released (the intake's group commit
+            # runs each delivery in one): its events are out only when the root commits, or a
+            # stream would look for an incident that no other connection can read yet.
+            if session.in_nested_transaction():
+                return
             events = _written(session)
             if events:
                 bus.publish(events)
