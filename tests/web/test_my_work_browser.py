@@ -149,6 +149,13 @@ def test_with_javascript_the_owner_changes_in_place(browser: Browser, site: str)
         expect(first.locator(".check-owner summary")).to_contain_text("Change owner")
         assert page.evaluate("window.stayed") is True
         expect(page.locator(".timeline")).to_contain_text("assigned to ada", timeout=5000)
+        # A refusal (someone not under people:) shows the room's reason, focused, in place.
+        first.get_by_label("Owner").evaluate("e => e.add(new Option('Zed', 'zed'))")
+        assign(page, "zed")
+        expect(page.locator("#form-error")).to_contain_text("unknown person 'zed'")
+        expect(page.locator("#form-error")).to_be_focused()
+        expect(page.locator(".checklist li").first).to_contain_text("owner ada")
+        assert page.evaluate("window.stayed") is True
     finally:
         page.context.close()
 

@@ -91,7 +91,8 @@
           else { old.replaceWith(fresh); }
           var again = response.ok && fresh.querySelector('[data-enhance="' + target + '"]');
           var box = again && again.closest("details");
-          var focus = box ? box.querySelector("summary") : document.getElementById("form-error");
+          var focus = box ? box.querySelector("summary") : (document.getElementById("form-error") || old);
+          if (focus && !box) { focus.setAttribute("tabindex", "-1"); }
           if (focus) { focus.focus(); }
         });
       })
