@@ -203,6 +203,7 @@ def test_the_run_log_shows_past_runs_newest_first_output_escaped(
     assert "<strong>purge</strong>" in newest and "failed" in newest
     assert "exit code 3" in newest and "by rita" in newest and "took " in newest
     assert "<details" in newest and '<pre class="log">' in newest
+    assert "Ran <code>" in newest and "sys.exit(3)&#39; &#39;&lt;script&gt;" in newest  # quoted
     escaped = "&lt;script&gt;alert(&#39;run&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
     assert escaped in newest and f"stderr {escaped}" in newest
     assert "<script>alert" not in page and "<b>bold</b>" not in page

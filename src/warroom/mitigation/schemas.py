@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -135,6 +136,11 @@ class ActionRunRecord(BaseModel):
     body: str
     truncated: bool
     error: str | None
+
+    @property
+    def command_line(self) -> str | None:
+        """Return the command as a shell would read it (quoted), or None for an HTTP action."""
+        return shlex.join(self.command) if self.command is not None else None
 
     @classmethod
     def of(cls, event: TimelineEvent) -> ActionRunRecord:
