@@ -69,6 +69,7 @@ PAGES = {
     "POST /oncall/{schedule_id}/overrides": "responder",
     "POST /oncall/{schedule_id}/overrides/{override_id}/delete": "responder",
     "GET /escalation": "viewer",
+    "POST /incidents/{ref}/checklist/{item_id}/owner": "responder",
 }
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
 # name: (role, sees the restricted incident)

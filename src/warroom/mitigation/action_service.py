@@ -268,3 +268,14 @@ def record(
     )
     session.flush()  # the answer carries the event's id
     return event
+
+
+def recent_runs(session: Session, *, incident: Incident, limit: int) -> list[TimelineEvent]:
+    """Return the `action` events (finished runs) of the incident, newest first."""
+    stmt = (
+        select(TimelineEvent)
+        .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "action")
+        .order_by(TimelineEvent.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

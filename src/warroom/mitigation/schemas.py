@@ -1,8 +1,10 @@
-"""API shapes for actions: the configured list, a run request and its result."""
+"""API shapes for actions: the configured list, a run request, its result and past runs."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import shlex
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -10,6 +12,9 @@ from warroom.core.types import Name
 from warroom.mitigation.action_service import Prepared, describe
 from warroom.mitigation.actions import ActionConfig
 from warroom.mitigation.runner import Outcome
+
+if TYPE_CHECKING:
+    from warroom.incidents.models import TimelineEvent
 
 ParamValue = Annotated[str, StringConstraints(max_length=1_000)]
 
@@ -109,4 +114,54 @@ class ActionResult(BaseModel):
             truncated=outcome.truncated,
             error=outcome.error,
             event_id=event_id,
+        )
+
+
+class ActionRunRecord(BaseModel):
+    """A past run, as its `action` timeline event keeps it: who, what, when, how it ended."""
+
+    event_id: int
+    at: datetime
+    actor: str | None
+    action: str
+    ok: bool
+    timed_out: bool
+    exit_code: int | None
+    status_code: int | None
+    duration_ms: int
+    command: list[str] | None
+    request: str | None
+    stdout: str
+    stderr: str
+    body: str
+    truncated: bool
+    error: str | None
+
+    @property
+    def command_line(self) -> str | None:
+        """Return the command as a shell would read it (quoted), or None for an HTTP action."""
+        return shlex.join(self.command) if self.command is not None else None
+
+    @classmethod
+    def of(cls, event: TimelineEvent) -> ActionRunRecord:
+        """Read a run from its event (fields an older event lacks count as empty)."""
+        data = event.data or {}
+        command = data.get("command")
+        return cls(
+            event_id=event.id,
+            at=event.at,
+            actor=event.actor,
+            action=str(data.get("action") or "?"),
+            ok=bool(data.get("ok")),
+            timed_out=bool(data.get("timed_out")),
+            exit_code=data.get("exit_code"),
+            status_code=data.get("status_code"),
+            duration_ms=int(data.get("duration_ms") or 0),
+            command=[str(part) for part in command] if isinstance(command, list) else None,
+            request=data.get("request"),
+            stdout=str(data.get("stdout") or ""),
+            stderr=str(data.get("stderr") or ""),
+            body=str(data.get("body") or ""),
+            truncated=bool(data.get("truncated")),
+            error=data.get("error"),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -18,6 +18,7 @@ from warroom.incidents.schemas import IncidentOut
 from warroom.incidents.states import OPEN_STATUSES
 from warroom.incidents.visibility import visible
 from warroom.oncall import service as oncall
+from warroom.postmortem.models import ActionItem, Postmortem
 from warroom.runtime import Runtime
 from warroom.web.page import PageRoute, SignedIn, Viewer, render
 
@@ -89,6 +90,43 @@ def _my_items(runtime: Runtime, viewer: Viewer) -> list[MyItem]:
         ]
 
 
+@dataclass(frozen=True)
+class MyActionItem:
+    """A postmortem action item the signed-in person owns that is still open."""
+
+    id: int
+    ref: str
+    title: str
+    kind: str
+    due: date | None
+    overdue: bool
+
+
+def _my_action_items(runtime: Runtime, viewer: Viewer, today: date) -> list[MyActionItem]:
+    """Return my open action items, soonest due first (undated last), of incidents I may see."""
+    condition = visible(runtime.config(), viewer.access)
+    stmt = (
+        select(ActionItem, Incident.number)
+        .join(Postmortem, Postmortem.id == ActionItem.postmortem_id)
+        .join(Incident, Incident.id == Postmortem.incident_id)
+        .where(ActionItem.owner == viewer.name, ActionItem.status == "open", condition)
+        .order_by(ActionItem.due_date.is_(None), ActionItem.due_date, ActionItem.id)
+        .limit(20)
+    )
+    with runtime.db.session() as session:
+        return [
+            MyActionItem(
+                item.id,
+                f"INC-{number}",
+                item.title,
+                item.kind,
+                item.due_date,
+                item.due_date is not None and item.due_date < today,
+            )
+            for item, number in session.execute(stmt)
+        ]
+
+
 def _recent_alerts(runtime: Runtime, viewer: Viewer) -> list[AlertOut]:
     with runtime.db.session() as session:
         rows, _ = list_alerts(
@@ -133,5 +171,7 @@ def war_board(request: Request, viewer: SignedIn) -> HTMLResponse:
         groups=open_by_severity(runtime, viewer),
         on_call=_on_call(runtime, now),
         my_items=_my_items(runtime, viewer),
+        # "Overdue" by the viewer's own calendar: a day ends at their midnight.
+        my_action_items=_my_action_items(runtime, viewer, now.astimezone(viewer.zone).date()),
         alerts=_recent_alerts(runtime, viewer),
     )

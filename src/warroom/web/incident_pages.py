@@ -16,7 +16,8 @@ from warroom.incidents import service as incidents
 from warroom.incidents.queries import ListFilters
 from warroom.incidents.states import OPEN_STATUSES, STATUSES
 from warroom.mitigation import checklist
-from warroom.mitigation.schemas import ActionOut
+from warroom.mitigation.action_service import recent_runs
+from warroom.mitigation.schemas import ActionOut, ActionRunRecord
 from warroom.notify.queries import list_notifications
 from warroom.status import service as status_service
 from warroom.status.schemas import StatusUpdateOut
@@ -27,6 +28,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Text = Annotated[str, Query(max_length=200)]
 ROOM = "incidents/room.html"
 TIMELINE_SHOWN = 500  # the newest events on the page; the API pages through the rest
+RUNS_SHOWN = 20  # the newest action runs in the room's run log; the timeline keeps them all
 
 
 @router.get("/incidents")
@@ -127,6 +129,10 @@ def room(
     with runtime.db.session() as session:
         row = incidents.get(session, ref)
         items = checklist.view(session, incident=row)
+        runs = [
+            ActionRunRecord.of(event)
+            for event in recent_runs(session, incident=row, limit=RUNS_SHOWN)
+        ]
         updates = [
             StatusUpdateOut.of(update, row.ref)
             for update in status_service.updates(session, incident=row)
@@ -162,6 +168,8 @@ def room(
         error=error,
         can_respond=viewer.can("responder"),
         actions=[ActionOut.of(action) for action in config.actions],
+        runs=runs,
+        runs_shown=RUNS_SHOWN,
         updates=updates,
         alerts=alerts,
         paged=paged,

@@ -1,4 +1,5 @@
-"""The incident room's other forms: command handoff, roles, access, actions, status updates.
+"""The incident room's other forms: command handoff, roles, access, actions, status updates,
+a checklist item's owner.
 
 Like the lifecycle forms (incident_forms.py) each goes through the flow the API uses, answers a
 success with a redirect, and a refusal with the room, the reason and nothing changed. An
@@ -15,9 +16,12 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from warroom.api.deps import DB_INT_MAX
 from warroom.api.status import post_status_update
 from warroom.core.errors import ActionTimedOut, Invalid, WarroomError
 from warroom.mitigation.action_flows import run_action
+from warroom.mitigation.checklist import ChecklistChange
+from warroom.mitigation.checklist_flows import change_item
 from warroom.status.schemas import StatusUpdateCreate
 from warroom.web.incident_forms import problem
 from warroom.web.incident_pages import room
@@ -27,6 +31,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Short = Annotated[str, Form(max_length=200)]
 Long = Annotated[str, Form(max_length=20000)]
 ActionName = Annotated[str, Path(max_length=64)]
+ItemId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 
 
 def _refused(request: Request, viewer: Viewer, ref: str, exc: Exception) -> Response:
@@ -187,3 +192,27 @@ def status_update(
     except WarroomError as exc:
         return _refused(request, viewer, ref, exc)
     return see_other(f"/incidents/{ref}#updates")
+
+
+@router.post("/incidents/{ref}/checklist/{item_id}/owner")
+def checklist_owner(
+    ref: str, item_id: ItemId, request: Request, viewer: Responder, owner: Short = ""
+) -> Response:
+    """Give a checklist item an owner (a configured person, when people are configured), or
+    take it away (an empty choice); the change goes on the timeline as the API's does."""
+    runtime = viewer.runtime
+    try:
+        change = ChecklistChange.model_validate({"owner": owner.strip() or None})
+        change_item(
+            runtime.db,
+            config=runtime.config(),
+            now=runtime.clock.now(),
+            ref=ref,
+            item_id=item_id,
+            request=change,
+            actor=viewer.actor(),
+            refresh=runtime.flows.refresh,
+        )
+    except (ValidationError, WarroomError) as exc:
+        return _refused(request, viewer, ref, exc)
+    return see_other(f"/incidents/{ref}#check-{item_id}")

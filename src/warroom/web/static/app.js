@@ -72,6 +72,33 @@
     if (message && !window.confirm(message)) { event.preventDefault(); }
   });
 
+  // A form marked data-enhance="ID" posts in the background and swaps in the element with
+  // that id from the page the post leads to, so the reader keeps their place; a refusal shows
+  // the room with its reason. Without the script it is a plain post and redirect.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var target = form.getAttribute("data-enhance");
+    if (!target || event.defaultPrevented || !window.fetch || !window.URLSearchParams) { return; }
+    event.preventDefault();
+    fetch(form.action, { method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin" })
+      .then(function (response) {
+        return response.text().then(function (html) {
+          var id = response.ok ? target : "main";
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(id);
+          var old = document.getElementById(id);
+          if (!fresh || !old) { window.location.reload(); return; }
+          if (!response.ok) { old.innerHTML = fresh.innerHTML; }
+          else { old.replaceWith(fresh); }
+          var again = response.ok && fresh.querySelector('[data-enhance="' + target + '"]');
+          var box = again && again.closest("details");
+          var focus = box ? box.querySelector("summary") : (document.getElementById("form-error") || old);
+          if (focus && !box) { focus.setAttribute("tabindex", "-1"); }
+          if (focus) { focus.focus(); }
+        });
+      })
+      .catch(function () { form.submit(); });
+  });
+
   // The T+ clock of the incident room.
   function words(seconds) {
     var d = Math.floor(seconds / 86400), h = Math.floor(seconds % 86400 / 3600), m = Math.floor(seconds % 3600 / 60);
