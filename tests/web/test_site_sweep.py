@@ -1,8 +1,10 @@
 """Every page warroom serves, in real Chromium, on a site with something on every page.
 
-Four runs, one browser context each: a laptop in the light and the dark theme (axe-core on
-every page: no serious or critical violation), and a phone (375 px) in each theme, set there
-by the user's saved theme against the opposite system setting. On every page of every run: no
+Four runs, one browser context each: a laptop in the light and the dark theme, and a phone
+(375 px) in each theme, set there by the user's saved theme against the opposite system
+setting. axe-core runs on every page on the laptop in both themes (colours) and on the phone
+in one (what the narrow layout changes: target sizes, scrolling tables): no serious or
+critical violation. On every page of every run: no
 console error, no page error, no failed request, nothing wider than the screen (folded forms
 opened too), the theme asked for, and a screenshot (WARROOM_SCREENSHOTS keeps them).
 """
@@ -100,7 +102,7 @@ class Run:
 RUNS = {
     "laptop-light": Run(LAPTOP, "light", "light", "rita", axe=True),
     "laptop-dark": Run(LAPTOP, "dark", "dark", "rita", axe=True),
-    "phone-light": Run(PHONE, "light", "dark", "lee", axe=False),
+    "phone-light": Run(PHONE, "light", "dark", "lee", axe=True),
     "phone-dark": Run(PHONE, "dark", "light", "dee", axe=False),
 }
 
