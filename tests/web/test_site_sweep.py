@@ -4,9 +4,10 @@ Four runs, one browser context each: a laptop in the light and the dark theme, a
 (375 px) in each theme, set there by the user's saved theme against the opposite system
 setting. axe-core runs on every page on the laptop in both themes and on the phone in one
 (all but its colour rule: what the narrow layout changes, such as target sizes and tables that
-scroll): no serious or critical violation. On every page of every run: no
-console error, no page error, no failed request, nothing wider than the screen (folded forms
-opened too), the theme asked for, and a screenshot (WARROOM_SCREENSHOTS keeps them).
+scroll): no serious or critical violation. On every page of every run: no console error, no
+page error, no failed request, nothing wider than the screen (folded forms opened too), the
+theme asked for, and a screenshot (WARROOM_SCREENSHOTS keeps them). The run without axe keeps
+the pages' Content-Security-Policy, so a style or script it refuses is a console error there.
 """
 
 from __future__ import annotations
