@@ -159,3 +159,17 @@ def test_empty_feed_is_still_valid(client: TestClient) -> None:
     assert feed.findall(A + "entry") == []
     for tag in ("id", "title", "updated"):
         _text(feed, tag)
+
+
+def test_page_shares_the_apps_stylesheet_under_a_tight_policy(client: TestClient) -> None:
+    response = client.get("/status")
+    html = response.text
+    assert '<link rel="stylesheet" href="/static/app.css?v=' in html
+    assert "<style" not in html and "style=" not in html
+    assert '<body class="status-page">' in html
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "style-src 'self'" in policy
+    assert "script-src" not in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    stylesheet = client.get(html.split('<link rel="stylesheet" href="')[1].split('"')[0])
+    assert stylesheet.status_code == 200 and ".status-page .banner" in stylesheet.text

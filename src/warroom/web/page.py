@@ -183,12 +183,16 @@ def see_other(url: str) -> RedirectResponse:
 
 def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
     titles = {401: "Sign-in needed", 403: "Not allowed", 404: "Not found", 409: "Not now"}
+    # No Viewer here (the error may come before one is made), but a session read on the way
+    # still has the user's saved theme: a dark-theme user's "Not found" is dark too.
+    session: SessionInfo | None = getattr(request.state, "browser_session", None)
     return render(
         request,
         "error.html",
         status=status,
         title=titles.get(status, "Something is wrong"),
         message=message,
+        theme=(session.theme if session else None) or "auto",
     )
 
 
