@@ -238,3 +238,24 @@ def test_a_note_reaches_the_other_browser_and_a_secret_never_does(
     finally:
         rita.close()
         vic.close()
+
+
+def test_the_checklists_skip_is_on_screen_and_the_skip_link_only_when_focused(
+    browser: Browser, site: str
+) -> None:
+    # The two once shared a class, and the skip link's off-screen rule hid every Skip fold.
+    context = browser.new_context(viewport=LAPTOP)
+    try:
+        page = sign_in(context, site, "/incidents/INC-2")
+        skip = page.locator("details.skip > summary").first
+        expect(skip).to_be_visible()
+        box = skip.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["y"] >= 0, box
+        link = page.get_by_role("link", name="Skip to content")
+        link_box = link.bounding_box()
+        assert link_box is not None and link_box["x"] < 0  # off screen until focused
+        link.focus()
+        focused_box = link.bounding_box()
+        assert focused_box is not None and focused_box["x"] >= 0
+    finally:
+        context.close()
