@@ -144,11 +144,13 @@ def move(
     impact: Long = "",
     scope: Long = "",
     priority: Short = "",
+    incident_type: Short = "",
     skip_verification: Short = "",
     false_alarm: Short = "",
     waive_postmortem: Short = "",
 ) -> Response:
-    """Move the incident: triage (with the assessment), mitigate, resolve, close, reopen."""
+    """Move the incident: triage (with the assessment, and its type), mitigate, resolve,
+    close, reopen."""
     if action not in LIFECYCLE:
         return room(request, viewer, ref, error=f"unknown action {action!r}", status=422)
     given = _given(
@@ -168,6 +170,9 @@ def move(
             exclude_none=True,
             exclude={"note", "skip_verification", "false_alarm", "waive_postmortem"},
         )
+        if action == "triage" and incident_type.strip():
+            # A report triaged as what it turned out to be (a data breach: security, restricted).
+            fields["incident_type"] = incident_type.strip()
         viewer.runtime.flows.transition(
             ref,
             action,

@@ -180,6 +180,7 @@ def room(
         people=config.people,
         role_names=ROLE_NAMES,
         postmortem_owed=owed,
+        incident_types=config.incident_types,
         **shown,
     )
 
