@@ -4,6 +4,7 @@ and a second instance on the same database hears the first (LISTEN/NOTIFY, or th
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 import httpx
 import pytest
@@ -15,10 +16,11 @@ from tests.sse import listen, serve, stream
 from warroom.app import build_runtime, create_app
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
-from warroom.incidents import service, timeline
+from warroom.incidents import live, service, timeline
 from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 from warroom.settings import Settings
+from warroom.storage.bus import LiveEvent
 
 ADA = Actor(name="ada", source="api", role="admin")
 
@@ -85,6 +87,31 @@ def test_a_rollback_publishes_nothing(runtime: Runtime) -> None:
     assert [e.kind for e in got] == ["status_update", "note"]
     texts = {e.id: e.text for e in runtime.flows.get("INC-1").timeline}
     assert [texts[e.id] for e in got] == ["kept", "after"]
+
+
+def test_events_are_out_once_their_transaction_commits_not_as_a_savepoint_ends(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The intake's group commit runs each job in a savepoint: an event published as that
+    # ends is not committed yet, so a stream's access check sees no incident and drops it.
+    runtime.flows.declare(actor=ADA, title="Checkout is slow")
+    committed_when_out: list[bool] = []
+    publish = runtime.live.publish
+
+    def checked(events: Iterable[LiveEvent]) -> None:
+        events = list(events)
+        committed = {e.id for e in live.since(runtime.db, 0, 100)}
+        committed_when_out.extend(e.id in committed for e in events)
+        publish(events)
+
+    monkeypatch.setattr(runtime.live, "publish", checked)
+
+    def work() -> None:
+        with runtime.db.transaction() as session, session.begin_nested():
+            add(runtime, session, "in a savepoint")
+
+    (got,) = listen(runtime, work, 1)
+    assert got.kind == "note" and committed_when_out == [True]
 
 
 def test_a_second_instance_streams_the_first_ones_events(

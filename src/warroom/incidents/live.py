@@ -26,6 +26,11 @@ def install(db: Database, bus: Bus) -> None:
     if db.is_sqlite:
 
         def published(session: Session) -> None:
+            # After the root commit only: SQLAlchemy also calls this as a savepoint is
+            # released (the intake's group commit runs each job in one), when no other
+            # connection sees the rows yet, so a stream's access check would drop them.
+            if session.in_nested_transaction():
+                return
             events = _written(session)
             if events:
                 bus.publish(events)
