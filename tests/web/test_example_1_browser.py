@@ -1,8 +1,9 @@
 """The runbook's Example 1 (high CPU usage) in the browser, from a real Alertmanager's alert:
-it appears on the war board, then acknowledge, triage, the rollback action with its confirm
-step, the Verification steps, resolve; the close refused while the postmortem is owed; the
-postmortem (5 Whys, fishbone, action items) written and taken draft → review → done; close.
-The postmortem and the close work the same with JavaScript off."""
+it appears on the war board without a reload, then acknowledge, triage, the rollback action
+with its confirm step, the Verification steps, resolve; the close refused while the
+postmortem is owed; the postmortem (5 Whys, fishbone, action items) written and taken
+draft → review → done; close. The postmortem and the close work the same with JavaScript
+off."""
 
 from __future__ import annotations
 
@@ -118,11 +119,12 @@ def test_example_1_from_alert_to_closed_in_the_browser(
     try:
         page = sign_in(context, live_server)
         expect(page.get_by_role("heading", level=1)).to_have_text("War board")
+        page.evaluate("window.stayed = true")
         post_alerts(am, [alert("HighCPUUsage", "checkout", starts_at=None)])
         peers.wait_for(lambda: _open_incidents(runtime), "Alertmanager's alert to open INC-1")
-        page.reload()  # the live arrival is the test above
         card = page.locator(".incident-cards a").filter(has_text="HighCPUUsage on checkout")
-        expect(card).to_be_visible()
+        expect(card).to_be_visible(timeout=15_000)
+        assert page.evaluate("window.stayed") is True  # no reload: the stream brought it
         card.click()
 
         expect(page.get_by_role("heading", level=1)).to_contain_text("HighCPUUsage on checkout")
