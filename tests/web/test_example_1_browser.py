@@ -165,7 +165,9 @@ def test_example_1_from_alert_to_closed_in_the_browser(
         resolve.get_by_role("button", name="Resolve").click()
         expect(page.locator(".room-head .status")).to_have_text("Resolved")
 
-        _close_is_refused_while_the_postmortem_is_owed(page)
+        _close_is_refused_while_the_postmortem_is_owed(
+            page, folder / "example-1-close-refused-1366.png"
+        )
         page.get_by_role("link", name="Postmortem: the editor").click()
         _write_the_postmortem(page, live_server)
         page.screenshot(path=folder / "example-1-postmortem-done-1366.png", full_page=True)
@@ -194,18 +196,22 @@ def test_example_1_from_alert_to_closed_in_the_browser(
     ]
 
 
-def _close_is_refused_while_the_postmortem_is_owed(page: Page) -> None:
+def _close_is_refused_while_the_postmortem_is_owed(page: Page, shot: Path | None = None) -> None:
     """The Close form says the postmortem comes first; closing anyway says what to do."""
     close = page.locator("details:has(> summary:text-is('Close'))")
     close.locator("summary").click()
     expect(close).to_contain_text("Closing needs the postmortem done; it is draft, due")
     expect(close.get_by_label("No postmortem, because")).to_have_count(0)  # admins only
+    if shot is not None:
+        close.screenshot(path=shot.with_name(f"{shot.stem}-form.png"))
     close.get_by_role("button", name="Close").click()
     refusal = page.get_by_role("alert")
     expect(refusal).to_contain_text("INC-1 needs its postmortem done before it closes")
     expect(refusal).to_contain_text("Open Postmortem: the editor")
     expect(refusal).not_to_contain_text("/api/v1")
     expect(page.locator(".room-head .status")).to_have_text("Resolved")
+    if shot is not None:
+        page.screenshot(path=shot)
 
 
 def _write_the_postmortem(page: Page, site: str) -> None:
