@@ -60,7 +60,7 @@ def test_the_editor_saves_whys_fishbone_and_status(
     sign_in(client, "rita")
     page = client.get(f"/incidents/{resolved}/postmortem")
     assert page.status_code == 200
-    assert page.text.count('name="why_question"') == 2  # no whys yet: two empty rows
+    assert page.text.count('name="why_question"') == 5  # no whys yet: five empty rows
     form = form_of(page.text)
     assert form["version"] == "0"
     form["summary"] = "A bad deploy slowed checkout."
@@ -83,7 +83,7 @@ def test_the_editor_saves_whys_fishbone_and_status(
     assert pm.fishbone["Vendors"] == ["CDN cache purge"]
     again = client.get(saved.headers["location"]).text
     assert "Saved: version 1" in again
-    assert again.count('name="why_question"') == 3  # the one saved and two empty
+    assert again.count('name="why_question"') == 5  # the one saved and four empty
     assert "CDN cache purge" in again  # in the diagram's text equivalent too
     assert 'alt="Fishbone diagram of' in again
 

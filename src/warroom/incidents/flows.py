@@ -162,42 +162,62 @@ class IncidentFlows:
                 rules=self.rules,
                 reason=reason,
             )
-            type_config = config.incident_type(incident.incident_type)
-            if (
-                "incident_type" in changed
-                and type_config is not None
-                and type_config.restricted
-                and incident.visibility == "public"
-                and "visibility" not in changes
-            ):
-                # A type that is restricted (security) restricts the incident; never the reverse.
-                service.update(
+            if "incident_type" in changed:
+                self._follow_type(
                     session,
                     config=config,
                     incident=incident,
                     now=now,
                     actor=actor,
-                    changes={"visibility": "restricted"},
-                    rules=self.rules,
-                    reason=f"{type_config.name or type_config.id} incidents are restricted",
-                )
-            if "incident_type" in changed and incident.status in OPEN_STATUSES:
-                chosen = self.runbooks.choose_template(
-                    config,
-                    runbook=None,
-                    incident_type=incident.incident_type,
-                    service=incident.service,
-                )
-                checklists.switch(
-                    session,
-                    incident=incident,
-                    template=chosen.name,
-                    checklist=chosen.checklist,
-                    now=now,
-                    actor=actor,
+                    keep_visibility="visibility" in changes,
                 )
             detail = load_detail(session, incident)
         return self.finish("updated", detail)
+
+    def _follow_type(
+        self,
+        session: Session,
+        *,
+        config: WarroomConfig,
+        incident: Incident,
+        now: datetime,
+        actor: Actor,
+        keep_visibility: bool,
+    ) -> None:
+        """Follow a new incident type: its restriction, and its runbook's checklist."""
+        type_config = config.incident_type(incident.incident_type)
+        if (
+            type_config is not None
+            and type_config.restricted
+            and incident.visibility == "public"
+            and not keep_visibility
+        ):
+            # A type that is restricted (security) restricts the incident; never the reverse.
+            service.update(
+                session,
+                config=config,
+                incident=incident,
+                now=now,
+                actor=actor,
+                changes={"visibility": "restricted"},
+                rules=self.rules,
+                reason=f"{type_config.name or type_config.id} incidents are restricted",
+            )
+        if incident.status in OPEN_STATUSES:
+            chosen = self.runbooks.choose_template(
+                config,
+                runbook=None,
+                incident_type=incident.incident_type,
+                service=incident.service,
+            )
+            checklists.switch(
+                session,
+                incident=incident,
+                template=chosen.name,
+                checklist=chosen.checklist,
+                now=now,
+                actor=actor,
+            )
 
     def acknowledge(self, ref: str, *, actor: Actor) -> IncidentDetail:
         """Acknowledge an incident (idempotent)."""
@@ -219,15 +239,17 @@ class IncidentFlows:
         false_alarm: str | None = None,
         waive_postmortem: str | None = None,
     ) -> IncidentDetail:
-        """Move an incident through its lifecycle."""
+        """Move an incident through its lifecycle (`fields` may give triage a new type)."""
+        config, now = self.config(), self.clock.now()
         with self.db.transaction() as session:
             incident = service.get(session, ref, for_update=True)
+            kind = incident.incident_type
             service.transition(
                 session,
-                config=self.config(),
+                config=config,
                 incident=incident,
                 action=action,
-                now=self.clock.now(),
+                now=now,
                 actor=actor,
                 rules=self.rules,
                 note=note,
@@ -236,6 +258,15 @@ class IncidentFlows:
                 false_alarm=false_alarm,
                 waive_postmortem=waive_postmortem,
             )
+            if incident.incident_type != kind:
+                self._follow_type(
+                    session,
+                    config=config,
+                    incident=incident,
+                    now=now,
+                    actor=actor,
+                    keep_visibility="visibility" in (fields or {}),
+                )
             detail = load_detail(session, incident)
         log.info("%s is now %s", detail.ref, detail.status, extra={"incident": detail.ref})
         return self.finish(action, detail)

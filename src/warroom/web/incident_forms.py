@@ -36,6 +36,23 @@ def problem(exc: ValidationError) -> str:
     )
 
 
+def in_page_terms(exc: WarroomError) -> str:
+    """Say a lifecycle gate's refusal with what to do on the pages, not the API's fields."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    ref = details.get("ref")
+    if exc.code != "postmortem_not_done" or not ref or details.get("postmortem_status") is None:
+        return str(exc)
+    due = f", due {str(details['due_at'])[:10]}" if details.get("due_at") else ""
+    worst = details.get("peak_severity")
+    owed = f" (it was {worst} at its worst)" if worst != details.get("severity") else ""
+    return (
+        f"{ref} needs its postmortem done before it closes{owed}; the postmortem is "
+        f"{str(details['postmortem_status']).replace('_', ' ')}{due}. Open Postmortem: the "
+        "editor, write the summary, the root cause and at least one why, set its status to "
+        "Done and save; then close it here."
+    )
+
+
 def _given(**fields: str) -> dict[str, str]:
     """Keep the fields a person filled in (an empty box means "not given")."""
     return {key: value.strip() for key, value in fields.items() if value and value.strip()}
@@ -127,11 +144,13 @@ def move(
     impact: Long = "",
     scope: Long = "",
     priority: Short = "",
+    incident_type: Short = "",
     skip_verification: Short = "",
     false_alarm: Short = "",
     waive_postmortem: Short = "",
 ) -> Response:
-    """Move the incident: triage (with the assessment), mitigate, resolve, close, reopen."""
+    """Move the incident: triage (with the assessment, and its type), mitigate, resolve,
+    close, reopen."""
     if action not in LIFECYCLE:
         return room(request, viewer, ref, error=f"unknown action {action!r}", status=422)
     given = _given(
@@ -151,6 +170,9 @@ def move(
             exclude_none=True,
             exclude={"note", "skip_verification", "false_alarm", "waive_postmortem"},
         )
+        if action == "triage" and incident_type.strip():
+            # A report triaged as what it turned out to be (a data breach: security, restricted).
+            fields["incident_type"] = incident_type.strip()
         viewer.runtime.flows.transition(
             ref,
             action,
@@ -164,7 +186,7 @@ def move(
     except ValidationError as exc:
         return room(request, viewer, ref, error=problem(exc), status=422)
     except WarroomError as exc:
-        return room(request, viewer, ref, error=str(exc), status=exc.status)
+        return room(request, viewer, ref, error=in_page_terms(exc), status=exc.status)
     return see_other(f"/incidents/{ref}")
 
 

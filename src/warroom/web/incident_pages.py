@@ -19,6 +19,8 @@ from warroom.mitigation import checklist
 from warroom.mitigation.action_service import recent_runs
 from warroom.mitigation.schemas import ActionOut, ActionRunRecord
 from warroom.notify.queries import list_notifications
+from warroom.postmortem import service as postmortems
+from warroom.postmortem.gate import owes_postmortem
 from warroom.status import service as status_service
 from warroom.status.schemas import StatusUpdateOut
 from warroom.triage.roles import ROLES as ROLE_NAMES
@@ -156,6 +158,15 @@ def room(
             limit=50,
             visible=true(),
         ).items
+        # What the Close form says first: closing waits for the postmortem (postmortem/gate).
+        owed = None
+        if "close" in detail.allowed_actions:
+            postmortem = postmortems.find(session, row)
+            if owes_postmortem(config, row, postmortem):
+                owed = {
+                    "status": postmortem.status if postmortem else None,
+                    "due_at": postmortem.due_at if postmortem else None,
+                }
     return render(
         request,
         ROOM,
@@ -166,7 +177,8 @@ def room(
         timeline=detail.timeline,
         hidden_events=events - len(detail.timeline),
         error=error,
-        can_respond=viewer.can("responder"),
+        # A closed incident is frozen (notes, checklist, actions, roles): no form to refuse.
+        can_respond=viewer.can("responder") and detail.status != "closed",
         actions=[ActionOut.of(action) for action in config.actions],
         runs=runs,
         runs_shown=RUNS_SHOWN,
@@ -175,6 +187,8 @@ def room(
         paged=paged,
         people=config.people,
         role_names=ROLE_NAMES,
+        postmortem_owed=owed,
+        incident_types=config.incident_types,
         **shown,
     )
 

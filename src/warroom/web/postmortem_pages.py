@@ -48,6 +48,7 @@ LABELS = {
 }
 STATUS_WORDS = {"draft": "Draft", "in_review": "In review", "done": "Done"}
 EMPTY_WHYS = 2  # blank rows the form offers after the existing ones (no JavaScript needed)
+WHYS_OFFERED = 5  # rows on offer at least: the runbook asks why five times
 Many = Annotated[list[str], Form()]
 Field = Annotated[str, Form()]
 
@@ -120,6 +121,7 @@ def editor(
     for name in pm.fishbone:  # configured bones the form lost stay on offer
         if name not in categories:
             categories.append(name)
+    blanks = max(EMPTY_WHYS, WHYS_OFFERED - len(form["five_whys"]))
     return render(
         request,
         EDITOR,
@@ -128,13 +130,14 @@ def editor(
         pm=pm,
         form=form,
         version=pm.version if version is None else version,
-        whys=form["five_whys"] + [{"question": "", "answer": ""}] * EMPTY_WHYS,
+        whys=form["five_whys"] + [{"question": "", "answer": ""}] * blanks,
         categories=categories,
         statuses=[(name, STATUS_WORDS[name]) for name in STATUSES],
         error=error,
         item_error=item_error,
         conflict=conflict,
         saved=saved,
+        incident_status=viewer.runtime.flows.summary(ref).status,
         can_edit=viewer.can("responder"),
         jira_base=_jira_base(viewer),
         today=viewer.runtime.clock.now().date(),
