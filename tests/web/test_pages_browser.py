@@ -259,3 +259,27 @@ def test_the_checklists_skip_is_on_screen_and_the_skip_link_only_when_focused(
         assert focused_box is not None and focused_box["x"] >= 0
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/incidents?status=any", "/incidents/INC-2"])
+def test_a_first_load_is_three_requests_besides_images(
+    browser: Browser, site: str, path: str
+) -> None:
+    # Issue 14: the page, app.css and app.js; the live stream opens after the load.
+    context = browser.new_context(viewport=LAPTOP)
+    try:
+        sign_in(context, site)  # a fresh context: nothing cached
+        page = context.new_page()
+        seen: list[str] = []
+        page.on(
+            "request",
+            lambda r: (
+                seen.append(r.url) if r.resource_type not in ("image", "eventsource") else None
+            ),
+        )
+        page.goto(f"{site}{path}", wait_until="load")
+        expect(page.locator("main h1")).to_be_visible()
+        loaded = [url.removeprefix(site).split("?")[0] for url in seen]
+        assert loaded == [path.split("?")[0], "/static/app.css", "/static/app.js"], seen
+    finally:
+        context.close()
