@@ -76,6 +76,8 @@ def test_example_2_a_viewers_report_is_held_then_restricted_by_triage(
         expect(vic).to_have_url(f"{live_server}/incidents/INC-1")
         expect(vic.get_by_role("heading", level=1)).to_have_text(TITLE)
         expect(vic.locator(".room-head")).to_contain_text("nobody is paged until a responder")
+        expect(vic.locator(".room-head")).to_contain_text("(Triage, under Next steps)")
+        expect(vic.locator(".room-head")).not_to_contain_text("warroom incident triage")
         expect(vic.get_by_role("heading", name="Next steps")).to_have_count(0)  # a viewer
         held = runtime.flows.get("INC-1")
         assert held.paging_held and held.suggested_severity == "SEV-1"

@@ -60,6 +60,9 @@ def test_command_is_proposed_then_accepted(
     assert proposed.status_code == 200
     assert runtime.flows.get("INC-1").pending_commander == "sam"
     assert "not accepted yet" in proposed.text
+    # The room says it in its own words: the People section, not the API's paths.
+    assert "sam accepts or declines under People" in proposed.text
+    assert "/api/v1/" not in proposed.text.split('<main id="main"', 1)[-1].split("</main>")[0]
     client.cookies.clear()
     sam = sign_in(client, "sam")
     page = client.get(room).text

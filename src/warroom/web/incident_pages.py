@@ -14,6 +14,7 @@ from warroom.detection.api_schemas import AlertOut
 from warroom.detection.queries import list_alerts
 from warroom.incidents import service as incidents
 from warroom.incidents.queries import ListFilters
+from warroom.incidents.schemas import IncidentOut
 from warroom.incidents.states import OPEN_STATUSES, STATUSES
 from warroom.mitigation import checklist
 from warroom.mitigation.action_service import recent_runs
@@ -189,8 +190,31 @@ def room(
         role_names=ROLE_NAMES,
         postmortem_owed=owed,
         incident_types=config.incident_types,
+        notices=room_notices(detail),
         **shown,
     )
+
+
+def room_notices(incident: IncidentOut) -> list[str]:
+    """Say what the API's notices say, in the room's words (its buttons, not CLI or API)."""
+    found = []
+    if incident.pending_commander and incident.status != "closed":
+        found.append(
+            f"{incident.pending_commander} is proposed as Incident Commander; "
+            f"{incident.commander or 'nobody'} stays in charge until "
+            f"{incident.pending_commander} accepts or declines under People."
+        )
+    if incident.outcome == "false_alarm":
+        found.append(f"Ended as a false alarm: {incident.outcome_reason}")
+    if incident.paging_held and incident.status == "detected":
+        suggested = (
+            f", suggested {incident.suggested_severity}" if incident.suggested_severity else ""
+        )
+        found.append(
+            f"Reported by a viewer ({incident.severity}, the type's default{suggested}): "
+            "nobody is paged until a responder triages it (Triage, under Next steps)."
+        )
+    return found
 
 
 @router.get("/incidents/{ref}")
