@@ -20,7 +20,7 @@ from warroom.incidents.visibility import check_declare_public
 from warroom.mitigation.checklist import ChecklistChange
 from warroom.mitigation.checklist_flows import change_item
 from warroom.web.incident_pages import room
-from warroom.web.page import PageRoute, Responder, render, see_other
+from warroom.web.page import PageRoute, Responder, Viewer, render, see_other
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Short = Annotated[str, Form(max_length=200)]
@@ -226,20 +226,25 @@ def checklist_item(
         return room(
             request, viewer, ref, error="say done, not done, or why it is skipped", status=422
         )
-    runtime = viewer.runtime
     try:
-        change_item(
-            runtime.db,
-            config=runtime.config(),
-            now=runtime.clock.now(),
-            ref=ref,
-            item_id=item_id,
-            request=ChecklistChange.model_validate(values),
-            actor=viewer.actor(),
-            refresh=runtime.flows.refresh,
-        )
+        change_checklist(viewer, ref, item_id, values)
     except ValidationError as exc:
         return room(request, viewer, ref, error=problem(exc), status=422)
     except WarroomError as exc:
         return room(request, viewer, ref, error=str(exc), status=exc.status)
     return see_other(f"/incidents/{ref}#checklist")
+
+
+def change_checklist(viewer: Viewer, ref: str, item_id: int, values: dict[str, Any]) -> None:
+    """Change a checklist item as the API's PATCH does (raises what it raises)."""
+    runtime = viewer.runtime
+    change_item(
+        runtime.db,
+        config=runtime.config(),
+        now=runtime.clock.now(),
+        ref=ref,
+        item_id=item_id,
+        request=ChecklistChange.model_validate(values),
+        actor=viewer.actor(),
+        refresh=runtime.flows.refresh,
+    )

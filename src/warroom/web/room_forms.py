@@ -20,10 +20,8 @@ from warroom.api.deps import DB_INT_MAX
 from warroom.api.status import post_status_update
 from warroom.core.errors import ActionTimedOut, Invalid, WarroomError
 from warroom.mitigation.action_flows import run_action
-from warroom.mitigation.checklist import ChecklistChange
-from warroom.mitigation.checklist_flows import change_item
 from warroom.status.schemas import StatusUpdateCreate
-from warroom.web.incident_forms import problem
+from warroom.web.incident_forms import change_checklist, problem
 from warroom.web.incident_pages import room
 from warroom.web.page import PageRoute, Responder, Viewer, see_other
 
@@ -200,19 +198,8 @@ def checklist_owner(
 ) -> Response:
     """Give a checklist item an owner (a configured person, when people are configured), or
     take it away (an empty choice); the change goes on the timeline as the API's does."""
-    runtime = viewer.runtime
     try:
-        change = ChecklistChange.model_validate({"owner": owner.strip() or None})
-        change_item(
-            runtime.db,
-            config=runtime.config(),
-            now=runtime.clock.now(),
-            ref=ref,
-            item_id=item_id,
-            request=change,
-            actor=viewer.actor(),
-            refresh=runtime.flows.refresh,
-        )
+        change_checklist(viewer, ref, item_id, {"owner": owner.strip() or None})
     except (ValidationError, WarroomError) as exc:
         return _refused(request, viewer, ref, exc)
     return see_other(f"/incidents/{ref}#check-{item_id}")
