@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from warroom.auth import service as auth
+from warroom.core.clock import FrozenClock
 from warroom.core.errors import NotFound
+from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 from warroom.web.templating import STATIC
 
@@ -362,3 +365,20 @@ def test_a_viewer_reports_a_problem_that_pages_nobody_until_triage(
     assert incident.paging_held and incident.suggested_severity == "SEV-1"
     assert incident.severity != "SEV-1"  # the type's default until a responder triages
     assert client.get("/incidents/INC-1").status_code == 200  # the reporter takes part
+
+
+def test_a_resolved_incidents_clock_stops_at_resolution(
+    client: TestClient, people: None, runtime: Runtime, clock: FrozenClock
+) -> None:
+    rita = Actor(name="rita", source="api", role="responder")
+    ref = runtime.flows.declare(actor=rita, title="Checkout is slow").ref
+    sign_in(client, "rita")
+    assert "data-since=" in client.get(f"/incidents/{ref}").text  # open: it ticks
+    clock.advance(timedelta(minutes=42))
+    runtime.flows.transition(ref, "resolve", actor=rita, skip_verification="fixed upstream")
+    clock.advance(timedelta(days=3))
+    client.cookies.clear()  # the session has long idled out
+    sign_in(client, "rita")
+    page = client.get(f"/incidents/{ref}").text
+    head = page.split('<header class="room-head">', 1)[1].split("</header>", 1)[0]
+    assert "resolved at T+42m" in head and "data-since=" not in head
