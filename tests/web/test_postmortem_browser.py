@@ -112,7 +112,7 @@ def test_a_responder_writes_the_postmortem_from_the_room(
         # An action item with an owner, a due date and a Jira link.
         adder = page.locator("form[action$='/action-items']")
         adder.get_by_label("What").fill("Add a canary stage to the deploy")
-        adder.get_by_label("Owner").fill("sam")
+        adder.get_by_label("Owner").select_option("sam")
         adder.get_by_label("Due").fill("2026-03-20")
         adder.get_by_label("Jira issue").fill("OPS-77")
         adder.get_by_role("button", name="Add").click()

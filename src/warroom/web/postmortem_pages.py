@@ -144,6 +144,7 @@ def editor(
         short_items=[i for i in pm.action_items if i.kind == "short_term"],
         long_items=[i for i in pm.action_items if i.kind == "long_term"],
         cause_count=sum(len(c) for c in pm.fishbone.values()),
+        people=viewer.runtime.config().people,
     )
 
 
