@@ -17,7 +17,7 @@ from warroom.api.deps import RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES, error_response
 from warroom.api.slack_people import linked_role
 from warroom.core.errors import Invalid
-from warroom.detection import metrics
+from warroom.detection import deliveries, metrics
 from warroom.detection.api_schemas import IntakeResponse
 from warroom.detection.schemas import AlertIn, IngestResult
 from warroom.detection.sources import (
@@ -109,9 +109,15 @@ def _parse(source: str, parse: Callable[[bytes], T], body: bytes) -> T:
 
 
 async def _ingest(
-    runtime: Runtime, source: str, integration: str, alerts: list[AlertIn]
+    runtime: Runtime,
+    source: str,
+    integration: str,
+    alerts: list[AlertIn],
+    delivery_ids: tuple[str, ...] = (),
 ) -> IntakeResponse:
-    future = runtime.intake.submit(source=source, integration=integration, alerts=alerts)
+    future = runtime.intake.submit(
+        source=source, integration=integration, alerts=alerts, delivery_ids=delivery_ids
+    )
     return IntakeResponse.of(await asyncio.wrap_future(future))
 
 
@@ -170,10 +176,20 @@ router.post(
 
 
 Verify = Callable[[bytes, Any, Any, datetime], int | None]
+# The ids that name a delivery (body, headers, signing integration): one seen before is a replay.
+DeliveryIds = Callable[[bytes, Any, str], tuple[str, ...]]
+# Why no instance accepted a delivery, when it is something other than the signature.
+Explain = Callable[[Any, list[Any]], str | None]
 
 
 def _hmac_route(
-    source: str, verify: Verify, parse: Callable[[bytes], list[AlertIn]], header_name: str
+    source: str,
+    verify: Verify,
+    parse: Callable[[bytes], list[AlertIn]],
+    header_name: str,
+    *,
+    ids: DeliveryIds | None = None,
+    explain: Explain | None = None,
 ) -> Callable[..., Any]:
     """Build the handler of an HMAC-signed intake (Grafana, PagerDuty, Jira)."""
 
@@ -187,9 +203,11 @@ def _hmac_route(
                 (i for i in instances if verify(body, request.headers, i, now) is not None), None
             )
             if signer is None:
-                raise _unauthorized(source, f"missing or wrong {header_name} signature")
+                why = explain(request.headers, instances) if explain else None
+                raise _unauthorized(source, why or f"missing or wrong {header_name} signature")
             alerts = _parse(source, parse, body)
-            return await _ingest(runtime, source, signer.name, alerts)
+            named = ids(body, request.headers, signer.name) if ids else ()
+            return await _ingest(runtime, source, signer.name, alerts, named)
 
         return await _guarded(handle)
 
@@ -204,7 +222,23 @@ def _verify_grafana(body: bytes, headers: Any, instance: Any, now: datetime) -> 
         now,
         signature_header=instance.signature_header,
         timestamp_header=instance.timestamp_header,
+        require_timestamp=instance.require_timestamp,
     )
+
+
+def _explain_grafana(headers: Any, instances: list[Any]) -> str | None:
+    """Name the missing timestamp when every instance that requires one went without it."""
+    missing = [
+        i.timestamp_header
+        for i in instances
+        if i.require_timestamp and i.timestamp_header and i.timestamp_header not in headers
+    ]
+    if missing and len(missing) == len(instances):
+        return (
+            f"missing {missing[0]}: this Grafana intake requires the signed timestamp "
+            "(require_timestamp); name that header in the contact point's HMAC settings"
+        )
+    return None
 
 
 def _verify_pagerduty(body: bytes, headers: Any, instance: Any, _now: datetime) -> int | None:
@@ -219,12 +253,28 @@ router.post(
     "/intake/grafana",
     response_model=IntakeResponse,
     summary="Grafana unified alerting webhook (X-Grafana-Alerting-Signature)",
-)(_hmac_route("grafana", _verify_grafana, grafana.parse, "X-Grafana-Alerting-Signature"))
+)(
+    _hmac_route(
+        "grafana",
+        _verify_grafana,
+        grafana.parse,
+        "X-Grafana-Alerting-Signature",
+        explain=_explain_grafana,
+    )
+)
 router.post(
     "/intake/pagerduty",
     response_model=IntakeResponse,
     summary="PagerDuty V3 webhook (X-PagerDuty-Signature)",
-)(_hmac_route("pagerduty", _verify_pagerduty, pagerduty.parse, "X-PagerDuty-Signature"))
+)(
+    _hmac_route(
+        "pagerduty",
+        _verify_pagerduty,
+        pagerduty.parse,
+        "X-PagerDuty-Signature",
+        ids=pagerduty.delivery_ids,
+    )
+)
 
 
 class JiraIntakeResponse(IntakeResponse):
@@ -252,21 +302,29 @@ async def intake_jira(request: Request, runtime: RuntimeDep) -> Any:
         if signer is None:
             raise _unauthorized("jira", "missing or wrong X-Hub-Signature signature")
         update = _parse("jira", jira.parse_update, body)
+        named = jira.delivery_ids(body, request.headers, signer.name)
         if update is not None:
-            moved = await run_in_threadpool(_sync_action_items, runtime, update)
-            empty = IngestResult()
+            moved = await run_in_threadpool(_sync_action_items, runtime, update, named)
+            if moved is None:
+                metrics.rejected("jira", "duplicate")
+            empty = IngestResult(duplicate=moved is None)
             return JiraIntakeResponse(
-                **IntakeResponse.of(empty).model_dump(), action_items_updated=moved
+                **IntakeResponse.of(empty).model_dump(), action_items_updated=moved or []
             )
         alerts = _parse("jira", jira.parse, body)
-        result = await _ingest(runtime, "jira", signer.name, alerts)
+        result = await _ingest(runtime, "jira", signer.name, alerts, named)
         return JiraIntakeResponse(**result.model_dump())
 
     return await _guarded(handle)
 
 
-def _sync_action_items(runtime: Runtime, update: jira.IssueUpdate) -> list[int]:
-    """Give the action items linked to the issue its status; return the ids that changed."""
+def _sync_action_items(
+    runtime: Runtime, update: jira.IssueUpdate, delivery_ids: tuple[str, ...]
+) -> list[int] | None:
+    """Give the action items linked to the issue its status; return the ids that changed.
+
+    None for a delivery seen before (a replay or a retry): nothing is changed.
+    """
     from warroom.notify.jira_config import item_status
     from warroom.postmortem import action_items as postmortems
 
@@ -276,13 +334,16 @@ def _sync_action_items(runtime: Runtime, update: jira.IssueUpdate) -> list[int]:
         if settings is not None
         else item_status(update.status, update.category)
     )
+    now = runtime.clock.now()
     with runtime.db.transaction() as session:
+        if not deliveries.claim(session, source="jira", ids=delivery_ids, now=now):
+            return None
         moved = postmortems.sync_status(
             session,
             issue=update.key,
             status=status,
             actor=(update.user or "Jira")[:64],
-            now=runtime.clock.now(),
+            now=now,
         )
     for number in sorted({number for _, number in moved}):
         runtime.flows.refresh(number, "postmortem")

@@ -25,6 +25,10 @@ class IntakeResponse(BaseModel):
     ignored: int
     incidents_opened: list[str]
     incidents_updated: list[str]
+    duplicate: bool = Field(
+        default=False,
+        description="The delivery's id was seen before (a replay or a retry): nothing changed.",
+    )
 
     @classmethod
     def of(cls, result: IngestResult) -> IntakeResponse:
@@ -39,6 +43,7 @@ class IntakeResponse(BaseModel):
             ignored=result.ignored,
             incidents_opened=[f"INC-{n}" for n in result.opened],
             incidents_updated=[f"INC-{n}" for n in result.linked if n not in result.opened],
+            duplicate=result.duplicate,
         )
 
 

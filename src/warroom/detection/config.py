@@ -48,3 +48,15 @@ class GrafanaIntegration(HmacIntegration):
         default="X-Grafana-Alerting-Timestamp",
         description="Grafana signs 'timestamp:body' when a timestamp header is configured.",
     )
+    require_timestamp: bool = Field(
+        default=False,
+        description="Refuse a delivery without the signed timestamp header: without it a "
+        "captured body and signature can be replayed at any time. Off by default because "
+        "Grafana sends no timestamp until its contact point names the header.",
+    )
+
+    @model_validator(mode="after")
+    def _timestamp_named(self) -> GrafanaIntegration:
+        if self.require_timestamp and not self.timestamp_header:
+            raise ValueError("require_timestamp needs timestamp_header (the header Grafana sets)")
+        return self

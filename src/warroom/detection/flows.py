@@ -7,13 +7,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
-from warroom.detection import metrics
+from warroom.detection import deliveries, metrics
 from warroom.detection.routing import Router
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
 from warroom.detection.service import Intake
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.detection")
+PRUNE_EVERY = timedelta(hours=1)  # how often a process forgets old delivery ids
 
 
 @dataclass
@@ -54,19 +55,36 @@ class IntakeFlows:
         self._lock = threading.Lock()
         self._pending: list[_Delivery] = []
         self._in_flight: list[_Delivery] = []  # taken by a drain, not yet answered
+        self._pruned_at: datetime | None = None  # when this process last forgot old ids
 
-    def ingest(self, *, source: str, integration: str, alerts: list[AlertIn]) -> IngestResult:
+    def ingest(
+        self,
+        *,
+        source: str,
+        integration: str,
+        alerts: list[AlertIn],
+        delivery_ids: tuple[str, ...] = (),
+    ) -> IngestResult:
         """Store a delivery's alerts durably and return what happened (blocks until committed)."""
-        return self.submit(source=source, integration=integration, alerts=alerts).result()
+        return self.submit(
+            source=source, integration=integration, alerts=alerts, delivery_ids=delivery_ids
+        ).result()
 
     def submit(
-        self, *, source: str, integration: str, alerts: list[AlertIn]
+        self,
+        *,
+        source: str,
+        integration: str,
+        alerts: list[AlertIn],
+        delivery_ids: tuple[str, ...] = (),
     ) -> Future[IngestResult]:
         """Queue a delivery; deliveries waiting together are ingested as one and committed once.
 
         The answer comes after the commit; a delivery that fails fails alone and keeps nothing.
+        A delivery with `delivery_ids` already seen (a replay or a retry) is answered as a
+        duplicate and changes nothing; its ids are stored with its effect, in one transaction.
         """
-        delivery = _Delivery(source, integration, alerts, self.clock.now(), Future())
+        delivery = _Delivery(source, integration, alerts, self.clock.now(), Future(), delivery_ids)
         with self._lock:
             self._pending.append(delivery)
             first = len(self._pending) == 1
@@ -87,21 +105,46 @@ class IntakeFlows:
         for (source, integration), members in groups.items():
             try:
                 with session.begin_nested():
+                    # Claimed inside the savepoint: if the group fails, so do its claims.
+                    fresh = [m for m in members if self._claim(session, m)]
                     results = self._intake(
                         session, source, integration, members[0].now
-                    ).ingest_many([m.alerts for m in members])
-                outcomes += list(zip(members, results, strict=True))
+                    ).ingest_many([m.alerts for m in fresh])
+                done = dict(zip(map(id, fresh), results, strict=True))
+                outcomes += [(m, done[id(m)] if id(m) in done else _duplicate(m)) for m in members]
             except Exception:  # one of them is bad: run each alone so only it fails
                 for member in members:
                     try:
                         with session.begin_nested():
-                            result = self._intake(session, source, integration, member.now).ingest(
-                                member.alerts
-                            )
+                            if self._claim(session, member):
+                                result = self._intake(
+                                    session, source, integration, member.now
+                                ).ingest(member.alerts)
+                            else:
+                                result = _duplicate(member)
                         outcomes.append((member, result))
                     except Exception as exc:
                         outcomes.append((member, exc))
+        self._prune(session, taken)
         return outcomes
+
+    def _claim(self, session: Session, delivery: _Delivery) -> bool:
+        """Record the delivery's ids; False for one already seen."""
+        return deliveries.claim(
+            session, source=delivery.source, ids=delivery.delivery_ids, now=delivery.now
+        )
+
+    def _prune(self, session: Session, taken: list[_Delivery]) -> None:
+        """Forget old delivery ids now and then, in the drain of a delivery that has ids."""
+        now = max((d.now for d in taken if d.delivery_ids), default=None)
+        if now is None or (self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY):
+            return
+        self._pruned_at = now
+        try:
+            with session.begin_nested():
+                deliveries.prune(session, now=now)
+        except Exception:  # forgetting can wait for the next time; the deliveries cannot
+            log.exception("cannot prune old delivery ids")
 
     def _intake(self, session: Session, source: str, integration: str, now: datetime) -> Intake:
         """Build the intake run for one integration with the routing in force."""
@@ -146,6 +189,8 @@ class IntakeFlows:
             if isinstance(result, Exception):
                 continue
             metrics.record(result.source, result)
+            if result.duplicate:
+                metrics.rejected(result.source, "duplicate")
             for _number, severity, inside in result.refired:
                 metrics.refired(severity, inside=inside)
             opened.update(result.opened)
@@ -186,3 +231,9 @@ class _Delivery:
     alerts: list[AlertIn]
     now: datetime
     future: Future[IngestResult]
+    delivery_ids: tuple[str, ...] = ()
+
+
+def _duplicate(delivery: _Delivery) -> IngestResult:
+    """Answer a delivery seen before: accepted, nothing done."""
+    return IngestResult(source=delivery.source, duplicate=True)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warroom.storage.base import Base, UTCDateTime
@@ -90,3 +100,19 @@ class Silence(Base):
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     expired_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class SeenDelivery(Base):
+    """A signed delivery's id, kept a while so that a replay or a retry changes nothing."""
+
+    __tablename__ = "seen_deliveries"
+    __table_args__ = (
+        # The key decides between concurrent copies of one delivery: one insert wins.
+        UniqueConstraint("source", "delivery_id"),
+        Index("ix_seen_deliveries_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    delivery_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

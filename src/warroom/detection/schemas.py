@@ -69,6 +69,7 @@ class IngestResult:
     refired: list[tuple[int, str, bool]] = field(default_factory=list)
 
     linked: list[int] = field(default_factory=list)  # incidents this delivery's alerts are in
+    duplicate: bool = False  # a delivery id seen before: a replay or a retry, nothing done
 
     def touch(self, number: int) -> None:
         """Remember an incident whose runbook file must be rewritten."""

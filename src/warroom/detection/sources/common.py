@@ -240,6 +240,11 @@ def equals(a: str | bytes, b: str | bytes) -> bool:
     return hmac.compare_digest(left, right)
 
 
+def body_digest(body: bytes) -> str:
+    """Name a delivery by its signed body: `sha256:<hex>` (what a replayer cannot change)."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
 def hmac_sha256_hex(secret: str, message: bytes) -> str:
     """Return the lowercase hex HMAC-SHA256 of `message` keyed by `secret`."""
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()

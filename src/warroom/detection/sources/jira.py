@@ -13,6 +13,11 @@ items include `status`, the issue's `fields.status` (`name`, `statusCategory.key
 new|indeterminate|done) is handed to the postmortem's action items linked to that issue.
 Issues warroom itself created for action items (label `warroom-action-<id>`) are never
 reports, however broad the webhook's filter.
+
+A delivery is named twice: by `X-Atlassian-Webhook-Identifier` (unique within the site and
+the same on every retry, but not signed) and by the SHA-256 of the signed body (which a replayer
+cannot change; the body carries the event's millisecond `timestamp`). Either seen before makes
+it a duplicate.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from urllib.parse import urlsplit
 from warroom.detection.schemas import AlertIn
 from warroom.detection.sources.common import (
     FieldError,
+    body_digest,
     cap_raw,
     field_invalid,
     get_object,
@@ -41,6 +47,7 @@ from warroom.notify.jira_config import LABEL_PREFIX
 
 SOURCE = "jira"
 SIGNATURE_HEADER = "X-Hub-Signature"
+IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
 EVENT = "jira:issue_created"
 UPDATED = "jira:issue_updated"
 OWN_LABEL = LABEL_PREFIX + "action-"  # the issues of action items, made by warroom
@@ -56,6 +63,14 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: list[str]) -> int |
     if method.lower() != "sha256" or not signature:
         return None  # WebSub allows other hashes; Jira Cloud uses sha256 only
     return match_signature([signature], body, secrets)
+
+
+def delivery_ids(body: bytes, headers: Mapping[str, str], integration: str) -> tuple[str, ...]:
+    """Name a delivery by Jira's retry-stable identifier and by its signed body's digest."""
+    identifier = (header(headers, IDENTIFIER_HEADER) or "").strip()
+    # The identifier is unique within one Jira site: two sites (two integrations) may repeat it.
+    named = (f"id:{integration}:{identifier[:160]}",) if identifier else ()
+    return (*named, body_digest(body))
 
 
 def parse(body: bytes) -> list[AlertIn]:

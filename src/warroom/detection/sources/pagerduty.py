@@ -7,6 +7,9 @@ request is authentic when any one matches. The payload, "Webhooks Overview" (`01
 one event per delivery as `{"event": {id, event_type, resource_type, occurred_at, agent,
 client, data}}`, where `data` of an incident event is the incident (id, number, title, status,
 html_url, created_at, urgency, priority{summary}, service{summary}, …).
+
+A delivery is named by its event's `id`: inside the signed body (a replayer cannot change it)
+and the same when PagerDuty retries; a body without one is named by its SHA-256.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from warroom.detection.schemas import AlertIn, AlertStatus
 from warroom.detection.sources.common import (
     FieldError,
+    body_digest,
     cap_raw,
     field_invalid,
     get_object,
@@ -54,6 +58,16 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: list[str]) -> int |
     if not signatures:
         return None
     return match_signature(signatures, body, secrets)
+
+
+def delivery_ids(body: bytes, _headers: Mapping[str, str], _integration: str) -> tuple[str, ...]:
+    """Name a delivery by its event's id (signed), so that a replay or a retry changes nothing."""
+    # Event ids are PagerDuty-wide; the headers are not signed, so they name nothing here.
+    event = parse_object(body).get("event")
+    event_id = event.get("id") if isinstance(event, dict) else None
+    if isinstance(event_id, str) and event_id.strip():
+        return (f"event:{event_id.strip()}",)
+    return (body_digest(body),)
 
 
 def parse(body: bytes) -> list[AlertIn]:
