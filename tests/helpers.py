@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -121,3 +123,7 @@ def make_slack_users(runtime: Runtime, role: str = "responder") -> list[str]:
         for name in names:
             auth.create_user(session, name=name, role=role, now=runtime.clock.now())
     return names
+
+
+# `python -c CODE` for test actions: warroom refuses code handed to an interpreter in argv.
+PY_EXEC = [sys.executable, str(Path(__file__).parent / "fixtures" / "actions" / "run_code.py")]

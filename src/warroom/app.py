@@ -12,6 +12,7 @@ from warroom.migrations import migrate
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.runtime import Runtime
 from warroom.settings import Settings
+from warroom.storage import files
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:
@@ -29,8 +30,9 @@ def build_runtime(
 ) -> Runtime:
     """Build the runtime: load config, open the database (upgrading it), prepare runbooks."""
     config_value = config if config is not None else load_config(settings.config_path())
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tightened = files.secure_dir(settings.data_dir)  # 0700: the database and uploads
     db = Database(settings.resolved_database_url())
+    files.report(tightened + db.tightened)
     if upgrade:
         migrate.upgrade(db)
     runbooks = RunbookDirectory(Path(settings.runbooks_dir))

@@ -376,3 +376,17 @@ def test_a_restricted_incident_is_no_incident_to_an_outsider_on_slack(
     answer = said(client, clock, slack, payload(user=BOB))
     assert answer == "Cannot acknowledge INC-1: no incident INC-1"
     assert "Customer" not in answer
+
+
+def test_replies_escape_the_title(
+    client: TestClient, api: TestClient, clock: FrozenClock, slack: SlackServer
+) -> None:
+    title = "<!channel> <https://evil.example|Open> & co"
+    response = api.post("/api/v1/incidents", json={"title": title, "severity": "SEV-2"})
+    assert response.status_code == 201, response.text
+    escaped = "&lt;!channel&gt; &lt;https://evil.example|Open&gt; &amp; co"
+    # Without a response_url, the answer body is the reply.
+    answer = press(client, clock, {k: v for k, v in payload().items() if k != "response_url"})
+    assert answer.json()["text"].endswith(f"paging stops. {escaped}"), answer.json()
+    resolved = said(client, clock, slack, payload(action_id="warroom_resolve", user=BOB))
+    assert "<" not in resolved, resolved

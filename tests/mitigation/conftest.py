@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import PY_EXEC
 from warroom.config import WarroomConfig
 from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
@@ -104,8 +105,8 @@ def identity_api() -> Iterator[IdentityApi]:
 
 
 def script(code: str) -> list[str]:
-    """Return argv running `code` with this Python."""
-    return [PY, "-c", code]
+    """Return argv running `code` with this Python (not `python -c`, which warroom refuses)."""
+    return [*PY_EXEC, code]
 
 
 def actions_config(identity_url: str, tmp: Path) -> list[dict[str, Any]]:

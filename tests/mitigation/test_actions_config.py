@@ -61,7 +61,7 @@ def test_a_good_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
                 "command": ["/bin/sh", "-c", "echo {text}"],
                 "params": {"text": {"pattern": ".*"}},
             },
-            "argv runs a shell with a command string (sh -c)",
+            "argv hands code to a shell or interpreter (/bin/sh -c runs a string as code)",
         ),
         ({"name": "a", "command": ["bash", "-ec", "kubectl rollout undo"]}, "never runs"),
         ({"name": "a"}, "give exactly one of command or http"),
@@ -121,7 +121,7 @@ def test_duplicate_names(tmp_path: Path) -> None:
 def test_fill_never_reaches_python_objects() -> None:
     assert placeholders("{a}-{{lit}}-{b}") == ["a", "b"]
     assert fill("{a}/{{x}}", {"a": "{b}"}) == "{b}/{x}"  # values are not formatted again
-    assert fill("https://h/{u}", {"u": "../a b?c"}, encode=True) == "https://h/..%2Fa%20b%3Fc"
+    assert fill("https://h/{u}", {"u": "..a b?c"}, encode=True) == "https://h/..a%20b%3Fc"
 
 
 def test_capture_keeps_head_and_tail() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from tests.notify.slack_server import BOT_USER, TOKEN, SlackServer
 from warroom.notify.ports import Chat, DeliveryError, IncidentCard
-from warroom.notify.slack import SlackChat, channel_name
+from warroom.notify.slack import SlackChat, channel_name, reply
 from warroom.notify.slack_blocks import ACKNOWLEDGE, RESOLVE, STATUS_UPDATE, card_blocks
 from warroom.notify.slack_config import SlackConfig
 
@@ -289,6 +290,45 @@ def test_post_with_card(slack: SlackServer, chat: SlackChat) -> None:
     # The form it opens asks before posting; a confirmation dialog first would be one too many.
     assert buttons[STATUS_UPDATE]["text"]["text"] == "Status update"
     assert "confirm" not in buttons[STATUS_UPDATE]
+
+
+HOSTILE = "<!channel> <https://evil.example|Open> & <@U024BE7LH>"
+
+
+def test_fallback_text_is_escaped_on_the_wire(slack: SlackServer, chat: SlackChat) -> None:
+    # A title is user text: on the wire it must not ping the channel, link or mention.
+    slack.add_channel("incident-response")
+    card = dataclasses.replace(CARD, title=HOSTILE, summary=HOSTILE)
+    chat.post(channel="#incident-response", text=f"INC-42 declared: {HOSTILE}", key="k", card=card)
+    [message] = slack.messages("#incident-response")
+    assert message["text"] == (
+        "INC-42 declared: &lt;!channel&gt; &lt;https://evil.example|Open&gt; &amp; "
+        "&lt;@U024BE7LH&gt;"
+    )
+    blocks = message["blocks"]
+    assert blocks[0]["text"]["type"] == "plain_text"  # Slack shows plain_text as written
+    assert blocks[2]["text"]["text"].startswith("&lt;!channel&gt; &lt;https://evil.example|")
+    mrkdwn = [f["text"] for b in blocks for f in b.get("fields", [])]
+    mrkdwn += [b["text"]["text"] for b in blocks if b.get("text", {}).get("type") == "mrkdwn"]
+    assert all("<!" not in text and "<https://evil" not in text for text in mrkdwn)
+
+
+def test_bundled_page_text_is_escaped(slack: SlackServer, chat: SlackChat) -> None:
+    channel = slack.add_channel("pages")
+    chat.post(channel=channel, text=f"2 pages for you:\n• {HOSTILE}\n• INC-2", key="k3")
+    [message] = slack.messages(channel)
+    assert "<" not in message["text"] and ">" not in message["text"]
+    assert "&lt;!channel&gt;" in message["text"]
+
+
+def test_reply_text_is_escaped(slack: SlackServer) -> None:
+    config = SlackConfig.model_validate(
+        {"signing_secret": SIGNING, "bot_token": slack.token, "base_url": slack.url}
+    )
+    reply(slack.response_url(), f"Acknowledged {HOSTILE}", config=config)
+    assert slack.take_replies() == [
+        "Acknowledged &lt;!channel&gt; &lt;https://evil.example|Open&gt; &amp; &lt;@U024BE7LH&gt;"
+    ]
 
 
 def test_post_plain_text_to_a_channel_id(slack: SlackServer, chat: SlackChat) -> None:

@@ -8,7 +8,6 @@ off."""
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.detection.test_real_alertmanager import alert, post_alerts
+from tests.helpers import PY_EXEC
 from tests.peers import Peers
 from tests.web.test_pages import add_user
 from tests.web.test_pages_browser import LAPTOP, shots_dir, sign_in
@@ -69,8 +69,7 @@ def config() -> WarroomConfig:
                     "description": "Roll the service back to its previous version",
                     "dangerous": True,
                     "command": [
-                        sys.executable,
-                        "-c",
+                        *PY_EXEC,
                         "import sys; print('rolled back', sys.argv[1])",
                         "{service}",
                     ],

@@ -13,6 +13,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from tests.helpers import PY_EXEC
 from tests.web.test_pages import PASSWORD, add_user
 from tests.web.test_pages_browser import LAPTOP, PHONE, shots_dir
 from warroom.config import WarroomConfig
@@ -42,14 +43,13 @@ def config() -> WarroomConfig:
                     "name": "purge-cache",
                     "description": "Purge the CDN cache of the service",
                     "command": [
-                        PY,
-                        "-c",
+                        *PY_EXEC,
                         "import sys; print('purging', sys.argv[1]); "
                         "print('error: <origin> refused', file=sys.stderr); sys.exit(2)",
                         LONG_LINE,
                     ],
                 },
-                {"name": "status", "command": [PY, "-c", "print('all pods ready: 12/12')"]},
+                {"name": "status", "command": [*PY_EXEC, "print('all pods ready: 12/12')"]},
             ],
         }
     )

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.helpers import PY_EXEC
 from tests.web.test_pages import add_user, declare, sign_in
 from warroom.config import WarroomConfig
 from warroom.incidents import service as incidents
@@ -38,14 +39,13 @@ def config() -> WarroomConfig:
                     "name": "purge",
                     "description": "Purge the cache",
                     "command": [
-                        PY,
-                        "-c",
+                        *PY_EXEC,
                         "import sys; print(sys.argv[1]); print('stderr ' + sys.argv[1], "
                         "file=sys.stderr); sys.exit(3)",
                         NASTY,
                     ],
                 },
-                {"name": "hello", "command": [PY, "-c", "print('hello there')"]},
+                {"name": "hello", "command": [*PY_EXEC, "print('hello there')"]},
             ],
         }
     )

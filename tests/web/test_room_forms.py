@@ -7,6 +7,7 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import PY_EXEC
 from tests.web.test_pages import add_user, declare, sign_in
 from warroom.config import WarroomConfig
 from warroom.runtime import Runtime
@@ -24,14 +25,14 @@ def config() -> WarroomConfig:
                 {
                     "name": "echo",
                     "description": "Print what it gets",
-                    "command": [PY, "-c", "import sys; print('said', sys.argv[1])", "{text}"],
+                    "command": [*PY_EXEC, "import sys; print('said', sys.argv[1])", "{text}"],
                     "params": {"text": {"pattern": ".{1,200}"}},
                 },
                 {
                     "name": "rollback",
                     "description": "Roll back the last deploy",
                     "dangerous": True,
-                    "command": [PY, "-c", "print('rolled back')"],
+                    "command": [*PY_EXEC, "print('rolled back')"],
                 },
             ],
             "status_page": {"title": "Acme status"},

@@ -13,7 +13,6 @@ the pages' Content-Security-Policy, so a style or script it refuses is a console
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.conftest import make_token
-from tests.helpers import SKIP
+from tests.helpers import PY_EXEC, SKIP
 from tests.status.conftest import COMPONENTS
 from tests.web.test_page_access import PAGES, page_routes
 from tests.web.test_pages import PASSWORD, add_user
@@ -190,7 +189,7 @@ def _action() -> dict[str, Any]:
         "name": "rollback",
         "description": "Roll the service back to a previous version",
         "dangerous": True,
-        "command": [sys.executable, "-c", "print('rolled back')", "{service}", "{version}"],
+        "command": [*PY_EXEC, "print('rolled back')", "{service}", "{version}"],
         "params": {"version": {"pattern": "[0-9.]+", "description": "The version to run"}},
     }
 

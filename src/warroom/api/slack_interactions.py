@@ -23,7 +23,7 @@ from warroom.detection.sources import slack
 from warroom.incidents.schemas import IncidentDetail
 from warroom.notify import slack as slack_chat
 from warroom.notify.ports import DeliveryError
-from warroom.notify.slack_blocks import ACKNOWLEDGE, ACTIONS, STATUS_UPDATE
+from warroom.notify.slack_blocks import ACKNOWLEDGE, ACTIONS, STATUS_UPDATE, escape
 from warroom.notify.slack_config import SlackConfig
 from warroom.runtime import Runtime
 
@@ -106,7 +106,7 @@ def _answer(config: SlackConfig, said: Said) -> Any:
     response_url, after the answer: Slack waits 3 seconds at most, and shows no answer body."""
     if not said.response_url:
         # An old client or a hand-made request: the answer body is all there is.
-        return {"response_type": "ephemeral", "text": said.text}
+        return {"response_type": "ephemeral", "text": escape(said.text)}
     if not slack_chat.response_url_allowed(said.response_url, config):
         log.warning("Slack interaction: response_url is not Slack's; the reply is not sent")
         return Response(status_code=200)

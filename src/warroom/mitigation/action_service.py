@@ -13,6 +13,7 @@ from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.states import check_not_closed
+from warroom.mitigation.action_guards import Refused, fill_argv, fill_url
 from warroom.mitigation.actions import ActionConfig, fill, fill_json, find, placeholders
 from warroom.mitigation.runner import CommandPlan, HttpPlan, Outcome
 
@@ -59,19 +60,31 @@ def prepare(
             "set the service on the incident first",
             {"field": "service"},
         )
+    values |= {"incident": incident.ref, "service": incident.service or ""}
+    plan = _checked_plan(action, values, incident.ref)
     if action.dangerous and not confirm:
         raise Conflict(
             f"action {name!r} is marked dangerous: {action.description or 'no description'}. "
             'Send "confirm": true (CLI: answer the prompt or pass --yes) to run it.',
             {"action": name, "dangerous": True, "confirm_required": True},
         )
-    values |= {"incident": incident.ref, "service": incident.service or ""}
-    return Prepared(
-        action,
-        incident.ref,
-        {k: v for k, v in values.items() if k in params},
-        _plan(action, values),
-    )
+    return Prepared(action, incident.ref, {k: v for k, v in values.items() if k in params}, plan)
+
+
+def _checked_plan(action: ActionConfig, values: dict[str, str], ref: str) -> CommandPlan | HttpPlan:
+    """Return the filled-in plan; raise a 4xx naming the value that may not go where it would."""
+    try:
+        return _plan(action, values)
+    except Refused as exc:
+        if exc.name == "service":
+            raise Conflict(
+                f"action {action.name!r} cannot use {ref}'s service {values['service']!r}: "
+                f"it {exc}; nothing ran",
+                {"field": "service"},
+            ) from None
+        raise Invalid(
+            f"param {exc.name!r}: {exc}; nothing ran", {"field": f"params.{exc.name}"}
+        ) from None
 
 
 def _check_params(action: ActionConfig, given: dict[str, str]) -> dict[str, str]:
@@ -115,9 +128,10 @@ def _plan(action: ActionConfig, values: dict[str, str]) -> CommandPlan | HttpPla
     env = {"WARROOM_INCIDENT": values["incident"], "WARROOM_ACTION": action.name}
     if action.command is not None:
         spec = action.command
+        dash = [name for name, param in action.params.items() if param.allow_leading_dash]
         secrets = {k: v.get_secret_value() for k, v in spec.env.items()}
         return CommandPlan(
-            argv=[fill(item, values) for item in spec.argv],
+            argv=[fill_argv(item, values, dash) for item in spec.argv],
             cwd=spec.cwd,
             env=env | secrets,
             timeout=spec.timeout,
@@ -130,7 +144,7 @@ def _plan(action: ActionConfig, values: dict[str, str]) -> CommandPlan | HttpPla
         headers["Authorization"] = f"Bearer {http.bearer_token.get_secret_value()}"
     return HttpPlan(
         method=http.method,
-        url=fill(http.url, values, encode=True),
+        url=fill_url(http.url, values),
         headers=headers,
         json_body=fill_json(http.json_body, values),
         body=fill(http.body, values) if http.body is not None else None,

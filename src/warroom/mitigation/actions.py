@@ -7,10 +7,10 @@ import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from warroom.mitigation.action_guards import fill_url, inline_code
 from warroom.secrets import Secret
 
 ACTION_NAME = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -32,6 +32,8 @@ class ParamConfig(BaseModel):
     required: bool = True
     default: str = ""
     description: str | None = Field(default=None, max_length=500)
+    # A value starting with `-` is refused where it would start an argv item (an option).
+    allow_leading_dash: bool = False
 
     @field_validator("pattern")
     @classmethod
@@ -47,10 +49,6 @@ class ParamConfig(BaseModel):
     def matches(self, value: str) -> bool:
         """Tell whether the whole of `value` matches the pattern."""
         return re.fullmatch(self.pattern, value) is not None
-
-
-SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh"})
-SHELL_COMMAND_FLAG = re.compile(r"^-[a-zA-Z]*c[a-zA-Z]*$")  # -c, -ec, -lc …
 
 
 class CommandConfig(BaseModel):
@@ -70,10 +68,12 @@ class CommandConfig(BaseModel):
             raise ValueError("the program (argv[0]) must not be empty")
         if any("\x00" in item for item in value):
             raise ValueError("argv items must not contain NUL characters")
-        program = value[0].rsplit("/", 1)[-1]
-        if program in SHELLS and any(SHELL_COMMAND_FLAG.match(arg) for arg in value[1:]):
+        if placeholders(value[0], "command.argv.0"):
+            raise ValueError("the program (argv[0]) must be written out, not a placeholder")
+        problem = inline_code(value)
+        if problem is not None:
             raise ValueError(
-                f"argv runs a shell with a command string ({program} -c): warroom never runs "
+                f"argv hands code to a shell or interpreter ({problem}): warroom never runs "
                 "actions through a shell, where a param could inject commands. Run the program "
                 "itself, or put the steps in a script file and run that with the params as "
                 "arguments"
@@ -175,6 +175,15 @@ class ActionConfig(BaseModel):
                 if name not in known:
                     allowed = ", ".join(f"{{{n}}}" for n in sorted(known))
                     raise ValueError(f"{where}: unknown placeholder {{{name}}}; known: {allowed}")
+        in_argv = {
+            n for w, t in self.templates() if w.startswith("command.") for n in placeholders(t)
+        }
+        for name, spec in self.params.items():
+            if spec.allow_leading_dash and name not in in_argv:
+                raise ValueError(
+                    f"params.{name}.allow_leading_dash: {{{name}}} is not used in command.argv, "
+                    "the only place a leading '-' is refused"
+                )
         return self
 
     @property
@@ -231,13 +240,19 @@ def placeholders(text: str, where: str = "value") -> list[str]:
 
 
 def fill(text: str, values: Mapping[str, str], *, encode: bool = False) -> str:
-    """Return `text` with each placeholder replaced by its value (URL-encoded if asked)."""
+    """Return `text` with each placeholder replaced by its value (URL-encoded if asked).
+
+    `encode=True` fills a URL: values are percent-encoded and refused (`Refused`) where
+    they would leave their path segment (see `action_guards.fill_url`).
+    """
+    if encode:
+        return fill_url(text, values)
     out = []
     for literal, field, _spec, _conversion in string.Formatter().parse(text):
         out.append(literal)
         if field is not None:
             value = values[field]
-            out.append(quote(value, safe="") if encode else value)
+            out.append(value)
     return "".join(out)
 
 

@@ -18,7 +18,7 @@ from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
 from warroom.notify.ports import DeliveryError, IncidentCard
-from warroom.notify.slack_blocks import card_blocks
+from warroom.notify.slack_blocks import card_blocks, escape
 from warroom.notify.slack_config import SlackConfig
 
 log = logging.getLogger("warroom.notify.slack")
@@ -135,13 +135,17 @@ class SlackChat:
                 )
 
     def post(self, *, channel: str, text: str, key: str, card: IncidentCard | None = None) -> str:
-        """Post a message (with the incident card when given); return its `ts`."""
+        """Post a message (with the incident card when given); return its `ts`.
+
+        `text` is plain text: its `&`, `<` and `>` are escaped, so a title such as
+        `<!channel>` or `<https://evil|Open>` shows as written instead of pinging or linking.
+        """
         blocks = card_blocks(card) if card is not None else None
         response = self._call(
             "chat.postMessage",
             lambda: self._client.chat_postMessage(
                 channel=channel,
-                text=text,
+                text=escape(text),
                 blocks=blocks,
                 unfurl_links=False,
                 # Lets a reader of the channel (or a later sweep) spot a message sent twice.
@@ -260,7 +264,7 @@ def reply(response_url: str, text: str, *, config: SlackConfig) -> None:
     """
     client = WebhookClient(response_url, timeout=cast(int, config.timeout), retry_handlers=[])
     try:
-        answer = client.send(text=text, response_type="ephemeral", replace_original=False)
+        answer = client.send(text=escape(text), response_type="ephemeral", replace_original=False)
     except (TimeoutError, URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise DeliveryError(f"Slack response_url: cannot reach Slack ({reason})") from None

@@ -10,6 +10,7 @@ from pathlib import Path
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup, escape
 
+from warroom.core import markdown
 from warroom.postmortem import fishbone, timeline_chart
 from warroom.postmortem.formatting import span
 from warroom.postmortem.schemas import PostmortemOut
@@ -32,23 +33,23 @@ SPANS = [
 ]
 
 MARKDOWN = """\
-# Postmortem: {{ pm.incident }} — {{ pm.title }}
+# Postmortem: {{ pm.incident }} — {{ pm.title | md }}
 
 | | |
 |---|---|
-| Severity | {{ pm.severity }} |
-| Service | {{ pm.service or "—" }} |
-| Incident Commander | {{ pm.commander or "—" }} |
+| Severity | {{ pm.severity | cell }} |
+| Service | {{ (pm.service or "—") | cell }} |
+| Incident Commander | {{ (pm.commander or "—") | cell }} |
 | Status | {{ pm.status }}{% if pm.required %} (required, due {{ pm.due_at | when }}){% endif %} |
-| Responders | {{ pm.responders | join(", ") or "—" }} |
+| Responders | {{ (pm.responders | join(", ") or "—") | cell }} |
 
 ## Summary
 
-{{ pm.summary or "_Not written yet._" }}
+{{ pm.summary | mdblock }}
 
 ## Impact
 
-{{ pm.impact or "_Not written yet._" }}
+{{ pm.impact | mdblock }}
 
 ## Timeline
 
@@ -64,33 +65,33 @@ MARKDOWN = """\
 {% endfor %}
 Key events are starred.
 
-{% for e in pm.timeline.events %}- {% if e.key_event %}★ {% endif %}{{ e.at | when }} — {{ e.text | oneline }}{% if e.actor %} ({{ e.actor }}){% endif %}
+{% for e in pm.timeline.events %}- {% if e.key_event %}★ {% endif %}{{ e.at | when }} — {{ e.text | md }}{% if e.actor %} ({{ e.actor | md }}){% endif %}
 {% endfor %}
 ## Root cause
 
-{{ pm.root_cause or "_Not written yet._" }}
+{{ pm.root_cause | mdblock }}
 
 ### 5 Whys
 
-{% for w in pm.five_whys %}{{ loop.index }}. **{{ w.question | oneline }}** {{ w.answer | oneline }}
+{% for w in pm.five_whys %}{{ loop.index }}. **{{ w.question | md }}** {{ w.answer | md }}
 {% else %}_No whys yet._
 {% endfor %}
 ### Fishbone
 
 ![Fishbone diagram]({{ svg_name }})
 
-{% for name, causes in pm.fishbone.items() %}- **{{ name }}**: {{ causes | join("; ") or "—" }}
+{% for name, causes in pm.fishbone.items() %}- **{{ name | md }}**: {{ (causes | join("; ") or "—") | md }}
 {% endfor %}
 {% for title, items in lessons %}## {{ title }}
 
-{% for item in items %}- {{ item | oneline }}
+{% for item in items %}- {{ item | md }}
 {% else %}_None recorded._
 {% endfor %}
 {% endfor %}## Action items
 
 | Kind | Title | Owner | Due | Status | Jira |
 |---|---|---|---|---|---|
-{% for a in pm.action_items %}| {{ a.kind.replace("_", "-") }} | {{ a.title | cell }} | {{ (a.owner or "—") | cell }} | {{ a.due_date or "—" }} | {{ a.status }} | {{ a.jira_key or "—" }} |
+{% for a in pm.action_items %}| {{ a.kind.replace("_", "-") }} | {{ a.title | cell }} | {{ (a.owner or "—") | cell }} | {{ a.due_date or "—" }} | {{ a.status }} | {{ (a.jira_key or "—") | cell }} |
 {% endfor %}"""  # noqa: E501  (a template: its table rows stay one line each)
 
 HTML = """\
@@ -152,8 +153,10 @@ def _environment(autoescape: bool) -> Environment:
     env.filters["when"] = _when
     env.filters["span"] = span
     env.filters["paragraphs"] = _paragraphs
-    env.filters["oneline"] = lambda text: " ".join(str(text).split())
-    env.filters["cell"] = lambda text: " ".join(str(text).split()).replace("|", "\\|")
+    # Markdown only: user text is escaped so it adds no heading, HTML, link or list of its own.
+    env.filters["md"] = markdown.inline
+    env.filters["mdblock"] = lambda text: markdown.block(text) if text else "_Not written yet._"
+    env.filters["cell"] = markdown.cell
     return env
 
 

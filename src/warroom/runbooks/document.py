@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from warroom.core.markdown import block, cell, inline
 from warroom.incidents.schemas import ChecklistItemOut, IncidentDetail
 
 # libyaml's dumper is about five times faster; the pure-Python one is the fallback.
@@ -46,19 +47,21 @@ def front_matter(incident: IncidentDetail) -> dict[str, Any]:
 
 
 def _box(item: ChecklistItemOut) -> str:
-    # Notes and reasons are free text: kept to one line so the list stays a list.
-    owner = f"owner: {item.owner}" if item.owner else ""
-    note = f" — note: {' '.join(item.note.split())}" if item.note else ""
+    # Notes and reasons are free text: kept to one line and escaped, so the list stays a
+    # list and user text can add no heading, HTML, link or checklist item of its own.
+    text = inline(item.text)
+    owner = f"owner: {inline(item.owner)}" if item.owner else ""
+    note = f" — note: {inline(item.note)}" if item.note else ""
     if item.done_at is not None:
-        by = f" by {item.done_by}" if item.done_by else ""
+        by = f" by {inline(item.done_by)}" if item.done_by else ""
         extra = f"; {owner}" if owner else ""
-        return f"- [x] {item.text} (done{by} at {_iso(item.done_at)}{extra}){note}"
+        return f"- [x] {text} (done{by} at {_iso(item.done_at)}{extra}){note}"
     if item.skipped_reason:
-        reason = " ".join(item.skipped_reason.split())
+        reason = inline(item.skipped_reason)
         extra = f" ({owner})" if owner else ""
-        return f"- [ ] ~~{item.text}~~ — skipped: {reason}{extra}{note}"
+        return f"- [ ] ~~{text}~~ — skipped: {reason}{extra}{note}"
     extra = f" ({owner})" if owner else ""
-    return f"- [ ] {item.text}{extra}{note}"
+    return f"- [ ] {text}{extra}{note}"
 
 
 def _completed(items: list[ChecklistItemOut]) -> str:
@@ -66,8 +69,8 @@ def _completed(items: list[ChecklistItemOut]) -> str:
     return f"{done}/{len(items)}"
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+def _assessed(value: str | None) -> str:
+    return inline(value) if value else "_not yet assessed_"
 
 
 def render(incident: IncidentDetail, severity_name: str | None = None) -> str:
@@ -79,21 +82,21 @@ def render(incident: IncidentDetail, severity_name: str | None = None) -> str:
         meta.rstrip("\n"),
         "---",
         "",
-        f"# {incident.ref}: {incident.title}",
+        f"# {incident.ref}: {inline(incident.title)}",
         "",
-        f"**Status:** {incident.status} · **Severity:** {severity} · "
-        f"**Commander:** {incident.commander or 'unassigned'} · "
+        f"**Status:** {incident.status} · **Severity:** {inline(severity)} · "
+        f"**Commander:** {inline(incident.commander or 'unassigned')} · "
         f"**Visibility:** {incident.visibility}",
         "",
     ]
     if incident.summary:
-        lines += ["## Summary", "", incident.summary.strip(), ""]
+        lines += ["## Summary", "", block(incident.summary.strip()), ""]
     lines += [
         "## Initial assessment",
         "",
-        f"- **Impact:** {incident.impact or '_not yet assessed_'}",
-        f"- **Scope:** {incident.scope or '_not yet assessed_'}",
-        f"- **Priority:** {incident.priority or '_not yet assessed_'}",
+        f"- **Impact:** {_assessed(incident.impact)}",
+        f"- **Scope:** {_assessed(incident.scope)}",
+        f"- **Priority:** {_assessed(incident.priority)}",
         "",
     ]
     if incident.checklist:
@@ -102,14 +105,16 @@ def render(incident: IncidentDetail, severity_name: str | None = None) -> str:
         for item in incident.checklist:
             sections.setdefault(item.section, []).append(item)
         # Progress per section counts skipped items (with their reason) as completed.
-        lines += [" · ".join(f"{name} {_completed(items)}" for name, items in sections.items())]
+        lines += [
+            " · ".join(f"{inline(name)} {_completed(items)}" for name, items in sections.items())
+        ]
         lines.append("")
         for name, items in sections.items():
-            lines += [f"### {name}", "", *map(_box, items), ""]
+            lines += [f"### {inline(name)}", "", *map(_box, items), ""]
     lines += ["## Timeline", "", "| Time (UTC) | Event | By |", "|---|---|---|"]
     for event in incident.timeline:
         star = "★ " if event.key_event else ""
-        who = _cell(event.actor or event.source)
-        lines.append(f"| {_iso(event.at)} | {star}{_cell(event.text)} | {who} |")
+        who = cell(event.actor or event.source)
+        lines.append(f"| {_iso(event.at)} | {star}{cell(event.text)} | {who} |")
     lines.append("")
     return "\n".join(lines)

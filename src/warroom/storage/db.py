@@ -13,6 +13,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from warroom.storage.files import secure_sqlite
+
 log = logging.getLogger("warroom.storage")
 # Work left in session.info for a before-commit listener is kept under keys with this prefix
 # (incidents.timeline keeps the new events there for the notification planner); a listener
@@ -35,10 +37,13 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
+        # What had looser modes than owner-only and was tightened (the caller logs it).
+        self.tightened: list[str] = []
         if self.dialect == "sqlite":
             database = parsed.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if database and database != ":memory:" and not database.startswith("file:"):
+                # Incidents, tokens and sessions live here: owner-only, like restricted runbooks.
+                self.tightened = secure_sqlite(Path(database))
             # Two engines on one file: writes take the lock up front (BEGIN IMMEDIATE) so
             # two writers never deadlock upgrading a read lock; reads stay concurrent.
             self.read_engine = _sqlite_engine(url, begin="BEGIN", echo=echo)
