@@ -139,3 +139,21 @@ async def incident_visible(principal: Annotated[Principal, Depends(_principal)])
 
 
 VisibleIncident = Depends(incident_visible)
+
+
+def is_admin(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> bool:
+    """Tell whether the caller sent an admin's token; anyone else (or no token) is anonymous."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return False
+    try:
+        principal = _authenticated(runtime, credentials.credentials)
+        principal.require("admin")
+    except (Unauthorized, Forbidden):
+        return False
+    return True
+
+
+AdminOrAnonymous = Annotated[bool, Depends(is_admin)]
