@@ -162,7 +162,10 @@ def test_public_summary_needs_no_token_and_hides_restricted(
         ("login", "operational"),
     ]
     [incident] = summary["incidents"]
-    assert incident["id"] == ref and incident["shortlink"] == "https://warroom.example.com/status#INC-1"
+    assert (
+        incident["id"] == ref
+        and incident["shortlink"] == "https://warroom.example.com/status#INC-1"
+    )
     assert incident["name"] == "Checkout is slow"
     assert [u["body"] for u in incident["incident_updates"]] == [UPDATE["body"]]
     assert incident["incident_updates"][0]["affected_components"] == [
