@@ -175,6 +175,7 @@ def test_sync_rewrites_every_file_after_the_folder_is_fixed(
     api: TestClient,
     client: TestClient,
     runtime: Runtime,
+    tokens: dict[str, str],
     database_url: str,
     tmp_path: Path,
 ) -> None:
@@ -199,7 +200,7 @@ def test_sync_rewrites_every_file_after_the_folder_is_fixed(
     # archive/ was writable; make its copy stale to see sync rewrite it too.
     second.write_text("stale\n", encoding="utf-8")
 
-    ready = client.get("/readyz")
+    ready = client.get("/readyz", headers={"Authorization": f"Bearer {tokens['admin']}"})
     assert ready.status_code == 503
     check = ready.json()["checks"]["runbooks"]
     assert check["ok"] is False

@@ -24,6 +24,8 @@ def config() -> WarroomConfig:
     return WarroomConfig.model_validate(
         {
             "services": [{"id": "checkout"}, {"id": "search"}, {"id": "accounts"}],
+            # Absolute links come from here, never from the request's Host header.
+            "notifications": {"base_url": "https://warroom.example.com"},
             "status_page": {"title": "Acme status", "components": COMPONENTS},
         }
     )

@@ -154,7 +154,7 @@ def test_public_summary_needs_no_token_and_hides_restricted(
     summary = response.json()
     assert set(summary) == {"page", "status", "components", "incidents", "past_incidents"}
     assert summary["page"]["name"] == "Acme status"
-    assert summary["page"]["url"] == "http://testserver/status"
+    assert summary["page"]["url"] == "https://warroom.example.com/status"
     assert summary["status"] == {"indicator": "critical", "description": "Major Service Outage"}
     assert [(c["id"], c["status"]) for c in summary["components"]] == [
         ("api", "major_outage"),
@@ -162,7 +162,10 @@ def test_public_summary_needs_no_token_and_hides_restricted(
         ("login", "operational"),
     ]
     [incident] = summary["incidents"]
-    assert incident["id"] == ref and incident["shortlink"] == "http://testserver/status#INC-1"
+    assert (
+        incident["id"] == ref
+        and incident["shortlink"] == "https://warroom.example.com/status#INC-1"
+    )
     assert incident["name"] == "Checkout is slow"
     assert [u["body"] for u in incident["incident_updates"]] == [UPDATE["body"]]
     assert incident["incident_updates"][0]["affected_components"] == [

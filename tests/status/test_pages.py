@@ -77,7 +77,7 @@ def test_page_shows_components_incidents_and_history(client: TestClient) -> None
     current, past = html.split('<h2 id="past">')
     assert 'id="INC-2"' in current and "Search was slow" in past
     assert "Resolved 2 Mar 2026, 10:00 UTC" in past
-    assert 'href="http://testserver/status/feed.atom"' in html
+    assert 'href="https://warroom.example.com/status/feed.atom"' in html
     for hidden in ("Credentials", "attacker", "intern", "INC-3", "rita", "HighErrorRate", "p99"):
         assert hidden not in html
 
@@ -104,13 +104,13 @@ def test_feed_is_atom_with_one_entry_per_public_update(
     feed = ET.fromstring(response.content)
     assert feed.tag == A + "feed"
     assert _text(feed, "title") == "Acme status"
-    assert _text(feed, "id") == "http://testserver/status/feed.atom"
+    assert _text(feed, "id") == "https://warroom.example.com/status/feed.atom"
     assert _text(feed, "updated") == "2026-03-02T11:00:00Z"
     assert feed.find(f"{A}author/{A}name") is not None
     links = {link.get("rel"): link.get("href") for link in feed.findall(A + "link")}
     assert links == {
-        "self": "http://testserver/status/feed.atom",
-        "alternate": "http://testserver/status",
+        "self": "https://warroom.example.com/status/feed.atom",
+        "alternate": "https://warroom.example.com/status",
     }
     entries = feed.findall(A + "entry")
     titles = [_text(e, "title") for e in entries]
@@ -120,7 +120,8 @@ def test_feed_is_atom_with_one_entry_per_public_update(
         "INC-1: Search was slow — Investigating",
     ]
     for entry in entries:
-        assert _text(entry, "id").startswith("tag:testserver,2026-03-02:warroom/status-update/")
+        tag = "tag:warroom.example.com,2026-03-02:warroom/status-update/"
+        assert _text(entry, "id").startswith(tag)
         datetime.fromisoformat(_text(entry, "updated"))  # RFC 3339
         content = entry.find(A + "content")
         assert content is not None and content.get("type") == "text"

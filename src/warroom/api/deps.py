@@ -139,3 +139,21 @@ async def incident_visible(principal: Annotated[Principal, Depends(_principal)])
 
 
 VisibleIncident = Depends(incident_visible)
+
+
+def is_admin(runtime: RuntimeDep, request: Request) -> bool:
+    """Tell whether the caller sent an admin's token; anyone else (or no token) is anonymous."""
+    # Read by hand, not through `bearer`: the route needs no token, and its OpenAPI entry
+    # must not say it does.
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    try:
+        principal = _authenticated(runtime, token.strip())
+        principal.require("admin")
+    except (Unauthorized, Forbidden):
+        return False
+    return True
+
+
+AdminOrAnonymous = Annotated[bool, Depends(is_admin)]

@@ -1,7 +1,13 @@
-"""Liveness, readiness and Prometheus metrics."""
+"""Liveness, readiness and Prometheus metrics.
+
+`/readyz` and `/metrics` need no token (load balancers and Prometheus call them), so what an
+anonymous caller gets is status alone: no file path, no error text. An admin's token brings
+the details (which folder is not writable, the database's error).
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -9,12 +15,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from warroom.api.deps import Admin, RuntimeDep
+from warroom.api.deps import Admin, AdminOrAnonymous, RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.incidents import metrics as incident_metrics
 from warroom.migrations import migrate
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("warroom")
 
 
 @router.get("/healthz")
@@ -30,8 +37,11 @@ def healthz() -> dict[str, str]:
         503: {"description": "At least one check failed; the body says which"},
     },
 )
-def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Say whether the database, the migrations, the runbook directory and the engine are well."""
+def readyz(runtime: RuntimeDep, admin: AdminOrAnonymous) -> JSONResponse:
+    """Say whether the database, the migrations, the runbook directory and the engine are well.
+
+    Without an admin's token, each check says `ok` alone; an admin gets the details.
+    """
     checks: dict[str, dict[str, Any]] = {}
     try:
         with runtime.db.session() as session:
@@ -57,6 +67,8 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
         "last_tick_seconds_ago": engine.seconds_since_tick(),
     }
     ready = all(check["ok"] for check in checks.values())
+    if not admin:
+        checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
 
@@ -66,9 +78,14 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     response_class=Response,
     responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
 )
-def metrics(runtime: RuntimeDep) -> Response:
+def metrics(runtime: RuntimeDep, admin: AdminOrAnonymous) -> Response:
     """Expose Prometheus metrics (open incidents are counted in the database on each scrape)."""
-    body = incident_metrics.exposition(runtime.db, lambda: runtime.config().severities)
+    try:
+        body = incident_metrics.exposition(runtime.db, lambda: runtime.config().severities)
+    except Exception as exc:  # the database: a scrape failure, not a traceback for anyone
+        log.error("metrics scrape failed: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0] if admin else "unavailable"
+        return Response(f"# metrics unavailable: {reason}\n", 503, media_type="text/plain")
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

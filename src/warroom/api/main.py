@@ -13,6 +13,7 @@ from warroom.api import actions as actions_api
 from warroom.api import (
     alerts,
     errors,
+    explorer,
     health,
     incidents,
     intake,
@@ -29,7 +30,8 @@ from warroom.api import (
 from warroom.api import checklist as checklist_api
 from warroom.api import postmortems as postmortems_api
 from warroom.api import status as status_api
-from warroom.api.middleware import RefuseNulInUrl
+from warroom.api.headers import SecurityHeaders
+from warroom.api.middleware import LimitRequestSize, RefuseNulInUrl
 from warroom.runtime import Runtime
 
 DESCRIPTION = (
@@ -56,6 +58,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     # fastapi-offline serves the same page with the assets it ships. No /redoc: ReDoc always
     # fetches its sidebar logo from cdn.redoc.ly, and Swagger UI already shows the whole API.
     app = FastAPIOffline(
+        docs_url=None,  # explorer.install serves /docs, under a CSP without inline script
         redoc_url=None,
         title="warroom",
         version=warroom.__version__,
@@ -67,6 +70,9 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.add_middleware(RefuseNulInUrl)
+    app.add_middleware(LimitRequestSize)
+    app.add_middleware(SecurityHeaders)  # outermost of ours: its headers reach every answer
+    explorer.install(app)
     app.include_router(health.router)
     app.include_router(signin.router)
     app.include_router(totp.router)

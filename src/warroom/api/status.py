@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
+from warroom.api import links
 from warroom.api.deps import Responder, RuntimeDep, Viewer, VisibleIncident, actor_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.incidents import service as incidents
@@ -89,9 +90,9 @@ def list_updates(ref: str, runtime: RuntimeDep, _principal: Viewer) -> StatusUpd
 
 
 @public_router.get("/status", response_model=PublicStatus)
-def public_status(request: Request, runtime: RuntimeDep, response: Response) -> PublicStatus:
+def public_status(runtime: RuntimeDep, response: Response) -> PublicStatus:
     """Return the public status page as JSON, shaped like Statuspage's summary (no auth)."""
-    page_url = str(request.base_url).rstrip("/") + "/status"  # public_url, if set, wins
+    page_url = links.status_page(runtime)  # never from the Host header: the answer is cached
     with runtime.db.session() as session:
         summary = service.public_status(
             session, runtime.config().status_page, runtime.clock.now(), page_url=page_url

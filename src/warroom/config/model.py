@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from warroom.auth.config import AuthConfig
 from warroom.config.integrations import IntegrationsConfig
+from warroom.config.server import ServerConfig
 from warroom.detection.routing import DetectionConfig, RouteConfig
 from warroom.escalation.config import EscalationPolicy, NotificationRules, builtin_policy
 from warroom.incidents.config import (
@@ -48,6 +49,7 @@ class WarroomConfig(BaseModel):
     postmortem: PostmortemConfig = Field(default_factory=PostmortemConfig)  # docs/postmortem.md
     verification: VerificationConfig = Field(default_factory=VerificationConfig)  # mitigation
     auth: AuthConfig = Field(default_factory=AuthConfig)  # docs/security.md
+    server: ServerConfig = Field(default_factory=ServerConfig)  # docs/configuration.md
 
     @field_validator("severities")
     @classmethod

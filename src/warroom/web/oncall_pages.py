@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from warroom.api import links
 from warroom.api.deps import DB_INT_MAX
 from warroom.config import WarroomConfig
 from warroom.core.errors import Conflict, Invalid, NotFound, WarroomError
@@ -136,7 +137,7 @@ def _layers_now(config: WarroomConfig, viewer: Viewer, now: datetime) -> list[Sc
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    return links.site(request.app.state.runtime)  # never from the Host header
 
 
 def _both(schedule_zone: ZoneInfo, viewer_zone: ZoneInfo):  # type: ignore[no-untyped-def]

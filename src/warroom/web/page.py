@@ -181,7 +181,8 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """Render the error page: a title for the status, and what went wrong."""
     titles = {401: "Sign-in needed", 403: "Not allowed", 404: "Not found", 409: "Not now"}
     # No Viewer here (the error may come before one is made), but a session read on the way
     # still has the user's saved theme: a dark-theme user's "Not found" is dark too.
@@ -214,12 +215,12 @@ class PageRoute(APIRoute):
                     target = request.headers.get("referer", "/") or "/"
                 return see_other(f"/sign-in?next={quote(target, safe='')}")
             except WarroomError as exc:
-                return _error_page(request, exc.status, str(exc))
+                return error_page(request, exc.status, str(exc))
             except RequestValidationError as exc:
                 wrong = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc'][1:]) or 'form'}: {e['msg']}"
                     for e in exc.errors()
                 )
-                return _error_page(request, 422, wrong or "the form is not valid")
+                return error_page(request, 422, wrong or "the form is not valid")
 
         return page

@@ -22,6 +22,7 @@ from warroom.web import (
     signin_pages,
     status_pages,
 )
+from warroom.web.page import error_page
 from warroom.web.templating import STATIC
 
 
@@ -56,6 +57,7 @@ PAGE_ROUTERS = (
 
 def install(app: FastAPI) -> None:
     """Add the public status page, every page router and `/static`."""
+    app.state.error_page = error_page  # a form's 413 (api/middleware.py) is a page too
     app.include_router(status_pages.router)
     app.include_router(events.router)  # the live stream (SSE) the pages listen to
     for router in PAGE_ROUTERS:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from warroom.api import links
 from warroom.api.deps import DB_INT_MAX
 from warroom.auth import profile
 from warroom.auth.scopes import describe
@@ -48,7 +49,7 @@ def _page(
             }
             for token in profile.own_tokens(session, user=viewer.name, now=now)
         ]
-    base = str(request.base_url).rstrip("/")
+    base = links.site(viewer.runtime)  # never from the Host header
     calendar_url = (
         f"{base}/api/v1/people/{viewer.name}/ical?token={new_token}"
         if new_token and new_kind == "calendar"

@@ -6,10 +6,11 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from warroom.api import links
 from warroom.api.deps import RuntimeDep
 from warroom.status import feed, service
 from warroom.status.schemas import PublicComponent, PublicStatus
@@ -72,14 +73,8 @@ def _groups(components: list[PublicComponent]) -> list[tuple[str | None, list[Pu
     return list(groups.items())
 
 
-def _page_url(request: Request, runtime: RuntimeDep) -> str:
-    """Return the page's public address: `public_url` if configured, else as requested."""
-    configured = runtime.config().status_page.public_url
-    return configured or str(request.base_url).rstrip("/") + "/status"
-
-
-def _summary(request: Request, runtime: RuntimeDep) -> tuple[PublicStatus, str]:
-    url = _page_url(request, runtime)
+def _summary(runtime: RuntimeDep) -> tuple[PublicStatus, str]:
+    url = links.status_page(runtime)  # never from the Host header: the page is cached
     with runtime.db.session() as session:
         summary = service.public_status(
             session, runtime.config().status_page, runtime.clock.now(), page_url=url
@@ -88,9 +83,9 @@ def _summary(request: Request, runtime: RuntimeDep) -> tuple[PublicStatus, str]:
 
 
 @router.get("/status", response_class=HTMLResponse, name="status_page")
-def status_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+def status_page(runtime: RuntimeDep) -> HTMLResponse:
     """Render the public status page."""
-    summary, url = _summary(request, runtime)
+    summary, url = _summary(runtime)
     html = (
         environment()
         .get_template("status/page.html")
@@ -105,9 +100,9 @@ def status_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
 
 
 @router.get("/status/feed.atom", name="status_feed")
-def status_feed(request: Request, runtime: RuntimeDep) -> Response:
+def status_feed(runtime: RuntimeDep) -> Response:
     """Return the public updates as an Atom feed."""
-    summary, url = _summary(request, runtime)
+    summary, url = _summary(runtime)
     return Response(
         feed.render(summary, page_url=url), media_type="application/atom+xml", headers=CACHE
     )

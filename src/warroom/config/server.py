@@ -1,0 +1,17 @@
+"""The `server:` section: limits of the HTTP server itself."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ServerConfig(BaseModel):
+    """The `server:` section of warroom.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # One limit for every route's request body; the intake routes keep their own
+    # (`detection.max_body_bytes`). Re-read on reload, checked before the body is read.
+    max_request_bytes: int = Field(
+        1_048_576, gt=0, description="The largest request body any route accepts, in bytes."
+    )
