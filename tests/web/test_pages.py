@@ -325,6 +325,8 @@ def test_a_calendar_token_comes_with_its_calendar_address(client: TestClient, pe
     )
     assert made.status_code == 201
     assert "/api/v1/people/rita/ical?token=wr_" in made.text
+    # No base_url configured: the address is relative, and the page says how to complete it.
+    assert "notifications.base_url" in made.text
     bad = client.post(
         "/profile/tokens",
         data={"csrf_token": csrf, "name": "x", "kind": "read", "expires_days": "soon"},
