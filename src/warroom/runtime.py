@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from warroom.audit import service as audit
 from warroom.auth.oidc import OidcSignIns
 from warroom.auth.signin import SignIns
 from warroom.auth.totp_flows import TotpFlows
@@ -150,6 +151,8 @@ class Runtime:
             since=lambda after, limit: live.since(self.db, after, limit),
         )
         live.install(self.db, self.live)
+        # Last of the before-commit listeners: it locks the audit chain's head (audit/service.py).
+        audit.install(self.db)
 
     def adapters(self) -> Adapters:
         """Return the notification adapters for the configuration in force."""

@@ -1,5 +1,6 @@
 """Every table's model, imported so `Base.metadata` is complete (for Alembic and tests)."""
 
+from warroom.audit.models import AuditEntry, AuditHead
 from warroom.auth.models import ApiToken, User
 from warroom.auth.oidc_models import OidcIdentity, OidcLogin
 from warroom.auth.sessions import BrowserSession
@@ -24,6 +25,8 @@ __all__ = [
     "Alert",
     "AlertGroup",
     "ApiToken",
+    "AuditEntry",
+    "AuditHead",
     "Base",
     "BrowserSession",
     "ChecklistItem",

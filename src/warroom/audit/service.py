@@ -1,0 +1,148 @@
+"""Write audit entries with the transaction they record; read them back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, insert, select, update
+from sqlalchemy.orm import Session
+
+from warroom.audit.chain import entry_hash, hashed_fields
+from warroom.audit.context import client_address
+from warroom.audit.models import AuditEntry, AuditHead
+from warroom.storage.db import LISTENER_WORK_PREFIX, Database
+
+PENDING = f"{LISTENER_WORK_PREFIX}audit"  # entries waiting for their transaction's commit
+OUTCOMES = ("ok", "denied", "failed")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An entry recorded in a transaction, chained when that transaction commits."""
+
+    at: datetime
+    actor: str
+    client: str | None
+    action: str
+    target: str | None
+    outcome: str
+    details: dict[str, Any]
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    actor: str,
+    at: datetime,
+    target: str | None = None,
+    outcome: str = "ok",
+    details: dict[str, Any] | None = None,
+    client: str | None = None,
+) -> None:
+    """Add an entry to `session`'s transaction: it is written, chained, if and when it commits."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"audit outcome must be one of {', '.join(OUTCOMES)}: {outcome!r}")
+    entry = Pending(
+        at=at,
+        actor=actor,
+        client=client if client is not None else client_address.get(),
+        action=action,
+        target=target,
+        outcome=outcome,
+        details=dict(details or {}),
+    )
+    session.info.setdefault(PENDING, []).append(entry)
+
+
+def record_now(db: Database, action: str, **fields: Any) -> None:
+    """Write one entry in a transaction of its own (a denial, a read: nothing else commits)."""
+    with db.transaction() as session:
+        record(session, action, **fields)
+
+
+def seal(session: Session) -> None:
+    """Chain and insert the transaction's pending entries (the last before-commit listener).
+
+    The head row is locked last, after everything else the transaction writes is flushed:
+    a transaction waiting for the head holds no lock its holder could need, so appends from
+    several instances queue on one row and never deadlock, and the chain stays one line.
+    """
+    pending: list[Pending] | None = session.info.pop(PENDING, None)
+    if not pending:
+        return
+    session.flush()
+    connection = session.connection()
+    locked = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    seq, prev = connection.execute(locked).one()
+    rows = []
+    for entry in pending:
+        seq += 1
+        fields = hashed_fields(
+            seq=seq,
+            at=entry.at,
+            actor=entry.actor,
+            client=entry.client,
+            action=entry.action,
+            target=entry.target,
+            outcome=entry.outcome,
+            details=entry.details,
+        )
+        digest = entry_hash(prev, fields)
+        rows.append(dict(fields, at=entry.at, prev_hash=prev, hash=digest))
+        prev = digest
+    connection.execute(insert(AuditEntry), rows)
+    connection.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+
+
+def install(db: Database) -> None:
+    """Seal audit entries in every write transaction of `db`; install after other listeners."""
+    if seal not in db.before_commit:
+        db.before_commit.append(seal)
+
+
+def head(connection: Connection | Session) -> tuple[int, str]:
+    """Return the chain's newest position and hash (0 and the genesis hash when empty)."""
+    row = connection.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+    return int(row.seq), str(row.hash)
+
+
+def query(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> Select[AuditEntry]:
+    """Return the newest entries first that match every filter given.
+
+    `action` ending in `.` or `*` matches a family (`signin.` is every sign-in entry).
+    """
+    statement = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+    if since is not None:
+        statement = statement.where(AuditEntry.at >= since)
+    if until is not None:
+        statement = statement.where(AuditEntry.at < until)
+    if actor is not None:
+        statement = statement.where(AuditEntry.actor == actor)
+    if action is not None:
+        family = action.rstrip("*")
+        if family.endswith("."):
+            statement = statement.where(AuditEntry.action.startswith(family, autoescape=True))
+        else:
+            statement = statement.where(AuditEntry.action == action)
+    if target is not None:
+        statement = statement.where(AuditEntry.target == target)
+    if before is not None:
+        statement = statement.where(AuditEntry.seq < before)
+    return statement
+
+
+def entries(session: Session, **filters: Any) -> list[AuditEntry]:
+    """Return the entries matching `filters` (see `query`), newest first."""
+    return list(session.scalars(query(**filters)))
