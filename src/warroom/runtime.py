@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from warroom.audit import service as audit
 from warroom.auth.oidc import OidcSignIns
@@ -16,6 +17,8 @@ from warroom.core.clock import Clock
 from warroom.detection.flows import IntakeFlows
 from warroom.engine.runner import Engine, instance_name
 from warroom.escalation.jobs import EscalationSteps, Reminders
+from warroom.evidence.flows import EvidenceFlows, postmortem_section
+from warroom.evidence.store import Store
 from warroom.incidents.flows import IncidentFlows
 from warroom.incidents.lifecycle import Rules
 from warroom.mitigation.gate import VerificationGate
@@ -49,6 +52,7 @@ class Runtime:
     flows: IncidentFlows = field(init=False)
     triage: TriageFlows = field(init=False)
     postmortems: PostmortemFlows = field(init=False)
+    evidence: EvidenceFlows = field(init=False)  # files by content hash, chain of custody
     intake: IntakeFlows = field(init=False)
     sign_ins: SignIns = field(init=False)  # browser sessions (auth/signin.py)
     totp: TotpFlows = field(init=False)  # a user's own second factor (auth/totp_flows.py)
@@ -82,6 +86,11 @@ class Runtime:
         self.triage = TriageFlows(incidents=self.flows)
         # Also installs the listener that starts a postmortem when its incident resolves.
         self.postmortems = PostmortemFlows(incidents=self.flows, archive=self.runbooks.archive)
+        self.evidence = EvidenceFlows(
+            incidents=self.flows, store=Store.under(self.settings.data_dir)
+        )
+        # The postmortem export lists the evidence; the phases do not import each other.
+        self.postmortems.sections.append(partial(postmortem_section, self.evidence))
         self.intake = IntakeFlows(
             db=self.db,
             config=self.config,

@@ -28,6 +28,7 @@ from warroom.api import (
     totp,
 )
 from warroom.api import checklist as checklist_api
+from warroom.api import evidence as evidence_api
 from warroom.api import postmortems as postmortems_api
 from warroom.api import status as status_api
 from warroom.api.headers import SecurityHeaders
@@ -83,6 +84,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(postmortems_api.router)  # before incidents: see postmortems.py
     app.include_router(postmortems_api.items_router)
     app.include_router(checklist_api.router)  # before incidents: see checklist.py
+    app.include_router(evidence_api.router)  # before incidents, like checklist.py
     app.include_router(incidents.router)
     app.include_router(alerts.router)
     app.include_router(silences.router)

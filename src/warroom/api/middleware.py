@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +29,10 @@ class RefuseNulInUrl:
 
 
 INTAKE = "/api/v1/intake/"  # the intake routes keep their own limit: detection.max_body_bytes
+# Evidence uploads stream to disk: server.max_evidence_bytes, plus room for the form around
+# the file (the route itself counts the file's bytes against the limit exactly).
+EVIDENCE_UPLOAD = re.compile(r"^/api/v1/incidents/[^/]+/evidence/?$")
+FORM_SLACK = 1 << 20
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -48,10 +54,14 @@ class LimitRequestSize:
             return
         runtime = scope["app"].state.runtime
         limit: int = runtime.config().server.max_request_bytes
+        setting = "server.max_request_bytes"
+        if scope.get("method") == "POST" and EVIDENCE_UPLOAD.match(scope.get("path", "")):
+            limit = runtime.config().server.max_evidence_bytes + FORM_SLACK
+            setting = "server.max_evidence_bytes, and 1 MiB for the form"
         headers = Headers(scope=scope)
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await _too_large(scope, receive, send, limit)
+            await _too_large(scope, receive, send, limit, setting)
             return
         received = 0
         refused = started = False
@@ -66,7 +76,7 @@ class LimitRequestSize:
                 if received > limit:
                     refused = True
                     if not started:
-                        await _too_large(scope, receive, send, limit)
+                        await _too_large(scope, receive, send, limit, setting)
                     return {"type": "http.disconnect"}  # the route stops reading here
             return message
 
@@ -84,9 +94,9 @@ class LimitRequestSize:
                 raise
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int, setting: str) -> None:
     """Answer 413: an error page to a browser's form, the JSON error shape to anything else."""
-    message = f"the request body is over the limit of {limit} bytes (server.max_request_bytes)"
+    message = f"the request body is over the limit of {limit} bytes ({setting})"
     kind = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
     page = getattr(scope["app"].state, "error_page", None)
     response: Response

@@ -15,3 +15,8 @@ class ServerConfig(BaseModel):
     max_request_bytes: int = Field(
         1_048_576, gt=0, description="The largest request body any route accepts, in bytes."
     )
+    # Evidence uploads stream to disk and are hashed as they arrive: their own, larger limit
+    # (docs/evidence.md). The route counts the file's bytes; the body may add the form's own.
+    max_evidence_bytes: int = Field(
+        536_870_912, gt=0, description="The largest evidence file an upload accepts, in bytes."
+    )

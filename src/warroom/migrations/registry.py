@@ -7,6 +7,7 @@ from warroom.auth.sessions import BrowserSession
 from warroom.auth.totp import RecoveryCode, UserTotp
 from warroom.detection.models import Alert, AlertGroup, Silence
 from warroom.escalation.models import Escalation
+from warroom.evidence.models import CustodyEntry, EvidenceItem
 from warroom.incidents.models import (
     ChecklistItem,
     Incident,
@@ -31,7 +32,9 @@ __all__ = [
     "BrowserSession",
     "ChecklistItem",
     "Counter",
+    "CustodyEntry",
     "Escalation",
+    "EvidenceItem",
     "Incident",
     "IncidentGrant",
     "IncidentRole",

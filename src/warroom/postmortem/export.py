@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -210,16 +211,31 @@ def render_html(pm: PostmortemOut, svg: str, timeline: str) -> str:
     )
 
 
-def write(pm: PostmortemOut, *, archive: Path, slug: str, restricted: bool) -> list[Path]:
-    """Write `<ref>-<slug>.postmortem.md|.html`, `.fishbone.svg` and `.timeline.svg`."""
+def write(
+    pm: PostmortemOut,
+    *,
+    archive: Path,
+    slug: str,
+    restricted: bool,
+    extra: Sequence[tuple[str, str]] = (),
+) -> list[Path]:
+    """Write `<ref>-<slug>.postmortem.md|.html`, `.fishbone.svg` and `.timeline.svg`.
+
+    `extra` holds sections other phases add (markdown, HTML), each escaped by its maker.
+    """
     stem = f"{pm.incident}-{slug}"
     svg, timeline = render_svg(pm), render_timeline(pm)
     svg_name, timeline_name = f"{stem}.fishbone.svg", f"{stem}.timeline.svg"
+    text = render_markdown(pm, svg_name, timeline_name)
+    page = render_html(pm, svg, timeline)
+    for section_md, section_html in extra:
+        text += f"\n{section_md}" if section_md else ""
+        page = page.replace("</body></html>", f"{section_html}</body></html>", 1)
     files = [
         (archive / svg_name, svg),
         (archive / timeline_name, timeline),
-        (archive / f"{stem}.postmortem.md", render_markdown(pm, svg_name, timeline_name)),
-        (archive / f"{stem}.postmortem.html", render_html(pm, svg, timeline)),
+        (archive / f"{stem}.postmortem.md", text),
+        (archive / f"{stem}.postmortem.html", page),
     ]
     mode = 0o600 if restricted else 0o644  # like the runbook file of a restricted incident
     for path, text in files:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,9 @@ class PostmortemFlows:
 
     incidents: IncidentFlows
     archive: Path  # where exports are written (the runbooks' archive/)
+    # Sections other phases add to an export, (markdown, HTML) per incident ref and actor:
+    # the composition root wires evidence's here (a phase does not import another).
+    sections: list[Callable[[str, str | None], tuple[str, str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         install(self.incidents)  # a postmortem starts when its incident resolves
@@ -172,14 +175,17 @@ class PostmortemFlows:
         flows.refresh(number, "postmortem")
         return out
 
-    def export(self, ref: str) -> Exported:
+    def export(self, ref: str, *, actor: str | None = None) -> Exported:
         """Write the postmortem as markdown, HTML and two SVGs into archive/."""
         with self.incidents.db.session() as session:
             incident = incidents.get(session, ref)
             out = self._document(session, incident)
             slug, restricted = incident.slug, incident.visibility == "restricted"
+        extra = [section(out.incident, actor) for section in self.sections]
         try:
-            paths = export.write(out, archive=self.archive, slug=slug, restricted=restricted)
+            paths = export.write(
+                out, archive=self.archive, slug=slug, restricted=restricted, extra=extra
+            )
         except OSError as exc:
             raise Conflict(
                 f"cannot write the postmortem into {self.archive}: {exc.strerror or exc}"

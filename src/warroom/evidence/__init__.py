@@ -1,0 +1,1 @@
+"""Evidence: files kept by content hash for an incident, with their chain of custody."""
