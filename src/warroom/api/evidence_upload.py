@@ -6,16 +6,20 @@ here each chunk goes straight to the store's hash and file, so an upload is writ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import mimetypes
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from warroom.core.errors import Invalid
 from warroom.evidence.store import Incoming, Store
 
+BATCH = 1 << 20  # bytes hashed and written per hop to a worker thread
 FIELD_MAX = 64 * 1024  # the note and name fields: text, never a file
 FILE_FIELD = "file"
 TEXT_FIELDS = ("note", "name")
@@ -78,11 +82,27 @@ async def receive(
             "on_part_end": state.part_end,
         },
     )
+    # The file's bytes gather in `state.pending`; each megabyte is hashed and written on a
+    # worker thread while this one parses the next (hashlib and writes release the GIL), one
+    # batch in flight so they land in order: hashing no longer waits on the network.
+    loop = asyncio.get_running_loop()
+    job: Awaitable[None] | None = None
     try:
         async for chunk in chunks:
             parser.write(chunk)
+            if len(state.pending) >= BATCH:
+                if job is not None:
+                    await job
+                job = loop.run_in_executor(None, state.flush())  # starts now
         parser.finalize()
+        if job is not None:
+            await job
+            job = None
+        state.flush()()
     except BaseException:
+        if job is not None:
+            with contextlib.suppress(Exception):
+                await job  # the worker finishes with the file before it is removed
         if upload.incoming is not None:
             upload.incoming.discard()
         raise
@@ -104,6 +124,7 @@ class _Parts:
     _name: str = ""
     _text: bytearray | None = None
     _file: Incoming | None = None
+    pending: bytearray = field(default_factory=bytearray)
 
     def part_begin(self) -> None:
         self._headers, self._field, self._value = {}, b"", b""
@@ -139,9 +160,18 @@ class _Parts:
                 {"field": self._name},
             )
 
+    def flush(self) -> Callable[[], None]:
+        """Return a call that hashes and writes the bytes gathered so far (on any thread)."""
+        batch, self.pending = self.pending, bytearray()
+        incoming = self.upload.incoming
+        if incoming is None or not batch:
+            return lambda: None
+        return partial(incoming.put, batch)
+
     def part_data(self, data: bytes, start: int, end: int) -> None:
         if self._file is not None:
-            self._file.write(memoryview(data)[start:end])
+            self._file.count(end - start)  # past the limit: removed and refused at once
+            self.pending += memoryview(data)[start:end]
         elif self._text is not None:
             self._text += data[start:end]
             if len(self._text) > FIELD_MAX:

@@ -46,12 +46,20 @@ class Incoming:
         os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600 already; said here, not assumed
         self._file, self._path = os.fdopen(fd, "wb", buffering=0), Path(temp)
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         """Hash and write one chunk; past the limit, remove the file and raise TooLarge."""
-        self.size += len(data)
+        self.count(len(data))
+        self.put(data)
+
+    def count(self, size: int) -> None:
+        """Count `size` more bytes against the limit; past it, remove the file, raise TooLarge."""
+        self.size += size
         if self.size > self.limit:
             self.discard()
             raise TooLarge(self.limit)
+
+    def put(self, data: bytes | bytearray | memoryview) -> None:
+        """Hash and write bytes already counted (hashlib and the write release the GIL)."""
         assert self._file is not None, "written after it was kept or discarded"
         self._hash.update(data)
         self._file.write(data)
