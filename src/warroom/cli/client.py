@@ -90,6 +90,11 @@ class ApiClient:
         """PATCH with a JSON body."""
         return self.request("PATCH", path, json=body)
 
+    @property
+    def http(self) -> httpx.Client:
+        """Return the underlying httpx client, for streamed uploads and downloads."""
+        return self._http
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()

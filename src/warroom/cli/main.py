@@ -24,6 +24,7 @@ from warroom.cli.admin import config_app, db_app, tokens_app, users_app
 from warroom.cli.common import CliState
 from warroom.cli.demo import demo
 from warroom.cli.engine_cmd import engine
+from warroom.cli.evidence_cmd import evidence_app
 from warroom.cli.incident import incident_app
 from warroom.cli.me_cmd import me_app
 from warroom.cli.metrics_cmd import metrics_app
@@ -68,6 +69,7 @@ app.add_typer(actions_app, name="actions")
 app.add_typer(postmortem_app, name="postmortem")
 app.add_typer(me_app, name="me")
 app.command("demo")(demo)
+app.add_typer(evidence_app, name="evidence")
 
 
 def run() -> None:

@@ -183,4 +183,4 @@ def every_item(session: Session) -> list[tuple[EvidenceItem, int]]:
         .join(Incident, Incident.id == EvidenceItem.incident_id)
         .order_by(EvidenceItem.id)
     )
-    return [(item, int(number)) for item, number in session.execute(stmt).tuples()]
+    return [(item, int(number)) for item, number in session.execute(stmt)]
