@@ -208,7 +208,8 @@ def main() -> None:
             "the file under its hash and the database transaction (item, custody entry, "
             "timeline event, audit entry). One warm-up upload, then "
             f"{args.runs} timed ones, each of new content. Client and server share the "
-            "machine's cores. The other rows measure the parts alone, on the same file: the ceiling each sets.",
+            "machine's cores. The other rows measure the parts alone, on the same file: "
+            "the ceiling each sets.",
             "",
             markdown_table(
                 ["What", "Runs", "Median MiB/s", "Best MiB/s"], [row.cells() for row in rows]

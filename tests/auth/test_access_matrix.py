@@ -97,6 +97,11 @@ MATRIX = {
     "GET /api/v1/metrics/incidents": "viewer",
     "GET /api/v1/metrics/incidents.csv": "viewer",
     "GET /api/v1/status": "anyone",
+    "POST /api/v1/incidents/{ref}/evidence": "responder",
+    "GET /api/v1/incidents/{ref}/evidence": "viewer",
+    "GET /api/v1/incidents/{ref}/evidence/{evidence_id}": "viewer",
+    "GET /api/v1/incidents/{ref}/evidence/{evidence_id}/content": "viewer",
+    "POST /api/v1/incidents/{ref}/evidence/{evidence_id}/custody": "responder",
 }
 # What a path parameter is filled with; `{ref}` is chosen per test.
 SAMPLE = {
@@ -108,6 +113,7 @@ SAMPLE = {
     "{schedule_id}": "none",
     "{person_id}": "none",
     "{override_id}": "1",
+    "{evidence_id}": "1",
 }
 BELOW = {"responder": "vic", "admin": "bob"}  # a viewer, a responder without admin
 RANK = {"viewer": 0, "responder": 1, "admin": 2}

@@ -236,6 +236,5 @@ def test_custody_entries_cannot_be_changed_or_deleted(
         delete(CustodyEntry),
         update(EvidenceItem).values(sha256="0" * 64),
     ):
-        with pytest.raises(DBAPIError, match="append-only"):
-            with runtime.db.transaction() as session:
-                session.execute(statement)
+        with pytest.raises(DBAPIError, match="append-only"), runtime.db.transaction() as session:
+            session.execute(statement)

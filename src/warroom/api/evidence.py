@@ -18,7 +18,7 @@ from warroom.core.errors import Invalid, WarroomError
 from warroom.evidence.schemas import EvidenceOut, TransferIn
 from warroom.evidence.store import Incoming, TooLarge
 
-ItemId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The evidence item's id")]
+EvidenceId = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The evidence item's id")]
 
 # Registered before the incidents router, like every router under /api/v1/incidents/{ref}/….
 router = APIRouter(
@@ -143,26 +143,26 @@ def list_evidence(ref: str, runtime: RuntimeDep, _principal: Viewer) -> list[Evi
     return runtime.evidence.items(ref)
 
 
-@router.get("/{ref}/evidence/{item_id}", response_model=EvidenceOut)
-def show(ref: str, item_id: ItemId, runtime: RuntimeDep, _principal: Viewer) -> EvidenceOut:
+@router.get("/{ref}/evidence/{evidence_id}", response_model=EvidenceOut)
+def show(ref: str, evidence_id: EvidenceId, runtime: RuntimeDep, _principal: Viewer) -> EvidenceOut:
     """Return one evidence item with its chain of custody."""
-    return runtime.evidence.get(ref, item_id)
+    return runtime.evidence.get(ref, evidence_id)
 
 
 @router.get(
-    "/{ref}/evidence/{item_id}/content",
+    "/{ref}/evidence/{evidence_id}/content",
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
 )
 def download(
-    ref: str, item_id: ItemId, request: Request, runtime: RuntimeDep, principal: Viewer
+    ref: str, evidence_id: EvidenceId, request: Request, runtime: RuntimeDep, principal: Viewer
 ) -> FileResponse:
     """Send the file after re-hashing it; a file that no longer matches is refused (409).
 
     Each download is on the item's custody (viewed) and in the audit log. `Repr-Digest`
     carries the SHA-256 so the receiver can check what arrived.
     """
-    item, path = runtime.evidence.download(ref, item_id, actor=actor_of(principal, request))
+    item, path = runtime.evidence.download(ref, evidence_id, actor=actor_of(principal, request))
     digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
     # Always an attachment of octet-stream: an uploaded HTML file must never render here.
     return FileResponse(
@@ -179,10 +179,10 @@ def download(
     )
 
 
-@router.post("/{ref}/evidence/{item_id}/custody", response_model=EvidenceOut)
+@router.post("/{ref}/evidence/{evidence_id}/custody", response_model=EvidenceOut)
 def transfer(
     ref: str,
-    item_id: ItemId,
+    evidence_id: EvidenceId,
     body: TransferIn,
     request: Request,
     runtime: RuntimeDep,
@@ -191,7 +191,7 @@ def transfer(
     """Record a hand-over of the evidence (transferred): where it is now, and why."""
     return runtime.evidence.transfer(
         ref,
-        item_id,
+        evidence_id,
         actor=actor_of(principal, request),
         location=body.location,
         note=body.note,
