@@ -67,7 +67,7 @@ def _form_read_already(request: Request) -> bool:
     )
 
 
-async def _receive(request: Request, runtime: RuntimeDep) -> evidence_upload.Upload:
+async def receive_upload(request: Request, runtime: RuntimeDep) -> evidence_upload.Upload:
     """Stream the body into the store; a browser's form was spooled by the CSRF check."""
     store, limit = runtime.evidence.store, runtime.evidence.limit()
     kind = request.headers.get("content-type", "")
@@ -113,7 +113,7 @@ async def upload(
     """
     actor = actor_of(principal, request)
     try:
-        received = await _receive(request, runtime)
+        received = await receive_upload(request, runtime)
     except TooLarge as exc:
         raise EvidenceTooLarge(
             f"the file is over the evidence limit of {exc.limit} bytes "

@@ -31,7 +31,7 @@ class RefuseNulInUrl:
 INTAKE = "/api/v1/intake/"  # the intake routes keep their own limit: detection.max_body_bytes
 # Evidence uploads stream to disk: server.max_evidence_bytes, plus room for the form around
 # the file (the route itself counts the file's bytes against the limit exactly).
-EVIDENCE_UPLOAD = re.compile(r"^/api/v1/incidents/[^/]+/evidence/?$")
+EVIDENCE_UPLOAD = re.compile(r"^(/api/v1)?/incidents/[^/]+/evidence/?$")  # API and page
 FORM_SLACK = 1 << 20
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 

@@ -191,6 +191,8 @@ def room(
         postmortem_owed=owed,
         incident_types=config.incident_types,
         notices=room_notices(detail),
+        evidence=runtime.evidence.items(ref),
+        evidence_limit=runtime.evidence.limit(),
         **shown,
     )
 

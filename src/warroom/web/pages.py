@@ -10,6 +10,7 @@ from warroom.web import (
     board,
     escalation_pages,
     events,
+    evidence_pages,
     incident_forms,
     incident_pages,
     metrics_pages,
@@ -43,6 +44,7 @@ PAGE_ROUTERS = (
     board.router,
     incident_forms.router,  # before incident_pages: POST /incidents/acknowledge is no {ref}
     room_forms.router,
+    evidence_pages.router,
     postmortem_pages.router,  # before incident_pages: /incidents/{ref}/postmortem…
     incident_pages.router,
     metrics_pages.router,
