@@ -44,6 +44,7 @@ NOT_PAGES = {
     "/incidents/{ref}/postmortem/fishbone.svg": "an image, shown on the postmortem page",
     "/incidents/{ref}/postmortem/timeline.svg": "an image, shown on the postmortem page",
     "/reports/incidents.csv": "CSV",
+    "/incidents/{ref}/evidence/{item_id}": "a file download (an attachment), linked from the room",
 }
 
 
