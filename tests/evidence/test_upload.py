@@ -221,7 +221,7 @@ def test_a_hand_over_is_recorded_on_custody_and_audited(
     assert api.get(f"{URL}/999").status_code == 404
     with runtime.db.session() as session:
         actions = [e.action for e in audit.entries(session, action="evidence.")]
-    assert actions == ["evidence.transferred", "evidence.add"]
+    assert actions == ["evidence.transfer", "evidence.add"]
 
 
 def test_custody_entries_cannot_be_changed_or_deleted(

@@ -191,7 +191,7 @@ def get(
     import httpx
 
     found = _find(ref, item, version)
-    target = output or Path(found["name"])
+    target = output or Path(Path(found["name"]).name)  # a name, never a path from the server
     if target.exists():
         fail(f"{target} exists already; choose another file with -o")
     folder = target.parent if str(target.parent) else Path()

@@ -200,7 +200,9 @@ class EvidenceFlows:
                 location=location,
                 note=note,
             )
-            audit_action = "evidence.download" if action == "viewed" else f"evidence.{action}"
+            audit_action = {"viewed": "evidence.download", "transferred": "evidence.transfer"}[
+                action
+            ]
             details: dict[str, str | int] = {**service.details_of(item), "location": location}
             audit.record(
                 session, audit_action, actor=who, at=now, target=incident.ref, details=details
