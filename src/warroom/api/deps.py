@@ -60,12 +60,15 @@ def _principal(
         principal = _authenticated(runtime, credentials.credentials)
         # The one place token scopes are enforced: read for GET/HEAD, write for any change.
         check_request(principal.scopes, method=request.method, path=request.url.path)
+    request.state.principal = principal  # for the audit entry of a refusal (api/errors.py)
     ref = request.path_params.get("ref")
     if ref is not None:
         # A per-incident route (`…/incidents/{ref}/…`): the visibility check runs here, in
         # the same thread-pool hop as authentication, not in a second sync dependency (ADR
         # 010); before the role check, so a hidden incident answers 404 whatever the role.
-        runtime.flows.check_visible(ref, access_of(principal, runtime))
+        runtime.flows.check_visible(
+            ref, access_of(principal, runtime), request=f"{request.method} {request.url.path}"
+        )
     return principal
 
 

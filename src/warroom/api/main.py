@@ -27,6 +27,7 @@ from warroom.api import (
     slack_interactions,
     totp,
 )
+from warroom.api import audit as audit_api
 from warroom.api import checklist as checklist_api
 from warroom.api import postmortems as postmortems_api
 from warroom.api import status as status_api
@@ -93,6 +94,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(oncall.router)
     app.include_router(reference.router)
     app.include_router(metrics_api.router)
+    app.include_router(audit_api.router)
     app.include_router(status_api.public_router)
 
     return app

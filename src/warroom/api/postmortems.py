@@ -151,9 +151,9 @@ def timeline_svg(ref: str, runtime: RuntimeDep, _principal: Viewer) -> Response:
 
 
 @router.post("/{ref}/postmortem/export", response_model=ExportOut)
-def export_postmortem(ref: str, runtime: RuntimeDep, _principal: Responder) -> ExportOut:
+def export_postmortem(ref: str, runtime: RuntimeDep, principal: Responder) -> ExportOut:
     """Write the postmortem as markdown, HTML and two SVGs into archive/; return the paths."""
-    done = runtime.postmortems.export(ref)
+    done = runtime.postmortems.export(ref, actor=principal.name)
     return ExportOut(incident=done.incident, paths=[str(p) for p in done.paths])
 
 

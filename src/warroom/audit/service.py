@@ -146,3 +146,32 @@ def query(
 def entries(session: Session, **filters: Any) -> list[AuditEntry]:
     """Return the entries matching `filters` (see `query`), newest first."""
     return list(session.scalars(query(**filters)))
+
+
+def read_page(
+    db: Database,
+    *,
+    reader: str,
+    at: datetime,
+    limit: int,
+    **filters: Any,
+) -> tuple[list[AuditEntry], tuple[int, str], bool]:
+    """Return entries matching `filters` (newest first), the head, and whether more are older.
+
+    The reading is audited itself, in the same transaction: who looked at the log, for what.
+    """
+    with db.transaction() as session:
+        rows = list(session.scalars(query(limit=limit + 1, **filters)))
+        newest = head(session)
+        shown = {key: value for key, value in filters.items() if value is not None}
+        record(
+            session,
+            "audit.read",
+            actor=reader,
+            at=at,
+            details={
+                key: value.isoformat() if isinstance(value, datetime) else value
+                for key, value in shown.items()
+            },
+        )
+    return rows[:limit], newest, len(rows) > limit

@@ -121,6 +121,9 @@ def reload_on_sighup(runtime: "Runtime") -> "threading.Thread":
     wanted: queue.SimpleQueue[None] = queue.SimpleQueue()
 
     def reload_when_asked() -> None:
+        from warroom.audit.context import client_address
+
+        client_address.set("local")  # the audit log's "from where" of a SIGHUP reload
         while True:
             wanted.get()
             while not wanted.empty():  # signals sent meanwhile: one reload reads the newest

@@ -70,7 +70,10 @@ async def events(
         after = last_event_id
     if number is not None:  # a hidden or missing incident answers 404, like any read
         await run_in_threadpool(
-            runtime.flows.check_visible, f"INC-{number}", access_of(principal, runtime)
+            runtime.flows.check_visible,
+            f"INC-{number}",
+            access_of(principal, runtime),
+            request=f"GET /events?incident={number}",
         )
     publicity = getattr(request.app.state, "live_publicity", None)
     if publicity is None:  # one per app: its streams share one event loop

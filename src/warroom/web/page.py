@@ -105,7 +105,7 @@ def _viewer(
     access = access_of(principal, runtime)
     ref = request.path_params.get("ref")
     if ref is not None:
-        runtime.flows.check_visible(ref, access)
+        runtime.flows.check_visible(ref, access, request=f"{request.method} {request.url.path}")
     zone = zone_named(info.time_zone) if info.time_zone else zone_of(request)
     return Viewer(principal, info, access, zone, request, runtime)
 
