@@ -97,6 +97,8 @@ MATRIX = {
     "GET /api/v1/metrics/incidents": "viewer",
     "GET /api/v1/metrics/incidents.csv": "viewer",
     "GET /api/v1/status": "anyone",
+    "GET /api/v1/audit": "admin",
+    "GET /api/v1/audit/head": "admin",
 }
 # What a path parameter is filled with; `{ref}` is chosen per test.
 SAMPLE = {
