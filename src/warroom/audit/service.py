@@ -131,8 +131,8 @@ def query(
     if actor is not None:
         statement = statement.where(AuditEntry.actor == actor)
     if action is not None:
-        family = action.rstrip("*")
-        if family.endswith("."):
+        if action.endswith((".", "*")):
+            family = action.rstrip("*")
             statement = statement.where(AuditEntry.action.startswith(family, autoescape=True))
         else:
             statement = statement.where(AuditEntry.action == action)

@@ -125,7 +125,10 @@ def list_entries(
     if not rows:
         typer.echo("no audit entries match", err=True)
         return
-    table = Table("#", "time (UTC)", "actor", "from", "action", "target", "outcome", "details")
+    table = Table()
+    # The columns people search by never wrap; the details take what width is left.
+    for column in ("#", "time (UTC)", "actor", "from", "action", "target", "outcome", "details"):
+        table.add_column(column, no_wrap=column in ("#", "action", "target", "outcome"))
     for row in rows:
         details = ", ".join(f"{key}={value}" for key, value in row.details.items())
         table.add_row(
