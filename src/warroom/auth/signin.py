@@ -237,25 +237,31 @@ class SignIns:
                     connection, secret=secret, now=now, config=config
                 )
         except sessions.SessionExpired as exc:
-            # Once per session, when a request first finds it timed out: the row is ended then,
-            # and later requests with the cookie find it ended (no second entry, no write).
-            with self.db.transaction() as session:
-                if sessions.expire(session, expired=exc):
-                    audit.record(
-                        session,
-                        "session.expired",
-                        actor=exc.user,
-                        at=now,
-                        target=exc.user,
-                        details={
-                            "session": exc.session_id,
-                            "reason": exc.reason,
-                            "expired_at": timestamp(exc.expired_at),
-                        },
-                    )
+            self.expired(exc)
             raise
         if info.touch:
             # The idle timeout counts from here; a write at most once a minute per session.
             with self.db.transaction() as session:
                 sessions.record_seen(session, session_id=info.session_id, now=now)
         return info
+
+    def expired(self, expired: sessions.SessionExpired) -> None:
+        """End a timed-out session and record it: once, by whichever request finds it first.
+
+        Later requests with the cookie find the session ended: no second entry, no write.
+        """
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            if sessions.expire(session, expired=expired):
+                audit.record(
+                    session,
+                    "session.expired",
+                    actor=expired.user,
+                    at=now,
+                    target=expired.user,
+                    details={
+                        "session": expired.session_id,
+                        "reason": expired.reason,
+                        "expired_at": timestamp(expired.expired_at),
+                    },
+                )
