@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -27,8 +28,10 @@ from warroom.auth.totp import code_at
 from warroom.cli.main import app as cli
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.core.errors import Unauthorized
 from warroom.runtime import Runtime
 from warroom.storage.db import Database
+from warroom.web.events import _reauthenticate
 
 ME = "/api/v1/me"
 __all__ = ["provider"]  # the fixture of the single sign-on tests: our loopback provider
@@ -199,6 +202,26 @@ def test_an_expired_session_is_recorded_once(
     at = "2026-03-02T11:00:00.000000Z" if why == "idle" else "2026-03-02T14:00:00.000000Z"
     assert expired.details["expired_at"] == at
     clean(runtime.db, PASSWORD, cookie, signed.json()["csrf_token"])
+
+
+def test_an_open_event_stream_that_finds_its_session_timed_out_records_it(
+    runtime: Runtime, client: TestClient, clock: FrozenClock
+) -> None:
+    add_user(runtime)
+    assert client.post(SIGN_IN, json={"user": "alice", "password": PASSWORD}).is_success
+    cookie = client.cookies[COOKIE]
+    # What the stream's periodic check sees: the request that opened it, hours later.
+    scope = {"type": "http", "method": "GET", "path": "/events", "query_string": b""}
+    scope["headers"] = [(b"cookie", f"{COOKIE}={cookie}".encode())]
+    clock.advance(timedelta(hours=13))
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            _reauthenticate(Request(scope), runtime)
+    expired = one(runtime.db, "session.expired")
+    assert expired.details["reason"] == "idle" and expired.client is None
+    assert client.get(ME).status_code == 401  # ended already: no second entry
+    assert len(entries(runtime.db, "session.expired")) == 1
+    clean(runtime.db, cookie, PASSWORD)
 
 
 def test_rejected_tokens_are_recorded_and_valid_ones_write_nothing(
