@@ -31,6 +31,7 @@ from warroom.api import audit as audit_api
 from warroom.api import checklist as checklist_api
 from warroom.api import postmortems as postmortems_api
 from warroom.api import status as status_api
+from warroom.api.audit_context import AuditClient
 from warroom.api.headers import SecurityHeaders
 from warroom.api.middleware import LimitRequestSize, RefuseNulInUrl
 from warroom.runtime import Runtime
@@ -72,6 +73,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     errors.install(app)
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(LimitRequestSize)
+    app.add_middleware(AuditClient)  # the client address of every entry a request records
     app.add_middleware(SecurityHeaders)  # outermost of ours: its headers reach every answer
     explorer.install(app)
     app.include_router(health.router)
