@@ -6,8 +6,8 @@ import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from datetime import datetime
+from pathlib import Path
 
 from warroom.audit import service as audit
 from warroom.auth.oidc import OidcSignIns

@@ -72,7 +72,7 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 async def _warroom_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WarroomError)
-    if isinstance(exc, Forbidden):
+    if isinstance(exc, Forbidden) and not exc.audited:
         await run_in_threadpool(_audit_denial, request, exc)
     headers = (
         {"WWW-Authenticate": 'Bearer realm="warroom"'} if isinstance(exc, Unauthorized) else None

@@ -75,7 +75,7 @@ class SignIns:
                 reason="password_sign_in_off",
                 outcome="denied",
             )
-            raise Forbidden(PASSWORD_OFF)
+            raise Forbidden(PASSWORD_OFF, audited=True)
         self.check_throttle(config.sign_in, name=name, address=client_address, method="password")
         with self.db.session() as session:
             user = session.scalars(select(User).where(User.name == name)).first()

@@ -57,7 +57,7 @@ class TotpFlows:
                 return begun
         self.throttle.failed(limits, account=who.name, address=address)
         self._refused(who, now, change="enrol", reason="wrong_password")
-        raise Forbidden("wrong password")
+        raise Forbidden("wrong password", audited=True)
 
     def confirm(self, who: Principal, *, code: str, keep_session: int | None) -> list[str]:
         """Turn the caller's TOTP on with a first code; return their recovery codes."""
@@ -146,7 +146,9 @@ class TotpFlows:
             self.throttle.failed(limits, account=who.name, address=address)
             reason = "wrong_code" if code else "wrong_password"
             self._refused(who, now, change=change, reason=reason)
-            raise Forbidden("wrong or already used code" if code else "wrong password")
+            raise Forbidden(
+                "wrong or already used code" if code else "wrong password", audited=True
+            )
         return proof
 
     def _check_throttle(

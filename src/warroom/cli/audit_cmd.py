@@ -1,25 +1,23 @@
 """`warroom audit verify|head|list`: the hash-chained audit log, on the local database."""
 
-import getpass
 from typing import Annotated
 
 import typer
 
-from warroom.cli.common import errors_as_exit, fail, local_runtime, print_json, settings_of
+from warroom.cli.common import (
+    errors_as_exit,
+    fail,
+    local_admin,
+    local_runtime,
+    print_json,
+    settings_of,
+)
 
 audit_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
     help="The audit log: verify its hash chain, print its head, list entries (admins, locally).",
     no_args_is_help=True,
 )
-
-
-def local_actor() -> str:
-    """Return who runs this command, as the audit log names a local operator."""
-    try:
-        return f"os:{getpass.getuser()}"
-    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
-        return "os:unknown"
 
 
 @audit_app.command("verify")
@@ -100,17 +98,15 @@ def list_entries(
     from rich.table import Table
 
     from warroom.audit import service as audit
-    from warroom.audit.context import client_address
     from warroom.audit.schemas import AuditEntryOut
     from warroom.core import durations
 
-    with errors_as_exit():
+    with errors_as_exit(), local_admin() as reader:
         runtime = local_runtime(settings_of(ctx))
         now = runtime.clock.now()
-        client_address.set("local")
         rows, _head, _more = audit.read_page(
             runtime.db,
-            reader=local_actor(),
+            reader=reader,
             at=now,
             limit=limit,
             since=durations.moment(since, field="--since", now=now) if since else None,

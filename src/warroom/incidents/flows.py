@@ -363,8 +363,9 @@ class IncidentFlows:
             self._audit_access(number, access, request, "ok")
 
     def _audit_access(self, number: int, access: Access, request: str | None, outcome: str) -> None:
-        """Write who reached (or was refused) a restricted incident, in its own transaction."""
-        audit.record_now(
+        """Note who reached (or was refused) a restricted incident: it commits with the
+        request's change, or alone before the request answers (api/audit_context.py)."""
+        audit.record_with_request(
             self.db,
             "incident.access",
             actor=access.user,
