@@ -70,6 +70,8 @@ PAGES = {
     "POST /oncall/{schedule_id}/overrides/{override_id}/delete": "responder",
     "GET /escalation": "viewer",
     "POST /incidents/{ref}/checklist/{item_id}/owner": "responder",
+    "GET /audit": "admin",
+    "POST /audit/verify": "admin",
 }
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
 # name: (role, sees the restricted incident)

@@ -73,7 +73,7 @@ def _field(loc: tuple[Any, ...]) -> str:
 async def _warroom_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WarroomError)
     if isinstance(exc, Forbidden) and not exc.audited:
-        await run_in_threadpool(_audit_denial, request, exc)
+        await run_in_threadpool(audit_denial, request, exc)
     headers = (
         {"WWW-Authenticate": 'Bearer realm="warroom"'} if isinstance(exc, Unauthorized) else None
     )
@@ -108,7 +108,7 @@ def _incident(ref: str | None) -> str | None:
     return f"INC-{number}" if number.isdigit() else ref[:64]
 
 
-def _audit_denial(request: Request, exc: Forbidden) -> None:
+def audit_denial(request: Request, exc: Forbidden) -> None:
     """Put a refused request on the audit log: who, what they asked, and why not."""
     runtime = getattr(request.app.state, "runtime", None)
     if runtime is None:
