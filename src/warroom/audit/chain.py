@@ -45,7 +45,7 @@ def canonical_unchecked(entry: dict[str, Any]) -> bytes:
     What was tampered with may not be canonical at all: it then fails its hash either way.
     """
     out = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
-    if _ASTRAL.search(out) is None:
+    if out.isascii() or _ASTRAL.search(out) is None:  # isascii: a fast scan, most entries
         return out
     try:
         return canonical(entry)
@@ -68,7 +68,7 @@ def entry_hash(prev_hash: str, entry: dict[str, Any], *, checked: bool = False) 
     """Return the hex SHA-256 of the previous hash, a line break and the entry's canonical
     form (`checked`: the entry's values were checked when written, see canonical_unchecked)."""
     form = canonical_unchecked(entry) if checked else canonical(entry)
-    return hashlib.sha256(b"%s\n%s" % (prev_hash.encode("ascii"), form)).hexdigest()
+    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + form).hexdigest()
 
 
 def hashed_fields(
