@@ -98,11 +98,16 @@ def client(base_url: str, token: str | None = None, timeout: float = 30.0) -> ht
 
 
 @contextmanager
-def warroom_server(env: dict[str, str], workdir: Path, log_path: Path) -> Iterator[str]:
-    """Run `warroom serve` on a free loopback port; yield its base URL; stop it after."""
+def warroom_server(
+    env: dict[str, str], workdir: Path, log_path: Path, *, module: str = "warroom"
+) -> Iterator[str]:
+    """Run `warroom serve` on a free loopback port; yield its base URL; stop it after.
+
+    `module` is what `python -m` runs: a benchmark's own wrapper of the CLI may stand in.
+    """
     port = free_port()
     base_url = f"http://{LOOPBACK}:{port}"
-    command = [sys.executable, "-m", "warroom", "serve", "--host", LOOPBACK, "--port", str(port)]
+    command = [sys.executable, "-m", module, "serve", "--host", LOOPBACK, "--port", str(port)]
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             command, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT

@@ -414,14 +414,19 @@ def _check(response: httpx.Response, expected: int) -> dict[str, Any]:
     return body
 
 
-def drive_incident(http: httpx.Client, index: int, timings: dict[str, list[float]]) -> None:
+def drive_incident(
+    http: httpx.Client,
+    index: int,
+    timings: dict[str, list[float]],
+    incident_type: str | None = None,
+) -> None:
     """Take one new incident from declare to resolve, recording each request's latency."""
     service = SERVICES[index % len(SERVICES)]
     declare = {
         "title": f"{service}: {SYMPTOMS[index % len(SYMPTOMS)]} (bench {index})",
         "severity": ("SEV-2", "SEV-3", "SEV-4", "SEV-1")[index % 4],
         "service": service,
-        "incident_type": "resource-saturation" if index % 3 == 0 else "default",
+        "incident_type": incident_type or ("resource-saturation" if index % 3 == 0 else "default"),
         "summary": "Raised by bench.incidents.",
     }
     started = time.perf_counter()
@@ -457,10 +462,16 @@ def drive_incident(http: httpx.Client, index: int, timings: dict[str, list[float
         _check(response, 200)
 
 
-def run_lifecycle(base_url: str, token: str, options: Options, runbooks: Path) -> LifecycleResult:
+def run_lifecycle(
+    base_url: str,
+    token: str,
+    options: Options,
+    runbooks: Path,
+    incident_type: str | None = None,
+) -> LifecycleResult:
     """Drive `options.incidents` incidents through the lifecycle from concurrent clients."""
     with client(base_url, token) as http:  # warm-up, not counted
-        drive_incident(http, -1, {step: [] for step in STEPS})
+        drive_incident(http, -1, {step: [] for step in STEPS}, incident_type)
     clients = max(1, min(options.clients, options.incidents))
     shares = [range(i, options.incidents, clients) for i in range(clients)]
     barrier = threading.Barrier(clients + 1, timeout=60)
@@ -472,7 +483,7 @@ def run_lifecycle(base_url: str, token: str, options: Options, runbooks: Path) -
         with client(base_url, token) as http:
             barrier.wait()
             for index in share:
-                drive_incident(http, index, timings)
+                drive_incident(http, index, timings, incident_type)
         with lock:
             for step, values in timings.items():
                 merged[step].extend(values)

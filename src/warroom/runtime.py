@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 
 from warroom.audit import service as audit
 from warroom.auth.oidc import OidcSignIns
@@ -237,10 +239,38 @@ class Runtime:
         """Return the configuration in force."""
         return self.config_value
 
-    def reload_config(self) -> WarroomConfig:
-        """Re-read warroom.yaml; on error keep the last good configuration and raise."""
-        fresh = load_config(self.settings.config_path())
+    def reload_config(self, *, by: str = "signal:SIGHUP") -> WarroomConfig:
+        """Re-read warroom.yaml; on error keep the last good configuration and raise.
+
+        Audited either way, with who asked and the SHA-256 of the file read (never its
+        content, nor the error text, which may quote a line of it).
+        """
+        path = self.settings.config_path()
+        fields = {
+            "actor": by,
+            "at": self.clock.now(),
+            "target": str(path) if path else "built-in defaults",
+        }
+        digest = file_sha256(path)
+        try:
+            fresh = load_config(path)
+        except Exception:
+            audit.record_now(
+                self.db, "config.reload", outcome="failed", details={"sha256": digest}, **fields
+            )
+            raise
         with self._config_lock:
             self.config_value = fresh
+        audit.record_now(self.db, "config.reload", details={"sha256": digest}, **fields)
         log.info("configuration reloaded")
         return fresh
+
+
+def file_sha256(path: Path | None) -> str | None:
+    """Return the hex SHA-256 of the file at `path` (None when there is none to read)."""
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import timedelta
 
@@ -49,15 +50,19 @@ def test_entries_chain_in_order_and_verify(runtime: Runtime) -> None:
         rows = audit.entries(session, limit=10)
         assert [r.seq for r in rows] == [5, 4, 3, 2, 1]
         assert rows[-1].prev_hash == GENESIS
-        assert all(a.prev_hash == b.hash for a, b in zip(rows, rows[1:], strict=False))
+        assert all(a.prev_hash == b.hash for a, b in itertools.pairwise(rows))
         assert audit.head(session) == (5, rows[0].hash)
         assert rows[0].details == {"why": "read 4", "n": 4, "tags": ["a", "é"], "ok": True}
 
 
 def test_a_rolled_back_transaction_leaves_no_entry(runtime: Runtime) -> None:
-    with pytest.raises(RuntimeError), runtime.db.transaction() as session:
-        audit.record(session, "token.create", actor="ada", at=runtime.clock.now())
-        raise RuntimeError("the change failed")
+    def failing_change() -> None:
+        with runtime.db.transaction() as session:
+            audit.record(session, "token.create", actor="ada", at=runtime.clock.now())
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
     assert verify(runtime.db).checked == 0
 
 
@@ -69,9 +74,9 @@ def test_the_database_refuses_changes_and_deletes(runtime: Runtime) -> None:
         "UPDATE audit_head SET seq = 1",
         "DELETE FROM audit_head",
     ):
-        with pytest.raises(Exception, match="append-only|only moves forward|cannot be deleted"):
-            with runtime.db.write_engine.begin() as conn:
-                conn.execute(text(statement))
+        refused = r"append-only|only moves forward|cannot be deleted"
+        with pytest.raises(Exception, match=refused), runtime.db.write_engine.begin() as conn:
+            conn.execute(text(statement))
     assert verify(runtime.db).ok
 
 

@@ -102,6 +102,8 @@ MATRIX = {
     "GET /api/v1/incidents/{ref}/evidence/{evidence_id}": "viewer",
     "GET /api/v1/incidents/{ref}/evidence/{evidence_id}/content": "viewer",
     "POST /api/v1/incidents/{ref}/evidence/{evidence_id}/custody": "responder",
+    "GET /api/v1/audit": "admin",
+    "GET /api/v1/audit/head": "admin",
 }
 # What a path parameter is filled with; `{ref}` is chosen per test.
 SAMPLE = {

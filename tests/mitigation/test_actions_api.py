@@ -325,3 +325,18 @@ def test_a_run_is_marked_started_and_the_same_action_cannot_run_twice_at_once(
     (ended,) = [e for e in action_events(runtime) if e.data["action"] == "slow"]
     assert ended.data["started_event"] == mark
     assert run(api, "echo", params={"text": "after"}).status_code == 200
+
+
+def test_every_run_is_on_the_audit_log(runtime: Runtime, api: TestClient) -> None:
+    from tests.audit.conftest import logged
+
+    ref = declare(runtime)
+    assert run(api, "echo", params={"text": "hello world"}).json()["ok"] is True
+    assert run(api, "fail").json()["ok"] is False
+    ok, failed = logged(runtime, "action.run")
+    assert (ok["actor"], ok["target"], ok["outcome"]) == ("rita", ref, "ok")
+    assert ok["details"]["action"] == "echo" and ok["details"]["exit_code"] == 0
+    assert ok["details"]["params"] == {"text": "hello world"}
+    assert ok["details"]["command"][-2:] == [ref, "hello world"]
+    assert (failed["outcome"], failed["details"]["exit_code"]) == ("failed", 3)
+    assert "stdout" not in ok["details"]  # output stays on the timeline, not the audit log

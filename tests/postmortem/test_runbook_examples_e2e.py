@@ -21,6 +21,7 @@ from xml.etree import ElementTree
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.audit.conftest import logged
 from tests.conftest import START
 from tests.mitigation.conftest import TOKEN as IDP_TOKEN
 from tests.mitigation.conftest import (
@@ -233,6 +234,9 @@ def check_postmortem_outputs(
     assert all(p.name.startswith(f"{ref}-") for p in paths)
     suffixes = sorted("".join(p.suffixes) for p in paths)
     assert suffixes == [".fishbone.svg", ".postmortem.html", ".postmortem.md", ".timeline.svg"]
+    (exported,) = logged(runtime, "postmortem.export")  # who took the document out
+    assert (exported["target"], exported["details"]["restricted"]) == (ref, restricted)
+    assert sorted(exported["details"]["files"]) == sorted(p.name for p in paths)
     for path in paths:
         assert stat.S_IMODE(path.stat().st_mode) == (0o600 if restricted else 0o644), path
         if path.suffix == ".svg":

@@ -72,6 +72,8 @@ PAGES = {
     "POST /incidents/{ref}/checklist/{item_id}/owner": "responder",
     "POST /incidents/{ref}/evidence": "responder",
     "GET /incidents/{ref}/evidence/{item_id}": "viewer",
+    "GET /audit": "admin",
+    "POST /audit/verify": "admin",
 }
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
 # name: (role, sees the restricted incident)

@@ -85,6 +85,7 @@ VISITS = (
     Visit("oncall", "/oncall", "/oncall"),
     Visit("schedule", "/oncall/{schedule_id}", "/oncall/payments"),
     Visit("escalation", "/escalation", "/escalation"),
+    Visit("audit", "/audit", "/audit"),
     Visit("not-found", None, "/incidents/INC-999", status=404),
 )
 
@@ -201,7 +202,7 @@ def site(live_server: str, runtime: Runtime, clock: FrozenClock) -> dict[str, st
     public updates and a postmortem (5 whys, fishbone, action items), an open SEV-1 with
     notes, checklist progress, a role and status updates. Return the base URL and names."""
     for name in ("rita", "dee", "lee"):
-        add_user(runtime, name, "responder")
+        add_user(runtime, name, "admin")  # admins see every page there is (the audit log too)
     with runtime.db.transaction() as session:
         profile.set_preferences(session, user="dee", time_zone=None, theme="dark")
         profile.set_preferences(session, user="lee", time_zone=None, theme="light")

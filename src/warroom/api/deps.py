@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from warroom.api.cookies import cookie_principal, form_csrf, session_cookie
 from warroom.auth import service as auth
+from warroom.auth import trail
 from warroom.auth.scopes import check_request, describe
 from warroom.auth.service import Principal
 from warroom.core.errors import Forbidden, Unauthorized
@@ -36,8 +37,15 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 def _authenticated(runtime: Runtime, token: str) -> Principal:
     """Return the token's principal, stamping its last use when that is stale."""
     now = runtime.clock.now()
-    with runtime.db.reading() as connection:
-        principal = auth.authenticate(connection, token=token, now=now)
+    try:
+        with runtime.db.reading() as connection:
+            principal = auth.authenticate(connection, token=token, now=now)
+    except auth.TokenRejected as exc:
+        # Only a token that does not work costs a write; a valid one stays read-only (ADR 010).
+        trail.token_rejected(
+            runtime.db, at=now, reason=exc.reason, prefix=exc.prefix, owner=exc.owner
+        )
+        raise
     if principal.touch_token and principal.token_id is not None:
         # For `tokens list`: which tokens are still in use. A few writes an hour per token.
         with runtime.db.transaction() as session:
@@ -60,12 +68,15 @@ def _principal(
         principal = _authenticated(runtime, credentials.credentials)
         # The one place token scopes are enforced: read for GET/HEAD, write for any change.
         check_request(principal.scopes, method=request.method, path=request.url.path)
+    request.state.principal = principal  # for the audit entry of a refusal (api/errors.py)
     ref = request.path_params.get("ref")
     if ref is not None:
         # A per-incident route (`…/incidents/{ref}/…`): the visibility check runs here, in
         # the same thread-pool hop as authentication, not in a second sync dependency (ADR
         # 010); before the role check, so a hidden incident answers 404 whatever the role.
-        runtime.flows.check_visible(ref, access_of(principal, runtime))
+        runtime.flows.check_visible(
+            ref, access_of(principal, runtime), request=f"{request.method} {request.url.path}"
+        )
     return principal
 
 

@@ -8,9 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warroom.core.errors import Unauthorized, WarroomError
+from warroom.audit import service as audit
+from warroom.core.errors import Forbidden, Unauthorized, WarroomError
 from warroom.core.validation import humane
 
 HTTP_CODES = {
@@ -68,8 +70,10 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-async def _warroom_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _warroom_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WarroomError)
+    if isinstance(exc, Forbidden) and not exc.audited:
+        await run_in_threadpool(audit_denial, request, exc)
     headers = (
         {"WWW-Authenticate": 'Bearer realm="warroom"'} if isinstance(exc, Unauthorized) else None
     )
@@ -94,6 +98,34 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}))
+
+
+def _incident(ref: str | None) -> str | None:
+    """Return the incident a route's `ref` names, written as the audit log writes it."""
+    if not ref:
+        return None
+    number = ref.upper().removeprefix("INC-")
+    return f"INC-{number}" if number.isdigit() else ref[:64]
+
+
+def audit_denial(request: Request, exc: Forbidden) -> None:
+    """Put a refused request on the audit log: who, what they asked, and why not."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        return
+    principal = getattr(request.state, "principal", None)
+    session = getattr(request.state, "browser_session", None)
+    if principal is None and session is not None:
+        principal = session.principal
+    audit.record_now(
+        runtime.db,
+        "access.denied",
+        actor=principal.name if principal is not None else "anonymous",
+        at=runtime.clock.now(),
+        target=_incident(request.path_params.get("ref")),
+        outcome="denied",
+        details={"request": f"{request.method} {request.url.path}", "reason": exc.message},
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -90,9 +90,9 @@ def metrics(runtime: RuntimeDep, admin: AdminOrAnonymous) -> Response:
 
 
 @router.post("/-/reload", responses=ERROR_RESPONSES)
-def reload(runtime: RuntimeDep, _admin: Admin) -> dict[str, Any]:
+def reload(runtime: RuntimeDep, admin: Admin) -> dict[str, Any]:
     """Re-read warroom.yaml (admin); on error keep the last good configuration and say why."""
-    config = runtime.reload_config()
+    config = runtime.reload_config(by=admin.name)
     return {
         "status": "reloaded",
         "config": str(runtime.settings.config_path() or "built-in defaults"),

@@ -27,10 +27,12 @@ from warroom.api import (
     slack_interactions,
     totp,
 )
+from warroom.api import audit as audit_api
 from warroom.api import checklist as checklist_api
 from warroom.api import evidence as evidence_api
 from warroom.api import postmortems as postmortems_api
 from warroom.api import status as status_api
+from warroom.api.audit_context import AuditClient
 from warroom.api.headers import SecurityHeaders
 from warroom.api.middleware import LimitRequestSize, RefuseNulInUrl
 from warroom.runtime import Runtime
@@ -72,6 +74,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     errors.install(app)
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(LimitRequestSize)
+    app.add_middleware(AuditClient)  # the client address of every entry a request records
     app.add_middleware(SecurityHeaders)  # outermost of ours: its headers reach every answer
     explorer.install(app)
     app.include_router(health.router)
@@ -95,6 +98,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(oncall.router)
     app.include_router(reference.router)
     app.include_router(metrics_api.router)
+    app.include_router(audit_api.router)
     app.include_router(status_api.public_router)
 
     return app

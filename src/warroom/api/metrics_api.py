@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from warroom.api.deps import RuntimeDep, Viewer, access_of
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.reports import service
-from warroom.reports.csv import incidents_csv
+from warroom.reports.exports import export_csv
 from warroom.reports.schemas import IncidentMetrics
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=ERROR_RESPONSES)
@@ -60,6 +60,7 @@ def incident_metrics(
     responses={200: {"description": "One row per incident", "content": {"text/csv": {}}}},
 )
 def incident_metrics_csv(
+    request: Request,
     runtime: RuntimeDep,
     principal: Viewer,
     since: Since = None,
@@ -77,8 +78,13 @@ def incident_metrics_csv(
         service=service_,
         access=access_of(principal, runtime),
     )
-    with runtime.db.session() as session:
-        body = incidents_csv(service.incident_times(session, selection))
+    body = export_csv(
+        runtime.db,
+        selection,
+        actor=principal.name,
+        at=runtime.clock.now(),
+        request=f"GET {request.url.path}?{request.url.query}".rstrip("?"),
+    )
     return Response(
         body,
         media_type="text/csv; charset=utf-8",

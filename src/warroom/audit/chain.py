@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ import orjson
 GENESIS = "0" * 64  # the "previous hash" of the first entry
 # JSON numbers beyond this lose precision in the JavaScript model RFC 8785 follows.
 MAX_SAFE_INTEGER = 2**53 - 1
+_ASTRAL = re.compile(rb"[\xf0-\xf4]")  # the lead byte of a character beyond U+FFFF
 
 
 def timestamp(at: datetime) -> str:
@@ -35,6 +37,22 @@ def _jcs_ready(value: Any) -> Any:
     raise ValueError(f"audit details hold strings, safe integers, booleans and null: {value!r}")
 
 
+def canonical_unchecked(entry: dict[str, Any]) -> bytes:
+    """Return `canonical(entry)` for an entry that was checked when it was written, faster.
+
+    orjson's own member order is by code point, which is RFC 8785's UTF-16 order unless a
+    name holds a character beyond U+FFFF (four UTF-8 bytes): then the exact path decides.
+    What was tampered with may not be canonical at all: it then fails its hash either way.
+    """
+    out = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
+    if out.isascii() or _ASTRAL.search(out) is None:  # isascii: a fast scan, most entries
+        return out
+    try:
+        return canonical(entry)
+    except ValueError:
+        return out
+
+
 def canonical(entry: dict[str, Any]) -> bytes:
     """Return the RFC 8785 (JCS) serialisation of `entry`.
 
@@ -46,12 +64,11 @@ def canonical(entry: dict[str, Any]) -> bytes:
     return orjson.dumps(_jcs_ready(entry))
 
 
-def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
-    """Return the hex SHA-256 of the previous hash and the entry's canonical form."""
-    digest = hashlib.sha256(prev_hash.encode("ascii"))
-    digest.update(b"\n")
-    digest.update(canonical(entry))
-    return digest.hexdigest()
+def entry_hash(prev_hash: str, entry: dict[str, Any], *, checked: bool = False) -> str:
+    """Return the hex SHA-256 of the previous hash, a line break and the entry's canonical
+    form (`checked`: the entry's values were checked when written, see canonical_unchecked)."""
+    form = canonical_unchecked(entry) if checked else canonical(entry)
+    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + form).hexdigest()
 
 
 def hashed_fields(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+import orjson
+from sqlalchemy import func, select
 
-from warroom.audit.chain import GENESIS, entry_hash, hashed_fields
+from warroom.audit.chain import GENESIS, entry_hash, timestamp
 from warroom.audit.models import AuditEntry
 from warroom.audit.service import head
 from warroom.storage.db import Database
@@ -38,6 +40,14 @@ def count(db: Database) -> int:
         return int(connection.execute(select(func.count()).select_from(AuditEntry)).scalar_one())
 
 
+# Driver-level, no ORM: a million rows through SQLAlchemy's result processing cost more than
+# hashing them. The details come back as the JSON text stored, on both databases.
+ROWS = (
+    "SELECT seq, at, actor, client, action, target, outcome, CAST(details AS TEXT), "
+    "prev_hash, hash FROM audit_log ORDER BY seq"
+)
+
+
 def verify(
     db: Database,
     *,
@@ -50,36 +60,31 @@ def verify(
     numbering or the link to its predecessor; removing the newest entries and rewriting
     the head row is caught only against a head kept elsewhere (`warroom audit head`).
     """
-    columns = (
-        AuditEntry.seq,
-        AuditEntry.at,
-        AuditEntry.actor,
-        AuditEntry.client,
-        AuditEntry.action,
-        AuditEntry.target,
-        AuditEntry.outcome,
-        AuditEntry.details,
-        AuditEntry.prev_hash,
-        AuditEntry.hash,
-    )
     expected_seq, prev, checked = 1, GENESIS, 0
     kept_found = kept_head is None or kept_head == GENESIS
     with db.read_engine.connect() as connection:
         if not db.is_sqlite:  # one snapshot for the head and every entry (SQLite's read is one)
             connection = connection.execution_options(isolation_level="REPEATABLE READ")
         head_seq, head_hash = head(connection)
-        result = connection.execution_options(stream_results=True, yield_per=BATCH).execute(
-            select(*columns).order_by(AuditEntry.seq)
-        )
-        for rows in result.partitions():
-            for row in rows:
-                broken = _check(row, expected_seq, prev)
-                if broken:
-                    return Verdict(checked, head_seq, head_hash, row.seq, broken)
-                prev, expected_seq, checked = row.hash, row.seq + 1, checked + 1
-                kept_found = kept_found or row.hash == kept_head
-            if progress:
-                progress(len(rows))
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        # PostgreSQL streams through a server-side cursor instead of sending every row at once.
+        cursor = raw.cursor() if db.is_sqlite else raw.cursor(name="warroom_audit_verify")
+        try:
+            cursor.execute(ROWS)
+            while rows := cursor.fetchmany(BATCH):
+                for row in rows:
+                    broken = _check(row, expected_seq, prev)
+                    if broken:
+                        return Verdict(checked, head_seq, head_hash, row[0], broken)
+                    prev = row[9]
+                    expected_seq, checked = row[0] + 1, checked + 1
+                    if not kept_found and prev == kept_head:
+                        kept_found = True
+                if progress:
+                    progress(len(rows))
+        finally:
+            cursor.close()
     last_seq = expected_seq - 1
     if (head_seq, head_hash) != (last_seq, prev):
         reason = (
@@ -96,31 +101,42 @@ def verify(
     return Verdict(checked, head_seq, head_hash)
 
 
-def _check(row: Row[Any], expected_seq: int, prev: str) -> str | None:
+def _stamp(value: Any) -> str:
+    """Return a stored time as the chain writes it (SQLite gives text, PostgreSQL a datetime)."""
+    if isinstance(value, datetime):
+        return timestamp(value if value.tzinfo else value.replace(tzinfo=UTC))
+    text = str(value)
+    if len(text) == 26 and text[10] == " ":  # SQLAlchemy's SQLite form, always microseconds
+        return f"{text[:10]}T{text[11:]}Z"
+    return timestamp(datetime.fromisoformat(text).replace(tzinfo=UTC))
+
+
+def _check(row: Sequence[Any], expected_seq: int, prev: str) -> str | None:
     """Return why `row` breaks the chain at this point, or None."""
-    seq = int(row.seq)
+    seq, at, actor, client, action, target, outcome, details, prev_hash, digest = row
     if seq != expected_seq:  # ordered by the primary key: only a gap is possible
-        gone = (
-            f"entry {expected_seq}"
-            if seq == expected_seq + 1
-            else f"entries {expected_seq}–{seq - 1}"
-        )
+        gone = f"entry {expected_seq}"
+        if seq > expected_seq + 1:
+            gone = f"entries {expected_seq}–{seq - 1}"
         return f"{gone} missing: entry {seq} follows entry {expected_seq - 1}"
-    if row.prev_hash != prev:
+    if prev_hash != prev:
         return (
-            f"entry {seq} does not follow entry {seq - 1}: it names {row.prev_hash[:12]}… as "
+            f"entry {seq} does not follow entry {seq - 1}: it names {prev_hash[:12]}… as "
             f"the previous hash, and entry {seq - 1}'s is {prev[:12]}…"
         )
-    fields = hashed_fields(
-        seq=seq,
-        at=row.at,
-        actor=row.actor,
-        client=row.client,
-        action=row.action,
-        target=row.target,
-        outcome=row.outcome,
-        details=row.details,
-    )
-    if entry_hash(prev, fields) != row.hash:
+    try:
+        fields = {
+            "seq": seq,
+            "at": _stamp(at),
+            "actor": actor,
+            "client": client,
+            "action": action,
+            "target": target,
+            "outcome": outcome,
+            "details": orjson.loads(details),
+        }
+    except (ValueError, TypeError):
+        return f"entry {seq} was changed after it was written: it cannot be read back"
+    if entry_hash(prev, fields, checked=True) != digest:
         return f"entry {seq} was changed after it was written: it no longer matches its hash"
     return None

@@ -8,13 +8,13 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from warroom.auth import sessions
+from warroom.auth import sessions, trail
 from warroom.auth.config import AuthConfig
 from warroom.auth.oidc_client import Provider
 from warroom.auth.oidc_config import OidcConfig
@@ -22,7 +22,7 @@ from warroom.auth.oidc_models import OidcLogin
 from warroom.auth.oidc_users import find_or_create
 from warroom.auth.signin import SignedIn, SignIns
 from warroom.core.clock import Clock
-from warroom.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, WarroomError
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("warroom.auth")
 FLOW_TTL = timedelta(minutes=10)  # from leaving for the provider to coming back
 START = "/api/v1/auth/oidc/start"
+MESSAGE_KEPT = 500  # characters of a refusal's message an entry keeps
 NEXT_WRONG = "next must be a path on this server, like /incidents/INC-4 (not another site)"
 
 
@@ -157,7 +158,39 @@ class OidcSignIns:
     ) -> Finished:
         """Check the provider's answer and the ID token, map it to a user, start a session."""
         config = self.config()
-        login = self._take(secret, self.clock.now())
+        claims: dict[str, Any] | None = None
+        try:
+            login = self._take(secret, self.clock.now())
+            claims = self._claims(
+                config,
+                login,
+                state=state,
+                code=code,
+                error=error,
+                error_description=error_description,
+                redirect_uri=redirect_uri,
+            )
+            signed = self._begin(
+                config, claims, previous=previous, client_address=client_address, ua=user_agent
+            )
+        except WarroomError as exc:
+            self._refused(config, exc, claims)
+            raise
+        log.info("%s signed in with single sign-on (subject %s)", signed.user, claims.get("sub"))
+        return Finished(signed=signed, next_path=login.next_path)
+
+    def _claims(
+        self,
+        config: OidcConfig,
+        login: OidcLogin,
+        *,
+        state: str | None,
+        code: str | None,
+        error: str | None,
+        error_description: str | None,
+        redirect_uri: str,
+    ) -> dict[str, Any]:
+        """Return the ID token's claims once the answer is for this browser and checks out."""
         if not state or not hmac.compare_digest(state.encode(), login.state.encode()):
             raise Unauthorized(
                 "state mismatch: this answer is not for the sign-in this browser started; "
@@ -171,25 +204,74 @@ class OidcSignIns:
         token = self.provider.exchange(
             config, code=code, redirect_uri=redirect_uri, verifier=login.code_verifier
         )
-        claims = self.provider.validate(config, token, nonce=login.nonce)
+        return self.provider.validate(config, token, nonce=login.nonce)
+
+    def _begin(
+        self,
+        config: OidcConfig,
+        claims: dict[str, Any],
+        *,
+        previous: str | None,
+        client_address: str,
+        ua: str | None,
+    ) -> SignedIn:
+        """Map the claims to a user and start their session, with its entries, in one go."""
         now = self.clock.now()
         try:
             with self.db.transaction() as session:
                 mapped = find_or_create(
                     session, claims=claims, config=config, people=self.people(), now=now
                 )
+                user = mapped.user
                 signed = self.sign_ins.begin(
                     session,
-                    user=mapped.user,
+                    user=user,
                     previous=previous,
                     client_address=client_address,
-                    user_agent=user_agent,
+                    user_agent=ua,
                     sso=True,
+                )
+                if mapped.created:
+                    trail.user_created(session, actor=trail.OIDC, at=now, user=user, via="oidc")
+                if mapped.role_changed:
+                    before, after = mapped.role_changed
+                    trail.user_changed(
+                        session,
+                        "user.role",
+                        actor=trail.OIDC,
+                        at=now,
+                        user=user.name,
+                        **{"from": before, "to": after, "via": "oidc"},
+                    )
+                trail.signed_in(
+                    session,
+                    at=now,
+                    user=user.name,
+                    method="oidc",
+                    session_id=signed.session_id,
+                    subject=claims.get("sub"),
                 )
         except IntegrityError:
             # Two first sign-ins of one subject at once: one linked it, this one lost the race.
             raise Conflict(
                 f"another sign-in of this account just finished; start again at {START}"
             ) from None
-        log.info("%s signed in with single sign-on (subject %s)", signed.user, claims.get("sub"))
-        return Finished(signed=signed, next_path=login.next_path)
+        return signed
+
+    def _refused(
+        self, config: OidcConfig, exc: WarroomError, claims: dict[str, Any] | None
+    ) -> None:
+        """Record a single sign-on that ended without a session, and why (never a code)."""
+        claimed = claims.get(config.user_claim) if claims else None
+        subject = claims.get("sub") if claims else None
+        trail.sign_in_refused(
+            self.db,
+            at=self.clock.now(),
+            name=claimed if isinstance(claimed, str) else None,
+            method="oidc",
+            reason=exc.code,
+            outcome="denied" if isinstance(exc, Forbidden) else "failed",
+            # The provider's words may be long (error_description): the start is enough.
+            message=exc.message[:MESSAGE_KEPT],
+            subject=subject[:255] if isinstance(subject, str) else None,
+        )

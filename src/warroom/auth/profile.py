@@ -10,8 +10,10 @@ from zoneinfo import available_timezones
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.auth import trail
 from warroom.auth.models import ApiToken
-from warroom.auth.service import create_token, get_user
+from warroom.auth.scopes import check_scopes
+from warroom.auth.service import create_token, get_user, public_prefix
 from warroom.core.errors import Invalid, NotFound
 
 THEMES = ("light", "dark")
@@ -62,14 +64,26 @@ def create_own_token(
     """Create a token for the user themselves (it can do no more than their role)."""
     if not name.strip():
         raise Invalid("name the token after where it is used (a laptop, a script)")
-    return create_token(
+    granted = check_scopes(scopes)
+    token = create_token(
         session,
         user=get_user(session, user),
         name=name.strip(),
         now=now,
-        scopes=scopes,
+        scopes=granted,
         expires_at=expires_at,
     )
+    trail.token_created(
+        session,
+        actor=user,
+        at=now,
+        owner=user,
+        prefix=public_prefix(token),
+        label=name.strip()[:64],
+        scopes=granted,
+        expires_at=expires_at,
+    )
+    return token
 
 
 def revoke_own_token(session: Session, *, user: str, token_id: int, now: datetime) -> ApiToken:
@@ -78,6 +92,8 @@ def revoke_own_token(session: Session, *, user: str, token_id: int, now: datetim
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != owner.id:
         raise NotFound(f"no token {token_id} of yours")
-    if token.revoked_at is None:
+    already = token.revoked_at is not None
+    if not already:
         token.revoked_at = now
+    trail.token_revoked(session, actor=user, at=now, token=token, owner=user, already=already)
     return token

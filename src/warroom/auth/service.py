@@ -14,12 +14,14 @@ from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from warroom.auth import trail
 from warroom.auth.models import ApiToken, User
 from warroom.auth.scopes import DEFAULT_SCOPES, check_scopes, parse_scopes, stamp
 from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from warroom.incidents.actor import ROLES
 
 TOKEN_PREFIX = "wr_"
+PREFIX_LENGTH = 10  # the part of a token `tokens list` shows and `tokens revoke` takes
 LAST_USED_EVERY = timedelta(minutes=5)  # how stale `last_used_at` may get
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
@@ -43,6 +45,18 @@ BY_DIGEST = (
     .join(User, ApiToken.user_id == User.id)
     .where(ApiToken.digest == bindparam("digest"))
 )
+
+
+class TokenRejected(Unauthorized):
+    """A token was sent that does not work: unknown, revoked, expired, or its user disabled."""
+
+    def __init__(
+        self, message: str, *, reason: str, prefix: str | None, owner: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.prefix = prefix  # public: what `tokens list` shows (None for an unknown token)
+        self.owner = owner
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,11 @@ def check_name(name: str) -> str:
             {"field": "name"},
         )
     return name
+
+
+def public_prefix(token: str) -> str:
+    """Return the part of a token that may be shown: its first characters."""
+    return token[:PREFIX_LENGTH]
 
 
 def digest(token: str) -> str:
@@ -163,7 +182,7 @@ def create_token(
         ApiToken(
             user_id=user.id,
             name=name[:64],
-            prefix=token[:10],
+            prefix=public_prefix(token),
             digest=digest(token),
             created_at=now,
             scopes=" ".join(granted),
@@ -184,6 +203,14 @@ def list_tokens(session: Session, *, user: str | None = None) -> list[ApiToken]:
 
 def revoke_token(session: Session, *, prefix: str, now: datetime) -> ApiToken:
     """Revoke the one token whose visible prefix starts with `prefix`."""
+    token = find_token(session, prefix=prefix)
+    if token.revoked_at is None:
+        token.revoked_at = now
+    return token
+
+
+def find_token(session: Session, *, prefix: str) -> ApiToken:
+    """Return the one token whose visible prefix starts with `prefix`, or raise."""
     if len(prefix) < 6:
         raise Invalid("give at least the first 6 characters of the token (e.g. wr_AbC)")
     matches = list(session.scalars(select(ApiToken).where(ApiToken.prefix.startswith(prefix[:10]))))
@@ -191,24 +218,43 @@ def revoke_token(session: Session, *, prefix: str, now: datetime) -> ApiToken:
         raise NotFound(f"no token starting with {prefix!r}")
     if len(matches) > 1:
         raise Conflict(f"{len(matches)} tokens start with {prefix!r}; give more characters")
-    token = matches[0]
-    if token.revoked_at is None:
-        token.revoked_at = now
-    return token
+    return matches[0]
 
 
 def authenticate(session: Session | Connection, *, token: str, now: datetime) -> Principal:
     """Return the principal a bearer token belongs to, or raise Unauthorized."""
     row = session.execute(BY_DIGEST, {"digest": digest(token)}).first()
     if row is None:
-        raise Unauthorized("the API token is not valid (unknown)")
+        # Only what looks like one of ours has a prefix worth keeping: anything else could be
+        # another system's secret, pasted by mistake.
+        ours = token.startswith(TOKEN_PREFIX) and len(token) > 2 * PREFIX_LENGTH
+        raise TokenRejected(
+            "the API token is not valid (unknown)",
+            reason="unknown",
+            prefix=public_prefix(token) if ours else None,
+        )
     # The user first: disabling a user revokes their tokens, and "disabled" says why.
     if row.user_disabled_at is not None:
-        raise Unauthorized(f"user {row.user_name!r} is disabled")
+        raise TokenRejected(
+            f"user {row.user_name!r} is disabled",
+            reason="user_disabled",
+            prefix=row.prefix,
+            owner=row.user_name,
+        )
     if row.revoked_at is not None:
-        raise Unauthorized(f"the API token {row.prefix}… was revoked at {stamp(row.revoked_at)}")
+        raise TokenRejected(
+            f"the API token {row.prefix}… was revoked at {stamp(row.revoked_at)}",
+            reason="revoked",
+            prefix=row.prefix,
+            owner=row.user_name,
+        )
     if row.expires_at is not None and row.expires_at <= now:
-        raise Unauthorized(f"the API token {row.prefix}… expired at {stamp(row.expires_at)}")
+        raise TokenRejected(
+            f"the API token {row.prefix}… expired at {stamp(row.expires_at)}",
+            reason="expired",
+            prefix=row.prefix,
+            owner=row.user_name,
+        )
     stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY
     return Principal(
         user_id=row.user_id,
@@ -248,4 +294,15 @@ def bootstrap_admin(session: Session, *, now: datetime) -> tuple[str, str] | Non
         session, name="admin", role="admin", now=now, password=password, service_account=True
     )
     token = create_token(session, user=user, name="bootstrap", now=now)
+    trail.user_created(session, actor=trail.FIRST_START, at=now, user=user, via="first start")
+    trail.token_created(
+        session,
+        actor=trail.FIRST_START,
+        at=now,
+        owner=user.name,
+        prefix=public_prefix(token),
+        label="bootstrap",
+        scopes=DEFAULT_SCOPES,
+        expires_at=None,
+    )
     return password, token

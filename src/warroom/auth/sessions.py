@@ -67,6 +67,17 @@ BY_DIGEST = (
 )
 
 
+class SessionExpired(Unauthorized):
+    """A cookie names a session past its idle or absolute timeout that nothing has ended yet."""
+
+    def __init__(self, *, session_id: int, user: str, reason: str, expired_at: datetime) -> None:
+        super().__init__(ENDED)
+        self.session_id = session_id
+        self.user = user
+        self.reason = reason  # "idle" or "absolute"
+        self.expired_at = expired_at
+
+
 @dataclass(frozen=True)
 class Started:
     """A new session: the cookie value and CSRF token go to the browser once."""
@@ -143,8 +154,14 @@ def authenticate_session(
     found = session.execute(BY_DIGEST, {"digest": digest(secret)}).first()
     if found is None or found.ended_at is not None:
         raise Unauthorized(ENDED)
-    if now >= found.expires_at or now >= found.last_seen_at + config.idle_timeout:
-        raise Unauthorized(ENDED)
+    idle_end = found.last_seen_at + config.idle_timeout
+    if now >= found.expires_at or now >= idle_end:
+        raise SessionExpired(
+            session_id=found.id,
+            user=found.user_name,
+            reason="absolute" if found.expires_at <= idle_end else "idle",
+            expired_at=min(found.expires_at, idle_end),
+        )
     if found.user_disabled_at is not None:
         raise Unauthorized(f"user {found.user_name!r} is disabled")
     touch = now - found.last_seen_at >= LAST_SEEN_EVERY
@@ -179,6 +196,28 @@ def record_seen(session: Session, *, session_id: int, now: datetime) -> None:
         )
         .values(last_seen_at=now)
     )
+
+
+def expire(session: Session, *, expired: SessionExpired) -> bool:
+    """End a timed-out session as of its timeout; tell whether this call ended it (once)."""
+    reason = "idle timeout" if expired.reason == "idle" else "expired"
+    result = session.execute(
+        update(BrowserSession)
+        .where(BrowserSession.id == expired.session_id, BrowserSession.ended_at.is_(None))
+        .values(ended_at=expired.expired_at, end_reason=reason)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def live_owner(session: Session, *, secret: str) -> tuple[int, str] | None:
+    """Return the row number and user name of the live session with this secret id."""
+    stmt = (
+        select(BrowserSession.id, User.name)
+        .join(User, BrowserSession.user_id == User.id)
+        .where(BrowserSession.digest == digest(secret), BrowserSession.ended_at.is_(None))
+    )
+    row = session.execute(stmt).first()
+    return (int(row[0]), str(row[1])) if row is not None else None
 
 
 def end_session(session: Session, *, secret: str, now: datetime, reason: str) -> bool:

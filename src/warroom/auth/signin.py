@@ -9,12 +9,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warroom.auth import second_factor, sessions
+from warroom.audit import service as audit
+from warroom.audit.chain import timestamp
+from warroom.auth import second_factor, sessions, trail
 from warroom.auth.config import AuthConfig, SignInConfig
 from warroom.auth.models import User
 from warroom.auth.passwords import MAX_LENGTH, check_password
 from warroom.auth.sessions import SessionInfo
-from warroom.auth.throttle import SignInThrottle
+from warroom.auth.throttle import SignInThrottle, Throttled
 from warroom.core.clock import Clock
 from warroom.core.errors import Forbidden, Unauthorized
 from warroom.storage.db import Database
@@ -32,6 +34,7 @@ PASSWORD_OFF = (
 class SignedIn:
     """The outcome of a sign-in: the cookie value and what the browser is told."""
 
+    session_id: int  # the session's row (an entry may name it: it is no secret)
     secret: str
     csrf_token: str
     user: str
@@ -62,9 +65,18 @@ class SignIns:
     ) -> SignedIn:
         """Check the password (and TOTP) and start a session; end the browser's previous one."""
         config = self.config()
+        now = self.clock.now()
         if not config.password_sign_in:
-            raise Forbidden(PASSWORD_OFF)
-        self.throttle.check(config.sign_in, account=name, address=client_address)
+            trail.sign_in_refused(
+                self.db,
+                at=now,
+                name=name,
+                method="password",
+                reason="password_sign_in_off",
+                outcome="denied",
+            )
+            raise Forbidden(PASSWORD_OFF, audited=True)
+        self.check_throttle(config.sign_in, name=name, address=client_address, method="password")
         with self.db.session() as session:
             user = session.scalars(select(User).where(User.name == name)).first()
             ok = len(password) <= MAX_LENGTH and check_password(user, password)
@@ -72,6 +84,10 @@ class SignIns:
                 session.expunge(user)
         if not ok or user is None or user.disabled_at is not None:
             self.throttle.failed(config.sign_in, account=name, address=client_address)
+            # One reason for all four causes, as the answer has one message (see WRONG).
+            trail.sign_in_refused(
+                self.db, at=now, name=name, method="password", reason="wrong_credentials"
+            )
             raise Unauthorized(WRONG)
         return self.start(
             user=user,
@@ -80,6 +96,22 @@ class SignIns:
             user_agent=user_agent,
             code=code,
         )
+
+    def check_throttle(self, limits: SignInConfig, *, name: str, address: str, method: str) -> None:
+        """Raise Throttled, recorded as a denied sign-in, when over the limits."""
+        try:
+            self.throttle.check(limits, account=name, address=address)
+        except Throttled as exc:
+            trail.sign_in_refused(
+                self.db,
+                at=self.clock.now(),
+                name=name,
+                method=method,
+                reason="throttled",
+                outcome="denied",
+                retry_after=exc.retry_after,
+            )
+            raise
 
     def start(
         self,
@@ -93,17 +125,33 @@ class SignIns:
         """Start a session for `user` (password checked already), its TOTP code spent in the
         same transaction; end the browser's previous one."""
         limits = self.config().sign_in
-        with self.db.transaction() as session:
-            used = self._second_factor(
-                session, user, code, self.clock.now(), limits, client_address
+        now = self.clock.now()
+        try:
+            with self.db.transaction() as session:
+                used = self._second_factor(session, user, code, now, limits, client_address)
+                signed = self.begin(
+                    session,
+                    user=user,
+                    previous=previous,
+                    client_address=client_address,
+                    user_agent=user_agent,
+                )
+                trail.signed_in(
+                    session,
+                    at=now,
+                    user=user.name,
+                    method="password",
+                    session_id=signed.session_id,
+                    second_factor=used.kind if used else None,
+                    **({"recovery_codes_left": used.recovery_codes_left} if used else {}),
+                )
+        except second_factor.TotpWrong:
+            # Not a missing code: the sign-in form asks for one after the password (a step, as
+            # for the throttle), while a wrong one means someone has the password.
+            trail.sign_in_refused(
+                self.db, at=now, name=user.name, method="password", reason="second_factor_wrong"
             )
-            signed = self.begin(
-                session,
-                user=user,
-                previous=previous,
-                client_address=client_address,
-                user_agent=user_agent,
-            )
+            raise
         return replace(signed, factor=used)
 
     def begin(
@@ -134,6 +182,7 @@ class SignIns:
         )
         expires_at = started.row.expires_at
         return SignedIn(
+            session_id=started.row.id,
             secret=started.secret,
             csrf_token=started.csrf_token,
             user=user.name,
@@ -162,19 +211,57 @@ class SignIns:
 
     def sign_out(self, *, secret: str) -> bool:
         """End the session with this id; tell whether a live one was ended."""
+        now = self.clock.now()
         with self.db.transaction() as session:
-            return sessions.end_session(
-                session, secret=secret, now=self.clock.now(), reason="signed out"
-            )
+            owner = sessions.live_owner(session, secret=secret)
+            ended = sessions.end_session(session, secret=secret, now=now, reason="signed out")
+            if ended and owner is not None:
+                session_id, user = owner
+                audit.record(
+                    session,
+                    "signout",
+                    actor=user,
+                    at=now,
+                    target=user,
+                    details={"session": session_id},
+                )
+            return ended
 
     def authenticate(self, *, secret: str) -> SessionInfo:
         """Return the session a cookie names, or raise Unauthorized; record its use."""
         now = self.clock.now()
         config = self.config().sessions
-        with self.db.reading() as connection:
-            info = sessions.authenticate_session(connection, secret=secret, now=now, config=config)
+        try:
+            with self.db.reading() as connection:
+                info = sessions.authenticate_session(
+                    connection, secret=secret, now=now, config=config
+                )
+        except sessions.SessionExpired as exc:
+            self.expired(exc)
+            raise
         if info.touch:
             # The idle timeout counts from here; a write at most once a minute per session.
             with self.db.transaction() as session:
                 sessions.record_seen(session, session_id=info.session_id, now=now)
         return info
+
+    def expired(self, expired: sessions.SessionExpired) -> None:
+        """End a timed-out session and record it: once, by whichever request finds it first.
+
+        Later requests with the cookie find the session ended: no second entry, no write.
+        """
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            if sessions.expire(session, expired=expired):
+                audit.record(
+                    session,
+                    "session.expired",
+                    actor=expired.user,
+                    at=now,
+                    target=expired.user,
+                    details={
+                        "session": expired.session_id,
+                        "reason": expired.reason,
+                        "expired_at": timestamp(expired.expired_at),
+                    },
+                )

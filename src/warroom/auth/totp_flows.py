@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from warroom.auth import second_factor
-from warroom.auth.config import AuthConfig
+from sqlalchemy.orm import Session
+
+from warroom.auth import second_factor, trail
+from warroom.auth.config import AuthConfig, SignInConfig
 from warroom.auth.passwords import MAX_LENGTH, check_password
 from warroom.auth.second_factor import Enrolment, Status
 from warroom.auth.service import Principal, get_user
-from warroom.auth.throttle import SignInThrottle
+from warroom.auth.throttle import SignInThrottle, Throttled
 from warroom.core.clock import Clock
 from warroom.core.errors import Conflict, Forbidden, Invalid
 from warroom.storage.db import Database
@@ -44,32 +46,44 @@ class TotpFlows:
         # The password, not just the session or token: a stolen cookie must not be able to
         # add a factor that locks the owner out of their own account.
         limits = self.config().sign_in
-        self.throttle.check(limits, account=who.name, address=address)
+        now = self.clock.now()
+        self._check_throttle(limits, who, address=address, change="enrol")
         with self.db.transaction() as session:
             user = get_user(session, who.name)
             right = len(password) <= MAX_LENGTH and check_password(user, password)
             if right or not user.password_hash:  # no password: begin() says why not
-                return second_factor.begin(session, user=user, now=self.clock.now())
+                begun = second_factor.begin(session, user=user, now=now)
+                self._record(session, who, now, change="enrol")
+                return begun
         self.throttle.failed(limits, account=who.name, address=address)
-        raise Forbidden("wrong password")
+        self._refused(who, now, change="enrol", reason="wrong_password")
+        raise Forbidden("wrong password", audited=True)
 
     def confirm(self, who: Principal, *, code: str, keep_session: int | None) -> list[str]:
         """Turn the caller's TOTP on with a first code; return their recovery codes."""
-        with self.db.transaction() as session:
-            return second_factor.confirm(
-                session,
-                user_id=who.user_id,
-                code=code,
-                now=self.clock.now(),
-                keep_session=keep_session,
-            )
+        now = self.clock.now()
+        try:
+            with self.db.transaction() as session:
+                codes = second_factor.confirm(
+                    session, user_id=who.user_id, code=code, now=now, keep_session=keep_session
+                )
+                self._record(session, who, now, change="enable")
+                return codes
+        except Invalid:  # the code: a wrong first code changes nothing
+            self._refused(who, now, change="enable", reason="wrong_code", outcome="failed")
+            raise
 
     def regenerate(self, who: Principal, *, code: str, address: str) -> list[str]:
         """Replace the caller's recovery codes; needs a current TOTP code."""
         now = self.clock.now()
-        self._checked(who, address=address, now=now, code=code, password=None, recovery=False)
+        change = "recovery_codes"
+        proof = self._checked(
+            who, address=address, now=now, code=code, password=None, recovery=False, change=change
+        )
         with self.db.transaction() as session:
-            return second_factor.regenerate(session, user_id=who.user_id, now=now)
+            codes = second_factor.regenerate(session, user_id=who.user_id, now=now)
+            self._record(session, who, now, change=change, proof=proof)
+            return codes
 
     def turn_off(
         self, who: Principal, *, code: str | None, password: str | None, address: str
@@ -79,10 +93,21 @@ class TotpFlows:
         with self.db.transaction() as session:
             state = second_factor.status(session, user_id=who.user_id)
             if state.pending:  # never confirmed, so never guarded anything: no proof needed
+                self._record(session, who, now, change="enrol_dropped")
                 return second_factor.turn_off(session, user_id=who.user_id)
-        self._checked(who, address=address, now=now, code=code, password=password, recovery=True)
+        proof = self._checked(
+            who,
+            address=address,
+            now=now,
+            code=code,
+            password=password,
+            recovery=True,
+            change="disable",
+        )
         with self.db.transaction() as session:
-            return second_factor.turn_off(session, user_id=who.user_id)
+            gone = second_factor.turn_off(session, user_id=who.user_id)
+            self._record(session, who, now, change="disable", proof=proof)
+            return gone
 
     def _checked(
         self,
@@ -93,24 +118,65 @@ class TotpFlows:
         code: str | None,
         password: str | None,
         recovery: bool,
-    ) -> None:
-        """Raise unless the code (or password) is right; a wrong one counts as a failed sign-in."""
+        change: str,
+    ) -> str:
+        """Return the proof that was right (totp, recovery_code or password), else raise.
+
+        A wrong code or password counts as a failed sign-in, and is recorded as refused.
+        """
         if not code and not password:
             raise Invalid("send `code` (a current code or a recovery code) or `password`")
         limits = self.config().sign_in
-        self.throttle.check(limits, account=who.name, address=address)
+        self._check_throttle(limits, who, address=address, change=change)
+        proof: str | None = None
         with self.db.transaction() as session:
             if not second_factor.status(session, user_id=who.user_id).enabled:
                 raise Conflict("two-factor sign-in is off (nothing to turn off or replace)")
             if code:
-                ok = second_factor.use_code(
+                used = second_factor.use_code(
                     session, user_id=who.user_id, code=code, now=now, recovery=recovery
                 )
-                right = ok is not None
+                proof = used.kind if used is not None else None
             else:
                 user = get_user(session, who.name)
                 right = password is not None and len(password) <= MAX_LENGTH
-                right = right and check_password(user, password or "")
-        if not right:
+                if right and check_password(user, password or ""):
+                    proof = "password"
+        if proof is None:
             self.throttle.failed(limits, account=who.name, address=address)
-            raise Forbidden("wrong or already used code" if code else "wrong password")
+            reason = "wrong_code" if code else "wrong_password"
+            self._refused(who, now, change=change, reason=reason)
+            raise Forbidden(
+                "wrong or already used code" if code else "wrong password", audited=True
+            )
+        return proof
+
+    def _check_throttle(
+        self, limits: SignInConfig, who: Principal, *, address: str, change: str
+    ) -> None:
+        try:
+            self.throttle.check(limits, account=who.name, address=address)
+        except Throttled:
+            self._refused(who, self.clock.now(), change=change, reason="throttled")
+            raise
+
+    @staticmethod
+    def _record(
+        session: Session, who: Principal, now: datetime, *, change: str, proof: str | None = None
+    ) -> None:
+        details = {"change": change} | ({"proof": proof} if proof else {})
+        trail.user_changed(session, "user.totp", actor=who.name, at=now, user=who.name, **details)
+
+    def _refused(
+        self, who: Principal, now: datetime, *, change: str, reason: str, outcome: str = "denied"
+    ) -> None:
+        trail.user_refused(
+            self.db,
+            "user.totp",
+            actor=who.name,
+            at=now,
+            user=who.name,
+            outcome=outcome,
+            change=change,
+            reason=reason,
+        )

@@ -39,6 +39,7 @@ class Disabled:
     name: str
     already: bool
     tokens_ended: int
+    sessions_ended: int = 0
 
 
 def check_new_name(
@@ -124,10 +125,10 @@ def disable_user(session: Session, *, name: str, now: datetime) -> Disabled:
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    sessions.end_sessions(session, user_id=user.id, now=now, reason="user disabled")
+    gone = sessions.end_sessions(session, user_id=user.id, now=now, reason="user disabled")
     session.flush()
     count = int(getattr(ended, "rowcount", 0) or 0)
-    return Disabled(name=user.name, already=False, tokens_ended=count)
+    return Disabled(name=user.name, already=False, tokens_ended=count, sessions_ended=gone)
 
 
 def enable_user(session: Session, *, name: str) -> User:

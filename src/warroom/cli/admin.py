@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from warroom.cli.common import errors_as_exit, local_runtime, settings_of
+from warroom.cli.common import errors_as_exit, local_admin, local_runtime, settings_of
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -59,7 +59,7 @@ def users_create(
 ) -> None:
     """Create a user: a person of warroom.yaml (if it lists people) or a service account."""
     from warroom.auth import service as auth
-    from warroom.auth import users
+    from warroom.auth import trail, users
 
     with errors_as_exit():
         auth.check_role(role)
@@ -71,16 +71,18 @@ def users_create(
     secret = (
         typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
     )
-    with errors_as_exit(), runtime.db.transaction() as session:
+    with errors_as_exit(), local_admin() as actor, runtime.db.transaction() as session:
+        now = runtime.clock.now()
         user = users.create_account(
             session,
             name=name,
             role=role,
-            now=runtime.clock.now(),
+            now=now,
             people=people,
             service_account=service_account,
             password=secret,
         )
+        trail.user_created(session, actor=actor, at=now, user=user, via="cli")
         kind = ", service account" if user.service_account else ""
         typer.echo(f"created user {user.name} ({user.role}{kind})")
 
@@ -118,13 +120,19 @@ def users_set_role(
 ) -> None:
     """Change a user's role (the last enabled admin cannot be demoted)."""
     from warroom.auth import service as auth
-    from warroom.auth import users
+    from warroom.auth import trail, users
 
     with errors_as_exit():
         auth.check_role(role)
         runtime = local_runtime(settings_of(ctx))
-        with runtime.db.transaction() as session:
+        with local_admin() as actor, runtime.db.transaction() as session:
+            before = auth.get_user(session, name).role
             user = users.set_role(session, name=name, role=role)
+            if before != user.role:
+                changed = {"from": before, "to": user.role}
+                trail.user_changed(
+                    session, "user.role", actor=actor, at=runtime.clock.now(), user=name, **changed
+                )
             typer.echo(f"{user.name} is now a {user.role}")
 
 
@@ -133,12 +141,23 @@ def users_disable(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The user.")]
 ) -> None:
     """Disable a user: their tokens and sessions end at once (the last admin cannot be)."""
-    from warroom.auth import users
+    from warroom.auth import trail, users
 
     with errors_as_exit():
         runtime = local_runtime(settings_of(ctx))
-        with runtime.db.transaction() as session:
-            done = users.disable_user(session, name=name, now=runtime.clock.now())
+        with local_admin() as actor, runtime.db.transaction() as session:
+            now = runtime.clock.now()
+            done = users.disable_user(session, name=name, now=now)
+            if not done.already:
+                trail.user_changed(
+                    session,
+                    "user.disable",
+                    actor=actor,
+                    at=now,
+                    user=done.name,
+                    tokens_revoked=done.tokens_ended,
+                    sessions_ended=done.sessions_ended,
+                )
         if done.already:
             typer.echo(f"{done.name} was already disabled")
         else:
@@ -150,12 +169,18 @@ def users_enable(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The user.")]
 ) -> None:
     """Enable a disabled user; the tokens revoked when they were disabled stay revoked."""
-    from warroom.auth import users
+    from warroom.auth import service as auth
+    from warroom.auth import trail, users
 
     with errors_as_exit():
         runtime = local_runtime(settings_of(ctx))
-        with runtime.db.transaction() as session:
+        with local_admin() as actor, runtime.db.transaction() as session:
+            was_disabled = auth.get_user(session, name).disabled_at is not None
             user = users.enable_user(session, name=name)
+            if was_disabled:
+                trail.user_changed(
+                    session, "user.enable", actor=actor, at=runtime.clock.now(), user=user.name
+                )
             typer.echo(
                 f"enabled {user.name}; create a new token with `warroom tokens create {user.name}`"
             )
@@ -184,16 +209,27 @@ def tokens_create(
     """Create an API token for USER; the token is printed alone on the last line."""
     from warroom.auth import scopes as token_scopes
     from warroom.auth import service as auth
+    from warroom.auth import trail
 
     with errors_as_exit():
         granted = token_scopes.check_scopes(scope or ())
         runtime = local_runtime(settings_of(ctx))
         now = runtime.clock.now()
         until = token_scopes.parse_expiry(expires, now=now) if expires else None
-        with runtime.db.transaction() as session:
+        with local_admin() as actor, runtime.db.transaction() as session:
             account = auth.get_user(session, user)
             token = auth.create_token(
                 session, user=account, name=name, now=now, scopes=granted, expires_at=until
+            )
+            trail.token_created(
+                session,
+                actor=actor,
+                at=now,
+                owner=account.name,
+                prefix=auth.public_prefix(token),
+                label=name[:64],
+                scopes=granted,
+                expires_at=until,
             )
         ending = f", expires {token_scopes.stamp(until)}" if until else ""
         typer.echo(
@@ -266,11 +302,18 @@ def tokens_revoke(
 ) -> None:
     """Revoke a token; requests using it get 401 from then on."""
     from warroom.auth import service as auth
+    from warroom.auth import trail
 
     with errors_as_exit():
         runtime = local_runtime(settings_of(ctx))
-        with runtime.db.transaction() as session:
-            token = auth.revoke_token(session, prefix=prefix, now=runtime.clock.now())
+        with local_admin() as actor, runtime.db.transaction() as session:
+            now = runtime.clock.now()
+            already = auth.find_token(session, prefix=prefix).revoked_at is not None
+            token = auth.revoke_token(session, prefix=prefix, now=now)
+            owner = token.user.name
+            trail.token_revoked(
+                session, actor=actor, at=now, token=token, owner=owner, already=already
+            )
             typer.echo(f"revoked token {token.prefix}… ({token.name!r} of {token.user.name})")
 
 

@@ -75,6 +75,29 @@ def local_runtime(settings: "Settings", upgrade: bool = True, *, sends: bool = F
     return build_runtime(settings, upgrade=upgrade, config=config)
 
 
+@contextmanager
+def local_admin() -> Iterator[str]:
+    """Yield who runs this admin command, for the audit log; its entries' client is "local".
+
+    The operating-system user: these commands work on the database directly, so whoever can
+    run them with its URL can act as anyone, and the account is what tells who did.
+    """
+    import getpass
+    import os
+
+    from warroom.audit.context import client_address
+
+    try:
+        actor = f"os:{getpass.getuser()}"
+    except (OSError, KeyError):  # no name for the uid (a container's arbitrary user)
+        actor = f"os:uid-{os.getuid()}"
+    token = client_address.set("local")
+    try:
+        yield actor
+    finally:
+        client_address.reset(token)
+
+
 def print_json(data: Any) -> None:
     """Print data as indented JSON on stdout."""
     import orjson

@@ -259,13 +259,11 @@ def transfer(
 @evidence_app.command("verify")
 def verify(ctx: typer.Context) -> None:
     """Re-hash every stored evidence file (local database and files); exit 1 on a mismatch."""
-    import getpass
+    from warroom.cli.common import local_admin, local_runtime
 
-    from warroom.cli.common import local_runtime
-
-    with errors_as_exit():
+    with errors_as_exit(), local_admin() as actor:
         runtime = local_runtime(settings_of(ctx))
-        findings = runtime.evidence.verify(actor=f"local:{getpass.getuser()}")
+        findings = runtime.evidence.verify(actor=actor)
         leftovers = runtime.evidence.store.leftovers()
     bad = [f for f in findings if f.problem]
     for finding in bad:

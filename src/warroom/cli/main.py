@@ -21,6 +21,7 @@ from warroom.cli import (  # noqa: F401
 )
 from warroom.cli.actions_cmd import actions_app  # also registers `incident action`
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
+from warroom.cli.audit_cmd import audit_app
 from warroom.cli.common import CliState
 from warroom.cli.demo import demo
 from warroom.cli.engine_cmd import engine
@@ -68,6 +69,7 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(actions_app, name="actions")
 app.add_typer(postmortem_app, name="postmortem")
 app.add_typer(me_app, name="me")
+app.add_typer(audit_app, name="audit")
 app.command("demo")(demo)
 app.add_typer(evidence_app, name="evidence")
 

@@ -34,13 +34,13 @@ def serve(
     from warroom import logs
     from warroom.app import create_app, warm_routes
     from warroom.auth import service as auth
-    from warroom.cli.common import local_runtime
+    from warroom.cli.common import local_admin, local_runtime
 
     settings = settings_of(ctx)
     logs.setup(settings.log_level, log_format or settings.log_format)
     with errors_as_exit():
         runtime = local_runtime(settings, upgrade=True, sends=True)
-        with runtime.db.transaction() as session:
+        with local_admin(), runtime.db.transaction() as session:  # its entries' client: local
             first = auth.bootstrap_admin(session, now=runtime.clock.now())
     if first is not None:
         password, token = first
@@ -121,6 +121,9 @@ def reload_on_sighup(runtime: "Runtime") -> "threading.Thread":
     wanted: queue.SimpleQueue[None] = queue.SimpleQueue()
 
     def reload_when_asked() -> None:
+        from warroom.audit.context import client_address
+
+        client_address.set("local")  # the audit log's "from where" of a SIGHUP reload
         while True:
             wanted.get()
             while not wanted.empty():  # signals sent meanwhile: one reload reads the newest

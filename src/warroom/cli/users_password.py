@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from warroom.cli.admin import users_app
-from warroom.cli.common import errors_as_exit, local_runtime, settings_of
+from warroom.cli.common import errors_as_exit, local_admin, local_runtime, settings_of
 
 
 @users_app.command("set-password")
@@ -19,7 +19,7 @@ def users_set_password(
     ] = False,
 ) -> None:
     """Set USER's password (asked twice) and end all of their browser sessions."""
-    from warroom.auth import passwords
+    from warroom.auth import passwords, trail
 
     if password_stdin:
         secret = sys.stdin.readline().rstrip("\r\n")
@@ -28,9 +28,11 @@ def users_set_password(
     with errors_as_exit():
         passwords.check_new_password(secret)  # before opening the database: nothing to undo
         runtime = local_runtime(settings_of(ctx))
-        with runtime.db.transaction() as session:
-            ended = passwords.set_password(
-                session, name=name, password=secret, now=runtime.clock.now()
+        with local_admin() as actor, runtime.db.transaction() as session:
+            now = runtime.clock.now()
+            ended = passwords.set_password(session, name=name, password=secret, now=now)
+            trail.user_changed(
+                session, "user.password", actor=actor, at=now, user=name, sessions_ended=ended
             )
     sessions = "session" if ended == 1 else "sessions"
     typer.echo(f"password of {name} changed; {ended} browser {sessions} ended")

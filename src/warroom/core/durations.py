@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
+
+from warroom.core.clock import ensure_utc
+from warroom.core.errors import Invalid
 
 _PART = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -63,3 +66,27 @@ def format_duration(value: timedelta) -> str:
 Duration = Annotated[
     timedelta, BeforeValidator(parse), PlainSerializer(format_duration, return_type=str)
 ]
+
+
+def moment(value: str, *, field: str, now: datetime) -> datetime:
+    """Read `30d` (that long before `now`) or an ISO 8601 time (naive means UTC)."""
+    text = value.strip()
+    try:
+        span = parse(text)
+    except ValueError as exc:
+        if "too long" in str(exc):
+            raise Invalid(f"{field}: {exc}", {"field": field}) from None
+    else:
+        try:
+            return now - span
+        except OverflowError:
+            raise Invalid(
+                f"{field} {value!r} reaches back before the year 1", {"field": field}
+            ) from None
+    try:
+        return ensure_utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise Invalid(
+            f"{field} {value!r} is neither a duration (30d, 12h) nor an ISO 8601 time",
+            {"field": field},
+        ) from None

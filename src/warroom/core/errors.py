@@ -51,6 +51,11 @@ class Forbidden(WarroomError):
     code = "forbidden"
     status = 403
 
+    def __init__(self, message: str, details: Any = None, *, audited: bool = False) -> None:
+        super().__init__(message, details)
+        # True when the refusing code wrote its own audit entry: the API does not add another.
+        self.audited = audited
+
 
 class ConfigError(WarroomError):
     """The configuration file is not valid; `problems` holds `file:line: message` lines."""

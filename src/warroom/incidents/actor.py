@@ -36,6 +36,11 @@ class Actor:
     teams: frozenset[str] = field(default_factory=frozenset)
 
     @property
+    def who(self) -> str:
+        """Return the name the audit log gives this actor ("system:engine" for warroom itself)."""
+        return self.name or f"system:{self.source}"
+
+    @property
     def access(self) -> Access | None:
         """Return the signed-in user's Access (None for a system actor)."""
         if self.role is None or self.name is None:

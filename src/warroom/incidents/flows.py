@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.audit import service as audit
 from warroom.core.clock import Clock
 from warroom.incidents import checklists, service, timeline, visibility
 from warroom.incidents.actor import Access, Actor
@@ -150,6 +151,7 @@ class IncidentFlows:
         config, now = self.config(), self.clock.now()
         with self.db.transaction() as session:
             incident = service.get(session, ref, for_update=True)
+            was = incident.visibility
             if access is not None and changes.get("visibility") == "public":
                 visibility.check_publish(config, access, incident, reason)
             changed = service.update(
@@ -170,6 +172,15 @@ class IncidentFlows:
                     now=now,
                     actor=actor,
                     keep_visibility="visibility" in changes,
+                )
+            if incident.visibility != was:
+                audit.record(
+                    session,
+                    "incident.visibility",
+                    actor=actor.who,
+                    at=now,
+                    target=incident.ref,
+                    details={"from": was, "to": incident.visibility, "reason": reason},
                 )
             detail = load_detail(session, incident)
         return self.finish("updated", detail)
@@ -335,11 +346,34 @@ class IncidentFlows:
             )
             return [IncidentOut.of(row) for row in rows], next_cursor
 
-    def check_visible(self, ref: str, access: Access) -> None:
-        """Raise NotFound unless the incident exists and `access` may see it."""
+    def check_visible(self, ref: str, access: Access, *, request: str | None = None) -> None:
+        """Raise NotFound unless the incident exists and `access` may see it.
+
+        Audited: every access to a restricted incident, and every refused one (`request`,
+        such as "GET /api/v1/incidents/7", says what was asked).
+        """
         number = service.parse_ref(ref)
-        with self.db.reading() as connection:
-            visibility.check_visible_number(connection, self.config(), access, number)
+        try:
+            with self.db.reading() as connection:
+                seen = visibility.check_visible_number(connection, self.config(), access, number)
+        except visibility.Hidden:
+            self._audit_access(number, access, request, "denied")
+            raise
+        if seen == "restricted":
+            self._audit_access(number, access, request, "ok")
+
+    def _audit_access(self, number: int, access: Access, request: str | None, outcome: str) -> None:
+        """Note who reached (or was refused) a restricted incident: it commits with the
+        request's change, or alone before the request answers (api/audit_context.py)."""
+        audit.record_with_request(
+            self.db,
+            "incident.access",
+            actor=access.user,
+            at=self.clock.now(),
+            target=f"INC-{number}",
+            outcome=outcome,
+            details={"request": request} if request else {},
+        )
 
     def grant(
         self, ref: str, *, actor: Actor, access: Access, person: str, reason: str

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, exists, or_, select, true
 from sqlalchemy.orm import Session
 
+from warroom.audit import service as audit
 from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.actor import Access, Actor
@@ -85,13 +86,18 @@ def check_visible(
         raise NotFound(f"no incident {incident.ref}")
 
 
-_BY_NUMBER = select(Incident.id).where(Incident.number == bindparam("number"))
+_BY_NUMBER = select(Incident.visibility).where(Incident.number == bindparam("number"))
+
+
+class Hidden(NotFound):
+    """An incident that exists and the caller may not see: answered as if it did not exist."""
 
 
 def check_visible_number(
     session: Session | Connection, config: WarroomConfig, access: Access, number: int
-) -> None:
-    """Raise NotFound unless incident `number` exists and `access` may see it."""
+) -> str:
+    """Return incident `number`'s visibility if `access` may see it; else raise NotFound
+    (Hidden when it exists: the caller audits the denial, the client cannot tell)."""
     # Every per-incident request runs this first: one query by number, with the rule as a
     # column for a caller who is no admin, so PostgreSQL answers in one round trip; the
     # rule's first term (public) spares the participant probes for a public incident.
@@ -99,20 +105,25 @@ def check_visible_number(
         row = session.execute(_BY_NUMBER, {"number": number}).first()
         if row is None:
             raise NotFound(f"no incident INC-{number}")
-        return
+        return str(row.visibility)
     stmt = _visible_by_number(access.user, tuple(team_types(config, access)))
     seen = session.execute(stmt, {"number": number}).first()
-    if seen is None or not seen.seen:
+    if seen is None:
         raise NotFound(f"no incident INC-{number}")
+    if not seen.seen:
+        raise Hidden(f"no incident INC-{number}")
+    return str(seen.visibility)
 
 
 @lru_cache(maxsize=1024)
-def _visible_by_number(user: str, types: tuple[str, ...]) -> Select[bool]:
+def _visible_by_number(user: str, types: tuple[str, ...]) -> Select[bool, str]:
     """Return "may `user`, whose teams see `types`, see incident :number", built once."""
     # Building the rule and its cache key costs SQLAlchemy several times what the query
     # costs the database; a statement built once per caller keeps its key.
     condition = _participant_or_team(user, list(types))
-    return select(condition.label("seen")).where(Incident.number == bindparam("number"))
+    return select(condition.label("seen"), Incident.visibility).where(
+        Incident.number == bindparam("number")
+    )
 
 
 def check_publish(
@@ -184,6 +195,14 @@ def grant(
             )
         )
         added.append(person)
+        audit.record(
+            session,
+            "incident.grant",
+            actor=by or "system:escalation",
+            at=at,
+            target=incident.ref,
+            details={"person": person, "kind": kind, "reason": reason},
+        )
     return added
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.audit import service as audit
 from warroom.core.errors import Conflict, Forbidden, Invalid, NotFound
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
@@ -281,6 +282,24 @@ def record(
         data=data,
     )
     session.flush()  # the answer carries the event's id
+    audit.record(
+        session,
+        "action.run",
+        actor=actor or f"system:{source}",
+        at=now,
+        target=incident.ref,
+        outcome="ok" if outcome.ok else "failed",
+        details={
+            "action": name,
+            "event": event.id,
+            "params": {key: str(value) for key, value in prepared.params.items()},
+            **describe(prepared),
+            "exit_code": outcome.exit_code,
+            "status_code": outcome.status_code,
+            "timed_out": outcome.timed_out,
+            "duration_ms": round(outcome.duration * 1000),
+        },
+    )
     return event
 
 

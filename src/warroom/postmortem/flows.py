@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from warroom.audit import service as audit
 from warroom.core.clock import Clock
 from warroom.core.errors import Conflict, NotFound
 from warroom.incidents import service as incidents
@@ -175,8 +176,8 @@ class PostmortemFlows:
         flows.refresh(number, "postmortem")
         return out
 
-    def export(self, ref: str, *, actor: str | None = None) -> Exported:
-        """Write the postmortem as markdown, HTML and two SVGs into archive/."""
+    def export(self, ref: str, *, actor: str) -> Exported:
+        """Write the postmortem as markdown, HTML and two SVGs into archive/ (audited)."""
         with self.incidents.db.session() as session:
             incident = incidents.get(session, ref)
             out = self._document(session, incident)
@@ -190,6 +191,14 @@ class PostmortemFlows:
             raise Conflict(
                 f"cannot write the postmortem into {self.archive}: {exc.strerror or exc}"
             ) from None
+        audit.record_now(
+            self.incidents.db,
+            "postmortem.export",
+            actor=actor,
+            at=self.incidents.clock.now(),
+            target=out.incident,
+            details={"files": [path.name for path in paths], "restricted": restricted},
+        )
         return Exported(incident=out.incident, paths=paths)
 
     def _document(self, session: Session, incident: Incident) -> PostmortemOut:

@@ -24,7 +24,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from warroom.core import durations
-from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
 from warroom.incidents.actor import Access
 from warroom.incidents.models import Incident
@@ -108,30 +107,6 @@ class IncidentTimes:
         return None if start is None or end is None else (end - start).total_seconds()
 
 
-def _when(value: str, *, field: str, now: datetime) -> datetime:
-    """Read `30d` (that long before now) or an ISO 8601 time (naive means UTC)."""
-    text = value.strip()
-    try:
-        span = durations.parse(text)
-    except ValueError as exc:
-        if "too long" in str(exc):
-            raise Invalid(f"{field}: {exc}", {"field": field}) from None
-    else:
-        try:
-            return now - span
-        except OverflowError:
-            raise Invalid(
-                f"{field} {value!r} reaches back before the year 1", {"field": field}
-            ) from None
-    try:
-        return ensure_utc(datetime.fromisoformat(text))
-    except ValueError:
-        raise Invalid(
-            f"{field} {value!r} is neither a duration (30d, 12h) nor an ISO 8601 time",
-            {"field": field},
-        ) from None
-
-
 def _names(values: Iterable[str] | None) -> list[str] | None:
     """Accept both `?x=a&x=b` and `?x=a,b`; None when nothing is left."""
     found = [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
@@ -150,9 +125,9 @@ def select_incidents(
 ) -> Selection:
     """Validate the report's filters (default: the last 30 days) or raise Invalid; the
     selection holds only what `access` may see."""
-    end = _when(until, field="until", now=now) if until else now
+    end = durations.moment(until, field="until", now=now) if until else now
     try:
-        start = _when(since, field="since", now=now) if since else end - DEFAULT_PERIOD
+        start = durations.moment(since, field="since", now=now) if since else end - DEFAULT_PERIOD
     except OverflowError:  # `until` at the very start of the calendar
         raise Invalid(f"until {until!r} leaves no room for a period", {"field": "until"}) from None
     if start >= end:

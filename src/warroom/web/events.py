@@ -70,7 +70,10 @@ async def events(
         after = last_event_id
     if number is not None:  # a hidden or missing incident answers 404, like any read
         await run_in_threadpool(
-            runtime.flows.check_visible, f"INC-{number}", access_of(principal, runtime)
+            runtime.flows.check_visible,
+            f"INC-{number}",
+            access_of(principal, runtime),
+            request=f"GET /events?incident={number}",
         )
     publicity = getattr(request.app.state, "live_publicity", None)
     if publicity is None:  # one per app: its streams share one event loop
@@ -265,20 +268,24 @@ def _reauthenticate(request: Request, runtime: Runtime) -> Principal:
     """Return who the request's token or cookie belongs to now, or raise Unauthorized."""
     now = runtime.clock.now()
     header = request.headers.get("authorization", "")
-    with runtime.db.reading() as connection:
-        if header.lower().startswith("bearer "):
-            principal = auth.authenticate(connection, token=header[7:].strip(), now=now)
-            check_request(principal.scopes, method="GET", path=request.url.path)
-            return principal
-        # An open tab is no sign of someone at the keyboard: read the session without
-        # recording its use, so its idle timeout still ends it (and this stream).
-        info = sessions.authenticate_session(
-            connection,
-            secret=request.cookies.get(sessions.COOKIE, ""),
-            now=now,
-            config=runtime.config().auth.sessions,
-        )
-        return info.principal
+    try:
+        with runtime.db.reading() as connection:
+            if header.lower().startswith("bearer "):
+                principal = auth.authenticate(connection, token=header[7:].strip(), now=now)
+                check_request(principal.scopes, method="GET", path=request.url.path)
+                return principal
+            # An open tab is no sign of someone at the keyboard: read the session without
+            # recording its use, so its idle timeout still ends it (and this stream).
+            info = sessions.authenticate_session(
+                connection,
+                secret=request.cookies.get(sessions.COOKIE, ""),
+                now=now,
+                config=runtime.config().auth.sessions,
+            )
+            return info.principal
+    except sessions.SessionExpired as exc:
+        runtime.sign_ins.expired(exc)  # the audit log's session.expired, once
+        raise
 
 
 def _message(event: LiveEvent) -> ServerSentEvent:

@@ -113,7 +113,9 @@ def acknowledge_many(
     for one in ref[:200]:
         # Each on its own: one the user may not see, or one closed since, skips only itself.
         try:
-            viewer.runtime.flows.check_visible(one, viewer.access)
+            viewer.runtime.flows.check_visible(
+                one, viewer.access, request="POST /incidents/acknowledge"
+            )
             viewer.runtime.flows.acknowledge(one, actor=viewer.actor())
         except WarroomError:
             continue

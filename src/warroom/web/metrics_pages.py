@@ -21,7 +21,7 @@ from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.visibility import visible
 from warroom.oncall import service as oncall
 from warroom.reports import service as reports
-from warroom.reports.csv import incidents_csv
+from warroom.reports.exports import export_csv
 from warroom.reports.schemas import DurationStats
 from warroom.web.charts import Series, bar_chart, legend, line_chart
 from warroom.web.page import SECURITY_HEADERS, PageRoute, SignedIn, Viewer, render
@@ -218,8 +218,14 @@ def metrics_csv(
 ) -> Response:
     """The selected incidents as CSV, as `/api/v1/metrics/incidents.csv` gives it."""
     selection = _selection(viewer, period, severity, service)
-    with viewer.runtime.db.session() as session:
-        body = incidents_csv(reports.incident_times(session, selection))
+    request = viewer.request
+    body = export_csv(
+        viewer.runtime.db,
+        selection,
+        actor=viewer.principal.name,
+        at=viewer.runtime.clock.now(),
+        request=f"GET {request.url.path}?{request.url.query}".rstrip("?"),
+    )
     headers = dict(SECURITY_HEADERS)
     headers["Content-Disposition"] = 'attachment; filename="incidents.csv"'
     return Response(body, media_type="text/csv; charset=utf-8", headers=headers)

@@ -20,12 +20,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2_fragments import render_block
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from warroom.api.cookies import cookie_principal, form_csrf, session_cookie
 from warroom.api.deps import RuntimeDep, access_of, actor_of
+from warroom.api.errors import audit_denial
 from warroom.auth.service import Principal
 from warroom.auth.sessions import SessionInfo
-from warroom.core.errors import Unauthorized, WarroomError
+from warroom.core.errors import Forbidden, Unauthorized, WarroomError
 from warroom.incidents.actor import Access, Actor
 from warroom.runtime import Runtime
 from warroom.web.templating import environment, severity_badge, zone_named
@@ -105,7 +107,7 @@ def _viewer(
     access = access_of(principal, runtime)
     ref = request.path_params.get("ref")
     if ref is not None:
-        runtime.flows.check_visible(ref, access)
+        runtime.flows.check_visible(ref, access, request=f"{request.method} {request.url.path}")
     zone = zone_named(info.time_zone) if info.time_zone else zone_of(request)
     return Viewer(principal, info, access, zone, request, runtime)
 
@@ -215,6 +217,8 @@ class PageRoute(APIRoute):
                     target = request.headers.get("referer", "/") or "/"
                 return see_other(f"/sign-in?next={quote(target, safe='')}")
             except WarroomError as exc:
+                if isinstance(exc, Forbidden) and not exc.audited:
+                    await run_in_threadpool(audit_denial, request, exc)
                 return error_page(request, exc.status, str(exc))
             except RequestValidationError as exc:
                 wrong = "; ".join(

@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from warroom.web import (
     alert_pages,
+    audit_pages,
     board,
     escalation_pages,
     events,
@@ -54,6 +55,7 @@ PAGE_ROUTERS = (
     runbook_pages.router,
     oncall_pages.router,
     escalation_pages.router,
+    audit_pages.router,
 )
 
 

@@ -25,6 +25,7 @@ from warroom.incidents.visibility import visible
 from warroom.runbooks.templates import list_templates, parse_template, split_front_matter
 from warroom.web.page import PageRoute, SignedIn, Viewer, render
 
+INCIDENT_FILE = re.compile(r"INC-(\d{1,9})-")  # active/ and archive/ files: INC-<n>-<slug>.md
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 FILE_NAME = re.compile(r"INC-([1-9][0-9]{0,9})-[A-Za-z0-9._-]*\.md")
 FOLDERS = ("active", "archive")
@@ -176,6 +177,10 @@ def runbook_template(name: str, request: Request, viewer: SignedIn) -> HTMLRespo
 
 
 def _runbook_file(request: Request, viewer: Viewer, folder: str, name: str) -> HTMLResponse:
+    named = INCIDENT_FILE.match(name)
+    if named:  # a restricted incident's file is a read of it: audited, like its page
+        where = f"{request.method} {request.url.path}"
+        viewer.runtime.flows.check_visible(f"INC-{named[1]}", viewer.access, request=where)
     entry = next((e for e in runbook_files(viewer, folder) if e.name == name), None)
     if entry is None:
         raise NotFound(f"no {folder} runbook {name!r}")
