@@ -95,3 +95,26 @@ def test_a_stream_that_breaks_off_or_passes_the_limit_leaves_no_temporary_file(
             )
         )
     assert files_in(store.root) == []
+
+
+def test_a_body_cut_off_before_its_closing_boundary_keeps_nothing(
+    http: httpx.Client, runtime: Runtime
+) -> None:
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'
+    answer = http.post(
+        "/api/v1/incidents/INC-1/evidence",
+        content=head + b"half of a file",
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert answer.status_code == 422
+    assert "cut off" in answer.json()["error"]["message"]
+    assert files_in(runtime.evidence.store.root) == []
+    assert runtime.evidence.items("INC-1") == []
+    whole = head + b"all of it\r\n--b--\r\n"
+    kept = http.post(
+        "/api/v1/incidents/INC-1/evidence",
+        content=whole,
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert kept.status_code == 201, kept.text
+    assert kept.json()["sha256"] == hashlib.sha256(b"all of it").hexdigest()

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from warroom.core.errors import Invalid
 from warroom.evidence.store import Incoming, Store
@@ -95,6 +95,11 @@ async def receive(
                     await job
                 job = loop.run_in_executor(None, state.flush())  # starts now
         parser.finalize()
+        if parser.state != MultipartState.END:  # python-multipart's finalize checks nothing
+            raise Invalid(
+                "the upload ended before the form's closing boundary: it was cut off, and "
+                "nothing was kept"
+            )
         if job is not None:
             await job
             job = None

@@ -48,14 +48,20 @@ class Incoming:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Hash and write one chunk; past the limit, remove the file and raise TooLarge."""
-        self.count(len(data))
+        try:
+            self.count(len(data))
+        except TooLarge:
+            self.discard()
+            raise
         self.put(data)
 
     def count(self, size: int) -> None:
-        """Count `size` more bytes against the limit; past it, remove the file, raise TooLarge."""
+        """Count `size` more bytes against the limit; past it, raise TooLarge.
+
+        The caller discards the file, once no worker thread is writing to it.
+        """
         self.size += size
         if self.size > self.limit:
-            self.discard()
             raise TooLarge(self.limit)
 
     def put(self, data: bytes | bytearray | memoryview) -> None:
