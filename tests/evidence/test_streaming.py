@@ -118,3 +118,34 @@ def test_a_body_cut_off_before_its_closing_boundary_keeps_nothing(
     )
     assert kept.status_code == 201, kept.text
     assert kept.json()["sha256"] == hashlib.sha256(b"all of it").hexdigest()
+
+
+def test_an_upload_is_never_held_in_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    store = Store(tmp_path / "evidence")
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'
+    piece = bytes(range(256)) * 256  # 64 KiB, the size uvicorn hands over
+
+    async def body() -> AsyncIterator[bytes]:
+        yield head
+        for _ in range(480):  # 30 MiB
+            yield piece
+        yield b"\r\n--b--\r\n"
+
+    async def upload() -> evidence_upload.Upload:
+        return await evidence_upload.receive(
+            body(), content_type="multipart/form-data; boundary=b", store=store, limit=1 << 30
+        )
+
+    tracemalloc.start()
+    try:
+        received = asyncio.run(upload())
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received.incoming is not None and received.incoming.size == 480 * len(piece)
+    assert peak < 8 << 20, f"{peak} bytes held at once for a 30 MiB upload"
+    received.incoming.finish()
+    received.incoming.keep()
+    assert [p.stat().st_size for p in files_in(store.root)] == [480 * len(piece)]
