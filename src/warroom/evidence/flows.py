@@ -164,7 +164,12 @@ class EvidenceFlows:
                 {"evidence_id": item.id, "sha256": item.sha256},
             )
         out = self._record(
-            ref, item_id, who=who, action="viewed", location=f"downloaded by {who}", note=""
+            ref,
+            item_id,
+            who=who,
+            action="viewed",
+            location=f"evidence/{key}, a copy downloaded by {who}",
+            note="",
         )
         return out, self.store.path(key)
 
