@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from warroom import logs
 from warroom.audit import service as audit
 from warroom.auth.oidc import OidcSignIns
 from warroom.auth.signin import SignIns
@@ -64,6 +65,8 @@ class Runtime:
     def __post_init__(self) -> None:
         from warroom.escalation.planner import Planner
         from warroom.incidents import live, metrics
+
+        logs.remember_secrets(self.config_value)  # no log line may show one
 
         # The phases' rules every incident change passes, in the order they are checked
         # (ADR 005): triage's assessment, mitigation's Verification gate, postmortem's close.
@@ -231,6 +234,7 @@ class Runtime:
     def reload_config(self) -> WarroomConfig:
         """Re-read warroom.yaml; on error keep the last good configuration and raise."""
         fresh = load_config(self.settings.config_path())
+        logs.remember_secrets(fresh)  # a rotated secret is redacted as well as the old one
         with self._config_lock:
             self.config_value = fresh
         log.info("configuration reloaded")
