@@ -25,9 +25,10 @@ _QUERY_TOKEN = re.compile(
 _API_TOKEN = re.compile(r"\bwr_[A-Za-z0-9_-]{20,}")
 # Secret values of the configuration in force (and of earlier ones: a rotated secret is still
 # one): a log line never shows them, whoever wrote it — a vendor library's debug line, an
-# exception's text. Shorter ones are left: they would redact ordinary words.
+# exception's text. Shorter ones are left (every vendor's secret is longer): a short value
+# such as "whatever" would redact ordinary words.
 _KNOWN: frozenset[str] = frozenset()
-_KNOWN_MIN = 8
+_KNOWN_MIN = 12
 
 
 def remember_secrets(config: object) -> None:
