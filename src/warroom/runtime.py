@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from warroom import logs
 from warroom.audit import service as audit
 from warroom.auth.oidc import OidcSignIns
 from warroom.auth.signin import SignIns
@@ -66,6 +67,8 @@ class Runtime:
     def __post_init__(self) -> None:
         from warroom.escalation.planner import Planner
         from warroom.incidents import live, metrics
+
+        logs.remember_secrets(self.config_value)  # no log line may show one
 
         # The phases' rules every incident change passes, in the order they are checked
         # (ADR 005): triage's assessment, mitigation's Verification gate, postmortem's close.
@@ -250,6 +253,7 @@ class Runtime:
                 self.db, "config.reload", outcome="failed", details={"sha256": digest}, **fields
             )
             raise
+        logs.remember_secrets(fresh)  # a rotated secret is redacted as well as the old one
         with self._config_lock:
             self.config_value = fresh
         audit.record_now(self.db, "config.reload", details={"sha256": digest}, **fields)

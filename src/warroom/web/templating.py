@@ -12,6 +12,8 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from warroom.core.text import show_bidi
+
 WEB = Path(__file__).resolve().parent
 TEMPLATES = WEB / "templates"
 STATIC = WEB / "static"
@@ -44,6 +46,7 @@ def environment() -> Environment:
         autoescape=select_autoescape(["html"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown,
     )
     env.filters["when"] = when
     env.filters["tplus"] = tplus
@@ -53,6 +56,17 @@ def environment() -> Environment:
     env.globals["static"] = static_url
     env.globals["PHASES"] = PHASES
     return env
+
+
+def shown(value: object) -> object:
+    """Show the bidi controls in a value a page prints (Jinja's `finalize`), escaped or not."""
+    # Every `{{ … }}` passes here, so no page can forget: a control in a title would
+    # otherwise reorder the text around it unseen. Markup stays Markup: the marker is plain.
+    if isinstance(value, Markup):
+        return Markup(show_bidi(str(value)))
+    if isinstance(value, str):
+        return show_bidi(value)
+    return value
 
 
 @cache
