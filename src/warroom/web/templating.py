@@ -49,6 +49,7 @@ def environment() -> Environment:
         finalize=shown,
     )
     env.filters["when"] = when
+    env.filters["typed"] = typed
     env.filters["tplus"] = tplus
     env.filters["duration"] = duration
     env.filters["age"] = age
@@ -58,10 +59,25 @@ def environment() -> Environment:
     return env
 
 
+class Typed(str):
+    """Text put back into a form field as it was typed: its bidi controls stay as they are."""
+
+
+def typed(value: object) -> Typed:
+    """Mark a form field's value (`value="…"`, a textarea) to keep its bidi controls.
+
+    Inside a field they reorder nothing outside it, and saving the form must store what was
+    there, not the `{U+202E}` markers the rest of the page shows.
+    """
+    return Typed("" if value is None else str(value))
+
+
 def shown(value: object) -> object:
     """Show the bidi controls in a value a page prints (Jinja's `finalize`), escaped or not."""
     # Every `{{ … }}` passes here, so no page can forget: a control in a title would
     # otherwise reorder the text around it unseen. Markup stays Markup: the marker is plain.
+    if isinstance(value, Typed):
+        return str(value)
     if isinstance(value, Markup):
         return Markup(show_bidi(str(value)))
     if isinstance(value, str):
