@@ -47,6 +47,7 @@ bench: $(DEV)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.oncall
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.escalation
+	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.evidence
 
 demo: $(RUNTIME)  ## replay the runbook's two examples into the local database

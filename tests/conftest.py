@@ -110,6 +110,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 
 @pytest.fixture
+def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    """Environment for admin commands against this test's database (no warroom.yaml)."""
+    return {
+        "WARROOM_DATABASE_URL": database_url,
+        "WARROOM_DATA_DIR": str(tmp_path / "var"),
+        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
+    }
+
+
+@pytest.fixture
 def clock() -> FrozenClock:
     """A clock that moves only when the test says so."""
     return FrozenClock(START)

@@ -8,19 +8,58 @@ import sys
 from datetime import UTC, datetime
 
 import orjson
+from pydantic import BaseModel, SecretStr
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 REDACTED = "[redacted]"
 # `?token=` carries calendar tokens (calendar apps cannot send headers); an API token
 # (`wr_` and 43 URL-safe characters) is redacted wherever else it turns up. Visible
-# prefixes such as `wr_AbCdEfG…` are shorter and stay.
-_QUERY_TOKEN = re.compile(r"([?&]token=)[^&#\s\"']*", re.IGNORECASE)
+# prefixes such as `wr_AbCdEfG…` are shorter and stay. Other query parameters that carry
+# credentials are redacted too: httpx logs each outgoing URL, and Zoom's OAuth asks for the
+# account id in the query; an OIDC callback brings its one-time `code` the same way.
+_QUERY_TOKEN = re.compile(
+    r"([?&](?:token|access_token|account_id|api_key|key|client_secret|secret|password|code)=)"
+    r"[^&#\s\"']*",
+    re.IGNORECASE,
+)
 _API_TOKEN = re.compile(r"\bwr_[A-Za-z0-9_-]{20,}")
+# Secret values of the configuration in force (and of earlier ones: a rotated secret is still
+# one): a log line never shows them, whoever wrote it — a vendor library's debug line, an
+# exception's text. Shorter ones are left (every vendor's secret is longer): a short value
+# such as "whatever" would redact ordinary words.
+_KNOWN: frozenset[str] = frozenset()
+_KNOWN_MIN = 12
+
+
+def remember_secrets(config: object) -> None:
+    """Redact, from now on, every secret value (`SecretStr`) found in `config`."""
+    global _KNOWN
+    found: set[str] = set()
+    _collect(config, found)
+    _KNOWN = _KNOWN | {value for value in found if len(value) >= _KNOWN_MIN}
+
+
+def _collect(value: object, found: set[str]) -> None:
+    if isinstance(value, SecretStr):
+        found.add(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _collect(getattr(value, name), found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect(item, found)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _collect(item, found)
 
 
 def redact(text: str) -> str:
-    """Return `text` with every token in it replaced by [redacted]."""
-    return _API_TOKEN.sub(REDACTED, _QUERY_TOKEN.sub(r"\1" + REDACTED, text))
+    """Return `text` with every token and known secret in it replaced by [redacted]."""
+    text = _API_TOKEN.sub(REDACTED, _QUERY_TOKEN.sub(r"\1" + REDACTED, text))
+    for secret in _KNOWN:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 class RedactTokens(logging.Filter):
@@ -55,7 +94,10 @@ class JsonFormatter(logging.Formatter):
         payload.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(payload, default=str).decode()
+        # The filter saw the message and its arguments; an exception's text or an extra field
+        # may still hold a secret, so every string value is redacted once more.
+        payload = {k: redact(v) if isinstance(v, str) else v for k, v in payload.items()}
+        return orjson.dumps(payload, default=lambda v: redact(str(v))).decode()
 
 
 class TextFormatter(logging.Formatter):
@@ -68,7 +110,7 @@ class TextFormatter(logging.Formatter):
         line = f"{when} {record.levelname:<7} {record.name}{tag}: {record.getMessage()}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return line
+        return redact(line)  # the exception's text too, which the filter did not see
 
 
 def setup(level: str = "INFO", fmt: str = "text") -> None:

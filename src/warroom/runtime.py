@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+from warroom import logs
 from warroom.audit import service as audit
 from warroom.auth.oidc import OidcSignIns
 from warroom.auth.signin import SignIns
@@ -70,6 +71,8 @@ class Runtime:
     def __post_init__(self) -> None:
         from warroom.escalation.planner import Planner
         from warroom.incidents import live, metrics
+
+        logs.remember_secrets(self.config_value)  # no log line may show one
 
         # The phases' rules every incident change passes, in the order they are checked
         # (ADR 005): triage's assessment, mitigation's Verification gate, postmortem's close.
@@ -259,6 +262,7 @@ class Runtime:
                 self.db, "config.reload", outcome="failed", details={"sha256": digest}, **fields
             )
             raise
+        logs.remember_secrets(fresh)  # a rotated secret is redacted as well as the old one
         with self._config_lock:
             self.config_value = fresh
         audit.record_now(self.db, "config.reload", details={"sha256": digest}, **fields)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import orjson
-import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -72,16 +70,6 @@ def test_only_admins_read_it_and_a_refusal_is_logged(
         ("vic", f"GET {AUDIT}"),
         ("rita", f"GET {AUDIT}"),
     ]
-
-
-@pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    """Environment for admin commands against this test's database."""
-    return {
-        "WARROOM_DATABASE_URL": database_url,
-        "WARROOM_DATA_DIR": str(tmp_path / "var"),
-        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
-    }
 
 
 def test_cli_verify_head_and_list(runtime: Runtime, env: dict[str, str]) -> None:

@@ -354,16 +354,6 @@ def run(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int,
     return result.exit_code, result.output
 
 
-@pytest.fixture
-def env(tmp_path: Any, database_url: str) -> dict[str, str]:
-    """Environment for admin commands against this test's database, no warroom.yaml."""
-    return {
-        "WARROOM_DATABASE_URL": database_url,
-        "WARROOM_DATA_DIR": str(tmp_path / "var"),
-        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
-    }
-
-
 def test_admin_commands_record_the_os_user_and_a_local_client(env: dict[str, str]) -> None:
     assert run(env, "users", "create", "ada", "--role", "admin")[0] == 0
     assert run(env, "users", "create", "vic", "--role", "viewer")[0] == 0

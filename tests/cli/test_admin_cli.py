@@ -18,16 +18,6 @@ from tests.conftest import TEMPLATES, free_port
 from warroom.cli.main import app
 
 
-@pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    """Environment for admin commands against this test's database."""
-    return {
-        "WARROOM_DATABASE_URL": database_url,
-        "WARROOM_DATA_DIR": str(tmp_path / "var"),
-        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
-    }
-
-
 def test_users_and_tokens(env: dict[str, str]) -> None:
     runner = CliRunner()
     created = runner.invoke(app, ["users", "create", "alice", "--role", "admin"], env=env)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import orjson
 import pytest
@@ -24,14 +23,9 @@ PLAIN = {"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    """Environment for admin commands against this test's database."""
-    return {
-        "WARROOM_DATABASE_URL": database_url,
-        "WARROOM_DATA_DIR": str(tmp_path / "var"),
-        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
-        **PLAIN,
-    }
+def env(env: dict[str, str]) -> dict[str, str]:
+    """The admin commands' environment, with plain output."""
+    return {**env, **PLAIN}
 
 
 @pytest.fixture

@@ -23,14 +23,9 @@ PEOPLE = "people:\n  - {id: alice, name: Alice Ng}\n  - {id: bob, name: Bob Ruiz
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    """Environment for admin commands against this test's database, no warroom.yaml."""
-    return {
-        "WARROOM_DATABASE_URL": database_url,
-        "WARROOM_DATA_DIR": str(tmp_path / "var"),
-        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
-        "COLUMNS": "200",  # tables on one line each
-    }
+def env(env: dict[str, str]) -> dict[str, str]:
+    """The admin commands' environment, with tables on one line each."""
+    return {**env, "COLUMNS": "200"}
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:

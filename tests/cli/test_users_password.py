@@ -19,16 +19,6 @@ from warroom.runtime import Runtime
 NEW = "a much newer password"
 
 
-@pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    """Environment for admin commands against this test's database."""
-    return {
-        "WARROOM_DATABASE_URL": database_url,
-        "WARROOM_DATA_DIR": str(tmp_path / "var"),
-        "WARROOM_RUNBOOKS_DIR": str(tmp_path / "runbooks"),
-    }
-
-
 def browser(runtime: Runtime, user: str, password: str = PASSWORD) -> TestClient:
     """Return a client signed in as `user`."""
     client = TestClient(create_app(runtime))

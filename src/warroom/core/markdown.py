@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from warroom.core.text import show_bidi
+
 # A list marker a line may start with (kept), then what may follow it.
 _MARKER = re.compile(r"^([ \t]*)((?:[-*+]|\d{1,9}[.)])[ \t]+)?")
 _BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~])")
@@ -19,6 +21,8 @@ _BLOCK_START = re.compile(r"^(#|>|`{3}|~{3}|\||[-=*_+][-=*_+ \t]*$)")
 
 def escape_line(line: str) -> str:
     """Return one line with HTML, links and block-opening characters escaped."""
+    # Bidi controls are shown, not kept: a markdown viewer would let them reorder the line.
+    line = show_bidi(line)
     # A backslash before punctuation escapes it: doubled, so `\<` cannot undo our escape.
     line = _BACKSLASH.sub(r"\\\\", line).replace("<", "\\<").replace("[", "\\[")
     found = _MARKER.match(line)

@@ -14,3 +14,17 @@ def slugify(text: str, max_length: int = 48) -> str:
     slug = _NON_WORD.sub("-", ascii_text.lower()).strip("-")
     slug = slug[:max_length].rstrip("-")
     return slug or "incident"
+
+
+# Unicode's explicit direction controls: embeddings and overrides (U+202A–U+202E), isolates
+# (U+2066–U+2069), the marks (U+200E, U+200F, U+061C). Stored as given, but an output a person
+# reads shows them as `{U+202E}`: unseen, they reorder what follows ("\u202egnp.exe" reads
+# "exe.png"), and one left open can flip the rest of a line that is not theirs.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def show_bidi(text: str) -> str:
+    """Return `text` with each bidi control written out as `{U+XXXX}`: visible and inert."""
+    if not BIDI_CONTROLS.search(text):
+        return text
+    return BIDI_CONTROLS.sub(lambda found: f"{{U+{ord(found.group()):04X}}}", text)

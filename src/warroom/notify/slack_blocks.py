@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from warroom.core.text import show_bidi
 from warroom.notify.ports import IncidentCard
 
 ACKNOWLEDGE = "warroom_acknowledge"
@@ -24,7 +25,8 @@ Block = dict[str, Any]
 
 def escape(text: str) -> str:
     """Escape the three characters Slack's mrkdwn treats as markup (&, <, >)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # Bidi controls are shown too: Slack would let them reorder the message unseen.
+    return show_bidi(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def link(url: str, label: str) -> str:
@@ -38,7 +40,8 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _plain(text: str) -> dict[str, str]:
-    return {"type": "plain_text", "text": text}
+    # plain_text has no markup to escape, but a bidi control would still reorder the header.
+    return {"type": "plain_text", "text": show_bidi(text)}
 
 
 def _field(label: str, value: str) -> dict[str, str]:

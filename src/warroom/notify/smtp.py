@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
+from warroom.core.text import show_bidi
 from warroom.notify.ports import DeliveryError
 from warroom.notify.smtp_config import SmtpConfig
 
@@ -54,7 +55,8 @@ class SmtpMailer:
         message["From"] = formataddr((config.from_name, str(config.from_address)))
         message["To"] = ", ".join(to)
         # A title with a line break must not end the header (or inject another one).
-        message["Subject"] = " ".join(subject.split())
+        # Bidi controls shown: a mail client would reorder the subject (and body) unseen.
+        message["Subject"] = show_bidi(" ".join(subject.split()))
         message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = message_id(key, config.domain)
         if config.reply_to is not None:
@@ -62,9 +64,9 @@ class SmtpMailer:
         # RFC 3834: out-of-office robots must not answer a page.
         message["Auto-Submitted"] = "auto-generated"
         message["X-Warroom-Key"] = " ".join(key.split())
-        message.set_content(text)
+        message.set_content(show_bidi(text))
         if html is not None:
-            message.add_alternative(html, subtype="html")
+            message.add_alternative(show_bidi(html), subtype="html")
         return message
 
     def send(self, *, to: list[str], subject: str, text: str, html: str | None, key: str) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from icalendar import Calendar, Event
 
+from warroom.core.text import show_bidi
 from warroom.oncall.rotation import Shift
 
 PRODID = "-//warroom//on-call schedules//EN"
@@ -36,7 +37,8 @@ def to_ical(
     calendar.add("name", name)
     calendar.add("x-wr-calname", name)
     for shift in shifts:
-        who = names.get(shift.person) or shift.person
+        # A calendar shows the name as text; a bidi control in it would reorder it unseen.
+        who = show_bidi(names.get(shift.person) or shift.person)
         event = Event()
         event.add("uid", shift_uid(shift))
         event.add("dtstamp", stamped)

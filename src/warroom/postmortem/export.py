@@ -12,6 +12,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup, escape
 
 from warroom.core import markdown
+from warroom.core.text import show_bidi
 from warroom.postmortem import fishbone, timeline_chart
 from warroom.postmortem.formatting import span
 from warroom.postmortem.schemas import PostmortemOut
@@ -149,8 +150,19 @@ def _paragraphs(text: str) -> Markup:
     )
 
 
+def _shown(value: object) -> object:
+    if isinstance(value, Markup):
+        return Markup(show_bidi(str(value)))
+    return show_bidi(value) if isinstance(value, str) else value
+
+
 def _environment(autoescape: bool) -> Environment:
-    env = Environment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True)
+    env = Environment(
+        autoescape=autoescape,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        finalize=_shown,  # bidi controls shown in the HTML file as on the pages
+    )
     env.filters["when"] = _when
     env.filters["span"] = span
     env.filters["paragraphs"] = _paragraphs

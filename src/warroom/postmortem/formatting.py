@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from xml.sax.saxutils import escape
 
+from warroom.core.text import show_bidi
+
 FONT = "font-family='system-ui, sans-serif'"
 # Characters XML 1.0 cannot hold at all; a parser would reject the whole document.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -12,7 +14,8 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 def clean(text: str) -> str:
     """Return `text` on one line, escaped for XML, without characters XML forbids."""
-    return escape(_NOT_XML.sub("", " ".join(text.split())))
+    # Bidi controls shown: in an SVG they would reorder the label unseen.
+    return escape(show_bidi(_NOT_XML.sub("", " ".join(text.split()))))
 
 
 def short(text: str, limit: int) -> str:

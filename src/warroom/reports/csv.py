@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable
 from datetime import datetime
 
+from warroom.core.text import show_bidi
 from warroom.reports.service import DURATIONS, IncidentTimes
 
 HEADER = (
@@ -35,6 +36,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def _text(value: str | None) -> str:
     if value is None:
         return ""
+    # Bidi controls shown first: one before `=` must neither hide the formula nor reorder it.
+    value = show_bidi(value)
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 

@@ -8,10 +8,34 @@ from typing import Any
 import yaml
 
 from warroom.core.markdown import block, cell, inline
+from warroom.core.text import BIDI_CONTROLS
 from warroom.incidents.schemas import ChecklistItemOut, IncidentDetail
 
 # libyaml's dumper is about five times faster; the pure-Python one is the fallback.
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_Base):  # type: ignore[valid-type,misc]
+    """The dumper, with text holding a bidi control double-quoted (see `_meta`)."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if BIDI_CONTROLS.search(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def _meta(data: dict[str, Any]) -> str:
+    """Dump the front matter; a bidi control is written as its `\\uXXXX` escape.
+
+    The value reads back exactly (YAML's double-quoted escape), yet the file holds no raw
+    control that would reorder the line for someone reading it.
+    """
+    dumped = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    return BIDI_CONTROLS.sub(lambda found: f"\\u{ord(found.group()):04X}", dumped)
+
 
 MILESTONES = (
     "started_at",
@@ -75,7 +99,7 @@ def _assessed(value: str | None) -> str:
 
 def render(incident: IncidentDetail, severity_name: str | None = None) -> str:
     """Return the markdown document for an incident."""
-    meta = yaml.dump(front_matter(incident), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    meta = _meta(front_matter(incident))
     severity = f"{incident.severity} ({severity_name})" if severity_name else incident.severity
     lines = [
         "---",

@@ -6,6 +6,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
+from warroom.core.text import show_bidi
 from warroom.status.schemas import PublicIncident, PublicStatus, PublicUpdate
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -26,7 +27,8 @@ def _add(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     """Append an Atom element (ElementTree escapes the text)."""
     element = ET.SubElement(parent, tag, attrs)
     if text is not None:
-        element.text = text
+        # Bidi controls shown, as on the status page: a reader would reorder the text unseen.
+        element.text = show_bidi(text)
     return element
 
 

@@ -14,7 +14,7 @@ from warroom.api import links
 from warroom.api.deps import RuntimeDep
 from warroom.status import feed, service
 from warroom.status.schemas import PublicComponent, PublicStatus
-from warroom.web.templating import static_url
+from warroom.web.templating import shown, static_url
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Shared caches may keep the page briefly: it is the same for everyone and polled in outages.
@@ -53,6 +53,7 @@ def environment() -> Environment:
         autoescape=select_autoescape(["html"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown,  # bidi controls shown, as on every page
     )
     env.filters["label"] = lambda value: LABELS.get(value, str(value))
     env.filters["when"] = _when

@@ -12,6 +12,8 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from warroom.core.text import show_bidi
+
 WEB = Path(__file__).resolve().parent
 TEMPLATES = WEB / "templates"
 STATIC = WEB / "static"
@@ -44,8 +46,10 @@ def environment() -> Environment:
         autoescape=select_autoescape(["html"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown,
     )
     env.filters["when"] = when
+    env.filters["typed"] = typed
     env.filters["tplus"] = tplus
     env.filters["duration"] = duration
     env.filters["age"] = age
@@ -53,6 +57,32 @@ def environment() -> Environment:
     env.globals["static"] = static_url
     env.globals["PHASES"] = PHASES
     return env
+
+
+class Typed(str):
+    """Text put back into a form field as it was typed: its bidi controls stay as they are."""
+
+
+def typed(value: object) -> Typed:
+    """Mark a form field's value (`value="…"`, a textarea) to keep its bidi controls.
+
+    Inside a field they reorder nothing outside it, and saving the form must store what was
+    there, not the `{U+202E}` markers the rest of the page shows.
+    """
+    return Typed("" if value is None else str(value))
+
+
+def shown(value: object) -> object:
+    """Show the bidi controls in a value a page prints (Jinja's `finalize`), escaped or not."""
+    # Every `{{ … }}` passes here, so no page can forget: a control in a title would
+    # otherwise reorder the text around it unseen. Markup stays Markup: the marker is plain.
+    if isinstance(value, Typed):
+        return str(value)
+    if isinstance(value, Markup):
+        return Markup(show_bidi(str(value)))
+    if isinstance(value, str):
+        return show_bidi(value)
+    return value
 
 
 @cache
