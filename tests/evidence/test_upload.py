@@ -238,3 +238,16 @@ def test_custody_entries_cannot_be_changed_or_deleted(
     ):
         with pytest.raises(DBAPIError, match="append-only"), runtime.db.transaction() as session:
             session.execute(statement)
+
+
+def test_a_bidi_control_in_a_name_is_kept_but_never_sent_as_a_file_name(
+    api: TestClient, incident: str
+) -> None:
+    name = "invoice\u202egnp.exe"  # reads "invoiceexe.png" where the control is obeyed
+    item = upload(api, b"MZ", name).json()
+    assert item["name"] == name  # stored as given
+    got = api.get(f"{URL}/{item['id']}/content")
+    assert got.status_code == 200
+    disposition = got.headers["content-disposition"]
+    assert "\u202e" not in disposition and "%E2%80%AE" not in disposition.upper()
+    assert "U%2B202E" in disposition.upper() or "{U+202E}" in disposition

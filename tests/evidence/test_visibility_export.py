@@ -63,7 +63,7 @@ def test_the_postmortem_export_lists_evidence_with_hashes_and_custody(
     client.headers.update(people["ada"])
     data = b"GET /login?user=' OR 1=1 --\n"
     sent = {"file": ("access.log", data, "text/plain")}
-    note = "# not a heading <script>alert(1)</script> [link](http://x)"
+    note = "# not a heading <script>alert(1)</script> [link](http://x) \u202egnp.exe"
     item = client.post("/api/v1/incidents/INC-2/evidence", files=sent, data={"note": note}).json()
     moved = client.post(
         f"/api/v1/incidents/INC-2/evidence/{item['id']}/custody",
@@ -90,6 +90,8 @@ def test_the_postmortem_export_lists_evidence_with_hashes_and_custody(
     assert "exported by ada" in section
     assert re.search(r"(?<!\\)<(script|b)>", text) is None  # every < escaped
     assert "— \\# not a heading \\<script>alert(1)\\</script> \\[link](http://x)" in section
+    assert "(http://x) {U+202E}gnp.exe" in section and "\u202e" not in text + html
+    assert "(http://x) {U+202E}gnp.exe" in html
 
     assert "<h2>Evidence</h2>" in html and digest in html
     assert "to &lt;b&gt;legal&lt;/b&gt;" in html and "<b>legal" not in html

@@ -15,6 +15,7 @@ from warroom.api.deps import DB_INT_MAX, Responder, RuntimeDep, Viewer, VisibleI
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.auth.sessions import COOKIE
 from warroom.core.errors import Invalid, WarroomError
+from warroom.core.text import show_bidi
 from warroom.evidence.schemas import EvidenceOut, TransferIn
 from warroom.evidence.store import Incoming, TooLarge
 
@@ -168,7 +169,7 @@ def download(
     return FileResponse(
         path,
         media_type="application/octet-stream",
-        filename=item.name,
+        filename=show_bidi(item.name),  # no right-to-left override to disguise `.exe`
         content_disposition_type="attachment",
         headers={
             "Repr-Digest": f"sha-256=:{digest}:",

@@ -191,7 +191,10 @@ def get(
     import httpx
 
     found = _find(ref, item, version)
-    target = output or Path(Path(found["name"]).name)  # a name, never a path from the server
+    from warroom.core.text import show_bidi
+
+    # A bare name, never a path from the server, with no bidi control to disguise it.
+    target = output or Path(Path(show_bidi(found["name"])).name)
     if target.exists():
         fail(f"{target} exists already; choose another file with -o")
     folder = target.parent if str(target.parent) else Path()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from warroom.core import markdown
+from warroom.core.text import show_bidi
 from warroom.evidence.schemas import EvidenceOut
 
 
@@ -36,6 +37,7 @@ def render_markdown(items: list[EvidenceOut]) -> str:
 
 def render_html(items: list[EvidenceOut]) -> str:
     """Return the Evidence section as HTML, every piece of user text escaped."""
+    items = [_shown(item) for item in items]
     if not items:
         return "<h2>Evidence</h2>\n<p>No evidence recorded.</p>\n"
     rows = Markup("").join(
@@ -76,4 +78,25 @@ def render_html(items: list[EvidenceOut]) -> str:
     )
     return str(
         Markup("<h2>Evidence</h2>\n<table>{}{}</table>\n{}\n").format(Markup(header), rows, chains)
+    )
+
+
+def _shown(item: EvidenceOut) -> EvidenceOut:
+    """Return the item with bidi controls in its text written out (`{U+202E}`), as pages do."""
+    custody = [
+        entry.model_copy(
+            update={
+                "who": show_bidi(entry.who),
+                "location": show_bidi(entry.location),
+                "note": show_bidi(entry.note),
+            }
+        )
+        for entry in item.custody
+    ]
+    return item.model_copy(
+        update={
+            "name": show_bidi(item.name),
+            "collected_by": show_bidi(item.collected_by),
+            "custody": custody,
+        }
     )

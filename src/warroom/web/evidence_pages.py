@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from warroom.api.deps import DB_INT_MAX
 from warroom.api.evidence import receive_upload
 from warroom.core.errors import WarroomError
+from warroom.core.text import show_bidi
 from warroom.evidence.store import TooLarge
 from warroom.web.incident_pages import room
 from warroom.web.page import PageRoute, Responder, SignedIn, see_other
@@ -67,7 +68,7 @@ def download(ref: str, item_id: ItemId, viewer: SignedIn) -> Response:
     return FileResponse(
         path,
         media_type="application/octet-stream",  # never rendered in warroom's origin
-        filename=item.name,
+        filename=show_bidi(item.name),  # no right-to-left override to disguise `.exe`
         content_disposition_type="attachment",
         headers={
             "Repr-Digest": f"sha-256=:{digest}:",
