@@ -69,10 +69,6 @@ class EvidenceFlows:
         """Return the largest file an upload may bring, in bytes (re-read on reload)."""
         return self.config().server.max_evidence_bytes
 
-    def receive(self) -> Incoming:
-        """Start receiving a file into the store, within the limit in force."""
-        return self.store.receive(limit=self.limit())
-
     def timezone_of(self, name: str) -> str:
         """Return a person's time zone (warroom.yaml), UTC for anyone else."""
         person = self.config().person(name)
