@@ -112,8 +112,10 @@ def test_same_name_twice_is_two_versions_and_same_bytes_are_stored_once(
 def test_the_name_field_names_it_and_a_path_is_cut_to_its_last_part(
     api: TestClient, incident: str
 ) -> None:
-    named = upload(api, b"x", "dump.bin", name="../../etc/heap.bin").json()
-    assert named["name"] == "heap.bin"
+    named = upload(api, b"x", "C:\\dumps\\dump.bin", name="../../etc/heap.bin").json()
+    assert (named["name"], named["original_name"]) == ("heap.bin", "dump.bin")
+    plain = upload(api, b"y", "capture.pcap").json()
+    assert (plain["name"], plain["original_name"]) == ("capture.pcap", "capture.pcap")
 
 
 def test_over_the_limit_is_413_and_keeps_nothing(

@@ -80,6 +80,7 @@ class EvidenceFlows:
         *,
         incoming: Incoming,
         name: str,
+        filename: str,
         media_type: str,
         note: str,
         actor: Actor,
@@ -87,7 +88,7 @@ class EvidenceFlows:
         """Keep a received file under its hash and add it as the next version of `name`."""
         try:
             actor.require("responder", f"add evidence to {ref}")
-            name, note = service.check_name(name), service.check_note(note)
+            name, note = service.check_name(name or filename), service.check_note(note)
             who = actor.name or "system"
             with self.db.transaction() as session:
                 incident = incidents.get(session, ref, for_update=True)
@@ -99,6 +100,7 @@ class EvidenceFlows:
                     session,
                     incident=incident,
                     name=name,
+                    original_name=service.original(filename),
                     sha256=key.rsplit("/", 1)[1],
                     size=incoming.size,
                     media_type=media_type[:255] or "application/octet-stream",

@@ -27,6 +27,8 @@ class EvidenceItem(Base):
         ForeignKey("incidents.id", ondelete="RESTRICT"), nullable=False
     )
     name: Mapped[str] = mapped_column(String(255), nullable=False)
+    # The file's name as the upload sent it (its last path part), kept when `name` differs.
+    original_name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)

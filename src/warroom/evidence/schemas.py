@@ -42,6 +42,7 @@ class EvidenceOut(BaseModel):
     id: int
     incident: str = Field(description="The incident's ref, INC-n.")
     name: str
+    original_name: str = Field(description="The file's own name as uploaded.")
     version: int = Field(description="1 for the first upload of a name, then 2, 3…")
     sha256: str = Field(description="The file's SHA-256, hex, computed while it was received.")
     size: int = Field(description="In bytes.")
@@ -58,6 +59,7 @@ class EvidenceOut(BaseModel):
             id=item.id,
             incident=ref,
             name=item.name,
+            original_name=item.original_name,
             version=item.version,
             sha256=item.sha256,
             size=item.size,

@@ -29,6 +29,12 @@ def check_name(name: str) -> str:
     return base
 
 
+def original(filename: str) -> str:
+    """Return an upload's own file name as kept beside the item's: its last part, or ""."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return "".join(c for c in base if ord(c) >= 32 and ord(c) != 127)[:NAME_MAX]
+
+
 def check_note(note: str) -> str:
     """Return a note as kept, or raise Invalid when it is too long or holds a NUL."""
     if len(note) > NOTE_MAX:
@@ -43,6 +49,7 @@ def add(
     *,
     incident: Incident,
     name: str,
+    original_name: str,
     sha256: str,
     size: int,
     media_type: str,
@@ -62,6 +69,7 @@ def add(
     item = EvidenceItem(
         incident_id=incident.id,
         name=name,
+        original_name=original_name,
         version=(newest or 0) + 1,
         sha256=sha256,
         size=size,
