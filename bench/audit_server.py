@@ -14,8 +14,11 @@ def _nothing(*_args: Any, **_kwargs: Any) -> None:
 
 
 if os.environ.get("WARROOM_BENCH_AUDIT") == "off":
+    # Every way in: nothing is noted, nothing is chained, the head is never locked.
     service.record = _nothing  # type: ignore[assignment]
     service.record_now = _nothing  # type: ignore[assignment]
+    service.record_with_request = _nothing  # type: ignore[assignment]
+    service.seal = _nothing  # type: ignore[assignment]
 
 if __name__ == "__main__":
     from warroom.cli.main import run

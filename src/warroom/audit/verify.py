@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,9 +46,11 @@ def count(db: Database) -> int:
 # Driver-level, no ORM: a million rows through SQLAlchemy's result processing cost more than
 # hashing them. The details come back as the JSON text stored, on both databases.
 ROWS = (
-    "SELECT seq, at, actor, client, action, target, outcome, CAST(details AS TEXT), "
+    "SELECT seq, {at}, actor, client, action, target, outcome, CAST(details AS TEXT), "
     "prev_hash, hash FROM audit_log ORDER BY seq"
 )
+# PostgreSQL writes the time as the chain does: no datetime is built per row.
+PG_AT = """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 
 def verify(
@@ -71,8 +76,8 @@ def verify(
         # PostgreSQL streams through a server-side cursor instead of sending every row at once.
         cursor = raw.cursor() if db.is_sqlite else raw.cursor(name="warroom_audit_verify")
         try:
-            cursor.execute(ROWS)
-            while rows := cursor.fetchmany(BATCH):
+            cursor.execute(ROWS.format(at="at" if db.is_sqlite else PG_AT))
+            for rows in _prefetched(cursor):
                 for row in rows:
                     broken = _check(row, expected_seq, prev)
                     if broken:
@@ -101,11 +106,45 @@ def verify(
     return Verdict(checked, head_seq, head_hash)
 
 
+def _prefetched(cursor: Any) -> Iterator[list[Any]]:
+    """Yield the cursor's rows in batches, the next fetched while the caller hashes this one.
+
+    Both drivers let go of the GIL while they wait for rows, so reading and hashing overlap:
+    on PostgreSQL the rows are made by the server's own process.
+    """
+    ahead: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=2)
+    stopping = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while not stopping.is_set() and (rows := cursor.fetchmany(BATCH)):
+                ahead.put(rows)
+        except BaseException as exc:  # handed to the caller, raised there
+            ahead.put(exc)
+            return
+        ahead.put(None)
+
+    reader = threading.Thread(target=fetch, name="audit-verify-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:  # a broken entry ends the walk early: stop the reader before the cursor closes
+        stopping.set()
+        while reader.is_alive():
+            with suppress(queue.Empty):
+                ahead.get(timeout=0.05)
+
+
 def _stamp(value: Any) -> str:
     """Return a stored time as the chain writes it (SQLite gives text, PostgreSQL a datetime)."""
     if isinstance(value, datetime):
         return timestamp(value if value.tzinfo else value.replace(tzinfo=UTC))
     text = str(value)
+    if len(text) == 27 and text[10] == "T" and text[-1] == "Z":  # PG_AT's form: the chain's
+        return text
     if len(text) == 26 and text[10] == " ":  # SQLAlchemy's SQLite form, always microseconds
         return f"{text[:10]}T{text[11:]}Z"
     return timestamp(datetime.fromisoformat(text).replace(tzinfo=UTC))
