@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 
 from rich.console import Console
 from rich.progress import Progress
@@ -68,8 +69,13 @@ class Result:
 
     @property
     def drop(self) -> float:
-        """Return the share of throughput the audit log costs."""
+        """Return the share of throughput the audit log costs (best run against best run)."""
         return 1 - self.best("on") / self.best("off")
+
+    @property
+    def median_drop(self) -> float:
+        """Return the same by the median runs (less kind to a lucky run)."""
+        return 1 - median(self.per_second["on"]) / median(self.per_second["off"])
 
 
 def lifecycle(result: Result, url: str | None, options: Options, console: Console) -> None:
@@ -197,7 +203,7 @@ def render(results: list[Result], options: Options, entries: int, argv: list[str
         off = " / ".join(f"{v:.1f}" for v in r.per_second["off"])
         on = " / ".join(f"{v:.1f}" for v in r.per_second["on"])
         met = "yes" if r.drop < TARGET_DROP else "**no**"
-        rows.append([r.name, off, on, f"{r.drop:+.1%}".replace("+", ""), met, ""])
+        rows.append([r.name, off, on, f"{r.drop:.1%}", f"{r.median_drop:.1%}", met])
     verify_rows = [
         [
             r.name,
@@ -222,11 +228,12 @@ def render(results: list[Result], options: Options, entries: int, argv: list[str
             f"**Declare → resolve with the audit log on and off** ({options.incidents} restricted "
             f"incidents per run, {options.clients} concurrent clients, through `warroom serve`; "
             "every request on a restricted incident writes an `incident.access` entry, so this "
-            "is the most the log adds). Incidents per second, each run; the drop compares the "
-            f"best of each. Target: a drop under {TARGET_DROP:.0%}.",
+            "is the most the log adds). Incidents per second, each run, in the order off, on, on, "
+            "off, off, on; the drop compares the best of each, the median drop the medians. "
+            f"Target: a drop under {TARGET_DROP:.0%}.",
             "",
             markdown_table(
-                ("Backend", "audit off (/s)", "audit on (/s)", "drop", "target met", ""),
+                ("Backend", "audit off (/s)", "audit on (/s)", "drop", "median drop", "target met"),
                 rows,
             ),
             "",
