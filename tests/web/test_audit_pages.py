@@ -45,3 +45,17 @@ def test_anyone_else_is_refused_and_the_refusal_logged(
     assert 'href="/audit"' not in client.get("/").text  # no link for those it would refuse
     (denied,) = logged(runtime, "access.denied")
     assert (denied["actor"], denied["details"]["request"]) == ("rita", "GET /audit")
+
+
+def test_details_read_as_words() -> None:
+    from warroom.web.audit_pages import shown
+
+    assert [shown(v) for v in (None, True, False, ["a", None], {"k": 1}, [], 3)] == [
+        "—",
+        "yes",
+        "no",
+        "a, —",
+        "k=1",
+        "—",
+        "3",
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -20,6 +20,19 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 100
 Text = Annotated[str, Query(max_length=255)]
 FILTERS = ("since", "actor", "action", "target")
+
+
+def shown(value: Any) -> str:
+    """Return a detail's value as a person reads it (no Python `None` or `True`)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(shown(item) for item in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={shown(item)}" for key, item in value.items()) or "—"
+    return str(value)
 
 
 def _page(
@@ -63,6 +76,7 @@ def _page(
         older_url=older,
         newest_url=f"/audit?{urlencode(kept)}" if before else None,
         verdict=verdict,
+        details={row.seq: [(k, shown(v)) for k, v in row.details.items()] for row in rows},
     )
 
 
