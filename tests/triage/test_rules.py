@@ -22,8 +22,9 @@ def test_incidents_loads_no_phase_package() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     # organisation (people and teams) sits below incidents (ADR 006): a commander is checked
-    # against the configured people without loading any phase.
-    assert out.split() == ["core", "incidents", "organisation", "storage"]
+    # against the configured people without loading any phase; so does the audit log, which
+    # incidents write to (grants, visibility, access to restricted ones: ADR 011).
+    assert out.split() == ["audit", "core", "incidents", "organisation", "storage"]
 
 
 def test_runtime_registers_the_rules_in_checking_order(runtime: Runtime) -> None:
