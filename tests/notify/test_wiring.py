@@ -8,39 +8,28 @@ receiver) and a real SMTP server (aiosmtpd); the runtime's adapters come from
 
 from __future__ import annotations
 
-import email
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import free_port, need
 from tests.helpers import make_slack_users, verify
 from tests.notify.pagerduty_events_server import ROUTING_KEY, PagerDutyEventsServer
 from tests.notify.slack_server import SlackServer
 from tests.notify.statuspage_server import API_KEY, PAGE_ID, StatuspageServer
-from tests.notify.webhook_receiver import WebhookReceiver
-from tests.notify.zoom_server import ZoomServer
+from tests.notify.vendors import Vendors, running_vendors
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.notify import webhook
 from warroom.notify.slack_blocks import ACKNOWLEDGE, RESOLVE, STATUS_UPDATE
 from warroom.runtime import Runtime
-
-try:
-    from aiosmtpd.controller import Controller
-except ImportError:  # pragma: no cover - the dev extra installs it
-    Controller = None  # type: ignore[assignment,misc]
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 HOOK_SECRET = "whsec-0123456789abcdef0123456789"
@@ -48,73 +37,17 @@ ZOOM = {"account_id": "acct-wire", "client_id": "cid-wire", "client_secret": "cs
 STATUSPAGE_COMPONENT = "cmpcheckout01"
 
 
-@dataclass
-class Mailbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    envelopes: list[Any] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Accept and keep the message."""
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[tuple[list[str], EmailMessage]]:
-        """Return (recipients, parsed message) of everything received, in order."""
-        out = []
-        for envelope in self.envelopes:
-            raw = envelope.content.replace(b"\r\n", b"\n")
-            parsed = email.message_from_bytes(raw, policy=default_policy)
-            assert isinstance(parsed, EmailMessage)
-            out.append((list(envelope.rcpt_tos), parsed))
-        return out
-
-    def to(self, address: str) -> list[EmailMessage]:
-        """Return the messages delivered to `address`."""
-        return [message for rcpts, message in self.messages() if address in rcpts]
-
-
-@dataclass
-class Vendors:
-    """Every loopback vendor of one test."""
-
-    slack: SlackServer
-    mail: Mailbox
-    smtp_port: int
-    zoom: ZoomServer
-    pager: PagerDutyEventsServer
-    statuspage: StatuspageServer
-    hooks: WebhookReceiver
-
-
 @pytest.fixture
 def vendors() -> Iterator[Vendors]:
     """Start the loopback vendors (and a real SMTP server); stop them after the test."""
-    need(Controller is not None, "aiosmtpd is not installed")
-    mail, port = Mailbox(), free_port()
-    smtp = Controller(mail, hostname="127.0.0.1", port=port)
-    smtp.start()
-    zoom = ZoomServer(
-        account_id=ZOOM["account_id"],
-        client_id=ZOOM["client_id"],
-        client_secret=ZOOM["client_secret"],
-    )
-    zoom.start()
-    slack = SlackServer().start()
-    slack.add_channel("incident-response")
-    pager, statuspage, hooks = (
-        PagerDutyEventsServer(),
-        StatuspageServer(),
-        WebhookReceiver(HOOK_SECRET),
-    )
-    for server in (pager, statuspage, hooks):
-        server.start()
-    try:
-        yield Vendors(slack, mail, port, zoom, pager, statuspage, hooks)
-    finally:
-        for running in (hooks, statuspage, pager, slack, zoom):
-            running.stop()
-        smtp.stop()
+    with running_vendors(
+        zoom=ZOOM,
+        hook_secret=HOOK_SECRET,
+        slack=SlackServer(),
+        pager=PagerDutyEventsServer(),
+        statuspage=StatuspageServer(),
+    ) as started:
+        yield started
 
 
 @pytest.fixture

@@ -4,24 +4,16 @@ each secret given as `env:NAME` or `file:/PATH`."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.conftest import free_port, need
 from tests.notify.pagerduty_events_server import PagerDutyEventsServer
 from tests.notify.slack_server import SlackServer
 from tests.notify.statuspage_server import PAGE_ID, StatuspageServer
-from tests.notify.webhook_receiver import WebhookReceiver
-from tests.notify.zoom_server import ZoomServer
-
-try:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
-except ImportError:  # pragma: no cover - the dev extra installs it
-    Controller = None
+from tests.notify.vendors import Vendors, running_vendors
 
 # Each integration secret, distinctive enough that a match is never chance.
 SECRETS = {
@@ -59,18 +51,6 @@ def ref(name: str, etc: Path) -> str:
     return f"file:{path}"
 
 
-@dataclass
-class Mailbox:
-    """An aiosmtpd handler that keeps every message."""
-
-    envelopes: list[Any] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Accept and keep the message."""
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
 def authenticator(server: Any, session: Any, envelope: Any, mechanism: Any, data: Any) -> Any:
     """Accept the mailer's user and password only."""
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
@@ -80,52 +60,24 @@ def authenticator(server: Any, session: Any, envelope: Any, mechanism: Any, data
     return AuthResult(success=ok, handled=False)
 
 
-@dataclass
-class Vendors:
-    """The loopback vendors of one run."""
-
-    slack: SlackServer
-    mail: Mailbox
-    smtp_port: int
-    zoom: ZoomServer
-    pager: PagerDutyEventsServer
-    statuspage: StatuspageServer
-    hooks: WebhookReceiver
-
-
 @pytest.fixture
 def vendors() -> Iterator[Vendors]:
     """Start the loopback vendors and a real SMTP server that wants the password."""
-    need(Controller is not None, "aiosmtpd is not installed")
-    mail, port = Mailbox(), free_port()
-    smtp = Controller(
-        mail,
-        hostname="127.0.0.1",
-        port=port,
+    with running_vendors(
+        zoom={
+            "account_id": SECRETS["zoom_account"],
+            "client_id": SECRETS["zoom_client_id"],
+            "client_secret": SECRETS["zoom_secret"],
+        },
+        hook_secret=SECRETS["hook_secret"],
+        slack=SlackServer(SECRETS["slack_bot"]),
+        pager=PagerDutyEventsServer((SECRETS["pd_routing"],)),
+        statuspage=StatuspageServer(api_key=SECRETS["statuspage_key"]),
         authenticator=authenticator,
         auth_required=True,  # no mail without the password: it must cross the socket
         auth_require_tls=False,  # loopback only
-    )
-    smtp.start()
-    zoom = ZoomServer(
-        account_id=SECRETS["zoom_account"],
-        client_id=SECRETS["zoom_client_id"],
-        client_secret=SECRETS["zoom_secret"],
-    )
-    zoom.start()
-    slack = SlackServer(SECRETS["slack_bot"]).start()
-    slack.add_channel("incident-response")
-    pager = PagerDutyEventsServer((SECRETS["pd_routing"],))
-    statuspage = StatuspageServer(api_key=SECRETS["statuspage_key"])
-    hooks = WebhookReceiver(SECRETS["hook_secret"])
-    for server in (pager, statuspage, hooks):
-        server.start()
-    try:
-        yield Vendors(slack, mail, port, zoom, pager, statuspage, hooks)
-    finally:
-        for running in (hooks, statuspage, pager, slack, zoom):
-            running.stop()
-        smtp.stop()
+    ) as started:
+        yield started
 
 
 def configuration(vendors: Vendors, etc: Path) -> dict[str, Any]:
