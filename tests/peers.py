@@ -25,7 +25,7 @@ LOG_TAIL = 8_000
 T = TypeVar("T")
 
 
-def loopback_client(timeout: float = 5.0, **kwargs: Any) -> httpx.Client:
+def loopback_client(timeout: float = 30.0, **kwargs: Any) -> httpx.Client:
     """An httpx client that ignores proxy settings: peers are only ever on 127.0.0.1."""
     return httpx.Client(trust_env=False, timeout=timeout, **kwargs)
 

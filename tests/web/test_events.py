@@ -43,7 +43,7 @@ def who(runtime: Runtime) -> dict[str, dict[str, str]]:
 @pytest.fixture
 def web(live_server: str, who: dict[str, dict[str, str]]) -> httpx.Client:
     """An API client of the live server as ada, with one public incident, INC-1."""
-    client = httpx.Client(base_url=live_server, headers=who["ada"], timeout=5)
+    client = httpx.Client(base_url=live_server, headers=who["ada"], timeout=30)
     answer = client.post(INCIDENTS, json={"title": "Search is slow"})
     assert answer.status_code == 201, answer.text
     return client
@@ -122,7 +122,7 @@ def test_a_restricted_incident_reaches_only_who_may_see_it(
     assert secret.json()["visibility"] == "restricted", secret.text
     ref = secret.json()["ref"]
     # A room of a hidden incident does not exist for bob.
-    hidden = httpx.get(f"{live_server}/events?incident={ref}", headers=who["bob"], timeout=5)
+    hidden = httpx.get(f"{live_server}/events?incident={ref}", headers=who["bob"], timeout=30)
     assert hidden.status_code == 404
     with stream(live_server, who["bob"]) as bobs, stream(live_server, who["ada"]) as adas:
         note(web, ref, f"the dump holds {MARKER}")
@@ -168,7 +168,7 @@ def test_a_revoked_token_ends_the_stream(
 
 
 def test_the_stream_needs_a_sign_in(live_server: str) -> None:
-    assert httpx.get(f"{live_server}/events", timeout=5).status_code == 401
+    assert httpx.get(f"{live_server}/events", timeout=30).status_code == 401
 
 
 def test_making_an_incident_public_or_restricted_counts_at_once(
@@ -207,7 +207,7 @@ def carol_signed_in(live_server: str, runtime: Runtime, clock: FrozenClock) -> h
     """Make carol, a viewer, and return a client signed in as her (a session cookie)."""
     with runtime.db.transaction() as session:
         auth.create_user(session, name="carol", role="viewer", now=clock.now(), password=PASSWORD)
-    browser = httpx.Client(base_url=live_server, timeout=5)
+    browser = httpx.Client(base_url=live_server, timeout=30)
     signed_in = browser.post("/api/v1/auth/sign-in", json={"user": "carol", "password": PASSWORD})
     assert signed_in.status_code == 200, signed_in.text
     return browser
