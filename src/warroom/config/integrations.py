@@ -9,9 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from warroom.detection.config import GrafanaIntegration, HmacIntegration, TokenIntegration
 from warroom.notify.jira_config import JiraIssuesConfig
 from warroom.notify.pagerduty_config import PagerDutyEventsConfig
+from warroom.notify.push_config import PushConfig
 from warroom.notify.slack_config import SlackConfig
 from warroom.notify.smtp_config import SmtpConfig
 from warroom.notify.statuspage_config import StatuspageConfig
+from warroom.notify.twilio_config import TwilioConfig
 from warroom.notify.webhook_config import OutgoingWebhooks
 from warroom.notify.zoom_config import ZoomConfig
 from warroom.oncall.pagerduty_config import PagerDutyOnCallConfig
@@ -36,6 +38,8 @@ class IntegrationsConfig(BaseModel):
     statuspage: StatuspageConfig | None = None
     outgoing_webhooks: OutgoingWebhooks = Field(default_factory=list)
     jira_issues: JiraIssuesConfig | None = None  # postmortem action items as Jira issues
+    twilio: TwilioConfig | None = None  # pages by SMS and voice call
+    push: PushConfig = Field(default_factory=PushConfig)  # pages by push (apprise URLs)
 
     @model_validator(mode="after")
     def _unique_names(self) -> IntegrationsConfig:

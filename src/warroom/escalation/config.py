@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from warroom.core.durations import Duration
 from warroom.notify.config import RateLimit, RetryConfig
+from warroom.organisation import CONTACT_KINDS, RuleStep, check_rules
 
 # A target names who a step pages. `@service` stands for the incident's own service:
 # its schedule (`schedule:@service/primary`) or its team (`team:@service/leads`).
@@ -90,6 +91,9 @@ class NotificationRules(BaseModel):
     announce_channel: str | None = None  # None: integrations.slack.channel
     incident_channels: bool = True
     page_via: list[str] = Field(default_factory=lambda: ["chat", "email"])
+    # Default personal notification rules by severity (or `default`), for people who have
+    # none of their own; `via` names contact method types. Absent: page_via, at once.
+    rules: dict[str, list[RuleStep]] = Field(default_factory=dict)
     executives: list[str] = Field(default_factory=list)
     cadence: dict[str, Duration] = Field(
         default_factory=lambda: {
@@ -109,10 +113,33 @@ class NotificationRules(BaseModel):
     @field_validator("page_via")
     @classmethod
     def _methods(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - {"chat", "email"})
+        unknown = sorted(set(value) - set(CONTACT_KINDS))
         if unknown:
-            raise ValueError(f"unknown paging method {unknown[0]!r}; use chat and/or email")
+            raise ValueError(
+                f"unknown paging method {unknown[0]!r}; use {', '.join(CONTACT_KINDS)}"
+            )
         return value
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, value: dict[str, list[RuleStep]]) -> dict[str, list[RuleStep]]:
+        for name, steps in value.items():
+            if not steps:
+                raise ValueError(f"rules.{name} has no steps")
+            check_rules(steps)
+            for step in steps:
+                unknown = sorted(set(step.via) - set(CONTACT_KINDS))
+                if unknown:
+                    raise ValueError(
+                        f"rules.{name}: {unknown[0]!r} is not a contact method type; "
+                        f"use {', '.join(CONTACT_KINDS)}"
+                    )
+        return value
+
+    def rules_for(self, severity: str) -> list[RuleStep]:
+        """Return the default rules for a severity: its own, `default`, or page_via at once."""
+        steps = self.rules.get(severity) or self.rules.get("default")
+        return steps if steps else [RuleStep(after=timedelta(0), via=list(self.page_via))]
 
     @field_validator("rate_limits")
     @classmethod

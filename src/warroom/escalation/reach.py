@@ -6,9 +6,16 @@ from collections.abc import Collection
 
 from warroom.organisation import PersonConfig
 
-# What each paging method (`notifications.page_via`) is called for people, and needs.
-METHOD_NAMES = {"chat": "Slack", "email": "e-mail"}
-ADDRESS_NAMES = {"chat": "Slack id", "email": "e-mail address"}
+# What each paging method (`notifications.page_via`, a contact method's type) is called
+# for people, and what address it needs.
+METHOD_NAMES = {"chat": "Slack", "email": "e-mail", "sms": "SMS", "voice": "voice", "push": "push"}
+ADDRESS_NAMES = {
+    "chat": "Slack id",
+    "email": "e-mail address",
+    "sms": "SMS number",
+    "voice": "voice number",
+    "push": "push URL",
+}
 
 
 def why_unreachable(
@@ -22,24 +29,24 @@ def why_unreachable(
     usable = [method for method in page_via if method in channels]
     if any(address(person, method) for method in usable):
         return None
-    missing = [method for method in page_via if method not in channels]
-    reasons = []
-    if usable:
-        reasons.append(
-            f"they have no {' or '.join(ADDRESS_NAMES[m] for m in usable)} under people:"
-        )
-    if missing:
-        reasons.append(f"no {'/'.join(METHOD_NAMES[m] for m in missing)} configured")
-    return "; ".join(reasons)
+    return reasons(list(page_via), {m.type for m in person.methods()}, channels)
 
 
 def address(person: PersonConfig, method: str) -> str | None:
-    """Return the person's address for a paging method (Slack id, e-mail), if they have one."""
-    if method == "chat":
-        return person.slack
-    if method == "email":
-        return str(person.email) if person.email else None
-    return None
+    """Return the person's address for a paging method (Slack id, e-mail…), if they have one."""
+    return next((m.to for m in person.methods() if m.type == method), None)
+
+
+def reasons(kinds: list[str], have: Collection[str], channels: Collection[str]) -> str:
+    """Say why none of `kinds` reaches someone who has addresses of the kinds in `have`."""
+    usable = [kind for kind in kinds if kind in channels]
+    missing = [kind for kind in kinds if kind not in channels]
+    found = []
+    if usable and not any(kind in have for kind in usable):
+        found.append(f"they have no {' or '.join(ADDRESS_NAMES[k] for k in usable)} under people:")
+    if missing:
+        found.append(f"no {'/'.join(METHOD_NAMES[k] for k in missing)} configured")
+    return "; ".join(found)
 
 
 def describe_unreached(unreached: dict[str, str], rooms: list[str]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.escalation import personal
 from warroom.escalation.config import TARGET, EscalationPolicy
 from warroom.escalation.models import ACTIVE, Escalation
-from warroom.escalation.reach import describe_unreached, why_unreachable
+from warroom.escalation.personal import Paging
+from warroom.escalation.reach import describe_unreached
 from warroom.incidents.models import Incident
 from warroom.notify.cards import card_of
-from warroom.notify.messages import ChatPage, EmailPage, Post
+from warroom.notify.messages import Post
 from warroom.notify.outbox import Message
 from warroom.notify.ports import IncidentCard
 
@@ -69,6 +71,7 @@ def stop(session: Session, *, incident: Incident, now: datetime, reason: str) ->
     )
     if row is not None:
         row.state, row.next_at, row.reason, row.updated_at = "stopped", None, reason, now
+    personal.stop(session, incident_id=incident.id, now=now, reason=reason)
 
 
 @dataclass
@@ -90,13 +93,16 @@ def advance(
     row: StepState,
     policy: EscalationPolicy,
     incident: Any,  # an Incident, or a row with its columns
-    config: WarroomConfig,
+    paging: Paging,
     oncall: OnCall,
-    channels: set[str],
-    now: datetime,
     events: list[dict[str, Any]],
+    runs: list[dict[str, Any]],
 ) -> list[Message]:
-    """Run the due step; a step that reaches nobody is skipped at once to the next one."""
+    """Run the due step; a step that reaches nobody is skipped at once to the next one.
+
+    Each person paged gets a page run (their own rules); `runs` collects the rows to write.
+    """
+    config, channels, now = paging.config, paging.channels, paging.now
     total = len(policy.steps)
     card = card_of(incident, config, config.notifications.base_url)
     due = row.next_at
@@ -122,14 +128,25 @@ def advance(
         step = policy.steps[row.step]
         people, rooms = resolve(step.notify, incident, config, oncall, now)
         label = f"step {row.step + 1} of {total}" + (f", round {row.loop + 1}" if row.loop else "")
-        pages = _pages(incident, row, people, rooms, config, channels, card, label, due)
+        started = personal.start(
+            paging,
+            incident=incident,
+            people=people,
+            loop=row.loop,
+            step=row.step,
+            card=card,
+            label=label,
+            due=due,
+        )
+        pages = started.messages + _posts(incident, row, rooms, channels, card, label, due)
         messages += pages
+        runs += started.runs
         # Named but beyond reach (no Slack/e-mail set up, no address) is not "nobody on call":
         # the timeline says who it was and why, so the missing setting can be fixed.
-        unreached = _unreached(people, config, channels)
+        unreached = started.unreached
         lost_rooms = [] if "chat" in channels else rooms
         if pages:
-            paged = [p for p in people if p not in unreached]
+            paged = started.paged
             posted = [] if lost_rooms else rooms
             data: dict[str, Any] = {
                 "step": row.step,
@@ -162,17 +179,6 @@ class Skipped:
     step: int
     unreached: dict[str, str]
     rooms: list[str]
-
-
-def _unreached(people: list[str], config: WarroomConfig, channels: set[str]) -> dict[str, str]:
-    """Return person -> why no page can reach them, for the people a step named."""
-    page_via = config.notifications.page_via
-    found = {}
-    for person_id in people:
-        reason = why_unreachable(config.person(person_id), page_via=page_via, channels=channels)
-        if reason is not None:
-            found[person_id] = reason
-    return found
 
 
 def _skipped_text(skipped: list[Skipped]) -> str:
@@ -272,36 +278,21 @@ def resolve(
     return people, rooms
 
 
-def _pages(
+def _posts(
     incident: Any,
     row: StepState,
-    people: list[str],
     rooms: list[str],
-    config: WarroomConfig,
-    channels: set[str],
+    channels: Collection[str],
     card: IncidentCard,
     label: str,
     due: datetime | None,
 ) -> list[Message]:
-    """Return the page messages for one step: chat and/or email per person, posts per room."""
-    rules = config.notifications
+    """Return the posts of one step to the chat channels it names."""
+    if "chat" not in channels:
+        return []
     base = f"inc{incident.number}:page:{row.loop}:{row.step}"
     text = (
         f"You are paged for INC-{incident.number} ({incident.severity}): {incident.title} — {label}"
     )
-    out = []
-    for person_id in people:
-        person = config.person(person_id)
-        if person is None:
-            continue
-        to = f"person:{person_id}"
-        if "chat" in rules.page_via and "chat" in channels and person.slack:
-            page = ChatPage(card=card, text=text, person=person_id, address=person.slack)
-            out.append(Message(f"{base}:{person_id}:chat", to, page, incident.id, due))
-        if "email" in rules.page_via and "email" in channels and person.email:
-            mail = EmailPage(card=card, text=text, person=person_id, address=str(person.email))
-            out.append(Message(f"{base}:{person_id}:email", to, mail, incident.id, due))
-    if "chat" in channels:
-        post = Post(text=text, card=card)  # one payload for every room: it is immutable
-        out += [Message(f"{base}:{room}", room, post, incident.id, due) for room in rooms]
-    return out
+    post = Post(text=text, card=card)  # one payload for every room: it is immutable
+    return [Message(f"{base}:{room}", room, post, incident.id, due) for room in rooms]

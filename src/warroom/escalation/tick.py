@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from warroom.core.clock import ensure_utc
 from warroom.escalation.config import EscalationPolicy
-from warroom.escalation.models import ACTIVE, Escalation
+from warroom.escalation.models import ACTIVE, Escalation, PageRun
+from warroom.escalation.personal import Paging
 from warroom.escalation.service import OnCall, StepState, advance
 from warroom.incidents import live
 from warroom.incidents.models import Incident, IncidentGrant, TimelineEvent
@@ -34,6 +35,7 @@ ESCALATIONS = cast(Table, Escalation.__table__)
 INCIDENTS = cast(Table, Incident.__table__)
 TIMELINE = cast(Table, TimelineEvent.__table__)
 GRANTS = cast(Table, IncidentGrant.__table__)
+RUNS = cast(Table, PageRun.__table__)
 CHUNK = 2500
 # Policies are pinned by a hash of their content, so a parsed version never goes stale.
 _POLICIES: dict[str, EscalationPolicy] = {}
@@ -80,7 +82,7 @@ def tick(
     result = TickResult(full=len(due) == limit)
     if not due:
         return result
-    incidents = _incidents(session, [d.incident_id for d in due])
+    incidents = incident_rows(session, [d.incident_id for d in due])
     broken = _load_policies(session, {d.policy_version for d in due})
     who: dict[str, dict[str, list[str]]] = dict(known_on_call or {})
 
@@ -91,6 +93,8 @@ def tick(
 
     messages: list[Message] = []
     events: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    paging = Paging(session, config, channels, now)
     for state in due:
         incident = incidents.get(state.incident_id)
         if incident is None:
@@ -109,7 +113,7 @@ def tick(
             continue
         try:
             policy = _POLICIES[state.policy_version]
-            pages = advance(state, policy, incident, config, on_call, channels, now, events)
+            pages = advance(state, policy, incident, paging, on_call, events, runs)
         except Exception as exc:  # one bad row must not stop everyone else's paging
             log.exception("escalation %s of incident %s failed", state.id, state.incident_id)
             state.state, state.next_at = "broken", None
@@ -118,6 +122,8 @@ def tick(
         messages += pages
         result.advanced += 1
     _write(session, due, events)
+    if runs:
+        bulk.executemany(connection, insert(RUNS), runs)
     if messages:
         result.messages = outbox.enqueue(
             session, messages, now=now, retry=config.notifications.retry
@@ -140,7 +146,7 @@ def next_due(session: Session) -> datetime | None:
     return ensure_utc(value) if value is not None else None
 
 
-def _incidents(session: Session, ids: list[int]) -> dict[int, Any]:
+def incident_rows(session: Session, ids: list[int]) -> dict[int, Any]:
     """Return id -> row of the columns a page needs, for the given incidents."""
     i = INCIDENTS.c
     columns = (

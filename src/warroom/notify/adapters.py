@@ -39,6 +39,14 @@ def build_adapters(config: WarroomConfig) -> Adapters:
         adapters.webhook = SignedWebhook(integrations.outgoing_webhooks)
     if integrations.jira_issues is not None:
         adapters.tracker = JiraIssues(integrations.jira_issues)
+    if integrations.twilio is not None:
+        from warroom.notify.twilio import TwilioPhone
+
+        adapters.phone = TwilioPhone(integrations.twilio)
+    if integrations.push.enabled:
+        from warroom.notify.push import ApprisePush
+
+        adapters.push = ApprisePush(integrations.push)
     adapters.closers = [
         a
         for a in (
@@ -49,6 +57,8 @@ def build_adapters(config: WarroomConfig) -> Adapters:
             adapters.status_page,
             adapters.webhook,
             adapters.tracker,
+            adapters.phone,
+            adapters.push,
         )
         if a is not None and hasattr(a, "close")
     ]
@@ -65,5 +75,8 @@ def channels_of(adapters: Adapters) -> set[str]:
         "status_page": adapters.status_page,
         "webhook": adapters.webhook,
         "tracker": adapters.tracker,
+        "sms": adapters.phone,
+        "voice": adapters.phone,
+        "push": adapters.push,
     }
     return {name for name, adapter in present.items() if adapter is not None}

@@ -11,7 +11,7 @@ from warroom.notify import messages as m
 from warroom.notify.cards import card_to_json
 from warroom.notify.messages import INCIDENT_CHANNEL, Payload
 from warroom.notify.outbox import Message
-from warroom.notify.ports import Adapters, Chat, DeliveryError, Ticket, TicketTracker
+from warroom.notify.ports import Adapters, Chat, DeliveryError, PushNote, Ticket, TicketTracker
 from warroom.notify.slack import channel_name
 
 if TYPE_CHECKING:
@@ -128,6 +128,47 @@ class _Senders:
             return self._mail(d, [page.address], partial(email_text.page, page.card, page.text))
         items = [(page.card, page.text)] + [(b.card, b.text) for b in d.bundle]
         return self._mail(d, [page.address], partial(email_text.bundle, items))
+
+    def sms_page(self, d: Delivery[m.SmsPage]) -> Outcome:
+        phone = _need(self.adapters.phone, "SMS", "integrations.twilio")
+        page = d.message
+        body = page.text
+        if d.bundle:  # several incidents at once: one text, each with its own reply
+            body = "\n".join(p.text for p in [page, *d.bundle])
+        sid = phone.send_sms(
+            to=page.address, body=body, key=d.key, status_callback=self._callback("status")
+        )
+        return Outcome(provider_id=sid)
+
+    def voice_page(self, d: Delivery[m.VoicePage]) -> Outcome:
+        phone = _need(self.adapters.phone, "voice calls", "integrations.twilio")
+        page = d.message
+        sid = phone.call(
+            to=page.address,
+            text=page.text,
+            gather_url=page.gather_url,
+            key=d.key,
+            status_callback=self._callback("status"),
+        )
+        return Outcome(provider_id=sid)
+
+    def push_page(self, d: Delivery[m.PushPage]) -> Outcome:
+        push = _need(self.adapters.push, "push", "integrations.push.enabled")
+        page, card = d.message, d.message.card
+        urgency = self.config.integrations.push.urgency.get(card.severity, "default")
+        note = PushNote(
+            title=f"{card.ref} {card.severity}: {card.title}"[:250],
+            body=page.text,
+            urgency=urgency,  # type: ignore[arg-type]  # checked by PushConfig
+            click_url=card.url,
+            ack_url=page.ack_url if page.ack_url and "://" in page.ack_url else None,
+        )
+        return Outcome(provider_id=push.push(url=page.address, note=note, key=d.key))
+
+    def _callback(self, what: str) -> str | None:
+        """Return where Twilio reports on a message or call (None without a base_url)."""
+        base = self.config.notifications.base_url
+        return f"{base.rstrip('/')}/api/v1/intake/twilio/{what}" if base else None
 
     def exec_summary(self, d: Delivery[m.ExecSummary]) -> Outcome:
         from warroom.notify import email_text
@@ -261,6 +302,9 @@ _HANDLERS: dict[type[Payload], Callable[[_Senders, Delivery[Any]], Outcome]] = {
     m.Post: _Senders.post,
     m.ChatPage: _Senders.chat_page,
     m.EmailPage: _Senders.email_page,
+    m.SmsPage: _Senders.sms_page,
+    m.VoicePage: _Senders.voice_page,
+    m.PushPage: _Senders.push_page,
     m.ExecSummary: _Senders.exec_summary,
     m.Reminder: _Senders.reminder,
     m.Meeting: _Senders.meeting,

@@ -85,28 +85,57 @@ class Post(Payload):
     card: Card | None = Field(default=None, exclude_if=_absent)
 
 
-class ChatPage(Payload):
+class PersonalPage(Payload):
+    """Page one person through one contact method (the base of every page payload).
+
+    `round` ("loop:step" of the escalation) and `rule` name the person's page run and the
+    rule that sent this page, so that a failure moves that person on to their next rule at
+    once; `ack_url` is the one-click acknowledge link for this person and incident.
+    """
+
+    action = "page"
+
+    card: Card
+    text: str = ""
+    person: str | None = None
+    address: str  # chat user id, e-mail address, +E.164 number or push URL
+    round: str | None = Field(default=None, exclude_if=_absent)
+    rule: int | None = Field(default=None, exclude_if=_absent)
+    ack_url: str | None = Field(default=None, exclude_if=_absent)
+
+
+class ChatPage(PersonalPage):
     """Page one person by a direct chat message."""
 
     channel = "chat"
-    action = "page"
-
-    card: Card
-    text: str = ""
-    person: str | None = None
-    address: str  # the person's chat user id
 
 
-class EmailPage(Payload):
+class EmailPage(PersonalPage):
     """Page one person by email."""
 
     channel = "email"
-    action = "page"
 
-    card: Card
-    text: str = ""
-    person: str | None = None
-    address: str  # the person's email address
+
+class SmsPage(PersonalPage):
+    """Page one person by text message; a reply with `reply_code` acknowledges."""
+
+    channel = "sms"
+
+    reply_code: str | None = Field(default=None, exclude_if=_absent)
+
+
+class VoicePage(PersonalPage):
+    """Page one person by a voice call that asks them to press 1 to acknowledge."""
+
+    channel = "voice"
+
+    gather_url: str | None = Field(default=None, exclude_if=_absent)  # where key presses go
+
+
+class PushPage(PersonalPage):
+    """Page one person by push notification (an apprise URL is the address)."""
+
+    channel = "push"
 
 
 class ExecSummary(Payload):
@@ -233,6 +262,9 @@ PAYLOADS: dict[tuple[str, str], type[Payload]] = {
         Post,
         ChatPage,
         EmailPage,
+        SmsPage,
+        VoicePage,
+        PushPage,
         ExecSummary,
         Reminder,
         Meeting,
@@ -245,7 +277,7 @@ PAYLOADS: dict[tuple[str, str], type[Payload]] = {
         IssueUpdate,
     )
 }
-Page = ChatPage | EmailPage
+Page = ChatPage | EmailPage | SmsPage | VoicePage | PushPage
 
 
 _CARD_ONLY = {"card"}

@@ -172,6 +172,44 @@ class TicketTracker(Protocol):
         ...
 
 
+class Phone(Protocol):
+    """Text messages and voice calls (Twilio)."""
+
+    def send_sms(self, *, to: str, body: str, key: str, status_callback: str | None) -> str:
+        """Send one text message; return the provider's message id (Twilio's SID)."""
+        ...
+
+    def call(
+        self, *, to: str, text: str, gather_url: str | None, key: str, status_callback: str | None
+    ) -> str:
+        """Place a call that reads `text` and asks to press 1 (sent to `gather_url`); return
+        the provider's call id (SID)."""
+        ...
+
+    def hang_up(self, *, call_id: str) -> None:
+        """End a call that is still ringing or in progress (it was acknowledged elsewhere)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PushNote:
+    """One push notification: what it says, how urgent, and where Acknowledge leads."""
+
+    title: str
+    body: str
+    urgency: Literal["min", "low", "default", "high", "max"] = "default"
+    click_url: str | None = None  # opens the incident
+    ack_url: str | None = None  # the one-click acknowledge link (an action button on ntfy)
+
+
+class Push(Protocol):
+    """Mobile and desktop push through one library (apprise): one URL per contact method."""
+
+    def push(self, *, url: str, note: PushNote, key: str) -> str:
+        """Deliver the note to the service the URL names; return an id for the record."""
+        ...
+
+
 @dataclass
 class Adapters:
     """The adapters configured in warroom.yaml; None where an integration is absent."""
@@ -183,6 +221,8 @@ class Adapters:
     status_page: StatusPage | None = None
     webhook: Webhook | None = None
     tracker: TicketTracker | None = None
+    phone: Phone | None = None
+    push: Push | None = None
     closers: list[Any] = field(default_factory=list)  # objects with close(), for shutdown
 
     def close(self) -> None:

@@ -1,0 +1,26 @@
+"""Push settings (`integrations.push`): which apprise services a contact method may name."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Push services, not general-purpose HTTP: `json://` or `form://` would let a self-service
+# contact method make warroom POST to any address inside the network.
+DEFAULT_SCHEMES = [
+    "ntfy", "ntfys", "pover", "tgram", "msteams", "workflow", "workflows", "matrix", "matrixs",
+    "gotify", "gotifys", "pushover", "discord", "rocket", "rockets", "zulip",
+]  # fmt: skip
+
+
+class PushConfig(BaseModel):
+    """`integrations.push` in warroom.yaml; push works without it (ntfy and the rest above)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    schemes: list[str] = Field(default_factory=lambda: list(DEFAULT_SCHEMES))
+    timeout: float = Field(default=10.0, gt=0, le=60)
+    # Urgency of a page by severity: ntfy priorities (min, low, default, high, max).
+    urgency: dict[str, str] = Field(
+        default_factory=lambda: {"SEV-1": "max", "SEV-2": "high", "SEV-3": "default"}
+    )
