@@ -21,6 +21,7 @@ class Notification(Base):
         Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_notifications_incident_id_channel", "incident_id", "channel", "id"),
         Index("ix_notifications_destination_sent_at", "destination", "sent_at"),
+        Index("ix_notifications_provider_id", "provider_id"),  # Twilio's status callbacks
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -70,6 +70,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("page_runs", schema=None) as batch_op:
         batch_op.create_index("ix_page_runs_state_next_at", ["state", "next_at"], unique=False)
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index("ix_notifications_provider_id", ["provider_id"], unique=False)
     keys = op.create_table(
         "signing_keys",
         sa.Column("name", sa.String(length=32), nullable=False),
@@ -85,6 +87,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index("ix_notifications_provider_id")
     with op.batch_alter_table("page_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_page_runs_state_next_at")
     op.drop_table("signing_keys")
