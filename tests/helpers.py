@@ -11,6 +11,8 @@ from sqlalchemy import select
 from warroom.config import WarroomConfig
 from warroom.notify.fakes import (
     FakeChat,
+    FakePhone,
+    FakePush,
     FakeConference,
     FakeMailer,
     FakePager,
@@ -90,10 +92,12 @@ def paging_config() -> WarroomConfig:
 class Fakes:
     """Every adapter, recording."""
 
-    def __init__(self, chat: FakeChat | None = None) -> None:
+    def __init__(self, chat: FakeChat | None = None, *, phone: bool = False) -> None:
         self.chat = chat or FakeChat()
         self.mail = FakeMailer()
         self.pager = FakePager()
+        self.phone = FakePhone()
+        self.push = FakePush()
         self.adapters = Adapters(
             chat=self.chat,
             mailer=self.mail,
@@ -101,6 +105,9 @@ class Fakes:
             pager=self.pager,
             status_page=FakeStatusPage(),
             webhook=FakeWebhook(),
+            # Off unless asked for: SMS, calls and push as channels change who is reachable.
+            phone=self.phone if phone else None,
+            push=self.push if phone else None,
         )
 
     def dms(self, user: str) -> list[dict[str, Any]]:

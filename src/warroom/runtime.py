@@ -19,7 +19,8 @@ from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import Clock
 from warroom.detection.flows import IntakeFlows
 from warroom.engine.runner import Engine, instance_name
-from warroom.escalation.jobs import EscalationSteps, Reminders
+from warroom.escalation import personal
+from warroom.escalation.jobs import EscalationSteps, PageRuns, Reminders
 from warroom.evidence.flows import EvidenceFlows, postmortem_section
 from warroom.evidence.store import Store
 from warroom.incidents.flows import IncidentFlows
@@ -136,6 +137,7 @@ class Runtime:
                     channels=self.channels,
                     on_call_everywhere=self.on_call_everywhere,
                 ),
+                PageRuns(db=self.db, config=self.config, channels=self.channels),
                 Reminders(db=self.db, config=self.config, channels=self.channels),
                 self.verification,
             ],
@@ -146,6 +148,7 @@ class Runtime:
                 now=self.clock.now,
                 owner=owner,
                 after_sent=[tracking.issue_sent],
+                after_dead=[personal.page_failed],
             ),
             now=self.clock.now,
             owner=owner,

@@ -39,7 +39,7 @@ class IntegrationsConfig(BaseModel):
     outgoing_webhooks: OutgoingWebhooks = Field(default_factory=list)
     jira_issues: JiraIssuesConfig | None = None  # postmortem action items as Jira issues
     twilio: TwilioConfig | None = None  # pages by SMS and voice call
-    push: PushConfig = Field(default_factory=PushConfig)  # pages by push (apprise URLs)
+    push: PushConfig | None = None  # pages by push (apprise URLs): `push: {}` turns it on
 
     @model_validator(mode="after")
     def _unique_names(self) -> IntegrationsConfig:

@@ -29,7 +29,7 @@ NEEDS = {
     "email": "integrations.smtp",
     "sms": "integrations.twilio",
     "voice": "integrations.twilio (with `from`)",
-    "push": "integrations.push.enabled",
+    "push": "integrations.push",
 }
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from warroom.engine.module import Outcome
-from warroom.escalation import cadence
+from warroom.escalation import cadence, personal
 from warroom.escalation import metrics as escalation_metrics
 from warroom.escalation import tick as ticks
 from warroom.escalation.service import OnCall
@@ -64,6 +64,30 @@ class EscalationSteps:
         with self.db.session() as session:
             next_at = ticks.next_due(session)
         return Outcome(messages=result.messages, next_at=next_at)
+
+
+@dataclass
+class PageRuns:
+    """Send each paged person's later rules as they fall due (push now, SMS after 2m, …)."""
+
+    db: Database
+    config: Callable[[], WarroomConfig]
+    channels: Callable[[], set[str]]
+    name: str = "page_runs"
+    interval: timedelta = field(default=timedelta(0))
+
+    def update(self, now: datetime) -> Outcome:
+        """Advance the due runs in one transaction; report a backlog when the batch is full."""
+        config, channels = self.config(), self.channels()
+        with self.db.transaction() as session:
+            paging = personal.Paging(session, config, channels, now)
+            messages, full = personal.tick(paging)
+            queued = outbox.enqueue(session, messages, now=now, retry=config.notifications.retry)
+        if full:
+            return Outcome(messages=queued, backlog=True)
+        with self.db.session() as session:
+            next_at = personal.next_due(session)
+        return Outcome(messages=queued, next_at=next_at)
 
 
 @contextmanager

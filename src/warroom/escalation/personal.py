@@ -29,6 +29,7 @@ from warroom.notify.messages import (
     SmsPage,
     VoicePage,
 )
+from warroom.notify.models import Notification
 from warroom.notify.outbox import Message
 from warroom.notify.ports import IncidentCard
 
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 LINK_LIFETIME = timedelta(hours=24)  # at most; the escalation's end ends it sooner
 CHUNK = 2500
 TITLE_IN_SMS = 60  # characters: the whole text stays near one SMS segment
+# A phone or push page is tried this often (backoff between) before the person's next rule
+# runs at once: a minute of retries while someone sleeps helps nobody.
+PAGE_ATTEMPTS = {"sms": 3, "voice": 3, "push": 3}
 
 
 def round_of(loop: int, step: int) -> str:
@@ -131,17 +135,28 @@ def start(
 
 
 def advance(
-    paging: Paging, run: dict[str, Any], incident: Any, card: IncidentCard, label: str
+    paging: Paging,
+    run: dict[str, Any],
+    incident: Any,
+    card: IncidentCard,
+    label: str,
+    *,
+    due: bool = False,
 ) -> list[Message]:
-    """Send every rule of the run that is due by now; point it at the next one."""
+    """Send every rule of the run that is due by now; point it at the next one.
+
+    `due`: the run's row fell due, so its next rule goes now even if planned for later
+    (the method before it failed and brought it forward).
+    """
     messages: list[Message] = []
     planned = run["rules"]
     started: datetime = run["started_at"]
     while run["position"] < len(planned):
         after = contacts.rule_after(planned, run["position"])
         assert after is not None
-        if started + after > paging.now and run["position"] > 0:
+        if started + after > paging.now and not due:
             break
+        due = False
         messages += _pages(paging, run, incident, card, label)
         run["position"] += 1
     following = contacts.rule_after(planned, run["position"])
@@ -178,7 +193,8 @@ def _pages(
     text = (
         f"You are paged for INC-{incident.number} ({incident.severity}): {incident.title} — {label}"
     )
-    due = run["started_at"] + timedelta(seconds=int(rule["after"]))
+    # When the rule was meant to run (lateness counts from it); brought forward, it is now.
+    due = min(run["started_at"] + timedelta(seconds=int(rule["after"])), paging.now)
     common: dict[str, Any] = {
         "person": person,
         "round": round_of(run["loop"], run["step"]),
@@ -213,7 +229,8 @@ def _pages(
             page = PushPage(card=outside, text=push_text(outside, label), address=address, **common)
         else:
             continue
-        out.append(Message(f"{base}:{name}", f"person:{person}", page, incident.id, due))
+        attempts = PAGE_ATTEMPTS.get(kind)
+        out.append(Message(f"{base}:{name}", f"person:{person}", page, incident.id, due, attempts))
     return out
 
 
@@ -270,7 +287,7 @@ def tick(paging: Paging, *, limit: int = CHUNK) -> tuple[list[Message], bool]:
         run = _as_dict(row)
         card = card_of(incident, paging.config, paging.config.notifications.base_url)
         label = f"rule {run['position'] + 1} of {len(run['rules'])}"
-        messages += advance(paging, run, incident, card, label)
+        messages += advance(paging, run, incident, card, label, due=True)
         row.position, row.state, row.next_at = run["position"], run["state"], run["next_at"]
         row.reason, row.updated_at = run["reason"], run["updated_at"]
     return messages, len(runs) == limit
@@ -338,3 +355,18 @@ def move_on(
     if moved:
         session.info["wake_engine"] = True
     return moved
+
+
+def page_failed(session: Session, row: Notification, now: datetime) -> None:
+    """After a page died (the provider refused it, or retries ran out): the next rule, now."""
+    payload = row.payload or {}
+    if row.action != "page" or row.incident_id is None or payload.get("round") is None:
+        return
+    move_on(
+        session,
+        incident_id=row.incident_id,
+        person=str(payload.get("person")),
+        round_=str(payload["round"]),
+        rule=int(payload.get("rule") or 0),
+        now=now,
+    )

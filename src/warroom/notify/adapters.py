@@ -43,7 +43,7 @@ def build_adapters(config: WarroomConfig) -> Adapters:
         from warroom.notify.twilio import TwilioPhone
 
         adapters.phone = TwilioPhone(integrations.twilio)
-    if integrations.push.enabled:
+    if integrations.push is not None and integrations.push.enabled:
         from warroom.notify.push import ApprisePush
 
         adapters.push = ApprisePush(integrations.push)

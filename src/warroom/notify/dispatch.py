@@ -155,7 +155,8 @@ class _Senders:
     def push_page(self, d: Delivery[m.PushPage]) -> Outcome:
         push = _need(self.adapters.push, "push", "integrations.push.enabled")
         page, card = d.message, d.message.card
-        urgency = self.config.integrations.push.urgency.get(card.severity, "default")
+        settings = self.config.integrations.push
+        urgency = settings.urgency.get(card.severity, "default") if settings else "default"
         note = PushNote(
             title=f"{card.ref} {card.severity}: {card.title}"[:250],
             body=page.text,

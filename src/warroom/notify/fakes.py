@@ -7,7 +7,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from warroom.notify.ports import DeliveryError, IncidentCard, Meeting, PagerAction, Ticket
+from warroom.notify.ports import (
+    DeliveryError,
+    IncidentCard,
+    Meeting,
+    PagerAction,
+    PushNote,
+    Ticket,
+)
 
 
 @dataclass
@@ -163,3 +170,33 @@ class FakeTracker(Recorder):
             due = date.fromisoformat(due) if isinstance(due, str) else due
             self.issues[found] = replace(self.issues[found], due_date=due, **known)
             return found
+
+
+class FakePhone(Recorder):
+    """Text messages and calls, numbered SM1…, CA1…; hang-ups are recorded too."""
+
+    def send_sms(self, *, to: str, body: str, key: str, status_callback: str | None) -> str:
+        """Record the text; return a message id."""
+        return f"SM{self.record('sms', to=to, body=body, key=key, callback=status_callback)}"
+
+    def call(
+        self, *, to: str, text: str, gather_url: str | None, key: str, status_callback: str | None
+    ) -> str:
+        """Record the call; return a call id."""
+        position = self.record(
+            "call", to=to, text=text, gather_url=gather_url, key=key, callback=status_callback
+        )
+        return f"CA{position}"
+
+    def hang_up(self, *, call_id: str) -> None:
+        """Record the hang-up."""
+        self.record("hang_up", call_id=call_id)
+
+
+class FakePush(Recorder):
+    """Push notes, kept with the URL they were sent to."""
+
+    def push(self, *, url: str, note: PushNote, key: str) -> str:
+        """Record the note; return its key."""
+        self.record("push", url=url, note=note, key=key)
+        return key

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
+from warroom.core.clock import ensure_utc
 from warroom.core.errors import Conflict, NotFound
 from warroom.notify.config import RetryConfig
 from warroom.notify.messages import Payload, dump
@@ -32,6 +33,7 @@ class Message:
     payload: Payload
     incident_id: int | None = None
     due_at: datetime | None = None
+    attempts: int | None = None  # None: notifications.retry.attempts
 
     @property
     def channel(self) -> str:
@@ -58,7 +60,7 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime, retry: 
             "payload": dump(m.payload),
             "status": "pending",
             "attempts": 0,
-            "max_attempts": retry.attempts,
+            "max_attempts": m.attempts or retry.attempts,
             "created_at": now,
             "due_at": m.due_at or now,
             "next_attempt_at": m.due_at or now,
@@ -184,6 +186,20 @@ def sent_since(
         )
         found += [(channel, destination, at) for channel, destination, at in rows if at]
     return found
+
+
+def sent_on_channel(
+    session: Session, *, channel: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """Return how many messages went out on a channel since a time, and the oldest's time."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(Notification.sent_at)).where(
+            Notification.channel == channel,
+            Notification.sent_at >= since,
+            Notification.bundled_into.is_(None),
+        )
+    ).one()
+    return int(count), ensure_utc(oldest) if oldest is not None else None
 
 
 def bundle_candidates(

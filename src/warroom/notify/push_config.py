@@ -13,7 +13,7 @@ DEFAULT_SCHEMES = [
 
 
 class PushConfig(BaseModel):
-    """`integrations.push` in warroom.yaml; push works without it (ntfy and the rest above)."""
+    """`integrations.push` in warroom.yaml (`push: {}` is enough): pages by apprise URLs."""
 
     model_config = ConfigDict(extra="forbid")
 

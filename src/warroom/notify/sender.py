@@ -24,6 +24,7 @@ from warroom.notify.config import RateLimit
 from warroom.notify.messages import Payload
 from warroom.notify.models import Notification
 from warroom.notify.ports import Adapters, DeliveryError
+from warroom.notify.twilio_config import ChannelRate
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:
@@ -32,7 +33,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("warroom.notify")
 # (session, the message sent, the provider's id, now, the configuration in force)
 AfterSent = Callable[[Session, Payload, "str | None", datetime, "WarroomConfig"], None]
+# (session, the row that is now dead, now): a page's person moves on to their next rule
+AfterDead = Callable[[Session, Notification, datetime], None]
 LEASE_MARGIN = timedelta(seconds=1)
+# Pages that may go out together as one message; a call or a push stays one per incident.
+BUNDLED = frozenset({"chat", "email", "sms"})
 
 
 @dataclass
@@ -73,6 +78,7 @@ class Sender:
     # Phases' work a send calls for (the postmortem keeps a created issue's key), run in the
     # transaction that records the send; registered by the composition root.
     after_sent: Sequence[AfterSent] = ()
+    after_dead: Sequence[AfterDead] = ()
     _pool: ThreadPoolExecutor | None = field(default=None, init=False)
 
     def send_due(self) -> int:
@@ -116,7 +122,8 @@ class Sender:
                         row, reason="the incident was acknowledged before this page went out"
                     )
                     continue
-                head = heads.get((row.channel, row.destination)) if row.action == "page" else None
+                bundles = row.action == "page" and row.channel in BUNDLED
+                head = heads.get((row.channel, row.destination)) if bundles else None
                 if head is not None:
                     bundled.setdefault(head.id, []).append(row)
                     continue
@@ -124,7 +131,7 @@ class Sender:
                 if wait_until is not None:
                     outbox.defer(row, until=wait_until)
                     continue
-                if row.action == "page":
+                if bundles:
                     heads[(row.channel, row.destination)] = row
                     more = outbox.bundle_candidates(session, head=row, now=now)
                     for other in more:
@@ -200,6 +207,9 @@ class Sender:
                 metrics.failed(row.channel, row.status)
                 if row.status == "dead":
                     self._record_dead(session, row, now)
+                    for dead_hook in self.after_dead:
+                        with session.begin_nested():
+                            dead_hook(session, row, now)
                     log.warning("notification %s (%s) is dead: %s", row.key, row.channel, error)
 
     def _apply(
@@ -263,6 +273,14 @@ class Sender:
         timeline.take_new_events(session)
 
 
+def _channel_rate(channel: str, config: WarroomConfig) -> ChannelRate | None:
+    """Return the provider's limit for a whole channel (Twilio's SMS and voice), if set."""
+    twilio = config.integrations.twilio
+    if twilio is None:
+        return None
+    return {"sms": twilio.sms_rate, "voice": twilio.voice_rate}.get(channel)
+
+
 def _limit_for(row: Notification, config: WarroomConfig) -> RateLimit | None:
     """Return the rate limit that applies to a row's destination, if any."""
     limits = config.notifications.rate_limits
@@ -284,6 +302,16 @@ class _Budgets:
         self.config, self.now = config, now
         # (channel, destination) -> (messages left, when the window frees up)
         self.left: dict[tuple[str, str], tuple[int, datetime]] = {}
+        # channel -> (messages left, when the window frees up), for a provider's own limit
+        self.channel_left: dict[str, tuple[int, datetime]] = {}
+        for channel in sorted({r.channel for r in rows}):
+            rate = _channel_rate(channel, config)
+            if rate is not None:
+                count, oldest = outbox.sent_on_channel(
+                    session, channel=channel, since=now - rate.per
+                )
+                free_at = (oldest or now) + rate.per + timedelta(milliseconds=10)
+                self.channel_left[channel] = (rate.count - count, free_at)
         limits = {(r.channel, r.destination): _limit_for(r, config) for r in rows}
         limited = {where: limit for where, limit in limits.items() if limit is not None}
         if not limited:
@@ -303,6 +331,12 @@ class _Budgets:
 
     def take(self, row: Notification) -> datetime | None:
         """Use one message of the row's budget; return when to retry if there is none left."""
+        whole = self.channel_left.get(row.channel)
+        if whole is not None:  # the provider's limit for the whole account comes first
+            left, free_at = whole
+            if left <= 0:
+                return free_at
+            self.channel_left[row.channel] = (left - 1, free_at)
         where = (row.channel, row.destination)
         if where not in self.left:
             return None

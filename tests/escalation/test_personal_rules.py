@@ -1,0 +1,223 @@
+"""Personal notification rules with recording fakes: steps, defaults, failures, acknowledgement."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.helpers import Fakes
+from warroom.config import WarroomConfig
+from warroom.core.clock import FrozenClock
+from warroom.escalation.models import ContactMethod, PageRun
+from warroom.incidents.actor import Actor
+from warroom.notify.ports import DeliveryError
+from warroom.runtime import Runtime
+
+ACTOR = Actor(name="tester", source="api")
+PHONE = "+4915112345678"
+
+CONFIG: dict[str, Any] = {
+    "people": [
+        {
+            "id": "alice",
+            "name": "Alice",
+            "slack": "UALICE1",
+            "email": "alice@example.com",
+            "phone": PHONE,
+            "contact_methods": [{"id": "phone-push", "type": "push", "to": "ntfys://n.test/a"}],
+            "notification_rules": [
+                {"after": "0m", "via": ["chat", "phone-push"]},
+                {"after": "2m", "via": ["sms"]},
+                {"after": "5m", "via": ["voice"]},
+            ],
+        },
+        {"id": "bob", "name": "Bob", "slack": "UBOB1", "phone": "+4915187654321"},
+    ],
+    "schedules": [
+        {
+            "id": "payments",
+            "timezone": "UTC",
+            "layers": [
+                {"name": "primary", "rotation": {"every": "1w", "participants": ["alice"]}},
+                {"name": "secondary", "rotation": {"every": "1w", "participants": ["bob"]}},
+            ],
+        }
+    ],
+    "services": [{"id": "checkout", "schedule": "payments"}],
+    "escalation_policies": [
+        {
+            "id": "default",
+            "steps": [
+                {"after": "0m", "notify": ["schedule:@service/primary"]},
+                {"after": "30m", "notify": ["schedule:@service/secondary"]},
+            ],
+        }
+    ],
+    "notifications": {
+        "default_policy": "default",
+        "base_url": "https://warroom.example.com",
+        "rate_limits": {"person": {"count": 50, "per": "1m"}},
+        # Bob has no rules of his own: SEV-1's defaults page him by SMS, then call him.
+        "rules": {
+            "SEV-1": [{"after": "0m", "via": ["sms"]}, {"after": "1m", "via": ["voice"]}],
+            "default": [{"after": "0m", "via": ["chat"]}],
+        },
+    },
+}
+
+
+@pytest.fixture
+def config() -> WarroomConfig:
+    """Alice with rules of her own; Bob on the severity's defaults."""
+    return WarroomConfig.model_validate(CONFIG)
+
+
+@pytest.fixture
+def fakes(runtime: Runtime) -> Fakes:
+    """Every adapter recording, SMS, calls and push included."""
+    recorded = Fakes(phone=True)
+    runtime.adapters_override = recorded.adapters
+    runtime.engine.sender.workers = 1
+    return recorded
+
+
+def calls(fakes: Fakes, method: str) -> list[dict[str, Any]]:
+    """Return the arguments of every call of one kind to the phone or push fake."""
+    recorder = fakes.push if method == "push" else fakes.phone
+    return [arguments for name, arguments in recorder.calls if name == method]
+
+
+def declare(runtime: Runtime, severity: str = "SEV-2", **fields: Any) -> str:
+    """Declare an incident on checkout; return its ref."""
+    incident = runtime.flows.declare(
+        actor=ACTOR, title="Checkout down", severity=severity, service="checkout", **fields
+    )
+    return incident.ref
+
+
+def runs(runtime: Runtime) -> list[Any]:
+    """Return every page run (rows of the table, readable after the session)."""
+    with runtime.db.session() as session:
+        return list(session.execute(select(PageRun.__table__).order_by(PageRun.id)))
+
+
+def test_rules_run_in_order_and_an_acknowledgement_stops_the_rest(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    ref = declare(runtime)
+    runtime.engine.run_once()
+    # Rule 1 at once: Slack DM and push, with the one-click link; no SMS yet.
+    [dm] = fakes.dms("UALICE1")
+    assert "You are paged for INC-1" in dm["text"]
+    [push] = calls(fakes, "push")
+    assert push["url"] == "ntfys://n.test/a"
+    assert push["note"].ack_url.startswith("https://warroom.example.com/ack/")
+    assert push["note"].urgency == "default"  # integrations.push not set: the default
+    assert calls(fakes, "sms") == []
+    [run] = runs(runtime)
+    assert (run.person, run.position, run.state) == ("alice", 1, "active")
+    assert run.next_at == run.started_at + timedelta(minutes=2)
+
+    clock.advance(timedelta(minutes=2))
+    runtime.engine.run_once()
+    [sms] = calls(fakes, "sms")
+    assert sms["to"] == PHONE
+    assert sms["body"].startswith("INC-1 SEV-2: Checkout down. Reply \"ack 1\" or \"")
+    assert f'"{runs(runtime)[0].reply_code}"' in sms["body"]
+    assert sms["callback"] == "https://warroom.example.com/api/v1/intake/twilio/status"
+
+    runtime.flows.acknowledge(ref, actor=Actor(name="alice", source="api"))
+    clock.advance(timedelta(minutes=3))
+    runtime.engine.run_once()
+    assert calls(fakes, "call") == []  # the 5m call never comes
+    [run] = runs(runtime)
+    assert (run.state, run.reason, run.next_at) == ("stopped", "acknowledged", None)
+
+
+def test_defaults_come_from_the_severity_and_a_restricted_incident_keeps_its_title(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    # Alice is acknowledged at once: the secondary, Bob, on SEV-1's defaults is paged.
+    declare(runtime, "SEV-1", incident_type="security")
+    runtime.engine.run_once()
+    clock.advance(timedelta(minutes=30))
+    runtime.engine.run_once()
+    bob = [a for a in calls(fakes, "sms") if a["to"] == "+4915187654321"]
+    assert len(bob) == 1
+    assert bob[0]["body"].startswith("INC-1 SEV-1: (restricted). Reply")
+    assert "Checkout down" not in bob[0]["body"]
+    clock.advance(timedelta(minutes=1))
+    runtime.engine.run_once()
+    [call] = [a for a in calls(fakes, "call") if a["to"] == "+4915187654321"]
+    assert "(restricted)" in call["text"] and "Checkout" not in call["text"]
+    assert call["gather_url"].startswith(
+        "https://warroom.example.com/api/v1/intake/twilio/voice?link="
+    )
+
+
+def test_a_method_that_fails_moves_to_the_next_rule_at_once(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    declare(runtime)
+    runtime.engine.run_once()
+    clock.advance(timedelta(minutes=2))
+    fakes.phone.fail_with = DeliveryError("21211 invalid 'To' number", permanent=True)
+    runtime.engine.run_once()  # the SMS is refused for good: dead
+    fakes.phone.fail_with = None
+    [run] = runs(runtime)
+    assert run.next_at == clock.now()  # the 5m call is brought forward
+    runtime.engine.run_once()
+    [call] = calls(fakes, "call")
+    assert call["to"] == PHONE
+    assert runs(runtime)[0].state == "done"
+
+
+def test_retries_run_out_then_the_next_rule(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    declare(runtime)
+    runtime.engine.run_once()
+    clock.advance(timedelta(minutes=2))
+    fakes.phone.fail_with = DeliveryError("Twilio answered 500")  # retryable
+    for _ in range(3):  # three attempts, with backoff between them
+        runtime.engine.run_once()
+        clock.advance(timedelta(seconds=30))
+    fakes.phone.fail_with = None
+    runtime.engine.run_once()
+    assert [a["to"] for a in calls(fakes, "call")] == [PHONE]  # long before 5m
+    assert clock.now() < runs(runtime)[0].started_at + timedelta(minutes=5)
+
+
+def test_unverified_methods_are_not_paged_and_the_timeline_says_why(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    with runtime.db.transaction() as session:
+        session.add(
+            ContactMethod(
+                person="bob",
+                name="pager",
+                kind="push",
+                address="ntfys://n.test/b",
+                created_at=clock.now(),
+            )
+        )
+    from warroom.escalation.models import PersonalRules
+
+    with runtime.db.transaction() as session:
+        session.add(
+            PersonalRules(
+                person="bob", steps=[{"after": "0m", "via": ["pager"]}], updated_at=clock.now()
+            )
+        )
+    declare(runtime)
+    runtime.engine.run_once()
+    clock.advance(timedelta(minutes=30))
+    runtime.engine.run_once()
+    assert [a["url"] for a in calls(fakes, "push")] == ["ntfys://n.test/a"]  # Alice's only
+    events = [e for e in runtime.flows.get("1").timeline if e.kind == "escalation_skipped"]
+    assert "bob was on call but no channel can reach them (pager not verified yet" in (
+        events[0].text
+    )
