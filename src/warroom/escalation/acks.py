@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict
 from warroom.escalation import contacts, links, personal
-from warroom.escalation.models import ACTIVE, Escalation, PageRun
+from warroom.escalation.models import ACTIVE, PageRun
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
 from warroom.incidents.actor import Actor
@@ -150,7 +150,7 @@ def acknowledge(
 
 def view_link(session: Session, *, token: str, now: datetime) -> LinkView:
     """Return what a one-click link stands for (no change is made)."""
-    claims = links.read(links.signing_key(session), token, now=now)
+    claims = links.read(links.signing_key(session), token)
     if claims is None:
         return LinkView("invalid")
     run = session.scalar(
@@ -168,10 +168,8 @@ def view_link(session: Session, *, token: str, now: datetime) -> LinkView:
         return LinkView("acknowledged", incident, run.person, incident.acknowledged_by)
     if run.link_used_at is not None:
         return LinkView("used", incident, run.person)
-    escalation = session.scalar(
-        select(Escalation.state).where(Escalation.incident_id == incident.id)
-    )
-    if escalation != ACTIVE and run.state != ACTIVE:
+    # It dies with paging: once the incident moved on (or a day after the page at most).
+    if incident.status != "detected" or claims.expires <= now:
         return LinkView("expired", incident, run.person)
     return LinkView("ready", incident, run.person)
 
@@ -183,7 +181,7 @@ def by_link(
     view = view_link(session, token=token, now=now)
     if view.state != "ready" or view.incident is None or view.person is None:
         return view, None
-    claims = links.read(links.signing_key(session), token, now=now)
+    claims = links.read(links.signing_key(session), token)
     assert claims is not None
     run = session.scalar(
         select(PageRun)

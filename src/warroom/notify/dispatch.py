@@ -113,10 +113,13 @@ class _Senders:
     def chat_page(self, d: Delivery[m.ChatPage]) -> Outcome:
         chat, page = self._chat(), d.message
         if not d.bundle:
-            answer = chat.post(channel=page.address, text=page.text, key=d.key, card=page.card)
+            text = page.text + _ack_line(page.ack_url)
+            answer = chat.post(channel=page.address, text=text, key=d.key, card=page.card)
             return Outcome(provider_id=answer)
-        others = "\n".join(f"• {b.text}" for b in d.bundle)
-        text = f"{len(d.bundle) + 1} pages for you:\n• {page.text}\n{others}"
+        others = "\n".join(f"• {b.text}{_ack_line(b.ack_url)}" for b in d.bundle)
+        text = (
+            f"{len(d.bundle) + 1} pages for you:\n• {page.text}{_ack_line(page.ack_url)}\n{others}"
+        )
         # No card: one card would hide the others.
         return Outcome(provider_id=chat.post(channel=page.address, text=text, key=d.key))
 
@@ -125,8 +128,9 @@ class _Senders:
 
         page = d.message
         if not d.bundle:
-            return self._mail(d, [page.address], partial(email_text.page, page.card, page.text))
-        items = [(page.card, page.text)] + [(b.card, b.text) for b in d.bundle]
+            render = partial(email_text.page, page.card, page.text, page.ack_url)
+            return self._mail(d, [page.address], render)
+        items = [(p.card, p.text, p.ack_url) for p in [page, *d.bundle]]
         return self._mail(d, [page.address], partial(email_text.bundle, items))
 
     def sms_page(self, d: Delivery[m.SmsPage]) -> Outcome:
@@ -283,6 +287,11 @@ class _Senders:
         subject, text, html = render()
         answer = mailer.send(to=list(to), subject=subject, text=text, html=html, key=d.key)
         return Outcome(provider_id=answer)
+
+
+def _ack_line(ack_url: str | None) -> str:
+    """Return the one-click acknowledge link as a line to add to a page (absolute ones)."""
+    return f"\nAcknowledge: {ack_url}" if ack_url and "://" in ack_url else ""
 
 
 def _room(d: Delivery[m.Post] | Delivery[m.Invite]) -> str:

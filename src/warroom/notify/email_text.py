@@ -118,29 +118,31 @@ class _Document:
         return Email(self.subject, text, html)
 
 
-def page(card: IncidentCard, step_text: str) -> Email:
+def page(card: IncidentCard, step_text: str, ack_url: str | None = None) -> Email:
     """Render the message that pages one person for one incident."""
     doc = _Document(_subject(card, "you are paged"))
     doc.heading(f"You are paged: {card.ref} {_one_line(card.title)}")
-    _page_body(doc, card, step_text)
+    _page_body(doc, card, step_text, ack_url)
     return doc.render()
 
 
-def bundle(pages: Sequence[tuple[IncidentCard, str]]) -> Email:
+def bundle(
+    pages: Sequence[tuple[IncidentCard, str] | tuple[IncidentCard, str, str | None]],
+) -> Email:
     """Render several pages to one person as one message, most severe first."""
     if not pages:
         raise ValueError("a bundle needs at least one page")
     if len(pages) == 1:
         return page(*pages[0])
     ordered = sorted(pages, key=lambda item: (item[0].severity, item[0].number))
-    refs = [card.ref for card, _ in ordered]
+    refs = [item[0].ref for item in ordered]
     listed = ", ".join(refs[:_BUNDLE_REFS]) + (", …" if len(refs) > _BUNDLE_REFS else "")
     top = ordered[0][0].severity
     doc = _Document(f"[{top}] You are paged for {len(ordered)} incidents: {listed}")
     doc.heading(f"You are paged for {len(ordered)} incidents")
-    for card, step_text in ordered:
+    for card, step_text, *ack in ordered:
         doc.heading(f"{card.ref}: {_one_line(card.title)}", level=2)
-        _page_body(doc, card, step_text)
+        _page_body(doc, card, step_text, ack[0] if ack else None)
     return doc.render()
 
 
@@ -218,7 +220,9 @@ def reminder(card: IncidentCard, minutes: int) -> Email:
     return doc.render()
 
 
-def _page_body(doc: _Document, card: IncidentCard, step_text: str) -> None:
+def _page_body(
+    doc: _Document, card: IncidentCard, step_text: str, ack_url: str | None = None
+) -> None:
     if step_text.strip():
         doc.para(step_text.strip())
     doc.facts(
@@ -233,6 +237,8 @@ def _page_body(doc: _Document, card: IncidentCard, step_text: str) -> None:
     )
     if card.summary.strip():
         doc.para(card.summary.strip())
+    if _safe(ack_url):  # the one-click link: it opens a confirm page, a scanner changes nothing
+        doc.para("Acknowledge in one click: ", Link(str(ack_url), str(ack_url)))
     ack: list[Part] = ["Acknowledge with ", Code(f"warroom incident ack {card.ref}")]
     if _safe(card.url):
         ack += [" or on the incident page: ", Link(str(card.url), str(card.url))]

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from warroom.web import (
+    ack_pages,
     alert_pages,
     audit_pages,
     board,
@@ -63,6 +64,7 @@ def install(app: FastAPI) -> None:
     """Add the public status page, every page router and `/static`."""
     app.state.error_page = error_page  # a form's 413 (api/middleware.py) is a page too
     app.include_router(status_pages.router)
+    app.include_router(ack_pages.router)  # the one-click link of a page: the link signs in
     app.include_router(events.router)  # the live stream (SSE) the pages listen to
     for router in PAGE_ROUTERS:
         app.include_router(router)
