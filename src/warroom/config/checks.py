@@ -98,7 +98,32 @@ def config_warnings(config: WarroomConfig) -> list[str]:
             "integrations.slack.bot_token nor integrations.smtp is configured: pages reach no one "
             "(the escalation still runs and shows on each incident)"
         )
-    return found + _access_team_warnings(config) + unreachable_warnings(config)
+    return (
+        found
+        + _phone_warnings(config)
+        + _access_team_warnings(config)
+        + unreachable_warnings(config)
+    )
+
+
+def _phone_warnings(config: WarroomConfig) -> list[str]:
+    """Warn of Twilio set up in a way that pages cannot work as meant."""
+    twilio = config.integrations.twilio
+    if twilio is None:
+        return []
+    found = []
+    if not config.notifications.base_url:
+        found.append(
+            "integrations.twilio is set but notifications.base_url is not: Twilio cannot "
+            "report deliveries nor pass on replies and key presses, and pages carry no "
+            "acknowledge link"
+        )
+    if twilio.from_ is None:
+        found.append(
+            "integrations.twilio has no `from` number: text messages go through the messaging "
+            "service, but voice calls cannot be placed"
+        )
+    return found
 
 
 def _access_team_warnings(config: WarroomConfig) -> list[str]:
@@ -206,6 +231,11 @@ def _unknown_severities(config: WarroomConfig) -> list[tuple[tuple[Any, ...], st
         (("notifications", "cadence", severity), f"unknown severity {severity!r}")
         for severity in cadence
         if severity not in known
+    ]
+    found += [
+        (("notifications", "rules", name), f"unknown severity {name!r}; known: {', '.join(known)}")
+        for name in rules.rules
+        if name != "default" and name not in known
     ]
     for loc, values, list_known in lists:
         for index, severity in enumerate(values):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from warroom.escalation.config import TARGET, EscalationPolicy, builtin_policy
-from warroom.escalation.reach import why_unreachable
+from warroom.escalation.contacts import Method, plan, why_unreached
 
 if TYPE_CHECKING:
     from warroom.config.model import WarroomConfig
@@ -35,10 +35,13 @@ def unreachable_warnings(config: WarroomConfig) -> list[str]:
             people.setdefault(person, []).append(name)
         for room in posted:
             rooms.setdefault(room, []).append(name)
-    page_via = config.notifications.page_via
+    if integrations.twilio is not None:
+        channels |= {"sms", "voice"}
+    if integrations.push is not None and integrations.push.enabled:
+        channels.add("push")
     lines = []
     for person_id, policies in people.items():
-        reason = why_unreachable(config.person(person_id), page_via=page_via, channels=channels)
+        reason = _why_unreachable(config, person_id, channels)
         if reason is not None:
             lines.append(
                 f"{person_id} can be paged by {_listed(policies)} but no channel can reach them "
@@ -51,6 +54,27 @@ def unreachable_warnings(config: WarroomConfig) -> list[str]:
                 "set: those posts are skipped"
             )
     return lines
+
+
+def _why_unreachable(config: WarroomConfig, person_id: str, channels: set[str]) -> str | None:
+    """Say why a person's rules (for some paging severity) reach them by nothing, or None.
+
+    Only warroom.yaml is read: methods and rules people add through the API are theirs to
+    change at any time, and the timeline names whom a step could not reach.
+    """
+    person = config.person(person_id)
+    if person is None:
+        return "not a person under people: in warroom.yaml"
+    methods = [Method(m.id, m.type, m.to) for m in person.methods()]
+    for name, severity in config.severities.items():
+        if not severity.page:
+            continue
+        steps = person.notification_rules or config.notifications.rules_for(name)
+        if not plan(steps, methods, channels):
+            reason = why_unreached(steps, methods, channels)
+            own = person.notification_rules or name not in config.notifications.rules
+            return reason if own else f"{name}: {reason}"
+    return None
 
 
 def _policies(
