@@ -43,7 +43,8 @@ def problems(tmp_path: Path, text: str) -> list[str]:
         ),
         ("contact_methods: [{id: p, type: fax, to: x}]", "contact_methods.0.type"),
         (
-            "contact_methods: [{id: sms, type: sms, to: '+4915112345678'}]\n    phone: '+4915112345678'",
+            "contact_methods: [{id: sms, type: sms, to: '+4915112345678'}]\n"
+            "    phone: '+4915112345678'",
             "contact method id 'sms' is used twice",
         ),
         (
@@ -102,7 +103,8 @@ def test_severity_defaults_say_which_severity_misses_someone(tmp_path: Path) -> 
         + "escalation_policies:\n  - {id: p, steps: [{notify: [person:alice]}]}\n"
         + "notifications:\n  default_policy: p\n"
         + "  rules:\n    SEV-1: [{via: [voice]}]\n    default: [{via: [chat]}]\n"
-        + "integrations:\n  slack: {bot_token: xoxb-0123456789, signing_secret: slack-signing-secret-01234, channel: '#ir'}\n"
+        + "integrations:\n  slack: {bot_token: xoxb-0123456789, channel: '#ir',"
+        + " signing_secret: slack-signing-secret-01234}\n"
     )
     [line] = [w for w in config_warnings(load_config(path)) if "alice" in w]
     assert line.endswith("(SEV-1: no voice configured)")
