@@ -125,7 +125,7 @@ def test_rules_run_in_order_and_an_acknowledgement_stops_the_rest(
     runtime.engine.run_once()
     [sms] = calls(fakes, "sms")
     assert sms["to"] == PHONE
-    assert sms["body"].startswith("INC-1 SEV-2: Checkout down. Reply \"ack 1\" or \"")
+    assert sms["body"].startswith('INC-1 SEV-2: Checkout down. Reply "ack 1" or "')
     assert f'"{runs(runtime)[0].reply_code}"' in sms["body"]
     assert sms["callback"] == "https://warroom.example.com/api/v1/intake/twilio/status"
 
@@ -221,3 +221,65 @@ def test_unverified_methods_are_not_paged_and_the_timeline_says_why(
     assert "bob was on call but no channel can reach them (pager not verified yet" in (
         events[0].text
     )
+
+
+def test_an_acknowledgement_while_the_call_is_queued_cancels_it_and_the_rest(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    ref = declare(runtime)
+    runtime.engine.run_once()
+    clock.advance(timedelta(minutes=5))
+    runtime.engine.tick()  # the call (and the 2m SMS) are queued, not yet placed…
+    runtime.flows.acknowledge(ref, actor=Actor(name="alice", source="sms"))  # …she replies
+    while runtime.engine.sender.send_due():
+        pass
+    assert calls(fakes, "call") == [] and calls(fakes, "sms") == []
+    clock.advance(timedelta(hours=1))
+    runtime.engine.run_once()
+    assert calls(fakes, "call") == []
+    assert runs(runtime)[0].state in ("done", "stopped")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        WarroomConfig.model_validate(
+            CONFIG
+            | {
+                "people": [
+                    {"id": f"p{n}", "name": f"P{n}", "phone": f"+49151000{n:05d}"}
+                    for n in range(12)
+                ],
+                "teams": [{"id": "everyone", "members": [f"p{n}" for n in range(12)]}],
+                "escalation_policies": [
+                    {"id": "default", "steps": [{"notify": ["team:everyone/members"]}]}
+                ],
+                "notifications": CONFIG["notifications"]
+                | {"rules": {"default": [{"via": ["sms"]}]}},
+                "integrations": {
+                    "twilio": {
+                        "account_sid": "AC" + "0" * 32,
+                        "auth_token": "twilio-auth-token-0123",
+                        "from": "+15005550006",
+                        "sms_rate": {"count": 5, "per": "10s"},
+                    }
+                },
+            }
+        )
+    ],
+)
+def test_the_providers_rate_limit_is_honoured(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    declare(runtime)
+    runtime.engine.run_once()
+    assert len(calls(fakes, "sms")) == 5  # twelve people, five texts per ten seconds
+    clock.advance(timedelta(seconds=5))
+    runtime.engine.run_once()
+    assert len(calls(fakes, "sms")) == 5
+    clock.advance(timedelta(seconds=6))
+    runtime.engine.run_once()
+    assert len(calls(fakes, "sms")) == 10
+    clock.advance(timedelta(seconds=11))
+    runtime.engine.run_once()
+    assert sorted(a["to"] for a in calls(fakes, "sms")) == [f"+49151000{n:05d}" for n in range(12)]

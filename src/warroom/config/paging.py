@@ -21,12 +21,7 @@ def unreachable_warnings(config: WarroomConfig) -> list[str]:
     """
     if not any(severity.page for severity in config.severities.values()):
         return []  # nothing starts an escalation
-    integrations = config.integrations
-    channels = set()
-    if integrations.slack is not None and integrations.slack.bot_token is not None:
-        channels.add("chat")
-    if integrations.smtp is not None:
-        channels.add("email")
+    channels = configured_channels(config)
     people: dict[str, list[str | None]] = {}
     rooms: dict[str, list[str | None]] = {}
     for name, policy, services in _policies(config):
@@ -35,13 +30,9 @@ def unreachable_warnings(config: WarroomConfig) -> list[str]:
             people.setdefault(person, []).append(name)
         for room in posted:
             rooms.setdefault(room, []).append(name)
-    if integrations.twilio is not None:
-        channels |= {"sms", "voice"}
-    if integrations.push is not None and integrations.push.enabled:
-        channels.add("push")
     lines = []
     for person_id, policies in people.items():
-        reason = _why_unreachable(config, person_id, channels)
+        reason = why_unreachable(config, person_id, channels)
         if reason is not None:
             lines.append(
                 f"{person_id} can be paged by {_listed(policies)} but no channel can reach them "
@@ -56,7 +47,22 @@ def unreachable_warnings(config: WarroomConfig) -> list[str]:
     return lines
 
 
-def _why_unreachable(config: WarroomConfig, person_id: str, channels: set[str]) -> str | None:
+def configured_channels(config: WarroomConfig) -> set[str]:
+    """Return the paging ways warroom.yaml sets up (as the engine's adapters would)."""
+    integrations = config.integrations
+    channels = set()
+    if integrations.slack is not None and integrations.slack.bot_token is not None:
+        channels.add("chat")
+    if integrations.smtp is not None:
+        channels.add("email")
+    if integrations.twilio is not None:
+        channels |= {"sms", "voice"}
+    if integrations.push is not None and integrations.push.enabled:
+        channels.add("push")
+    return channels
+
+
+def why_unreachable(config: WarroomConfig, person_id: str, channels: set[str]) -> str | None:
     """Say why a person's rules (for some paging severity) reach them by nothing, or None.
 
     Only warroom.yaml is read: methods and rules people add through the API are theirs to

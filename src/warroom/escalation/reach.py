@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from warroom.organisation import PersonConfig
-
 # What each paging method (`notifications.page_via`, a contact method's type) is called
 # for people, and what address it needs.
 METHOD_NAMES = {"chat": "Slack", "email": "e-mail", "sms": "SMS", "voice": "voice", "push": "push"}
@@ -16,25 +14,6 @@ ADDRESS_NAMES = {
     "voice": "voice number",
     "push": "push URL",
 }
-
-
-def why_unreachable(
-    person: PersonConfig | None, *, page_via: Collection[str], channels: Collection[str]
-) -> str | None:
-    """Return why no page can reach this person (`no Slack/e-mail configured`), or None."""
-    if person is None:
-        return "not a person under people: in warroom.yaml"
-    if not page_via:
-        return "notifications.page_via is empty"
-    usable = [method for method in page_via if method in channels]
-    if any(address(person, method) for method in usable):
-        return None
-    return reasons(list(page_via), {m.type for m in person.methods()}, channels)
-
-
-def address(person: PersonConfig, method: str) -> str | None:
-    """Return the person's address for a paging method (Slack id, e-mail…), if they have one."""
-    return next((m.to for m in person.methods() if m.type == method), None)
 
 
 def reasons(kinds: list[str], have: Collection[str], channels: Collection[str]) -> str:

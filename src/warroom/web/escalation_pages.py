@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse
 
 from warroom.config import WarroomConfig
 from warroom.config.paging import _policies as policies_in_use
+from warroom.config.paging import configured_channels, why_unreachable
 from warroom.escalation.config import EscalationPolicy
-from warroom.escalation.reach import why_unreachable
 from warroom.escalation.service import resolve
 from warroom.web.page import PageRoute, SignedIn, render
 
@@ -63,17 +63,6 @@ class PolicyNow:
     steps: list[StepNow]
 
 
-def _channels(config: WarroomConfig) -> set[str]:
-    """Return the paging ways configured (as `config check` and the engine count them)."""
-    integrations = config.integrations
-    found = set()
-    if integrations.slack is not None and integrations.slack.bot_token is not None:
-        found.add("chat")
-    if integrations.smtp is not None:
-        found.add("email")
-    return found
-
-
 def resolve_policies(config: WarroomConfig, oncall, now: datetime) -> list[PolicyNow]:  # type: ignore[no-untyped-def]
     """Resolve each step of each policy in use to people, as the engine would at `now`."""
     asked: dict[str, dict[str, list[str]]] = {}
@@ -83,8 +72,7 @@ def resolve_policies(config: WarroomConfig, oncall, now: datetime) -> list[Polic
             asked[schedule] = oncall(schedule, at)
         return asked[schedule]
 
-    channels = _channels(config)
-    page_via = config.notifications.page_via
+    channels = configured_channels(config)
     out = []
     for policy_id, policy, services in policies_in_use(config):
         names = [s.id for s in services]
@@ -98,12 +86,7 @@ def resolve_policies(config: WarroomConfig, oncall, now: datetime) -> list[Polic
                 unreachable = {
                     person: reason
                     for person in people
-                    if (
-                        reason := why_unreachable(
-                            config.person(person), page_via=page_via, channels=channels
-                        )
-                    )
-                    is not None
+                    if (reason := why_unreachable(config, person, channels)) is not None
                 }
                 resolved.append(Reached(stand_in.service, people, rooms, unreachable))
             steps.append(
