@@ -18,11 +18,13 @@ REDACTED = "[redacted]"
 # credentials are redacted too: httpx logs each outgoing URL, and Zoom's OAuth asks for the
 # account id in the query; an OIDC callback brings its one-time `code` the same way.
 _QUERY_TOKEN = re.compile(
-    r"([?&](?:token|access_token|account_id|api_key|key|client_secret|secret|password|code)=)"
+    r"([?&](?:token|access_token|account_id|api_key|key|client_secret|secret|password|code|link)=)"
     r"[^&#\s\"']*",
     re.IGNORECASE,
 )
 _API_TOKEN = re.compile(r"\bwr_[A-Za-z0-9_-]{20,}")
+# A page's one-click acknowledge link (`/ack/<claims>.<signature>`; `?link=` on a call).
+_ACK_LINK = re.compile(r"(/ack/)[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # Secret values of the configuration in force (and of earlier ones: a rotated secret is still
 # one): a log line never shows them, whoever wrote it — a vendor library's debug line, an
 # exception's text. Shorter ones are left (every vendor's secret is longer): a short value
@@ -56,6 +58,7 @@ def _collect(value: object, found: set[str]) -> None:
 def redact(text: str) -> str:
     """Return `text` with every token and known secret in it replaced by [redacted]."""
     text = _API_TOKEN.sub(REDACTED, _QUERY_TOKEN.sub(r"\1" + REDACTED, text))
+    text = _ACK_LINK.sub(r"\1" + REDACTED, text)
     for secret in _KNOWN:
         if secret in text:
             text = text.replace(secret, REDACTED)

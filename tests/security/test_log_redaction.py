@@ -48,3 +48,11 @@ def test_credentials_in_a_query_string_are_redacted_and_short_values_are_not() -
         )
     )
     assert logs.redact("whatever happens") == "whatever happens"  # under 12 characters
+
+
+def test_acknowledge_links_are_redacted_in_paths_and_queries() -> None:
+    line = '127.0.0.1 - "GET /ack/MTpib2I6MDox.RCv8keT1RYvMsBexgdWiaw HTTP/1.1" 200'
+    assert logs.redact(line) == '127.0.0.1 - "GET /ack/[redacted] HTTP/1.1" 200'
+    call = "POST /api/v1/intake/twilio/voice?link=MTpib2I6MDox.RCv8keT1 HTTP/1.1"
+    assert logs.redact(call) == "POST /api/v1/intake/twilio/voice?link=[redacted] HTTP/1.1"
+    assert logs.redact("/ack/") == "/ack/"  # nothing to hide
