@@ -29,6 +29,7 @@ EXAMPLE_SECRETS = (
     "STATUSPAGE_API_KEY",
     "WARROOM_HOOK_CHATOPS_SECRET",
     "JIRA_API_TOKEN",
+    "TWILIO_AUTH_TOKEN",
 )
 EXAMPLE_SECRETS += ("IDENTITY_API_TOKEN", "FLAGS_API_TOKEN")  # actions:
 # Secrets whose form is checked: a Slack bot token, a 32-character PagerDuty routing key.
