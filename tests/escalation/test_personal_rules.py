@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.helpers import Fakes
+from tests.web.test_pages import PASSWORD, add_user
+from warroom.app import create_app
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.escalation.models import ContactMethod, PageRun
@@ -283,3 +287,19 @@ def test_the_providers_rate_limit_is_honoured(
     clock.advance(timedelta(seconds=11))
     runtime.engine.run_once()
     assert sorted(a["to"] for a in calls(fakes, "sms")) == [f"+49151000{n:05d}" for n in range(12)]
+
+
+def test_the_incident_room_shows_each_persons_next_rule(runtime: Runtime, fakes: Fakes) -> None:
+    add_user(runtime, "alice", "responder")
+    declare(runtime)
+    runtime.engine.run_once()
+    # base_url is https: the session cookie is Secure, so the browser must be on https too.
+    with TestClient(create_app(runtime), base_url="https://testserver") as client:
+        signed = client.post("/sign-in", data={"user": "alice", "password": PASSWORD})
+        assert signed.status_code == 200, signed.text  # followed to the war board
+        room = client.get("/incidents/1")
+        assert room.status_code == 200
+        assert "Next, unless acknowledged" in room.text
+        assert re.search(r"<strong>alice</strong> by SMS <small>.*rule 2 of 3</small>", room.text)
+        runtime.flows.acknowledge("INC-1", actor=Actor(name="alice", source="web"))
+        assert "Next, unless acknowledged" not in client.get("/incidents/1").text

@@ -370,3 +370,33 @@ def page_failed(session: Session, row: Notification, now: datetime) -> None:
         rule=int(payload.get("rule") or 0),
         now=now,
     )
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """A person's next rule, for the incident room: who, by what, when, which of how many."""
+
+    person: str
+    kinds: list[str]
+    at: datetime
+    rule: int  # 1-based
+    rules: int
+
+
+def upcoming(session: Session, *, incident_id: int) -> list[Upcoming]:
+    """Return the next rule of each active run of the incident, soonest first."""
+    from warroom.core.clock import ensure_utc
+
+    rows = session.scalars(
+        select(PageRun)
+        .where(PageRun.incident_id == incident_id, PageRun.state == ACTIVE)
+        .order_by(PageRun.next_at, PageRun.id)
+    )
+    found = []
+    for run in rows:
+        if run.next_at is None or run.position >= len(run.rules):
+            continue
+        kinds = list(dict.fromkeys(m["kind"] for m in run.rules[run.position]["methods"]))
+        at = ensure_utc(run.next_at)
+        found.append(Upcoming(run.person, kinds, at, run.position + 1, len(run.rules)))
+    return found

@@ -12,6 +12,7 @@ from sqlalchemy import true
 from warroom.core.errors import Invalid
 from warroom.detection.api_schemas import AlertOut
 from warroom.detection.queries import list_alerts
+from warroom.escalation import personal
 from warroom.incidents import service as incidents
 from warroom.incidents.queries import ListFilters
 from warroom.incidents.schemas import IncidentOut
@@ -20,6 +21,7 @@ from warroom.mitigation import checklist
 from warroom.mitigation.action_service import recent_runs
 from warroom.mitigation.schemas import ActionOut, ActionRunRecord
 from warroom.notify.queries import list_notifications
+from warroom.organisation import KIND_NAMES
 from warroom.postmortem import service as postmortems
 from warroom.postmortem.gate import owes_postmortem
 from warroom.status import service as status_service
@@ -159,6 +161,7 @@ def room(
             limit=50,
             visible=true(),
         ).items
+        next_pages = personal.upcoming(session, incident_id=row.id)
         # What the Close form says first: closing waits for the postmortem (postmortem/gate).
         owed = None
         if "close" in detail.allowed_actions:
@@ -186,6 +189,8 @@ def room(
         updates=updates,
         alerts=alerts,
         paged=paged,
+        next_pages=next_pages,
+        kind_names=KIND_NAMES,
         people=config.people,
         role_names=ROLE_NAMES,
         postmortem_owed=owed,
