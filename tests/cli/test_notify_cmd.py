@@ -85,7 +85,8 @@ def test_email_and_push_both_go_out_and_the_table_shows_both(
     assert "no incident, nothing to acknowledge" in message.get_content()
     (pushed,) = ntfy.on(TOPIC)
     assert pushed["title"] == "warroom test page for Alice Ng"
-    assert pushed["message"] == "warroom test page for Alice Ng: no incident, nothing to acknowledge"
+    text = "warroom test page for Alice Ng: no incident, nothing to acknowledge"
+    assert pushed["message"] == text
     assert pushed["priority"] == 5  # as loud as a SEV-1 page (integrations.push.urgency)
     assert "actions" not in pushed  # nothing to acknowledge
     out = result.stdout
@@ -204,6 +205,7 @@ def test_an_unverified_method_is_listed_not_sent(
     assert result.exit_code == 0, (result.stdout, result.stderr)  # email and phone went out
     assert ntfy.on("alice-laptop-unverified") == []
     assert len(ntfy.on(TOPIC)) == 1
+    assert len(mail.to("alice@example.com")) == 1
     (row,) = [line for line in result.stdout.splitlines() if "laptop" in line]
     assert "not verified" in row
 

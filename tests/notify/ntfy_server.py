@@ -110,7 +110,11 @@ class NtfyServer(LoopbackServer):
 
 
 def _message(
-    topic: str, message: str, fields: dict[str, Any], headers: dict[str, str], params: dict[str, str]
+    topic: str,
+    message: str,
+    fields: dict[str, Any],
+    headers: dict[str, str],
+    params: dict[str, str],
 ) -> dict[str, Any]:
     """Return the message ntfy would keep; raise ValueError for what it refuses."""
 

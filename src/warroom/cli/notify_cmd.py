@@ -1,4 +1,4 @@
-"""`warroom notify test PERSON`: a test page through each contact method, now, on the local setup."""
+"""`warroom notify test PERSON`: a test page through each contact method, now, locally."""
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
@@ -38,7 +38,7 @@ class Outcome:
 
 
 @notify_app.command("test")
-def test_page(
+def send_test_pages(
     ctx: typer.Context,
     person: Annotated[
         str, typer.Argument(metavar="PERSON", help="The person's id in warroom.yaml (alice).")
@@ -209,10 +209,10 @@ def _show(outcomes: list[Outcome]) -> None:
     table = Table("method", "type", "address", "outcome")
     for column in table.columns[:3]:
         column.no_wrap = True
+    table.columns[3].overflow = "fold"  # a provider's id is one long word: show all of it
     for outcome in outcomes:
         method = outcome.method
         style = STYLES.get(outcome.status, "")
-        table.add_row(
-            method.name, method.kind, shown(method.kind, method.address), Text(outcome.text(), style)
-        )
+        address = shown(method.kind, method.address)
+        table.add_row(method.name, method.kind, address, Text(outcome.text(), style))
     Console().print(table)

@@ -115,12 +115,13 @@ class ApprisePush:
                 return key
             waited = time.monotonic() - started
             error = _failure(result, url, self.config.timeout, waited)
-        log.warning("push to %s failed: %s", masked(url), error)
+        # INFO: the outbox keeps the error on the row and says when a page is dead.
+        log.info("push to %s failed: %s", masked(url), error)
         raise error
 
     def _service(self, url: str, scheme: str, note: PushNote) -> Any:
         """Return apprise's service for the URL, with the note's priority and actions."""
-        parsed = apprise.plugins.url_to_dict(url, secure_logging=True)
+        parsed = apprise.plugins.url_to_dict(url, secure_logging=True)  # type: ignore[no-untyped-call]
         if parsed is None or parsed.get("schema") != scheme:
             raise DeliveryError(f"apprise cannot read this {scheme}:// URL", permanent=True)
         timeout = self.config.timeout
@@ -141,6 +142,8 @@ class ApprisePush:
 
 def _extras(scheme: str, note: PushNote) -> dict[str, Any]:
     """Return the service's own arguments for urgency, the click URL and Acknowledge."""
+    # An urgency outside ntfy's five (a typo in integrations.push.urgency) sends as default.
+    urgency = note.urgency if note.urgency in PRIORITY_WORDS else "default"
     if scheme in NTFY:
         actions: list[dict[str, Any]] = []
         if note.ack_url:
@@ -157,7 +160,7 @@ def _extras(scheme: str, note: PushNote) -> dict[str, Any]:
         if note.click_url:
             actions.append({"action": "view", "label": "Open incident", "url": note.click_url})
         # No icon: apprise's is an image on github.com that every phone would fetch.
-        extras: dict[str, Any] = {"priority": note.urgency, "include_image": False}
+        extras: dict[str, Any] = {"priority": urgency, "include_image": False}
         if note.click_url:
             extras["click"] = note.click_url
         if actions:
@@ -166,14 +169,14 @@ def _extras(scheme: str, note: PushNote) -> dict[str, Any]:
             extras["actions"] = json.dumps(actions, separators=(",", ":"))
         return extras
     if scheme in PUSHOVER:
-        extras = {"priority": PRIORITY_WORDS[note.urgency]}
+        extras = {"priority": PRIORITY_WORDS[urgency]}
         link = note.ack_url or note.click_url
         if link:  # one supplementary link: the acknowledge page (a GET asks to confirm)
             extras["supplemental_url"] = link
             extras["supplemental_url_title"] = "Acknowledge" if note.ack_url else "Open incident"
         return extras
     if scheme in GOTIFY:
-        return {"priority": PRIORITY_WORDS[note.urgency]}
+        return {"priority": PRIORITY_WORDS[urgency]}
     return {}
 
 
