@@ -287,3 +287,8 @@ def test_scrub_takes_every_part_of_the_url_out_of_a_reason() -> None:
     said = scrub(reason, url)
     assert "alerts-alice" not in said and "tk_secret123" not in said
     assert said == "topic '•••' refused for ••• at ntfys://•••"
+
+
+def test_scrub_takes_a_topic_out_even_when_the_host_contains_it() -> None:
+    said = scrub("topic 'alerts' refused", "ntfys://alerts.example.com/alerts")
+    assert said == "topic '•••' refused"

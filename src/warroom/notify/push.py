@@ -69,7 +69,7 @@ def scrub(text: str, url: str) -> str:
     """Return `text` (apprise's reason) with every secret part of `url` replaced by •••."""
     _, _, rest = url.partition("://")
     host = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    public = host if _HOST.match(host) and "@" not in host else ""
+    public = set(host.split(":")) if _HOST.match(host) and "@" not in host else set()
     pieces = {p for p in re.split(r"[/@:?&=#,;]", rest) if len(p) >= 4 and p not in public}
     pieces |= {unquote(p) for p in pieces}
     for piece in sorted(pieces, key=len, reverse=True):
@@ -126,8 +126,10 @@ class ApprisePush:
             raise DeliveryError(f"apprise cannot read this {scheme}:// URL", permanent=True)
         timeout = self.config.timeout
         parsed.update(_extras(scheme, note), cto=timeout, rto=timeout)
+        # Kept in memory only: some services (Matrix) would cache a login token on disk.
+        asset = apprise.AppriseAsset(storage_mode=apprise.PersistentStoreMode.MEMORY)
         try:
-            service = apprise.Apprise.instantiate(parsed, suppress_exceptions=False)
+            service = apprise.Apprise.instantiate(parsed, asset=asset, suppress_exceptions=False)
         except Exception as exc:  # the plugin's own words for what is wrong with the URL
             reason = scrub(str(exc), url) or type(exc).__name__
             raise DeliveryError(
