@@ -229,6 +229,21 @@ def test_sms_without_twilio_is_not_configured(env: dict[str, str], tmp_path: Pat
     assert "error: no test page went out to carol" in result.stderr
 
 
+def test_push_switched_off_is_not_configured(
+    env: dict[str, str], tmp_path: Path, ntfy: NtfyServer
+) -> None:
+    run_env = setup(tmp_path, env, [alice(ntfy)], None)
+    config = Path(str(run_env["WARROOM_CONFIG"]))
+    config.write_text(config.read_text() + "integrations:\n  push: {enabled: false}\n")
+
+    result = notify_test(run_env, "alice")
+
+    assert result.exit_code == 1
+    (row,) = [line for line in result.stdout.splitlines() if "│ phone" in line]
+    assert "not configured: integrations.push.enabled" in row
+    assert ntfy.attempts == 0
+
+
 def test_help_explains() -> None:
     result = runner.invoke(app, ["notify", "test", "--help"], env=PLAIN)
     assert result.exit_code == 0
