@@ -12,6 +12,7 @@ from email.policy import default as default_policy
 from typing import Any
 
 from tests.conftest import free_port, need
+from tests.notify.ntfy_server import NtfyServer
 from tests.notify.pagerduty_events_server import PagerDutyEventsServer
 from tests.notify.slack_server import SlackServer
 from tests.notify.statuspage_server import StatuspageServer
@@ -61,6 +62,7 @@ class Vendors:
     pager: PagerDutyEventsServer
     statuspage: StatuspageServer
     hooks: WebhookReceiver
+    ntfy: NtfyServer | None = None  # push pages: contact methods name ntfy.url(topic)
 
 
 @contextmanager
@@ -71,6 +73,7 @@ def running_vendors(
     slack: SlackServer,
     pager: PagerDutyEventsServer,
     statuspage: StatuspageServer,
+    ntfy: NtfyServer | None = None,
     **smtp: Any,
 ) -> Iterator[Vendors]:
     """Start the vendors (and aiosmtpd with `smtp`'s options); stop them all after."""
@@ -85,9 +88,13 @@ def running_vendors(
     hooks = WebhookReceiver(hook_secret)
     for one in (pager, statuspage, hooks):
         one.start()
+    if ntfy is not None:
+        ntfy.start()
     try:
-        yield Vendors(slack, mail, port, zoom_server, pager, statuspage, hooks)
+        yield Vendors(slack, mail, port, zoom_server, pager, statuspage, hooks, ntfy)
     finally:
         for running in (hooks, statuspage, pager, slack, zoom_server):
             running.stop()
+        if ntfy is not None:
+            ntfy.stop()
         server.stop()

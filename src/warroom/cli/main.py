@@ -30,6 +30,7 @@ from warroom.cli.incident import incident_app
 from warroom.cli.me_cmd import me_app
 from warroom.cli.metrics_cmd import metrics_app
 from warroom.cli.notifications_cmd import notifications_app
+from warroom.cli.notify_cmd import notify_app
 from warroom.cli.oncall import oncall_app
 from warroom.cli.postmortem_cmd import postmortem_app
 from warroom.cli.runbooks_cmd import runbooks_app
@@ -72,6 +73,7 @@ app.add_typer(me_app, name="me")
 app.add_typer(audit_app, name="audit")
 app.command("demo")(demo)
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(notify_app, name="notify")
 
 
 def run() -> None:
