@@ -240,7 +240,7 @@ def test_push_switched_off_is_not_configured(
 
     assert result.exit_code == 1
     (row,) = [line for line in result.stdout.splitlines() if "│ phone" in line]
-    assert "not configured: integrations.push.enabled" in row
+    assert "not configured: integrations.push" in row
     assert ntfy.attempts == 0
 
 

@@ -48,7 +48,7 @@ def page(
     server: NtfyServer, card: IncidentCard = CARD, config: WarroomConfig | None = None, **kw: Any
 ) -> str:
     """Send a push page through the outbox's handler (dispatch.send), as the sender does."""
-    config = config or WarroomConfig()
+    config = config or WarroomConfig.model_validate({"integrations": {"push": {}}})
     payload = PushPage(
         card=card,
         text=f"{card.severity} ({card.severity_name}) — primary on call",
@@ -63,6 +63,7 @@ def page(
         destination="person:alice",
         payload=payload.model_dump(mode="json"),
     )
+    assert config.integrations.push is not None
     adapters = Adapters(push=ApprisePush(config.integrations.push))
     outcome = dispatch.send(row, adapters=adapters, config=config, links={})
     assert outcome.provider_id is not None

@@ -152,7 +152,8 @@ def _send(
         )
     if method.kind == "push" and adapters.push is not None:
         # As loud as the most urgent page would be: the test shows how a real one arrives.
-        mapped = set(config.integrations.push.urgency.values())
+        settings = config.integrations.push
+        mapped = set(settings.urgency.values()) if settings is not None else set()
         urgency = max(mapped & set(URGENCIES) or {"high"}, key=URGENCIES.index)
         note = PushNote(title=title, body=text, urgency=urgency)  # type: ignore[arg-type]
         return adapters.push.push(url=to, note=note, key=key)

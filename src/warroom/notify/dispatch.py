@@ -164,7 +164,7 @@ class _Senders:
         note = PushNote(
             title=f"{card.ref} {card.severity}: {card.title}"[:250],
             body=page.text,
-            urgency=urgency,  # type: ignore[arg-type]  # checked by PushConfig
+            urgency=urgency,
             click_url=card.url,
             ack_url=page.ack_url if page.ack_url and "://" in page.ack_url else None,
         )

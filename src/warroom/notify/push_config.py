@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+Urgency = Literal["min", "low", "default", "high", "max"]
 
 # Push services, not general-purpose HTTP: `json://` or `form://` would let a self-service
 # contact method make warroom POST to any address inside the network.
 DEFAULT_SCHEMES = [
-    "ntfy", "ntfys", "pover", "tgram", "msteams", "workflow", "workflows", "matrix", "matrixs",
+    "ntfy", "ntfys", "pover", "tgram", "workflow", "workflows", "matrix", "matrixs",
     "gotify", "gotifys", "pushover", "discord", "rocket", "rockets", "zulip",
 ]  # fmt: skip
 
@@ -21,6 +25,6 @@ class PushConfig(BaseModel):
     schemes: list[str] = Field(default_factory=lambda: list(DEFAULT_SCHEMES))
     timeout: float = Field(default=10.0, gt=0, le=60)
     # Urgency of a page by severity: ntfy priorities (min, low, default, high, max).
-    urgency: dict[str, str] = Field(
+    urgency: dict[str, Urgency] = Field(
         default_factory=lambda: {"SEV-1": "max", "SEV-2": "high", "SEV-3": "default"}
     )

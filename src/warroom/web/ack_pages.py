@@ -6,7 +6,7 @@ pages need no session. A mail system's link scanner that fetches the link change
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
@@ -26,7 +26,7 @@ STATES = {
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _facts(request: Request, view: acks.LinkView) -> dict[str, object]:
+def _facts(request: Request, view: acks.LinkView) -> dict[str, Any]:
     """Read what the page shows while the session is open (the incident is a model)."""
     config = request.app.state.runtime.config()
     incident = view.incident
@@ -44,7 +44,7 @@ def _facts(request: Request, view: acks.LinkView) -> dict[str, object]:
     }
 
 
-def _page(request: Request, facts: dict[str, object], **values: object) -> Response:
+def _page(request: Request, facts: dict[str, Any], **values: Any) -> Response:
     state = str(facts["state"])
     status = 200 if values.get("done") else STATES.get(state, (200, ""))[0]
     page = render(request, "ack.html", status=status, **facts, **values)
