@@ -22,7 +22,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -215,12 +215,26 @@ class TwilioServer(LoopbackServer):
         return str(RequestValidator(self.auth_token).compute_signature(url, params))
 
     def post_signed(
-        self, url: str, params: dict[str, str], *, signature: str | None = ""
+        self,
+        url: str,
+        params: dict[str, str],
+        *,
+        signature: str | None = "",
+        client: Any = None,
     ) -> httpx.Response:
-        """POST a form to warroom as Twilio does (signature "" : the right one; None: none)."""
+        """POST a form to warroom as Twilio does (signature "": the right one; None: none).
+
+        With `client` (a TestClient) the form goes to the URL's path and query only: the
+        request's Host is then `testserver`, not the host Twilio signed.
+        """
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if signature is not None:
             headers["X-Twilio-Signature"] = signature or self.signature(url, params)
+        if client is not None:
+            parts = urlsplit(url)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            answer: httpx.Response = client.post(target, content=urlencode(params), headers=headers)
+            return answer
         return httpx.post(url, content=urlencode(params), headers=headers, timeout=10)
 
     def status(
@@ -232,6 +246,7 @@ class TwilioServer(LoopbackServer):
         *,
         error_code: str | None = None,
         to: str = "+15551230001",
+        client: Any = None,
     ) -> httpx.Response:
         """Report a message's or a call's status, as Twilio's StatusCallback does."""
         params = {
@@ -247,10 +262,17 @@ class TwilioServer(LoopbackServer):
             params |= {"CallSid": resource_sid, "CallStatus": status, "Direction": "outbound-api"}
         if error_code:
             params["ErrorCode"] = error_code
-        return self.post_signed(url, params)
+        return self.post_signed(url, params, client=client)
 
     def reply(
-        self, url: str, from_: str, body: str, *, to: str = FROM, signature: str | None = ""
+        self,
+        url: str,
+        from_: str,
+        body: str,
+        *,
+        to: str = FROM,
+        signature: str | None = "",
+        client: Any = None,
     ) -> httpx.Response:
         """Deliver an incoming SMS to warroom, as the number's messaging webhook does."""
         message = sid("SM")
@@ -268,7 +290,7 @@ class TwilioServer(LoopbackServer):
             "From": from_,
             "ApiVersion": "2010-04-01",
         }
-        return self.post_signed(url, params, signature=signature)
+        return self.post_signed(url, params, signature=signature, client=client)
 
     def press(
         self,
@@ -279,6 +301,7 @@ class TwilioServer(LoopbackServer):
         to: str = "+15551230001",
         from_: str = FROM,
         signature: str | None = "",
+        client: Any = None,
     ) -> httpx.Response:
         """Send a Gather's key presses to its action URL, as a call does."""
         params = {
@@ -292,4 +315,49 @@ class TwilioServer(LoopbackServer):
             "FinishedOnKey": "",
             "ApiVersion": "2010-04-01",
         }
-        return self.post_signed(gather_url, params, signature=signature)
+        return self.post_signed(gather_url, params, signature=signature, client=client)
+
+
+ALICE = "+15551230001"
+BOB = "+15551230002"
+
+
+def paging_config(twilio: TwilioServer, base_url: str, **notifications: Any) -> dict[str, Any]:
+    """Return warroom.yaml where alice (primary) has "SMS at 0m, voice at 2m" and bob is
+    secondary by SMS, through this Twilio, with warroom public at `base_url`."""
+    return {
+        "people": [
+            {
+                "id": "alice",
+                "name": "Alice",
+                "contact_methods": [
+                    {"id": "mobile", "type": "sms", "to": ALICE},
+                    {"id": "phone", "type": "voice", "to": ALICE},
+                ],
+                "notification_rules": [
+                    {"after": "0m", "via": ["mobile"]},
+                    {"after": "2m", "via": ["phone"]},
+                ],
+            },
+            {
+                "id": "bob",
+                "name": "Bob",
+                "contact_methods": [{"id": "mobile", "type": "sms", "to": BOB}],
+                "notification_rules": [{"after": "0m", "via": ["mobile"]}],
+            },
+        ],
+        "teams": [{"id": "payments", "members": ["alice", "bob"], "leads": ["bob"]}],
+        "schedules": [
+            {
+                "id": "payments",
+                "timezone": "UTC",
+                "layers": [
+                    {"name": "primary", "rotation": {"every": "1w", "participants": ["alice"]}},
+                    {"name": "secondary", "rotation": {"every": "1w", "participants": ["bob"]}},
+                ],
+            }
+        ],
+        "services": [{"id": "checkout", "team": "payments", "schedule": "payments"}],
+        "integrations": {"twilio": twilio.config()},
+        "notifications": {"base_url": base_url, **notifications},
+    }
