@@ -164,7 +164,9 @@ def test_a_failed_sms_moves_alice_to_her_call_at_once(
 ) -> None:
     number = paged(runtime)
     assert twilio.calls == []
-    failed = twilio.status(STATUS, twilio.messages[0]["sid"], "failed", error_code="30006", client=client)
+    failed = twilio.status(
+        STATUS, twilio.messages[0]["sid"], "failed", error_code="30006", client=client
+    )
     assert failed.json()["recorded"] is True
     timeline = runtime.flows.get(str(number)).timeline
     assert "SMS to alice: failed (Twilio error 30006)" in [e.text for e in timeline]

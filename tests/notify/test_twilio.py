@@ -108,7 +108,9 @@ def test_a_bad_number_is_a_permanent_refusal_naming_twilio_code(
     message = str(refused.value)
     assert "error 21211" in message and "Invalid 'To' Phone Number" in message
     assert AUTH_TOKEN not in message
-    twilio.refuse(21608, "The number is unverified. Trial accounts can only send to verified numbers")
+    twilio.refuse(
+        21608, "The number is unverified. Trial accounts can only send to verified numbers"
+    )
     with pytest.raises(DeliveryError) as unverified:
         phone.send_sms(to=TO, body="x", key="k", status_callback=None)
     assert unverified.value.permanent and "21608" in str(unverified.value)
