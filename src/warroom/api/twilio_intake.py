@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped]
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
@@ -34,6 +35,23 @@ SOURCE = "twilio"
 TWIML = "application/xml"
 log = logging.getLogger("warroom.api.twilio")
 MAX_FIELDS = 64  # Twilio's callbacks carry about 20
+
+
+def _twiml_answer(example: str) -> dict[int | str, dict[str, Any]]:
+    """Document a TwiML answer (XML) in the OpenAPI document."""
+    return {
+        200: {
+            "description": "TwiML for Twilio to act on",
+            "content": {TWIML: {"schema": {"type": "string"}, "example": example}},
+        }
+    }
+
+
+class StatusRecorded(BaseModel):
+    """What a status callback did: recorded on the timeline, or a replay of one seen before."""
+
+    recorded: bool
+    duplicate: bool
 
 
 class Form(dict[str, str]):
@@ -90,7 +108,14 @@ def _invalid(message: str) -> Exception:
     return _reject(SOURCE, "invalid", 422, "invalid", message)
 
 
-@router.post("/sms", summary="Twilio incoming SMS webhook: a reply acknowledges (TwiML answer)")
+@router.post(
+    "/sms",
+    summary="Twilio incoming SMS webhook: a reply acknowledges (TwiML answer)",
+    response_class=Response,
+    responses=_twiml_answer(
+        "<Response><Message>INC-42 acknowledged. Thank you, alice.</Message></Response>"
+    ),
+)
 async def twilio_sms(request: Request, runtime: RuntimeDep) -> Any:
     """Acknowledge what a reply names (`ack 42`, the page's code, `ack`); answer in TwiML."""
 
@@ -123,6 +148,10 @@ def _reply(runtime: Runtime, number: str, text: str) -> acks.Acked:
 @router.post(
     "/voice",
     summary="Twilio Gather action of a page call: pressing 1 acknowledges (TwiML answer)",
+    response_class=Response,
+    responses=_twiml_answer(
+        "<Response><Say>Incident 42 is acknowledged. Thank you. Goodbye.</Say><Hangup/></Response>"
+    ),
 )
 async def twilio_voice(request: Request, runtime: RuntimeDep) -> Any:
     """Acknowledge when the callee pressed 1; say what came of it."""
@@ -176,11 +205,12 @@ def _spoken(view: acks.LinkView, acked: acks.Acked | None, *, made: bool) -> str
 @router.post(
     "/status",
     summary="Twilio status callback of a page SMS or call: delivered, failed, no answer, busy",
+    response_model=StatusRecorded,
 )
 async def twilio_status(request: Request, runtime: RuntimeDep) -> Any:
     """Put a page's delivery or call outcome on the timeline; a failure moves on at once."""
 
-    async def handle() -> dict[str, bool]:
+    async def handle() -> StatusRecorded:
         form = await _signed(request, runtime)
         if form.get("MessageStatus") and form.get("MessageSid"):
             sid, status = form["MessageSid"], form["MessageStatus"]
@@ -197,7 +227,7 @@ async def twilio_status(request: Request, runtime: RuntimeDep) -> Any:
     return await _guarded(handle)
 
 
-def _status(runtime: Runtime, sid: str, status: str, error: str | None) -> dict[str, bool]:
+def _status(runtime: Runtime, sid: str, status: str, error: str | None) -> StatusRecorded:
     now = runtime.clock.now()
     final = status in acks.SMS_STATES or status in acks.CALL_STATES
     with runtime.db.transaction() as session:
@@ -205,11 +235,11 @@ def _status(runtime: Runtime, sid: str, status: str, error: str | None) -> dict[
         seen = [f"{sid}:{status}"]
         if final and not deliveries.claim(session, source=SOURCE, ids=seen, now=now):
             metrics.rejected(SOURCE, "duplicate")
-            return {"recorded": False, "duplicate": True}
+            return StatusRecorded(recorded=False, duplicate=True)
         recorded = final and acks.record_status(
             session, provider_id=sid, status=status, now=now, error=error
         )
-    return {"recorded": bool(recorded), "duplicate": False}
+    return StatusRecorded(recorded=bool(recorded), duplicate=False)
 
 
 def _audited(session: Any, acked: acks.Acked, via: str, now: datetime) -> Any:
