@@ -249,3 +249,23 @@ def test_without_base_url_the_routes_say_what_is_missing(
     answer = twilio.status(STATUS, "SM" + "0" * 32, "delivered", client=client)
     assert answer.status_code == 404
     assert "integrations.twilio" in answer.json()["error"]["message"]
+
+
+def test_a_bundled_sms_that_failed_moves_on_for_every_incident_in_it(
+    runtime: Runtime, twilio: TwilioServer, client: TestClient
+) -> None:
+    first = paged(runtime, "Checkout down")
+    second = paged(runtime, "Payments slow")
+    runtime.engine.run_once()
+    bodies = [m["Body"] for m in twilio.messages]
+    assert sum(f"INC-{first} " in b for b in bodies) == 1
+    assert sum(f"INC-{second} " in b for b in bodies) == 1
+    bare = twilio.reply(SMS, ALICE, "ack", client=client)
+    assert said(bare).startswith("Several pages are open")
+    for message in twilio.messages:
+        twilio.status(STATUS, message["sid"], "failed", client=client)
+    for number in (first, second):
+        texts = [e.text for e in runtime.flows.get(str(number)).timeline]
+        assert texts.count("SMS to alice: failed") == 1
+    runtime.engine.run_once()
+    assert len(twilio.calls) == 2  # one call per incident, at once

@@ -9,10 +9,13 @@ by hand.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from xml.etree import ElementTree
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -178,3 +181,31 @@ def test_an_undelivered_sms_brings_the_call_at_once(
     assert call["To"] == ALICE
     texts = [e.text for e in runtime.flows.get(str(number)).timeline]
     assert "SMS to alice: not delivered (Twilio error 30003)" in texts
+
+
+def test_a_failure_reported_before_the_sender_recorded_the_sid_still_counts(
+    runtime: Runtime, twilio: TwilioServer, base: str
+) -> None:
+    # Twilio takes the SMS at once but its answer is a second late; meanwhile the carrier's
+    # refusal comes back through the status callback.
+    twilio.hang(1.0, times=1, process=True)
+    number = declare(runtime)
+    answers: list[httpx.Response] = []
+
+    def report() -> None:
+        deadline = time.monotonic() + 10
+        while not twilio.messages and time.monotonic() < deadline:
+            time.sleep(0.01)
+        status = f"{base}/api/v1/intake/twilio/status"
+        answers.append(twilio.status(status, twilio.messages[0]["sid"], "undelivered"))
+
+    reporter = threading.Thread(target=report)
+    reporter.start()
+    runtime.engine.run_once()
+    reporter.join(timeout=15)
+    assert answers and answers[0].json() == {"recorded": True, "duplicate": False}
+    runtime.engine.run_once()
+    assert len(twilio.calls) == 1
+    assert "SMS to alice: not delivered" in [
+        e.text for e in runtime.flows.get(str(number)).timeline
+    ]
