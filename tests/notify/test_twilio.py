@@ -11,7 +11,7 @@ import pytest
 
 from tests.notify.twilio_server import AUTH_TOKEN, FROM, TwilioServer
 from warroom.notify.ports import DeliveryError
-from warroom.notify.twilio import TwilioPhone, mask
+from warroom.notify.twilio import MAX_SMS, TwilioPhone, mask, scrub
 from warroom.notify.twilio_config import TwilioConfig
 
 TO = "+4915112345678"
@@ -168,3 +168,20 @@ def test_an_unreachable_twilio_is_retried(twilio: TwilioServer) -> None:
 def test_numbers_are_masked() -> None:
     assert mask(TO) == "…5678"
     assert mask("123") == "…"
+
+
+def test_numbers_in_twilio_messages_are_masked(twilio: TwilioServer, phone: TwilioPhone) -> None:
+    twilio.refuse(21610, f"Attempt to send to unsubscribed recipient {TO}")
+    with pytest.raises(DeliveryError) as refused:
+        phone.send_sms(to=TO, body="x", key="k", status_callback=None)
+    assert TO not in str(refused.value) and "…5678" in str(refused.value)
+    assert "21610" in str(refused.value)
+    assert scrub("call +1 (555) 123-4567 now, error 21211") == "call …4567 now, error 21211"
+
+
+def test_a_long_bundle_is_cut_to_what_twilio_takes(
+    twilio: TwilioServer, phone: TwilioPhone
+) -> None:
+    phone.send_sms(to=TO, body="x" * 5000, key="k", status_callback=None)
+    body = twilio.messages[0]["Body"]
+    assert len(body) == MAX_SMS and body.endswith("…")

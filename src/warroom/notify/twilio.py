@@ -10,6 +10,7 @@ text; that is the better failure for a page.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +33,9 @@ _sdk_log.setLevel(logging.WARNING)
 
 PRESS = " Press 1 to acknowledge."
 CALL_EVENTS = ["completed"]  # Twilio then reports the final CallStatus (busy, no-answer…)
+MAX_SMS = 1600  # characters: Twilio refuses a longer body (error 21617)
+# Phone numbers in Twilio's own error messages ("The 'To' number +1555… is not valid").
+NUMBER = re.compile(r"\+?\d[\d ()-]{5,}\d")
 # "Call is not in-progress": it ended before the hang-up (answered, or never picked up).
 CALL_NOT_IN_PROGRESS = 21220
 
@@ -40,6 +44,11 @@ def mask(number: str) -> str:
     """Return a phone number as logs may show it: all but the last four digits hidden."""
     digits = number.strip()
     return "…" + digits[-4:] if len(digits) > 4 else "…"
+
+
+def scrub(text: str) -> str:
+    """Mask every phone number in a text (Twilio's error messages quote them)."""
+    return NUMBER.sub(lambda found: mask(re.sub(r"\D", "", found.group())), text)
 
 
 class RebasedHttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -112,6 +121,8 @@ class TwilioPhone:
 
     def send_sms(self, *, to: str, body: str, key: str, status_callback: str | None) -> str:
         """Send one text message; return its SID (SM…)."""
+        if len(body) > MAX_SMS:  # a long bundle: the end is cut rather than the page refused
+            body = body[: MAX_SMS - 1] + "…"
         fields: dict[str, Any] = {"to": to, "body": body}
         if self.config.messaging_service_sid:
             fields["messaging_service_sid"] = self.config.messaging_service_sid
@@ -193,7 +204,7 @@ class TwilioPhone:
         self, status: int, code: int | None, said: str, what: str, whom: str
     ) -> DeliveryError:
         """Map one Twilio error answer: 429 and 5xx are retried, other refusals are final."""
-        reason = f"Twilio refused the {what}{whom}: error {code}: {said}"[:500]
+        reason = f"Twilio refused the {what}{whom}: error {code}: {scrub(said)}"[:500]
         if status == 429:
             return DeliveryError(reason, retry_after=self.http.last_retry_after())
         if status >= 500:
