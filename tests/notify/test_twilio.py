@@ -185,3 +185,13 @@ def test_a_long_bundle_is_cut_to_what_twilio_takes(
     phone.send_sms(to=TO, body="x" * 5000, key="k", status_callback=None)
     body = twilio.messages[0]["Body"]
     assert len(body) == MAX_SMS and body.endswith("…")
+
+
+def test_without_a_public_address_the_call_only_reads_the_page(
+    twilio: TwilioServer, phone: TwilioPhone
+) -> None:
+    relative = "/api/v1/intake/twilio/voice?link=abc.def"
+    phone.call(to=TO, text="Paged.", gather_url=relative, key="k", status_callback=None)
+    root = ElementTree.fromstring(twilio.calls[0]["Twiml"])
+    assert root.find("Gather") is None
+    assert [say.text for say in root.findall("Say")] == ["Paged.", "Paged.", "Goodbye."]

@@ -160,6 +160,8 @@ class TwilioPhone:
     def twiml(self, text: str, gather_url: str | None) -> VoiceResponse:
         """Return what the call does: read the page, ask for 1 (twice), then say goodbye."""
         response = VoiceResponse()
+        if gather_url and "://" not in gather_url:
+            gather_url = None  # relative (no notifications.base_url): Twilio could not post it
         spoken = text + (PRESS if gather_url else "")
         for _ in range(2):  # a second chance when the first reading got no key press
             if gather_url:
