@@ -8,6 +8,7 @@ by hand.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -19,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.notify.twilio_server import ALICE, TwilioServer, paging_config
+from tests.notify.twilio_server import ALICE, AUTH_TOKEN, TwilioServer, paging_config
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.incidents.actor import Actor
@@ -209,3 +210,27 @@ def test_a_failure_reported_before_the_sender_recorded_the_sid_still_counts(
     assert "SMS to alice: not delivered" in [
         e.text for e in runtime.flows.get(str(number)).timeline
     ]
+
+
+def test_no_log_line_shows_the_auth_token_or_a_whole_number(
+    runtime: Runtime,
+    twilio: TwilioServer,
+    base: str,
+    clock: FrozenClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    twilio.refuse(21610, f"Attempt to send to unsubscribed recipient {ALICE}")
+    number = declare(runtime)
+    runtime.engine.run_once()  # refused for good: dead, and the call comes at once
+    runtime.engine.run_once()
+    [call] = twilio.calls
+    twilio.status(f"{base}/api/v1/intake/twilio/status", call["sid"], "no-answer", "call")
+    twilio.reply(f"{base}/api/v1/intake/twilio/sms", "+15559999999", f"ack {number}")
+    twilio.reply(f"{base}/api/v1/intake/twilio/sms", ALICE, f"ack {number}", signature="bad")
+    assert runtime.flows.get(str(number)).acknowledged_by is None
+    assert sms_row(runtime).status == "dead"
+    assert "…0001" in (sms_row(runtime).last_error or "")
+    for secret in (AUTH_TOKEN, ALICE, ALICE.removeprefix("+"), "+15559999999"):
+        assert secret not in caplog.text
+        assert secret not in (sms_row(runtime).last_error or "")
