@@ -211,7 +211,7 @@ def test_a_tampered_or_expired_link_is_refused(
     assert said(answer) == "This page is no longer valid. Goodbye."
     clock.advance(timedelta(hours=25))  # past the link's lifetime
     late = twilio.press(action, "1", twilio.calls[0]["sid"], client=client)
-    assert said(late) == "This page is no longer valid. Goodbye."
+    assert said(late) == f"Paging for incident {number} is over: nothing to acknowledge. Goodbye."
     assert acknowledged_by(runtime, number) is None
 
 
