@@ -15,6 +15,7 @@ from tests.conftest import free_port, need
 from tests.notify.pagerduty_events_server import PagerDutyEventsServer
 from tests.notify.slack_server import SlackServer
 from tests.notify.statuspage_server import StatuspageServer
+from tests.notify.twilio_server import TwilioServer
 from tests.notify.webhook_receiver import WebhookReceiver
 from tests.notify.zoom_server import ZoomServer
 
@@ -61,6 +62,7 @@ class Vendors:
     pager: PagerDutyEventsServer
     statuspage: StatuspageServer
     hooks: WebhookReceiver
+    twilio: TwilioServer | None = None  # started when running_vendors was given one
 
 
 @contextmanager
@@ -71,6 +73,7 @@ def running_vendors(
     slack: SlackServer,
     pager: PagerDutyEventsServer,
     statuspage: StatuspageServer,
+    twilio: TwilioServer | None = None,
     **smtp: Any,
 ) -> Iterator[Vendors]:
     """Start the vendors (and aiosmtpd with `smtp`'s options); stop them all after."""
@@ -85,9 +88,13 @@ def running_vendors(
     hooks = WebhookReceiver(hook_secret)
     for one in (pager, statuspage, hooks):
         one.start()
+    if twilio is not None:
+        twilio.start()
     try:
-        yield Vendors(slack, mail, port, zoom_server, pager, statuspage, hooks)
+        yield Vendors(slack, mail, port, zoom_server, pager, statuspage, hooks, twilio)
     finally:
         for running in (hooks, statuspage, pager, slack, zoom_server):
             running.stop()
+        if twilio is not None:
+            twilio.stop()
         server.stop()
