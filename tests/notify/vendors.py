@@ -16,6 +16,7 @@ from tests.notify.ntfy_server import NtfyServer
 from tests.notify.pagerduty_events_server import PagerDutyEventsServer
 from tests.notify.slack_server import SlackServer
 from tests.notify.statuspage_server import StatuspageServer
+from tests.notify.twilio_server import TwilioServer
 from tests.notify.webhook_receiver import WebhookReceiver
 from tests.notify.zoom_server import ZoomServer
 
@@ -63,6 +64,7 @@ class Vendors:
     statuspage: StatuspageServer
     hooks: WebhookReceiver
     ntfy: NtfyServer | None = None  # push pages: contact methods name ntfy.url(topic)
+    twilio: TwilioServer | None = None  # started when running_vendors was given one
 
 
 @contextmanager
@@ -74,6 +76,7 @@ def running_vendors(
     pager: PagerDutyEventsServer,
     statuspage: StatuspageServer,
     ntfy: NtfyServer | None = None,
+    twilio: TwilioServer | None = None,
     **smtp: Any,
 ) -> Iterator[Vendors]:
     """Start the vendors (and aiosmtpd with `smtp`'s options); stop them all after."""
@@ -88,13 +91,12 @@ def running_vendors(
     hooks = WebhookReceiver(hook_secret)
     for one in (pager, statuspage, hooks):
         one.start()
-    if ntfy is not None:
-        ntfy.start()
+    optional = [one for one in (ntfy, twilio) if one is not None]
+    for one in optional:
+        one.start()
     try:
-        yield Vendors(slack, mail, port, zoom_server, pager, statuspage, hooks, ntfy)
+        yield Vendors(slack, mail, port, zoom_server, pager, statuspage, hooks, ntfy, twilio)
     finally:
-        for running in (hooks, statuspage, pager, slack, zoom_server):
+        for running in (hooks, statuspage, pager, slack, zoom_server, *optional):
             running.stop()
-        if ntfy is not None:
-            ntfy.stop()
         server.stop()

@@ -29,7 +29,14 @@ def config() -> WarroomConfig:
                 "pagerduty": hmac,
                 "jira": hmac,
                 "slack": {"signing_secret": "slack-signing-0123456789abcdef"},
+                "twilio": {
+                    "account_sid": "AC" + "0" * 32,
+                    "auth_token": "twilio-token-0123456789",
+                    "from": "+15005550006",
+                },
             },
+            # Twilio's routes check signatures over the public URL: 404 without one.
+            "notifications": {"base_url": "https://warroom.example.com"},
         }
     )
 

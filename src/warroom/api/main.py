@@ -26,6 +26,7 @@ from warroom.api import (
     silences,
     slack_interactions,
     totp,
+    twilio_intake,
 )
 from warroom.api import audit as audit_api
 from warroom.api import checklist as checklist_api
@@ -94,6 +95,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(notifications.escalations)
     app.include_router(intake.router)
+    app.include_router(twilio_intake.router)
     app.include_router(slack_interactions.router)
     app.include_router(oncall.router)
     app.include_router(reference.router)

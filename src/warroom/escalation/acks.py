@@ -202,15 +202,39 @@ def by_link(
     )
 
 
+def page_known(session: Session, *, provider_id: str) -> bool:
+    """Tell whether a page was recorded as sent under this provider id (Twilio's SID)."""
+    found = session.scalar(
+        select(Notification.id).where(Notification.provider_id == provider_id).limit(1)
+    )
+    return found is not None
+
+
 def record_status(
     session: Session, *, provider_id: str, status: str, now: datetime, error: str | None = None
 ) -> bool:
     """Put Twilio's report on a page's delivery on the timeline; move on after a failure.
 
-    Return False when no page was sent under that id (or the status is not a final one).
+    One SMS may carry several incidents' pages (a bundle): each gets its line and, after a
+    failure, each person's run moves on. Return False when no page was sent under that id
+    (or the status is not a final one).
     """
-    row = session.scalar(select(Notification).where(Notification.provider_id == provider_id))
-    if row is None or row.incident_id is None or row.action != "page":
+    rows = session.scalars(
+        select(Notification)
+        .where(Notification.provider_id == provider_id, Notification.action == "page")
+        .order_by(Notification.id)
+    )
+    recorded = False
+    for row in rows:
+        recorded |= _record_one(session, row, status=status, now=now, error=error)
+    return recorded
+
+
+def _record_one(
+    session: Session, row: Notification, *, status: str, now: datetime, error: str | None
+) -> bool:
+    """Record one page's status on its incident's timeline."""
+    if row.incident_id is None:
         return False
     words = (SMS_STATES if row.channel == "sms" else CALL_STATES).get(status)
     if words is None:
