@@ -11,11 +11,11 @@ from sqlalchemy import select
 from warroom.config import WarroomConfig
 from warroom.notify.fakes import (
     FakeChat,
-    FakePhone,
-    FakePush,
     FakeConference,
     FakeMailer,
     FakePager,
+    FakePhone,
+    FakePush,
     FakeStatusPage,
     FakeWebhook,
 )

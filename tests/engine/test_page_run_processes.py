@@ -124,8 +124,10 @@ def wait_until_done(runtime: Runtime, incidents: int, timeout: float) -> None:
                 select(func.count()).select_from(PageRun).where(PageRun.state == "active")
             )
         rows = page_rows(runtime)
-        if not active and len(rows) == incidents * RULES and all(
-            status == "sent" for status, _ in rows.values()
+        if (
+            not active
+            and len(rows) == incidents * RULES
+            and all(status == "sent" for status, _ in rows.values())
         ):
             return
         time.sleep(0.2)

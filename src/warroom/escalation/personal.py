@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from warroom.escalation import contacts, links
+from warroom.escalation import contacts, links, rows
 from warroom.escalation.models import ACTIVE, PageRun
 from warroom.notify.cards import codename
 from warroom.notify.messages import (
@@ -258,8 +258,6 @@ def push_text(card: IncidentCard, label: str) -> str:
 
 def tick(paging: Paging, *, limit: int = CHUNK) -> tuple[list[Message], bool]:
     """Advance every page run that is due (up to `limit`); return the pages and if full."""
-    from warroom.escalation.tick import incident_rows  # the tick's own column reader
-
     session, now = paging.session, paging.now
     statement = (
         select(PageRun)
@@ -272,7 +270,7 @@ def tick(paging: Paging, *, limit: int = CHUNK) -> tuple[list[Message], bool]:
     runs = list(session.scalars(statement))
     if not runs:
         return [], False
-    incidents = incident_rows(session, sorted({r.incident_id for r in runs}))
+    incidents = rows.incidents(session, sorted({r.incident_id for r in runs}))
     from warroom.notify.cards import card_of
 
     messages: list[Message] = []

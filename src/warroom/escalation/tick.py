@@ -17,12 +17,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import ensure_utc
+from warroom.escalation import rows
 from warroom.escalation.config import EscalationPolicy
 from warroom.escalation.models import ACTIVE, Escalation, PageRun
 from warroom.escalation.personal import Paging
 from warroom.escalation.service import OnCall, StepState, advance
 from warroom.incidents import live
-from warroom.incidents.models import Incident, IncidentGrant, TimelineEvent
+from warroom.incidents.models import IncidentGrant, TimelineEvent
 from warroom.notify import outbox
 from warroom.notify.outbox import Message
 from warroom.storage import bulk
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("warroom.escalation")
 ESCALATIONS = cast(Table, Escalation.__table__)
-INCIDENTS = cast(Table, Incident.__table__)
 TIMELINE = cast(Table, TimelineEvent.__table__)
 GRANTS = cast(Table, IncidentGrant.__table__)
 RUNS = cast(Table, PageRun.__table__)
@@ -82,7 +82,7 @@ def tick(
     result = TickResult(full=len(due) == limit)
     if not due:
         return result
-    incidents = incident_rows(session, [d.incident_id for d in due])
+    incidents = rows.incidents(session, [d.incident_id for d in due])
     broken = _load_policies(session, {d.policy_version for d in due})
     who: dict[str, dict[str, list[str]]] = dict(known_on_call or {})
 
@@ -144,22 +144,6 @@ def next_due(session: Session) -> datetime | None:
     query = select(func.min(e.next_at)).where(e.state == ACTIVE)
     value = session.connection().execute(query).scalar()
     return ensure_utc(value) if value is not None else None
-
-
-def incident_rows(session: Session, ids: list[int]) -> dict[int, Any]:
-    """Return id -> row of the columns a page needs, for the given incidents."""
-    i = INCIDENTS.c
-    columns = (
-        i.id, i.number, i.slug, i.title, i.summary, i.status, i.severity, i.service,
-        i.commander, i.visibility, i.links, i.detected_at, i.acknowledged_at,
-    )  # fmt: skip
-    found: dict[int, Any] = {}
-    for start in range(0, len(ids), CHUNK):
-        rows = session.connection().execute(
-            select(*columns).where(i.id.in_(ids[start : start + CHUNK]))
-        )
-        found.update({row.id: row for row in rows})
-    return found
 
 
 def _load_policies(session: Session, versions: set[str]) -> dict[str, str]:

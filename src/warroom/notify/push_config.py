@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Urgency = Literal["min", "low", "default", "high", "max"]
+DEFAULT_URGENCY: dict[str, Urgency] = {"SEV-1": "max", "SEV-2": "high", "SEV-3": "default"}
 
 # Push services, not general-purpose HTTP: `json://` or `form://` would let a self-service
 # contact method make warroom POST to any address inside the network.
@@ -25,6 +26,4 @@ class PushConfig(BaseModel):
     schemes: list[str] = Field(default_factory=lambda: list(DEFAULT_SCHEMES))
     timeout: float = Field(default=10.0, gt=0, le=60)
     # Urgency of a page by severity: ntfy priorities (min, low, default, high, max).
-    urgency: dict[str, Urgency] = Field(
-        default_factory=lambda: {"SEV-1": "max", "SEV-2": "high", "SEV-3": "default"}
-    )
+    urgency: dict[str, Urgency] = Field(default_factory=lambda: dict(DEFAULT_URGENCY))
