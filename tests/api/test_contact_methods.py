@@ -58,8 +58,8 @@ class Vendors:
         return found.group(1)
 
 
-@pytest.fixture
-def vendors() -> Iterator[Vendors]:
+@pytest.fixture(name="vendors")
+def vendors_fixture() -> Iterator[Vendors]:
     """Slack and SMTP, running."""
     running = Vendors()
     yield running

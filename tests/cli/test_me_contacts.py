@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 # The loopback Slack server, aiosmtpd and lena's configuration: the API tests' fixtures.
-from tests.api.test_contact_methods import Vendors, config, vendors  # noqa: F401
+from tests.api.test_contact_methods import Vendors, config, vendors_fixture  # noqa: F401
 from tests.conftest import make_token
 from warroom.cli.main import app
 from warroom.runtime import Runtime
