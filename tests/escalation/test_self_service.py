@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
+import yaml
 from sqlalchemy import select
 
+from tests.conftest import REPO
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.core.errors import Conflict, Invalid, NotFound
@@ -154,6 +157,7 @@ def test_a_code_expires_after_15_minutes(runtime: Runtime, clock: FrozenClock) -
         ("mail", "email", "lena-at-example", Invalid, "is not a e-mail address"),
         ("dm", "chat", "lena", Invalid, "is not a Slack user id"),
         ("pager", "fax", "+491511234567", Invalid, "unknown contact method type 'fax'"),
+        ("hook", "push", "json://10.0.0.1/x", Invalid, "push URLs of type json:// are not"),
     ],
 )
 def test_names_and_addresses_are_checked(
@@ -296,3 +300,24 @@ def test_parse_step_reads_what_people_type() -> None:
     assert service.parse_step(" 2m: sms, voice ") == {"after": "2m", "via": ["sms", "voice"]}
     with pytest.raises(Invalid, match="write it as `2m: sms, voice`"):
         service.parse_step("2m sms")
+
+
+def test_the_docs_examples_are_valid_configuration() -> None:
+    doc = (REPO / "docs" / "notification-rules.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", doc, flags=re.S)
+    assert len(blocks) == 2
+    alice = WarroomConfig.model_validate(yaml.safe_load(blocks[0])).person("alice")
+    assert alice is not None
+    assert [m.id for m in alice.methods()] == [
+        "chat",
+        "email",
+        "sms",
+        "voice",
+        "desk",
+        "phone-push",
+    ]
+    defaults = WarroomConfig.model_validate(yaml.safe_load(blocks[1])).notifications
+    assert [s.via for s in defaults.rules_for("SEV-1")] == [["push", "chat"], ["sms"], ["voice"]]
+    assert [s.via for s in defaults.rules_for("SEV-3")] == [["chat", "email"]]
+    for line in re.findall(r"```text\n(.*?)```", doc, flags=re.S)[0].splitlines():
+        service.parse_step(line)

@@ -137,9 +137,19 @@ def check_new(
             "remove one first"
         )
     try:
-        return check_address(kind, address)
+        stored = check_address(kind, address)
     except ValueError as exc:
         raise Invalid(str(exc), {"field": "type" if kind not in CONTACT_KINDS else "to"}) from None
+    scheme = stored.split("://", 1)[0].lower()
+    allowed = config.integrations.push.schemes
+    if kind == "push" and scheme not in allowed:
+        # Push services only: a `json://` URL would make warroom POST wherever it points.
+        raise Invalid(
+            f"push URLs of type {scheme}:// are not allowed; use one of "
+            f"{', '.join(allowed)} (integrations.push.schemes)",
+            {"field": "to"},
+        )
+    return stored
 
 
 def add(
