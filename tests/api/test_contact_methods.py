@@ -3,11 +3,14 @@ sent through the loopback Slack server and a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,10 +19,14 @@ from sqlalchemy import select
 from tests.conftest import free_port, make_token, need
 from tests.notify.slack_server import SlackServer
 from tests.notify.vendors import Controller, Mailbox
+from warroom.api.contact_methods import spoken
 from warroom.audit import service as audit
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.escalation.models import ContactMethod, PersonalRules
+from warroom.notify.ports import Adapters
+from warroom.notify.push import ApprisePush
+from warroom.notify.push_config import PushConfig
 from warroom.runtime import Runtime
 
 CODE = re.compile(r"Your warroom verification code is (\d{6}) \(valid 15 minutes\)\.")
@@ -273,3 +280,48 @@ def test_rules_set_show_clear(lena: TestClient, runtime: Runtime, vendors: Vendo
     actions = [e.action for e in entries(runtime, "rules.")]
     assert actions == ["rules.set", "rules.clear"]
     assert [e.action for e in entries(runtime, "contact.remove")] == ["contact.remove"]
+
+
+class NtfyHandler(BaseHTTPRequestHandler):
+    """A loopback ntfy server: keeps every body it is sent, answers as ntfy does."""
+
+    bodies: ClassVar[list[bytes]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_POST(self) -> None:
+        """Keep the message; answer with ntfy's JSON."""
+        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        answer = json.dumps({"id": "x1", "event": "message", "topic": "lena"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+def test_a_push_code_goes_through_apprise_to_ntfy(lena: TestClient, runtime: Runtime) -> None:
+    NtfyHandler.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NtfyHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    runtime.adapters_override = Adapters(push=ApprisePush(PushConfig()))
+    try:
+        url = f"ntfy://127.0.0.1:{server.server_address[1]}/lena-pages"
+        added = lena.post(API, json={"name": "phone", "type": "push", "to": url})
+        assert added.status_code == 201, added.text
+        [body] = NtfyHandler.bodies
+        found = CODE.search(body.decode())
+        assert found, body
+        done = lena.post(f"{API}/phone/verify", json={"code": found.group(1)})
+        assert done.json()["verified"] is True
+    finally:
+        server.shutdown()
+        server.server_close()
+    refused = lena.post(API, json={"name": "hook", "type": "push", "to": "json://10.0.0.1/x"})
+    assert refused.status_code == 422 and "json:// are not allowed" in refused.text
+
+
+def test_a_call_reads_the_digits_slowly_twice() -> None:
+    said = spoken("120034")
+    assert said.count("1, 2, 0, 0, 3, 4") == 2 and "120034" not in said
