@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
 from warroom.api.deps import RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES, ErrorBody
@@ -227,7 +228,16 @@ def add_method(runtime: Runtime, *, person: str, name: str, kind: str, to: str) 
         )
     code = service.new_code()
     _send(runtime, person=person, name=name, kind=kind, to=address, code=code)
-    now = runtime.clock.now()
+    try:
+        return _add_row(runtime, person=person, name=name, kind=kind, address=address, code=code)
+    except IntegrityError:  # the same name added at the same moment (PostgreSQL)
+        raise Conflict(f"you already have a contact method named {name!r}") from None
+
+
+def _add_row(
+    runtime: Runtime, *, person: str, name: str, kind: str, address: str, code: str
+) -> MethodView:
+    config, now = runtime.config(), runtime.clock.now()
     with runtime.db.transaction() as session:
         row, _code = service.add(
             session,

@@ -182,10 +182,16 @@ def add(
 
 
 def check_resend(
-    session: Session, *, config: WarroomConfig, person: str, name: str, now: datetime
+    session: Session,
+    *,
+    config: WarroomConfig,
+    person: str,
+    name: str,
+    now: datetime,
+    lock: bool = False,
 ) -> ContactMethod:
     """Return the method if a new code may be sent to it now, else raise."""
-    row = _unverified(session, config=config, person=person, name=name)
+    row = _unverified(session, config=config, person=person, name=name, lock=lock)
     if row.code_sent_at is not None and now - row.code_sent_at < RESEND_AFTER:
         wait = max(1, math.ceil((RESEND_AFTER - (now - row.code_sent_at)).total_seconds()))
         raise Conflict(
@@ -206,7 +212,7 @@ def resend(
     code: str | None = None,
 ) -> tuple[ContactMethod, str]:
     """Replace the method's code with a new one (the old one stops working); return both."""
-    row = check_resend(session, config=config, person=person, name=name, now=now)
+    row = check_resend(session, config=config, person=person, name=name, now=now, lock=True)
     code = code or new_code()
     row.code_hash, row.code_sent_at, row.code_attempts = digest(code), now, 0
     return row, code
@@ -216,7 +222,7 @@ def verify(
     session: Session, *, config: WarroomConfig, person: str, name: str, code: str, now: datetime
 ) -> Verification:
     """Check a code: right verifies the method; wrong counts an attempt (commit either way)."""
-    row = _unverified(session, config=config, person=person, name=name)
+    row = _unverified(session, config=config, person=person, name=name, lock=True)
     if row.code_hash is None or row.code_sent_at is None:
         raise Conflict(f"no code is waiting for {name!r}: ask for one with resend")
     if row.code_attempts >= MAX_ATTEMPTS:
@@ -369,24 +375,29 @@ def _own(session: Session, person: str) -> list[ContactMethod]:
     return list(session.scalars(stmt))
 
 
-def _owned(session: Session, *, config: WarroomConfig, person: str, name: str) -> ContactMethod:
-    """Return the person's own method `name`; raise if it is warroom.yaml's or absent."""
+def _owned(
+    session: Session, *, config: WarroomConfig, person: str, name: str, lock: bool = False
+) -> ContactMethod:
+    """Return the person's own method `name`; raise if it is warroom.yaml's or absent.
+
+    `lock` holds the row (PostgreSQL) so that parallel guesses cannot share one attempt count.
+    """
     if name in [m.id for m in person_of(config, person).methods()]:
         raise Conflict(
             f"{name!r} comes from warroom.yaml: only an admin can change it there "
             "(it needs no verification)"
         )
     stmt = select(ContactMethod).where(ContactMethod.person == person, ContactMethod.name == name)
-    row = session.scalars(stmt).first()
+    row = session.scalars(stmt.with_for_update() if lock else stmt).first()
     if row is None:
         raise NotFound(f"you have no contact method named {name!r}")
     return row
 
 
 def _unverified(
-    session: Session, *, config: WarroomConfig, person: str, name: str
+    session: Session, *, config: WarroomConfig, person: str, name: str, lock: bool = False
 ) -> ContactMethod:
-    row = _owned(session, config=config, person=person, name=name)
+    row = _owned(session, config=config, person=person, name=name, lock=lock)
     if row.verified_at is not None:
         raise Conflict(f"{name!r} is verified already")
     return row
