@@ -325,3 +325,26 @@ def test_a_push_code_goes_through_apprise_to_ntfy(lena: TestClient, runtime: Run
 def test_a_call_reads_the_digits_slowly_twice() -> None:
     said = spoken("120034")
     assert said.count("1, 2, 0, 0, 3, 4") == 2 and "120034" not in said
+
+
+def test_at_most_ten_codes_an_hour(lena: TestClient, vendors: Vendors, clock: FrozenClock) -> None:
+    added = lena.post(API, json={"name": "home", "type": "email", "to": "lena@home.example"})
+    assert added.status_code == 201, added.text
+    for _ in range(9):
+        clock.advance(timedelta(seconds=30))
+        assert lena.post(f"{API}/home/resend").status_code == 200
+    clock.advance(timedelta(seconds=30))
+    refused = lena.post(f"{API}/home/resend")
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["message"] == (
+        "10 codes were sent to your contact methods in the last hour; try again in 55 minute(s)"
+    )
+    assert error["details"]["retry_after"] == 3600 - 300
+    other = lena.post(API, json={"name": "work", "type": "email", "to": "lena@work.example"})
+    assert other.status_code == 429
+    assert len(vendors.mail.to("lena@home.example")) == 10 and not vendors.mail.to(
+        "lena@work.example"
+    )
+    clock.advance(timedelta(seconds=3600 - 300))
+    assert lena.post(f"{API}/home/resend").status_code == 200

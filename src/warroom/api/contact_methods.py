@@ -8,9 +8,10 @@ leaves nothing behind. The code itself is never logged nor audited.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from warroom.api.deps import RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES, ErrorBody
 from warroom.audit import service as audit
+from warroom.auth.throttle import Throttled
 from warroom.core.durations import format_duration
 from warroom.core.errors import Conflict, Invalid, WarroomError
 from warroom.escalation import self_service as service
@@ -31,8 +33,13 @@ from warroom.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/me", tags=["auth"], responses=ERROR_RESPONSES)
 SENT: dict[int | str, dict[str, Any]] = {
-    502: {"model": ErrorBody, "description": "The code could not be sent (the adapter's reason)"}
+    429: {"model": ErrorBody, "description": "Too many codes sent in the last hour"},
+    502: {"model": ErrorBody, "description": "The code could not be sent (the adapter's reason)"},
 }
+# Codes a person may have sent in an hour: each SMS or call costs money and reaches a number
+# that may not be theirs, so adding and removing in a loop must not become a texting service.
+CODES_PER_HOUR = 10
+SENDS = ("contact.add", "contact.resend")
 MethodName = Annotated[str, Path(min_length=1, max_length=64, description="The method's name")]
 MESSAGE = "Your warroom verification code is {code} (valid 15 minutes)."
 
@@ -200,9 +207,29 @@ def _done(_answer: object) -> None:
     """Drop the provider's id: nothing about a code is kept but its digest."""
 
 
+def check_budget(runtime: Runtime, *, person: str) -> None:
+    """Raise Throttled (429) when the person has had CODES_PER_HOUR codes sent in the last hour.
+
+    Counted from the audit log (every send attempt is there), so every instance agrees.
+    """
+    now = runtime.clock.now()
+    since = now - timedelta(hours=1)
+    with runtime.db.session() as session:
+        stmt = audit.query(since=since, actor=person, action="contact.", limit=CODES_PER_HOUR * 5)
+        sent = sorted(e.at for e in session.scalars(stmt) if e.action in SENDS and e.at > since)
+    if len(sent) >= CODES_PER_HOUR:
+        wait = max(1, math.ceil((sent[-CODES_PER_HOUR] + timedelta(hours=1) - now).total_seconds()))
+        raise Throttled(
+            f"{CODES_PER_HOUR} codes were sent to your contact methods in the last hour; "
+            f"try again in {math.ceil(wait / 60)} minute(s)",
+            retry_after=wait,
+        )
+
+
 def _send(runtime: Runtime, *, person: str, name: str, kind: str, to: str, code: str) -> None:
     """Send the code now; raise SendFailed (502) with the adapter's reason, audited."""
     send = sender_for(runtime.adapters(), kind)
+    check_budget(runtime, person=person)
     try:
         send(to, code)
     except Exception as exc:  # every adapter failure is the caller's 502, whatever its class
