@@ -107,6 +107,15 @@ MATRIX = {
     "POST /api/v1/incidents/{ref}/evidence/{evidence_id}/custody": "responder",
     "GET /api/v1/audit": "admin",
     "GET /api/v1/audit/head": "admin",
+    # A person's own contact methods and rules: every role, each for themselves only.
+    "GET /api/v1/me/contact-methods": "viewer",
+    "POST /api/v1/me/contact-methods": "viewer",
+    "POST /api/v1/me/contact-methods/{name}/verify": "viewer",
+    "POST /api/v1/me/contact-methods/{name}/resend": "viewer",
+    "DELETE /api/v1/me/contact-methods/{name}": "viewer",
+    "GET /api/v1/me/notification-rules": "viewer",
+    "PUT /api/v1/me/notification-rules": "viewer",
+    "DELETE /api/v1/me/notification-rules": "viewer",
 }
 # What a path parameter is filled with; `{ref}` is chosen per test.
 SAMPLE = {

@@ -74,6 +74,12 @@ PAGES = {
     "GET /incidents/{ref}/evidence/{item_id}": "viewer",
     "GET /audit": "admin",
     "POST /audit/verify": "admin",
+    "POST /profile/contact-methods": "viewer",
+    "POST /profile/contact-methods/{name}/verify": "viewer",
+    "POST /profile/contact-methods/{name}/resend": "viewer",
+    "POST /profile/contact-methods/{name}/remove": "viewer",
+    "POST /profile/notification-rules": "viewer",
+    "POST /profile/notification-rules/clear": "viewer",
 }
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
 # name: (role, sees the restricted incident)

@@ -130,3 +130,10 @@ def totp_recovery_codes(
     given = (code or typer.prompt("Current code")).strip()
     answer = _request("POST", f"{API}/recovery-codes", {"code": given})
     _print_codes(answer["recovery_codes"])
+
+
+# Your contact methods and notification rules (cli/me_contacts.py).
+from warroom.cli.me_contacts import contacts_app, rules_app  # noqa: E402
+
+me_app.add_typer(contacts_app, name="contacts")
+me_app.add_typer(rules_app, name="rules")

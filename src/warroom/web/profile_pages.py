@@ -1,22 +1,31 @@
-"""The profile page: who you are, your time zone and theme, your own API tokens."""
+"""The profile page: who you are, your time zone and theme, your own API tokens, and how
+you are paged (contact methods and notification rules)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from warroom.api import contact_methods as contacts
 from warroom.api import links
 from warroom.api.deps import DB_INT_MAX
 from warroom.auth import profile
 from warroom.auth.scopes import describe
+from warroom.core.durations import format_duration
 from warroom.core.errors import WarroomError
+from warroom.escalation import self_service
+from warroom.organisation import CONTACT_KINDS
 from warroom.web.page import PageRoute, SignedIn, Viewer, render, see_other
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Short = Annotated[str, Form(max_length=64)]
+Address = Annotated[str, Form(max_length=500)]
+Steps = Annotated[str, Form(max_length=2000)]
+MethodName = Annotated[str, Path(min_length=1, max_length=64)]
 # What the token form offers: a label and the scopes it grants.
 TOKEN_KINDS = {
     "read": ("Read only (scripts, dashboards)", ("read",)),
@@ -33,6 +42,9 @@ def _page(
     error: str | None = None,
     new_token: str | None = None,
     new_kind: str | None = None,
+    notice: str | None = None,
+    warnings: list[str] | None = None,
+    steps_text: str | None = None,
 ) -> HTMLResponse:
     runtime = viewer.runtime
     now = runtime.clock.now()
@@ -67,7 +79,29 @@ def _page(
         new_token=new_token,
         calendar_url=calendar_url,
         teams=sorted(viewer.access.teams),
+        notice=notice,
+        warnings=warnings or [],
+        paging=_paging(viewer, steps_text),
     )
+
+
+def _paging(viewer: Viewer, steps_text: str | None) -> dict[str, object] | None:
+    """Return the viewer's methods and rules for the page; None if they are not a person."""
+    config = viewer.runtime.config()
+    if config.person(viewer.name) is None:
+        return None
+    with viewer.runtime.db.session() as session:
+        methods = self_service.list_methods(session, config=config, person=viewer.name)
+        rules = self_service.effective_rules(session, config=config, person=viewer.name)
+    lines = [f"{format_duration(s.after)}: {', '.join(s.via)}" for s in rules.steps]
+    own = rules.source == self_service.OWN
+    return {
+        "methods": methods,
+        "rules": rules,
+        "kinds": CONTACT_KINDS,
+        "steps_text": steps_text if steps_text is not None else ("\n".join(lines) if own else ""),
+        "format_duration": format_duration,
+    }
 
 
 @router.get("/profile")
@@ -141,3 +175,86 @@ def revoke_token(
     except WarroomError as exc:
         return _page(request, viewer, status=exc.status, error=exc.message)
     return see_other("/profile")
+
+
+def _paging_change(
+    request: Request, viewer: Viewer, change: Callable[[], tuple[str, list[str]]]
+) -> Response:
+    """Run a change to the viewer's methods or rules; show the page with what came of it."""
+    try:
+        notice, warnings = change()
+    except WarroomError as exc:
+        return _page(request, viewer, status=exc.status, error=exc.message)
+    return _page(request, viewer, notice=notice, warnings=warnings)
+
+
+@router.post("/profile/contact-methods")
+def add_contact_method(
+    request: Request, viewer: SignedIn, name: Short = "", kind: Short = "", to: Address = ""
+) -> Response:
+    """Add a contact method of your own; its code is sent at once."""
+
+    def change() -> tuple[str, list[str]]:
+        added = contacts.add_method(
+            viewer.runtime, person=viewer.name, name=name.strip(), kind=kind, to=to
+        )
+        return f"A code was sent to {added.address}: type it below to verify {added.name}.", []
+
+    return _paging_change(request, viewer, change)
+
+
+@router.post("/profile/contact-methods/{name}/verify")
+def verify_contact_method(
+    name: MethodName, request: Request, viewer: SignedIn, code: Short = ""
+) -> Response:
+    """Verify one of your methods with the code sent to it."""
+
+    def change() -> tuple[str, list[str]]:
+        contacts.verify_method(viewer.runtime, person=viewer.name, name=name, code=code)
+        return f"{name} is verified: pages can use it now.", []
+
+    return _paging_change(request, viewer, change)
+
+
+@router.post("/profile/contact-methods/{name}/resend")
+def resend_contact_code(name: MethodName, request: Request, viewer: SignedIn) -> Response:
+    """Send a new code to one of your unverified methods."""
+
+    def change() -> tuple[str, list[str]]:
+        sent = contacts.resend_code(viewer.runtime, person=viewer.name, name=name)
+        return f"A new code was sent to {sent.address}.", []
+
+    return _paging_change(request, viewer, change)
+
+
+@router.post("/profile/contact-methods/{name}/remove")
+def remove_contact_method(name: MethodName, request: Request, viewer: SignedIn) -> Response:
+    """Remove one of your own methods."""
+
+    def change() -> tuple[str, list[str]]:
+        warnings = contacts.remove_method(viewer.runtime, person=viewer.name, name=name)
+        return f"{name} removed.", warnings
+
+    return _paging_change(request, viewer, change)
+
+
+@router.post("/profile/notification-rules")
+def set_notification_rules(request: Request, viewer: SignedIn, steps: Steps = "") -> Response:
+    """Set your own rules from the editor: one step a line, `2m: sms, voice`."""
+    try:
+        parsed = [self_service.parse_step(line) for line in steps.splitlines() if line.strip()]
+        rules = contacts.set_rules(viewer.runtime, person=viewer.name, steps=parsed)
+    except WarroomError as exc:
+        return _page(request, viewer, status=exc.status, error=exc.message, steps_text=steps)
+    return _page(request, viewer, notice="Your rules are saved.", warnings=rules.warnings)
+
+
+@router.post("/profile/notification-rules/clear")
+def clear_notification_rules(request: Request, viewer: SignedIn) -> Response:
+    """Drop your own rules: warroom.yaml's or the defaults apply again."""
+
+    def change() -> tuple[str, list[str]]:
+        contacts.clear_rules(viewer.runtime, person=viewer.name)
+        return "Your own rules are gone: warroom.yaml's or the defaults apply again.", []
+
+    return _paging_change(request, viewer, change)
