@@ -3,20 +3,18 @@ sent through the loopback Slack server and a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.conftest import free_port, make_token, need
+from tests.notify.ntfy_server import NtfyServer
 from tests.notify.slack_server import SlackServer
 from tests.notify.vendors import Controller, Mailbox
 from warroom.api.contact_methods import spoken
@@ -184,9 +182,7 @@ def test_sms_without_twilio_is_409_and_nothing_is_written(
     message = answer.json()["error"]["message"]
     assert message.startswith("SMS is not configured (integrations.twilio)")
     push = lena.post(API, json={"name": "phone", "type": "push", "to": "ntfys://ntfy.sh/x"})
-    assert push.json()["error"]["message"].startswith(
-        "push is not configured (integrations.push.enabled)"
-    )
+    assert push.json()["error"]["message"].startswith("push is not configured (integrations.push)")
     assert rows(runtime) == []
 
 
@@ -282,42 +278,16 @@ def test_rules_set_show_clear(lena: TestClient, runtime: Runtime, vendors: Vendo
     assert [e.action for e in entries(runtime, "contact.remove")] == ["contact.remove"]
 
 
-class NtfyHandler(BaseHTTPRequestHandler):
-    """A loopback ntfy server: keeps every body it is sent, answers as ntfy does."""
-
-    bodies: ClassVar[list[bytes]] = []
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-        pass
-
-    def do_POST(self) -> None:
-        """Keep the message; answer with ntfy's JSON."""
-        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        answer = json.dumps({"id": "x1", "event": "message", "topic": "lena"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-
 def test_a_push_code_goes_through_apprise_to_ntfy(lena: TestClient, runtime: Runtime) -> None:
-    NtfyHandler.bodies = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), NtfyHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     runtime.adapters_override = Adapters(push=ApprisePush(PushConfig()))
-    try:
-        url = f"ntfy://127.0.0.1:{server.server_address[1]}/lena-pages"
-        added = lena.post(API, json={"name": "phone", "type": "push", "to": url})
+    with NtfyServer() as server:
+        added = lena.post(API, json={"name": "phone", "type": "push", "to": server.url("lena")})
         assert added.status_code == 201, added.text
-        [body] = NtfyHandler.bodies
-        found = CODE.search(body.decode())
-        assert found, body
+        [message] = server.on("lena")
+        found = CODE.search(message["message"])
+        assert found, message
         done = lena.post(f"{API}/phone/verify", json={"code": found.group(1)})
         assert done.json()["verified"] is True
-    finally:
-        server.shutdown()
-        server.server_close()
     refused = lena.post(API, json={"name": "hook", "type": "push", "to": "json://10.0.0.1/x"})
     assert refused.status_code == 422 and "json:// are not allowed" in refused.text
 

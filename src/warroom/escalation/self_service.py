@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.core.validation import humane
 from warroom.escalation.models import ContactMethod, PersonalRules
+from warroom.notify.push_config import DEFAULT_SCHEMES
 from warroom.organisation import CONTACT_KINDS, KIND_NAMES, RuleStep, check_address, check_rules
 
 if TYPE_CHECKING:
@@ -141,7 +142,8 @@ def check_new(
     except ValueError as exc:
         raise Invalid(str(exc), {"field": "type" if kind not in CONTACT_KINDS else "to"}) from None
     scheme = stored.split("://", 1)[0].lower()
-    allowed = config.integrations.push.schemes
+    settings = config.integrations.push
+    allowed = settings.schemes if settings is not None else DEFAULT_SCHEMES
     if kind == "push" and scheme not in allowed:
         # Push services only: a `json://` URL would make warroom POST wherever it points.
         raise Invalid(

@@ -157,7 +157,7 @@ class _Senders:
         return Outcome(provider_id=sid)
 
     def push_page(self, d: Delivery[m.PushPage]) -> Outcome:
-        push = _need(self.adapters.push, "push", "integrations.push.enabled")
+        push = _need(self.adapters.push, "push", "integrations.push")
         page, card = d.message, d.message.card
         settings = self.config.integrations.push
         urgency = settings.urgency.get(card.severity, "default") if settings else "default"
