@@ -72,7 +72,7 @@ def test_a_signed_reply_acknowledges_and_is_audited(
     number = paged(runtime)
     [sms] = twilio.messages
     assert sms["To"] == ALICE and f"INC-{number}" in sms["Body"]
-    assert sms["StatusCallback"] == STATUS
+    assert sms["StatusCallback"] == f"{STATUS}?key=inc1%3Apage%3A0%3A0%3Aalice%3Amobile"
     answer = twilio.reply(SMS, ALICE, f"ack {number}", client=client)
     assert said(answer) == f"INC-{number} acknowledged. Thank you, alice."
     detail = runtime.flows.get(str(number))

@@ -131,7 +131,9 @@ def test_rules_run_in_order_and_an_acknowledgement_stops_the_rest(
     assert sms["to"] == PHONE
     assert sms["body"].startswith('INC-1 SEV-2: Checkout down. Reply "ack 1" or "')
     assert f'"{runs(runtime)[0].reply_code}"' in sms["body"]
-    assert sms["callback"] == "https://warroom.example.com/api/v1/intake/twilio/status"
+    assert sms["callback"] == (
+        "https://warroom.example.com/api/v1/intake/twilio/status?key=inc1%3Apage%3A0%3A0%3Aalice%3Ar1%3Asms"
+    )
 
     runtime.flows.acknowledge(ref, actor=Actor(name="alice", source="api"))
     clock.advance(timedelta(minutes=3))

@@ -9,7 +9,6 @@ Host header, which the sender chooses.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -36,9 +35,6 @@ SOURCE = "twilio"
 TWIML = "application/xml"
 log = logging.getLogger("warroom.api.twilio")
 MAX_FIELDS = 64  # Twilio's callbacks carry about 20
-# A failure can be reported before the sender has recorded the SID (it records a whole
-# round of sends at once, after the slowest): wait this long for the page to show up.
-UNKNOWN_SID_WAIT = 3.0
 
 
 def _twiml_answer(example: str) -> dict[int | str, dict[str, Any]]:
@@ -226,22 +222,21 @@ async def twilio_status(request: Request, runtime: RuntimeDep) -> Any:
             )
         code = form.get("ErrorCode")
         error = f"Twilio error {code}" if code else None
-        return await run_in_threadpool(_status, runtime, sid[:64], status[:32], error)
+        # The page's outbox key rides in the (signed) URL the page gave Twilio.
+        key = request.query_params.get("key")
+        return await run_in_threadpool(
+            _status, runtime, sid[:64], status[:32], error, key[:200] if key else None
+        )
 
     return await _guarded(handle)
 
 
-def _status(runtime: Runtime, sid: str, status: str, error: str | None) -> StatusRecorded:
+def _status(
+    runtime: Runtime, sid: str, status: str, error: str | None, key: str | None
+) -> StatusRecorded:
     final = status in acks.SMS_STATES or status in acks.CALL_STATES
     if not final:  # on the way (queued, sent, ringing…): nothing for the timeline
         return StatusRecorded(recorded=False, duplicate=False)
-    deadline = time.monotonic() + UNKNOWN_SID_WAIT
-    while True:
-        with runtime.db.session() as session:
-            known = acks.page_known(session, provider_id=sid)
-        if known or time.monotonic() >= deadline:
-            break
-        time.sleep(0.1)
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
         # Twilio may send a callback again: each (SID, status) counts once.
@@ -249,7 +244,9 @@ def _status(runtime: Runtime, sid: str, status: str, error: str | None) -> Statu
         if not deliveries.claim(session, source=SOURCE, ids=seen, now=now):
             metrics.rejected(SOURCE, "duplicate")
             return StatusRecorded(recorded=False, duplicate=True)
-        recorded = acks.record_status(session, provider_id=sid, status=status, now=now, error=error)
+        recorded = acks.record_status(
+            session, provider_id=sid, status=status, now=now, error=error, key=key
+        )
     if not recorded:
         log.info("Twilio status %s for %s: no page was sent under that SID", status, sid)
     return StatusRecorded(recorded=recorded, duplicate=False)

@@ -211,19 +211,30 @@ def page_known(session: Session, *, provider_id: str) -> bool:
 
 
 def record_status(
-    session: Session, *, provider_id: str, status: str, now: datetime, error: str | None = None
+    session: Session,
+    *,
+    provider_id: str,
+    status: str,
+    now: datetime,
+    error: str | None = None,
+    key: str | None = None,
 ) -> bool:
     """Put Twilio's report on a page's delivery on the timeline; move on after a failure.
 
-    One SMS may carry several incidents' pages (a bundle): each gets its line and, after a
-    failure, each person's run moves on. Return False when no page was sent under that id
-    (or the status is not a final one).
+    `key` (the outbox key the status URL carries) finds the page even before the sender has
+    recorded Twilio's id, which it does after its whole round of sends. One SMS may carry
+    several incidents' pages (a bundle): each gets its line and, after a failure, each
+    person's run moves on. Return False when no such page was sent (or the status is not a
+    final one).
     """
-    rows = session.scalars(
-        select(Notification)
-        .where(Notification.provider_id == provider_id, Notification.action == "page")
-        .order_by(Notification.id)
-    )
+    found = select(Notification).where(Notification.action == "page")
+    head = session.scalar(found.where(Notification.key == key)) if key else None
+    if head is not None:
+        # The head and what was bundled into it (known once the sender recorded the round).
+        found = found.where((Notification.id == head.id) | (Notification.bundled_into == head.id))
+    else:
+        found = found.where(Notification.provider_id == provider_id)
+    rows = session.scalars(found.order_by(Notification.id))
     recorded = False
     for row in rows:
         recorded |= _record_one(session, row, status=status, now=now, error=error)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 from warroom.notify import messages as m
 from warroom.notify.cards import card_to_json
@@ -140,7 +141,7 @@ class _Senders:
         if d.bundle:  # several incidents at once: one text, each with its own reply
             body = "\n".join(p.text for p in [page, *d.bundle])
         sid = phone.send_sms(
-            to=page.address, body=body, key=d.key, status_callback=self._callback("status")
+            to=page.address, body=body, key=d.key, status_callback=self._status_url(d.key)
         )
         return Outcome(provider_id=sid)
 
@@ -152,7 +153,7 @@ class _Senders:
             text=page.text,
             gather_url=page.gather_url,
             key=d.key,
-            status_callback=self._callback("status"),
+            status_callback=self._status_url(d.key),
         )
         return Outcome(provider_id=sid)
 
@@ -170,10 +171,16 @@ class _Senders:
         )
         return Outcome(provider_id=push.push(url=page.address, note=note, key=d.key))
 
-    def _callback(self, what: str) -> str | None:
-        """Return where Twilio reports on a message or call (None without a base_url)."""
+    def _status_url(self, key: str) -> str | None:
+        """Return where Twilio reports on a page (None without a base_url).
+
+        The page's outbox key goes with it: a report may come before the sender recorded
+        Twilio's id for the page (it records a round of sends together, after the slowest).
+        """
         base = self.config.notifications.base_url
-        return f"{base.rstrip('/')}/api/v1/intake/twilio/{what}" if base else None
+        if not base:
+            return None
+        return f"{base.rstrip('/')}/api/v1/intake/twilio/status?{urlencode({'key': key})}"
 
     def exec_summary(self, d: Delivery[m.ExecSummary]) -> Outcome:
         from warroom.notify import email_text
