@@ -126,6 +126,10 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # Alembic says "Context impl SQLiteImpl" on every readiness probe; migrate.py logs upgrades.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # At DEBUG these print every request body: page texts (restricted titles among them) and
+    # verification codes. warroom's own DEBUG lines stay; theirs never.
+    for chatty in ("slack_sdk", "twilio", "apprise", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.INFO)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []

@@ -1,4 +1,4 @@
-"""`warroom me totp …`: your own two-factor sign-in, over HTTP (WARROOM_URL, WARROOM_TOKEN)."""
+"""`warroom me …`: your own two-factor sign-in, contact methods and rules, over HTTP."""
 
 import sys
 from typing import Annotated, Any
@@ -10,7 +10,7 @@ from warroom.cli.incident import _client, _request
 
 me_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
-    help="You, the token's user: your own two-factor sign-in.",
+    help="You, the token's user: your two-factor sign-in, how you are paged (contacts, rules).",
     no_args_is_help=True,
 )
 totp_app = typer.Typer(
