@@ -49,6 +49,7 @@ bench: $(DEV)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.escalation
 	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.evidence
+	$(BIN)/python -m bench.paging
 
 demo: $(RUNTIME)  ## replay the runbook's two examples into the local database
 	$(BIN)/warroom demo
