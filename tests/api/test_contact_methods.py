@@ -93,7 +93,7 @@ def config(vendors: Vendors) -> WarroomConfig:
                     "from": "warroom@example.com",
                     "timeout": 3,
                 },
-                "push": {"enabled": False},
+                "push": {"enabled": False, "private_hosts": True},  # the loopback ntfy
             },
         }
     )

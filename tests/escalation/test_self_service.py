@@ -158,6 +158,11 @@ def test_a_code_expires_after_15_minutes(runtime: Runtime, clock: FrozenClock) -
         ("dm", "chat", "lena", Invalid, "is not a Slack user id"),
         ("pager", "fax", "+491511234567", Invalid, "unknown contact method type 'fax'"),
         ("hook", "push", "json://10.0.0.1/x", Invalid, "push URLs of type json:// are not"),
+        # warroom sends the code at once: not to a host only it can reach (SSRF)
+        ("inside", "push", "ntfy://10.0.0.5:8080/x", Invalid, "hosts of warroom's own network"),
+        ("loop", "push", "ntfy://127.0.0.1:9/x", Invalid, "hosts of warroom's own network"),
+        ("named", "push", "gotify://localhost/token", Invalid, "hosts of warroom's own network"),
+        ("v6", "push", "ntfy://[::1]:9/x", Invalid, "hosts of warroom's own network"),
     ],
 )
 def test_names_and_addresses_are_checked(

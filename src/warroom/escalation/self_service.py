@@ -24,6 +24,7 @@ from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.core.validation import humane
 from warroom.escalation.models import ContactMethod, PersonalRules
 from warroom.notify.push_config import DEFAULT_SCHEMES
+from warroom.notify.push_hosts import inside_network
 from warroom.organisation import CONTACT_KINDS, KIND_NAMES, RuleStep, check_address, check_rules
 
 if TYPE_CHECKING:
@@ -149,6 +150,12 @@ def check_new(
         raise Invalid(
             f"push URLs of type {scheme}:// are not allowed; use one of "
             f"{', '.join(allowed)} (integrations.push.schemes)",
+            {"field": "to"},
+        )
+    if kind == "push" and not (settings and settings.private_hosts) and inside_network(stored):
+        raise Invalid(
+            "push URLs to hosts of warroom's own network are not allowed for methods you add "
+            "(an admin may allow them: integrations.push.private_hosts)",
             {"field": "to"},
         )
     return stored

@@ -25,5 +25,8 @@ class PushConfig(BaseModel):
     enabled: bool = True
     schemes: list[str] = Field(default_factory=lambda: list(DEFAULT_SCHEMES))
     timeout: float = Field(default=10.0, gt=0, le=60)
+    # Methods people add themselves may not point into warroom's own network (their code is
+    # sent at once: server-side request forgery). True allows it (a self-hosted ntfy inside).
+    private_hosts: bool = False
     # Urgency of a page by severity: ntfy priorities (min, low, default, high, max).
     urgency: dict[str, Urgency] = Field(default_factory=lambda: dict(DEFAULT_URGENCY))
