@@ -81,7 +81,17 @@ def setup(
     tmp_path: Path, database_url: str, runbooks_dir: Path, slack: SlackServer
 ) -> Iterator[tuple[Runtime, dict[str, str]]]:
     """A runtime on the real clock (to declare) and the environment for engine processes."""
-    config_path = _config(tmp_path / "warroom.yaml", slack)
+    runtime, env = engine_setup(
+        tmp_path, database_url, runbooks_dir, _config(tmp_path / "warroom.yaml", slack)
+    )
+    yield runtime, env
+    runtime.close()
+
+
+def engine_setup(
+    tmp_path: Path, database_url: str, runbooks_dir: Path, config_path: Path
+) -> tuple[Runtime, dict[str, str]]:
+    """Return a runtime on the real clock (to declare) and the env for engine processes."""
     settings = Settings(
         data_dir=tmp_path / "var",
         database_url=database_url,
@@ -97,8 +107,7 @@ def setup(
         "WARROOM_RUNBOOKS_DIR": str(runbooks_dir),
         "WARROOM_LOG_LEVEL": "WARNING",
     }
-    yield runtime, env
-    runtime.close()
+    return runtime, env
 
 
 def _engine(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -3,7 +3,6 @@ two engines on PostgreSQL sharing the runs. The receiver is the Slack fake on lo
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from collections import Counter
@@ -14,14 +13,11 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from tests.engine.test_engine_processes import _declare, _engine, _stop
+from tests.engine.test_engine_processes import _declare, _engine, _stop, engine_setup
 from tests.notify.slack_server import SlackServer
-from warroom.app import build_runtime
-from warroom.config import load_config
 from warroom.escalation.models import PageRun
 from warroom.notify.models import Notification
 from warroom.runtime import Runtime
-from warroom.settings import Settings
 
 RULES = 3  # Alice's rules: a Slack DM at once, again after 4 s, and after 8 s
 
@@ -75,22 +71,9 @@ def setup(
     tmp_path: Path, database_url: str, runbooks_dir: Path, slack: SlackServer
 ) -> Iterator[tuple[Runtime, dict[str, str]]]:
     """A runtime on the real clock (to declare) and the environment for engine processes."""
-    config_path = _config(tmp_path / "warroom.yaml", slack)
-    settings = Settings(
-        data_dir=tmp_path / "var",
-        database_url=database_url,
-        runbooks_dir=runbooks_dir,
-        config=config_path,
+    runtime, env = engine_setup(
+        tmp_path, database_url, runbooks_dir, _config(tmp_path / "warroom.yaml", slack)
     )
-    runtime = build_runtime(settings, config=load_config(config_path), upgrade=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
-    env |= {
-        "WARROOM_DATABASE_URL": database_url,
-        "WARROOM_CONFIG": str(config_path),
-        "WARROOM_DATA_DIR": str(tmp_path / "var"),
-        "WARROOM_RUNBOOKS_DIR": str(runbooks_dir),
-        "WARROOM_LOG_LEVEL": "WARNING",
-    }
     yield runtime, env
     runtime.close()
 

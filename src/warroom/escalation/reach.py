@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-# What each paging method (`notifications.page_via`, a contact method's type) is called
-# for people, and what address it needs.
-METHOD_NAMES = {"chat": "Slack", "email": "e-mail", "sms": "SMS", "voice": "voice", "push": "push"}
+from warroom.organisation import KIND_NAMES as METHOD_NAMES
+
+# What address each paging method (`notifications.page_via`, a contact method's type) needs,
+# in the words of the timeline's reasons.
 ADDRESS_NAMES = {
     "chat": "Slack id",
     "email": "e-mail address",
