@@ -17,7 +17,7 @@ from tests.conftest import free_port, make_token, need
 from tests.notify.ntfy_server import NtfyServer
 from tests.notify.slack_server import SlackServer
 from tests.notify.vendors import Controller, Mailbox
-from warroom.api.contact_methods import spoken
+from warroom.api.contact_flows import spoken
 from warroom.audit import service as audit
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from warroom.api import contact_methods as contacts
+from warroom.api import contact_flows as contacts
 from warroom.api import links
 from warroom.api.deps import DB_INT_MAX
 from warroom.auth import profile
