@@ -19,7 +19,7 @@ from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import Clock
 from warroom.detection.flows import IntakeFlows
 from warroom.engine.runner import Engine, instance_name
-from warroom.escalation import personal
+from warroom.escalation import calls, personal
 from warroom.escalation.jobs import EscalationSteps, PageRuns, Reminders
 from warroom.evidence.flows import EvidenceFlows, postmortem_section
 from warroom.evidence.store import Store
@@ -147,7 +147,7 @@ class Runtime:
                 adapters=self.adapters,
                 now=self.clock.now,
                 owner=owner,
-                after_sent=[tracking.issue_sent],
+                after_sent=[tracking.issue_sent, calls.placed_after_paging_ended],
                 after_dead=[personal.page_failed],
             ),
             now=self.clock.now,

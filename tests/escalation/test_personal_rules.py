@@ -17,6 +17,7 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.escalation.models import ContactMethod, PageRun
 from warroom.incidents.actor import Actor
+from warroom.notify.models import Notification
 from warroom.notify.ports import DeliveryError
 from warroom.runtime import Runtime
 
@@ -89,9 +90,21 @@ def fakes(runtime: Runtime) -> Fakes:
 
 
 def calls(fakes: Fakes, method: str) -> list[dict[str, Any]]:
-    """Return the arguments of every call of one kind to the phone or push fake."""
+    """Return the arguments of every call of one kind to the phone or push fake (`hang_up`…)."""
     recorder = fakes.push if method == "push" else fakes.phone
     return [arguments for name, arguments in recorder.calls if name == method]
+
+
+def placed(runtime: Runtime) -> str:
+    """Return the call id the phone gave the one page call."""
+    with runtime.db.session() as session:
+        [call] = session.scalars(
+            select(Notification.provider_id).where(
+                Notification.channel == "voice", Notification.action == "page"
+            )
+        ).all()
+    assert call is not None
+    return call
 
 
 def declare(runtime: Runtime, severity: str = "SEV-2", **fields: Any) -> str:
@@ -305,3 +318,47 @@ def test_the_incident_room_shows_each_persons_next_rule(runtime: Runtime, fakes:
         assert re.search(r"<strong>alice</strong> by SMS <small>.*rule 2 of 3</small>", room.text)
         runtime.flows.acknowledge("INC-1", actor=Actor(name="alice", source="web"))
         assert "Next, unless acknowledged" not in client.get("/incidents/1").text
+
+
+def test_a_call_still_ringing_is_hung_up_when_someone_acknowledges(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    ref = declare(runtime)
+    runtime.engine.run_once()
+    clock.advance(timedelta(minutes=5))
+    runtime.engine.run_once()
+    [call] = calls(fakes, "call")
+    runtime.flows.acknowledge(ref, actor=Actor(name="bob", source="slack"))
+    runtime.engine.run_once()
+    assert calls(fakes, "hang_up") == [{"call_id": placed(runtime)}]
+    assert call["to"] == PHONE
+
+
+def test_the_call_that_acknowledged_is_not_hung_up(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    ref = declare(runtime)
+    runtime.engine.run_once()
+    clock.advance(timedelta(minutes=5))
+    runtime.engine.run_once()
+    runtime.flows.acknowledge(ref, actor=Actor(name="alice", source="voice"))  # pressed 1
+    runtime.engine.run_once()
+    assert calls(fakes, "hang_up") == []
+
+
+def test_a_call_placed_while_someone_acknowledges_is_hung_up_once_recorded(
+    runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    ref = declare(runtime)
+    runtime.engine.run_once()
+    clock.advance(timedelta(minutes=5))
+    placing = fakes.phone.call
+
+    def call_while_alice_replies(**arguments: Any) -> str:
+        sid = placing(**arguments)  # Twilio took the call…
+        runtime.flows.acknowledge(ref, actor=Actor(name="alice", source="sms"))  # …she replies
+        return sid
+
+    fakes.phone.call = call_while_alice_replies  # type: ignore[method-assign]
+    runtime.engine.run_once()
+    assert calls(fakes, "hang_up") == [{"call_id": placed(runtime)}]

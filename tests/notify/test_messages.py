@@ -108,6 +108,7 @@ WRITTEN_BEFORE: list[tuple[str, str, dict[str, Any], m.Payload]] = [
             gather_url="https://w/api/v1/intake/twilio/voice?link=t",
         ),
     ),
+    ("voice", "hang_up", {"call_id": "CA1"}, m.HangUp(call_id="CA1")),
     (
         "push",
         "page",

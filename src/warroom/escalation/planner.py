@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.escalation import calls
 from warroom.escalation import service as escalation
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
@@ -122,6 +123,9 @@ def plan(
             out += _declared(session, incident, config, channels, card, now)
         elif kind in ("acknowledged", "triaged", "mitigated", "resolved", "closed"):
             escalation.stop(session, incident=incident, now=now, reason=kind)
+            # Not the call the acknowledgement came from: it says thank you, then ends.
+            if event.source != "voice" and "voice" in channels:
+                out += calls.hang_ups(session, incident_id=incident.id, now=now)
         rooms = config.notifications.incident_channels
         if kind in UPDATE_EVENTS and "declared" not in kinds and rooms:
             add(f"{k}:chat", INCIDENT_CHANNEL, m.Post(text=event.text, card=card))

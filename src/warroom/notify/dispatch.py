@@ -157,6 +157,11 @@ class _Senders:
         )
         return Outcome(provider_id=sid)
 
+    def hang_up(self, d: Delivery[m.HangUp]) -> Outcome:
+        phone = _need(self.adapters.phone, "voice calls", "integrations.twilio")
+        phone.hang_up(call_id=d.message.call_id)
+        return Outcome(provider_id=d.message.call_id)
+
     def push_page(self, d: Delivery[m.PushPage]) -> Outcome:
         push = _need(self.adapters.push, "push", "integrations.push")
         page, card = d.message, d.message.card
@@ -322,6 +327,7 @@ _HANDLERS: dict[type[Payload], Callable[[_Senders, Delivery[Any]], Outcome]] = {
     m.SmsPage: _Senders.sms_page,
     m.VoicePage: _Senders.voice_page,
     m.PushPage: _Senders.push_page,
+    m.HangUp: _Senders.hang_up,
     m.ExecSummary: _Senders.exec_summary,
     m.Reminder: _Senders.reminder,
     m.Meeting: _Senders.meeting,

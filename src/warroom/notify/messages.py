@@ -132,6 +132,15 @@ class VoicePage(PersonalPage):
     gather_url: str | None = Field(default=None, exclude_if=_absent)  # where key presses go
 
 
+class HangUp(Payload):
+    """End a page call that still rings or plays: paging ended while it was placed."""
+
+    channel = "voice"
+    action = "hang_up"
+
+    call_id: str
+
+
 class PushPage(PersonalPage):
     """Page one person by push notification (an apprise URL is the address)."""
 
@@ -265,6 +274,7 @@ PAYLOADS: dict[tuple[str, str], type[Payload]] = {
         SmsPage,
         VoicePage,
         PushPage,
+        HangUp,
         ExecSummary,
         Reminder,
         Meeting,
