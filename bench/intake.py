@@ -95,7 +95,8 @@ SHAPES = {
     # warroom's Alertmanager intake: the webhook v4 format Alertmanager itself sends
     "alertmanager": (
         r"""function(n, f) return '{"status":"firing","labels":{"alertname":"BenchCPU",'
-  .. '"instance":"i' .. n .. '","service":"checkout"},"annotations":{"summary":"CPU high on i'
+  .. '"instance":"i' .. n .. '","service":"checkout","g":"' .. (n % GROUPS) .. '"},'
+  .. '"annotations":{"summary":"CPU high on i'
   .. n .. '"},"startsAt":"2026-11-26T00:00:00.000Z","endsAt":"0001-01-01T00:00:00Z",'
   .. '"generatorURL":"http://127.0.0.1:9090/graph","fingerprint":"' .. f .. '"}' end""",
         r"""function(items, c) return '{"version":"4","status":"firing","receiver":"warroom",'
