@@ -22,6 +22,7 @@ from warroom.cli import (  # noqa: F401
 from warroom.cli.actions_cmd import actions_app  # also registers `incident action`
 from warroom.cli.admin import config_app, db_app, tokens_app, users_app
 from warroom.cli.audit_cmd import audit_app
+from warroom.cli.backup_cmd import backup, restore
 from warroom.cli.common import CliState
 from warroom.cli.demo import demo
 from warroom.cli.engine_cmd import engine
@@ -74,6 +75,8 @@ app.add_typer(audit_app, name="audit")
 app.command("demo")(demo)
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(notify_app, name="notify")
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 
 def run() -> None:
