@@ -24,6 +24,7 @@ from warroom.cli.admin import config_app, db_app, tokens_app, users_app
 from warroom.cli.audit_cmd import audit_app
 from warroom.cli.backup_cmd import backup, restore
 from warroom.cli.common import CliState
+from warroom.cli.db_copy_cmd import copy as db_copy
 from warroom.cli.demo import demo
 from warroom.cli.engine_cmd import engine
 from warroom.cli.evidence_cmd import evidence_app
@@ -75,6 +76,7 @@ app.add_typer(audit_app, name="audit")
 app.command("demo")(demo)
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(notify_app, name="notify")
+db_app.command("copy")(db_copy)
 app.command("backup")(backup)
 app.command("restore")(restore)
 
