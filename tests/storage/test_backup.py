@@ -140,3 +140,29 @@ def test_a_backup_restores_only_into_its_own_kind_of_database(
     refused = runner.invoke(app, ["restore", str(archive), "--yes"], env=elsewhere)
     assert refused.exit_code == 1
     assert "is a sqlite backup and the database is postgresql" in refused.stderr
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_without_pg_dump_the_portable_form_round_trips(
+    runtime: Runtime, client: TestClient, env: dict[str, str], tmp_path: Path, settings: Settings
+) -> None:
+    seed(runtime, client)
+    before = counts(runtime)
+    bare = env | {"PATH": str(tmp_path / "no-tools")}  # no pg_dump, no pg_restore
+    archive = tmp_path / "warroom.backup"
+    made = runner.invoke(app, ["backup", str(archive)], env=bare)
+    assert made.exit_code == 0, (made.stdout, made.stderr)
+    assert "no pg_dump here: the portable form" in made.stderr
+    manifest = backup.read_manifest(archive)
+    assert (manifest["backend"], manifest["form"]) == ("postgresql", "portable")
+    runtime.flows.declare(actor=ACTOR, title="After the backup", severity="SEV-3")
+    runtime.db.dispose()
+    restored = runner.invoke(app, ["restore", str(archive), "--yes"], env=bare)
+    assert restored.exit_code == 0, (restored.stdout, restored.stderr)
+    again = build_runtime(settings, config=runtime.config(), upgrade=False)
+    try:
+        assert counts(again) == before | {"audit_log": before["audit_log"] + 1}
+        fourth = again.flows.declare(actor=ACTOR, title="Numbers go on", severity="SEV-3")
+        assert fourth.ref == "INC-3"  # the sequences and the counter came back too
+    finally:
+        again.close()

@@ -1,11 +1,14 @@
 """`warroom backup FILE` and `warroom restore FILE`: the database and evidence in one archive."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from warroom.cli.common import errors_as_exit, fail, local_admin, local_runtime, settings_of
+
+if TYPE_CHECKING:
+    from warroom.storage.db import Database
 
 
 def backup(
@@ -35,6 +38,7 @@ def backup(
             target=file,
             revision=revision,
             progress=lambda step: typer.echo(f"{step}…", err=True),
+            portable=lambda path: _to_sqlite(runtime.db, path),
         )
         audit.record_now(
             runtime.db,
@@ -81,6 +85,7 @@ def restore(
             url=url,
             data_dir=settings.data_dir,
             progress=lambda step: typer.echo(f"{step}…", err=True),
+            portable_restore=lambda path: _from_sqlite(path, url),
         )
         runtime = local_runtime(settings)  # upgrades a backup of an older warroom
         written, failed = runtime.flows.sync_all(lambda done, total: None)
@@ -106,3 +111,39 @@ def restore(
     )
     if failed:
         raise typer.Exit(1)
+
+
+def _to_sqlite(source: "Database", path: Path) -> None:
+    """Write the database as a SQLite file (the portable form, where pg_dump is missing)."""
+    from warroom.migrations import migrate
+    from warroom.storage.copy import copy
+    from warroom.storage.db import Database
+
+    target = Database(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(target)
+        copy(source, target, progress=lambda table, rows: None)
+    finally:
+        target.dispose()
+
+
+def _from_sqlite(path: Path, url: str) -> None:
+    """Replace a PostgreSQL database by a portable backup's rows (no pg_restore needed)."""
+    from sqlalchemy import text
+
+    from warroom.migrations import migrate
+    from warroom.storage.copy import copy
+    from warroom.storage.db import Database
+
+    source, target = Database(f"sqlite:///{path}"), Database(url)
+    try:
+        with target.write_engine.begin() as connection:
+            # Everything warroom made, triggers and their functions with it; the role restoring
+            # must own the schema (docs/operations.md).
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        migrate.upgrade(target)
+        copy(source, target, progress=lambda table, rows: None)
+    finally:
+        source.dispose()
+        target.dispose()

@@ -34,6 +34,9 @@ SQLITE_MEMBER = "database.sqlite"
 PG_MEMBER = "database.pgdump"
 EVIDENCE = "evidence"
 Progress = Callable[[str], None]
+# Without pg_dump, a PostgreSQL database goes into the archive as a SQLite file written by
+# `warroom db copy`'s code: `portable(path)` writes it, `portable_restore(path)` reads it back.
+Portable = Callable[[Path], None]
 
 
 @dataclass(frozen=True)
@@ -55,20 +58,35 @@ def backend_of(url: str) -> str:
 
 
 def create(
-    *, url: str, data_dir: Path, target: Path, revision: str | None, progress: Progress
+    *,
+    url: str,
+    data_dir: Path,
+    target: Path,
+    revision: str | None,
+    progress: Progress,
+    portable: Portable | None = None,
 ) -> Made:
     """Write the archive to `target` (via a temporary file: a failed backup leaves nothing)."""
     backend = backend_of(url)
     target = target.resolve()
     files: dict[str, dict[str, object]] = {}
+    form = "pg_dump" if backend == "postgresql" and shutil.which("pg_dump") else "file"
+    if backend == "postgresql" and form != "pg_dump":
+        if portable is None:
+            _pg_tool("pg_dump")  # says what to install
+        form = "portable"
     with tempfile.TemporaryDirectory(prefix="warroom-backup-") as tmp:
         work = Path(tmp)
-        dump = work / (SQLITE_MEMBER if backend == "sqlite" else PG_MEMBER)
-        progress("copying the database")
+        dump = work / (PG_MEMBER if form == "pg_dump" else SQLITE_MEMBER)
+        portable_note = " (no pg_dump here: the portable form)" if form == "portable" else ""
+        progress(f"copying the database{portable_note}")
         if backend == "sqlite":
             _sqlite_copy(Path(make_url(url).database or ""), dump)
-        else:
+        elif form == "pg_dump":
             _pg_dump(url, dump)
+        else:
+            assert portable is not None
+            portable(dump)
         partial = target.with_name(f".{target.name}.partial")
         with tarfile.open(partial, "w") as archive:
             files[dump.name] = _add(archive, dump, dump.name)
@@ -83,6 +101,7 @@ def create(
             manifest = {
                 "format": FORMAT,
                 "backend": backend,
+                "form": form,
                 "revision": revision,
                 "created_at": datetime.now(UTC).isoformat(),
                 "files": files,
@@ -112,7 +131,14 @@ def read_manifest(source: Path) -> dict[str, object]:
     return manifest
 
 
-def restore(*, source: Path, url: str, data_dir: Path, progress: Progress) -> dict[str, object]:
+def restore(
+    *,
+    source: Path,
+    url: str,
+    data_dir: Path,
+    progress: Progress,
+    portable_restore: Portable | None = None,
+) -> dict[str, object]:
     """Put the archive's database and evidence in place of the configured ones.
 
     Every member is checked against the manifest before anything is replaced.
@@ -135,6 +161,10 @@ def restore(*, source: Path, url: str, data_dir: Path, progress: Progress) -> di
         progress("restoring the database")
         if backend == "sqlite":
             _sqlite_restore(work / SQLITE_MEMBER, Path(make_url(url).database or ""))
+        elif manifest.get("form") == "portable":
+            if portable_restore is None:
+                raise Conflict(f"{source} holds the portable form: restore it with warroom restore")
+            portable_restore(work / SQLITE_MEMBER)
         else:
             _pg_restore(url, work / PG_MEMBER)
         progress("restoring the evidence files")
