@@ -11,7 +11,7 @@ PORT   ?= 8080
 # pytest-xdist workers; the suite is I/O bound, so two per core pays off.
 WORKERS ?= 4
 
-.PHONY: run test lint bench demo fmt clean
+.PHONY: run test lint bench soak demo fmt clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ lint: $(DEV)  ## ruff, mypy (strict on src/) and the import contracts (docs/adr/
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+
+soak: $(DEV)  ## 30 minutes under load: memory, files, latency (docs/benchmarks.md)
+	$(BIN)/python -m bench.soak
 
 bench: $(DEV)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.cli
