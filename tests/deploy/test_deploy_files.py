@@ -168,8 +168,18 @@ def test_compose_runs_serve_without_engine_and_an_engine() -> None:
     assert services["serve"]["ports"] == [f"127.0.0.1:{serve['port']}:{serve['port']}"]
     check_warroom_argv(services["engine"]["command"])
     assert services["engine"]["command"][1] == "engine"
-    for name in ("serve", "engine"):
-        assert services[name]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    healthy = {"condition": "service_healthy"}
+    assert services["serve"]["depends_on"] == {"db": healthy}
+    # The engine starts once serve has migrated the schema (it answers /healthz after that).
+    assert services["engine"]["depends_on"] == {"db": healthy, "serve": healthy}
+    assert "test" not in services["serve"]["healthcheck"]  # the image's /healthz check
+    assert services["engine"]["healthcheck"] == {"disable": True}  # no HTTP in the engine
+
+
+def test_compose_trusts_proxy_headers_only_on_a_loopback_port() -> None:
+    serve = compose()["services"]["serve"]
+    if serve["environment"].get("FORWARDED_ALLOW_IPS") == "*":
+        assert all(port.startswith("127.0.0.1:") for port in serve["ports"])
 
 
 def test_compose_environment_names_real_settings_and_the_database() -> None:
