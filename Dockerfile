@@ -7,11 +7,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# A fixed uid/gid, so a volume or a bind mount can be given to it ahead of time.
+# A fixed uid/gid, so a volume or a bind mount can be given to it ahead of time. The data
+# directory is owner-only: warroom tightens anything wider at start (docs/configuration.md).
 RUN groupadd --system --gid 10001 warroom \
     && useradd --system --uid 10001 --gid warroom --home-dir /var/lib/warroom \
        --shell /usr/sbin/nologin warroom \
-    && install -d -o warroom -g warroom -m 0750 /var/lib/warroom
+    && install -d -o warroom -g warroom -m 0700 /var/lib/warroom
 
 # .dockerignore lets only pyproject.toml, README.md and src/ into the context. Installed, not
 # editable: the source tree is not needed at run time, and the build leaves nothing behind.

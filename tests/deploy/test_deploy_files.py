@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -120,14 +121,17 @@ def image_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]
     argv[argv.index("--port") + 1] = str(port)
     argv[argv.index("--host") + 1] = "127.0.0.1"  # 0.0.0.0 in a container; loopback here
     data = tmp_path / "var-lib-warroom"
-    data.mkdir()
+    runs = " ".join(arguments for keyword, arguments in INSTRUCTIONS if keyword == "RUN")
+    mode = re.search(r"install -d .*-m (0[0-7]{3}) /var/lib/warroom", runs)
+    assert mode, "the Dockerfile does not create /var/lib/warroom with a mode"
+    data.mkdir(mode=int(mode[1], 8))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")},
         **{k: v.replace("/var/lib/warroom", str(data)) for k, v in image_env().items()},
     }
-    process = subprocess.Popen(
-        argv, cwd=data, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(argv, cwd=data, env=env, stdout=output, stderr=output)
     yield process, port
     process.terminate()
     process.wait(timeout=20)
@@ -141,7 +145,7 @@ def run_health_check(port: int) -> int:
 
 
 def test_image_command_serves_and_its_health_check_passes(
-    image_server: tuple[subprocess.Popen[bytes], int],
+    image_server: tuple[subprocess.Popen[bytes], int], tmp_path: Path
 ) -> None:
     process, port = image_server
     deadline = time.monotonic() + 60
@@ -152,6 +156,11 @@ def test_image_command_serves_and_its_health_check_passes(
     process.terminate()  # what `docker stop` sends; uvicorn re-raises it once shut down
     assert process.wait(timeout=20) in (0, -15)
     assert run_health_check(port) != 0, "the health check passes with nothing listening"
+    log = (tmp_path / "serve.log").read_text(encoding="utf-8")
+    assert '"level":"info"' in log  # WARROOM_LOG_FORMAT=json took effect
+    # The volume's mode is what warroom wants: nothing to tighten, no warning at each start.
+    assert "tightened permissions" not in log
+    assert "this is a new database, so an admin user was created" in log
 
 
 def compose() -> dict[str, Any]:

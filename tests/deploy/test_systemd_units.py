@@ -27,6 +27,7 @@ SANDBOX = {
     "NoNewPrivileges": "yes",
     "ReadWritePaths": "/var/lib/warroom",
     "StateDirectory": "warroom",
+    "StateDirectoryMode": "0700",  # warroom tightens a wider data directory at each start
     "CapabilityBoundingSet": "",
     "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
     "SystemCallFilter": "@system-service",
