@@ -353,3 +353,25 @@ def config_check(
     typer.echo(f"{where}: ok — {summary}")
     for warning in config_warnings(config):
         typer.echo(f"warning: {warning}", err=True)
+
+
+@config_app.command("reference")
+def config_reference(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: standard output)."),
+    ] = None,
+) -> None:
+    """Print the configuration reference (every WARROOM_* variable and warroom.yaml key)."""
+    from warroom.config.reference import render
+
+    text = render()
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"error: cannot write {output}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {output}")
