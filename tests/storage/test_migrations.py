@@ -33,3 +33,27 @@ def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert session.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
     db.dispose()
+
+
+def test_a_database_newer_than_this_warroom_is_one_readable_line(
+    env: dict[str, str], database_url: str
+) -> None:
+    from sqlalchemy import create_engine, text
+    from typer.testing import CliRunner
+
+    from warroom.cli.main import app
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    try:
+        result = CliRunner().invoke(app, ["db", "upgrade"], env=env)
+    finally:  # the PostgreSQL database is the worker's: give the next test a current one
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0024'"))
+        engine.dispose()
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: the database is at migration 0099, newer than this warroom knows (its newest "
+        "is 0024): run the newer warroom, or restore a backup made with this one"
+    ]
