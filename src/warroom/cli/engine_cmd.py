@@ -1,10 +1,13 @@
 """`warroom engine`: the escalation engine and outbox sender without the HTTP server."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from warroom.cli.common import errors_as_exit, settings_of
+
+if TYPE_CHECKING:
+    from warroom.runtime import Runtime
 
 
 def engine(
@@ -13,6 +16,15 @@ def engine(
         bool, typer.Option("--once", help="Run one tick and send what is due, then exit.")
     ] = False,
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
+    host: Annotated[
+        str, typer.Option(help="Address of the /healthz, /readyz and /metrics port.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Serve /healthz, /readyz and /metrics here (e.g. 9090)."
+        ),
+    ] = None,
 ) -> None:
     """Run the escalation engine against the configured database until SIGTERM or Ctrl-C.
 
@@ -35,11 +47,35 @@ def engine(
         runtime.close()
         typer.echo(f"sent {sent} notification(s)")
         return
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     reload_on_sighup(runtime)
     runtime.engine.start()
     typer.echo(f"warroom engine running ({runtime.engine.owner}); Ctrl-C stops it", err=True)
+    if port is not None:
+        try:
+            _serve_health(runtime, host, port)
+        finally:
+            runtime.close()  # finishes the tick in progress and hands back unsent claims
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     runtime.close()  # finishes the tick in progress and hands back unsent claims
+
+
+def _serve_health(runtime: "Runtime", host: str, port: int) -> None:
+    """Serve the engine's health and metrics until SIGTERM or Ctrl-C (uvicorn catches them)."""
+    import signal
+
+    import uvicorn
+
+    from warroom.api.health import exposition, readiness
+    from warroom.engine.http import health_app
+
+    # uvicorn restores the handlers it found and raises the signal again once it has stopped:
+    # with the default ones, SIGTERM would kill the process before the engine hands back its
+    # claims, and Ctrl-C would end in a KeyboardInterrupt traceback.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    app = health_app(lambda: readiness(runtime), lambda: exposition(runtime))
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=5)
