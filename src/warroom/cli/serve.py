@@ -79,9 +79,7 @@ def serve(
     # and Ctrl-C would end in a KeyboardInterrupt traceback.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
-    uvicorn.run(
-        app, host=host, port=port, log_config=None, timeout_graceful_shutdown=GRACE_SECONDS
-    )
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=GRACE_SECONDS)
     runtime.close()  # finish queued intake work before the process ends
 
 
