@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -197,3 +198,22 @@ def test_engine_port_out_of_range_is_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "Invalid value for '--port'" in done.stderr
+
+
+def test_engine_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "warroom", "engine", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=tmp_path,
+            env={**os.environ, "WARROOM_DATA_DIR": str(tmp_path / "var")},
+        )
+    assert done.returncode == 1
+    in_use = f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert done.stderr.strip() == in_use
+    assert not (tmp_path / "var").exists()  # refused before touching the database

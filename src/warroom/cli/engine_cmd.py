@@ -7,6 +7,8 @@ import typer
 from warroom.cli.common import errors_as_exit, settings_of
 
 if TYPE_CHECKING:
+    import socket
+
     from warroom.runtime import Runtime
 
 
@@ -40,6 +42,9 @@ def engine(
 
     settings = settings_of(ctx)
     logs.setup(settings.log_level, log_format or settings.log_format)
+    # Bound before anything starts: a port in use is one line and exit 1, not an engine that
+    # starts and stops again.
+    listener = _listen(host, port) if port is not None and not once else None
     with errors_as_exit():
         runtime = local_runtime(settings, upgrade=True, sends=True)
     if once:
@@ -50,9 +55,9 @@ def engine(
     reload_on_sighup(runtime)
     runtime.engine.start()
     typer.echo(f"warroom engine running ({runtime.engine.owner}); Ctrl-C stops it", err=True)
-    if port is not None:
+    if listener is not None:
         try:
-            _serve_health(runtime, host, port)
+            _serve_health(runtime, listener)
         finally:
             runtime.close()  # finishes the tick in progress and hands back unsent claims
         return
@@ -63,7 +68,25 @@ def engine(
     runtime.close()  # finishes the tick in progress and hands back unsent claims
 
 
-def _serve_health(runtime: "Runtime", host: str, port: int) -> None:
+def _listen(host: str, port: int) -> "socket.socket":
+    """Return a socket listening on host:port, or fail with one line naming the address."""
+    import socket
+
+    from warroom.cli.common import fail
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    return sock
+
+
+def _serve_health(runtime: "Runtime", listener: "socket.socket") -> None:
     """Serve the engine's health and metrics until SIGTERM or Ctrl-C (uvicorn catches them)."""
     import signal
 
@@ -78,4 +101,5 @@ def _serve_health(runtime: "Runtime", host: str, port: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
     app = health_app(lambda: readiness(runtime), lambda: exposition(runtime))
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[listener])
