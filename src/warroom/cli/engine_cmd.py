@@ -52,18 +52,22 @@ def engine(
         runtime.close()
         typer.echo(f"sent {sent} notification(s)")
         return
+    stop = threading.Event()
+    # With --port, uvicorn takes these signals while it serves, then restores these handlers
+    # and raises the signal again: it must land here, not in the default handler, which would
+    # kill the process before the engine hands back its claims.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     reload_on_sighup(runtime)
     runtime.engine.start()
     typer.echo(f"warroom engine running ({runtime.engine.owner}); Ctrl-C stops it", err=True)
     if listener is not None:
         try:
-            _serve_health(runtime, listener)
+            if not stop.is_set():  # a signal that came during start-up is not lost
+                _serve_health(runtime, listener)
         finally:
             runtime.close()  # finishes the tick in progress and hands back unsent claims
         return
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     runtime.close()  # finishes the tick in progress and hands back unsent claims
 
@@ -88,18 +92,11 @@ def _listen(host: str, port: int) -> "socket.socket":
 
 def _serve_health(runtime: "Runtime", listener: "socket.socket") -> None:
     """Serve the engine's health and metrics until SIGTERM or Ctrl-C (uvicorn catches them)."""
-    import signal
-
     import uvicorn
 
     from warroom.api.health import exposition, readiness
     from warroom.engine.http import health_app
 
-    # uvicorn restores the handlers it found and raises the signal again once it has stopped:
-    # with the default ones, SIGTERM would kill the process before the engine hands back its
-    # claims, and Ctrl-C would end in a KeyboardInterrupt traceback.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: None)
     app = health_app(lambda: readiness(runtime), lambda: exposition(runtime))
     config = uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[listener])
