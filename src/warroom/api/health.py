@@ -19,6 +19,7 @@ from warroom.api.deps import Admin, AdminOrAnonymous, RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.incidents import metrics as incident_metrics
 from warroom.migrations import migrate
+from warroom.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("warroom")
@@ -41,6 +42,18 @@ def readyz(runtime: RuntimeDep, admin: AdminOrAnonymous) -> JSONResponse:
     """Say whether the database, the migrations, the runbook directory and the engine are well.
 
     Without an admin's token, each check says `ok` alone; an admin gets the details.
+    """
+    ready, checks = readiness(runtime)
+    if not admin:
+        checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def readiness(runtime: Runtime) -> tuple[bool, dict[str, dict[str, Any]]]:
+    """Run the readiness checks; return whether all passed and each check with its details.
+
+    Shared with `warroom engine --port`, whose anonymous callers get the `ok` of each alone.
     """
     checks: dict[str, dict[str, Any]] = {}
     try:
@@ -66,11 +79,7 @@ def readyz(runtime: RuntimeDep, admin: AdminOrAnonymous) -> JSONResponse:
         "running": engine.running,
         "last_tick_seconds_ago": engine.seconds_since_tick(),
     }
-    ready = all(check["ok"] for check in checks.values())
-    if not admin:
-        checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
-    body = {"status": "ready" if ready else "not ready", "checks": checks}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    return all(check["ok"] for check in checks.values()), checks
 
 
 @router.get(
@@ -81,12 +90,17 @@ def readyz(runtime: RuntimeDep, admin: AdminOrAnonymous) -> JSONResponse:
 def metrics(runtime: RuntimeDep, admin: AdminOrAnonymous) -> Response:
     """Expose Prometheus metrics (open incidents are counted in the database on each scrape)."""
     try:
-        body = incident_metrics.exposition(runtime.db, lambda: runtime.config().severities)
+        body = exposition(runtime)
     except Exception as exc:  # the database: a scrape failure, not a traceback for anyone
         log.error("metrics scrape failed: %s", str(exc).splitlines()[0] if str(exc) else exc)
         reason = (str(exc).splitlines() or [type(exc).__name__])[0] if admin else "unavailable"
         return Response(f"# metrics unavailable: {reason}\n", 503, media_type="text/plain")
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def exposition(runtime: Runtime) -> bytes:
+    """Return the process's metrics and the database-backed ones (shared with the engine's port)."""
+    return incident_metrics.exposition(runtime.db, lambda: runtime.config().severities)
 
 
 @router.post("/-/reload", responses=ERROR_RESPONSES)

@@ -11,6 +11,10 @@ if TYPE_CHECKING:
 
     from warroom.runtime import Runtime
 
+# How long SIGTERM waits for in-flight requests before cancelling them; with the engine's
+# last tick and sends after it, the process exits within 10 s (what supervisors allow).
+GRACE_SECONDS = 7
+
 
 def serve(
     ctx: typer.Context,
@@ -28,6 +32,7 @@ def serve(
     """Serve warroom over HTTP; the database is upgraded first."""
 
     import gc
+    import signal
 
     import uvicorn
 
@@ -57,7 +62,7 @@ def serve(
             host=host,
             port=port,
             log_config=None,
-            timeout_graceful_shutdown=30,
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
         return
     app = create_app(runtime)
@@ -69,7 +74,12 @@ def serve(
     # otherwise cost 50-100 ms pauses on a busy server.
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=30)
+    # uvicorn restores the handlers it found and raises the signal again once it has stopped:
+    # with the default ones, SIGTERM would kill the process (exit -15) before runtime.close(),
+    # and Ctrl-C would end in a KeyboardInterrupt traceback.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=GRACE_SECONDS)
     runtime.close()  # finish queued intake work before the process ends
 
 

@@ -112,10 +112,15 @@ class Engine:
         """Finish the current round and sends, hand back unsent claims, and stop."""
         self._stop.set()
         self._wake.set()
+        self._send_wake.set()  # the send loop may be waiting a whole tick
+        # Close the sender before joining its loop, not after: the round it is in then ends
+        # with the sends already under way instead of delivering a whole batch to a slow
+        # vendor first (SIGTERM must exit within seconds). close() waits for that round.
+        self.sender.close()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
-        self.sender.close()
+        self.sender.close()  # again: a round that began just as we closed may hold claims
 
     def _tick_loop(self) -> None:
         while not self._stop.is_set():

@@ -8,6 +8,7 @@ idempotency key, which the receiver can use to drop the repeat.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -80,28 +81,47 @@ class Sender:
     after_sent: Sequence[AfterSent] = ()
     after_dead: Sequence[AfterDead] = ()
     _pool: ThreadPoolExecutor | None = field(default=None, init=False)
+    # One round at a time, so close() can wait for the round in progress; while it closes, no
+    # new send starts (SIGTERM must not wait for a whole batch to reach a slow vendor).
+    _round: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _closing: threading.Event = field(default_factory=threading.Event, init=False)
 
     def send_due(self) -> int:
         """Claim a batch of due rows, send them in parallel, record the outcomes together."""
-        claimed = self._claim()
-        if not claimed:
-            return 0
-        if self.workers <= 1 or len(claimed) == 1:
-            results = [self._deliver(item) for item in claimed]
-        else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sender")
-            results = list(self._pool.map(self._deliver, claimed))
-        self._record(results)
-        return len(claimed)
+        with self._round:
+            if self._closing.is_set():
+                return 0
+            claimed = self._claim()
+            if not claimed:
+                return 0
+            if self.workers <= 1 or len(claimed) == 1:
+                results = [self._deliver(item) for item in claimed]
+            else:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sender")
+                results = list(self._pool.map(self._deliver, claimed))
+            self._record(results)
+            return len(claimed)
 
     def close(self) -> None:
-        """Stop the worker threads and hand back claims not yet sent."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-        with self.db.transaction() as session:
-            outbox.release_claims(session, owner=self.owner)
+        """Stop sending: finish the sends in progress, hand back every claim not yet sent.
+
+        Safe to call while another thread is in `send_due` (the engine does, at shutdown):
+        the round in progress sends nothing more, records what it sent, and ends.
+        """
+        self._closing.set()
+        with self._round:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+            try:
+                with self.db.transaction() as session:
+                    outbox.release_claims(session, owner=self.owner)
+            except Exception as exc:  # the database is gone: stop anyway, the leases run out
+                first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                log.warning("claims not handed back (their lease runs out instead): %s", first)
+            # Usable again afterwards, as before (a test's runtime outlives its app's lifespan).
+            self._closing.clear()
 
     def _claim(self) -> list[_Claimed]:
         """Lease due rows; defer those over their destination's rate limit; bundle pages."""
@@ -149,6 +169,8 @@ class Sender:
 
     def _deliver(self, item: _Claimed) -> _Result:
         """Send one claimed row (no database work here: this is the slow, remote part)."""
+        if self._closing.is_set():  # shutting down: leave it unsent, recorded as handed back
+            return _Result(item, None, None, self.now())
         if item.lease_ends is not None and self.now() >= item.lease_ends - LEASE_MARGIN:
             # Too late: another sender may take it over any moment; leave it to the next claim.
             return _Result(item, None, None, self.now())
@@ -191,7 +213,7 @@ class Sender:
                     self._apply(session, row, outcome, now, config)
                     metrics.sent(row.channel, row.action, (now - row.due_at).total_seconds())
                     continue
-                if error is None:  # not sent: the lease was about to end; free it now
+                if error is None:  # not sent (lease about to end, or closing): free it now
                     for each in rows:
                         outbox.defer(each, until=now)
                     continue
