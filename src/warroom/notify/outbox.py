@@ -168,6 +168,7 @@ def defer(row: Notification, *, until: datetime) -> None:
     row.status = "pending"
     row.attempts = max(0, row.attempts - 1)
     row.claimed_until = None
+    row.claimed_by = None
     row.next_attempt_at = until
 
 
@@ -267,6 +268,6 @@ def release_claims(session: Session, *, owner: str) -> int:
     result = session.execute(
         update(Notification)
         .where(Notification.status == "sending", Notification.claimed_by == owner)
-        .values(status="pending", claimed_until=None)
+        .values(status="pending", claimed_until=None, claimed_by=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
