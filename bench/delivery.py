@@ -9,6 +9,7 @@ messages delivered per second, from the first claim to the last outcome recorded
 from __future__ import annotations
 
 import argparse
+import socket
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ CHANNELS = 20  # channel ids, not #names: no per-channel rate limit applies
 def measure(count: int, workers: int, workdir: Path) -> tuple[float, int, int]:
     """Send `count` queued posts; return (messages/s, arrived, repeats)."""
     with Receiver(workdir / "arrivals.log") as receiver:
+        _wait_listening(receiver.port)
         config = WarroomConfig.model_validate(
             {
                 "integrations": {
@@ -76,6 +78,19 @@ def measure(count: int, workers: int, workdir: Path) -> tuple[float, int, int]:
         db.dispose()
         receiver.wait_for(count, timeout=30)
         return count / elapsed, receiver.count, receiver.repeats
+
+
+def _wait_listening(port: int) -> None:
+    """Wait until the receiver accepts connections (it prints its port before listening)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> int:

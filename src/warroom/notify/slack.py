@@ -9,7 +9,6 @@ import ssl
 import threading
 import unicodedata
 from collections.abc import Callable
-from email.message import Message
 from functools import partial
 from typing import Any, cast
 from urllib.error import URLError
@@ -26,6 +25,11 @@ from warroom.notify.slack_blocks import card_blocks, escape
 from warroom.notify.slack_config import SlackConfig
 
 log = logging.getLogger("warroom.notify.slack")
+# slack_sdk's debug lines quote whole requests and answers (incident titles, restricted ones
+# too): keep them out of the logs. It tests its logger's own level, not the effective one,
+# so setting it also spares formatting them on every call.
+_SDK_LOG = logging.getLogger("warroom.notify.slack.sdk")
+_SDK_LOG.setLevel(logging.INFO)
 
 NAME_LIMIT = 80  # Slack's longest channel name
 _NAME = re.compile(r"[a-z0-9_-]{1,80}")
@@ -61,9 +65,8 @@ class _KeepAlive:
     http.client connection is not thread-safe, so each thread keeps its own.
     """
 
-    def __init__(self, timeout: float, ssl_context: ssl.SSLContext | None) -> None:
+    def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self.ssl_context = ssl_context or ssl.create_default_context()
         self._local = threading.local()
         self._lock = threading.Lock()
         self._opened: list[http.client.HTTPConnection] = []
@@ -87,7 +90,11 @@ class _KeepAlive:
             except (OSError, http.client.HTTPException):
                 connection.close()
                 raise
-            return {"status": answer.status, "headers": dict(answer.getheaders()), "body": data}
+            # The answer as slack_sdk's urllib path gives it: text, but a gzip file as bytes.
+            content: str | bytes = data
+            if answer.headers.get_content_type() != "application/gzip":
+                content = data.decode(answer.headers.get_content_charset() or "utf-8", "replace")
+            return {"status": answer.status, "headers": dict(answer.getheaders()), "body": content}
         raise http.client.RemoteDisconnected("Slack closed the connection")
 
     def close(self) -> None:
@@ -106,7 +113,7 @@ class _KeepAlive:
         if connection is None:
             if scheme == "https":
                 connection = http.client.HTTPSConnection(
-                    netloc, timeout=self.timeout, context=self.ssl_context
+                    netloc, timeout=self.timeout, context=ssl.create_default_context()
                 )
             else:
                 connection = http.client.HTTPConnection(netloc, timeout=self.timeout)
@@ -130,17 +137,9 @@ class _KeepAliveWebClient(WebClient):
             raise SlackClientError(f"Invalid URL detected: {url[:100]}")
         data = req.data if isinstance(req.data, bytes) else None
         try:
-            answer = self.connections.post(url, data, dict(req.header_items()))
+            return self.connections.post(url, data, dict(req.header_items()))
         except (OSError, http.client.HTTPException) as exc:
             raise URLError(exc) from None  # as urllib fails: SlackChat._call reports it
-        body: bytes = answer["body"]
-        content_type = {k.lower(): v for k, v in answer["headers"].items()}.get("content-type", "")
-        if content_type.startswith("application/gzip"):
-            return answer
-        charset = Message()
-        charset["content-type"] = content_type
-        answer["body"] = body.decode(charset.get_content_charset() or "utf-8", "replace")
-        return answer
 
 
 class SlackChat:
@@ -150,7 +149,7 @@ class SlackChat:
         if config.bot_token is None:
             raise ValueError("integrations.slack.bot_token is needed to send Slack notifications")
         self.config = config
-        self._connections = _KeepAlive(config.timeout, None)
+        self._connections = _KeepAlive(config.timeout)
         self._client = _KeepAliveWebClient(
             connections=self._connections,
             token=config.bot_token.get_secret_value(),
@@ -159,6 +158,7 @@ class SlackChat:
             timeout=cast(int, config.timeout),
             # The outbox retries with backoff; retrying here as well would multiply the waits.
             retry_handlers=[],
+            logger=_SDK_LOG,
         )
 
     def close(self) -> None:
