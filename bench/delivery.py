@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -30,6 +31,11 @@ from warroom.storage.db import Database
 
 TARGET = 2000  # messages/s
 CHANNELS = 20  # channel ids, not #names: no per-channel rate limit applies
+# This benchmark on the machine below just before keep-alive, for comparison.
+BEFORE = (
+    "slack_sdk's urllib client opened a connection per call: 1,374–1,383 messages/s in this "
+    "benchmark (2026-12-05, same machine, as busy), 532–725 delivered/s in the escalation run."
+)
 
 
 def measure(count: int, workers: int, workdir: Path) -> tuple[float, int, int]:
@@ -98,34 +104,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3, help="report the median of this many")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
     console = Console()
-    with tempfile.TemporaryDirectory() as tmp:
-        rate, arrived, repeats = measure(args.messages, args.workers, Path(tmp))
+    rates: list[float] = []
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            rate, arrived, repeats = measure(args.messages, args.workers, Path(tmp))
+        console.print(
+            f"run {run + 1}: {arrived:,} of {args.messages:,} delivered at {rate:,.0f} "
+            f"messages/s ({args.workers} sending threads, {repeats} repeats)"
+        )
+        if arrived != args.messages or repeats:
+            console.print("[red]messages lost or repeated[/red]")
+            return 1
+        rates.append(rate)
+    rate = statistics.median(rates)
     met = rate >= TARGET
     console.print(
-        f"{arrived:,} of {args.messages:,} delivered at {rate:,.0f} messages/s "
-        f"({args.workers} workers, {repeats} repeats); target ≥ {TARGET:,}: "
-        f"{'met' if met else 'not met'}"
+        f"median {rate:,.0f} messages/s; target ≥ {TARGET:,}: {'met' if met else 'not met'}"
     )
-    if arrived != args.messages or repeats:
-        console.print("[red]messages lost or repeated[/red]")
-        return 1
     if args.no_write:
         return 0
     machine = "; ".join(f"{key}: {value}" for key, value in machine_info().items())
     table = markdown_table(
-        ["Messages", "Sender threads", "messages/s", f"≥ {TARGET:,}/s", "repeats"],
+        ["Messages", "Sender threads", "Runs", "messages/s (median)", "range", f"≥ {TARGET:,}/s"],
         [
             [
                 f"{args.messages:,}",
                 str(args.workers),
+                str(len(rates)),
                 f"{rate:,.0f}",
+                f"{min(rates):,.0f}–{max(rates):,.0f}",
                 "yes" if met else "**no**",
-                str(repeats),
             ]
         ],
+        text_columns=0,
     )
     body = "\n".join(
         [
@@ -143,8 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             "",
             table,
             "",
-            "Before connection reuse slack_sdk's urllib client opened a connection per call: "
-            "551–740 messages/s on this kind of machine.",
+            f"Before: {BEFORE}",
+            "",
+            "What limits it: one Python process (the interpreter lock) does the sends and "
+            "the database work, and a round's claim and record (about a third of the time "
+            "at 64 rows a round) do not overlap its sends; the receiver shares the cores.",
         ]
     )
     write_section(REPO_ROOT / "docs" / "benchmarks.md", "delivery", body)
