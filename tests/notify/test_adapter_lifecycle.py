@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -223,3 +224,13 @@ def test_an_unreachable_slack_is_a_temporary_delivery_error() -> None:
     with pytest.raises(DeliveryError, match="cannot reach Slack") as caught:
         chat.post(channel="C0001", text="hi", key="k")
     assert not caught.value.permanent
+
+
+def test_slack_sdk_debug_lines_quoting_the_message_stay_out_of_the_logs(
+    keep_alive: tuple[str, type[_KeepAliveSlack]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    chat = _chat(keep_alive[0])
+    chat.post(channel="C0001", text="Payroll export leaked", key="k1")
+    chat.close()
+    assert "Payroll export leaked" not in caplog.text
