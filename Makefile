@@ -53,6 +53,7 @@ bench: $(DEV)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.evidence
 	$(BIN)/python -m bench.paging
+	$(BIN)/python -m bench.delivery
 
 demo: $(RUNTIME)  ## replay the runbook's two examples into the local database
 	$(BIN)/warroom demo

@@ -176,12 +176,16 @@ class Runtime:
         if self.adapters_override is not None:
             return self.adapters_override
         config = self.config()
+        replaced: Adapters | None = None
         with self._config_lock:  # the sender's threads ask at once
             if self._adapters is None or self._adapters[0] is not config.integrations:
-                # The old clients are left to the garbage collector, not closed: a send on
-                # another thread may still be using one.
+                replaced = self._adapters[1] if self._adapters is not None else None
                 self._adapters = (config.integrations, build_adapters(config))
-            return self._adapters[1]
+            current = self._adapters[1]
+        if replaced is not None:
+            # Closes now, or when the last send still using the old clients finishes.
+            replaced.retire()
+        return current
 
     def channels(self) -> set[str]:
         """Return the outbox channels with a configured adapter."""
@@ -193,7 +197,7 @@ class Runtime:
         self.engine.stop()
         self.live.close()
         if self._adapters is not None:
-            self._adapters[1].close()
+            self._adapters[1].retire()  # after the engine stopped: nothing should be in flight
         if self._pagerduty is not None:
             self._pagerduty[1].close()
         self.db.dispose()
@@ -268,6 +272,9 @@ class Runtime:
         logs.remember_secrets(fresh)  # a rotated secret is redacted as well as the old one
         with self._config_lock:
             self.config_value = fresh
+            built = self._adapters is not None
+        if built and self.adapters_override is None:
+            self.adapters()  # swap the clients now: idle old ones close at once
         audit.record_now(self.db, "config.reload", details={"sha256": digest}, **fields)
         log.info("configuration reloaded")
         return fresh

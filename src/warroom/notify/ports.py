@@ -8,6 +8,8 @@ vendor's format has room for.
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
@@ -224,8 +226,50 @@ class Adapters:
     phone: Phone | None = None
     push: Push | None = None
     closers: list[Any] = field(default_factory=list)  # objects with close(), for shutdown
+    # Sends in flight, so that adapters of a replaced configuration close after their last
+    # send rather than under it (or never: left to the garbage collector).
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _in_flight: int = field(default=0, repr=False, compare=False)
+    _retired: bool = field(default=False, repr=False, compare=False)
+    closed: bool = field(default=False, compare=False)
+
+    def acquire(self) -> bool:
+        """Count a send starting on these adapters; False once retired (ask for new ones)."""
+        with self._lock:
+            if self._retired:
+                return False
+            self._in_flight += 1
+            return True
+
+    def release(self) -> None:
+        """Count a send finished; the last one on retired adapters closes them."""
+        with self._lock:
+            self._in_flight -= 1
+            last = self._retired and self._in_flight == 0 and not self.closed
+            self.closed = self.closed or last
+        if last:
+            self.close()
+
+    def retire(self) -> None:
+        """Take no more sends; close now, or after the last send in flight."""
+        with self._lock:
+            self._retired = True
+            idle = self._in_flight == 0 and not self.closed
+            self.closed = self.closed or idle
+        if idle:
+            self.close()
+
+    @property
+    def in_flight(self) -> int:
+        """Return how many sends are using these adapters now."""
+        return self._in_flight
 
     def close(self) -> None:
-        """Close every adapter that holds connections."""
+        """Close every adapter that holds connections (one failing does not stop the rest)."""
         for closer in self.closers:
-            closer.close()
+            try:
+                closer.close()
+            except Exception:
+                logging.getLogger("warroom.notify").exception(
+                    "closing %s failed", type(closer).__name__
+                )

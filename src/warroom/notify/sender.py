@@ -39,6 +39,7 @@ AfterDead = Callable[[Session, Notification, datetime], None]
 LEASE_MARGIN = timedelta(seconds=1)
 # Pages that may go out together as one message; a call or a push stays one per incident.
 BUNDLED = frozenset({"chat", "email", "sms"})
+_ACQUIRE_ATTEMPTS = 5
 
 
 @dataclass
@@ -174,10 +175,14 @@ class Sender:
         if item.lease_ends is not None and self.now() >= item.lease_ends - LEASE_MARGIN:
             # Too late: another sender may take it over any moment; leave it to the next claim.
             return _Result(item, None, None, self.now())
+        adapters = self._acquire_adapters()
+        if adapters is None:
+            error = DeliveryError("the notification adapters are being replaced or closed")
+            return _Result(item, None, error, self.now())
         try:
             outcome = dispatch.send(
                 item.row,
-                adapters=self.adapters(),
+                adapters=adapters,
                 config=self.config(),
                 links=item.links,
                 bundle=item.bundled_rows,
@@ -188,6 +193,17 @@ class Sender:
         except Exception as exc:  # an adapter bug must not kill the sender; retry it
             log.exception("sending notification %s failed", item.id)
             return _Result(item, None, DeliveryError(f"{type(exc).__name__}: {exc}"), self.now())
+        finally:
+            adapters.release()  # the last send on replaced adapters closes them
+
+    def _acquire_adapters(self) -> Adapters | None:
+        """Return the adapters in force, counted as in use by one more send."""
+        # A reload may retire the adapters between asking and counting: ask again.
+        for _ in range(_ACQUIRE_ATTEMPTS):
+            adapters = self.adapters()
+            if adapters.acquire():
+                return adapters
+        return None  # shutting down: the row goes back to the outbox to retry
 
     def _record(self, results: list[_Result]) -> None:
         """Record every outcome of a round in one transaction (one commit, one fsync)."""

@@ -5,12 +5,15 @@ from __future__ import annotations
 import http.client
 import logging
 import re
+import ssl
+import threading
 import unicodedata
 from collections.abc import Callable
 from functools import partial
 from typing import Any, cast
 from urllib.error import URLError
 from urllib.parse import urlsplit
+from urllib.request import Request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -22,6 +25,11 @@ from warroom.notify.slack_blocks import card_blocks, escape
 from warroom.notify.slack_config import SlackConfig
 
 log = logging.getLogger("warroom.notify.slack")
+# slack_sdk's debug lines quote whole requests and answers (incident titles, restricted ones
+# too): keep them out of the logs. It tests its logger's own level, not the effective one,
+# so setting it also spares formatting them on every call.
+_SDK_LOG = logging.getLogger("warroom.notify.slack.sdk")
+_SDK_LOG.setLevel(logging.INFO)
 
 NAME_LIMIT = 80  # Slack's longest channel name
 _NAME = re.compile(r"[a-z0-9_-]{1,80}")
@@ -50,6 +58,90 @@ def channel_name(number: int, slug: str, prefix: str = "inc") -> str:
     return name[:NAME_LIMIT].rstrip("-_")
 
 
+class _KeepAlive:
+    """Keep-alive connections to the Slack API, one per sending thread and origin.
+
+    slack_sdk's urllib path opens (and for HTTPS, handshakes) a connection per call; an
+    http.client connection is not thread-safe, so each thread keeps its own.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[http.client.HTTPConnection] = []
+
+    def post(self, url: str, body: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
+        """POST and read the answer whatever its status; a stale kept-alive socket is redone."""
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        for _ in range(2):
+            connection = self._connection(parts.scheme, parts.netloc)
+            reused = connection.sock is not None
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                answer = connection.getresponse()
+                data = answer.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                connection.close()
+                if reused:  # the server dropped an idle connection: send on a new one
+                    continue
+                raise
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                raise
+            # The answer as slack_sdk's urllib path gives it: text, but a gzip file as bytes.
+            content: str | bytes = data
+            if answer.headers.get_content_type() != "application/gzip":
+                content = data.decode(answer.headers.get_content_charset() or "utf-8", "replace")
+            return {"status": answer.status, "headers": dict(answer.getheaders()), "body": content}
+        raise http.client.RemoteDisconnected("Slack closed the connection")
+
+    def close(self) -> None:
+        """Close every connection any thread opened."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
+
+    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        mine: dict[tuple[str, str], http.client.HTTPConnection] | None
+        mine = getattr(self._local, "connections", None)
+        if mine is None:
+            mine = self._local.connections = {}
+        connection = mine.get((scheme, netloc))
+        if connection is None:
+            if scheme == "https":
+                connection = http.client.HTTPSConnection(
+                    netloc, timeout=self.timeout, context=ssl.create_default_context()
+                )
+            else:
+                connection = http.client.HTTPConnection(netloc, timeout=self.timeout)
+            mine[(scheme, netloc)] = connection
+            with self._lock:
+                self._opened.append(connection)
+        return connection
+
+
+class _KeepAliveWebClient(WebClient):
+    """slack_sdk's WebClient sending over kept-alive connections; slack_sdk still builds
+    each request and judges each answer (ok: false, a 429's Retry-After)."""
+
+    def __init__(self, *, connections: _KeepAlive, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.connections = connections
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        """Send the request slack_sdk built; answer as its urllib path does, for any status."""
+        if not url.lower().startswith(("http://", "https://")):
+            raise SlackClientError(f"Invalid URL detected: {url[:100]}")
+        data = req.data if isinstance(req.data, bytes) else None
+        try:
+            return self.connections.post(url, data, dict(req.header_items()))
+        except (OSError, http.client.HTTPException) as exc:
+            raise URLError(exc) from None  # as urllib fails: SlackChat._call reports it
+
+
 class SlackChat:
     """The `Chat` port on the Slack Web API; errors become `DeliveryError`s."""
 
@@ -57,17 +149,21 @@ class SlackChat:
         if config.bot_token is None:
             raise ValueError("integrations.slack.bot_token is needed to send Slack notifications")
         self.config = config
-        self._client = WebClient(
+        self._connections = _KeepAlive(config.timeout)
+        self._client = _KeepAliveWebClient(
+            connections=self._connections,
             token=config.bot_token.get_secret_value(),
             base_url=config.base_url,
-            # urllib takes fractional seconds; slack_sdk only annotates the parameter as int.
+            # Fractional seconds are fine; slack_sdk only annotates the parameter as int.
             timeout=cast(int, config.timeout),
             # The outbox retries with backoff; retrying here as well would multiply the waits.
             retry_handlers=[],
+            logger=_SDK_LOG,
         )
 
     def close(self) -> None:
-        """Release nothing: slack_sdk's urllib client opens a connection per call."""
+        """Close the kept-alive connections."""
+        self._connections.close()
 
     def create_channel(self, *, name: str, private: bool, key: str) -> str:
         """Create the channel, or return the existing one of that name (a retried create)."""

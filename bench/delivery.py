@@ -1,0 +1,189 @@
+"""Delivery: how many chat.postMessage calls a second the outbox sender gets out to Slack.
+
+N posts wait in the outbox (SQLite); the real Sender claims them in rounds and sends them on
+its worker threads through warroom's Slack adapter (slack_sdk over one pooled HTTP client)
+to the lean loopback receiver (bench/receiver.py, a process of its own). The figure is
+messages delivered per second, from the first claim to the last outcome recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from slack_sdk import WebClient
+
+from bench.common import REPO_ROOT, machine_info, markdown_table, write_section
+from bench.receiver import TOKEN, Receiver
+from warroom.config import WarroomConfig
+from warroom.migrations import migrate
+from warroom.notify import outbox
+from warroom.notify.adapters import build_adapters
+from warroom.notify.messages import Post
+from warroom.notify.outbox import Message
+from warroom.notify.sender import Sender
+from warroom.storage.db import Database
+
+TARGET = 2000  # messages/s
+CHANNELS = 20  # channel ids, not #names: no per-channel rate limit applies
+_LABEL = {
+    True: "slack_sdk's urllib, a connection per call (before)",
+    False: "keep-alive, a connection per thread",
+}
+
+
+def measure(count: int, workers: int, workdir: Path, *, stock: bool) -> tuple[float, int, int]:
+    """Send `count` queued posts; return (messages/s, arrived, repeats).
+
+    `stock`: through slack_sdk's own urllib client (a connection per call), for comparison.
+    """
+    with Receiver(workdir / "arrivals.log") as receiver:
+        _wait_listening(receiver.port)
+        config = WarroomConfig.model_validate(
+            {
+                "integrations": {
+                    "slack": {
+                        "signing_secret": "s" * 32,
+                        "bot_token": TOKEN,
+                        "base_url": receiver.url,
+                    }
+                }
+            }
+        )
+        db = Database(f"sqlite:///{workdir / 'delivery.db'}")
+        migrate.upgrade(db)
+        now = datetime.now(UTC)
+        messages = [
+            Message(f"bench-{i}", f"C{i % CHANNELS:04d}", Post(text=f"page {i}"))
+            for i in range(count)
+        ]
+        with db.transaction() as session:
+            outbox.enqueue(session, messages, now=now, retry=config.notifications.retry)
+        adapters = build_adapters(config)
+        if stock:  # what warroom used before keeping connections alive
+            adapters.chat._client = WebClient(  # type: ignore[union-attr]
+                token=TOKEN, base_url=receiver.url, retry_handlers=[]
+            )
+        sender = Sender(
+            db=db,
+            config=lambda: config,
+            adapters=lambda: adapters,
+            now=lambda: datetime.now(UTC),
+            owner="bench",
+            workers=workers,
+        )
+        started = time.perf_counter()
+        sent = 0
+        while sent < count:
+            claimed = sender.send_due()
+            if claimed == 0:
+                break
+            sent += claimed
+        elapsed = time.perf_counter() - started
+        sender.close()
+        adapters.close()
+        db.dispose()
+        receiver.wait_for(count, timeout=30)
+        return count / elapsed, receiver.count, receiver.repeats
+
+
+def _wait_listening(port: int) -> None:
+    """Wait until the receiver accepts connections (it prints its port before listening)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure delivery to the loopback receiver and record it in docs/benchmarks.md."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3, help="report the median of this many")
+    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+    console = Console()
+    load = os.getloadavg()[0]  # other work on the machine shares its cores
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for run in range(args.runs):
+        for stock in (True, False):  # interleaved: both see the same load on the machine
+            with tempfile.TemporaryDirectory() as tmp:
+                rate, arrived, repeats = measure(
+                    args.messages, args.workers, Path(tmp), stock=stock
+                )
+            console.print(
+                f"run {run + 1}, {_LABEL[stock]}: {arrived:,} of {args.messages:,} delivered "
+                f"at {rate:,.0f} messages/s ({repeats} repeats)"
+            )
+            if arrived != args.messages or repeats:
+                console.print("[red]messages lost or repeated[/red]")
+                return 1
+            rates[stock].append(rate)
+    rate = statistics.median(rates[False])
+    met = rate >= TARGET
+    console.print(
+        f"median {rate:,.0f} messages/s; target ≥ {TARGET:,}: {'met' if met else 'not met'}"
+    )
+    if args.no_write:
+        return 0
+    machine = "; ".join(f"{key}: {value}" for key, value in machine_info().items())
+    table = markdown_table(
+        ["Slack client", "Messages", "Sender threads", "Runs", "messages/s (median)", "range"],
+        [
+            [
+                _LABEL[stock],
+                f"{args.messages:,}",
+                str(args.workers),
+                str(len(rates[stock])),
+                f"{statistics.median(rates[stock]):,.0f}",
+                f"{min(rates[stock]):,.0f}–{max(rates[stock]):,.0f}",
+            ]
+            for stock in (True, False)
+        ],
+    )
+    body = "\n".join(
+        [
+            "## Delivery to Slack (latest run)",
+            "",
+            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "- Command: `.venv/bin/python -m bench.delivery`",
+            f"- Machine: {machine}",
+            f"- Load average (1 min) when it started: {load:.1f}",
+            "",
+            f"{args.messages:,} posts queued in the outbox (SQLite) to {CHANNELS} channels; "
+            "the real sender claims them in rounds and sends them on its worker threads "
+            "through warroom's Slack adapter (slack_sdk over kept-alive connections, one per "
+            "sending thread) to a loopback receiver in its own process (uvicorn). "
+            "From the first claim to the last outcome recorded. Each run sends through "
+            "slack_sdk's stock urllib client (what warroom used before) and then through "
+            "warroom's, so both see the same load on the machine.",
+            "",
+            table,
+            "",
+            f"- Keep-alive: {rate:,.0f} messages/s (target ≥ {TARGET:,}) — "
+            + ("met" if met else "**not met**"),
+            "",
+            "What limits it: one Python process (the interpreter lock) does the sends and "
+            "the database work, and a round's claim and record (about a third of the time "
+            "at 64 rows a round) do not overlap its sends; the receiver shares the cores.",
+        ]
+    )
+    write_section(REPO_ROOT / "docs" / "benchmarks.md", "delivery", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
