@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -17,6 +19,7 @@ from warroom.auth.signin import SignIns
 from warroom.auth.totp_flows import TotpFlows
 from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import Clock
+from warroom.core.errors import Conflict
 from warroom.detection.flows import IntakeFlows
 from warroom.engine.runner import Engine, instance_name
 from warroom.escalation import calls, personal
@@ -186,6 +189,24 @@ class Runtime:
             # Closes now, or when the last send still using the old clients finishes.
             replaced.retire()
         return current
+
+    @contextmanager
+    def adapters_in_use(self) -> Iterator[Adapters]:
+        """Yield the adapters in force, kept open until the block ends (a reload may come).
+
+        For a send outside the outbox (a verification code, a Slack form, a test page): like
+        the sender's, it is counted, so replaced clients close after it, not under it.
+        """
+        for _ in range(5):  # a reload may retire them between asking and counting
+            adapters = self.adapters()
+            if adapters.acquire():
+                break
+        else:
+            raise Conflict("warroom is reloading or shutting down: try again in a moment")
+        try:
+            yield adapters
+        finally:
+            adapters.release()
 
     def channels(self) -> set[str]:
         """Return the outbox channels with a configured adapter."""

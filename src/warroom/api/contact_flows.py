@@ -100,14 +100,23 @@ def check_budget(runtime: Runtime, *, person: str) -> None:
         )
 
 
-def _send(runtime: Runtime, *, person: str, name: str, kind: str, to: str, code: str) -> None:
-    """Send the code now; raise SendFailed (502) with the adapter's reason, audited."""
-    send = sender_for(runtime.adapters(), kind)
-    check_budget(runtime, person=person)
+def _attempt(send: Callable[[str, str], None], to: str, code: str) -> Exception | None:
+    """Send the code; return what went wrong, if anything."""
     try:
         send(to, code)
     except Exception as exc:  # every adapter failure is the caller's 502, whatever its class
-        reason = str(exc)[:200] or type(exc).__name__
+        return exc
+    return None
+
+
+def _send(runtime: Runtime, *, person: str, name: str, kind: str, to: str, code: str) -> None:
+    """Send the code now; raise SendFailed (502) with the adapter's reason, audited."""
+    with runtime.adapters_in_use() as adapters:
+        send = sender_for(adapters, kind)
+        check_budget(runtime, person=person)
+        failure = _attempt(send, to, code)
+    if failure is not None:
+        reason = str(failure)[:200] or type(failure).__name__
         audit.record_now(
             runtime.db,
             "contact.add",

@@ -118,7 +118,14 @@ def open_form(runtime: Runtime, *, user_id: str, number: int, trigger_id: str) -
     actor = slack_actor(runtime, user_id, number=number, doing=f"post a status update on {ref}")
     if isinstance(actor, str):
         return actor
-    chat = runtime.adapters().chat
+    with runtime.adapters_in_use() as adapters:
+        return _open_form(runtime, adapters.chat, ref=ref, number=number, trigger_id=trigger_id)
+
+
+def _open_form(
+    runtime: Runtime, chat: object, *, ref: str, number: int, trigger_id: str
+) -> str | None:
+    """Open the form through `chat` (kept open by the caller)."""
     if not isinstance(chat, SlackChat):
         return (
             "warroom cannot open the status update form: integrations.slack has no bot_token "

@@ -103,8 +103,8 @@ def _test(runtime: "Runtime", person: str, method: str | None) -> list[Outcome]:
             have = ", ".join(f"{m.name} ({m.kind})" for m in methods)
             fail(f"{person} has no contact method named or of type {method!r}; they have {have}")
         methods = chosen
-    adapters = runtime.adapters()
-    return [_try(m, adapters, config, someone.name, person) for m in methods]
+    with runtime.adapters_in_use() as adapters:
+        return [_try(m, adapters, config, someone.name, person) for m in methods]
 
 
 def _try(
