@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,6 +83,29 @@ def postgres_database() -> Iterator[str | None]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def empty_postgres_database(label: str) -> Iterator[str]:
+    """Yield the URL of a new, empty PostgreSQL database of this test alone; drop it after.
+
+    For tests that migrate, copy into or drop a whole database (never the worker's shared one).
+    """
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"warroom_{label}_{_worker()}_{os.getpid()}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:  # an unreachable server: need() skips or fails
+        admin.dispose()
+        need(False, f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _truncate(url: str) -> None:

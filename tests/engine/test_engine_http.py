@@ -16,7 +16,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, make_url, text
 
-from tests.conftest import POSTGRES_URL, free_port, need
+from tests.conftest import POSTGRES_URL, empty_postgres_database, free_port
 from tests.engine.test_engine_processes import ACTOR, engine_setup
 from tests.notify.slack_server import SlackServer
 from warroom.runtime import Runtime
@@ -137,19 +137,8 @@ def test_engine_port_serves_health_readiness_and_its_metrics(
 @pytest.fixture
 def doomed_database() -> Iterator[str]:
     """An empty PostgreSQL database of this test alone, which the test may drop."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"warroom_doomed_{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception:
-        admin.dispose()
-        need(False, f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with empty_postgres_database("doomed") as url:
+        yield url
 
 
 def test_engine_port_answers_503_without_details_when_the_database_goes(

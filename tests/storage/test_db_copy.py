@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
-from tests.conftest import POSTGRES_URL, make_token, need
+from tests.conftest import empty_postgres_database, make_token
 from warroom.app import build_runtime, create_app
 from warroom.cli.main import app
 from warroom.config import WarroomConfig
@@ -37,21 +36,8 @@ def database_url(tmp_path: Path, sqlite_template: Path) -> str:
 @pytest.fixture
 def empty_postgres() -> Iterator[str]:
     """A new, empty PostgreSQL database of this test's own."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"warroom_copy_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception:
-        admin.dispose()
-        need(False, f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with empty_postgres_database("copy") as url:
+        yield url
 
 
 def rows_per_table(url: str) -> dict[str, int]:

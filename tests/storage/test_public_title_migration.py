@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,7 @@ from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import POSTGRES_URL, need
+from tests.conftest import empty_postgres_database
 from warroom.migrations import migrate
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -24,21 +23,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"warroom_mig_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception:  # an unreachable server: need() skips or fails
-        admin.dispose()
-        need(False, f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with empty_postgres_database("mig") as url:
+        yield url
 
 
 def _upgrade(url: str, revision: str, *, down: bool = False) -> None:
