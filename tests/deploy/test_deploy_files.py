@@ -182,7 +182,13 @@ def test_compose_runs_serve_without_engine_and_an_engine() -> None:
     # The engine starts once serve has migrated the schema (it answers /healthz after that).
     assert services["engine"]["depends_on"] == {"db": healthy, "serve": healthy}
     assert "test" not in services["serve"]["healthcheck"]  # the image's /healthz check
-    assert services["engine"]["healthcheck"] == {"disable": True}  # no HTTP in the engine
+    # The engine's own port (warroom engine --port) answers its health check: /readyz.
+    engine_argv = services["engine"]["command"]
+    port = engine_argv[engine_argv.index("--port") + 1]
+    check = services["engine"]["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    assert f"http://127.0.0.1:{port}/readyz" in check[3]
+    assert "ports" not in services["engine"]  # not published: the compose network only
 
 
 def test_compose_trusts_proxy_headers_only_on_a_loopback_port() -> None:
