@@ -239,9 +239,11 @@ def live_server(runtime: Runtime) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    # Generous: it only bounds a failure, and four workers on two loaded cores once took
+    # more than ten seconds to start one.
+    deadline = time.monotonic() + 60
     while not server.started:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
     yield f"http://127.0.0.1:{port}"
