@@ -20,6 +20,7 @@ from warroom.api.deps import (
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
+from warroom.core.ids import incident_number
 from warroom.core.types import PersonId, Reason
 from warroom.incidents.queries import ListFilters
 from warroom.incidents.schemas import (
@@ -90,6 +91,10 @@ def list_incidents(
     q: Annotated[
         str | None, Query(max_length=200, description="Words the title holds (any case)")
     ] = None,
+    parent: Annotated[
+        str | None,
+        Query(max_length=32, description="The members of this alert storm (`INC-42`)"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> IncidentPage:
@@ -116,11 +121,22 @@ def list_incidents(
         since=ensure_utc(since) if since else None,
         commander=commander or None,
         text=(q or "").strip() or None,
+        parent=_parent(parent),
     )
     items, next_cursor = runtime.flows.page(
         access=access_of(principal, runtime), filters=filters, limit=limit, cursor=cursor
     )
     return IncidentPage(items=items, next_cursor=next_cursor)
+
+
+def _parent(ref: str | None) -> int | None:
+    """Return the storm's number from the `parent` filter, or refuse it."""
+    if not ref:
+        return None
+    number = incident_number(ref)
+    if number is None:
+        raise Invalid(f"parent {ref!r} is not an incident: use INC-42 or 42", {"field": "parent"})
+    return number
 
 
 @router.get("/{ref}", response_model=IncidentDetail)

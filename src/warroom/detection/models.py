@@ -116,3 +116,32 @@ class SeenDelivery(Base):
     source: Mapped[str] = mapped_column(String(32), nullable=False)
     delivery_id: Mapped[str] = mapped_column(String(255), nullable=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class Storm(Base):
+    """Many new incidents at once in one scope (a service or a policy), bundled under a parent.
+
+    At most one storm is open per scope; it ends when no incident has joined it for its
+    window, or when its parent incident is no longer open.
+    """
+
+    __tablename__ = "storms"
+    __table_args__ = (
+        Index(
+            "uq_storms_open_scope",
+            "scope",
+            unique=True,
+            sqlite_where=text("is_open"),
+            postgresql_where=text("is_open"),
+        ),
+        Index("ix_storms_parent_number", "parent_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(80), nullable=False)  # service:ID or policy:ID
+    parent_number: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    members: Mapped[int] = mapped_column(Integer, nullable=False)
+    is_open: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from warroom.detection.matchers import LABEL_NAME, Matcher, matches_all, parse_matcher
 from warroom.detection.schemas import RouteDecision
+from warroom.detection.storm_config import StormConfig
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ class DetectionConfig(BaseModel):
     severity_map: dict[str, Severity] = Field(default_factory=default_severity_map)
     max_body_bytes: int = Field(1_048_576, gt=0)
     default_severity: Severity = "SEV-3"
+    storm: StormConfig = Field(default_factory=StormConfig)  # docs/detection.md#alert-storms
 
     @field_validator("severity_map")
     @classmethod

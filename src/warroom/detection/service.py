@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
+from warroom.detection import storms
+from warroom.detection.bulk_join import join_in_bulk
 from warroom.detection.grouping import group_key, open_group
 from warroom.detection.linking import Linker
 from warroom.detection.models import Alert
@@ -24,7 +26,6 @@ from warroom.detection.rows import (
 )
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
 from warroom.detection.silences import ActiveSilences
-from warroom.detection.storm import join_storm
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
 from warroom.incidents.actor import Actor
@@ -86,7 +87,7 @@ class Intake:
         owner_of: dict[str, int] = {}
         for index, (alert, _) in enumerate(decided):
             owner_of.setdefault(alert.fingerprint, owners[index])
-        joined = join_storm(
+        joined = join_in_bulk(
             self.linker,
             integration=self.integration,
             silences=self.silences,
@@ -117,7 +118,7 @@ class Intake:
                 continue
             if alert.fingerprint in joined and not again:
                 if joined[alert.fingerprint] == "bulk":
-                    result.new += 1  # inserted by join_storm straight into its incident
+                    result.new += 1  # inserted by join_in_bulk straight into its incident
                 continue
             self._one(alert, decision, result, bumped=alert.fingerprint in repeats and not again)
         return results
@@ -279,6 +280,8 @@ class Intake:
             incident = self._declare(alert, decision, row)
             group.incident_id = incident.id
             result.opened.append(incident.number)
+            if alert.kind == "alert":
+                self._count_storm(incident, result)
         else:
             noted = self.linker.note_joined(incident, row.id, row.title, alert)
             changed = self.linker.move_start_earlier(incident, alert.starts_at) or noted
@@ -287,6 +290,43 @@ class Intake:
         result.link(incident.number)
         if changed:  # past the first alerts of a storm the incident's file would not change
             result.touch(incident.number)
+
+    def _count_storm(self, incident: Incident, result: IngestResult) -> None:
+        """Bundle the new incident under its scope's alert storm, if there is one now."""
+
+        def open_parent(title: str, severity: str, summary: str, service: str | None) -> Incident:
+            chosen = self.choose_template(None, service)
+            commander, reason = self.rules.command.first_commander(
+                self.config, service=service, reporter=None, at=self.now
+            )
+            parent = incidents.declare(
+                self.session,
+                config=self.config,
+                now=self.now,
+                actor=Actor(name=None, source=storms.SOURCE),
+                commander=commander,
+                commander_reason=reason,
+                title=title,
+                severity=severity,
+                summary=summary,
+                service=service,
+                runbook_template=chosen.name,
+                checklist=chosen.checklist,
+                owner=chosen.owner,
+                module=service or chosen.module,
+            )
+            result.opened.append(parent.number)
+            return parent
+
+        parent = storms.bundle(
+            self.session,
+            incident=incident,
+            config=self.config,
+            now=self.now,
+            open_parent=open_parent,
+        )
+        if parent is not None:
+            result.touch(parent.number)
 
     def _declare(self, alert: AlertIn, decision: RouteDecision, row: Alert) -> Incident:
         service = decision.service or alert.labels.get("service")

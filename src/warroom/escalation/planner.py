@@ -52,8 +52,9 @@ WEBHOOK_EVENTS = frozenset(
     }
 )
 UPDATE_EVENTS = WEBHOOK_EVENTS - {"declared"}
-# The kinds the planner acts on (declared included; postmortem: action items to Jira).
-PLANNED = WEBHOOK_EVENTS | {"postmortem"}
+# The kinds the planner acts on (declared included; postmortem: action items to Jira;
+# storm_joined: an incident bundled under an alert storm stops paging on its own).
+PLANNED = WEBHOOK_EVENTS | {"postmortem", "storm_joined"}
 
 
 @dataclass
@@ -115,18 +116,22 @@ def plan(
             out.append(Message(key, destination, payload, incident_id=incident.id))
 
     kinds = [e.kind for e in events]
+    # A member of an alert storm is announced and paged by the storm's parent
+    # (detection/storms.py); one that opened before the storm keeps its own channel.
+    member = incident.parent_number is not None
+    own_room = not member or bool((incident.links or {}).get("chat_channel_id"))
     # A viewer's report paged nobody; its triage (in these events) pages as a declaration would.
     released = any((e.data or {}).get("released") for e in events)
     for event in events:
         kind, k = event.kind, f"inc{n}:ev{event.id}"
-        if kind == "declared":
+        if kind == "declared" and not member:
             out += _declared(session, incident, config, channels, card, now)
-        elif kind in ("acknowledged", "triaged", "mitigated", "resolved", "closed"):
+        elif kind in ("acknowledged", "triaged", "mitigated", "resolved", "closed", "storm_joined"):
             escalation.stop(session, incident=incident, now=now, reason=kind)
             # Not the call the acknowledgement came from: it says thank you, then ends.
             if event.source != "voice" and "voice" in channels:
                 out += calls.hang_ups(session, incident_id=incident.id, now=now)
-        rooms = config.notifications.incident_channels
+        rooms = config.notifications.incident_channels and own_room
         if kind in UPDATE_EVENTS and "declared" not in kinds and rooms:
             add(f"{k}:chat", INCIDENT_CHANNEL, m.Post(text=event.text, card=card))
         if kind == "commander_changed" and incident.commander and "declared" not in kinds and rooms:
@@ -134,7 +139,7 @@ def plan(
             if person and person.slack:
                 add(f"{k}:invite", INCIDENT_CHANNEL, m.Invite(users=[person.slack]))
         # Held, nothing has paged (nor been triggered at PagerDuty); released, it pages below.
-        quiet = incident.paging_held or released
+        quiet = incident.paging_held or released or member
         raised = kind == "severity_changed" and "declared" not in kinds and _raised(config, event)
         if raised and not quiet:
             out += _severity_raised(session, incident, config, channels, card, now)

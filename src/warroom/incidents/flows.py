@@ -441,9 +441,15 @@ def load_detail(
         RoleOut(role=r.role, person=r.person, since=r.since, assigned_by=r.assigned_by)
         for r in current_roles(session, incident)
     ]
+    members = session.scalars(
+        select(Incident.number)
+        .where(Incident.parent_number == incident.number)
+        .order_by(Incident.number)
+    )
     return IncidentDetail(
         **base.model_dump(),
         roles=held,
         checklist=[ChecklistItemOut.of(i) for i in items],
         timeline=[TimelineEventOut.of(e) for e in events],
+        members=[f"INC-{number}" for number in members],
     )

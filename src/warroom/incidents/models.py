@@ -31,6 +31,7 @@ class Incident(Base):
         Index("ix_incidents_service_number", "service", "number"),
         Index("ix_incidents_type_number", "incident_type", "number"),
         Index("ix_incidents_detected_at", "detected_at"),
+        Index("ix_incidents_parent_number", "parent_number"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -69,6 +70,9 @@ class Incident(Base):
     module: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str | None] = mapped_column(String(64))
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    # The storm incident this one is bundled under (detection/storms.py): it pages for all
+    # of them, and acknowledging it acknowledges them. A number, as the parent comes later.
+    parent_number: Mapped[int | None] = mapped_column(Integer)
 
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -25,6 +25,7 @@ class ListFilters:
     since: datetime | None = None
     commander: str | None = None
     text: str | None = None  # words in the title (search proper is the search package's)
+    parent: int | None = None  # the members of this alert storm (its parent's number)
 
 
 def encode_cursor(number: int) -> str:
@@ -71,6 +72,8 @@ def list_incidents(
         stmt = stmt.where(Incident.detected_at >= filters.since)
     if filters.commander:
         stmt = stmt.where(Incident.commander == filters.commander)
+    if filters.parent is not None:
+        stmt = stmt.where(Incident.parent_number == filters.parent)
     if filters.text:
         # Escaped so that % and _ typed in the box match themselves.
         pattern = filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -246,6 +246,11 @@ class IncidentOut(BaseModel):
     updated_at: datetime
     durations: Durations
     allowed_actions: list[str]
+    parent: str | None = Field(
+        default=None,
+        description="The alert storm this incident is bundled under (INC-n): it pages for "
+        "the storm, and acknowledging it acknowledges this incident.",
+    )
     notices: list[str] = Field(
         default_factory=list,
         description="What a person should know about the incident's state, in plain words "
@@ -264,6 +269,7 @@ class IncidentOut(BaseModel):
             incident.status, acknowledged=incident.acknowledged_at is not None
         )
         values["notices"] = notices(incident)
+        values["parent"] = f"INC-{incident.parent_number}" if incident.parent_number else None
         return cls.model_validate(values)
 
 
@@ -271,7 +277,7 @@ class IncidentOut(BaseModel):
 _ROW_FIELDS = tuple(
     name
     for name in IncidentOut.model_fields
-    if name not in {"links", "durations", "allowed_actions", "notices"}
+    if name not in {"links", "durations", "allowed_actions", "notices", "parent"}
 )
 
 
@@ -297,6 +303,10 @@ class IncidentDetail(IncidentOut):
     roles: list[RoleOut]
     checklist: list[ChecklistItemOut]
     timeline: list[TimelineEventOut]
+    members: list[str] = Field(
+        default_factory=list,
+        description="For an alert storm's parent: the incidents bundled under it (INC-n).",
+    )
 
 
 class IncidentPage(BaseModel):
@@ -329,6 +339,11 @@ def notices(incident: Incident) -> list[str]:
     waiting = held.notice(incident)
     if waiting:
         found.append(waiting)
+    if incident.parent_number and incident.status in ("detected", "triaged"):
+        parent = f"INC-{incident.parent_number}"
+        found.append(
+            f"Part of alert storm {parent}: paged there, and acknowledged when {parent} is"
+        )
     return found
 
 

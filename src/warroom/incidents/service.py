@@ -256,8 +256,19 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def acknowledge(session: Session, *, incident: Incident, now: datetime, actor: Actor) -> bool:
-    """Record the acknowledgement milestone; return False if it was already acknowledged."""
+def acknowledge(
+    session: Session,
+    *,
+    incident: Incident,
+    now: datetime,
+    actor: Actor,
+    parent: Incident | None = None,
+) -> bool:
+    """Record the acknowledgement milestone; return False if it was already acknowledged.
+
+    An alert storm's parent answers for its members: acknowledging it acknowledges every
+    member still waiting (`parent` is then the storm, for the members' timelines).
+    """
     actor.require("responder", f"acknowledge {incident.ref}")
     check_action(incident.ref, incident.status, "acknowledge")
     if incident.acknowledged_at is not None:
@@ -265,6 +276,7 @@ def acknowledge(session: Session, *, incident: Incident, now: datetime, actor: A
     incident.acknowledged_at = now
     incident.acknowledged_by = actor.name
     incident.updated_at = now
+    who = actor.name or "someone"
     timeline.record(
         session,
         incident=incident,
@@ -272,8 +284,18 @@ def acknowledge(session: Session, *, incident: Incident, now: datetime, actor: A
         at=now,
         actor=actor.name,
         source=actor.source,
-        text=f"Acknowledged by {actor.name or 'someone'}",
+        text=f"Acknowledged by {who}" + (f" with alert storm {parent.ref}" if parent else ""),
+        data={"parent": parent.number} if parent else None,
     )
+    members = session.scalars(
+        select(Incident).where(
+            Incident.parent_number == incident.number,
+            Incident.acknowledged_at.is_(None),
+            Incident.status == "detected",
+        )
+    ).all()
+    for member in members:
+        acknowledge(session, incident=member, now=now, actor=actor, parent=incident)
     return True
 
 

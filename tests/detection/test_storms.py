@@ -1,0 +1,271 @@
+"""Alert storms: past the threshold, new incidents are bundled under one parent that pages once."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.helpers import Fakes
+from warroom.config import WarroomConfig
+from warroom.core.clock import FrozenClock
+from warroom.detection.models import Storm
+from warroom.escalation.models import Escalation
+from warroom.incidents.actor import Actor
+from warroom.runtime import Runtime
+
+TOKEN = "am-storm-token"
+AM = {"Authorization": f"Bearer {TOKEN}"}
+THRESHOLD = 3
+
+
+def settings(**storm: Any) -> dict[str, Any]:
+    """Two services paging a channel each; storms after THRESHOLD new incidents a minute."""
+    return {
+        "people": [{"id": "alice", "name": "Alice", "slack": "UALICE1"}],
+        "services": [
+            {"id": "checkout", "escalation": "shop"},
+            {"id": "cart", "escalation": "shop"},
+            {"id": "search", "escalation": "other"},
+        ],
+        "escalation_policies": [
+            {
+                "id": "shop",
+                "steps": [
+                    {"after": "0m", "notify": ["person:alice"]},
+                    {"after": "30m", "notify": ["person:alice"]},
+                ],
+            },
+            {"id": "other", "steps": [{"after": "0m", "notify": ["person:alice"]}]},
+        ],
+        "incident_types": [
+            {"id": "default", "name": "Default"},
+            {"id": "security", "name": "Security", "restricted": True},
+        ],
+        "routes": [
+            {"match": ['kind="breach"'], "incident_type": "security", "group_by": ["alertname"]},
+            {"match": ['service=~".+"'], "severity": "SEV-2", "group_by": ["alertname"]},
+        ],
+        "integrations": {"alertmanager": [{"name": "prod", "token": TOKEN}]},
+        "notifications": {
+            "incident_channels": False,
+            "rate_limits": {"person": {"count": 1000, "per": "1m"}},
+        },
+        "detection": {"storm": {"threshold": THRESHOLD, "window": "1m", **storm}},
+    }
+
+
+@pytest.fixture
+def config() -> WarroomConfig:
+    """Storms by service."""
+    return WarroomConfig.model_validate(settings())
+
+
+@pytest.fixture
+def fakes(runtime: Runtime) -> Fakes:
+    """Recording adapters, sent on one thread."""
+    recorded = Fakes()
+    runtime.adapters_override = recorded.adapters
+    runtime.engine.sender.workers = 1
+    return recorded
+
+
+def fire(client: TestClient, name: str, service: str = "checkout", **labels: str) -> Any:
+    """Send one Alertmanager group of one firing alert; return the answer's body."""
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": name, "service": service, **labels},
+        "annotations": {"summary": f"{name} on {service}"},
+        "startsAt": "2026-12-05T08:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": f"fp-{name}-{service}",
+    }
+    body = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "warroom",
+        "groupKey": f'{{}}:{{alertname="{name}"}}',
+        "alerts": [alert],
+    }
+    response = client.post("/api/v1/intake/alertmanager", json=body, headers=AM)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def pages(fakes: Fakes) -> list[str]:
+    """Return the incidents alice was paged for, one line each (pages may come bundled)."""
+    text = "\n".join(str(call["text"]) for call in fakes.dms("UALICE1"))
+    return re.findall(r"paged for (INC-\d+ \(SEV-\d\): [^\n—]*)", text)
+
+
+def test_below_the_threshold_each_incident_pages_alone(
+    client: TestClient, api: TestClient, runtime: Runtime, fakes: Fakes
+) -> None:
+    for n in range(THRESHOLD):
+        assert fire(client, f"A{n}")["incidents_opened"] == [f"INC-{n + 1}"]
+    runtime.engine.run_once()
+    assert len(pages(fakes)) == THRESHOLD
+    listed = api.get("/api/v1/incidents").json()["items"]
+    assert all(item["parent"] is None for item in listed)
+
+
+def test_past_the_threshold_one_parent_pages_for_the_storm(
+    client: TestClient, api: TestClient, runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    for n in range(THRESHOLD):
+        fire(client, f"A{n}")
+    runtime.engine.run_once()
+    assert len(pages(fakes)) == THRESHOLD  # paged one by one until then
+    # The next one starts the storm: a parent opens, and the three still waiting join it.
+    opened = fire(client, f"A{THRESHOLD}")["incidents_opened"]
+    assert opened == ["INC-4", "INC-5"]
+    parent = api.get("/api/v1/incidents/INC-5").json()
+    assert parent["title"] == "Alert storm on checkout"
+    assert parent["source"] == "storm" and parent["severity"] == "SEV-2"
+    assert parent["members"] == ["INC-1", "INC-2", "INC-3", "INC-4"]
+    assert any(e["kind"] == "storm_started" for e in parent["timeline"])
+    for n in range(20):  # a storm: twenty more, each its own group
+        clock.advance(timedelta(seconds=1))
+        fire(client, f"B{n}")
+    runtime.engine.run_once()
+    runtime.engine.run_once()
+    texts = pages(fakes)
+    assert len(texts) == THRESHOLD + 1  # the storm paged once, naming itself
+    assert texts[-1].startswith("INC-5 (SEV-2): Alert storm on checkout")
+    members = api.get("/api/v1/incidents", params={"parent": "INC-5", "limit": 200}).json()
+    assert len(members["items"]) == 24
+    child = api.get("/api/v1/incidents/INC-10").json()
+    assert child["parent"] == "INC-5"
+    assert any("Part of alert storm INC-5" in notice for notice in child["notices"])
+    with runtime.db.session() as session:
+        escalations = {
+            i: r for i, r in session.execute(select(Escalation.incident_id, Escalation.reason))
+        }
+        storm = session.execute(select(Storm.__table__)).one()
+    # The parent's, and the three that paged before the storm, stopped when they joined it;
+    # the members born in the storm never started one.
+    assert set(escalations) == {1, 2, 3, 5}
+    assert [escalations[n] for n in (1, 2, 3, 5)] == ["storm_joined"] * 3 + [None]
+    assert storm.members == 24 and storm.is_open and storm.parent_number == 5
+
+
+def test_acknowledging_the_parent_acknowledges_every_member(
+    client: TestClient, api: TestClient, runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    for n in range(THRESHOLD + 3):
+        fire(client, f"A{n}")
+    response = api.post("/api/v1/incidents/INC-5/acknowledge")
+    assert response.status_code == 200, response.text
+    for ref in ("INC-1", "INC-4", "INC-6", "INC-7"):
+        member = api.get(f"/api/v1/incidents/{ref}").json()
+        assert member["acknowledged_at"] is not None, ref
+        assert member["acknowledged_by"] == "rita"
+        [event] = [e for e in member["timeline"] if e["kind"] == "acknowledged"]
+        assert event["text"] == "Acknowledged by rita with alert storm INC-5"
+    # A member arriving later is answered for already.
+    clock.advance(timedelta(seconds=5))
+    fire(client, "Late")
+    late = api.get("/api/v1/incidents/INC-8").json()
+    assert late["parent"] == "INC-5" and late["acknowledged_at"] is not None
+    runtime.engine.run_once()
+    assert not any("Late" in text for text in pages(fakes))
+
+
+def test_the_storm_ends_after_a_quiet_window(
+    client: TestClient, api: TestClient, runtime: Runtime, clock: FrozenClock
+) -> None:
+    for n in range(THRESHOLD + 1):
+        fire(client, f"A{n}")
+    clock.advance(timedelta(minutes=2))  # nothing joined for longer than the window
+    opened = fire(client, "After")["incidents_opened"]
+    assert opened == ["INC-6"]
+    assert api.get("/api/v1/incidents/INC-6").json()["parent"] is None
+    with runtime.db.session() as session:
+        [storm] = session.execute(select(Storm.__table__)).all()
+    assert not storm.is_open and storm.ended_at is not None
+    # A new burst starts a new storm with a new parent.
+    for n in range(THRESHOLD):
+        fire(client, f"C{n}")
+    parents = [i for i in api.get("/api/v1/incidents").json()["items"] if i["source"] == "storm"]
+    assert [p["ref"] for p in parents] == ["INC-10", "INC-5"]
+
+
+def test_restricted_incidents_and_other_services_stay_apart(
+    client: TestClient, api: TestClient, tokens: dict[str, str]
+) -> None:
+    for n in range(THRESHOLD):
+        fire(client, f"A{n}")
+    fire(client, "Breach", kind="breach")  # restricted: neither counted nor bundled
+    fire(client, "S1", service="search")  # another service, counted on its own
+    refs = {i["title"]: i for i in api.get("/api/v1/incidents").json()["items"]}
+    assert all(item["source"] != "storm" for item in refs.values())
+    fire(client, "A9")  # the fourth on checkout
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    breach = api.get("/api/v1/incidents/INC-4", headers=admin).json()
+    assert breach["visibility"] == "restricted" and breach["parent"] is None
+    search = api.get("/api/v1/incidents/INC-5").json()
+    assert search["parent"] is None
+    parent = api.get("/api/v1/incidents/INC-7").json()
+    assert parent["members"] == ["INC-1", "INC-2", "INC-3", "INC-6"]
+
+
+def test_incidents_people_declare_are_not_counted(
+    client: TestClient, runtime: Runtime, api: TestClient
+) -> None:
+    for n in range(THRESHOLD + 2):
+        runtime.flows.declare(
+            actor=Actor(name="rita", source="api"),
+            title=f"By hand {n}",
+            severity="SEV-2",
+            service="checkout",
+        )
+    assert fire(client, "A0")["incidents_opened"] == [f"INC-{THRESHOLD + 3}"]
+
+
+@pytest.mark.parametrize("config", [WarroomConfig.model_validate(settings(by="policy"))])
+def test_a_storm_by_policy_counts_the_services_that_page_alike(
+    client: TestClient, api: TestClient, config: WarroomConfig
+) -> None:
+    fire(client, "A0", service="checkout")
+    fire(client, "A1", service="cart")
+    fire(client, "A2", service="search")  # another policy
+    fire(client, "A3", service="cart")
+    opened = fire(client, "A4", service="checkout")["incidents_opened"]
+    assert opened == ["INC-5", "INC-6"]
+    parent = api.get("/api/v1/incidents/INC-6").json()
+    assert parent["title"] == "Alert storm on policy shop"
+    assert parent["members"] == ["INC-1", "INC-2", "INC-4", "INC-5"]
+
+
+def test_a_limit_per_service_and_switching_off(client: TestClient, runtime: Runtime) -> None:
+    limits = {"checkout": {"threshold": 5, "window": "1m"}}
+    runtime.config_value = WarroomConfig.model_validate(settings(limits=limits))
+    for n in range(5):
+        assert len(fire(client, f"A{n}")["incidents_opened"]) == 1
+    assert len(fire(client, "A5")["incidents_opened"]) == 2  # the sixth starts it
+    runtime.config_value = WarroomConfig.model_validate(settings(enabled=False))
+    for n in range(5):
+        assert len(fire(client, f"B{n}", service="cart")["incidents_opened"]) == 1
+
+
+def test_bad_storm_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        WarroomConfig.model_validate(settings(threshold=0))
+    with pytest.raises(ValueError, match="by"):
+        WarroomConfig.model_validate(settings(by="team"))
+    response_error = None
+    try:
+        WarroomConfig.model_validate(settings(window="soon"))
+    except ValueError as exc:
+        response_error = str(exc)
+    assert response_error is not None and "not a duration" in response_error
+
+
+def test_a_bad_parent_filter_is_refused(api: TestClient) -> None:
+    response = api.get("/api/v1/incidents", params={"parent": "checkout"})
+    assert response.status_code == 422
+    assert "parent 'checkout' is not an incident" in response.json()["error"]["message"]
