@@ -94,8 +94,8 @@ def config(receiver: Receiver, storms: bool) -> dict[str, Any]:
             "rate_limits": {"channel": {"count": 1_000_000, "per": "1s"}},
         },
     }
-    if not storms and False:  # TODO until the setting exists
-        document["storms"] = {"enabled": False}
+    if not storms:
+        document["detection"] = {"storm": {"enabled": False}}
     return document
 
 
