@@ -142,9 +142,8 @@ def test_past_the_threshold_one_parent_pages_for_the_storm(
     assert child["parent"] == "INC-5"
     assert any("Part of alert storm INC-5" in notice for notice in child["notices"])
     with runtime.db.session() as session:
-        escalations = {
-            i: r for i, r in session.execute(select(Escalation.incident_id, Escalation.reason))
-        }
+        rows = session.execute(select(Escalation.incident_id, Escalation.reason)).all()
+        escalations = {row.incident_id: row.reason for row in rows}
         storm = session.execute(select(Storm.__table__)).one()
     # The parent's, and the three that paged before the storm, stopped when they joined it;
     # the members born in the storm never started one.
