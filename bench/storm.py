@@ -165,12 +165,13 @@ def count(database: Path) -> tuple[int, int, int, int]:
     with sqlite3.connect(database) as db:
         incidents = db.execute("SELECT count(*) FROM incidents").fetchone()[0]
         columns = {row[1] for row in db.execute("PRAGMA table_info(incidents)")}
-        if "parent_id" in columns:
+        if "parent_number" in columns:
             children = db.execute(
-                "SELECT count(*) FROM incidents WHERE parent_id IS NOT NULL"
+                "SELECT count(*) FROM incidents WHERE parent_number IS NOT NULL"
             ).fetchone()[0]
             parents = db.execute(
-                "SELECT count(DISTINCT parent_id) FROM incidents WHERE parent_id IS NOT NULL"
+                "SELECT count(DISTINCT parent_number) FROM incidents"
+                " WHERE parent_number IS NOT NULL"
             ).fetchone()[0]
         else:
             children = parents = 0

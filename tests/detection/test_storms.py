@@ -268,3 +268,41 @@ def test_a_bad_parent_filter_is_refused(api: TestClient) -> None:
     response = api.get("/api/v1/incidents", params={"parent": "checkout"})
     assert response.status_code == 422
     assert "parent 'checkout' is not an incident" in response.json()["error"]["message"]
+
+
+def test_the_room_and_the_list_show_the_storm(client: TestClient, runtime: Runtime) -> None:
+    from tests.web.test_pages import add_user, sign_in
+
+    for n in range(THRESHOLD + 2):
+        fire(client, f"A{n}")
+    add_user(runtime, "wendy", "responder")
+    sign_in(client, "wendy")
+    parent = client.get("/incidents/INC-5")
+    assert parent.status_code == 200
+    assert 'href="/incidents?status=any&amp;parent=INC-5">5 incidents</a>' in parent.text
+    member = client.get("/incidents/INC-6")
+    assert '<dt>Alert storm</dt><dd><a href="/incidents/INC-5">INC-5</a>' in member.text
+    assert "Part of alert storm INC-5: paged there, and acknowledged when INC-5 is." in member.text
+    listed = client.get("/incidents", params={"status": "any", "parent": "INC-5"})
+    assert listed.status_code == 200
+    assert "The members of alert storm" in listed.text
+    assert "/incidents/INC-1" in listed.text
+    assert listed.text.count('/incidents/INC-5"') == 1  # the notice's link: not a member
+    bad = client.get("/incidents", params={"parent": "storm"})
+    assert bad.status_code == 422 and "parent &#39;storm&#39; is not an incident" in bad.text
+
+
+def test_the_cli_shows_the_storm_and_lists_its_members(
+    client: TestClient, live_server: str, tokens: dict[str, str]
+) -> None:
+    from tests.cli.test_incident_cli import data, invoke, ok
+
+    for n in range(THRESHOLD + 1):
+        fire(client, f"A{n}")
+    token = tokens["responder"]
+    shown = ok(invoke(live_server, token, "show", "INC-5"))
+    assert "storm members" in shown and "4: INC-1, INC-2, INC-3, INC-4" in shown
+    member = ok(invoke(live_server, token, "show", "INC-2"))
+    assert "alert storm" in member and "Part of alert storm INC-5" in member
+    listed = data(invoke(live_server, token, "list", "--parent", "INC-5", "--json"))
+    assert [item["ref"] for item in listed["items"]] == ["INC-4", "INC-3", "INC-2", "INC-1"]

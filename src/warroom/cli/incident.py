@@ -229,6 +229,10 @@ def list_incidents(
         str | None,
         typer.Option(metavar="ISO", help="Detected at or after this time.", callback=_check_time),
     ] = None,
+    parent: Annotated[
+        str | None,
+        typer.Option(metavar="INC-N", help="Only the members of this alert storm."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=200, help="Incidents per page.")] = 50,
     all_pages: Annotated[
         bool, typer.Option("--all", help="Follow next_cursor through every page.")
@@ -237,6 +241,7 @@ def list_incidents(
 ) -> None:
     """List incidents, newest first."""
     filters = {"status": status, "severity": severity, "service": service, "type": incident_type}
+    filters["parent"] = parent
     params = {
         key: value for key, value in {**filters, "since": since, "limit": limit}.items() if value
     }

@@ -69,8 +69,12 @@ def render_incident(detail: dict[str, Any]) -> None:
         *[(f"{n} (UTC)", _when(d[f"{n}_at"])) for n in ("mitigated", "resolved", "closed")],
         ("allowed next", ", ".join(d["allowed_actions"])),
         ("summary", d["summary"]),
+        ("alert storm", d.get("parent")),  # the parent this one is bundled under
+        ("storm members", _members(d.get("members") or [])),
         *_link_rows(d.get("links") or {}),
     ]:
+        if value is None and label in ("alert storm", "storm members"):
+            continue  # most incidents are in no storm: no empty rows for it
         facts.add_row(Text(label, style="bold"), _text(value))
     peak = d.get("peak_severity")
     if peak and peak != d["severity"]:
@@ -112,6 +116,14 @@ def render_incident(detail: dict[str, Any]) -> None:
             _text(("★ " if event["key_event"] else "") + event["text"], ""),
         )
     console.print(timeline)
+
+
+def _members(refs: list[str]) -> str | None:
+    """Return an alert storm's members as a short line (all of them: --parent lists them)."""
+    if not refs:
+        return None
+    shown = ", ".join(refs[:8]) + (f" and {len(refs) - 8} more" if len(refs) > 8 else "")
+    return f"{len(refs)}: {shown}"
 
 
 # What the notification adapters recorded on the incident, in the order people look for it.

@@ -318,15 +318,15 @@ class Intake:
             result.opened.append(parent.number)
             return parent
 
-        parent = storms.bundle(
+        started = storms.bundle(
             self.session,
             incident=incident,
             config=self.config,
             now=self.now,
             open_parent=open_parent,
         )
-        if parent is not None:
-            result.touch(parent.number)
+        if started is not None:
+            result.touch(started.number)
 
     def _declare(self, alert: AlertIn, decision: RouteDecision, row: Alert) -> Incident:
         service = decision.service or alert.labels.get("service")

@@ -84,7 +84,7 @@ def bundle(
 ) -> Incident | None:
     """Count a new alert-opened incident; link it under its scope's storm if there is one.
 
-    Returns the parent incident it joined (its runbook file changed), or None.
+    Returns the parent when this incident started the storm (a new incident), else None.
     """
     settings = config.detection.storm
     if not settings.enabled or incident.visibility == "restricted" or incident.paging_held:
@@ -100,7 +100,7 @@ def bundle(
         lasting = storm.last_joined_at >= now - limit.window
         if parent is not None and parent.status in OPEN_STATUSES and lasting:
             join(session, storm=storm, parent=parent, member=incident, now=now)
-            return parent
+            return None
         storm.is_open, storm.ended_at = False, now  # it has passed: the next one is counted
         session.flush()
     session.flush()  # the new incident counts itself
@@ -156,8 +156,16 @@ def bundle(
         actor=None,
         source=SOURCE,
         text=f"Alert storm: {recent} new incidents within {_minutes(limit.window)} on "
-        f"{scope.label} (threshold {limit.threshold}); their pages are bundled here",
-        data={"scope": scope.key, "recent": recent, "threshold": limit.threshold},
+        f"{scope.label} (threshold {limit.threshold}): "
+        + ", ".join(f"{m.ref} {m.title}" for m in members[:10])
+        + (f" and {len(members) - 10} more" if len(members) > 10 else "")
+        + "; their pages are bundled here, and so are those of the incidents that follow",
+        data={
+            "scope": scope.key,
+            "recent": recent,
+            "threshold": limit.threshold,
+            "members": [m.number for m in members],
+        },
     )
     for member in members:
         join(session, storm=storm, parent=parent, member=member, now=now)
@@ -167,7 +175,11 @@ def bundle(
 def join(
     session: Session, *, storm: Storm, parent: Incident, member: Incident, now: datetime
 ) -> None:
-    """Link one incident under the storm's parent (its own paging stops: the planner)."""
+    """Link one incident under the storm's parent (its own paging stops: the planner).
+
+    Only the member's timeline says so: the parent's lists who started the storm, and its
+    members are a query (`?parent=`), so a storm of thousands does not rewrite its file each time.
+    """
     member.parent_number = parent.number
     storm.members += 1
     storm.last_joined_at = now
@@ -180,16 +192,6 @@ def join(
         source=SOURCE,
         text=f"Part of alert storm {parent.ref}: paged there, and acknowledged with it",
         data={"parent": parent.number},
-    )
-    timeline.record(
-        session,
-        incident=parent,
-        kind="storm_member",
-        at=now,
-        actor=None,
-        source=SOURCE,
-        text=f"{member.ref} joined the storm ({storm.members} incidents): {member.title}",
-        data={"member": member.number, "members": storm.members},
     )
     if parent.acknowledged_at is not None and member.status == "detected":
         # Someone already answers for the storm: a late member is theirs too.

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import true
 
 from warroom.core.errors import Invalid
+from warroom.core.ids import incident_number
 from warroom.detection.api_schemas import AlertOut
 from warroom.detection.queries import list_alerts
 from warroom.escalation import personal
@@ -46,6 +47,7 @@ def incident_list(
     type: Text = "",
     commander: Text = "",
     q: Text = "",
+    parent: Text = "",
     cursor: Text = "",
 ) -> HTMLResponse:
     """List incidents, filters kept in the URL so a view can be shared and reloaded."""
@@ -69,6 +71,7 @@ def incident_list(
         incident_type=type or None,
         commander=commander or None,
         text=q.strip() or None,
+        parent=_storm(parent),
     )
     items, next_cursor = runtime.flows.page(
         access=viewer.access, filters=filters, limit=50, cursor=cursor or None
@@ -80,6 +83,7 @@ def incident_list(
         "type": type,
         "commander": commander,
         "q": q,
+        "parent": f"INC-{filters.parent}" if filters.parent else "",
     }
     kept = {key: value for key, value in chosen.items() if value}
     return render(
@@ -202,6 +206,16 @@ def room(
     )
 
 
+def _storm(ref: str) -> int | None:
+    """Return the alert storm the list is limited to (`?parent=INC-5`), or refuse the value."""
+    if not ref:
+        return None
+    number = incident_number(ref)
+    if number is None:
+        raise Invalid(f"parent {ref!r} is not an incident: use INC-42 or 42")
+    return number
+
+
 def room_notices(incident: IncidentOut) -> list[str]:
     """Say what the API's notices say, in the room's words (its buttons, not CLI or API)."""
     found = []
@@ -213,6 +227,11 @@ def room_notices(incident: IncidentOut) -> list[str]:
         )
     if incident.outcome == "false_alarm":
         found.append(f"Ended as a false alarm: {incident.outcome_reason}")
+    if incident.parent and incident.status in ("detected", "triaged"):
+        found.append(
+            f"Part of alert storm {incident.parent}: paged there, and acknowledged when "
+            f"{incident.parent} is."
+        )
     if incident.paging_held and incident.status == "detected":
         suggested = (
             f", suggested {incident.suggested_severity}" if incident.suggested_severity else ""
