@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -306,3 +307,18 @@ def test_the_cli_shows_the_storm_and_lists_its_members(
     assert "alert storm" in member and "Part of alert storm INC-5" in member
     listed = data(invoke(live_server, token, "list", "--parent", "INC-5", "--json"))
     assert [item["ref"] for item in listed["items"]] == ["INC-4", "INC-3", "INC-2", "INC-1"]
+
+
+def test_config_check_names_a_storm_limit_for_an_unknown_service(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from warroom.cli.main import app
+
+    path = tmp_path / "warroom.yaml"
+    path.write_text(
+        "services: [{id: checkout}]\n"
+        "detection:\n  storm:\n    limits:\n      chekout: {threshold: 5}\n"
+    )
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:5: detection.storm.limits.chekout: unknown service 'chekout'" in result.output

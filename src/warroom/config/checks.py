@@ -62,6 +62,11 @@ def cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path: 
             )
     for message in check_detection(config.detection, list(config.severities)):
         problems.append(f"{path}:{nearest_line(lines, ('detection',))}: detection: {message}")
+    for name, message in _storm_limits(config):
+        loc = ("detection", "storm", "limits", name)
+        problems.append(
+            f"{path}:{nearest_line(lines, loc)}: detection.storm.limits.{name}: {message}"
+        )
     for index, route in enumerate(config.routes):
         loc = ("routes", index)
         if route.service and config.services and config.service(route.service) is None:
@@ -75,6 +80,23 @@ def cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path: 
                 f"routes.{index}.incident_type: unknown incident type {route.incident_type!r}"
             )
     return problems
+
+
+def _storm_limits(config: WarroomConfig) -> list[tuple[str, str]]:
+    """Return (key, message) for storm limits naming no service (or policy) of this config."""
+    storm = config.detection.storm
+    if storm.by == "policy":
+        known = {p.id for p in config.escalation_policies} | {config.escalation_policy(None).id}
+        kind = "escalation policy"
+    elif config.services:
+        known, kind = {s.id for s in config.services}, "service"
+    else:
+        return []  # no services configured: alerts may name any service
+    return [
+        (name, f"unknown {kind} {name!r}; known: {', '.join(sorted(known))}")
+        for name in storm.limits
+        if name not in known
+    ]
 
 
 def config_warnings(config: WarroomConfig) -> list[str]:
