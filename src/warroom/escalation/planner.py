@@ -126,6 +126,8 @@ def plan(
         kind, k = event.kind, f"inc{n}:ev{event.id}"
         if kind == "declared" and not member:
             out += _declared(session, incident, config, channels, card, now)
+        elif kind == "storm_joined" and "declared" in kinds:
+            pass  # born in the storm: it never started paging (the common case, kept cheap)
         elif kind in ("acknowledged", "triaged", "mitigated", "resolved", "closed", "storm_joined"):
             escalation.stop(session, incident=incident, now=now, reason=kind)
             # Not the call the acknowledgement came from: it says thank you, then ends.
