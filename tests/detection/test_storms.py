@@ -322,3 +322,23 @@ def test_config_check_names_a_storm_limit_for_an_unknown_service(tmp_path: Path)
     result = CliRunner().invoke(app, ["config", "check", str(path)])
     assert result.exit_code == 1
     assert f"{path}:5: detection.storm.limits.chekout: unknown service 'chekout'" in result.output
+
+
+def test_the_war_board_shows_the_storm_not_its_members(
+    client: TestClient, runtime: Runtime
+) -> None:
+    from tests.web.test_pages import add_user, sign_in
+
+    for n in range(THRESHOLD + 2):
+        fire(client, f"A{n}")
+    fire(client, "Alone", service="search")
+    add_user(runtime, "wendy", "responder")
+    sign_in(client, "wendy")
+    page = client.get("/").text
+    start = page.index('id="open-title"')
+    board = page[start : page.index("</section>", start)]  # the open incidents panel
+    assert 'href="/incidents/INC-5"' in board and "Alert storm on checkout" in board
+    assert "5 incidents in this storm" in board
+    assert 'href="/incidents/INC-7"' in board  # search's own, in no storm
+    for member in ("INC-1", "INC-4", "INC-6"):
+        assert f'href="/incidents/{member}"' not in board

@@ -7,7 +7,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Invalid
@@ -26,6 +26,19 @@ class ListFilters:
     commander: str | None = None
     text: str | None = None  # words in the title (search proper is the search package's)
     parent: int | None = None  # the members of this alert storm (its parent's number)
+    top_level: bool = False  # leave out alert storms' members (the board shows their parent)
+
+
+def storm_sizes(session: Session, numbers: list[int]) -> dict[int, int]:
+    """Return parent number -> how many incidents its alert storm holds, for these parents."""
+    if not numbers:
+        return {}
+    stmt = (
+        select(Incident.parent_number, func.count())
+        .where(Incident.parent_number.in_(numbers))
+        .group_by(Incident.parent_number)
+    )
+    return {parent: count for parent, count in session.execute(stmt) if parent is not None}
 
 
 def encode_cursor(number: int) -> str:
@@ -74,6 +87,8 @@ def list_incidents(
         stmt = stmt.where(Incident.commander == filters.commander)
     if filters.parent is not None:
         stmt = stmt.where(Incident.parent_number == filters.parent)
+    if filters.top_level:
+        stmt = stmt.where(Incident.parent_number.is_(None))
     if filters.text:
         # Escaped so that % and _ typed in the box match themselves.
         pattern = filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

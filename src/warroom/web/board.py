@@ -13,7 +13,7 @@ from warroom.detection.api_schemas import AlertOut
 from warroom.detection.queries import list_alerts
 from warroom.incidents import live
 from warroom.incidents.models import ChecklistItem, Incident
-from warroom.incidents.queries import ListFilters
+from warroom.incidents.queries import ListFilters, storm_sizes
 from warroom.incidents.schemas import IncidentOut
 from warroom.incidents.states import OPEN_STATUSES
 from warroom.incidents.visibility import visible
@@ -142,10 +142,13 @@ def _recent_alerts(runtime: Runtime, viewer: Viewer) -> list[AlertOut]:
 
 
 def open_by_severity(runtime: Runtime, viewer: Viewer) -> list[tuple[str, list[IncidentOut]]]:
-    """Return the open incidents the viewer may see, grouped by severity, worst first."""
+    """Return the open incidents the viewer may see, grouped by severity, worst first.
+
+    An alert storm's members are left out: its parent stands for them (`storm_sizes`).
+    """
     items, _ = runtime.flows.page(
         access=viewer.access,
-        filters=ListFilters(status=list(OPEN_STATUSES)),
+        filters=ListFilters(status=list(OPEN_STATUSES), top_level=True),
         limit=200,
         cursor=None,
     )
@@ -153,6 +156,15 @@ def open_by_severity(runtime: Runtime, viewer: Viewer) -> list[tuple[str, list[I
     for item in items:
         groups.setdefault(item.severity, []).append(item)
     return [(name, found) for name, found in groups.items() if found]
+
+
+def _storm_sizes(
+    runtime: Runtime, groups: list[tuple[str, list[IncidentOut]]]
+) -> dict[str, int]:
+    """Return ref -> members for the alert storms' parents on the board."""
+    parents = [item.number for _, items in groups for item in items if item.source == "storm"]
+    with runtime.db.session() as session:
+        return {f"INC-{n}": size for n, size in storm_sizes(session, parents).items()}
 
 
 @router.get("/")
@@ -163,12 +175,14 @@ def war_board(request: Request, viewer: SignedIn) -> HTMLResponse:
     # Read first: the stream replays whatever commits while the panels are read and until the
     # browser has subscribed, so an incident opened in that gap still reaches the board.
     live_after = live.head(runtime.db)
+    groups = open_by_severity(runtime, viewer)
     return render(
         request,
         "board.html",
         viewer,
         live_after=live_after,
-        groups=open_by_severity(runtime, viewer),
+        groups=groups,
+        storms=_storm_sizes(runtime, groups),
         on_call=_on_call(runtime, now),
         my_items=_my_items(runtime, viewer),
         # "Overdue" by the viewer's own calendar: a day ends at their midnight.
