@@ -158,9 +158,7 @@ def open_by_severity(runtime: Runtime, viewer: Viewer) -> list[tuple[str, list[I
     return [(name, found) for name, found in groups.items() if found]
 
 
-def _storm_sizes(
-    runtime: Runtime, groups: list[tuple[str, list[IncidentOut]]]
-) -> dict[str, int]:
+def _storm_sizes(runtime: Runtime, groups: list[tuple[str, list[IncidentOut]]]) -> dict[str, int]:
     """Return ref -> members for the alert storms' parents on the board."""
     parents = [item.number for _, items in groups for item in items if item.source == "storm"]
     with runtime.db.session() as session:
