@@ -61,6 +61,8 @@ def _config(path: Path, slack: SlackServer) -> Path:
                         "group_by": ["alertname"],
                     }
                 ],
+                # Every incident escalates on its own here: storms are tests/detection's.
+                "detection": {"storm": {"enabled": False}},
                 "integrations": {
                     "alertmanager": [{"name": "prod", "token": TOKEN}],
                     "slack": {
