@@ -20,9 +20,8 @@ from warroom.api.deps import (
 from warroom.api.errors import ERROR_RESPONSES
 from warroom.core.clock import ensure_utc
 from warroom.core.errors import Invalid
-from warroom.core.ids import incident_number
 from warroom.core.types import PersonId, Reason
-from warroom.incidents.queries import ListFilters
+from warroom.incidents.queries import ListFilters, parent_filter
 from warroom.incidents.schemas import (
     IncidentCreate,
     IncidentDetail,
@@ -121,22 +120,12 @@ def list_incidents(
         since=ensure_utc(since) if since else None,
         commander=commander or None,
         text=(q or "").strip() or None,
-        parent=_parent(parent),
+        parent=parent_filter(parent),
     )
     items, next_cursor = runtime.flows.page(
         access=access_of(principal, runtime), filters=filters, limit=limit, cursor=cursor
     )
     return IncidentPage(items=items, next_cursor=next_cursor)
-
-
-def _parent(ref: str | None) -> int | None:
-    """Return the storm's number from the `parent` filter, or refuse it."""
-    if not ref:
-        return None
-    number = incident_number(ref)
-    if number is None:
-        raise Invalid(f"parent {ref!r} is not an incident: use INC-42 or 42", {"field": "parent"})
-    return number
 
 
 @router.get("/{ref}", response_model=IncidentDetail)

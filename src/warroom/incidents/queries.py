@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Invalid
+from warroom.core.ids import incident_number
 from warroom.incidents.models import Incident, IncidentRole
 
 
@@ -27,6 +28,16 @@ class ListFilters:
     text: str | None = None  # words in the title (search proper is the search package's)
     parent: int | None = None  # the members of this alert storm (its parent's number)
     top_level: bool = False  # leave out alert storms' members (the board shows their parent)
+
+
+def parent_filter(ref: str | None) -> int | None:
+    """Return the alert storm a list is limited to (`?parent=INC-5`), or refuse the value."""
+    if not ref:
+        return None
+    number = incident_number(ref)
+    if number is None:
+        raise Invalid(f"parent {ref!r} is not an incident: use INC-42 or 42", {"field": "parent"})
+    return number
 
 
 def storm_sizes(session: Session, numbers: list[int]) -> dict[int, int]:

@@ -10,12 +10,11 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import true
 
 from warroom.core.errors import Invalid
-from warroom.core.ids import incident_number
 from warroom.detection.api_schemas import AlertOut
 from warroom.detection.queries import list_alerts
 from warroom.escalation import personal
 from warroom.incidents import service as incidents
-from warroom.incidents.queries import ListFilters
+from warroom.incidents.queries import ListFilters, parent_filter
 from warroom.incidents.schemas import IncidentOut
 from warroom.incidents.states import OPEN_STATUSES, STATUSES
 from warroom.mitigation import checklist
@@ -71,7 +70,7 @@ def incident_list(
         incident_type=type or None,
         commander=commander or None,
         text=q.strip() or None,
-        parent=_storm(parent),
+        parent=parent_filter(parent),
     )
     items, next_cursor = runtime.flows.page(
         access=viewer.access, filters=filters, limit=50, cursor=cursor or None
@@ -204,16 +203,6 @@ def room(
         evidence_limit=runtime.evidence.limit(),
         **shown,
     )
-
-
-def _storm(ref: str) -> int | None:
-    """Return the alert storm the list is limited to (`?parent=INC-5`), or refuse the value."""
-    if not ref:
-        return None
-    number = incident_number(ref)
-    if number is None:
-        raise Invalid(f"parent {ref!r} is not an incident: use INC-42 or 42")
-    return number
 
 
 def room_notices(incident: IncidentOut) -> list[str]:
