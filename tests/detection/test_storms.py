@@ -238,6 +238,7 @@ def test_a_storm_by_policy_counts_the_services_that_page_alike(
     assert opened == ["INC-5", "INC-6"]
     parent = api.get("/api/v1/incidents/INC-6").json()
     assert parent["title"] == "Alert storm on policy shop"
+    assert parent["service"] == "checkout"  # so it pages through shop's policy
     assert parent["members"] == ["INC-1", "INC-2", "INC-4", "INC-5"]
 
 

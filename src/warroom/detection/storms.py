@@ -137,7 +137,8 @@ def bundle(
         f"More than {limit.threshold} new incidents within {_minutes(limit.window)} on "
         f"{scope.label}. Their pages are bundled here: acknowledging this incident "
         "acknowledges every incident of the storm.",
-        incident.service if settings.by == "service" else None,
+        # By policy too: the parent pages through the scope's policy, which its service names.
+        incident.service,
     )
     storm = Storm(
         scope=scope.key,
