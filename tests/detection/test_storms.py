@@ -49,6 +49,7 @@ def settings(**storm: Any) -> dict[str, Any]:
         ],
         "routes": [
             {"match": ['kind="breach"'], "incident_type": "security", "group_by": ["alertname"]},
+            {"match": ['severity="critical"'], "severity": "SEV-1", "group_by": ["alertname"]},
             {"match": ['service=~".+"'], "severity": "SEV-2", "group_by": ["alertname"]},
         ],
         "integrations": {"alertmanager": [{"name": "prod", "token": TOKEN}]},
@@ -151,6 +152,23 @@ def test_past_the_threshold_one_parent_pages_for_the_storm(
     assert set(escalations) == {1, 2, 3, 5}
     assert [escalations[n] for n in (1, 2, 3, 5)] == ["storm_joined"] * 3 + [None]
     assert storm.members == 24 and storm.is_open and storm.parent_number == 5
+
+
+def test_a_more_severe_member_raises_the_storm(
+    client: TestClient, api: TestClient, runtime: Runtime
+) -> None:
+    for n in range(THRESHOLD + 1):
+        fire(client, f"A{n}")
+    assert api.get("/api/v1/incidents/INC-5").json()["severity"] == "SEV-2"
+    fire(client, "Worse", severity="critical")
+    member = api.get("/api/v1/incidents/INC-6").json()
+    assert member["severity"] == "SEV-1" and member["parent"] == "INC-5"
+    parent = api.get("/api/v1/incidents/INC-5").json()
+    assert parent["severity"] == "SEV-1"
+    [change] = [e for e in parent["timeline"] if e["kind"] == "severity_changed"]
+    assert "INC-6 joined the storm at SEV-1" in change["text"]
+    fire(client, "Milder")  # a SEV-2 member leaves the storm at SEV-1
+    assert api.get("/api/v1/incidents/INC-5").json()["severity"] == "SEV-1"
 
 
 def test_acknowledging_the_parent_acknowledges_every_member(

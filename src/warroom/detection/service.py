@@ -324,6 +324,7 @@ class Intake:
             config=self.config,
             now=self.now,
             open_parent=open_parent,
+            rules=self.rules,
         )
         if started is not None:
             result.touch(started.number)

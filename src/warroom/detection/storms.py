@@ -26,6 +26,7 @@ from warroom.detection.models import Storm
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
 from warroom.incidents.actor import Actor
+from warroom.incidents.lifecycle import Rules
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATUSES
 
@@ -81,6 +82,7 @@ def bundle(
     config: WarroomConfig,
     now: datetime,
     open_parent: OpenParent,
+    rules: Rules,
 ) -> Incident | None:
     """Count a new alert-opened incident; link it under its scope's storm if there is one.
 
@@ -100,6 +102,7 @@ def bundle(
         lasting = storm.last_joined_at >= now - limit.window
         if parent is not None and parent.status in OPEN_STATUSES and lasting:
             join(session, storm=storm, parent=parent, member=incident, now=now)
+            _raise(session, config=config, parent=parent, member=incident, now=now, rules=rules)
             return None
         storm.is_open, storm.ended_at = False, now  # it has passed: the next one is counted
         session.flush()
@@ -203,6 +206,35 @@ def join(
             actor=Actor(parent.acknowledged_by, SOURCE),
             parent=parent,
         )
+
+
+def _raise(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    parent: Incident,
+    member: Incident,
+    now: datetime,
+    rules: Rules,
+) -> None:
+    """Raise the parent to a more severe member's severity: the storm pages as its worst."""
+    order = list(config.severities)
+    if member.severity not in order or parent.severity not in order:
+        return
+    if order.index(member.severity) >= order.index(parent.severity):
+        return
+    if parent.status not in ("detected", "triaged"):
+        return
+    incidents.update(
+        session,
+        config=config,
+        incident=parent,
+        now=now,
+        actor=Actor(None, SOURCE),
+        changes={"severity": member.severity},
+        rules=rules,
+        reason=f"{member.ref} joined the storm at {member.severity}",
+    )
 
 
 def _lock(session: Session, key: str) -> None:
