@@ -77,6 +77,7 @@ def test_a_lease_that_ran_out_is_not_sent_by_its_old_owner(
             now=clock.now,
             owner=owner,
             workers=1,
+            keep_sending=0.0,  # one round a call: B's runs between A's sends are one each
         )
 
     first, second = sender("engine-a"), sender("engine-b")
