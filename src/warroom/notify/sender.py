@@ -43,6 +43,14 @@ BUNDLED = frozenset({"chat", "email", "sms"})
 _ACQUIRE_ATTEMPTS = 5
 
 
+@dataclass(frozen=True)
+class SentHook:
+    """A phase's work after a send of certain kinds of message (run in the recording)."""
+
+    kinds: tuple[type[Payload], ...]
+    run: AfterSent
+
+
 @dataclass
 class _Claimed:
     """A claimed row (detached copy of what the send needs) and the pages bundled with it."""
@@ -88,7 +96,7 @@ class Sender:
     keep_sending: float = 0.5
     # Phases' work a send calls for (the postmortem keeps a created issue's key), run in the
     # transaction that records the send; registered by the composition root.
-    after_sent: Sequence[AfterSent] = ()
+    after_sent: Sequence[SentHook] = ()
     after_dead: Sequence[AfterDead] = ()
     _pool: ThreadPoolExecutor | None = field(default=None, init=False)
     # One `send_due` at a time, so close() can wait for the rounds in progress; while it
@@ -344,11 +352,13 @@ class Sender:
         """Keep what the send produced: links on the incident, follow-ups, a timeline line."""
         if outcome.message is not None:
             for hook in self.after_sent:
+                if not isinstance(outcome.message, hook.kinds):
+                    continue  # most sends: no savepoint for a hook with nothing to do
                 # A savepoint each: a hook that fails must not undo the round's other records
                 # (their rows would be sent again once the lease ran out).
                 try:
                     with session.begin_nested():
-                        hook(session, outcome.message, outcome.provider_id, now, config)
+                        hook.run(session, outcome.message, outcome.provider_id, now, config)
                 except Exception:
                     log.exception("after-send hook failed for notification %s", row.key)
         if row.incident_id is None or not (outcome.links or outcome.note or outcome.follow_ups):
