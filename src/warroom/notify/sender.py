@@ -3,6 +3,12 @@
 A claim is a lease: if this process dies between claiming and recording, the lease runs
 out and another sender (or this one, restarted) sends the row again under the same
 idempotency key, which the receiver can use to drop the repeat.
+
+Rounds are sized from the pace of the sends (notify/pace.py) and pipelined: while one
+round's sends are under way, the round before is recorded and the next one claimed. A send
+starts only if, at the slowest pace seen lately, it ends before its lease does (less a
+margin to record it): a slow vendor cannot get a row sent twice by another instance, and
+SIGTERM waits only for the sends under way.
 """
 
 from __future__ import annotations
@@ -14,15 +20,15 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
-from warroom.notify import dispatch, metrics, outbox
-from warroom.notify.budgets import Budgets
+from warroom.notify import claims, dispatch, metrics, outbox
+from warroom.notify.claims import Claimed
 from warroom.notify.messages import Payload
 from warroom.notify.models import Notification
 from warroom.notify.pace import Pace
@@ -38,8 +44,6 @@ AfterSent = Callable[[Session, Payload, "str | None", datetime, "WarroomConfig"]
 # (session, the row that is now dead, now): a page's person moves on to their next rule
 AfterDead = Callable[[Session, Notification, datetime], None]
 LEASE_MARGIN = timedelta(seconds=1)
-# Pages that may go out together as one message; a call or a push stays one per incident.
-BUNDLED = frozenset({"chat", "email", "sms"})
 _ACQUIRE_ATTEMPTS = 5
 
 
@@ -52,23 +56,10 @@ class SentHook:
 
 
 @dataclass
-class _Claimed:
-    """A claimed row (detached copy of what the send needs) and the pages bundled with it."""
-
-    id: int
-    bundle: list[int]
-    row: Notification
-    bundled_rows: list[Notification]
-    links: dict[str, str]
-    claimed_at: datetime | None = None
-    lease_ends: datetime | None = None
-
-
-@dataclass
 class _Result:
     """What became of one claimed row: an outcome or an error, and when."""
 
-    item: _Claimed
+    item: Claimed
     outcome: dispatch.Outcome | None
     error: DeliveryError | None
     at: datetime
@@ -168,7 +159,7 @@ class Sender:
             # Usable again afterwards, as before (a test's runtime outlives its app's lifespan).
             self._closing.clear()
 
-    def _start(self, claimed: list[_Claimed]) -> list[Future[_Result]]:
+    def _start(self, claimed: list[Claimed]) -> list[Future[_Result]]:
         """Start sending a round on the workers (or send it here, with one worker)."""
         if self.workers <= 1:
             done: list[Future[_Result]] = []
@@ -180,51 +171,20 @@ class Sender:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sender")
         return [self._pool.submit(self._deliver, item) for item in claimed]
 
-    def _claim(self, in_flight: Iterable[_Claimed] = ()) -> list[_Claimed]:
-        """Lease due rows; defer those over their destination's rate limit; bundle pages."""
-        config, now = self.config(), self.now()
-        out: list[_Claimed] = []
+    def _claim(self, in_flight: Iterable[Claimed] = ()) -> list[Claimed]:
+        """Lease the next round's rows (notify/claims.py), in a transaction of its own."""
+        limit = max(1, self.workers) * self.pace.per_worker
         with self.db.transaction() as session:
-            lease = config.notifications.claim_lease
-            limit = max(1, self.workers) * self.pace.per_worker
-            rows = outbox.claim(session, now=now, owner=self.owner, limit=limit, lease=lease)
-            incidents = _incidents(session, {row.incident_id for row in rows} - {None})
-            budgets = Budgets(session, config, now, rows, [item.row for item in in_flight])
-            # Several pages to one person in this batch go out as one message.
-            heads: dict[tuple[str, str], Notification] = {}
-            bundled: dict[int, list[Notification]] = {}
-            for row in rows:
-                if row.action == "page" and _answered(incidents.get(row.incident_id)):
-                    outbox.cancel(
-                        row, reason="the incident was acknowledged before this page went out"
-                    )
-                    continue
-                bundles = row.action == "page" and row.channel in BUNDLED
-                head = heads.get((row.channel, row.destination)) if bundles else None
-                if head is not None:
-                    bundled.setdefault(head.id, []).append(row)
-                    continue
-                wait_until = budgets.take(row)
-                if wait_until is not None:
-                    outbox.defer(row, until=wait_until)
-                    continue
-                if bundles:
-                    heads[(row.channel, row.destination)] = row
-                    more = outbox.bundle_candidates(session, head=row, now=now)
-                    for other in more:
-                        other.status, other.claimed_by = "sending", self.owner
-                        other.claimed_until = now + lease
-                    bundled.setdefault(row.id, []).extend(more)
-                out.append(_Claimed(row.id, [], row, [], {}))
-            for item in out:
-                item.bundled_rows = bundled.get(item.id, [])
-                item.bundle = [b.id for b in item.bundled_rows]
-                found = incidents.get(item.row.incident_id)
-                item.links = dict(found.links or {}) if found is not None else {}
-                item.claimed_at, item.lease_ends = now, now + lease
-        return out
+            return claims.claim_round(
+                session,
+                config=self.config(),
+                now=self.now(),
+                owner=self.owner,
+                limit=limit,
+                in_flight=[item.row for item in in_flight],
+            )
 
-    def _deliver(self, item: _Claimed) -> _Result:
+    def _deliver(self, item: Claimed) -> _Result:
         """Send one claimed row (no database work here: this is the slow, remote part)."""
         if self._closing.is_set():  # shutting down: leave it unsent, recorded as handed back
             return _Result(item, None, None, self.now())
@@ -402,22 +362,3 @@ class Sender:
             data={"key": row.key, "notification": row.id},
         )
         timeline.take_new_events(session)
-
-
-def _incidents(session: Session, incident_ids: set[int | None]) -> dict[int | None, Any]:
-    """Return incident id -> (links, status, acknowledged_at), in one query."""
-    if not incident_ids:
-        return {}
-    rows = session.execute(
-        select(Incident.id, Incident.links, Incident.status, Incident.acknowledged_at).where(
-            Incident.id.in_(incident_ids)
-        )
-    )
-    return {row.id: row for row in rows}
-
-
-def _answered(incident: Any) -> bool:
-    """Tell whether paging for this incident is over (acknowledged, or moved on)."""
-    return incident is not None and (
-        incident.acknowledged_at is not None or incident.status != "detected"
-    )
