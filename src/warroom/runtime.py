@@ -31,8 +31,9 @@ from warroom.incidents.lifecycle import Rules
 from warroom.mitigation.gate import VerificationGate
 from warroom.mitigation.jobs import VerificationSweep
 from warroom.notify.adapters import build_adapters, channels_of
+from warroom.notify.messages import IssueCreate, VoicePage
 from warroom.notify.ports import Adapters
-from warroom.notify.sender import Sender
+from warroom.notify.sender import Sender, SentHook
 from warroom.oncall.pagerduty import PagerDutyOnCall
 from warroom.postmortem import tracking
 from warroom.postmortem.flows import PostmortemFlows
@@ -150,7 +151,10 @@ class Runtime:
                 adapters=self.adapters,
                 now=self.clock.now,
                 owner=owner,
-                after_sent=[tracking.issue_sent, calls.placed_after_paging_ended],
+                after_sent=[
+                    SentHook((IssueCreate,), tracking.issue_sent),
+                    SentHook((VoicePage,), calls.placed_after_paging_ended),
+                ],
                 after_dead=[personal.page_failed],
             ),
             now=self.clock.now,

@@ -14,11 +14,11 @@ from warroom.core.clock import FrozenClock
 from warroom.incidents.actor import Actor
 from warroom.notify import outbox
 from warroom.notify.fakes import FakeChat, FakeStatusPage
-from warroom.notify.messages import Post, StatusUpsert
+from warroom.notify.messages import IssueCreate, Post, StatusUpsert
 from warroom.notify.models import Notification
 from warroom.notify.outbox import Message
 from warroom.notify.ports import DeliveryError, IncidentCard
-from warroom.notify.sender import Sender
+from warroom.notify.sender import Sender, SentHook
 from warroom.runtime import Runtime
 
 ACTOR = Actor(name="tester", source="api")
@@ -77,6 +77,7 @@ def test_a_lease_that_ran_out_is_not_sent_by_its_old_owner(
             now=clock.now,
             owner=owner,
             workers=1,
+            keep_sending=0.0,  # one round a call: B's runs between A's sends are one each
         )
 
     first, second = sender("engine-a"), sender("engine-b")
@@ -125,6 +126,9 @@ def test_a_failing_after_send_hook_keeps_the_send_recorded(
     def listening(session: Any, sent: Any, provider_id: Any, now: Any, config: Any) -> None:
         heard.append(sent.text)
 
+    def other_kinds(session: Any, sent: Any, provider_id: Any, now: Any, config: Any) -> None:
+        heard.append("a hook for issues heard of a post")
+
     sender = Sender(
         db=runtime.db,
         config=runtime.config,
@@ -132,13 +136,17 @@ def test_a_failing_after_send_hook_keeps_the_send_recorded(
         now=clock.now,
         owner="engine-a",
         workers=1,
-        after_sent=[broken, listening],
+        after_sent=[
+            SentHook((Post,), broken),
+            SentHook((Post,), listening),
+            SentHook((IssueCreate,), other_kinds),
+        ],
     )
     try:
         assert sender.send_due() == 2
     finally:
         sender.close()
-    assert sorted(heard) == ["m0", "m1"]  # the next hook still ran
+    assert sorted(heard) == ["m0", "m1"]  # the next hook still ran; not the one for issues
     with runtime.db.session() as session:
         rows = {n.key: n.status for n in session.scalars(select(Notification))}
     assert rows == {"hook0": "sent", "hook1": "sent"}  # recorded; the broken hook wrote nothing

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -22,6 +22,8 @@ from warroom.storage import bulk
 UNFINISHED = ("pending", "sending", "failed")
 NOTIFICATIONS = cast(Table, Notification.__table__)
 LEASE = timedelta(seconds=60)  # a claim older than this was lost with its process
+# A claim's candidates and the unfinished messages ahead of them (made once: not cheap).
+_ROW, _EARLIER = aliased(Notification, name="candidate"), aliased(Notification, name="earlier")
 
 
 @dataclass(frozen=True)
@@ -84,37 +86,94 @@ def claim(
     A message waits while an earlier one to the same place is unfinished, so updates arrive
     in order; a lease lost with a crashed process expires and the message is claimed again.
     """
-    earlier = aliased(Notification)
+    row, earlier = _ROW, _EARLIER
     blocked = (
         select(earlier.id)
         .where(
-            earlier.incident_id == Notification.incident_id,
-            earlier.channel == Notification.channel,
-            earlier.destination == Notification.destination,
-            earlier.id < Notification.id,
+            earlier.incident_id == row.incident_id,
+            earlier.channel == row.channel,
+            earlier.destination == row.destination,
+            earlier.id < row.id,
             earlier.status.in_(UNFINISHED),
         )
         .exists()
     )
     due = or_(
-        and_(Notification.status.in_(("pending", "failed")), Notification.next_attempt_at <= now),
-        and_(Notification.status == "sending", Notification.claimed_until < now),
+        and_(row.status.in_(("pending", "failed")), row.next_attempt_at <= now),
+        and_(row.status == "sending", row.claimed_until < now),
     )
     statement = (
-        select(Notification)
-        .where(due, or_(Notification.incident_id.is_(None), ~blocked))
-        .order_by(Notification.next_attempt_at, Notification.id)
+        select(row.id)
+        .where(due, or_(row.incident_id.is_(None), ~blocked))
+        .order_by(row.next_attempt_at, row.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True, of=Notification)
-    rows = list(session.scalars(statement))
-    for row in rows:
-        row.status = "sending"
-        row.attempts += 1
-        row.claimed_until = now + lease
-        row.claimed_by = owner
-    return rows
+        statement = statement.with_for_update(skip_locked=True, of=row)
+    ids = list(session.scalars(statement))
+    if not ids:
+        return []
+    # One UPDATE … RETURNING for the lot: the rows come back already leased, without the
+    # unit of work's per-row bookkeeping (a claim is most of a round's database work).
+    leased = session.scalars(
+        update(Notification)
+        .where(Notification.id.in_(ids))
+        .values(
+            status="sending",
+            attempts=Notification.attempts + 1,
+            claimed_until=now + lease,
+            claimed_by=owner,
+        )
+        .returning(Notification),
+        execution_options={"synchronize_session": False},
+    )
+    return sorted(leased, key=lambda found: (found.next_attempt_at, found.id))
+
+
+def still_claimed(session: Session, *, ids: list[int], owner: str) -> set[int]:
+    """Return which of these messages are still leased to `owner` (locked on PostgreSQL)."""
+    found: set[int] = set()
+    for start in range(0, len(ids), 500):
+        statement = select(NOTIFICATIONS.c.id).where(
+            NOTIFICATIONS.c.id.in_(ids[start : start + 500]),
+            NOTIFICATIONS.c.status == "sending",
+            NOTIFICATIONS.c.claimed_by == owner,
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            statement = statement.with_for_update()  # no one takes them over while we record
+        found.update(session.scalars(statement))
+    return found
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A delivery to record: the message, when, the provider's id, the message it went in."""
+
+    id: int
+    at: datetime
+    provider_id: str | None
+    bundled_into: int | None = None
+
+
+def record_sent(session: Session, sent: list[Sent]) -> None:
+    """Record deliveries in one executemany (what `mark_sent` does, without the ORM)."""
+    statement = (
+        update(NOTIFICATIONS)
+        .where(NOTIFICATIONS.c.id == bindparam("b_id"))
+        .values(
+            status="sent",
+            sent_at=bindparam("b_at"),
+            provider_id=bindparam("b_provider_id"),
+            claimed_until=None,
+            last_error=None,
+            bundled_into=bindparam("b_into"),
+        )
+    )
+    rows = [
+        {"b_id": s.id, "b_at": s.at, "b_provider_id": s.provider_id, "b_into": s.bundled_into}
+        for s in sent
+    ]
+    bulk.executemany(session.connection(), statement, rows)
 
 
 def mark_sent(row: Notification, *, now: datetime, provider_id: str | None) -> None:

@@ -3,29 +3,36 @@
 A claim is a lease: if this process dies between claiming and recording, the lease runs
 out and another sender (or this one, restarted) sends the row again under the same
 idempotency key, which the receiver can use to drop the repeat.
+
+Rounds are sized from the pace of the sends (notify/pace.py) and pipelined: while one
+round's sends are under way, the round before is recorded and the next one claimed. A send
+starts only if, at the slowest pace seen lately, it ends before its lease does (less a
+margin to record it): a slow vendor cannot get a row sent twice by another instance, and
+SIGTERM waits only for the sends under way.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident
-from warroom.notify import dispatch, metrics, outbox
-from warroom.notify.config import RateLimit
+from warroom.notify import claims, dispatch, metrics, outbox
+from warroom.notify.claims import Claimed
 from warroom.notify.messages import Payload
 from warroom.notify.models import Notification
+from warroom.notify.pace import Pace
 from warroom.notify.ports import Adapters, DeliveryError
-from warroom.notify.twilio_config import ChannelRate
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:
@@ -37,28 +44,22 @@ AfterSent = Callable[[Session, Payload, "str | None", datetime, "WarroomConfig"]
 # (session, the row that is now dead, now): a page's person moves on to their next rule
 AfterDead = Callable[[Session, Notification, datetime], None]
 LEASE_MARGIN = timedelta(seconds=1)
-# Pages that may go out together as one message; a call or a push stays one per incident.
-BUNDLED = frozenset({"chat", "email", "sms"})
 _ACQUIRE_ATTEMPTS = 5
 
 
-@dataclass
-class _Claimed:
-    """A claimed row (detached copy of what the send needs) and the pages bundled with it."""
+@dataclass(frozen=True)
+class SentHook:
+    """A phase's work after a send of certain kinds of message (run in the recording)."""
 
-    id: int
-    bundle: list[int]
-    row: Notification
-    bundled_rows: list[Notification]
-    links: dict[str, str]
-    lease_ends: datetime | None = None
+    kinds: tuple[type[Payload], ...]
+    run: AfterSent
 
 
 @dataclass
 class _Result:
     """What became of one claimed row: an outcome or an error, and when."""
 
-    item: _Claimed
+    item: Claimed
     outcome: dispatch.Outcome | None
     error: DeliveryError | None
     at: datetime
@@ -66,7 +67,7 @@ class _Result:
 
 @dataclass
 class Sender:
-    """Sends what the outbox holds; `send_due` is one round, safe to run on many instances."""
+    """Sends what the outbox holds in rounds; `send_due` is safe to run on many instances."""
 
     db: Database
     config: Callable[[], WarroomConfig]
@@ -74,35 +75,69 @@ class Sender:
     now: Callable[[], datetime]
     owner: str
     workers: int = 8
-    # Small rounds: a claim must not outlive its lease while slow vendors time out, and the
-    # outcomes of a round are recorded in one commit.
+    # Rows a round claims per worker, sized from the pace of the sends (notify/pace.py):
+    # a worker's share should take about `round_budget` seconds. It starts at
+    # `batch_per_worker` and stays between `least_per_worker` and `most_per_worker`.
     batch_per_worker: int = 8
+    least_per_worker: int = 1
+    most_per_worker: int = 32
+    round_budget: float = 0.5
+    # How long one `send_due` keeps starting rounds before it returns (the engine's send
+    # loop yields to a backlog of due steps between calls).
+    keep_sending: float = 0.5
     # Phases' work a send calls for (the postmortem keeps a created issue's key), run in the
     # transaction that records the send; registered by the composition root.
-    after_sent: Sequence[AfterSent] = ()
+    after_sent: Sequence[SentHook] = ()
     after_dead: Sequence[AfterDead] = ()
     _pool: ThreadPoolExecutor | None = field(default=None, init=False)
-    # One round at a time, so close() can wait for the round in progress; while it closes, no
-    # new send starts (SIGTERM must not wait for a whole batch to reach a slow vendor).
+    # One `send_due` at a time, so close() can wait for the rounds in progress; while it
+    # closes, no new send starts (SIGTERM must not wait for a batch to reach a slow vendor).
     _round: threading.Lock = field(default_factory=threading.Lock, init=False)
     _closing: threading.Event = field(default_factory=threading.Event, init=False)
+    pace: Pace = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pace = Pace(
+            budget=self.round_budget,
+            least=self.least_per_worker,
+            most=self.most_per_worker,
+            start=self.batch_per_worker,
+        )
 
     def send_due(self) -> int:
-        """Claim a batch of due rows, send them in parallel, record the outcomes together."""
+        """Send rounds of due rows until none is left or a while has passed; return how many.
+
+        Pipelined: while one round's sends are under way, this thread records the round
+        before (one transaction) and claims the next (another), so the workers rarely wait
+        for the database. Nothing is lost to the overlap: the next claim counts the round
+        in flight against rate limits, and the outbox's order holds back what follows an
+        unrecorded row.
+        """
         with self._round:
             if self._closing.is_set():
                 return 0
+            ends = time.monotonic() + self.keep_sending
+            handled = 0
             claimed = self._claim()
-            if not claimed:
-                return 0
-            if self.workers <= 1 or len(claimed) == 1:
-                results = [self._deliver(item) for item in claimed]
-            else:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sender")
-                results = list(self._pool.map(self._deliver, claimed))
-            self._record(results)
-            return len(claimed)
+            unrecorded: list[_Result] = []
+            while claimed:
+                sending = self._start(claimed)
+                try:
+                    if unrecorded:
+                        self._record(unrecorded)
+                        unrecorded = []
+                    more = not self._closing.is_set() and time.monotonic() < ends
+                    following = self._claim(in_flight=claimed) if more else []
+                except BaseException:  # keep what went out before the error goes up
+                    self._record(unrecorded + [future.result() for future in sending])
+                    raise
+                unrecorded = [future.result() for future in sending]
+                self.pace.round_ended()
+                handled += len(claimed)
+                claimed = following
+            if unrecorded:
+                self._record(unrecorded)
+            return handled
 
     def close(self) -> None:
         """Stop sending: finish the sends in progress, hand back every claim not yet sent.
@@ -124,57 +159,44 @@ class Sender:
             # Usable again afterwards, as before (a test's runtime outlives its app's lifespan).
             self._closing.clear()
 
-    def _claim(self) -> list[_Claimed]:
-        """Lease due rows; defer those over their destination's rate limit; bundle pages."""
-        config, now = self.config(), self.now()
-        out: list[_Claimed] = []
-        with self.db.transaction() as session:
-            lease = config.notifications.claim_lease
-            limit = max(1, self.workers) * self.batch_per_worker
-            rows = outbox.claim(session, now=now, owner=self.owner, limit=limit, lease=lease)
-            incidents = _incidents(session, {row.incident_id for row in rows} - {None})
-            budgets = _Budgets(session, config, now, rows)
-            # Several pages to one person in this batch go out as one message.
-            heads: dict[tuple[str, str], Notification] = {}
-            bundled: dict[int, list[Notification]] = {}
-            for row in rows:
-                if row.action == "page" and _answered(incidents.get(row.incident_id)):
-                    outbox.cancel(
-                        row, reason="the incident was acknowledged before this page went out"
-                    )
-                    continue
-                bundles = row.action == "page" and row.channel in BUNDLED
-                head = heads.get((row.channel, row.destination)) if bundles else None
-                if head is not None:
-                    bundled.setdefault(head.id, []).append(row)
-                    continue
-                wait_until = budgets.take(row)
-                if wait_until is not None:
-                    outbox.defer(row, until=wait_until)
-                    continue
-                if bundles:
-                    heads[(row.channel, row.destination)] = row
-                    more = outbox.bundle_candidates(session, head=row, now=now)
-                    for other in more:
-                        other.status, other.claimed_by = "sending", self.owner
-                        other.claimed_until = now + lease
-                    bundled.setdefault(row.id, []).extend(more)
-                out.append(_Claimed(row.id, [], row, [], {}))
-            for item in out:
-                item.bundled_rows = bundled.get(item.id, [])
-                item.bundle = [b.id for b in item.bundled_rows]
-                found = incidents.get(item.row.incident_id)
-                item.links = dict(found.links or {}) if found is not None else {}
-                item.lease_ends = now + lease
-        return out
+    def _start(self, claimed: list[Claimed]) -> list[Future[_Result]]:
+        """Start sending a round on the workers (or send it here, with one worker)."""
+        if self.workers <= 1:
+            done: list[Future[_Result]] = []
+            for item in claimed:
+                done.append(Future())
+                done[-1].set_result(self._deliver(item))
+            return done
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sender")
+        return [self._pool.submit(self._deliver, item) for item in claimed]
 
-    def _deliver(self, item: _Claimed) -> _Result:
+    def _claim(self, in_flight: Iterable[Claimed] = ()) -> list[Claimed]:
+        """Lease the next round's rows (notify/claims.py), in a transaction of its own."""
+        limit = max(1, self.workers) * self.pace.per_worker
+        with self.db.transaction() as session:
+            return claims.claim_round(
+                session,
+                config=self.config(),
+                now=self.now(),
+                owner=self.owner,
+                limit=limit,
+                in_flight=[item.row for item in in_flight],
+            )
+
+    def _deliver(self, item: Claimed) -> _Result:
         """Send one claimed row (no database work here: this is the slow, remote part)."""
         if self._closing.is_set():  # shutting down: leave it unsent, recorded as handed back
             return _Result(item, None, None, self.now())
-        if item.lease_ends is not None and self.now() >= item.lease_ends - LEASE_MARGIN:
-            # Too late: another sender may take it over any moment; leave it to the next claim.
-            return _Result(item, None, None, self.now())
+        started = self.now()
+        if item.lease_ends is not None and item.claimed_at is not None:
+            # The send must end before the lease does (less a margin to record it), at the
+            # slowest pace seen lately, or another sender may take the row over meanwhile:
+            # leave it to the next claim. (At most half a lease: a fresh claim always sends.)
+            lease = item.lease_ends - item.claimed_at
+            takes = min(timedelta(seconds=self.pace.slowest), lease / 2)
+            if started + takes >= item.lease_ends - LEASE_MARGIN:
+                return _Result(item, None, None, started)
         adapters = self._acquire_adapters()
         if adapters is None:
             error = DeliveryError("the notification adapters are being replaced or closed")
@@ -187,14 +209,17 @@ class Sender:
                 links=item.links,
                 bundle=item.bundled_rows,
             )
-            return _Result(item, outcome, None, self.now())
+            result = _Result(item, outcome, None, self.now())
         except DeliveryError as exc:
-            return _Result(item, None, exc, self.now())
+            result = _Result(item, None, exc, self.now())
         except Exception as exc:  # an adapter bug must not kill the sender; retry it
             log.exception("sending notification %s failed", item.id)
-            return _Result(item, None, DeliveryError(f"{type(exc).__name__}: {exc}"), self.now())
+            result = _Result(item, None, DeliveryError(f"{type(exc).__name__}: {exc}"), self.now())
         finally:
             adapters.release()  # the last send on replaced adapters closes them
+        # Timed on the clock the leases are on (the injected one).
+        self.pace.observe(max(0.0, (result.at - started).total_seconds()))
+        return result
 
     def _acquire_adapters(self) -> Adapters | None:
         """Return the adapters in force, counted as in use by one more send."""
@@ -208,47 +233,73 @@ class Sender:
     def _record(self, results: list[_Result]) -> None:
         """Record every outcome of a round in one transaction (one commit, one fsync)."""
         config = self.config()
-        retry = config.notifications.retry
         with self.db.transaction() as session:
             ids = [i for r in results for i in (r.item.id, *r.item.bundle)]
-            loaded = {  # one query; the dict keeps them alive in the identity map
-                n.id: n
-                for n in session.scalars(select(Notification).where(Notification.id.in_(ids)))
-            }
-            for result in results:
-                item, outcome, error, now = result.item, result.outcome, result.error, result.at
-                row = loaded.get(item.id)
-                if row is None or row.status != "sending" or row.claimed_by != self.owner:
-                    continue  # our lease ran out and someone else took it
-                rows = [row] + [loaded[i] for i in item.bundle if i in loaded]
-                if outcome is not None:
-                    for each in rows:
-                        outbox.mark_sent(each, now=now, provider_id=outcome.provider_id)
-                        if each is not row:
-                            each.bundled_into = row.id
-                    self._apply(session, row, outcome, now, config)
-                    metrics.sent(row.channel, row.action, (now - row.due_at).total_seconds())
-                    continue
-                if error is None:  # not sent (lease about to end, or closing): free it now
-                    for each in rows:
-                        outbox.defer(each, until=now)
-                    continue
+            # A row no longer ours: our lease ran out and someone else took it.
+            mine = outbox.still_claimed(session, ids=ids, owner=self.owner)
+            ours = [r for r in results if r.item.id in mine]
+            sent = [(r, r.outcome) for r in ours if r.outcome is not None]
+            self._record_sent(session, sent, mine, config)
+            self._record_unsent(session, [r for r in ours if r.outcome is None], mine, config)
+
+    def _record_sent(
+        self,
+        session: Session,
+        results: list[tuple[_Result, dispatch.Outcome]],
+        mine: set[int],
+        config: WarroomConfig,
+    ) -> None:
+        """Mark the deliveries sent in one statement, then keep what each send produced."""
+        sent: list[outbox.Sent] = []
+        for result, outcome in results:
+            head, provider_id = result.item.id, outcome.provider_id
+            sent.append(outbox.Sent(head, result.at, provider_id))
+            sent += [
+                outbox.Sent(i, result.at, provider_id, bundled_into=head)
+                for i in result.item.bundle
+                if i in mine
+            ]
+        outbox.record_sent(session, sent)
+        for result, outcome in results:
+            row, now = result.item.row, result.at  # the claim's copy: what the send was of
+            self._apply(session, row, outcome, now, config)
+            metrics.sent(row.channel, row.action, (now - row.due_at).total_seconds())
+
+    def _record_unsent(
+        self, session: Session, results: list[_Result], mine: set[int], config: WarroomConfig
+    ) -> None:
+        """Record failures (retry later, or dead) and hand back what was not sent."""
+        if not results:
+            return
+        ids = [i for r in results for i in (r.item.id, *r.item.bundle) if i in mine]
+        loaded = {  # one query; the dict keeps them alive in the identity map
+            n.id: n for n in session.scalars(select(Notification).where(Notification.id.in_(ids)))
+        }
+        retry = config.notifications.retry
+        for result in results:
+            item, error, now = result.item, result.error, result.at
+            row = loaded[item.id]
+            rows = [row] + [loaded[i] for i in item.bundle if i in loaded]
+            if error is None:  # not sent (lease about to end, or closing): free it now
                 for each in rows:
-                    outbox.mark_failed(
-                        each,
-                        now=now,
-                        error=str(error),
-                        permanent=error.permanent,
-                        retry=retry,
-                        retry_after=error.retry_after,
-                    )
-                metrics.failed(row.channel, row.status)
-                if row.status == "dead":
-                    self._record_dead(session, row, now)
-                    for dead_hook in self.after_dead:
-                        with session.begin_nested():
-                            dead_hook(session, row, now)
-                    log.warning("notification %s (%s) is dead: %s", row.key, row.channel, error)
+                    outbox.defer(each, until=now)
+                continue
+            for each in rows:
+                outbox.mark_failed(
+                    each,
+                    now=now,
+                    error=str(error),
+                    permanent=error.permanent,
+                    retry=retry,
+                    retry_after=error.retry_after,
+                )
+            metrics.failed(row.channel, row.status)
+            if row.status == "dead":
+                self._record_dead(session, row, now)
+                for dead_hook in self.after_dead:
+                    with session.begin_nested():
+                        dead_hook(session, row, now)
+                log.warning("notification %s (%s) is dead: %s", row.key, row.channel, error)
 
     def _apply(
         self,
@@ -261,11 +312,13 @@ class Sender:
         """Keep what the send produced: links on the incident, follow-ups, a timeline line."""
         if outcome.message is not None:
             for hook in self.after_sent:
+                if not isinstance(outcome.message, hook.kinds):
+                    continue  # most sends: no savepoint for a hook with nothing to do
                 # A savepoint each: a hook that fails must not undo the round's other records
                 # (their rows would be sent again once the lease ran out).
                 try:
                     with session.begin_nested():
-                        hook(session, outcome.message, outcome.provider_id, now, config)
+                        hook.run(session, outcome.message, outcome.provider_id, now, config)
                 except Exception:
                     log.exception("after-send hook failed for notification %s", row.key)
         if row.incident_id is None or not (outcome.links or outcome.note or outcome.follow_ups):
@@ -309,96 +362,3 @@ class Sender:
             data={"key": row.key, "notification": row.id},
         )
         timeline.take_new_events(session)
-
-
-def _channel_rate(channel: str, config: WarroomConfig) -> ChannelRate | None:
-    """Return the provider's limit for a whole channel (Twilio's SMS and voice), if set."""
-    twilio = config.integrations.twilio
-    if twilio is None:
-        return None
-    return {"sms": twilio.sms_rate, "voice": twilio.voice_rate}.get(channel)
-
-
-def _limit_for(row: Notification, config: WarroomConfig) -> RateLimit | None:
-    """Return the rate limit that applies to a row's destination, if any."""
-    limits = config.notifications.rate_limits
-    if row.destination.startswith("person:"):
-        return limits.get("person")
-    if row.channel == "chat" and row.destination.startswith("#"):
-        return limits.get("channel")
-    if row.channel == "email":
-        return limits.get("email")
-    return None
-
-
-class _Budgets:
-    """How many more messages each destination may get now, under its rate limit."""
-
-    def __init__(
-        self, session: Session, config: WarroomConfig, now: datetime, rows: list[Notification]
-    ) -> None:
-        self.config, self.now = config, now
-        # (channel, destination) -> (messages left, when the window frees up)
-        self.left: dict[tuple[str, str], tuple[int, datetime]] = {}
-        # channel -> (messages left, when the window frees up), for a provider's own limit
-        self.channel_left: dict[str, tuple[int, datetime]] = {}
-        for channel in sorted({r.channel for r in rows}):
-            rate = _channel_rate(channel, config)
-            if rate is not None:
-                count, oldest = outbox.sent_on_channel(
-                    session, channel=channel, since=now - rate.per
-                )
-                free_at = (oldest or now) + rate.per + timedelta(milliseconds=10)
-                self.channel_left[channel] = (rate.count - count, free_at)
-        limits = {(r.channel, r.destination): _limit_for(r, config) for r in rows}
-        limited = {where: limit for where, limit in limits.items() if limit is not None}
-        if not limited:
-            return
-        longest = max(limit.per for limit in limited.values())
-        recent = outbox.sent_since(  # one query for the whole round
-            session, destinations=sorted({d for _, d in limited}), since=now - longest
-        )
-        for (channel, destination), limit in limited.items():
-            times = [
-                at
-                for c, d, at in recent
-                if c == channel and d == destination and at >= now - limit.per
-            ]
-            free_at = (min(times) if times else now) + limit.per + timedelta(milliseconds=10)
-            self.left[(channel, destination)] = (limit.count - len(times), free_at)
-
-    def take(self, row: Notification) -> datetime | None:
-        """Use one message of the row's budget; return when to retry if there is none left."""
-        whole = self.channel_left.get(row.channel)
-        if whole is not None:  # the provider's limit for the whole account comes first
-            left, free_at = whole
-            if left <= 0:
-                return free_at
-            self.channel_left[row.channel] = (left - 1, free_at)
-        where = (row.channel, row.destination)
-        if where not in self.left:
-            return None
-        left, free_at = self.left[where]
-        if left <= 0:
-            return free_at
-        self.left[where] = (left - 1, free_at)
-        return None
-
-
-def _incidents(session: Session, incident_ids: set[int | None]) -> dict[int | None, Any]:
-    """Return incident id -> (links, status, acknowledged_at), in one query."""
-    if not incident_ids:
-        return {}
-    rows = session.execute(
-        select(Incident.id, Incident.links, Incident.status, Incident.acknowledged_at).where(
-            Incident.id.in_(incident_ids)
-        )
-    )
-    return {row.id: row for row in rows}
-
-
-def _answered(incident: Any) -> bool:
-    """Tell whether paging for this incident is over (acknowledged, or moved on)."""
-    return incident is not None and (
-        incident.acknowledged_at is not None or incident.status != "detected"
-    )
