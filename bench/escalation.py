@@ -33,15 +33,20 @@ from bench.incidents import TEMPLATES, Unreachable, scratch_postgres
 from bench.lateness import CHANNELS, Lateness, measure_lateness
 from bench.receiver import TOKEN, Receiver
 
-LIMITS = """What limits it: the engine is one Python process. Its tick writes 10,000 due
-steps (the page, the timeline line, the escalation's next position) in about 0.8 s on
-SQLite, in transactions of 2,500 steps so that other writers wait at most a few hundred
-milliseconds for the write lock, and sending waits while due steps remain. PostgreSQL pays
-round trips and a lock per row (`FOR UPDATE SKIP LOCKED`, which lets several engines share
-the work), about twice as long. Delivery is bounded by the interpreter: slack_sdk over
-kept-alive connections (one per sending thread) costs about 0.17 ms of CPU a message, the
-sender's rounds as much again, and the engine's tick shares the process (the sender alone:
-see "Delivery to Slack"). A page is never lost or sent twice meanwhile: the outbox holds it."""
+LIMITS = """What limits it: each engine is one Python process. A tick claims up to 2,500 due
+steps with their incidents in one query (`FOR UPDATE SKIP LOCKED` on PostgreSQL: what one
+engine holds, the other skips), works out the pages in Python, and writes the pages, the
+timeline lines and the escalations' new positions with one statement each (PostgreSQL: every
+column as one binary array, expanded by `unnest`; SQLite: executemany) before it commits.
+Other writers wait at most a few hundred milliseconds for SQLite's write lock. One engine on
+PostgreSQL spends about half of the time in Python and half waiting for the server; with two,
+each takes half of the batches and the two cores do both at once, so the last page is in the
+outbox about twice as soon. An engine that finds every due step held by the other waits 50 ms
+before it looks again (not a busy loop), and its sender starts meanwhile. Sending waits while
+an engine's own due steps remain. Delivery is bounded by the interpreter: slack_sdk over
+kept-alive connections costs about 0.17 ms of CPU a message, the sender's rounds as much
+again (the sender alone: see "Delivery to Slack"); two engines send about twice as fast. A page
+is never lost or sent twice meanwhile: the outbox holds it."""
 
 
 def alert_config(receiver: Receiver) -> dict[str, Any]:
@@ -290,12 +295,15 @@ def main(argv: list[str] | None = None) -> int:
             f"### {options.incidents:,} incidents escalating at once",
             "",
             f"{options.incidents:,} open SEV-1 incidents whose first escalation step falls due at "
-            "the same instant (seeded straight into the database), one engine (`warroom serve`'s "
-            f"tick loop and sender, in one process), pages to {CHANNELS} Slack channels through "
-            "warroom's Slack adapter (slack_sdk over HTTP) to a loopback receiver (its own "
-            "process, uvicorn). *due → outbox* is the engine's lateness: from the step falling "
-            "due to its page row being committed, as another connection sees it (it polls the "
-            "highest outbox id every 5 ms); *due → delivered* adds the send.",
+            "the same instant (seeded straight into the database), taken by one or two "
+            "`warroom engine` processes (each its tick loop and its sender; SQLite runs one, "
+            f"having one writer), pages to {CHANNELS} Slack channels through warroom's Slack "
+            "adapter (slack_sdk over HTTP) to a loopback receiver (its own process, uvicorn). "
+            "*due → outbox* is the engines' lateness: from the step falling due to its page row "
+            "being committed, as another connection sees it (it counts the outbox rows every "
+            "5 ms; the k-th row to show is as late as the count's reaching k); *due → delivered* "
+            "adds the send. *steps per engine* is each engine's own "
+            "`warroom_escalation_steps_total` (its `/metrics` port).",
             "",
             markdown_table(late_headers, late_rows),
             "",
