@@ -14,7 +14,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Insert, Table
+from sqlalchemy import Connection, CursorResult, Table
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import BindParameter
@@ -27,11 +27,6 @@ def executemany(
     if not rows:
         return 0
     dialect = connection.dialect
-    if dialect.name == "postgresql" and isinstance(statement, Insert):
-        # SQLAlchemy batches these into multi-row INSERTs ("insertmanyvalues"): fewer round
-        # trips than the driver's executemany, which sends one statement per row.
-        result = connection.execute(statement, list(rows))
-        return int(result.rowcount if result.rowcount is not None else -1)
     compiled: Any = statement.compile(dialect=dialect, column_keys=list(rows[0]))
     binds: dict[str, BindParameter[Any]] = compiled.binds
     names = list(compiled.positiontup or []) if compiled.positional else list(binds)
