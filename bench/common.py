@@ -162,7 +162,9 @@ when unreachable) and drives it over HTTP with httpx; `python -m bench.access` t
 process on the same 100,000 incidents, what authenticating a request and checking an incident's
 visibility add to it; `python -m bench.oncall` times the schedule engine; `python -m
 bench.intake` loads the intake routes and Alertmanager 0.25 with wrk; `python -m
-bench.escalation` times the escalation engine and the outbox. Each replaces its own section
+bench.escalation` times the escalation engine (one and two `warroom engine` processes) and
+the outbox; `python -m bench.scale` runs the several-instances test at full size (10,000
+alerts in 1,000 groups through two API instances, two engines). Each replaces its own section
 below with the new figures.
 
 Options of `bench.incidents`: `--quick` (a small smoke run), `--backend sqlite|postgresql|all`,

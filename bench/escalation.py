@@ -9,22 +9,17 @@ engine writing the page into the outbox, and to the page being delivered.
 from __future__ import annotations
 
 import argparse
-import bisect
 import os
 import shutil
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import func, insert, select
 
 from bench.common import (
     REPO_ROOT,
@@ -35,195 +30,23 @@ from bench.common import (
 )
 from bench.common import warroom_server as serve
 from bench.incidents import TEMPLATES, Unreachable, scratch_postgres
+from bench.lateness import CHANNELS, Lateness, measure_lateness
 from bench.receiver import TOKEN, Receiver
-from warroom.app import build_runtime
-from warroom.config import WarroomConfig
-from warroom.escalation.models import Escalation
-from warroom.incidents.models import Incident
-from warroom.migrations import migrate
-from warroom.notify.models import Notification
-from warroom.settings import Settings
-from warroom.storage.counters import Counter
-from warroom.storage.db import Database
 
-CHANNELS = 20  # services, each paging its own channel (no bundling, no rate limit)
-LIMITS = """What limits it: the engine is one Python process. Its tick writes 10,000 due
-steps (the page, the timeline line, the escalation's next position) in about 0.8 s on
-SQLite, in transactions of 2,500 steps so that other writers wait at most a few hundred
-milliseconds for the write lock, and sending waits while due steps remain. PostgreSQL pays
-round trips and a lock per row (`FOR UPDATE SKIP LOCKED`, which lets several engines share
-the work), about twice as long. Delivery is bounded by the interpreter: slack_sdk over
-kept-alive connections (one per sending thread) costs about 0.17 ms of CPU a message, the
-sender's rounds as much again, and the engine's tick shares the process (the sender alone:
-see "Delivery to Slack"). A page is never lost or sent twice meanwhile: the outbox holds it."""
-SEED_BATCH = 1000
-
-
-@dataclass
-class Lateness:
-    """The 10,000-at-once run on one backend."""
-
-    backend: str
-    incidents: int
-    written: Stats  # due -> page in the outbox
-    delivered: Stats  # due -> page delivered to the receiver
-    per_second: float  # outbox delivery rate
-    repeats: int
-
-
-class _Watcher(threading.Thread):
-    """Notes when outbox rows become visible to another connection (are committed).
-
-    One engine commits ids in order, so polling the highest id is enough: a row is visible
-    from the first poll whose highest id reaches it. (Fetching every new id would load the
-    interpreter the engine is being measured in.)
-    """
-
-    def __init__(self, db: Database) -> None:
-        super().__init__(daemon=True)
-        self.db = db
-        self.samples: list[tuple[int, datetime]] = []  # (highest id seen, when)
-        self._highest: list[int] = []
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        last = 0
-        while not self._stop_event.wait(0.005):
-            with self.db.read_engine.connect() as connection:
-                highest = connection.execute(select(func.max(Notification.id))).scalar() or 0
-            if highest > last:
-                self.samples.append((highest, datetime.now(UTC)))
-                last = highest
-
-    def seen(self, row_id: int) -> datetime:
-        """Return when the row was first visible."""
-        if len(self._highest) != len(self.samples):
-            self._highest = [highest for highest, _ in self.samples]
-        index = bisect.bisect_left(self._highest, row_id)
-        return self.samples[min(index, len(self.samples) - 1)][1]
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
-        self.db.dispose()
-
-
-def lateness_config(receiver: Receiver) -> dict[str, Any]:
-    """Twenty services, each with a one-step policy posting to its own channel."""
-    return {
-        "services": [{"id": f"svc{i}", "escalation": f"p{i}"} for i in range(CHANNELS)],
-        "escalation_policies": [
-            {"id": f"p{i}", "steps": [{"after": "0s", "notify": [f"channel:#pages-{i}"]}]}
-            for i in range(CHANNELS)
-        ],
-        "integrations": {
-            "slack": {"signing_secret": "s" * 32, "bot_token": TOKEN, "base_url": receiver.url}
-        },
-        "notifications": {
-            "incident_channels": False,
-            "rate_limits": {"channel": {"count": 1_000_000, "per": "1s"}},
-        },
-    }
-
-
-def seed_escalations(db: Database, config: WarroomConfig, count: int, due: datetime) -> None:
-    """Insert `count` open SEV-1 incidents whose first escalation step is due at `due`."""
-    now = datetime.now(UTC)
-    policies = {p.id: p for p in config.escalation_policies}
-    columns = (TextColumn("[bold]seeding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as progress:
-        task = progress.add_task("seed", total=count)
-        for first in range(1, count + 1, SEED_BATCH):
-            numbers = range(first, min(count, first + SEED_BATCH - 1) + 1)
-            incidents = [
-                {
-                    "id": n,
-                    "number": n,
-                    "slug": f"bench-{n}",
-                    "title": f"Bench incident {n}",
-                    "summary": "",
-                    "status": "detected",
-                    "severity": "SEV-1",
-                    "peak_severity": "SEV-1",
-                    "incident_type": "default",
-                    "service": f"svc{n % CHANNELS}",
-                    "visibility": "public",
-                    "links": {},
-                    "source": "bench",
-                    "detected_at": now,
-                    "updated_at": now,
-                }
-                for n in numbers
-            ]
-            escalations = []
-            for n in numbers:
-                policy = policies[f"p{n % CHANNELS}"]
-                escalations.append(
-                    {
-                        "incident_id": n,
-                        "policy_id": policy.id,
-                        "policy_version": policy.version(),
-                        "policy": policy.model_dump(mode="json"),
-                        "step": 0,
-                        "loop": 0,
-                        "state": "active",
-                        "started_at": due,
-                        "next_at": due,
-                        "updated_at": now,
-                    }
-                )
-            with db.write_engine.begin() as connection:
-                connection.execute(insert(Incident), incidents)
-                connection.execute(insert(Escalation), escalations)
-            progress.advance(task, len(incidents))
-    with db.write_engine.begin() as connection:
-        connection.execute(insert(Counter).values(name="incident_number", value=count))
-
-
-def measure_lateness(
-    backend: str, url: str, count: int, workdir: Path, console: Console
-) -> Lateness:
-    """Start an engine on a database holding `count` escalations due together; time them."""
-    with Receiver(workdir / "late-arrivals.log") as receiver:
-        config = WarroomConfig.model_validate(lateness_config(receiver))
-        db = Database(url)
-        migrate.upgrade(db)
-        due = datetime.now(UTC) + timedelta(seconds=3 + count / 5000)
-        seed_escalations(db, config, count, due)
-        db.dispose()
-        settings = Settings(
-            data_dir=workdir / "var", database_url=url, runbooks_dir=workdir / "runbooks"
-        )
-        runtime = build_runtime(settings, config=config, upgrade=False)
-        watcher = _Watcher(Database(url))
-        watcher.start()
-        runtime.engine.start()
-        try:
-            wait = (due - datetime.now(UTC)).total_seconds()
-            console.print(f"  {backend}: {count:,} escalations due in {wait:.1f} s")
-            if not receiver.wait_for(count, timeout=600):
-                raise RuntimeError(f"only {receiver.count} of {count} pages arrived")
-        finally:
-            runtime.close()
-            watcher.stop()
-        with runtime.db.session() as session:
-            rows = session.execute(
-                select(Notification.id, Notification.due_at, Notification.sent_at)
-            ).all()
-        runtime.db.dispose()
-    # Written = committed: when the watcher first saw the row, not the tick's own clock.
-    written = [(watcher.seen(i) - d).total_seconds() for i, d, _ in rows]
-    delivered = [(s - d).total_seconds() for _, d, s in rows if s is not None]
-    first = watcher.samples[0][1]
-    last = max(s for _, _, s in rows if s is not None)
-    return Lateness(
-        backend,
-        count,
-        Stats.of(written),
-        Stats.of(delivered),
-        len(delivered) / max((last - first).total_seconds(), 1e-6),
-        receiver.repeats,
-    )
+LIMITS = """What limits it: each engine is one Python process. A tick claims up to 2,500 due
+steps with their incidents in one query (`FOR UPDATE SKIP LOCKED` on PostgreSQL: what one
+engine holds, the other skips), works out the pages in Python, and writes the pages, the
+timeline lines and the escalations' new positions with one statement each (PostgreSQL: every
+column as one binary array, expanded by `unnest`; SQLite: executemany) before it commits.
+Other writers wait at most a few hundred milliseconds for SQLite's write lock. One engine on
+PostgreSQL spends about half of the time in Python and half waiting for the server; with two,
+each takes half of the batches and the two cores do both at once, so the last page is in the
+outbox about twice as soon. An engine that finds every due step held by the other waits 50 ms
+before it looks again (not a busy loop), and its sender starts meanwhile. Sending waits while
+an engine's own due steps remain. Delivery is bounded by the interpreter: slack_sdk over
+kept-alive connections costs about 0.17 ms of CPU a message, the sender's rounds as much
+again (the sender alone: see "Delivery to Slack"); two engines send about twice as fast. A page
+is never lost or sent twice meanwhile: the outbox holds it."""
 
 
 def alert_config(receiver: Receiver) -> dict[str, Any]:
@@ -249,6 +72,8 @@ def alert_config(receiver: Receiver) -> dict[str, Any]:
                 "group_by": ["alertname"],
             }
         ],
+        # Each alert opens an incident that pages on its own: storms are bench.storm's.
+        "detection": {"storm": {"enabled": False}},
         "integrations": {
             "alertmanager": [{"name": "bench", "token": "bench-token-0123456789"}],
             "slack": {"signing_secret": "s" * 32, "bot_token": TOKEN, "base_url": receiver.url},
@@ -326,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--alerts", type=int, default=200)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
+    parser.add_argument(
+        "--engines",
+        default="1,2",
+        help="how many `warroom engine` processes share the PostgreSQL runs, comma-separated "
+        "(SQLite runs one: it has one writer)",
+    )
+    parser.add_argument("--lateness-only", action="store_true", help="skip alert to first page")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
     options = parser.parse_args(argv)
     console = Console()
@@ -336,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     pg_version = None
     with tempfile.TemporaryDirectory(prefix="warroom-escalation-") as tmp:
         root = Path(tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WARROOM_")}
         if options.backend in ("sqlite", "all"):
             (root / "sqlite").mkdir()
             late.append(
@@ -345,39 +178,53 @@ def main(argv: list[str] | None = None) -> int:
                     options.incidents,
                     root / "sqlite",
                     console,
+                    engines=1,
+                    env=env,
                 )
             )
-            to_page.append(
-                (
-                    "SQLite",
-                    measure_alert_to_page("SQLite", None, options.alerts, root / "sqlite", console),
+            if not options.lateness_only:
+                to_page.append(
+                    (
+                        "SQLite",
+                        measure_alert_to_page(
+                            "SQLite", None, options.alerts, root / "sqlite", console
+                        ),
+                    )
                 )
-            )
         if options.backend in ("postgresql", "all"):
             url = os.environ.get(
                 "WARROOM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
             )
-            (root / "pg").mkdir()
             try:
-                with scratch_postgres(url) as (scratch, pg_version):
-                    late.append(
-                        measure_lateness(
-                            "PostgreSQL", scratch, options.incidents, root / "pg", console
+                for engines in [int(n) for n in options.engines.split(",")]:
+                    with scratch_postgres(url) as (scratch, pg_version):
+                        late.append(
+                            measure_lateness(
+                                "PostgreSQL",
+                                scratch,
+                                options.incidents,
+                                root / f"pg-{engines}",
+                                console,
+                                engines=engines,
+                                env=env,
+                            )
                         )
-                    )
-                with scratch_postgres(url) as (scratch, pg_version):
-                    to_page.append(
-                        (
-                            "PostgreSQL",
-                            measure_alert_to_page(
-                                "PostgreSQL", scratch, options.alerts, root / "pg", console
-                            ),
+                if not options.lateness_only:
+                    (root / "pg").mkdir()
+                    with scratch_postgres(url) as (scratch, pg_version):
+                        to_page.append(
+                            (
+                                "PostgreSQL",
+                                measure_alert_to_page(
+                                    "PostgreSQL", scratch, options.alerts, root / "pg", console
+                                ),
+                            )
                         )
-                    )
             except Unreachable as exc:
                 notes.append(f"PostgreSQL skipped: {exc}")
     late_headers = (
         "Backend",
+        "Engines",
         "Incidents",
         "due → outbox p50 (ms)",
         "p99 (ms)",
@@ -386,10 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         "max (ms)",
         "delivered/s",
         "repeats",
+        "steps per engine",
     )
     late_rows = [
         [
             r.backend,
+            str(r.engines),
             f"{r.incidents:,}",
             f"{r.written.p50:.0f}",
             f"{r.written.p99:.0f}",
@@ -398,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.delivered.max:.0f}",
             f"{r.per_second:,.0f}",
             str(r.repeats),
+            r.split,
         ]
         for r in late
     ]
@@ -416,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = []
     for r in late:
         met = "met" if r.written.p99 <= 1000 else "**not met**"
+        engines = f"{r.engines} engine" + ("s" if r.engines > 1 else "")
         lines.append(
-            f"- {r.backend}: escalation lateness p99 {r.written.p99 / 1000:.2f} s "
+            f"- {r.backend}, {engines}: escalation lateness p99 {r.written.p99 / 1000:.2f} s "
             f"(step due → page in the outbox; target ≤ 1 s) — {met}; delivered p99 "
             f"{r.delivered.p99 / 1000:.2f} s at {r.per_second:,.0f} messages/s"
         )
@@ -446,12 +297,15 @@ def main(argv: list[str] | None = None) -> int:
             f"### {options.incidents:,} incidents escalating at once",
             "",
             f"{options.incidents:,} open SEV-1 incidents whose first escalation step falls due at "
-            "the same instant (seeded straight into the database), one engine (`warroom serve`'s "
-            f"tick loop and sender, in one process), pages to {CHANNELS} Slack channels through "
-            "warroom's Slack adapter (slack_sdk over HTTP) to a loopback receiver (its own "
-            "process, uvicorn). *due → outbox* is the engine's lateness: from the step falling "
-            "due to its page row being committed, as another connection sees it (it polls the "
-            "highest outbox id every 5 ms); *due → delivered* adds the send.",
+            "the same instant (seeded straight into the database), taken by one or two "
+            "`warroom engine` processes (each its tick loop and its sender; SQLite runs one, "
+            f"having one writer), pages to {CHANNELS} Slack channels through warroom's Slack "
+            "adapter (slack_sdk over HTTP) to a loopback receiver (its own process, uvicorn). "
+            "*due → outbox* is the engines' lateness: from the step falling due to its page row "
+            "being committed, as another connection sees it (it counts the outbox rows every "
+            "5 ms; the k-th row to show is as late as the count's reaching k); *due → delivered* "
+            "adds the send. *steps per engine* is each engine's own "
+            "`warroom_escalation_steps_total` (its `/metrics` port).",
             "",
             markdown_table(late_headers, late_rows),
             "",

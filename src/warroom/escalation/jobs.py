@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 CADENCE_EVERY = timedelta(seconds=15)
+# Due steps another engine holds (SKIP LOCKED) are looked at again this soon: it commits
+# them, or its transaction ends with its process and the locks go.
+HELD_ELSEWHERE = timedelta(milliseconds=50)
 
 
 def _nobody(_at: datetime) -> dict[str, dict[str, list[str]]]:
@@ -59,10 +62,15 @@ class EscalationSteps:
                 known_on_call=known,
             )
         escalation_metrics.ENGINE_LAG.set(max(result.lateness, default=0.0))
+        escalation_metrics.STEPS.inc(len(result.lateness))
         if result.full:
             return Outcome(messages=result.messages, backlog=True)
         with self.db.session() as session:
             next_at = ticks.next_due(session)
+        if next_at is not None and next_at <= now:
+            # Due, yet not ours: another engine holds those rows. Without a pause this
+            # loop would ask again at once, round after round, until that engine commits.
+            next_at = now + HELD_ELSEWHERE
         return Outcome(messages=result.messages, next_at=next_at)
 
 

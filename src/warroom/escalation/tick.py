@@ -27,6 +27,7 @@ from warroom.incidents.models import IncidentGrant, TimelineEvent
 from warroom.notify import outbox
 from warroom.notify.outbox import Message
 from warroom.storage import bulk
+from warroom.storage.bus import LiveEvent
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -37,6 +38,7 @@ TIMELINE = cast(Table, TimelineEvent.__table__)
 GRANTS = cast(Table, IncidentGrant.__table__)
 RUNS = cast(Table, PageRun.__table__)
 CHUNK = 2500
+LIVE_COLUMNS = ("id", "incident_id", "kind")
 # Policies are pinned by a hash of their content, so a parsed version never goes stale.
 _POLICIES: dict[str, EscalationPolicy] = {}
 
@@ -50,6 +52,7 @@ class TickResult:
     messages: int = 0
     lateness: list[float] = field(default_factory=list)  # seconds between due and done
     full: bool = False  # the batch limit was reached: more may be due now
+    claimed: int = 0  # due steps this tick took (others may hold more: SKIP LOCKED)
 
 
 def tick(
@@ -68,21 +71,30 @@ def tick(
     be PagerDuty over HTTP, while this transaction holds the write lock.
     """
     e = ESCALATIONS.c
+    # The incidents' columns come with the claim: one round trip, no list of 2,500 ids.
     statement = (
-        select(e.id, e.incident_id, e.policy_version, e.step, e.loop, e.next_at)
+        select(
+            *rows.COLUMNS, e.id.label("escalation_id"), e.policy_version, e.step, e.loop, e.next_at
+        )
+        .select_from(ESCALATIONS.join(rows.INCIDENTS, rows.INCIDENTS.c.id == e.incident_id))
         .where(e.state == ACTIVE, e.next_at <= now)
         .order_by(e.next_at)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        # Another engine skips the rows this one holds: each step runs once.
-        statement = statement.with_for_update(skip_locked=True)
+        # Another engine skips the rows this one holds: each step runs once. Only the
+        # escalations are locked: the incidents stay free for acknowledgements.
+        statement = statement.with_for_update(skip_locked=True, of=ESCALATIONS)
     connection = session.connection()
-    due = [StepState(*row) for row in connection.execute(statement)]
-    result = TickResult(full=len(due) == limit)
-    if not due:
+    claimed = connection.execute(statement).all()
+    result = TickResult(full=len(claimed) == limit, claimed=len(claimed))
+    if not claimed:
         return result
-    incidents = rows.incidents(session, [d.incident_id for d in due])
+    due = [
+        StepState(r.escalation_id, r.id, r.policy_version, r.step, r.loop, r.next_at)
+        for r in claimed
+    ]
+    incidents = {r.id: r for r in claimed}
     broken = _load_policies(session, {d.policy_version for d in due})
     who: dict[str, dict[str, list[str]]] = dict(known_on_call or {})
 
@@ -121,9 +133,9 @@ def tick(
             continue
         messages += pages
         result.advanced += 1
-    _write(session, due, events)
+    _write(session, due, events, {r.id: r.number for r in claimed})
     if runs:
-        bulk.executemany(connection, insert(RUNS), runs)
+        bulk.insert(connection, RUNS, runs)
     if messages:
         result.messages = outbox.enqueue(
             session, messages, now=now, retry=config.notifications.retry
@@ -161,7 +173,9 @@ def _load_policies(session: Session, versions: set[str]) -> dict[str, str]:
     return broken
 
 
-def _write(session: Session, due: list[StepState], events: list[dict[str, Any]]) -> None:
+def _write(
+    session: Session, due: list[StepState], events: list[dict[str, Any]], numbers: dict[int, int]
+) -> None:
     """Store the new positions and the timeline events with executemany."""
     connection = session.connection()
     e = ESCALATIONS.c
@@ -195,7 +209,12 @@ def _write(session: Session, due: list[StepState], events: list[dict[str, Any]])
         connection.exec_driver_sql(PG_UPDATE, _columns(rows))
     else:
         bulk.executemany(connection, statement, rows)
-    if events:
+    if events and connection.dialect.name == "postgresql":
+        # Inserted without the ORM; the ids come back for the live streams.
+        written = bulk.unnest_insert(connection, TIMELINE, events, returning=LIVE_COLUMNS)
+        found = [LiveEvent(numbers[r.incident_id], r.id, r.kind) for r in written]
+        live.bulk_known(session, found)
+    elif events:
         # Inserted without the ORM (no ids come back): the live streams find them by id.
         newest = connection.scalar(select(func.max(TIMELINE.c.id))) or 0
         bulk.executemany(connection, insert(TIMELINE), events)
@@ -226,9 +245,9 @@ PG_UPDATE = """
 UPDATE escalations AS e
 SET step = u.step, loop = u.loop, state = u.state, next_at = u.next_at, reason = u.reason,
     updated_at = u.updated_at
-FROM unnest(%(b_id)s::integer[], %(b_step)s::integer[], %(b_loop)s::integer[],
-            %(b_state)s::varchar[], %(b_next_at)s::timestamptz[], %(b_reason)s::varchar[],
-            %(b_updated_at)s::timestamptz[])
+FROM unnest(%(b_id)b::integer[], %(b_step)b::integer[], %(b_loop)b::integer[],
+            %(b_state)b::varchar[], %(b_next_at)b::timestamptz[], %(b_reason)b::varchar[],
+            %(b_updated_at)b::timestamptz[])
      AS u(id, step, loop, state, next_at, reason, updated_at)
 WHERE e.id = u.id
 """

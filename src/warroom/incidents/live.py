@@ -71,6 +71,11 @@ def bulk_written(session: Session, *, after: int, incident_ids: Collection[int])
     session.info.setdefault(LIVE_BULK, []).extend(found)
 
 
+def bulk_known(session: Session, events: list[LiveEvent]) -> None:
+    """Count for the live bus timeline events a bulk insert wrote and returned the ids of."""
+    session.info.setdefault(LIVE_BULK, []).extend(events)
+
+
 def _written(session: Session) -> list[LiveEvent]:
     """Take the events this transaction wrote, less those of savepoints rolled back."""
     pending = session.info.pop(LIVE_EVENTS, [])

@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from warroom.core.clock import ensure_utc
@@ -69,13 +67,9 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime, retry: 
         }
         for m in messages
     ]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    # Compiled once, rows handed to the driver's executemany (storage/bulk.py).
-    statement = insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["key"])
-    count = bulk.executemany(session.connection(), statement, rows)
-    written = count if count >= 0 else len(rows)  # some drivers cannot count: assume all
-    return written
+    # One statement of arrays on PostgreSQL, executemany on SQLite (storage/bulk.py).
+    count = bulk.insert(session.connection(), NOTIFICATIONS, rows, skip_conflicts_on=["key"])
+    return count if count >= 0 else len(rows)  # some drivers cannot count: assume all
 
 
 def claim(
