@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from tests.engine.test_engine_processes import _engine, _stop
 from tests.engine.test_several_instances import (
-    GROUPS,
     STEPS,
     TOKEN,
     _api,
@@ -30,6 +29,7 @@ from warroom.notify.models import Notification
 from warroom.runtime import Runtime
 
 THRESHOLD = 5
+GROUPS = 40
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
