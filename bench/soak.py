@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from bench.common import REPO_ROOT, command_line, machine_info, markdown_table, write_section
 from bench.common import warroom_server as serve
@@ -293,15 +292,28 @@ def svg(samples: list[Sample], warmup: float) -> str:
     return "\n".join(parts) + "\n"
 
 
+def slope(points: list[tuple[float, float]]) -> float:
+    """Return the least-squares slope of (x, y) points (0 for fewer than two)."""
+    if len(points) < 2:
+        return 0.0
+    mean_x = statistics.fmean(x for x, _ in points)
+    mean_y = statistics.fmean(y for _, y in points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
+
+
 def account_report(directory: Path, console: Console) -> None:
-    """Print the server's memory account (bench/soak_server.py) as a table."""
+    """Print the server's memory account (bench/soak_server.py), MiB where it is memory."""
     lines = [json.loads(line) for line in (directory / "memory.jsonl").read_text().splitlines()]
     if not lines:
         return
-    table = Table("minute", *(k for k in lines[0] if k != "minute"), title="memory, MiB")
+    names = list(lines[-1])
+    width = max(len(n) for n in names) + 1
+    # Plain lines, not wrapped to the terminal: a table to read in a log.
+    console.print("".join(f"{n:>{width}}" for n in names), soft_wrap=True, highlight=False)
     for line in lines:
-        table.add_row(*(str(v) for v in line.values()))
-    console.print(table)
+        row = "".join(f"{line.get(n, ''):>{width}}" for n in names)
+        console.print(row, soft_wrap=True, highlight=False)
 
 
 def growth_report(directory: Path, minutes: list[str], console: Console, top: int = 15) -> None:
@@ -361,7 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     growth = (after[-1].rss_mib - after[0].rss_mib) / after[0].rss_mib
     verdict = "flat" if growth < GROWTH_LIMIT else "GROWING"
     first, last = after[0].rss_mib, after[-1].rss_mib
-    console.print(f"RSS after warm-up {first:.1f} → {last:.1f} MiB: {growth:+.1%} ({verdict})")
+    rate = slope([(s.minute, s.rss_mib) for s in after])
+    console.print(
+        f"RSS after warm-up {first:.1f} → {last:.1f} MiB: {growth:+.1%} ({verdict}), "
+        f"trend {rate:+.3f} MiB/min"
+    )
     if options.trace is not None:
         account_report(options.trace, console)
         if options.trace_at:
@@ -390,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             f"paging twice), {options.streams} live streams open. "
             f"`{command_line('bench.soak', argv or [])}`.",
             f"Resident memory after the warm-up ({warmup:g} min): {after[0].rss_mib:.1f} MiB, at "
-            f"the end {after[-1].rss_mib:.1f} MiB: **{growth:+.1%}** (target < +10 %).",
+            f"the end {after[-1].rss_mib:.1f} MiB: **{growth:+.1%}** (target < +10 %); the "
+            f"trend (least squares) {rate:+.3f} MiB/min.",
             "![Memory, open files and alert latency over the soak](images/soak.svg)",
             markdown_table(["minute", "RSS MiB", "fds", "p50 ms", "p99 ms", "alerts"], rows),
         ]

@@ -74,11 +74,23 @@ def sample(
         line["malloc_used"] = round(info.uordblks / mib, 2)
         line["malloc_free"] = round(info.fordblks / mib, 2)
         line["malloc_mmap"] = round(info.hblkhd / mib, 2)
+    line["db_files"] = _open_databases()
     line["py_blocks"] = sys.getallocatedblocks()
     line["threads"] = threading.active_count()
     if tracemalloc.is_tracing():
         line["traced"] = round(tracemalloc.get_traced_memory()[0] / mib, 2)
     return line
+
+
+def _open_databases() -> int:
+    """Return how many database files are open: one per SQLite connection."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found += os.readlink(f"/proc/self/fd/{fd}").endswith(".db")
+        except OSError:
+            continue
+    return found
 
 
 def account(directory: Path, snapshots: list[float]) -> None:
