@@ -9,12 +9,14 @@ latency every sample period; memory must stay flat after warm-up (< 10 % growth)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
 import tempfile
 import threading
 import time
+import tracemalloc
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +38,7 @@ from warroom.settings import Settings
 
 TOKEN = "soak-intake-token-0123456789"
 GROWTH_LIMIT = 0.10
+FRAMES_SHOWN = 12
 
 
 @dataclass
@@ -67,6 +70,8 @@ def config(receiver: Receiver) -> dict[str, Any]:
         "routes": [
             {"match": ['service="checkout"'], "service": "checkout", "group_by": ["alertname"]}
         ],
+        # 24 new incidents a minute, each paging twice, as measured: not bundled as a storm.
+        "detection": {"storm": {"enabled": False}},
         "integrations": {
             "alertmanager": [{"name": "soak", "token": TOKEN}],
             "slack": {
@@ -168,6 +173,15 @@ def run(options: argparse.Namespace, workdir: Path, console: Console) -> list[Sa
             "WARROOM_CONFIG": str(path),
             "WARROOM_LOG_LEVEL": "WARNING",
         }
+        module = "warroom"
+        if options.trace is not None:
+            module = "bench.soak_server"
+            env["PYTHONPATH"] = str(REPO_ROOT)  # the server runs bench.soak_server
+            options.trace.mkdir(parents=True, exist_ok=True)
+            env |= {
+                "WARROOM_BENCH_TRACE": str(options.trace),
+                "WARROOM_BENCH_TRACE_AT": options.trace_at,
+            }
         settings = Settings(
             data_dir=workdir / "data", runbooks_dir=workdir / "runbooks", config=path
         )
@@ -179,7 +193,7 @@ def run(options: argparse.Namespace, workdir: Path, console: Console) -> list[Sa
         stop = threading.Event()
         seen = [0]
         samples: list[Sample] = []
-        with serve(env, workdir, workdir / "server.log") as base_url:
+        with serve(env, workdir, workdir / "server.log", module=module) as base_url:
             pid = server_pid(base_url)
             streams = [
                 threading.Thread(
@@ -280,6 +294,55 @@ def svg(samples: list[Sample], warmup: float) -> str:
     return "\n".join(parts) + "\n"
 
 
+def slope(points: list[tuple[float, float]]) -> float:
+    """Return the least-squares slope of (x, y) points (0 for fewer than two)."""
+    if len(points) < 2:
+        return 0.0
+    mean_x = statistics.fmean(x for x, _ in points)
+    mean_y = statistics.fmean(y for _, y in points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
+
+
+def account_report(directory: Path, console: Console) -> None:
+    """Print the server's memory account (bench/soak_server.py), MiB where it is memory."""
+    lines = [json.loads(line) for line in (directory / "memory.jsonl").read_text().splitlines()]
+    if not lines:
+        return
+    names = list(lines[-1])
+    width = max(len(n) for n in names) + 1
+    # Plain lines, not wrapped to the terminal: a table to read in a log.
+    console.print("".join(f"{n:>{width}}" for n in names), soft_wrap=True, highlight=False)
+    for line in lines:
+        row = "".join(f"{line.get(n, ''):>{width}}" for n in names)
+        console.print(row, soft_wrap=True, highlight=False)
+
+
+def growth_report(directory: Path, minutes: list[str], console: Console, top: int = 15) -> None:
+    """Print what grew most between the first and the last snapshot, by allocating traceback."""
+    first, last = (
+        tracemalloc.Snapshot.load(str(directory / f"{float(m):g}.snapshot"))
+        for m in (minutes[0], minutes[-1])
+    )
+    ignore = [
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, "<frozen *>"),
+    ]
+    first, last = first.filter_traces(ignore), last.filter_traces(ignore)
+    stats = last.compare_to(first, "traceback")
+    total = sum(s.size_diff for s in stats)
+    console.print(
+        f"traced memory grew {total / 2**20:+.2f} MiB from minute {minutes[0]} to {minutes[-1]}"
+    )
+    for stat in stats[:top]:
+        console.print(
+            f"[bold]{stat.size_diff / 1024:+.1f} KiB[/] ({stat.count_diff:+d} blocks, "
+            f"{stat.size / 1024:.1f} KiB now)"
+        )
+        for line in stat.traceback.format(limit=FRAMES_SHOWN, most_recent_first=True):
+            console.print(f"    {line}", markup=False, highlight=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the soak and record it in docs/benchmarks.md and docs/images/soak.svg."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -289,7 +352,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=20, help="SSE clients")
     parser.add_argument("--sample", type=float, default=30, help="seconds between samples")
     parser.add_argument("--no-write", action="store_true", help="leave docs/ alone")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        help="diagnose: the server's memory account (and snapshots) here; implies --no-write",
+    )
+    parser.add_argument(
+        "--trace-at",
+        default="",
+        help="with --trace: minutes at which tracemalloc snapshots are taken (first,...,last)",
+    )
     options = parser.parse_args(argv)
+    if options.trace is not None:
+        options.no_write = True  # a diagnostic run, not the soak's figures
     console = Console()
     with tempfile.TemporaryDirectory(prefix="warroom-soak-") as tmp:
         samples = run(options, Path(tmp), console)
@@ -300,7 +375,15 @@ def main(argv: list[str] | None = None) -> int:
     growth = (after[-1].rss_mib - after[0].rss_mib) / after[0].rss_mib
     verdict = "flat" if growth < GROWTH_LIMIT else "GROWING"
     first, last = after[0].rss_mib, after[-1].rss_mib
-    console.print(f"RSS after warm-up {first:.1f} → {last:.1f} MiB: {growth:+.1%} ({verdict})")
+    rate = slope([(s.minute, s.rss_mib) for s in after])
+    console.print(
+        f"RSS after warm-up {first:.1f} → {last:.1f} MiB: {growth:+.1%} ({verdict}), "
+        f"trend {rate:+.3f} MiB/min"
+    )
+    if options.trace is not None:
+        account_report(options.trace, console)
+        if options.trace_at:
+            growth_report(options.trace, options.trace_at.split(","), console)
     if options.no_write:
         return 0 if growth < GROWTH_LIMIT else 1
     (REPO_ROOT / "docs" / "images" / "soak.svg").write_text(svg(samples, warmup))
@@ -325,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
             f"paging twice), {options.streams} live streams open. "
             f"`{command_line('bench.soak', argv or [])}`.",
             f"Resident memory after the warm-up ({warmup:g} min): {after[0].rss_mib:.1f} MiB, at "
-            f"the end {after[-1].rss_mib:.1f} MiB: **{growth:+.1%}** (target < +10 %).",
+            f"the end {after[-1].rss_mib:.1f} MiB: **{growth:+.1%}** (target < +10 %); the "
+            f"trend (least squares) {rate:+.3f} MiB/min.",
             "![Memory, open files and alert latency over the soak](images/soak.svg)",
             markdown_table(["minute", "RSS MiB", "fds", "p50 ms", "p99 ms", "alerts"], rows),
         ]

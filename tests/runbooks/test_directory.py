@@ -19,6 +19,7 @@ from warroom.core.clock import FrozenClock
 from warroom.core.errors import Invalid
 from warroom.incidents.config import IncidentTypeConfig, ServiceConfig
 from warroom.incidents.schemas import IncidentDetail
+from warroom.runbooks import directory as directory_module
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.runbooks.document import render
 from warroom.runbooks.templates import FALLBACK_CHECKLIST, parse_template, split_front_matter
@@ -432,3 +433,26 @@ def test_publish_skips_an_older_state(tmp_path: Path, api: TestClient, runtime: 
     # A slower request finishing late must not overwrite the newer file.
     assert runtime.runbooks.publish(old, "High") is True
     assert path.read_text(encoding="utf-8") == newer
+
+
+def test_what_is_kept_per_incident_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, api: TestClient
+) -> None:
+    # A server writing incidents for months keeps a fixed number of locks and remembers the
+    # newest write of the most recent incidents only (it grew with every incident: issue 17).
+    monkeypatch.setattr(directory_module, "WRITTEN_LIMIT", 8)
+    declare(api)
+    detail = IncidentDetail.model_validate(api.get("/api/v1/incidents/1").json())
+    runbooks = RunbookDirectory(tmp_path / "runbooks")
+
+    for number in range(1, 51):
+        assert runbooks.publish(detail.model_copy(update={"number": number}), "High") is True
+
+    assert len(list(runbooks.active.iterdir())) == 50
+    assert len(runbooks._locks) == directory_module.LOCK_STRIPES
+    assert list(runbooks._written) == list(range(43, 51))  # the eight written last
+    # A recent incident still refuses an older state.
+    path = runbooks.active / f"INC-50-{SLUG}.md"
+    newer = detail.model_copy(update={"number": 50, "status": "acknowledged"})
+    assert runbooks.publish(newer.model_copy(update={"timeline": []}), "High") is True
+    assert read_file(path)[0]["status"] == "detected"

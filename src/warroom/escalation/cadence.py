@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, IncidentRole
 from warroom.notify.cards import card_of
 from warroom.notify.messages import INCIDENT_CHANNEL, Post, Reminder
 from warroom.notify.outbox import Message
+from warroom.status.models import StatusUpdate
 from warroom.status.service import last_updates
+from warroom.storage.base import UTCDateTime
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 OPEN = ("detected", "triaged", "mitigated")
+ZERO = timedelta(0)
 
 
 def reminders(
@@ -27,20 +30,20 @@ def reminders(
 
     The key names the missed window, so each window reminds once however often this runs.
     """
-    cadence = config.notifications.cadence
+    cadence = {s: every for s, every in config.notifications.cadence.items() if every > ZERO}
     if not cadence or not channels & {"chat", "email"}:
         return []
+    # Only the overdue ones are loaded: this runs every 15 s, and loading every open incident
+    # made its memory and time grow with them (issue 17's soak: RSS up with each incident).
     incidents = list(
-        session.scalars(
-            select(Incident).where(Incident.status.in_(OPEN), Incident.severity.in_(list(cadence)))
-        )
+        session.scalars(select(Incident).where(Incident.status.in_(OPEN), _overdue(cadence, now)))
     )
     latest = last_updates(session, [i.id for i in incidents])
     overdue = []
     for incident in incidents:
         every = cadence[incident.severity]
         since = latest.get(incident.id) or incident.detected_at
-        missed = int((now - since) / every) if every.total_seconds() > 0 else 0
+        missed = int((now - since) / every)
         if missed >= 1:
             overdue.append((incident, every, since, missed))
     liaisons = _liaisons(session, [incident.id for incident, *_ in overdue])
@@ -66,6 +69,23 @@ def reminders(
             reminder = Reminder(card=card, to=addresses, minutes=minutes, text=text)
             out.append(Message(f"{base}:email", "reminders", reminder, incident.id))
     return out
+
+
+def _overdue(cadence: dict[str, timedelta], now: datetime) -> ColumnElement[bool]:
+    """Return the condition of an incident whose last update (or detection) is a cadence ago."""
+    latest = (
+        select(func.max(StatusUpdate.at))
+        .where(StatusUpdate.incident_id == Incident.id)
+        .correlate(Incident)
+        .scalar_subquery()
+    )
+    since = func.coalesce(latest, Incident.detected_at)
+    return or_(
+        *(
+            and_(Incident.severity == severity, since <= literal(now - every, UTCDateTime()))
+            for severity, every in cadence.items()
+        )
+    )
 
 
 def _liaisons(session: Session, incident_ids: list[int]) -> dict[int, list[str]]:

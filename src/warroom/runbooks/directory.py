@@ -7,6 +7,7 @@ import os
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("warroom.runbooks")
 DONE_STATUSES = ("resolved", "closed")
+# Bounds of what is kept per incident, so a server that runs for months does not grow with
+# every incident it ever wrote: writes of one incident share one of LOCK_STRIPES locks, and the
+# newest event written is remembered for the WRITTEN_LIMIT incidents written most recently
+# (the check it serves is between writes of one incident a moment apart).
+LOCK_STRIPES = 64
+WRITTEN_LIMIT = 4096
 
 
 class RunbookDirectory:
@@ -32,8 +39,9 @@ class RunbookDirectory:
         self.active = root / "active"
         self.archive = root / "archive"
         self._lock = threading.Lock()  # guards the dictionaries below
-        self._locks: dict[int, threading.Lock] = {}
-        self._written: dict[int, int] = {}  # incident number -> newest timeline event id written
+        self._locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
+        # incident number -> newest timeline event id written, least recently written first
+        self._written: OrderedDict[int, int] = OrderedDict()
         self._parsed: dict[Path, tuple[tuple[int, int], TemplateChoice]] = {}
         self.failures: dict[int, str] = {}  # incident number -> last write error
         self._failed_at: dict[int, tuple[str, float]] = {}  # number -> (file name, wall time)
@@ -100,9 +108,9 @@ class RunbookDirectory:
         text = render(incident, severity_name)
         # restricted incidents stay readable by the server's user only
         mode = 0o600 if incident.visibility == "restricted" else 0o644
-        # One lock per incident: writes of different incidents (and their fsyncs) overlap.
+        # A lock per incident (striped): writes of different incidents (and fsyncs) overlap.
         with self._incident_lock(incident.number):
-            if self._written.get(incident.number, -1) > newest:
+            if self._newest_written(incident.number) > newest:
                 return True  # a newer state of this incident is already on disk
             target = self.path_for(incident)
             try:
@@ -118,16 +126,23 @@ class RunbookDirectory:
                     self._failed_at[incident.number] = (target.name, time.time())
                 log.error("runbook file not written: %s", message, extra={"incident": incident.ref})
                 return False
-            self._written[incident.number] = newest
             with self._lock:
+                self._written[incident.number] = newest
+                self._written.move_to_end(incident.number)
+                if len(self._written) > WRITTEN_LIMIT:
+                    self._written.popitem(last=False)
                 self.failures.pop(incident.number, None)
                 self._failed_at.pop(incident.number, None)
             return True
 
     def _incident_lock(self, number: int) -> threading.Lock:
-        """Return the lock that serialises file writes of one incident."""
+        """Return the lock that serialises file writes of one incident (and of a few others)."""
+        return self._locks[number % LOCK_STRIPES]
+
+    def _newest_written(self, number: int) -> int:
+        """Return the newest timeline event id written of an incident, or -1 if not known."""
         with self._lock:
-            return self._locks.setdefault(number, threading.Lock())
+            return self._written.get(number, -1)
 
     def problems(self) -> list[str]:
         """Return what is wrong with the directory now (for /readyz)."""
