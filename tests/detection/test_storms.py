@@ -67,15 +67,6 @@ def config() -> WarroomConfig:
     return WarroomConfig.model_validate(settings())
 
 
-@pytest.fixture
-def fakes(runtime: Runtime) -> Fakes:
-    """Recording adapters, sent on one thread."""
-    recorded = Fakes()
-    runtime.adapters_override = recorded.adapters
-    runtime.engine.sender.workers = 1
-    return recorded
-
-
 def fire(client: TestClient, name: str, service: str = "checkout", **labels: str) -> Any:
     """Send one Alertmanager group of one firing alert; return the answer's body."""
     alert = {
