@@ -85,13 +85,13 @@ def config(vendors: Vendors) -> WarroomConfig:
                     "signing_secret": "s" * 32,
                     "bot_token": vendors.slack.token,
                     "base_url": vendors.slack.url,
-                    "timeout": 3,
+                    "timeout": 30,
                 },
                 "smtp": {
                     "host": "127.0.0.1",
                     "port": vendors.smtp_port,
                     "from": "warroom@example.com",
-                    "timeout": 3,
+                    "timeout": 30,
                 },
                 "push": {"enabled": False, "private_hosts": True},  # the loopback ntfy
             },

@@ -77,34 +77,34 @@ def config(vendors: Vendors) -> WarroomConfig:
                     "signing_secret": SIGNING_SECRET,
                     "bot_token": vendors.slack.token,
                     "base_url": vendors.slack.url,
-                    "timeout": 3,
+                    "timeout": 30,
                 },
                 "smtp": {
                     "host": "127.0.0.1",
                     "port": vendors.smtp_port,
                     "from": "warroom@example.com",
-                    "timeout": 3,
+                    "timeout": 30,
                 },
                 "zoom": {
                     **ZOOM,
                     "oauth_url": vendors.zoom.url,
                     "api_url": vendors.zoom.url,
-                    "timeout": 3,
+                    "timeout": 30,
                 },
                 "pagerduty_events": {
                     "routing_key": ROUTING_KEY,
                     "url": vendors.pager.url,
-                    "timeout": 3,
+                    "timeout": 30,
                 },
                 "statuspage": {
                     "api_key": API_KEY,
                     "page_id": PAGE_ID,
                     "base_url": vendors.statuspage.url,
                     "components": {"checkout": STATUSPAGE_COMPONENT},
-                    "timeout": 3,
+                    "timeout": 30,
                 },
                 "outgoing_webhooks": [
-                    {"name": "ops", "url": vendors.hooks.url, "secret": HOOK_SECRET, "timeout": 3}
+                    {"name": "ops", "url": vendors.hooks.url, "secret": HOOK_SECRET, "timeout": 30}
                 ],
             },
             "notifications": {

@@ -53,7 +53,7 @@ def jira_config(url: str, **overrides: Any) -> WarroomConfig:
         "api_token": API_TOKEN,
         "project": "OPS",
         "assignees": {"alice": ALICE},
-        "timeout": 2,
+        "timeout": 30,  # a loopback answer can take seconds on a loaded CI machine
         **overrides,
     }
     return WarroomConfig.model_validate(
