@@ -16,12 +16,13 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from warroom.core.durations import format_duration
 from warroom.detection.models import Storm
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
@@ -105,39 +106,33 @@ def bundle(
             _raise(session, config=config, parent=parent, member=incident, now=now, rules=rules)
             return None
         storm.is_open, storm.ended_at = False, now  # it has passed: the next one is counted
-        session.flush()
-    session.flush()  # the new incident counts itself
-    counted = select(Incident.id).where(
+    session.flush()  # the new incident counts itself (and an ended storm frees its scope)
+    # The incidents this scope's monitoring opened within the window (this one included).
+    recent_here = (
         scope.where(),
         Incident.detected_at >= now - limit.window,
         Incident.source.in_(ALERT_SOURCES),
         Incident.visibility != "restricted",
     )
-    recent = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    counted = select(func.count()).select_from(Incident).where(*recent_here)
+    recent = session.scalar(counted) or 0
     if recent <= limit.threshold:
         return None
+    waiting = (  # …of those, the ones in no storm that nobody has answered yet
+        Incident.parent_number.is_(None),
+        Incident.acknowledged_at.is_(None),
+        Incident.status == "detected",
+        Incident.paging_held.is_(False),
+    )
     members = list(
-        session.scalars(
-            select(Incident)
-            .where(
-                scope.where(),
-                Incident.detected_at >= now - limit.window,
-                Incident.source.in_(ALERT_SOURCES),
-                Incident.visibility != "restricted",
-                Incident.parent_number.is_(None),
-                Incident.acknowledged_at.is_(None),
-                Incident.status == "detected",
-                Incident.paging_held.is_(False),
-            )
-            .order_by(Incident.number)
-        )
+        session.scalars(select(Incident).where(*recent_here, *waiting).order_by(Incident.number))
     )
     order = list(config.severities)
     worst = min((m.severity for m in members), key=order.index, default=incident.severity)
     parent = open_parent(
         f"Alert storm on {scope.label}",
         worst,
-        f"More than {limit.threshold} new incidents within {_minutes(limit.window)} on "
+        f"More than {limit.threshold} new incidents within {format_duration(limit.window)} on "
         f"{scope.label}. Their pages are bundled here: acknowledging this incident "
         "acknowledges every incident of the storm.",
         # By policy too: the parent pages through the scope's policy, which its service names.
@@ -159,7 +154,7 @@ def bundle(
         at=now,
         actor=None,
         source=SOURCE,
-        text=f"Alert storm: {recent} new incidents within {_minutes(limit.window)} on "
+        text=f"Alert storm: {recent} new incidents within {format_duration(limit.window)} on "
         f"{scope.label} (threshold {limit.threshold}): "
         + ", ".join(f"{m.ref} {m.title}" for m in members[:10])
         + (f" and {len(members) - 10} more" if len(members) > 10 else "")
@@ -249,12 +244,3 @@ def _lock(session: Session, key: str) -> None:
 def _lock_id(key: str) -> int:
     """Return a stable 63-bit id for an advisory lock on a storm scope."""
     return (0x5702 << 32) | zlib.crc32(key.encode())
-
-
-def _minutes(window: timedelta) -> str:
-    """Return a window as people say it: '1 minute', '90 seconds'."""
-    seconds = int(window.total_seconds())
-    if seconds % 60:
-        return f"{seconds} seconds"
-    minutes = seconds // 60
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
