@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -441,10 +441,15 @@ def load_detail(
         RoleOut(role=r.role, person=r.person, since=r.since, assigned_by=r.assigned_by)
         for r in current_roles(session, incident)
     ]
-    members = session.scalars(
-        select(Incident.number)
-        .where(Incident.parent_number == incident.number)
-        .order_by(Incident.number)
+    # Only an alert storm's parent (detection/storms.py) has members: no query for the rest.
+    members: Iterable[int] = (
+        session.scalars(
+            select(Incident.number)
+            .where(Incident.parent_number == incident.number)
+            .order_by(Incident.number)
+        )
+        if incident.source == "storm"
+        else []
     )
     return IncidentDetail(
         **base.model_dump(),
