@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,12 +21,13 @@ from warroom.config import WarroomConfig, load_config
 from warroom.core.clock import Clock
 from warroom.core.errors import Conflict
 from warroom.detection.flows import IntakeFlows
+from warroom.detection.jobs import HeartbeatChecks
 from warroom.engine.runner import Engine, instance_name
 from warroom.escalation import calls, personal
 from warroom.escalation.jobs import EscalationSteps, PageRuns, Reminders
 from warroom.evidence.flows import EvidenceFlows, postmortem_section
 from warroom.evidence.store import Store
-from warroom.incidents.flows import IncidentFlows
+from warroom.incidents.flows import IncidentFlows, TemplateChoice
 from warroom.incidents.lifecycle import Rules
 from warroom.mitigation.gate import VerificationGate
 from warroom.mitigation.jobs import VerificationSweep
@@ -131,7 +132,8 @@ class Runtime:
         )
         owner = instance_name()
         # The engine's modules, in the order each round runs them: pages first (a backlog of
-        # due steps holds back the rest of the round), then reminders, then verification.
+        # due steps holds back the rest of the round), then silent heartbeats, reminders,
+        # and verification.
         self.engine = Engine(
             modules=[
                 EscalationSteps(
@@ -142,6 +144,13 @@ class Runtime:
                     on_call_everywhere=self.on_call_everywhere,
                 ),
                 PageRuns(db=self.db, config=self.config, channels=self.channels),
+                HeartbeatChecks(
+                    db=self.db,
+                    config=self.config,
+                    rules=rules,
+                    choose_template=self._template_chooser,
+                    on_changed=self.flows.refresh,
+                ),
                 Reminders(db=self.db, config=self.config, channels=self.channels),
                 self.verification,
             ],
@@ -177,6 +186,18 @@ class Runtime:
         live.install(self.db, self.live)
         # Last of the before-commit listeners: it locks the audit chain's head (audit/service.py).
         audit.install(self.db)
+
+    def _template_chooser(
+        self, config: WarroomConfig
+    ) -> Callable[[str | None, str | None], TemplateChoice]:
+        """Return how a new incident of (type, service) picks its runbook template."""
+
+        def choose(incident_type: str | None, service: str | None) -> TemplateChoice:
+            return self.runbooks.choose_template(
+                config, runbook=None, incident_type=incident_type, service=service
+            )
+
+        return choose
 
     def adapters(self) -> Adapters:
         """Return the notification adapters for the configuration in force."""

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from warroom.api.deps import Admin, AdminOrAnonymous, RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
+from warroom.detection.heartbeat_metrics import HeartbeatAges
 from warroom.incidents import metrics as incident_metrics
 from warroom.migrations import migrate
 from warroom.runtime import Runtime
@@ -100,7 +101,8 @@ def metrics(runtime: RuntimeDep, admin: AdminOrAnonymous) -> Response:
 
 def exposition(runtime: Runtime) -> bytes:
     """Return the process's metrics and the database-backed ones (shared with the engine's port)."""
-    return incident_metrics.exposition(runtime.db, lambda: runtime.config().severities)
+    ages = HeartbeatAges(runtime.db, runtime.config, runtime.clock.now)
+    return incident_metrics.exposition(runtime.db, lambda: runtime.config().severities, [ages])
 
 
 @router.post("/-/reload", responses=ERROR_RESPONSES)

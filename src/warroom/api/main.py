@@ -32,6 +32,7 @@ from warroom.api import audit as audit_api
 from warroom.api import checklist as checklist_api
 from warroom.api import contact_methods as contact_methods_api
 from warroom.api import evidence as evidence_api
+from warroom.api import heartbeats as heartbeats_api
 from warroom.api import postmortems as postmortems_api
 from warroom.api import status as status_api
 from warroom.api.audit_context import AuditClient
@@ -96,6 +97,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(notifications.escalations)
     app.include_router(intake.router)
+    app.include_router(heartbeats_api.router)
     app.include_router(twilio_intake.router)
     app.include_router(slack_interactions.router)
     app.include_router(oncall.router)

@@ -28,6 +28,7 @@ from warroom.cli.db_copy_cmd import copy as db_copy
 from warroom.cli.demo import demo
 from warroom.cli.engine_cmd import engine
 from warroom.cli.evidence_cmd import evidence_app
+from warroom.cli.heartbeats_cmd import heartbeats
 from warroom.cli.incident import incident_app
 from warroom.cli.me_cmd import me_app
 from warroom.cli.metrics_cmd import metrics_app
@@ -67,6 +68,7 @@ app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(incident_app, name="incident")
 app.add_typer(oncall_app, name="oncall")
 app.add_typer(silence_app, name="silence")
+app.command("heartbeats")(heartbeats)
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(actions_app, name="actions")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from warroom.auth.oidc_config import check_oidc
 from warroom.config.lines import nearest_line
 from warroom.config.paging import unreachable_warnings
+from warroom.detection.heartbeat_config import check_heartbeats
 from warroom.detection.routing import check_detection, check_routes
 from warroom.escalation.checks import Known, check_escalation
 from warroom.organisation import check_people
@@ -43,6 +44,12 @@ def cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path: 
             known=_known(config),
         ),
         *_unknown_severities(config),
+        *check_heartbeats(
+            config.heartbeats,
+            services=[s.id for s in config.services],
+            severities=list(config.severities),
+            incident_types=[t.id for t in config.incident_types],
+        ),
     ]:
         dotted = ".".join(str(part) for part in loc)
         problems.append(f"{path}:{nearest_line(lines, loc)}: {dotted}: {message}")
@@ -73,6 +80,12 @@ def cross_check(config: WarroomConfig, lines: dict[tuple[Any, ...], int], path: 
             problems.append(
                 f"{path}:{nearest_line(lines, (*loc, 'service'))}: routes.{index}.service: "
                 f"unknown service {route.service!r}"
+            )
+        if route.heartbeat and config.heartbeat(route.heartbeat) is None:
+            known = ", ".join(h.id for h in config.heartbeats) or "none (add it under heartbeats:)"
+            problems.append(
+                f"{path}:{nearest_line(lines, (*loc, 'heartbeat'))}: routes.{index}.heartbeat: "
+                f"unknown heartbeat {route.heartbeat!r}; known: {known}"
             )
         if route.incident_type and config.incident_type(route.incident_type) is None:
             problems.append(

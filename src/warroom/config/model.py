@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from warroom.auth.config import AuthConfig
 from warroom.config.integrations import IntegrationsConfig
 from warroom.config.server import ServerConfig
+from warroom.detection.heartbeat_config import HeartbeatConfig
 from warroom.detection.routing import DetectionConfig, RouteConfig
 from warroom.escalation.config import EscalationPolicy, NotificationRules, builtin_policy
 from warroom.incidents.config import (
@@ -39,10 +40,12 @@ class WarroomConfig(BaseModel):
     schedules: list[Schedule] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
+    heartbeats: list[HeartbeatConfig] = Field(default_factory=list)  # docs/heartbeats.md
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
     escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
     _services: dict[str, ServiceConfig] | None = PrivateAttr(default=None)
     _people: dict[str, PersonConfig] | None = PrivateAttr(default=None)
+    _heartbeats: dict[str, HeartbeatConfig] | None = PrivateAttr(default=None)
     notifications: NotificationRules = Field(default_factory=NotificationRules)
     status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
     actions: ActionList = Field(default_factory=list)  # docs/mitigation.md
@@ -98,6 +101,12 @@ class WarroomConfig(BaseModel):
         wanted = (service.escalation if service else None) or self.notifications.default_policy
         found = next((p for p in self.escalation_policies if p.id == wanted), None)
         return found or builtin_policy()
+
+    def heartbeat(self, heartbeat_id: str) -> HeartbeatConfig | None:
+        """Return the heartbeat with this id, if configured."""
+        if self._heartbeats is None:  # a ping asks, and there may be thousands
+            self._heartbeats = {h.id: h for h in self.heartbeats}
+        return self._heartbeats.get(heartbeat_id)
 
     def person(self, person_id: str) -> PersonConfig | None:
         """Return the person with this id, if configured."""

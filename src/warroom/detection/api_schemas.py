@@ -1,4 +1,4 @@
-"""Request and response shapes of the alert, silence, report and intake routes."""
+"""Request and response shapes of the alert, silence, report, intake and heartbeat routes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from warroom.core.durations import format_duration
 from warroom.core.types import Reason
+from warroom.detection.heartbeats import HeartbeatStatus, Pinged
 from warroom.detection.models import Alert, Silence
 from warroom.detection.schemas import IngestResult
 from warroom.incidents.schemas import Input
@@ -23,6 +25,7 @@ class IntakeResponse(BaseModel):
     silenced: int
     dropped: int
     ignored: int
+    pinged: int = Field(default=0, description="Alerts a route turned into heartbeat pings.")
     incidents_opened: list[str]
     incidents_updated: list[str]
     duplicate: bool = Field(
@@ -41,6 +44,7 @@ class IntakeResponse(BaseModel):
             silenced=result.silenced,
             dropped=result.dropped,
             ignored=result.ignored,
+            pinged=result.pinged,
             incidents_opened=[f"INC-{n}" for n in result.opened],
             incidents_updated=[f"INC-{n}" for n in result.linked if n not in result.opened],
             duplicate=result.duplicate,
@@ -138,3 +142,56 @@ class AlertPage(BaseModel):
 
     items: list[AlertOut]
     next_cursor: str | None
+
+
+class HeartbeatOut(BaseModel):
+    """A configured heartbeat and its state now."""
+
+    id: str
+    service: str
+    interval: str = Field(description="How often it pings, as warroom.yaml writes it (1m).")
+    grace: str
+    severity: str
+    state: str = Field(description="waiting (no ping yet), up, down, or recovering.")
+    last_seen_at: datetime | None
+    seconds_since_ping: float | None
+    due_at: datetime | None = Field(description="When it counts as silent without a ping.")
+    pings: int
+    incident: str | None = Field(description="The incident its silence opened, while open.")
+
+    @classmethod
+    def of(cls, beat: HeartbeatStatus, now: datetime) -> HeartbeatOut:
+        """Build from a heartbeat's status at `now`."""
+        since = beat.seconds_since(now)
+        return cls(
+            id=beat.id,
+            service=beat.service,
+            interval=format_duration(beat.interval),
+            grace=format_duration(beat.grace),
+            severity=beat.severity,
+            state=beat.state,
+            last_seen_at=beat.last_seen_at,
+            seconds_since_ping=round(since, 3) if since is not None else None,
+            due_at=beat.due_at,
+            pings=beat.pings,
+            incident=f"INC-{beat.incident}" if beat.incident else None,
+        )
+
+
+class PingOut(BaseModel):
+    """What a heartbeat's ping did."""
+
+    heartbeat: str
+    state: str = Field(description="up, or recovering inside the verification window.")
+    incident: str | None = Field(description="The incident the ping ended or mitigated.")
+    resolved: bool = Field(description="The ping resolved that incident.")
+
+    @classmethod
+    def of(cls, pinged: Pinged) -> PingOut:
+        """Build from what the ping did."""
+        return cls(
+            heartbeat=pinged.heartbeat,
+            state=pinged.state,
+            incident=f"INC-{pinged.incident}" if pinged.incident else None,
+            resolved=pinged.resolved,
+        )

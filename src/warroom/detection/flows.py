@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
-from warroom.detection import deliveries, metrics
+from warroom.detection import deliveries, heartbeats, metrics
 from warroom.detection.routing import Router
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
 from warroom.detection.service import Intake
@@ -176,6 +177,30 @@ class IntakeFlows:
             rules=self.incidents.rules,
         )
 
+    def ping(self, heartbeat_id: str) -> heartbeats.Pinged:
+        """Record a heartbeat's ping (one transaction); rewrite the file of an incident it ended."""
+        with self.db.transaction() as session:
+            pinged = heartbeats.ping(
+                session,
+                config=self.config(),
+                heartbeat_id=heartbeat_id,
+                now=self.clock.now(),
+                rules=self.incidents.rules,
+            )
+        if pinged.incident is not None:
+            try:
+                self.incidents.refresh(
+                    pinged.incident, "resolve" if pinged.resolved else "mitigate"
+                )
+            except Exception:  # committed; the file catches up on the incident's next change
+                log.exception("cannot refresh INC-%s after a heartbeat ping", pinged.incident)
+        return pinged
+
+    def heartbeats(self, *, visible: ColumnElement[bool]) -> list[heartbeats.HeartbeatStatus]:
+        """Return every configured heartbeat as it is now (incidents `visible` names alone)."""
+        with self.db.session() as session:
+            return heartbeats.statuses(session, config=self.config(), visible=visible)
+
     def close(self) -> None:
         """Finish queued deliveries and stop the writer thread."""
         self._committer.close()
@@ -183,6 +208,7 @@ class IntakeFlows:
     def _published(self, drains: list[list[tuple[_Delivery, IngestResult | Exception]]]) -> None:
         """After a commit: count, rewrite each touched incident's file once, then answer."""
         opened: set[int] = set()
+        ended: set[int] = set()  # resolved by a heartbeat's ping: the postmortem starts
         touched: list[int] = []
         outcomes = [outcome for drain in drains for outcome in drain]
         for _, result in outcomes:
@@ -194,13 +220,15 @@ class IntakeFlows:
             for _number, severity, inside in result.refired:
                 metrics.refired(severity, inside=inside)
             opened.update(result.opened)
+            ended.update(result.ended)
             touched.extend(n for n in result.touched if n not in touched)
             if result.opened:
                 log.info(
                     "%s opened %s", result.source, ", ".join(f"INC-{n}" for n in result.opened)
                 )
         for number in touched:
-            self.incidents.refresh(number, "declared" if number in opened else "alert")
+            event = "declared" if number in opened else "resolve" if number in ended else "alert"
+            self.incidents.refresh(number, event)
         with self._lock:
             answered = {id(delivery) for delivery, _ in outcomes}
             self._in_flight = [d for d in self._in_flight if id(d) not in answered]

@@ -145,3 +145,27 @@ class Storm(Base):
     members: Mapped[int] = mapped_column(Integer, nullable=False)
     is_open: Mapped[bool] = mapped_column(Boolean, nullable=False)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Heartbeat(Base):
+    """One configured heartbeat's state: when it last pinged, and the incident its silence opened.
+
+    `due_at` (the last ping plus interval and grace) is what the engine selects on, so a tick
+    over thousands of heartbeats reads only the ones that fell silent.
+    """
+
+    __tablename__ = "heartbeats"
+    __table_args__ = (Index("ix_heartbeats_state_due_at", "state", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the id in warroom.yaml
+    # waiting (no ping yet), up, down (its incident is open), recovering (pinging again,
+    # inside the verification window), retired (no longer in warroom.yaml)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    timeout_seconds: Mapped[int] = mapped_column(Integer, nullable=False)  # interval + grace
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pings: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    incident_number: Mapped[int | None] = mapped_column(Integer)
+    down_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolve_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # recovering: window end
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -124,6 +124,8 @@ class RouteConfig(BaseModel):
     title: str | None = None
     group_by: list[LabelName] | None = Field(None, min_length=1)
     auto_mitigate: bool = False
+    # Alerts this route takes are pings of that heartbeat, not incidents (docs/heartbeats.md).
+    heartbeat: str | None = Field(None, min_length=1)
 
     _matchers: tuple[Matcher, ...] = PrivateAttr(default=())
 
@@ -150,6 +152,10 @@ class RouteConfig(BaseModel):
             problem = "a route needs a match list, or default: true"
         elif self.drop and self.continue_:
             problem = "a drop route cannot continue"
+        elif self.heartbeat is not None and self.default:
+            problem = "the default route cannot be a heartbeat route: give it a match list"
+        elif self.heartbeat is not None and (self.drop or self.continue_):
+            problem = "a heartbeat route can neither drop nor continue: its alerts are pings"
         if problem is not None:
             raise PydanticCustomError("invalid_route", problem)
         return self
@@ -220,8 +226,8 @@ class Router:
     Routes are tried in order and the first matching one wins. If it has `continue: true`,
     matching goes on: each later matching route fills only the fields still unset (a field
     is set once a route in the chain names it; `auto_mitigate` counts as set when written),
-    and the chain stops after a matching route without `continue`. `drop` comes from the
-    winning route alone. The default route applies only when no other route matched;
+    and the chain stops after a matching route without `continue`. `drop` and `heartbeat`
+    come from the winning route alone. The default route applies only when no other route matched;
     `RouteDecision.route` is then None, as it is when no route applies at all.
     """
 
@@ -300,6 +306,7 @@ class Router:
         return RouteDecision(
             route=None if winner is None or winner == self._default else winner,
             drop=winner is not None and self.routes[winner].drop,
+            heartbeat=self.routes[winner].heartbeat if winner is not None else None,
             service=chosen.get("service"),
             team=chosen.get("team"),
             incident_type=chosen.get("incident_type"),

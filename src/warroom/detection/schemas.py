@@ -49,6 +49,12 @@ class RouteDecision:
     title: str | None = None  # rendered title template, if the route has one
     group_by: tuple[str, ...] | None = None  # labels whose values group alerts together
     auto_mitigate: bool = False
+    heartbeat: str | None = None  # the alert is a ping of this heartbeat, not an incident
+
+    @property
+    def stored(self) -> bool:
+        """Tell whether the alert is kept as an alert (neither dropped nor a ping)."""
+        return not self.drop and self.heartbeat is None
 
 
 @dataclass
@@ -63,8 +69,10 @@ class IngestResult:
     silenced: int = 0
     dropped: int = 0
     ignored: int = 0
+    pinged: int = 0  # alerts a route turned into heartbeat pings
     opened: list[int] = field(default_factory=list)  # incident numbers opened
     touched: list[int] = field(default_factory=list)  # incident numbers changed in any way
+    ended: list[int] = field(default_factory=list)  # incident numbers a heartbeat ping resolved
     # (incident number, severity, inside the window) of mitigated incidents an alert re-opened
     refired: list[tuple[int, str, bool]] = field(default_factory=list)
 

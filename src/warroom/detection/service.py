@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from warroom.detection import storms
+from warroom.detection import heartbeats, storms
 from warroom.detection.bulk_join import join_in_bulk
 from warroom.detection.grouping import group_key, open_group
 from warroom.detection.linking import Linker
@@ -82,7 +82,7 @@ class Intake:
         alerts = [alert for delivery in deliveries for alert in delivery]
         owners = [i for i, delivery in enumerate(deliveries) for _ in delivery]
         decided = [(alert, self.decide(alert)) for alert in alerts]
-        firing = [a for a, d in decided if not d.drop and a.status == "firing" and a.event is None]
+        firing = [a for a, d in decided if d.stored and a.status == "firing" and a.event is None]
         repeats = self._bump_repeats(firing)
         owner_of: dict[str, int] = {}
         for index, (alert, _) in enumerate(decided):
@@ -94,7 +94,7 @@ class Intake:
             items=[
                 (a, d)
                 for a, d in decided
-                if not d.drop
+                if d.stored
                 and a.status == "firing"
                 and a.event is None
                 and a.kind == "alert"
@@ -107,6 +107,9 @@ class Intake:
         done: set[str] = set()
         for index, (alert, decision) in enumerate(decided):
             result = results[owners[index]]  # the delivery this alert came from
+            if decision.heartbeat is not None:
+                self._ping(alert, decision.heartbeat, result)
+                continue
             if decision.drop:
                 result.dropped += 1
                 continue
@@ -199,6 +202,25 @@ class Intake:
                     self.session, incident=incident, now=self.now, actor=self.actor
                 )
                 result.touch(incident.number)
+
+    def _ping(self, alert: AlertIn, heartbeat_id: str, result: IngestResult) -> None:
+        """Take an alert a route turned into a ping: firing pings, resolved says nothing."""
+        result.accepted += 1
+        if alert.status != "firing" or alert.event is not None:
+            result.ignored += 1  # the Watchdog resolving is its pings stopping, seen by the engine
+            return
+        pinged = heartbeats.ping(
+            self.session,
+            config=self.config,
+            heartbeat_id=heartbeat_id,
+            now=self.now,
+            rules=self.rules,
+        )
+        result.pinged += 1
+        if pinged.incident is not None:
+            result.touch(pinged.incident)
+            if pinged.resolved:
+                result.ended.append(pinged.incident)
 
     def _open_row(self, alert: AlertIn) -> Alert | None:
         stmt = (

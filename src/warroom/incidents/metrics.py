@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from warroom.incidents.models import Incident
@@ -133,8 +134,15 @@ class OpenIncidents:
         yield family
 
 
-def exposition(db: Database, severities: Callable[[], Iterable[str]]) -> bytes:
-    """Return the process's metrics plus the database-backed ones, in Prometheus text format."""
+def exposition(
+    db: Database, severities: Callable[[], Iterable[str]], others: Iterable[Collector] = ()
+) -> bytes:
+    """Return the process's metrics plus the database-backed ones, in Prometheus text format.
+
+    `others`: more collectors read at scrape time (the phases', e.g. heartbeat ages).
+    """
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(OpenIncidents(db, severities))
+    for collector in others:
+        scrape.register(collector)
     return generate_latest(REGISTRY) + generate_latest(scrape)

@@ -1,0 +1,64 @@
+"""Heartbeat routes: a ping (the heartbeat's own bearer token) and the list (viewers)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.concurrency import run_in_threadpool
+
+from warroom.api.deps import RuntimeDep, Viewer, access_of
+from warroom.api.errors import ERROR_RESPONSES, error_response
+from warroom.detection import metrics
+from warroom.detection.api_schemas import HeartbeatOut, PingOut
+from warroom.detection.heartbeat_config import HEARTBEAT_ID
+from warroom.detection.sources.common import match_bearer
+from warroom.incidents.visibility import visible
+
+SOURCE = "heartbeat"
+router = APIRouter(prefix="/api/v1", tags=["heartbeats"], responses=ERROR_RESPONSES)
+HeartbeatId = Annotated[
+    str, Path(pattern=HEARTBEAT_ID, description="The heartbeat's id in warroom.yaml")
+]
+
+
+@router.post(
+    "/intake/heartbeat/{heartbeat_id}",
+    response_model=PingOut,
+    tags=["intake"],
+    summary="A heartbeat's ping, with its own `token` as the bearer token; the body is ignored",
+)
+async def ping(heartbeat_id: HeartbeatId, request: Request, runtime: RuntimeDep) -> Any:
+    """Record a ping; a heartbeat that was silent ends its incident."""
+    beat = runtime.config().heartbeat(heartbeat_id)
+    if beat is None:
+        metrics.rejected(SOURCE, "not_configured")
+        return error_response(
+            404,
+            "not_found",
+            f"no heartbeat {heartbeat_id!r} in warroom.yaml: add it under heartbeats:",
+        )
+    if beat.token is None:
+        metrics.rejected(SOURCE, "not_configured")
+        return error_response(
+            404,
+            "not_found",
+            f"heartbeat {heartbeat_id!r} has no token, so it takes no pings over HTTP: give it "
+            "one in warroom.yaml (heartbeats[].token), or ping it through a route",
+        )
+    if match_bearer(request.headers.get("authorization"), [beat.token.get_secret_value()]) is None:
+        metrics.rejected(SOURCE, "unauthorized")
+        return error_response(
+            401, "unauthorized", f"missing or wrong bearer token for heartbeat {heartbeat_id!r}"
+        )
+    pinged = await run_in_threadpool(runtime.intake.ping, heartbeat_id)
+    return PingOut.of(pinged)
+
+
+@router.get("/heartbeats", response_model=list[HeartbeatOut])
+def heartbeats(runtime: RuntimeDep, principal: Viewer) -> list[HeartbeatOut]:
+    """List every configured heartbeat with when it last pinged and its state."""
+    condition = visible(runtime.config(), access_of(principal, runtime))
+    found = runtime.intake.heartbeats(visible=condition)
+    now = runtime.clock.now()
+    return [HeartbeatOut.of(beat, now) for beat in found]

@@ -1,0 +1,272 @@
+"""Heartbeats: rows kept in step with warroom.yaml, pings, and what each heartbeat looks like now.
+
+A heartbeat is a ping expected every `interval`. Its row holds when it last pinged and when
+it falls silent (`due_at`); the engine (detection/heartbeat_checks.py) opens an incident for
+each row past its `due_at`, and the next ping ends that incident here. GoAlert's heartbeat
+monitors and Grafana OnCall's heartbeat integrations behave alike; like theirs, a heartbeat
+that never pinged waits for its first ping before it can go silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from warroom.core.durations import format_duration
+from warroom.core.errors import NotFound
+from warroom.detection.models import Heartbeat
+from warroom.detection.rows import insert_for
+from warroom.incidents import service as incidents
+from warroom.incidents import timeline
+from warroom.incidents.actor import Actor
+from warroom.incidents.lifecycle import Rules
+from warroom.incidents.models import Incident
+from warroom.incidents.states import OPEN_STATUSES
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
+    from warroom.detection.heartbeat_config import HeartbeatConfig
+
+SOURCE = "heartbeat"  # the source of its incidents, and the actor of what a heartbeat does
+STATES = ("waiting", "up", "down", "recovering", "retired")
+
+
+def actor(heartbeat_id: str) -> Actor:
+    """Return the timeline actor of what one heartbeat does."""
+    return Actor(name=f"{SOURCE}/{heartbeat_id}", source=SOURCE)
+
+
+def sync(session: Session, *, config: WarroomConfig, now: datetime) -> int:
+    """Give every configured heartbeat a row, follow changed intervals, retire removed ones.
+
+    Idempotent, so every engine may run it after each (re)load; returns rows changed.
+    """
+    wanted = {beat.id: beat for beat in config.heartbeats}
+    rows = {row.id: row for row in session.scalars(select(Heartbeat))}
+    changed = 0
+    missing = [
+        {
+            "id": beat.id,
+            "state": "waiting",
+            "timeout_seconds": _seconds(beat.timeout),
+            "pings": 0,
+            "updated_at": now,
+        }
+        for beat in wanted.values()
+        if beat.id not in rows
+    ]
+    if missing:  # another engine may insert the same ones at the same time: theirs stand
+        insert = insert_for(session)
+        session.execute(insert(Heartbeat).values(missing).on_conflict_do_nothing())
+        changed += len(missing)
+    for row in rows.values():
+        beat = wanted.get(row.id)
+        if beat is None:
+            if row.state != "retired":
+                row.state, row.updated_at = "retired", now
+                changed += 1
+            continue
+        seconds = _seconds(beat.timeout)
+        if row.state == "retired":
+            row.state = "up" if row.last_seen_at is not None else "waiting"
+            row.incident_number = row.down_since = row.resolve_at = None
+        elif row.timeout_seconds == seconds:
+            continue
+        row.timeout_seconds = seconds
+        row.due_at = row.last_seen_at + beat.timeout if row.last_seen_at else None
+        row.updated_at = now
+        changed += 1
+    return changed
+
+
+@dataclass(frozen=True)
+class Pinged:
+    """What a ping did: the heartbeat's state after it, and the incident it changed, if any."""
+
+    heartbeat: str
+    state: str
+    incident: int | None = None  # the incident the ping mitigated or resolved
+    resolved: bool = False
+
+
+def ping(
+    session: Session, *, config: WarroomConfig, heartbeat_id: str, now: datetime, rules: Rules
+) -> Pinged:
+    """Record a ping; a heartbeat that was silent ends its incident (caller commits)."""
+    beat = config.heartbeat(heartbeat_id)
+    if beat is None:
+        raise NotFound(f"no heartbeat {heartbeat_id!r} in warroom.yaml (heartbeats:)")
+    row = _locked(session, beat, now)
+    was, silent_since = row.state, row.last_seen_at
+    row.last_seen_at, row.due_at = now, now + beat.timeout
+    row.pings += 1
+    row.timeout_seconds = _seconds(beat.timeout)
+    row.updated_at = now
+    if was in ("waiting", "up", "retired"):
+        if was == "retired":  # back in warroom.yaml before the engine's next sync
+            row.incident_number = row.down_since = row.resolve_at = None
+        row.state = "up"
+        return Pinged(beat.id, row.state)
+    if was == "recovering":
+        return Pinged(beat.id, row.state, row.incident_number)
+    incident = _incident(session, row.incident_number)
+    row.down_since = None
+    if incident is None or incident.status not in OPEN_STATUSES:
+        # Resolved by a person while still silent: nothing left to end.
+        row.state, row.incident_number = "up", None
+        return Pinged(beat.id, row.state)
+    quiet = f" after {format_duration(now - silent_since)} of silence" if silent_since else ""
+    timeline.record(
+        session,
+        incident=incident,
+        kind="heartbeat_resumed",
+        at=now,
+        actor=actor(beat.id).name,
+        source=SOURCE,
+        key_event=True,
+        text=f"Heartbeat {beat.id} pinged again{quiet}",
+        data={"heartbeat": beat.id, "last_seen_before": _iso(silent_since)},
+    )
+    settings = config.verification
+    if settings.resolves_on_its_own(incident.severity):
+        # The verification window: it must keep pinging that long before it resolves.
+        if incident.status in ("detected", "triaged"):
+            incidents.transition(
+                session,
+                config=config,
+                incident=incident,
+                action="mitigate",
+                now=now,
+                actor=actor(beat.id),
+                rules=rules,
+                note=f"heartbeat {beat.id} pings again; it resolves once it has kept pinging "
+                f"for the {format_duration(settings.window)} verification window",
+            )
+        row.state, row.resolve_at = "recovering", now + settings.window
+        return Pinged(beat.id, row.state, incident.number)
+    resolve(session, config=config, row=row, incident=incident, now=now, rules=rules)
+    return Pinged(beat.id, row.state, incident.number, resolved=True)
+
+
+def resolve(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    row: Heartbeat,
+    incident: Incident,
+    now: datetime,
+    rules: Rules,
+) -> None:
+    """Resolve a heartbeat's incident: the pings it waited for are its verification."""
+    reason = f"heartbeat {row.id} pings again (last at {_iso(row.last_seen_at)})"
+    incidents.transition(
+        session,
+        config=config,
+        incident=incident,
+        action="resolve",
+        now=now,
+        actor=actor(row.id),
+        rules=rules,
+        note=reason,
+        skip_verification=reason,
+    )
+    row.state, row.incident_number, row.resolve_at = "up", None, None
+
+
+@dataclass(frozen=True)
+class HeartbeatStatus:
+    """One configured heartbeat as it is now."""
+
+    id: str
+    service: str
+    interval: timedelta
+    grace: timedelta
+    severity: str
+    state: str
+    last_seen_at: datetime | None
+    due_at: datetime | None
+    pings: int
+    incident: int | None
+
+    def seconds_since(self, now: datetime) -> float | None:
+        """Return how long ago the last ping came, if one has."""
+        if self.last_seen_at is None:
+            return None
+        return max(0.0, (now - self.last_seen_at).total_seconds())
+
+
+def statuses(
+    session: Session, *, config: WarroomConfig, visible: ColumnElement[bool] | None = None
+) -> list[HeartbeatStatus]:
+    """Return every configured heartbeat with its row (waiting where it has none yet).
+
+    With `visible`, an incident the caller may not see is left out (a restricted type's).
+    """
+    rows = {row.id: row for row in session.scalars(select(Heartbeat))}
+    numbers = {row.incident_number for row in rows.values() if row.incident_number is not None}
+    if visible is not None and numbers:
+        shown = set(
+            session.scalars(select(Incident.number).where(Incident.number.in_(numbers), visible))
+        )
+        numbers &= shown
+    found = []
+    for beat in config.heartbeats:
+        row = rows.get(beat.id)
+        state = "waiting" if row is None or row.state == "retired" else row.state
+        found.append(
+            HeartbeatStatus(
+                id=beat.id,
+                service=beat.service,
+                interval=beat.interval,
+                grace=beat.grace,
+                severity=beat.severity,
+                state=state,
+                last_seen_at=row.last_seen_at if row else None,
+                due_at=row.due_at if row else None,
+                pings=row.pings if row else 0,
+                incident=row.incident_number if row and row.incident_number in numbers else None,
+            )
+        )
+    return found
+
+
+def _locked(session: Session, beat: HeartbeatConfig, now: datetime) -> Heartbeat:
+    """Return the heartbeat's row, locked for this transaction (made if the engine has not)."""
+    stmt = select(Heartbeat).where(Heartbeat.id == beat.id).with_for_update()
+    row = session.scalars(stmt).first()
+    if row is not None:
+        return row
+    insert = insert_for(session)
+    session.execute(
+        insert(Heartbeat)
+        .values(
+            id=beat.id,
+            state="waiting",
+            timeout_seconds=_seconds(beat.timeout),
+            pings=0,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
+    row = session.scalars(stmt.execution_options(populate_existing=True)).first()
+    assert row is not None
+    return row
+
+
+def _incident(session: Session, number: int | None) -> Incident | None:
+    """Return the incident with this number, if there is one."""
+    if number is None:
+        return None
+    return session.scalars(select(Incident).where(Incident.number == number)).first()
+
+
+def _seconds(value: timedelta) -> int:
+    return int(value.total_seconds())
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
