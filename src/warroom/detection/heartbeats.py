@@ -71,8 +71,8 @@ def sync(session: Session, *, config: WarroomConfig, now: datetime) -> int:
                 changed += 1
             continue
         seconds = _seconds(beat.timeout)
-        if row.state == "retired":
-            row.state = "up" if row.last_seen_at is not None else "waiting"
+        if row.state == "retired":  # back in warroom.yaml: it waits for a ping, as a new one does
+            row.state, row.last_seen_at = "waiting", None
             row.incident_number = row.down_since = row.resolve_at = None
         elif row.timeout_seconds == seconds:
             continue
