@@ -80,6 +80,8 @@ MATRIX = {
     "GET /api/v1/incidents/{ref}/escalation": "viewer",
     "POST /api/v1/intake/alertmanager": "signature",
     "POST /api/v1/intake/webhook": "signature",
+    "POST /api/v1/intake/heartbeat/{heartbeat_id}": "signature",  # the heartbeat's own token
+    "GET /api/v1/heartbeats": "viewer",
     "POST /api/v1/intake/grafana": "signature",
     "POST /api/v1/intake/pagerduty": "signature",
     "POST /api/v1/intake/jira": "signature",
@@ -128,6 +130,7 @@ SAMPLE = {
     "{person_id}": "none",
     "{override_id}": "1",
     "{evidence_id}": "1",
+    "{heartbeat_id}": "watchdog",
 }
 BELOW = {"responder": "vic", "admin": "bob"}  # a viewer, a responder without admin
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
