@@ -55,7 +55,8 @@ def test_example_config_is_valid() -> None:
     assert config.integrations.alertmanager[0].token.get_secret_value() == (
         "secret-of-warroom_am_token"
     )
-    assert len(config.routes) == 5 and config.routes[0].drop
+    assert len(config.routes) == 5 and config.routes[0].heartbeat == "alertmanager"
+    assert config.heartbeat("alertmanager") is not None
 
 
 def test_missing_secret_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,7 +57,10 @@ def test_a_good_block_loads(tmp_path: Path) -> None:
             ("grace: 30s", "grace: 30s\n    incident_type: nope"),
             ":8: heartbeats.0.incident_type: unknown incident type 'nope'",
         ),
-        (("grace: 30s", "grace: 30s\n    every: 1m"), ":8: heartbeats.0: unknown field 'every' — did you mean 'severity'?"),
+        (
+            ("grace: 30s", "grace: 30s\n    every: 1m"),
+            ":8: heartbeats.0: unknown field 'every' — did you mean 'severity'?",
+        ),
         (("id: watchdog", "id: Watch Dog"), ":4: heartbeats.0.id: String should match"),
         (
             ("heartbeat: watchdog", "heartbeat: ghost"),
