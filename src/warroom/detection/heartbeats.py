@@ -61,7 +61,8 @@ def sync(session: Session, *, config: WarroomConfig, now: datetime) -> int:
     ]
     if missing:  # another engine may insert the same ones at the same time: theirs stand
         insert = insert_for(session)
-        session.execute(insert(Heartbeat).values(missing).on_conflict_do_nothing())
+        # One statement, executed for many rows: compiled once, however many heartbeats.
+        session.execute(insert(Heartbeat).on_conflict_do_nothing(), missing)
         changed += len(missing)
     for row in rows.values():
         beat = wanted.get(row.id)
