@@ -15,8 +15,11 @@ from tests.helpers import Fakes
 from warroom.app import build_runtime
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
+from warroom.core.errors import Conflict
 from warroom.detection.models import Alert, Heartbeat
+from warroom.incidents.lifecycle import Move
 from warroom.incidents.models import Incident
+from warroom.mitigation.gate import VerificationGate
 from warroom.runtime import Runtime
 from warroom.settings import Settings
 
@@ -396,3 +399,38 @@ def test_removed_heartbeats_are_retired_and_come_back(
     clock.advance(timedelta(minutes=2))
     runtime.engine.run_once()
     assert count_incidents(runtime) == 1
+
+
+def test_a_ping_counts_even_when_a_rule_refuses_the_resolve(
+    client: TestClient,
+    api: TestClient,
+    runtime: Runtime,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pinged(client)
+    clock.advance(timedelta(minutes=2))
+    runtime.engine.run_once()
+
+    def refuse(self: object, session: object, *, config: object, move: Move) -> None:
+        if move.target == "resolved":
+            raise Conflict("held for the security review")
+
+    monkeypatch.setattr(VerificationGate, "check", refuse)
+    answer = pinged(client)
+    assert answer == {
+        "heartbeat": "watchdog",
+        "state": "up",
+        "incident": "INC-1",
+        "resolved": False,
+    }
+    incident = api.get("/api/v1/incidents/INC-1").json()
+    assert incident["status"] == "detected"
+    assert incident["timeline"][-1]["text"] == (
+        "Heartbeat watchdog pings again, but the incident cannot resolve on its own: "
+        "held for the security review"
+    )
+    assert listed(api)["watchdog"]["state"] == "up"
+    clock.advance(timedelta(minutes=2))  # silent again: a new incident, the old one is people's
+    runtime.engine.run_once()
+    assert listed(api)["watchdog"]["incident"] == "INC-2"

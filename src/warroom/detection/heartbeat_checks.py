@@ -91,8 +91,8 @@ def check(
         if incident is None:  # resolved by a person meanwhile
             row.state, row.incident_number, row.resolve_at = "up", None, None
             continue
-        resolve(session, config=config, row=row, incident=incident, now=now, rules=rules)
-        result.changed.append((incident.number, "resolve"))
+        ended = resolve(session, config=config, row=row, incident=incident, now=now, rules=rules)
+        result.changed.append((incident.number, "resolve" if ended else "heartbeat"))
     return result
 
 

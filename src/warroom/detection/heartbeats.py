@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from warroom.core.durations import format_duration
-from warroom.core.errors import NotFound
+from warroom.core.errors import Conflict, NotFound
 from warroom.detection.models import Heartbeat
 from warroom.detection.rows import insert_for
 from warroom.incidents import service as incidents
@@ -46,7 +46,8 @@ def sync(session: Session, *, config: WarroomConfig, now: datetime) -> int:
     Idempotent, so every engine may run it after each (re)load; returns rows changed.
     """
     wanted = {beat.id: beat for beat in config.heartbeats}
-    rows = {row.id: row for row in session.scalars(select(Heartbeat))}
+    # Locked: a ping racing a changed interval must not get a due time from a stale last ping.
+    rows = {row.id: row for row in session.scalars(select(Heartbeat).with_for_update())}
     changed = 0
     missing = [
         {
@@ -149,8 +150,8 @@ def ping(
             )
         row.state, row.resolve_at = "recovering", now + settings.window
         return Pinged(beat.id, row.state, incident.number)
-    resolve(session, config=config, row=row, incident=incident, now=now, rules=rules)
-    return Pinged(beat.id, row.state, incident.number, resolved=True)
+    resolved = resolve(session, config=config, row=row, incident=incident, now=now, rules=rules)
+    return Pinged(beat.id, row.state, incident.number, resolved=resolved)
 
 
 def resolve(
@@ -161,21 +162,41 @@ def resolve(
     incident: Incident,
     now: datetime,
     rules: Rules,
-) -> None:
-    """Resolve a heartbeat's incident: the pings it waited for are its verification."""
+) -> bool:
+    """Resolve a heartbeat's incident: the pings it waited for are its verification.
+
+    Should a lifecycle rule refuse, the ping still counts: the incident stays open for the
+    responders, and its timeline says why.
+    """
     reason = f"heartbeat {row.id} pings again (last at {_iso(row.last_seen_at)})"
-    incidents.transition(
-        session,
-        config=config,
-        incident=incident,
-        action="resolve",
-        now=now,
-        actor=actor(row.id),
-        rules=rules,
-        note=reason,
-        skip_verification=reason,
-    )
     row.state, row.incident_number, row.resolve_at = "up", None, None
+    try:
+        with session.begin_nested():
+            incidents.transition(
+                session,
+                config=config,
+                incident=incident,
+                action="resolve",
+                now=now,
+                actor=actor(row.id),
+                rules=rules,
+                note=reason,
+                skip_verification=reason,
+            )
+        return True
+    except Conflict as refused:
+        timeline.record(
+            session,
+            incident=incident,
+            kind="heartbeat_resumed",
+            at=now,
+            actor=actor(row.id).name,
+            source=SOURCE,
+            text=f"Heartbeat {row.id} pings again, but the incident cannot resolve on its own: "
+            f"{refused.message}",
+            data={"heartbeat": row.id, "refused": refused.message},
+        )
+        return False
 
 
 @dataclass(frozen=True)
