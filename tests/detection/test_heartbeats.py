@@ -434,3 +434,27 @@ def test_a_ping_counts_even_when_a_rule_refuses_the_resolve(
     clock.advance(timedelta(minutes=2))  # silent again: a new incident, the old one is people's
     runtime.engine.run_once()
     assert listed(api)["watchdog"]["incident"] == "INC-2"
+
+
+def test_many_falling_silent_at_once_page_as_one_alert_storm(
+    client: TestClient, api: TestClient, runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    document = settings()
+    document["heartbeats"] = [
+        {"id": f"cron-{n}", "service": "monitoring", "interval": "1m", "token": f"cron-token-{n}"}
+        for n in range(5)
+    ]
+    document["routes"] = document["routes"][1:]
+    document["detection"] = {"storm": {"threshold": 3, "window": "5m"}}
+    runtime.config_value = WarroomConfig.model_validate(document)
+    for n in range(5):
+        pinged(client, f"cron-{n}", f"cron-token-{n}")
+    clock.advance(timedelta(minutes=2))  # warroom hears none of them: all silent at once
+    runtime.engine.run_once()
+    runtime.engine.run_once()  # the pages of what the last round opened
+    items = api.get("/api/v1/incidents", params={"limit": 50}).json()["items"]
+    parents = [i["ref"] for i in items if i["title"] == "Alert storm on monitoring"]
+    assert len(parents) == 1 and len(items) == 6
+    members = [i for i in items if i["parent"] == parents[0]]
+    assert len(members) == 5  # the three before the storm joined it, and the two after
+    assert set(pages(fakes)) == set(parents)  # the parent pages for all five

@@ -16,7 +16,7 @@ from warroom.detection.models import Heartbeat
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.runtime import Runtime
 
-BEATS = 300  # more than one check's batch (200): two engines can both take a share
+BEATS = 300  # six times one check's batch (50): both engines can take a share
 INTERVAL = 5  # seconds
 
 
@@ -31,6 +31,8 @@ def _config(path: Path, count: int) -> Path:
                     for n in range(count)
                 ],
                 "notifications": {"incident_channels": False},
+                # One incident per heartbeat, no alert storm's parent among them.
+                "detection": {"storm": {"enabled": False}},
             }
         )
     )

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warroom.core.durations import format_duration
+from warroom.detection import storms
 from warroom.detection.heartbeats import SOURCE, actor, resolve
 from warroom.detection.models import Heartbeat
 from warroom.incidents import service as incidents
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
     from warroom.detection.heartbeat_config import HeartbeatConfig
 
-BATCH = 200  # silent heartbeats handled per transaction; more is a backlog for the next round
+# Silent heartbeats handled per transaction (more is a backlog for the next round): each opens
+# an incident, and a short transaction keeps the intake's writes from waiting on SQLite.
+BATCH = 50
 # (incident type, service) -> the runbook template of a new incident
 TemplateChooser = Callable[[str | None, str | None], TemplateChoice]
 
@@ -79,6 +82,23 @@ def check(
             session, config=config, beat=beat, row=row, now=now, rules=rules, choose=choose_template
         )
         result.changed.append((opened.number, "declared"))
+        parents: list[int] = []
+        storms.bundle(  # when warroom cannot hear its senders, they all fall silent at once
+            session,
+            incident=opened,
+            config=config,
+            now=now,
+            open_parent=storms.opener(
+                session,
+                config=config,
+                now=now,
+                rules=rules,
+                choose_template=choose_template,
+                opened=parents,
+            ),
+            rules=rules,
+        )
+        result.changed += [(number, "declared") for number in parents]
     recovered = session.scalars(
         select(Heartbeat)
         .where(Heartbeat.state == "recovering", Heartbeat.resolve_at <= now, Heartbeat.due_at > now)

@@ -316,36 +316,19 @@ class Intake:
     def _count_storm(self, incident: Incident, result: IngestResult) -> None:
         """Bundle the new incident under its scope's alert storm, if there is one now."""
 
-        def open_parent(title: str, severity: str, summary: str, service: str | None) -> Incident:
-            chosen = self.choose_template(None, service)
-            commander, reason = self.rules.command.first_commander(
-                self.config, service=service, reporter=None, at=self.now
-            )
-            parent = incidents.declare(
-                self.session,
-                config=self.config,
-                now=self.now,
-                actor=Actor(name=None, source=storms.SOURCE),
-                commander=commander,
-                commander_reason=reason,
-                title=title,
-                severity=severity,
-                summary=summary,
-                service=service,
-                runbook_template=chosen.name,
-                checklist=chosen.checklist,
-                owner=chosen.owner,
-                module=service or chosen.module,
-            )
-            result.opened.append(parent.number)
-            return parent
-
         started = storms.bundle(
             self.session,
             incident=incident,
             config=self.config,
             now=self.now,
-            open_parent=open_parent,
+            open_parent=storms.opener(
+                self.session,
+                config=self.config,
+                now=self.now,
+                rules=self.rules,
+                choose_template=self.choose_template,
+                opened=result.opened,
+            ),
             rules=self.rules,
         )
         if started is not None:

@@ -27,6 +27,7 @@ from warroom.detection.models import Storm
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
 from warroom.incidents.actor import Actor
+from warroom.incidents.flows import TemplateChoice
 from warroom.incidents.lifecycle import Rules
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATUSES
@@ -35,9 +36,10 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 SOURCE = "storm"  # the parent's source, and the actor of what a storm does
-# Incidents opened by monitoring count towards a storm; reports (Jira, Slack, the web form)
+# Incidents opened by monitoring count towards a storm (heartbeats too: when warroom cannot
+# hear its senders, every heartbeat falls silent at once); reports (Jira, Slack, the web form)
 # and incidents people declare do not.
-ALERT_SOURCES = ("alertmanager", "grafana", "pagerduty", "webhook")
+ALERT_SOURCES = ("alertmanager", "grafana", "pagerduty", "webhook", "heartbeat")
 # Opens the parent incident: (title, severity, summary, service) -> the new incident.
 OpenParent = Callable[[str, str, str, str | None], Incident]
 
@@ -58,6 +60,47 @@ class Scope:
         if None in self.services:
             clauses.append(Incident.service.is_(None))
         return or_(*clauses)
+
+
+def opener(
+    session: Session,
+    *,
+    config: WarroomConfig,
+    now: datetime,
+    rules: Rules,
+    choose_template: Callable[[str | None, str | None], TemplateChoice],
+    opened: list[int],
+) -> OpenParent:
+    """Return how a storm's parent opens: a new incident with its template and first IC.
+
+    The parent's number is appended to `opened`.
+    """
+
+    def open_parent(title: str, severity: str, summary: str, service: str | None) -> Incident:
+        chosen = choose_template(None, service)
+        commander, reason = rules.command.first_commander(
+            config, service=service, reporter=None, at=now
+        )
+        parent = incidents.declare(
+            session,
+            config=config,
+            now=now,
+            actor=Actor(name=None, source=SOURCE),
+            commander=commander,
+            commander_reason=reason,
+            title=title,
+            severity=severity,
+            summary=summary,
+            service=service,
+            runbook_template=chosen.name,
+            checklist=chosen.checklist,
+            owner=chosen.owner,
+            module=service or chosen.module,
+        )
+        opened.append(parent.number)
+        return parent
+
+    return open_parent
 
 
 def scope_of(config: WarroomConfig, service: str | None) -> Scope:
