@@ -30,6 +30,9 @@ from warroom.runtime import Runtime
 
 TARGET_MS = 100.0
 INTERVAL, GRACE = timedelta(minutes=1), timedelta(seconds=30)
+# Heartbeats spread over this many services: each round's silent ones are on different
+# services, so each opens an incident of its own (no alert storm bundles them).
+SERVICES = 100
 
 
 @dataclass
@@ -49,9 +52,9 @@ class Result:
 def config_of(count: int) -> WarroomConfig:
     """Return the bench's warroom.yaml with `count` heartbeats on one service."""
     document = bench_config()
-    document["services"] = [{"id": "monitoring"}]
+    document["services"] = [{"id": f"service-{n}"} for n in range(SERVICES)]
     document["heartbeats"] = [
-        {"id": f"beat-{n}", "service": "monitoring", "interval": "1m", "grace": "30s"}
+        {"id": f"beat-{n}", "service": f"service-{n % SERVICES}", "interval": "1m", "grace": "30s"}
         for n in range(count)
     ]
     return WarroomConfig.model_validate(document)
@@ -160,9 +163,10 @@ def render(results: list[Result], args: argparse.Namespace, argv: list[str], too
         f"{os.getloadavg()[0]:.2f}",
         "",
         f"One process, a scratch database per backend, {args.heartbeats:,} heartbeats in "
-        "warroom.yaml (1m interval, 30s grace), every one pinged. Each figure is one call of "
-        "the engine's heartbeat module (`HeartbeatChecks.update`, what every engine round "
-        f"runs): {args.repetitions} rounds with none due (the common case: one indexed query "
+        f"warroom.yaml on {SERVICES} services (1m interval, 30s grace), every one pinged. "
+        "Each figure is one call of the engine's heartbeat module "
+        "(`HeartbeatChecks.update`, what every engine round runs): "
+        f"{args.repetitions} rounds with none due (the common case: one indexed query "
         "for the silent ones, one for the recovered, one for the next due time), and "
         f"{args.rounds} rounds in each of which {args.silent} fall silent and open their "
         "incidents through the normal path (runbook template and checklist, first IC, "
