@@ -458,3 +458,23 @@ def test_many_falling_silent_at_once_page_as_one_alert_storm(
     members = [i for i in items if i["parent"] == parents[0]]
     assert len(members) == 5  # the three before the storm joined it, and the two after
     assert set(pages(fakes)) == set(parents)  # the parent pages for all five
+
+
+def test_a_longer_interval_after_a_reload_moves_the_due_time(
+    client: TestClient, api: TestClient, runtime: Runtime, clock: FrozenClock
+) -> None:
+    pinged(client)
+    runtime.engine.run_once()
+    document = settings()
+    document["heartbeats"][0]["interval"] = "10m"
+    runtime.config_value = WarroomConfig.model_validate(document)  # what a reload does
+    clock.advance(timedelta(minutes=5))
+    runtime.engine.run_once()
+    beat = listed(api)["watchdog"]
+    assert (beat["state"], beat["interval"]) == ("up", "10m")
+    assert beat["due_at"] == (clock.now() + timedelta(minutes=5, seconds=30)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    clock.advance(timedelta(minutes=5, seconds=30))
+    runtime.engine.run_once()
+    assert listed(api)["watchdog"]["state"] == "down"

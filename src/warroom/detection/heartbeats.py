@@ -33,11 +33,19 @@ if TYPE_CHECKING:
 
 SOURCE = "heartbeat"  # the source of its incidents, and the actor of what a heartbeat does
 STATES = ("waiting", "up", "down", "recovering", "retired")
+LOCK_BY_ID = 1_000  # more rows to change than this: lock them all (no list of ids that long)
 
 
 def actor(heartbeat_id: str) -> Actor:
     """Return the timeline actor of what one heartbeat does."""
     return Actor(name=f"{SOURCE}/{heartbeat_id}", source=SOURCE)
+
+
+def _changes(beat: HeartbeatConfig | None, state: str, seconds: int) -> bool:
+    """Tell whether a row must change to match its heartbeat in warroom.yaml (None: removed)."""
+    if beat is None:
+        return state != "retired"
+    return state == "retired" or seconds != _seconds(beat.timeout)
 
 
 def sync(session: Session, *, config: WarroomConfig, now: datetime) -> int:
@@ -46,8 +54,18 @@ def sync(session: Session, *, config: WarroomConfig, now: datetime) -> int:
     Idempotent, so every engine may run it after each (re)load; returns rows changed.
     """
     wanted = {beat.id: beat for beat in config.heartbeats}
-    # Locked: a ping racing a changed interval must not get a due time from a stale last ping.
-    rows = {row.id: row for row in session.scalars(select(Heartbeat).with_for_update())}
+    seen = session.execute(select(Heartbeat.id, Heartbeat.state, Heartbeat.timeout_seconds))
+    known = {
+        heartbeat_id: _changes(wanted.get(heartbeat_id), state, seconds)
+        for heartbeat_id, state, seconds in seen
+    }
+    stale = [heartbeat_id for heartbeat_id, changes in known.items() if changes]
+    # Only rows that change are locked (a ping racing a changed interval must not get a due
+    # time from a stale last ping), so a sync with nothing to do writes nothing.
+    locking = select(Heartbeat).with_for_update()
+    if len(stale) <= LOCK_BY_ID:
+        locking = locking.where(Heartbeat.id.in_(stale))
+    rows = {row.id: row for row in session.scalars(locking)} if stale else {}
     changed = 0
     missing = [
         {
@@ -58,7 +76,7 @@ def sync(session: Session, *, config: WarroomConfig, now: datetime) -> int:
             "updated_at": now,
         }
         for beat in wanted.values()
-        if beat.id not in rows
+        if beat.id not in known
     ]
     if missing:  # another engine may insert the same ones at the same time: theirs stand
         insert = insert_for(session)
@@ -67,6 +85,8 @@ def sync(session: Session, *, config: WarroomConfig, now: datetime) -> int:
         changed += len(missing)
     for row in rows.values():
         beat = wanted.get(row.id)
+        if not _changes(beat, row.state, row.timeout_seconds):
+            continue  # locked with all the others, or changed meanwhile by another engine
         if beat is None:
             if row.state != "retired":
                 row.state, row.updated_at = "retired", now
