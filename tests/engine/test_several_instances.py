@@ -140,9 +140,9 @@ def _api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _engine(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `warroom engine` with its metrics port; return it and that port's URL."""
+    """Start `warroom engine` with its metrics port, once it ticks; return it and that URL."""
     port = free_port()
-    return start_engine(env, log, port=port, ready=False), f"http://127.0.0.1:{port}"
+    return start_engine(env, log, port=port), f"http://127.0.0.1:{port}"
 
 
 def _steps_taken(url: str) -> int:
