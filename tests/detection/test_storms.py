@@ -16,6 +16,8 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.detection.models import Storm
 from warroom.escalation.models import Escalation
+from warroom.incidents.models import Incident
+from warroom.notify.models import Notification
 from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 
@@ -182,6 +184,37 @@ def test_acknowledging_the_parent_acknowledges_every_member(
     assert late["parent"] == "INC-5" and late["acknowledged_at"] is not None
     runtime.engine.run_once()
     assert not any("Late" in text for text in pages(fakes))
+
+
+def with_pagerduty() -> WarroomConfig:
+    """Storms by service, and PagerDuty hears of every incident (the fakes stand in)."""
+    document = settings()
+    document["integrations"]["pagerduty_events"] = {"routing_key": "R" * 32}
+    return WarroomConfig.model_validate(document)
+
+
+@pytest.mark.parametrize("config", [with_pagerduty()])
+def test_only_members_pagerduty_heard_of_are_acknowledged_there(
+    client: TestClient, api: TestClient, runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    for n in range(THRESHOLD):  # these page on their own, PagerDuty too
+        fire(client, f"A{n}")
+    runtime.engine.run_once()
+    for n in range(2):  # the storm: INC-4 and its parent INC-5, then INC-6 born in it
+        fire(client, f"B{n}")
+    assert api.post("/api/v1/incidents/INC-5/acknowledge").status_code == 200
+    runtime.engine.run_once()
+    with runtime.db.session() as session:
+        rows = session.execute(
+            select(Notification.action, Incident.number)
+            .join(Incident, Incident.id == Notification.incident_id)
+            .where(Notification.channel == "pager")
+        ).all()
+    triggered = {number for action, number in rows if action == "trigger"}
+    acknowledged = {number for action, number in rows if action == "acknowledge"}
+    assert triggered == {1, 2, 3, 5}  # the storm's members born in it never paged
+    # Acknowledged where PagerDuty has an open incident; nothing sent for keys it never saw.
+    assert acknowledged == {1, 2, 3, 5}
 
 
 def test_the_storm_ends_after_a_quiet_window(

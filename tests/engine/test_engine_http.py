@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy import create_engine, make_url, text
 
 from tests.conftest import POSTGRES_URL, empty_postgres_database, free_port
+from tests.engine.processes import start_engine, wait_for
 from tests.engine.test_engine_processes import ACTOR, engine_setup
 from tests.notify.slack_server import SlackServer
 from warroom.runtime import Runtime
@@ -62,31 +63,6 @@ def setup(
     runtime.close()
 
 
-def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "warroom", "engine", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-
-
-def _wait_for(url: str, status: int, log: Path, timeout: float = 30) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    answer: httpx.Response | None = None
-    while time.monotonic() < deadline:
-        try:
-            answer = httpx.get(url, timeout=5)
-            if answer.status_code == status:
-                return answer
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    got = answer.status_code if answer is not None else "no answer"
-    raise AssertionError(f"{url}: wanted {status}, got {got}\n{log.read_text()}")
-
-
 def _stop(process: subprocess.Popen[bytes]) -> int:
     process.send_signal(signal.SIGTERM)
     return process.wait(timeout=15)
@@ -98,9 +74,9 @@ def test_engine_port_serves_health_readiness_and_its_metrics(
     runtime, env = setup
     port, log = free_port(), tmp_path / "engine.log"
     base = f"http://127.0.0.1:{port}"
-    process = _start(env, port, log)
+    process = start_engine(env, log, port=port, ready=False)
     try:
-        ready = _wait_for(f"{base}/readyz", 200, log)
+        ready = wait_for(f"{base}/readyz", 200, log)
         assert ready.json() == {
             "status": "ready",
             "checks": {
@@ -154,13 +130,15 @@ def test_engine_port_answers_503_without_details_when_the_database_goes(
     }
     port, log = free_port(), tmp_path / "engine.log"
     base = f"http://127.0.0.1:{port}"
-    process = _start(env, port, log)  # it creates the tables itself (upgrade first)
+    process = start_engine(
+        env, log, port=port, ready=False
+    )  # it creates the tables itself (upgrade first)
     try:
-        _wait_for(f"{base}/readyz", 200, log, timeout=60)
+        wait_for(f"{base}/readyz", 200, log, timeout=60)
         database = make_url(doomed_database).database
         with create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT").connect() as conn:
             conn.execute(text(f'DROP DATABASE "{database}" WITH (FORCE)'))
-        broken = _wait_for(f"{base}/readyz", 503, log)
+        broken = wait_for(f"{base}/readyz", 503, log)
         checks = broken.json()["checks"]
         assert broken.json()["status"] == "not ready"
         assert checks["database"] == checks["migrations"] == {"ok": False}

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from tests.engine.processes import start_engine, stop
 from tests.notify.slack_server import SlackServer
 from warroom.app import build_runtime
 from warroom.config import load_config
@@ -110,13 +109,6 @@ def engine_setup(
     return runtime, env
 
 
-def _engine(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "warroom", "engine"], env=env, stdout=out, stderr=out
-        )
-
-
 def _declare(runtime: Runtime, count: int) -> None:
     for index in range(count):
         runtime.flows.declare(
@@ -153,19 +145,13 @@ def _wait_until_done(runtime: Runtime, expected_pages: int, timeout: float) -> N
     raise AssertionError(f"not done: {active} active escalations, {unsent} unsent, {pages} pages")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-
-
 def test_kill_9_mid_escalation_loses_nothing(
     setup: tuple[Runtime, dict[str, str]], slack: SlackServer, tmp_path: Path
 ) -> None:
     runtime, env = setup
     incidents = 100
+    first = start_engine(env, tmp_path / "engine-1.log")
     _declare(runtime, incidents)
-    first = _engine(env, tmp_path / "engine-1.log")
     try:
         # Kill once a quarter of the first pages are out: the rest of the 100 escalations are
         # then surely mid-way, however slowly a loaded machine delivers (steps are 4 s apart).
@@ -184,11 +170,11 @@ def test_kill_9_mid_escalation_loses_nothing(
             select(func.count()).select_from(Escalation).where(Escalation.state == "active")
         )
     assert active, "the kill came too late: nothing was mid-escalation"
-    second = _engine(env, tmp_path / "engine-2.log")
+    second = start_engine(env, tmp_path / "engine-2.log")
     try:
         _wait_until_done(runtime, incidents * STEPS, timeout=90)
     finally:
-        _stop(second)
+        stop(second)
     received = Counter(_page_keys(slack))
     expected = {
         f"inc{n}:page:0:{step}:#pages" for n in range(1, incidents + 1) for step in range(STEPS)
@@ -213,13 +199,13 @@ def test_two_engines_send_each_notification_once(
     runtime, env = setup
     assert database_url.startswith("postgresql")  # SKIP LOCKED shares the work
     incidents = 1000
+    engines = [start_engine(env, tmp_path / f"engine-{i}.log") for i in (1, 2)]
     _declare(runtime, incidents)
-    engines = [_engine(env, tmp_path / f"engine-{i}.log") for i in (1, 2)]
     try:
         _wait_until_done(runtime, incidents * STEPS, timeout=240)
     finally:
         for process in engines:
-            _stop(process)
+            stop(process)
     received = Counter(_page_keys(slack))
     assert len(received) == incidents * STEPS
     assert max(received.values()) == 1  # exactly once

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from tests.engine.test_engine_processes import _declare, _engine, _stop, engine_setup
+from tests.engine.processes import start_engine, stop
+from tests.engine.test_engine_processes import _declare, engine_setup
 from tests.notify.slack_server import SlackServer
 from warroom.escalation.models import PageRun
 from warroom.notify.models import Notification
@@ -137,8 +138,8 @@ def test_kill_9_between_rule_steps_loses_none_and_repeats_none(
 ) -> None:
     runtime, env = setup
     incidents = 40
+    first = start_engine(env, tmp_path / "engine-1.log")
     _declare(runtime, incidents)
-    first = _engine(env, tmp_path / "engine-1.log")
     try:
         # Kill once the first rule of every run is out: the later rules are 4 and 8 s away.
         deadline = time.monotonic() + 60
@@ -159,11 +160,11 @@ def test_kill_9_between_rule_steps_loses_none_and_repeats_none(
             select(func.count()).select_from(PageRun).where(PageRun.state == "active")
         )
     assert waiting, "the kill came too late: no run had rules left"
-    second = _engine(env, tmp_path / "engine-2.log")
+    second = start_engine(env, tmp_path / "engine-2.log")
     try:
         wait_until_done(runtime, incidents, timeout=90)
     finally:
-        _stop(second)
+        stop(second)
     assert set(page_rows(runtime)) == expected_keys(incidents)  # none lost, none doubled
     assert delivered(runtime, slack) == expected_keys(incidents)
     repeats = {key for key, count in received(slack).items() if count > 1}
@@ -176,13 +177,13 @@ def test_two_engines_send_each_rule_step_once(
 ) -> None:
     runtime, env = setup
     incidents = 200
+    engines = [start_engine(env, tmp_path / f"engine-{i}.log") for i in (1, 2)]
     _declare(runtime, incidents)
-    engines = [_engine(env, tmp_path / f"engine-{i}.log") for i in (1, 2)]
     try:
         wait_until_done(runtime, incidents, timeout=180)
     finally:
         for process in engines:
-            _stop(process)
+            stop(process)
     assert set(page_rows(runtime)) == expected_keys(incidents)
     assert delivered(runtime, slack) == expected_keys(incidents)
     assert max(received(slack).values()) == 1  # exactly once

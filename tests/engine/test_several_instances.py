@@ -30,7 +30,9 @@ import yaml
 from sqlalchemy import func, select
 
 from tests.conftest import free_port
-from tests.engine.test_engine_processes import _stop, engine_setup
+from tests.engine.processes import start_engine
+from tests.engine.processes import stop as _stop
+from tests.engine.test_engine_processes import engine_setup
 from tests.notify.slack_server import SlackServer
 from warroom.detection.models import Alert, AlertGroup
 from warroom.escalation.models import Escalation
@@ -138,15 +140,9 @@ def _api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _engine(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `warroom engine` with its metrics port; return it and that port's URL."""
+    """Start `warroom engine` with its metrics port, once it ticks; return it and that URL."""
     port = free_port()
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "warroom", "engine", "--host", "127.0.0.1", "--port",
-             str(port)],
-            env=env, stdout=out, stderr=out,
-        )  # fmt: skip
-    return process, f"http://127.0.0.1:{port}"
+    return start_engine(env, log, port=port), f"http://127.0.0.1:{port}"
 
 
 def _steps_taken(url: str) -> int:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from tests.engine.test_engine_processes import _engine, _stop
+from tests.engine.processes import start_engine, stop
 from tests.engine.test_several_instances import (
     STEPS,
     TOKEN,
@@ -45,7 +45,7 @@ def test_two_apis_start_one_storm_and_its_parent_pages_once(
     document["detection"] = {"storm": {"threshold": THRESHOLD, "window": "10m"}}
     path.write_text(yaml.safe_dump(document))
     apis = [_api(env, tmp_path / f"serve-{i}.log") for i in (1, 2)]
-    engine = _engine(env, tmp_path / "engine.log")
+    engine = start_engine(env, tmp_path / "engine.log")
     headers = {"Authorization": f"Bearer {TOKEN}"}
     # Every group's first alert, alternating between the instances, eight at a time.
     jobs = [(apis[group % 2][1], group) for group in range(GROUPS)]
@@ -67,9 +67,9 @@ def test_two_apis_start_one_storm_and_its_parent_pages_once(
         assert statuses == {200: GROUPS}, statuses
         _wait_for_parent_pages(runtime)
     finally:
-        _stop(engine)
+        stop(engine)
         for process, _ in apis:
-            _stop(process)
+            stop(process)
 
     with runtime.db.session() as session:
         parents = list(session.scalars(select(Incident.number).where(Incident.source == "storm")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from tests.helpers import Fakes, paging_config
 from warroom.config import WarroomConfig
@@ -12,6 +13,7 @@ from warroom.core.clock import FrozenClock
 from warroom.notify import outbox
 from warroom.notify.fakes import FakeChat
 from warroom.notify.messages import Post
+from warroom.notify.models import Notification
 from warroom.notify.outbox import Message
 from warroom.notify.ports import IncidentCard
 from warroom.notify.sender import LEASE_MARGIN, Sender
@@ -120,3 +122,23 @@ def test_the_next_claim_counts_the_round_in_flight_against_rate_limits(
     finally:
         sender.close()
     assert len(chat.keys()) == 4
+
+
+def test_a_sender_asked_to_stop_claims_and_sends_nothing(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    # The engine's send loop may decide to send just before its stop and the sender's close
+    # run; its own stop flag, passed in, keeps that late call from starting a round.
+    keys = _queue(runtime, 5)
+    chat = _TimedChat(clock, seconds=0.0)
+    sender = _sender(runtime, chat, workers=1, keep_sending=0.0)
+    try:
+        assert sender.send_due(stopping=lambda: True) == 0
+        assert chat.spans == {}
+        with runtime.db.session() as session:
+            statuses = set(session.scalars(select(Notification.status)))
+        assert statuses == {"pending"}  # nothing claimed either
+        assert sender.send_due() == len(keys)  # not stopping: all of them
+        assert sorted(chat.spans) == sorted(keys)
+    finally:
+        sender.close()

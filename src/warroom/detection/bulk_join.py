@@ -18,10 +18,13 @@ from warroom.detection.models import Alert
 from warroom.detection.rows import alert_title, capped_raw, insert_for
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
 from warroom.detection.silences import ActiveSilences
+from warroom.incidents.models import Incident
+from warroom.incidents.states import OPEN_STATUSES
 
 CHUNK = 400  # rows per INSERT (SQLite allows 32,766 bound values per statement)
 # The per-alert path, for a storm's first alert: (alert, decision, its delivery's result)
-OneAlert = Callable[[AlertIn, RouteDecision, IngestResult], None]
+# -> the id of the incident it is linked to, if any.
+OneAlert = Callable[[AlertIn, RouteDecision, IngestResult], int | None]
 
 
 def join_in_bulk(
@@ -57,11 +60,11 @@ def join_in_bulk(
         if incident is None:
             # The storm's first alert opens the incident the usual way; the rest join in bulk.
             first, decision = members[0]
-            one(first, decision, results[owner_of[first.fingerprint]])
+            linked = one(first, decision, results[owner_of[first.fingerprint]])
             handled[first.fingerprint] = "done"
             members = members[1:]
-            incident = open_incident(session, find_open(session, key))
-            if incident is None:
+            incident = session.get(Incident, linked) if linked is not None else None
+            if incident is None or incident.status not in OPEN_STATUSES:
                 continue  # silenced or otherwise not linked: leave the rest to the usual path
         changed = False  # whether the incident's runbook file needs rewriting
         for start in range(0, len(members), CHUNK):
@@ -103,13 +106,19 @@ def join_in_bulk(
             )
             titles = {row["fingerprint"]: row["title"] for row in rows}
             inserted = {fp: (alert_id, titles[fp]) for alert_id, fp in session.execute(stmt, rows)}
-            for alert, _ in chunk:
-                if alert.fingerprint in inserted:
-                    alert_id, title = inserted[alert.fingerprint]
-                    result = results[owner_of[alert.fingerprint]]
-                    if linker.note_joined(incident, alert_id, str(title), alert):
-                        changed = True
-                    if linker.fired_again(incident, str(title), result):
+            joined = [
+                (inserted[a.fingerprint][0], str(inserted[a.fingerprint][1]), a)
+                for a, _ in chunk
+                if a.fingerprint in inserted
+            ]
+            # A mitigated incident is decided by its first alert back (a refire): there each
+            # alert's note and refire keep their order; elsewhere one statement notes them all.
+            batches = [[j] for j in joined] if incident.status == "mitigated" else [joined]
+            for batch in batches:
+                if linker.note_joined_many(incident, batch):
+                    changed = True
+                for _, title, alert in batch:
+                    if linker.fired_again(incident, title, results[owner_of[alert.fingerprint]]):
                         changed = True
                     handled[alert.fingerprint] = "bulk"
         starts = [a.starts_at for a, _ in members if handled.get(a.fingerprint) and a.starts_at]

@@ -55,16 +55,13 @@ def open_group(session: Session, key: str, now: datetime) -> AlertGroup:
     if group is not None:
         return group
     insert = insert_for(session)
-    new_id = session.execute(
+    created = session.scalars(
         insert(AlertGroup)
         .values(group_key=key, is_open=True, incident_id=None, created_at=now)
         .on_conflict_do_nothing(index_elements=["group_key"], index_where=text("is_open"))
-        .returning(AlertGroup.id)
-    ).scalar()
-    if new_id is None:  # a concurrent delivery created it; it has its incident by now
-        group = session.scalars(stmt.with_for_update()).first()
-        assert group is not None
-        return group
-    created = session.get(AlertGroup, new_id)
-    assert created is not None
+        .returning(AlertGroup)  # the new row as an object, without a second query
+    ).first()
+    if created is None:  # a concurrent delivery created it; it has its incident by now
+        created = session.scalars(stmt.with_for_update()).first()
+        assert created is not None
     return created

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -37,8 +37,17 @@ class Linker:
     _alert_events: dict[int, int] = field(default_factory=dict, init=False)
 
     def note_joined(self, incident: Incident, alert_id: int, title: str, alert: AlertIn) -> bool:
+        """Write an "alert joined" event if the incident has few yet; return whether written."""
+        return self.note_joined_many(incident, [(alert_id, title, alert)])
+
+    def note_joined_many(
+        self, incident: Incident, joined: list[tuple[int, str, AlertIn]]
+    ) -> bool:
         """Write "alert joined" events for the first few alerts only: a storm of a thousand
-        alerts must not bury the timeline (they are all listed under the incident's alerts)."""
+        alerts must not bury the timeline (they are all listed under the incident's alerts).
+
+        `joined` holds (alert id, title, alert) in arrival order; returns whether any was written.
+        """
         count = self._alert_events.get(incident.id)
         if count is None:
             count = (
@@ -49,25 +58,31 @@ class Linker:
                 )
                 or 0
             )
-        if count < ALERT_EVENTS_MAX:
-            text = f"{SOURCE_NAMES.get(alert.source, alert.source)} alert joined: {title}"
-        elif count == ALERT_EVENTS_MAX:
-            text = "More alerts are joining; see this incident's alerts for all of them"
-        else:
-            self._alert_events[incident.id] = count + 1
-            return False
-        timeline.record(
+        events: list[tuple[str, str, dict[str, Any]]] = []
+        for alert_id, title, alert in joined:
+            if count < ALERT_EVENTS_MAX:
+                text = f"{SOURCE_NAMES.get(alert.source, alert.source)} alert joined: {title}"
+            elif count == ALERT_EVENTS_MAX:
+                text = "More alerts are joining; see this incident's alerts for all of them"
+            else:
+                count += 1
+                continue
+            events.append(("alert", text, {"alert_id": alert_id, "fingerprint": alert.fingerprint}))
+            count += 1
+        self._alert_events[incident.id] = count
+        timeline.record_many(
             self.session,
             incident=incident,
-            kind="alert",
+            events=events,
             at=self.now,
             actor=self.actor.name,
             source=self.actor.source,
-            text=text,
-            data={"alert_id": alert_id, "fingerprint": alert.fingerprint},
         )
-        self._alert_events[incident.id] = count + 1
-        return True
+        return bool(events)
+
+    def opened_with_alert(self, incident: Incident) -> None:
+        """The incident was opened here with its first "alert" event: no need to count them."""
+        self._alert_events.setdefault(incident.id, 1)
 
     def fired_again(self, incident: Incident, title: str, result: IngestResult) -> bool:
         """A firing alert joined a mitigated incident: the verification window decides."""

@@ -56,6 +56,8 @@ class Intake:
     rules: Rules  # the phases' rules on incidents (first IC, gates), from the incident flows
     silences: ActiveSilences = field(init=False)
     linker: Linker = field(init=False)
+    # The alert storms this run has met (detection/storms.py), so their members ask once.
+    storms_known: storms.Known = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.silences = ActiveSilences(self.session, self.now)
@@ -178,12 +180,15 @@ class Intake:
         result: IngestResult,
         *,
         bumped: bool = False,
-    ) -> None:
-        """Take one alert the per-alert way, counting it in its delivery's `result`."""
+    ) -> int | None:
+        """Take one alert the per-alert way, counting it in its delivery's `result`.
+
+        Returns the id of the incident the alert is linked to, if any.
+        """
         row = self._open_row(alert)
         if alert.status == "resolved":
             resolve_alert(self.linker, alert, row, decision, result)
-            return
+            return None
         if row is None:
             row = self._insert(alert, decision)
             result.new += 1
@@ -202,6 +207,7 @@ class Intake:
                     self.session, incident=incident, now=self.now, actor=self.actor
                 )
                 result.touch(incident.number)
+        return row.incident_id
 
     def _ping(self, alert: AlertIn, heartbeat_id: str, result: IngestResult) -> None:
         """Take an alert a route turned into a ping: firing pings, resolved says nothing."""
@@ -265,16 +271,13 @@ class Intake:
                 index_elements=["fingerprint", "source", "integration"],
                 index_where=text("is_open"),
             )
-            .returning(Alert.id)
+            .returning(Alert)  # the new row as an object, without a second query
         )
-        new_id = self.session.execute(stmt).scalar()
-        if new_id is None:  # another transaction opened the same episode first
+        row = self.session.scalars(stmt).first()
+        if row is None:  # another transaction opened the same episode first
             row = self._open_row(alert)
             assert row is not None
             self._refresh(row, alert)
-            return row
-        row = self.session.get(Alert, new_id)
-        assert row is not None
         return row
 
     def _refresh(self, row: Alert, alert: AlertIn) -> None:
@@ -330,6 +333,7 @@ class Intake:
                 opened=result.opened,
             ),
             rules=self.rules,
+            known=self.storms_known,
         )
         if started is not None:
             result.touch(started.number)
@@ -383,4 +387,5 @@ class Intake:
             text=f"{SOURCE_NAMES.get(alert.source, alert.source)} {alert.kind}: {row.title}",
             data={"alert_id": row.id, "fingerprint": row.fingerprint, "labels": alert.labels},
         )
+        self.linker.opened_with_alert(incident)
         return incident

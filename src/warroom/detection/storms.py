@@ -42,6 +42,8 @@ SOURCE = "storm"  # the parent's source, and the actor of what a storm does
 ALERT_SOURCES = ("alertmanager", "grafana", "pagerduty", "webhook", "heartbeat")
 # Opens the parent incident: (title, severity, summary, service) -> the new incident.
 OpenParent = Callable[[str, str, str, str | None], Incident]
+# The open storms one transaction has met, by scope key: (storm, parent).
+Known = dict[str, tuple[Storm, Incident]]
 
 
 @dataclass(frozen=True)
@@ -127,28 +129,43 @@ def bundle(
     now: datetime,
     open_parent: OpenParent,
     rules: Rules,
+    known: Known | None = None,
 ) -> Incident | None:
     """Count a new alert-opened incident; link it under its scope's storm if there is one.
 
     Returns the parent when this incident started the storm (a new incident), else None.
+    `known` remembers the open storms this transaction has already found or started, so the
+    thousand members of one storm ask for it once.
     """
     settings = config.detection.storm
     if not settings.enabled or incident.visibility == "restricted" or incident.paging_held:
         return None
     scope = scope_of(config, incident.service)
     limit = settings.limit(scope.id)
-    _lock(session, scope.key)
-    storm = session.scalars(select(Storm).where(Storm.scope == scope.key, Storm.is_open)).first()
-    if storm is not None:
-        parent = session.scalars(
-            select(Incident).where(Incident.number == storm.parent_number)
+    found = known.get(scope.key) if known is not None else None
+    if found is not None:  # this transaction holds the scope's lock already
+        storm, parent = found
+    else:
+        _lock(session, scope.key)
+        storm = session.scalars(
+            select(Storm).where(Storm.scope == scope.key, Storm.is_open)
         ).first()
+        parent = None
+        if storm is not None:
+            parent = session.scalars(
+                select(Incident).where(Incident.number == storm.parent_number)
+            ).first()
+    if storm is not None:
         lasting = storm.last_joined_at >= now - limit.window
         if parent is not None and parent.status in OPEN_STATUSES and lasting:
             join(session, storm=storm, parent=parent, member=incident, now=now)
             _raise(session, config=config, parent=parent, member=incident, now=now, rules=rules)
+            if known is not None:
+                known[scope.key] = (storm, parent)
             return None
         storm.is_open, storm.ended_at = False, now  # it has passed: the next one is counted
+        if known is not None:
+            known.pop(scope.key, None)
     session.flush()  # the new incident counts itself (and an ended storm frees its scope)
     # The incidents this scope's monitoring opened within the window (this one included).
     recent_here = (
@@ -211,6 +228,8 @@ def bundle(
     )
     for member in members:
         join(session, storm=storm, parent=parent, member=member, now=now)
+    if known is not None:
+        known[scope.key] = (storm, parent)
     return parent
 
 

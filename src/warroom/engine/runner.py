@@ -152,7 +152,7 @@ class Engine:
                 self._backlog.wait_clear(0.05)
                 continue
             try:
-                sent = self.sender.send_due()
+                sent = self.sender.send_due(stopping=self._stop.is_set)
             except Exception:
                 log.exception("sending failed")
                 sent = 0

@@ -26,6 +26,7 @@ from warroom.notify import messages as m
 from warroom.notify import outbox
 from warroom.notify.cards import card_of, codename
 from warroom.notify.messages import INCIDENT_CHANNEL, Payload
+from warroom.notify.models import Notification
 from warroom.notify.outbox import Message
 from warroom.notify.ports import IncidentCard
 from warroom.postmortem import tracking
@@ -150,7 +151,12 @@ def plan(
             if _pages_out(config, incident.severity):
                 add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=pager_card))
         pages = _pages_out(config, incident.severity) and not incident.paging_held
-        if kind in ("acknowledged", "resolved") and pages:
+        if (
+            kind in ("acknowledged", "resolved")
+            and pages
+            and (not member or _triggered(session, incident))
+        ):
+            # A storm's member born in the storm was never triggered at PagerDuty: nothing to end.
             pager = m.PagerAcknowledge if kind == "acknowledged" else m.PagerResolve
             # Keyed by the event: after a reopen, the next resolve must go out too.
             add(f"{k}:pager", str(incident.number), pager(card=pager_card))
@@ -308,6 +314,20 @@ def _published_components(session: Session, incident: Incident) -> list[str]:
         )
     )
     return sorted({component for components in rows for component in (components or {})})
+
+
+def _triggered(session: Session, incident: Incident) -> bool:
+    """Tell whether PagerDuty was ever told of this incident (a trigger is in the outbox)."""
+    found = session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.incident_id == incident.id,
+            Notification.channel == "pager",
+            Notification.action == "trigger",
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def _pages_out(config: WarroomConfig, severity: str) -> bool:

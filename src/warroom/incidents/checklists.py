@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents import timeline
@@ -15,17 +15,21 @@ from warroom.incidents.models import ChecklistItem, Incident
 
 def seed(session: Session, *, incident: Incident, checklist: list[tuple[str, str]]) -> None:
     """Add the template's (section, text) items to a new incident, in template order."""
-    for section_index, (section, items) in enumerate(_group_sections(checklist)):
-        for position, text in enumerate(items):
-            session.add(
-                ChecklistItem(
-                    incident_id=incident.id,
-                    section=section,
-                    section_position=section_index,
-                    position=position,
-                    text=text,
-                )
-            )
+    rows = [
+        {
+            "incident_id": incident.id,
+            "section": section,
+            "section_position": section_index,
+            "position": position,
+            "text": text,
+        }
+        for section_index, (section, items) in enumerate(_group_sections(checklist))
+        for position, text in enumerate(items)
+    ]
+    if rows:
+        # One executemany statement: the ORM would send one INSERT … RETURNING per item on
+        # SQLite (it cannot match a batch's new ids to its objects), and nothing here needs them.
+        session.execute(insert(ChecklistItem.__table__), rows)
 
 
 def switch(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, TimelineEvent
@@ -60,6 +60,45 @@ def record(
     session.info.setdefault(NEW_EVENTS, []).append((incident, event))
     session.info.setdefault(LIVE_EVENTS, []).append((incident, event))
     return event
+
+
+def record_many(
+    session: Session,
+    *,
+    incident: Incident,
+    events: list[tuple[str, str, dict[str, Any]]],
+    at: datetime,
+    actor: str | None,
+    source: str,
+) -> list[TimelineEvent]:
+    """Append several (kind, text, data) events to one incident's timeline in one statement.
+
+    The ORM would insert them one statement each on SQLite (it cannot match a batch's new ids
+    to its objects); an INSERT … RETURNING of the rows gives the objects back, ids in order.
+    """
+    if not events:
+        return []
+    rows = [
+        {
+            "incident_id": incident.id,
+            "at": at,
+            "kind": kind,
+            "actor": actor,
+            "source": source,
+            "text": text,
+            "data": data,
+            "key_event": kind in KEY_KINDS,
+        }
+        for kind, text, data in events
+    ]
+    written = sorted(
+        session.scalars(insert(TimelineEvent).returning(TimelineEvent), rows),
+        key=lambda event: event.id,
+    )
+    for event in written:
+        session.info.setdefault(NEW_EVENTS, []).append((incident, event))
+        session.info.setdefault(LIVE_EVENTS, []).append((incident, event))
+    return written
 
 
 def take_new_events(session: Session) -> list[tuple[Incident, TimelineEvent]]:

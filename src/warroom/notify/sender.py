@@ -104,8 +104,11 @@ class Sender:
             start=self.batch_per_worker,
         )
 
-    def send_due(self) -> int:
+    def send_due(self, stopping: Callable[[], bool] = lambda: False) -> int:
         """Send rounds of due rows until none is left or a while has passed; return how many.
+
+        `stopping` is the caller's own stop flag: the engine's send loop may have decided to
+        send just before its stop began and `close()` ran, and must not start a round after.
 
         Pipelined: while one round's sends are under way, this thread records the round
         before (one transaction) and claims the next (another), so the workers rarely wait
@@ -114,7 +117,7 @@ class Sender:
         unrecorded row.
         """
         with self._round:
-            if self._closing.is_set():
+            if self._closing.is_set() or stopping():
                 return 0
             ends = time.monotonic() + self.keep_sending
             handled = 0
@@ -126,7 +129,7 @@ class Sender:
                     if unrecorded:
                         self._record(unrecorded)
                         unrecorded = []
-                    more = not self._closing.is_set() and time.monotonic() < ends
+                    more = not (self._closing.is_set() or stopping()) and time.monotonic() < ends
                     following = self._claim(in_flight=claimed) if more else []
                 except BaseException:  # keep what went out before the error goes up
                     self._record(unrecorded + [future.result() for future in sending])

@@ -1,0 +1,54 @@
+"""Real `warroom engine` processes for the tests: started, waited for, stopped."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+
+def start_engine(
+    env: dict[str, str], log: Path, *, port: int | None = None, ready: bool = True
+) -> subprocess.Popen[bytes]:
+    """Start `warroom engine` serving its health port; with `ready`, return once it ticks.
+
+    Waiting matters on a loaded machine: an engine that takes seconds to start finds every
+    step already due (they are timed from the declaration), and a second engine started
+    with it may find the work already taken.
+    """
+    port = port or free_port()
+    command = [sys.executable, "-m", "warroom", "engine", "--port", str(port)]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=out)
+    if ready:
+        wait_for(f"http://127.0.0.1:{port}/readyz", 200, log, timeout=60)
+    return process
+
+
+def wait_for(url: str, status: int, log: Path, timeout: float = 30) -> httpx.Response:
+    """Poll `url` until it answers `status`; fail with the process's log otherwise."""
+    deadline = time.monotonic() + timeout
+    answer: httpx.Response | None = None
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.get(url, timeout=5)
+            if answer.status_code == status:
+                return answer
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    got = answer.status_code if answer is not None else "no answer"
+    raise AssertionError(f"{url}: wanted {status}, got {got}\n{log.read_text()}")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> int | None:
+    """Ask the engine to stop (SIGTERM) and wait for it; return its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=timeout)
