@@ -11,7 +11,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from tests.engine.test_engine_processes import _engine, _stop, engine_setup
+from tests.engine.processes import start_engine, stop
+from tests.engine.test_engine_processes import engine_setup
 from warroom.detection.models import Heartbeat
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.runtime import Runtime
@@ -83,14 +84,14 @@ def test_two_engines_open_one_incident_per_silent_heartbeat(
     runtime, env = engine_setup(
         tmp_path, database_url, runbooks_dir, _config(tmp_path / "warroom.yaml", BEATS)
     )
-    engines = [_engine(env, tmp_path / f"engine-{i}.log") for i in (1, 2)]
+    engines = [start_engine(env, tmp_path / f"engine-{i}.log") for i in (1, 2)]
     try:
         _ping_all(runtime, BEATS)  # both engines run while every heartbeat falls silent
         _wait_all_down(runtime, BEATS, timeout=120)
         time.sleep(2 * INTERVAL)  # long enough for a double to show, were there one
     finally:
         for process in engines:
-            _stop(process)
+            stop(process)
     try:
         _one_incident_each(runtime, BEATS)
         _clean_logs(tmp_path)
@@ -106,25 +107,24 @@ def test_an_engine_killed_in_the_silent_period_loses_nothing(
         tmp_path, database_url, runbooks_dir, _config(tmp_path / "warroom.yaml", count)
     )
     try:
-        first = _engine(env, tmp_path / "engine-1.log")
+        first = start_engine(env, tmp_path / "engine-1.log")  # it ticks: the rows are synced
         _ping_all(runtime, count)
-        time.sleep(1)  # it has synced and checked: every heartbeat is up, none due
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         time.sleep(INTERVAL + 1)  # they fall silent while no engine runs
         with runtime.db.session() as session:
             assert set(session.scalars(select(Heartbeat.state))) == {"up"}
             assert list(session.scalars(select(Incident.number))) == []
-        second = _engine(env, tmp_path / "engine-2.log")  # started again: they are due now
+        second = start_engine(env, tmp_path / "engine-2.log")  # started again: they are due now
         try:
             _wait_all_down(runtime, count, timeout=60)
         finally:
-            _stop(second)
-        third = _engine(env, tmp_path / "engine-3.log")  # and once more: nothing doubles
+            stop(second)
+        third = start_engine(env, tmp_path / "engine-3.log")  # and once more: nothing doubles
         try:
             time.sleep(3)
         finally:
-            _stop(third)
+            stop(third)
         _one_incident_each(runtime, count)
         _clean_logs(tmp_path)
     finally:
