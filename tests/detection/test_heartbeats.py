@@ -113,6 +113,18 @@ def listed(api: TestClient) -> dict[str, dict[str, Any]]:
     return {beat["id"]: beat for beat in response.json()}
 
 
+def rejections(client: TestClient, reason: str) -> float:
+    """warroom_intake_rejections_total of refused heartbeat pings, for one reason."""
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == "warroom_intake_rejections_total" and sample.labels == {
+                "source": "heartbeat",
+                "reason": reason,
+            }:
+                return float(sample.value)
+    return 0.0
+
+
 def count_incidents(runtime: Runtime) -> int:
     """How many incidents exist."""
     with runtime.db.session() as session:
@@ -321,6 +333,7 @@ def test_pings_are_refused_without_the_heartbeats_token(
     client: TestClient, runtime: Runtime
 ) -> None:
     pinged(client)
+    before = {reason: rejections(client, reason) for reason in ("unauthorized", "not_configured")}
     cases = [
         (client.post(PING), 401, "missing or wrong bearer token for heartbeat 'watchdog'"),
         (ping(client, token="wrong"), 401, "missing or wrong bearer token"),
@@ -335,6 +348,8 @@ def test_pings_are_refused_without_the_heartbeats_token(
     with runtime.db.session() as session:
         rows = {row.id: row.pings for row in session.scalars(select(Heartbeat))}
     assert rows.get("watchdog") == 1 and rows.get("routed", 0) == 0  # nothing more written
+    assert rejections(client, "unauthorized") - before["unauthorized"] == 3
+    assert rejections(client, "not_configured") - before["not_configured"] == 2
 
 
 def test_listing_needs_a_viewer_and_hides_incidents_a_viewer_may_not_see(
