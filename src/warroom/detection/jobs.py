@@ -56,6 +56,8 @@ class HeartbeatChecks:
                 rules=self.rules,
                 choose_template=self.choose_template(config),
             )
+            # Asked in the same transaction: one round trip fewer on every round.
+            next_at = None if result.full else heartbeat_checks.next_due(session)
         for number, event in result.changed:
             if event == "declared":
                 log.info("heartbeat silent: opened INC-%s", number, extra={"incident": number})
@@ -66,8 +68,6 @@ class HeartbeatChecks:
                     log.exception("cannot refresh INC-%s after a heartbeat check", number)
         if result.full:
             return Outcome(backlog=True)
-        with self.db.session() as session:
-            next_at = heartbeat_checks.next_due(session)
         if next_at is not None and next_at <= now:
             next_at = now + HELD_ELSEWHERE
         return Outcome(next_at=next_at)
