@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 from tests.conftest import free_port
 
@@ -52,3 +53,16 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> int | None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     return process.wait(timeout=timeout)
+
+
+def lease_longer(env: dict[str, str], lease: str = "60s") -> None:
+    """Give the engines' claims the default lease instead of the tests' short one.
+
+    The short lease lets a test see a killed engine's claims taken over within seconds; where
+    nothing is killed and every message must go out exactly once, a send slowed past a 3 s
+    lease by a loaded machine would be taken over and sent again (at least once, by design).
+    """
+    path = Path(env["WARROOM_CONFIG"])
+    document = yaml.safe_load(path.read_text())
+    document.setdefault("notifications", {})["claim_lease"] = lease
+    path.write_text(yaml.safe_dump(document))
