@@ -12,6 +12,7 @@ import httpx
 import yaml
 
 from tests.conftest import free_port
+from tests.notify.slack_server import SlackServer
 
 
 def start_engine(
@@ -66,3 +67,13 @@ def lease_longer(env: dict[str, str], lease: str = "60s") -> None:
     document = yaml.safe_load(path.read_text())
     document.setdefault("notifications", {})["claim_lease"] = lease
     path.write_text(yaml.safe_dump(document))
+
+
+def slack_settings(slack: SlackServer, timeout: float = 5) -> dict[str, object]:
+    """The `integrations.slack` block that points the engines at the Slack fake."""
+    return {
+        "signing_secret": "s" * 32,
+        "bot_token": slack.token,
+        "base_url": slack.url,
+        "timeout": timeout,
+    }

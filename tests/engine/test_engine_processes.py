@@ -17,7 +17,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from tests.engine.processes import lease_longer, start_engine, stop
+from tests.engine.processes import lease_longer, slack_settings, start_engine, stop
 from tests.notify.slack_server import SlackServer
 from warroom.app import build_runtime
 from warroom.config import load_config
@@ -47,14 +47,7 @@ def _config(path: Path, slack: SlackServer) -> Path:
                         ],
                     }
                 ],
-                "integrations": {
-                    "slack": {
-                        "signing_secret": "s" * 32,
-                        "bot_token": slack.token,
-                        "base_url": slack.url,
-                        "timeout": 5,
-                    }
-                },
+                "integrations": {"slack": slack_settings(slack)},
                 "notifications": {
                     "incident_channels": False,
                     "claim_lease": "3s",

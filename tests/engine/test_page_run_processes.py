@@ -13,7 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from tests.engine.processes import lease_longer, start_engine, stop
+from tests.engine.processes import lease_longer, slack_settings, start_engine, stop
 from tests.engine.test_engine_processes import _declare, engine_setup
 from tests.notify.slack_server import SlackServer
 from warroom.escalation.models import PageRun
@@ -40,14 +40,7 @@ def _config(path: Path, slack: SlackServer) -> Path:
                 ],
                 "services": [{"id": "checkout", "escalation": "once"}],
                 "escalation_policies": [{"id": "once", "steps": [{"notify": ["person:alice"]}]}],
-                "integrations": {
-                    "slack": {
-                        "signing_secret": "s" * 32,
-                        "bot_token": slack.token,
-                        "base_url": slack.url,
-                        "timeout": 5,
-                    }
-                },
+                "integrations": {"slack": slack_settings(slack)},
                 "notifications": {
                     "incident_channels": False,
                     "claim_lease": "3s",

@@ -30,7 +30,7 @@ import yaml
 from sqlalchemy import func, select
 
 from tests.conftest import free_port
-from tests.engine.processes import lease_longer, start_engine
+from tests.engine.processes import lease_longer, slack_settings, start_engine
 from tests.engine.processes import stop as _stop
 from tests.engine.test_engine_processes import engine_setup
 from tests.notify.slack_server import SlackServer
@@ -79,12 +79,7 @@ def _config(path: Path, slack: SlackServer) -> Path:
                 "detection": {"storm": {"enabled": False}},
                 "integrations": {
                     "alertmanager": [{"name": "prod", "token": TOKEN}],
-                    "slack": {
-                        "signing_secret": "s" * 32,
-                        "bot_token": slack.token,
-                        "base_url": slack.url,
-                        "timeout": 5,
-                    },
+                    "slack": slack_settings(slack),
                 },
                 "notifications": {
                     "incident_channels": False,
