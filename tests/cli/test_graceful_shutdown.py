@@ -25,6 +25,7 @@ import yaml
 from sqlalchemy import select
 
 from tests.conftest import free_port
+from tests.engine.processes import slack_settings
 from tests.engine.test_engine_processes import ACTOR, engine_setup
 from tests.notify.slack_server import SlackServer
 from warroom.notify.models import Notification
@@ -149,14 +150,7 @@ def setup(
     config.write_text(
         yaml.safe_dump(
             {
-                "integrations": {
-                    "slack": {
-                        "signing_secret": "s" * 32,
-                        "bot_token": slack.token,
-                        "base_url": slack.url,
-                        "timeout": 10,
-                    }
-                },
+                "integrations": {"slack": slack_settings(slack, timeout=10)},
                 "notifications": {
                     "incident_channels": False,
                     "rate_limits": {"channel": {"count": 1000000, "per": "1s"}},

@@ -16,9 +16,9 @@ from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock
 from warroom.detection.models import Storm
 from warroom.escalation.models import Escalation
+from warroom.incidents.actor import Actor
 from warroom.incidents.models import Incident
 from warroom.notify.models import Notification
-from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 
 TOKEN = "am-storm-token"

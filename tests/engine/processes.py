@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 from tests.conftest import free_port
+from tests.notify.slack_server import SlackServer
 
 
 def start_engine(
@@ -52,3 +54,26 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> int | None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     return process.wait(timeout=timeout)
+
+
+def lease_longer(env: dict[str, str], lease: str = "60s") -> None:
+    """Give the engines' claims the default lease instead of the tests' short one.
+
+    The short lease lets a test see a killed engine's claims taken over within seconds; where
+    nothing is killed and every message must go out exactly once, a send slowed past a 3 s
+    lease by a loaded machine would be taken over and sent again (at least once, by design).
+    """
+    path = Path(env["WARROOM_CONFIG"])
+    document = yaml.safe_load(path.read_text())
+    document.setdefault("notifications", {})["claim_lease"] = lease
+    path.write_text(yaml.safe_dump(document))
+
+
+def slack_settings(slack: SlackServer, timeout: float = 5) -> dict[str, object]:
+    """The `integrations.slack` block that points the engines at the Slack fake."""
+    return {
+        "signing_secret": "s" * 32,
+        "bot_token": slack.token,
+        "base_url": slack.url,
+        "timeout": timeout,
+    }

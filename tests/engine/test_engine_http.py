@@ -17,7 +17,7 @@ import yaml
 from sqlalchemy import create_engine, make_url, text
 
 from tests.conftest import POSTGRES_URL, empty_postgres_database, free_port
-from tests.engine.processes import start_engine, wait_for
+from tests.engine.processes import slack_settings, start_engine, wait_for
 from tests.engine.test_engine_processes import ACTOR, engine_setup
 from tests.notify.slack_server import SlackServer
 from warroom.runtime import Runtime
@@ -28,14 +28,7 @@ def _config(path: Path, slack: SlackServer) -> Path:
     path.write_text(
         yaml.safe_dump(
             {
-                "integrations": {
-                    "slack": {
-                        "signing_secret": "s" * 32,
-                        "bot_token": slack.token,
-                        "base_url": slack.url,
-                        "timeout": 5,
-                    }
-                },
+                "integrations": {"slack": slack_settings(slack)},
                 "notifications": {"incident_channels": False},
             }
         )

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from tests.engine.processes import start_engine, stop
+from tests.engine.processes import lease_longer, slack_settings, start_engine, stop
 from tests.notify.slack_server import SlackServer
 from warroom.app import build_runtime
 from warroom.config import load_config
@@ -47,14 +47,7 @@ def _config(path: Path, slack: SlackServer) -> Path:
                         ],
                     }
                 ],
-                "integrations": {
-                    "slack": {
-                        "signing_secret": "s" * 32,
-                        "bot_token": slack.token,
-                        "base_url": slack.url,
-                        "timeout": 5,
-                    }
-                },
+                "integrations": {"slack": slack_settings(slack)},
                 "notifications": {
                     "incident_channels": False,
                     "claim_lease": "3s",
@@ -199,6 +192,7 @@ def test_two_engines_send_each_notification_once(
     runtime, env = setup
     assert database_url.startswith("postgresql")  # SKIP LOCKED shares the work
     incidents = 1000
+    lease_longer(env)  # nothing is killed here: every message exactly once
     engines = [start_engine(env, tmp_path / f"engine-{i}.log") for i in (1, 2)]
     _declare(runtime, incidents)
     try:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from tests.engine.processes import start_engine, stop
+from tests.engine.processes import lease_longer, slack_settings, start_engine, stop
 from tests.engine.test_engine_processes import _declare, engine_setup
 from tests.notify.slack_server import SlackServer
 from warroom.escalation.models import PageRun
@@ -40,14 +40,7 @@ def _config(path: Path, slack: SlackServer) -> Path:
                 ],
                 "services": [{"id": "checkout", "escalation": "once"}],
                 "escalation_policies": [{"id": "once", "steps": [{"notify": ["person:alice"]}]}],
-                "integrations": {
-                    "slack": {
-                        "signing_secret": "s" * 32,
-                        "bot_token": slack.token,
-                        "base_url": slack.url,
-                        "timeout": 5,
-                    }
-                },
+                "integrations": {"slack": slack_settings(slack)},
                 "notifications": {
                     "incident_channels": False,
                     "claim_lease": "3s",
@@ -177,6 +170,7 @@ def test_two_engines_send_each_rule_step_once(
 ) -> None:
     runtime, env = setup
     incidents = 200
+    lease_longer(env)  # nothing is killed here: every message exactly once
     engines = [start_engine(env, tmp_path / f"engine-{i}.log") for i in (1, 2)]
     _declare(runtime, incidents)
     try:

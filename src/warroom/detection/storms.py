@@ -143,6 +143,8 @@ def bundle(
     scope = scope_of(config, incident.service)
     limit = settings.limit(scope.id)
     found = known.get(scope.key) if known is not None else None
+    storm: Storm | None
+    parent: Incident | None
     if found is not None:  # this transaction holds the scope's lock already
         storm, parent = found
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -39,8 +40,8 @@ class Module(Protocol):
 class Sending(Protocol):
     """The send loop's work: deliver what the outbox holds."""
 
-    def send_due(self) -> int:
-        """Send one batch of due messages; return how many were handled."""
+    def send_due(self, stopping: Callable[[], bool] = ...) -> int:
+        """Send due messages unless `stopping()` says not to; return how many were handled."""
         ...
 
     def close(self) -> None:

@@ -29,7 +29,7 @@ def seed(session: Session, *, incident: Incident, checklist: list[tuple[str, str
     if rows:
         # One executemany statement: the ORM would send one INSERT … RETURNING per item on
         # SQLite (it cannot match a batch's new ids to its objects), and nothing here needs them.
-        session.execute(insert(ChecklistItem.__table__), rows)
+        session.execute(insert(ChecklistItem), rows)
 
 
 def switch(
