@@ -8,6 +8,7 @@ from warroom.auth.config import AuthConfig
 from warroom.config.integrations import IntegrationsConfig
 from warroom.config.server import ServerConfig
 from warroom.detection.routing import DetectionConfig, RouteConfig
+from warroom.drills.config import DrillsConfig
 from warroom.escalation.config import EscalationPolicy, NotificationRules, builtin_policy
 from warroom.incidents.config import (
     SEVERITY_PATTERN,
@@ -50,6 +51,7 @@ class WarroomConfig(BaseModel):
     verification: VerificationConfig = Field(default_factory=VerificationConfig)  # mitigation
     auth: AuthConfig = Field(default_factory=AuthConfig)  # docs/security.md
     server: ServerConfig = Field(default_factory=ServerConfig)  # docs/configuration.md
+    drills: DrillsConfig = Field(default_factory=DrillsConfig)  # docs/drills.md
 
     @field_validator("severities")
     @classmethod

@@ -367,6 +367,7 @@ class Intake:
             owner=decision.team or chosen.owner,
             module=service or chosen.module,
             held=held,
+            drill_id=alert.drill,
         )
         if alert.reporter:
             self.rules.command.reporter(

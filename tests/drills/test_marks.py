@@ -1,0 +1,99 @@
+"""A drill is marked DRILL everywhere: incident, title, channel, pages, e-mail subjects."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.drills.conftest import drill_settings, start
+from tests.helpers import Fakes
+from warroom.config import WarroomConfig
+from warroom.runtime import Runtime
+
+
+def test_a_drill_opens_a_marked_incident_through_intake(
+    api: TestClient, runtime: Runtime, fakes: Fakes
+) -> None:
+    drill = start(api)
+    assert drill["scenario"] == "high-cpu" and drill["incident"] == "INC-1"
+    assert drill["steps"][0]["outcome"] == "opened INC-1"
+    incident = api.get("/api/v1/incidents/INC-1").json()
+    assert incident["drill"] is True and incident["drill_id"] == drill["id"]
+    assert incident["title"] == "[DRILL] CPU usage above 90% for 5 minutes"
+    assert incident["severity"] == "SEV-2" and incident["service"] == "checkout"
+    assert incident["source"] == "drill"
+    assert any(n.startswith("DRILL:") for n in incident["notices"])
+    alerts = api.get("/api/v1/alerts", params={"incident": "INC-1"})
+    if alerts.status_code == 200:  # the alert carries the drill's label
+        assert "warroom_drill" in alerts.text
+    real = api.get("/api/v1/incidents", params={"limit": 50}).json()["items"]
+    assert [i["drill"] for i in real] == [True]
+
+
+def test_channel_pages_and_mail_say_drill(api: TestClient, runtime: Runtime, fakes: Fakes) -> None:
+    start(api)
+    runtime.engine.run_once()
+    runtime.engine.run_once()
+    (room,) = [a for m, a in fakes.chat.calls if m == "create_channel"]
+    assert room["name"].startswith("drill-inc-1-")
+    dms = fakes.dms("UALICE1")
+    assert dms and all("[DRILL]" in str(call["text"]) for call in dms)
+    subjects = [a["subject"] for _, a in fakes.mail.calls]
+    assert subjects, "alice is paged by e-mail too"
+    assert all("[DRILL]" in subject for subject in subjects)
+    announced = [a for m, a in fakes.chat.calls if m == "post" and a["channel"] == "#incident-response"]
+    assert announced and all("[DRILL]" in str(a["text"]) for a in announced)
+
+
+def test_a_real_incident_is_not_marked(api: TestClient, runtime: Runtime, fakes: Fakes) -> None:
+    answer = api.post(
+        "/api/v1/incidents", json={"title": "Checkout down", "severity": "SEV-2", "service": "checkout"}
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["drill"] is False
+    runtime.engine.run_once()
+    (room,) = [a for m, a in fakes.chat.calls if m == "create_channel"]
+    assert room["name"] == "inc-1-checkout-down"
+    assert not any("DRILL" in a["subject"] for _, a in fakes.mail.calls)
+
+
+def test_editing_the_title_keeps_the_mark(api: TestClient, runtime: Runtime) -> None:
+    start(api)
+    answer = api.patch("/api/v1/incidents/INC-1", json={"title": "CPU hot on app-1"})
+    assert answer.status_code == 200, answer.text
+    assert api.get("/api/v1/incidents/INC-1").json()["title"] == "[DRILL] CPU hot on app-1"
+
+
+@pytest.fixture
+def restricted() -> WarroomConfig:
+    settings = drill_settings()
+    settings["incident_types"] = [
+        {"id": "default", "name": "General"},
+        {"id": "security", "name": "Security", "restricted": True},
+    ]
+    settings["routes"].insert(0, {"match": ['kind="breach"'], "incident_type": "security"})
+    return WarroomConfig.model_validate(settings)
+
+
+def test_a_restricted_drill_keeps_its_mark_under_the_codename(
+    api: TestClient, runtime: Runtime, fakes: Fakes, restricted: WarroomConfig
+) -> None:
+    runtime.config_value = restricted
+    scenario = """
+name: breach
+title: Breach drill
+service: checkout
+timeline:
+  - at: 0s
+    alert: {labels: {alertname: Exfiltration, kind: breach, severity: SEV-1}}
+"""
+    start(api, scenario=scenario)
+    runtime.engine.run_once()
+    runtime.engine.run_once()
+    (room,) = [a for m, a in fakes.chat.calls if m == "create_channel"]
+    assert room["name"] == "drill-inc-1" and room["private"] is True
+    # PagerDuty is not the drill's to reach; e-mail pages go under the codename, marked.
+    assert fakes.pager.calls == []
+    subjects = [a["subject"] for _, a in fakes.mail.calls]
+    assert subjects and all("[DRILL]" in s for s in subjects)
+    assert all(a["to"] != ["cto@example.com"] for _, a in fakes.mail.calls)
