@@ -97,3 +97,26 @@ timeline:
     subjects = [a["subject"] for _, a in fakes.mail.calls]
     assert subjects and all("[DRILL]" in s for s in subjects)
     assert all(a["to"] != ["cto@example.com"] for _, a in fakes.mail.calls)
+
+
+def test_a_drill_on_a_hidden_incident_is_no_drill(
+    client: TestClient, tokens: dict[str, str], runtime: Runtime, restricted: WarroomConfig
+) -> None:
+    runtime.config_value = restricted
+    scenario = """
+name: breach
+title: Breach drill
+service: checkout
+timeline:
+  - at: 0s
+    alert: {labels: {alertname: Exfiltration, kind: breach, severity: SEV-1}}
+"""
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
+    started = client.post("/api/v1/drills", json={"scenario": scenario}, headers=admin)
+    assert started.status_code == 201, started.text
+    assert client.get("/api/v1/drills/1", headers=admin).json()["incident"] == "INC-1"
+    hidden = client.get("/api/v1/drills/1", headers=viewer)
+    assert hidden.status_code == 404 and hidden.json()["error"]["message"] == "no drill 1"
+    assert "Exfiltration" not in hidden.text
+    assert client.get("/api/v1/drills/2", headers=admin).status_code == 404
