@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import Fakes
 from warroom.config import WarroomConfig
 from warroom.notify.fakes import FakeTracker
-from tests.helpers import Fakes
 
 
 def drill_settings(**drills: Any) -> dict[str, Any]:

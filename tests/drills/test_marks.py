@@ -41,13 +41,16 @@ def test_channel_pages_and_mail_say_drill(api: TestClient, runtime: Runtime, fak
     subjects = [a["subject"] for _, a in fakes.mail.calls]
     assert subjects, "alice is paged by e-mail too"
     assert all("[DRILL]" in subject for subject in subjects)
-    announced = [a for m, a in fakes.chat.calls if m == "post" and a["channel"] == "#incident-response"]
+    announced = [
+        a for m, a in fakes.chat.calls if m == "post" and a["channel"] == "#incident-response"
+    ]
     assert announced and all("[DRILL]" in str(a["text"]) for a in announced)
 
 
 def test_a_real_incident_is_not_marked(api: TestClient, runtime: Runtime, fakes: Fakes) -> None:
     answer = api.post(
-        "/api/v1/incidents", json={"title": "Checkout down", "severity": "SEV-2", "service": "checkout"}
+        "/api/v1/incidents",
+        json={"title": "Checkout down", "severity": "SEV-2", "service": "checkout"},
     )
     assert answer.status_code == 201, answer.text
     assert answer.json()["drill"] is False

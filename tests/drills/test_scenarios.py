@@ -30,12 +30,38 @@ timeline:
 """
 # (what is wrong, the field the error names, words of its message)
 BAD = [
-    ("name: x\ntitle: y\ntimeline:\n  - at: 2x\n    alert: {labels: {a: b}}\n", "timeline[0].at", "'2x' is not a duration"),
-    ("name: x\ntitle: y\ntimeline:\n  - at: 0s\n    expect: acked soon\n", "timeline[0].expect", "is not an expectation"),
-    ("name: x\ntitle: y\ntimeline:\n  - at: 0s\n    expect: paged within 5m\n", "timeline[0].expect", "'paged' is not a step"),
-    ("name: x\ntitle: y\ntimeline:\n  - at: 0s\n    alert: {labels: {a: b}}\n    report: {title: t}\n", "timeline[0]", "exactly one of alert, report or expect"),
-    ("name: x\ntitle: y\ntimeline:\n  - at: 1m\n    alert: {labels: {a: b}}\n", "scenario", "one must come at 0s"),
-    ("name: x\ntitle: y\nallow: [everything]\ntimeline:\n  - at: 0s\n    alert: {labels: {a: b}}\n", "allow[0]", "status_page"),
+    (
+        "name: x\ntitle: y\ntimeline:\n  - at: 2x\n    alert: {labels: {a: b}}\n",
+        "timeline[0].at",
+        "'2x' is not a duration",
+    ),
+    (
+        "name: x\ntitle: y\ntimeline:\n  - at: 0s\n    expect: acked soon\n",
+        "timeline[0].expect",
+        "is not an expectation",
+    ),
+    (
+        "name: x\ntitle: y\ntimeline:\n  - at: 0s\n    expect: paged within 5m\n",
+        "timeline[0].expect",
+        "'paged' is not a step",
+    ),
+    (
+        "name: x\ntitle: y\ntimeline:\n  - at: 0s\n"
+        "    alert: {labels: {a: b}}\n    report: {title: t}\n",
+        "timeline[0]",
+        "exactly one of alert, report or expect",
+    ),
+    (
+        "name: x\ntitle: y\ntimeline:\n  - at: 1m\n    alert: {labels: {a: b}}\n",
+        "scenario",
+        "one must come at 0s",
+    ),
+    (
+        "name: x\ntitle: y\nallow: [everything]\n"
+        "timeline:\n  - at: 0s\n    alert: {labels: {a: b}}\n",
+        "allow[0]",
+        "status_page",
+    ),
     ("name: x\ntitle: y\ntimelime: []\n", "timeline", "Field required"),
     ("name: x\ntitle: [unclosed\n", "scenario", "line 3"),
 ]
@@ -113,7 +139,8 @@ def test_the_cli_refuses_a_bad_file_in_one_line(
     path.write_text(BAD[0][0], encoding="utf-8")
     env = {"WARROOM_URL": live_server, "WARROOM_TOKEN": tokens["responder"], **PLAIN}
     line = error(runner.invoke(app, ["drill", "--scenario", str(path)], env=env))
-    assert line == f"error: {path}: timeline[0].at: '2x' is not a duration; use e.g. 30s, 10m, 2h, 1d or 1h30m"
+    wrong = "timeline[0].at: '2x' is not a duration; use e.g. 30s, 10m, 2h, 1d or 1h30m"
+    assert line == f"error: {path}: {wrong}"
     missing = error(runner.invoke(app, ["drill", "--scenario", "no-such"], env=env))
     assert "no shipped scenario is called 'no-such'" in missing
     assert _counts(runtime) == (0, 0, 0)

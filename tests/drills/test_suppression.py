@@ -135,4 +135,3 @@ def test_only_the_participants_who_opted_in_are_paged(
     assert {tuple(a["to"]) for _, a in fakes.mail.calls} == {("carol@example.com",)}
     # The first participant is the drill's IC (reminders go to the IC, invitations too).
     assert api.get("/api/v1/incidents/INC-1").json()["commander"] == "carol"
-

@@ -14,7 +14,9 @@ router = APIRouter(prefix="/api/v1/drills", tags=["drills"], responses=ERROR_RES
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DrillOut)
-def start(body: DrillStart, request: Request, runtime: RuntimeDep, principal: Responder) -> DrillOut:
+def start(
+    body: DrillStart, request: Request, runtime: RuntimeDep, principal: Responder
+) -> DrillOut:
     """Start a drill: a practice incident marked DRILL, paging its participants only."""
     return runtime.drills.start(
         scenario=body.scenario, service_id=body.service, actor=actor_of(principal, request)

@@ -19,7 +19,8 @@ def drill(
         ),
     ] = None,
     service: Annotated[
-        str | None, typer.Option(help="The service the injected alerts name (default: the scenario's).")
+        str | None,
+        typer.Option(help="The service the injected alerts name (default: the scenario's)."),
     ] = None,
     as_json: Json = False,
 ) -> None:

@@ -40,9 +40,7 @@ class Linker:
         """Write an "alert joined" event if the incident has few yet; return whether written."""
         return self.note_joined_many(incident, [(alert_id, title, alert)])
 
-    def note_joined_many(
-        self, incident: Incident, joined: list[tuple[int, str, AlertIn]]
-    ) -> bool:
+    def note_joined_many(self, incident: Incident, joined: list[tuple[int, str, AlertIn]]) -> bool:
         """Write "alert joined" events for the first few alerts only: a storm of a thousand
         alerts must not bury the timeline (they are all listed under the incident's alerts).
 

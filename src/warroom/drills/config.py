@@ -1,4 +1,4 @@
-"""Drills (`drills:` in warroom.yaml): who a practice incident pages, and the targets it is held to."""
+"""Drills (`drills:` in warroom.yaml): whom a practice incident pages, the targets it must meet."""
 
 from __future__ import annotations
 

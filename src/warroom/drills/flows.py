@@ -182,9 +182,7 @@ def _incident_over(session: Session, drill: Drill) -> str | None:
     """Return the drill incident's status once it is resolved or closed (None: still open)."""
     if drill.incident_number is None:
         return None
-    status = session.scalar(
-        select(Incident.status).where(Incident.number == drill.incident_number)
-    )
+    status = session.scalar(select(Incident.status).where(Incident.number == drill.incident_number))
     return status if status is not None and status not in OPEN_STATUSES else None
 
 

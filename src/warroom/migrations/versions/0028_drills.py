@@ -43,7 +43,9 @@ def upgrade() -> None:
         sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["drill_id"], ["drills.id"], name=op.f("fk_drill_steps_drill_id_drills"),
+            ["drill_id"],
+            ["drills.id"],
+            name=op.f("fk_drill_steps_drill_id_drills"),
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_drill_steps")),
