@@ -27,6 +27,7 @@ from warroom.postmortem.gate import owes_postmortem
 from warroom.status import service as status_service
 from warroom.status.schemas import StatusUpdateOut
 from warroom.triage.roles import ROLES as ROLE_NAMES
+from warroom.drills.scenario import SHIPPED
 from warroom.web.page import PageRoute, Responder, SignedIn, Viewer, render, render_fragment
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -117,6 +118,7 @@ def declare_form(request: Request, viewer: Responder) -> HTMLResponse:
         services=[service.id for service in config.services],
         values={},
         error=None,
+        drill_scenarios=SHIPPED,
     )
 
 
@@ -208,6 +210,11 @@ def room(
 def room_notices(incident: IncidentOut) -> list[str]:
     """Say what the API's notices say, in the room's words (its buttons, not CLI or API)."""
     found = []
+    if incident.drill:
+        found.append(
+            "DRILL: a practice incident. It pages the drill's participants only, and its "
+            "review (time to each phase, steps missed) is in its postmortem."
+        )
     if incident.pending_commander and incident.status != "closed":
         found.append(
             f"{incident.pending_commander} is proposed as Incident Commander; "
