@@ -55,6 +55,8 @@ def codename(card: IncidentCard) -> IncidentCard:
 def card_to_json(card: IncidentCard) -> dict[str, Any]:
     """Turn a card into JSON for the outbox."""
     data = {name: getattr(card, name) for name in CARD_FIELDS}  # asdict() deep-copies: slow
+    if not card.drill:  # only a drill's card says so: real ones are stored as they were
+        del data["drill"]
     if card.detected_at is not None:
         data["detected_at"] = card.detected_at.isoformat()
     return data
