@@ -114,7 +114,7 @@ def test_a_step_sent_before_a_crash_is_not_sent_again(
         fresh.engine.run_once()
         alerts, events, outcomes = injected(fresh)
     assert alerts == 2 and events == before[1]  # not doubled
-    assert outcomes[1] == "injected before a restart (not sent again)"
+    assert outcomes[1] == "injected already (after a restart, or by another engine): not sent again"
     assert outcomes[2] is None  # the report is not due yet
 
 

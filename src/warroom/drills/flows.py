@@ -200,7 +200,7 @@ def _drill_incident(session: Session, drill_id: int) -> int | None:
 def _outcome(result: IngestResult, number: int | None) -> str:
     """Say in a few words what intake did with an injected step."""
     if result.duplicate:
-        return "injected before a restart (not sent again)"
+        return "injected already (after a restart, or by another engine): not sent again"
     if result.opened:
         return f"opened INC-{result.opened[0]}"
     if result.silenced:

@@ -12,6 +12,7 @@ from sqlalchemy import true
 from warroom.core.errors import Invalid
 from warroom.detection.api_schemas import AlertOut
 from warroom.detection.queries import list_alerts
+from warroom.drills.scenario import SHIPPED
 from warroom.escalation import personal
 from warroom.incidents import service as incidents
 from warroom.incidents.queries import ListFilters, parent_filter
@@ -27,7 +28,6 @@ from warroom.postmortem.gate import owes_postmortem
 from warroom.status import service as status_service
 from warroom.status.schemas import StatusUpdateOut
 from warroom.triage.roles import ROLES as ROLE_NAMES
-from warroom.drills.scenario import SHIPPED
 from warroom.web.page import PageRoute, Responder, SignedIn, Viewer, render, render_fragment
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
