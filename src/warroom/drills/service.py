@@ -89,11 +89,12 @@ def injected(drill: Drill, step: DrillStep) -> AlertIn:
     body = step.body
     if step.kind == "report":
         title = str(body["title"])
+        service = {"service": drill.service} if drill.service else {}
         return AlertIn(
             source=SOURCE,
             fingerprint=f"drill{drill.id}:report:{step.position}",
             status="firing",
-            labels={LABEL: str(drill.id)},
+            labels={**service, LABEL: str(drill.id)},
             title=title,
             summary=str(body.get("summary") or ""),
             severity=body.get("severity"),
