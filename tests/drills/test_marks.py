@@ -123,3 +123,21 @@ timeline:
     assert hidden.status_code == 404 and hidden.json()["error"]["message"] == "no drill 1"
     assert "Exfiltration" not in hidden.text
     assert client.get("/api/v1/drills/2", headers=admin).status_code == 404
+    # A responder outside the breach starts one: told it started, not which incident it is.
+    responder = {"Authorization": f"Bearer {tokens['responder']}"}
+    second = client.post("/api/v1/drills", json={"scenario": scenario}, headers=responder)
+    assert second.status_code == 201, second.text
+    assert second.json()["incident"] is None and "INC-" not in second.text
+    assert second.json()["steps"][0]["outcome"] == "opened a restricted incident"
+
+
+def test_starting_a_drill_is_audited(
+    client: TestClient, tokens: dict[str, str], runtime: Runtime
+) -> None:
+    responder = {"Authorization": f"Bearer {tokens['responder']}"}
+    assert client.post("/api/v1/drills", json={}, headers=responder).status_code == 201
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    entries = client.get("/api/v1/audit", headers=admin).json()["entries"]
+    [entry] = [e for e in entries if e["action"] == "drill.start"]
+    assert entry["actor"] == "rita" and entry["target"] == "drill-1"
+    assert entry["details"] == {"scenario": "high-cpu", "service": "checkout"}

@@ -19,7 +19,10 @@ def start(
 ) -> DrillOut:
     """Start a drill: a practice incident marked DRILL, paging its participants only."""
     return runtime.drills.start(
-        scenario=body.scenario, service_id=body.service, actor=actor_of(principal, request)
+        scenario=body.scenario,
+        service_id=body.service,
+        actor=actor_of(principal, request),
+        access=access_of(principal, runtime),
     )
 
 

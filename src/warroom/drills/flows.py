@@ -8,6 +8,7 @@ not yet marked done) is answered as a duplicate, so a restart neither loses nor 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.drills")
+_INCIDENT = re.compile(r"INC-\d+")
 BATCH = 100  # steps injected per round; more due: the round after, at once
 
 
@@ -68,8 +70,14 @@ class DrillFlows:
     name: str = "drills"
     interval: timedelta = field(default=timedelta(0))
 
-    def start(self, *, scenario: str | None, service_id: str | None, actor: Actor) -> DrillOut:
-        """Start a drill from a shipped scenario's name or a scenario's YAML; inject step 0."""
+    def start(
+        self, *, scenario: str | None, service_id: str | None, actor: Actor, access: Access
+    ) -> DrillOut:
+        """Start a drill from a shipped scenario's name or a scenario's YAML; inject step 0.
+
+        The answer names the drill's incident only if `access` may see it (a breach drill may
+        open a restricted incident its starter is not let into).
+        """
         parsed = scenarios.load(scenario)
         now = self.clock.now()
         with self.db.transaction() as session:
@@ -95,7 +103,12 @@ class DrillFlows:
         self.wake()
         with self.db.session() as session:
             drill = service.get(session, drill_id)
-            return DrillOut.of(drill, service.steps(session, drill_id))
+            out = DrillOut.of(drill, service.steps(session, drill_id))
+            try:
+                _check_visible(session, self.config(), access, drill)
+            except NotFound:
+                return _redacted(out)
+            return out
 
     def show(self, drill_id: int, *, access: Access) -> DrillOut:
         """Return a drill with its review; NotFound if its incident is hidden from `access`."""
@@ -210,6 +223,17 @@ def _outcome(result: IngestResult, number: int | None) -> str:
     if result.resolved:
         return f"resolved in INC-{number}" if number else "resolved"
     return f"joined INC-{number}" if number else "accepted"
+
+
+def _redacted(out: DrillOut) -> DrillOut:
+    """Return the answer without the incident its caller may not see."""
+    steps = [
+        step.model_copy(update={"outcome": _INCIDENT.sub("a restricted incident", step.outcome)})
+        if step.outcome
+        else step
+        for step in out.steps
+    ]
+    return out.model_copy(update={"incident": None, "steps": steps})
 
 
 def _check_visible(session: Session, config: WarroomConfig, access: Access, drill: Drill) -> None:

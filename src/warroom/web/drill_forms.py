@@ -28,6 +28,7 @@ def start(
             scenario=scenario.strip() or None,
             service_id=service.strip() or None,
             actor=viewer.actor(),
+            access=viewer.access,
         )
     except WarroomError as exc:
         config = runtime.config()
