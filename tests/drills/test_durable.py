@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -21,6 +22,7 @@ from warroom.incidents.models import TimelineEvent
 from warroom.runtime import Runtime
 from warroom.settings import Settings
 
+ALREADY = "injected already (after a restart, or by another engine): not sent again"
 TIMED = """
 name: timed
 title: Timed drill
@@ -114,7 +116,7 @@ def test_a_step_sent_before_a_crash_is_not_sent_again(
         fresh.engine.run_once()
         alerts, events, outcomes = injected(fresh)
     assert alerts == 2 and events == before[1]  # not doubled
-    assert outcomes[1] == "injected already (after a restart, or by another engine): not sent again"
+    assert outcomes[1] == ALREADY
     assert outcomes[2] is None  # the report is not due yet
 
 
@@ -131,3 +133,40 @@ def test_steps_after_the_incident_resolved_are_not_injected(
     assert outcomes[1:] == ["not injected: INC-1 is already resolved"] * 2
     listed = api.get("/api/v1/incidents").json()["items"]
     assert [i["ref"] for i in listed] == ["INC-1"]  # no second incident from a late alert
+
+
+def test_two_engines_inject_a_due_step_once(
+    api: TestClient,
+    runtime: Runtime,
+    fakes: Fakes,
+    settings: Settings,
+    clock: FrozenClock,
+    config: WarroomConfig,
+) -> None:
+    start(api, scenario=TIMED)
+    clock.advance(timedelta(minutes=6))
+    with restarted(settings, clock, config) as other:
+        together = threading.Barrier(2)
+        failures: list[BaseException] = []
+
+        def tick(engine: Runtime) -> None:
+            try:
+                together.wait(timeout=30)
+                engine.drills.update(clock.now())
+            except BaseException as exc:  # reported below, in the test thread
+                failures.append(exc)
+
+        threads = [threading.Thread(target=tick, args=(r,)) for r in (runtime, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert failures == []
+        alerts, _, outcomes = injected(other)
+    assert alerts == 2  # the second alert once, whichever engine sent it
+    assert outcomes[1] in ("joined INC-1", ALREADY) and outcomes[2] is None
+    with runtime.db.session() as session:
+        done = session.scalar(
+            select(func.count()).select_from(DrillStep).where(DrillStep.done_at.is_not(None))
+        )
+    assert done == 2
