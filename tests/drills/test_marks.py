@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -141,3 +143,35 @@ def test_starting_a_drill_is_audited(
     [entry] = [e for e in entries if e["action"] == "drill.start"]
     assert entry["actor"] == "rita" and entry["target"] == "drill-1"
     assert entry["details"] == {"scenario": "high-cpu", "service": "checkout"}
+
+
+def test_every_page_text_takes_the_marked_title() -> None:
+    from types import SimpleNamespace
+
+    from warroom.core.clock import ensure_utc
+    from warroom.escalation.personal import push_text, sms_text, voice_text
+    from warroom.notify.cards import card_of, card_to_json, codename
+
+    row = SimpleNamespace(
+        number=7,
+        title="CPU hot",  # edited without the mark: the card puts it back
+        severity="SEV-2",
+        commander=None,
+        links={},
+        detected_at=ensure_utc(datetime(2026, 3, 2, 9, 0)),
+        summary="",
+        status="detected",
+        service="checkout",
+        visibility="public",
+        drill_id=3,
+    )
+    card = card_of(row, WarroomConfig(), None)
+    assert card.drill and card.title == "[DRILL] CPU hot"
+    assert "[DRILL] CPU hot" in sms_text(card, "4821", "https://w/ack/x")
+    assert "[DRILL] CPU hot" in voice_text(card)
+    assert push_text(card, "primary on call").startswith("DRILL — ")
+    assert codename(card).title == "[DRILL] (restricted)"
+    assert card_to_json(card)["drill"] is True
+    real = card_of(SimpleNamespace(**{**vars(row), "drill_id": None}), WarroomConfig(), None)
+    assert real.title == "CPU hot" and "drill" not in card_to_json(real)
+    assert not push_text(real, "primary on call").startswith("DRILL")
