@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from tests.drills.conftest import start
 from tests.helpers import verify
+from tests.web.test_pages import add_user, sign_in
 from warroom.core.clock import FrozenClock
 from warroom.runtime import Runtime
 
@@ -96,3 +97,23 @@ def test_a_real_postmortem_has_no_drill_review(
     assert exported.status_code == 200, exported.text
     markdown = next(p for p in exported.json()["paths"] if p.endswith(".md"))
     assert "Drill review" not in Path(markdown).read_text()
+
+
+def test_the_postmortem_page_shows_the_review(
+    client: TestClient, api: TestClient, runtime: Runtime, clock: FrozenClock
+) -> None:
+    run_the_drill(api, clock)
+    add_user(runtime, "pia", "viewer")
+    del client.headers["Authorization"]
+    sign_in(client, "pia")
+    page = client.get("/incidents/INC-1/postmortem")
+    assert page.status_code == 200, page.text
+    assert 'id="drill-review"' in page.text
+    assert (
+        '<td>acknowledge</td><td data-label="Took">6m</td><td data-label="Target">5m</td>'
+        '<td data-label="Verdict">missed</td>'
+    ) in page.text
+    assert (
+        '<td>status_update within 25m</td><td data-label="Deadline">30m</td>'
+        '<td data-label="Done at">—</td><td data-label="Verdict"><strong>skipped'
+    ) in page.text

@@ -12,6 +12,7 @@ from tests.helpers import Fakes
 from tests.web.test_pages import PASSWORD, add_user
 from tests.web.test_pages_browser import LAPTOP, PHONE, shots_dir
 from warroom.config import WarroomConfig
+from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 
 
@@ -55,5 +56,14 @@ def test_a_drill_starts_from_the_declare_page(
         ).to_be_visible()
         expect(page.locator("p.notice", has_text="DRILL: a practice incident")).to_be_visible()
         page.screenshot(path=str(folder / f"drill-room-{size}-{scheme}.png"), full_page=True)
+        actor = Actor(name="rita", source="web")
+        runtime.flows.transition("INC-1", "resolve", actor=actor, skip_verification="drill")
+        page.goto(f"{live_server}/incidents/INC-1/postmortem")
+        review = page.locator("section#drill-review")
+        expect(review.get_by_role("heading", name="Drill review")).to_be_visible()
+        expect(review.get_by_text("Skipped or late: acknowledged within 5m")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], f"the page is {width} px wide at {viewport['width']}"
+        review.screenshot(path=str(folder / f"drill-review-{size}-{scheme}.png"))
     finally:
         context.close()

@@ -25,7 +25,7 @@ from warroom.detection.schemas import AlertIn, IngestResult
 from warroom.drills import scenario as scenarios
 from warroom.drills import service
 from warroom.drills.models import Drill, DrillStep
-from warroom.drills.review import render_html, render_markdown, review
+from warroom.drills.review import Review, render_html, render_markdown, review
 from warroom.drills.schemas import DrillOut
 from warroom.engine.module import Outcome
 from warroom.incidents import service as incidents
@@ -178,17 +178,17 @@ class DrillFlows:
                     .values(incident_number=number)
                 )
 
-    def postmortem_section(self, ref: str, actor: str | None) -> tuple[str, str]:
-        """Return the postmortem export's Drill review section; empty for a real incident."""
+    def review_of(self, ref: str) -> Review | None:
+        """Return the review of the drill `ref` belongs to; None for a real incident."""
         with self.db.session() as session:
             incident = incidents.get(session, ref)
-            if incident.drill_id is None:
-                return "", ""
-            drill = session.get(Drill, incident.drill_id)
-            if drill is None:
-                return "", ""
-            found = review(session, drill=drill, config=self.config())
-        return render_markdown(found), render_html(found)
+            drill = session.get(Drill, incident.drill_id) if incident.drill_id else None
+            return review(session, drill=drill, config=self.config()) if drill else None
+
+    def postmortem_section(self, ref: str, actor: str | None) -> tuple[str, str]:
+        """Return the postmortem export's Drill review section; empty for a real incident."""
+        found = self.review_of(ref)
+        return (render_markdown(found), render_html(found)) if found else ("", "")
 
 
 def _incident_over(session: Session, drill: Drill) -> str | None:
