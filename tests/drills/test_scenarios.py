@@ -130,6 +130,12 @@ def test_the_cli_starts_a_drill_from_a_file(
     assert out.startswith("Drill 1 (tiny) started: INC-1")
     default = ok(runner.invoke(app, ["drill", "--json"], env=env))
     assert '"scenario": "high-cpu"' in default and '"incident": "INC-2"' in default
+    named = ok(runner.invoke(app, ["drill", "--scenario", "data-breach"], env=env))
+    assert named.splitlines() == [
+        "Drill 3 (data-breach) started: INC-3",
+        "1 more to inject, the last at +10m",
+        "review: GET /api/v1/drills/3, and the incident's postmortem",
+    ]
 
 
 def test_the_cli_refuses_a_bad_file_in_one_line(

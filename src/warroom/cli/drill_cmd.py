@@ -42,7 +42,7 @@ def drill(
     typer.echo(f"Drill {started['id']} ({started['scenario']}) started: {incident}")
     later = [s for s in started["steps"] if s["done_at"] is None and s["kind"] != "expect"]
     if later:
-        typer.echo(f"{len(later)} more injected, the last at +{later[-1]['at']}")
+        typer.echo(f"{len(later)} more to inject, the last at +{later[-1]['at']}")
     typer.echo(f"review: GET /api/v1/drills/{started['id']}, and the incident's postmortem")
 
 
