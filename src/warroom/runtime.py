@@ -22,6 +22,7 @@ from warroom.core.clock import Clock
 from warroom.core.errors import Conflict
 from warroom.detection.flows import IntakeFlows
 from warroom.detection.jobs import HeartbeatChecks
+from warroom.drills.flows import DrillFlows
 from warroom.engine.runner import Engine, instance_name
 from warroom.escalation import calls, personal
 from warroom.escalation.jobs import EscalationSteps, PageRuns, Reminders
@@ -66,6 +67,7 @@ class Runtime:
     sign_ins: SignIns = field(init=False)  # browser sessions (auth/signin.py)
     totp: TotpFlows = field(init=False)  # a user's own second factor (auth/totp_flows.py)
     oidc: OidcSignIns = field(init=False)  # single sign-on (auth/oidc.py)
+    drills: DrillFlows = field(init=False)  # practice incidents (drills/)
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
     adapters_override: Adapters | None = None  # tests and --dev: recording fakes
@@ -109,6 +111,15 @@ class Runtime:
             runbooks=self.runbooks,
             incidents=self.flows,
         )
+        # Drills inject through intake; their review is a section of the postmortem export.
+        self.drills = DrillFlows(
+            db=self.db,
+            config=self.config,
+            clock=self.clock,
+            inject=self.intake.ingest,
+            wake=lambda: self.engine.wake(),
+        )
+        self.postmortems.sections.append(self.drills.postmortem_section)
         self.sign_ins = SignIns(db=self.db, clock=self.clock, config=lambda: self.config().auth)
         self.totp = TotpFlows(
             db=self.db,
@@ -153,6 +164,7 @@ class Runtime:
                 ),
                 Reminders(db=self.db, config=self.config, channels=self.channels),
                 self.verification,
+                self.drills,
             ],
             sender=Sender(
                 db=self.db,

@@ -108,6 +108,8 @@ MATRIX = {
     "GET /api/v1/incidents/{ref}/evidence/{evidence_id}/content": "viewer",
     "POST /api/v1/incidents/{ref}/evidence/{evidence_id}/custody": "responder",
     "GET /api/v1/audit": "admin",
+    "POST /api/v1/drills": "responder",
+    "GET /api/v1/drills/{drill_id}": "viewer",
     "GET /api/v1/audit/head": "admin",
     # A person's own contact methods and rules: every role, each for themselves only.
     "GET /api/v1/me/contact-methods": "viewer",
@@ -131,6 +133,7 @@ SAMPLE = {
     "{override_id}": "1",
     "{evidence_id}": "1",
     "{heartbeat_id}": "watchdog",
+    "{drill_id}": "1",
 }
 BELOW = {"responder": "vic", "admin": "bob"}  # a viewer, a responder without admin
 RANK = {"viewer": 0, "responder": 1, "admin": 2}

@@ -139,8 +139,9 @@ def test_config_check_refuses_a_misspelt_section(tmp_path: Path) -> None:
 def test_an_anchor_block_is_told_how_to_stay(tmp_path: Path) -> None:
     found = problems(tmp_path, "defaults: &weekly {every: 1w}\n")
     assert found == [
-        "1: unknown section 'defaults'; known: actions, auth, detection, escalation_policies, "
-        "heartbeats, incident_types, integrations, notifications, people, postmortem, priorities, "
-        "routes, schedules, server, services, severities, status_page, teams, verification "
+        "1: unknown section 'defaults'; known: actions, auth, detection, drills, "
+        "escalation_policies, heartbeats, incident_types, integrations, notifications, people, "
+        "postmortem, priorities, routes, schedules, server, services, severities, status_page, "
+        "teams, verification "
         "(a block that only holds YAML anchors may be named x-defaults)"
     ]

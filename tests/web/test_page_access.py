@@ -74,6 +74,7 @@ PAGES = {
     "GET /incidents/{ref}/evidence/{item_id}": "viewer",
     "GET /audit": "admin",
     "POST /audit/verify": "admin",
+    "POST /drills": "responder",
     "POST /profile/contact-methods": "viewer",
     "POST /profile/contact-methods/{name}/verify": "viewer",
     "POST /profile/contact-methods/{name}/resend": "viewer",

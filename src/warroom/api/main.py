@@ -31,6 +31,7 @@ from warroom.api import (
 from warroom.api import audit as audit_api
 from warroom.api import checklist as checklist_api
 from warroom.api import contact_methods as contact_methods_api
+from warroom.api import drills as drills_api
 from warroom.api import evidence as evidence_api
 from warroom.api import heartbeats as heartbeats_api
 from warroom.api import postmortems as postmortems_api
@@ -106,5 +107,6 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(audit_api.router)
     app.include_router(status_api.public_router)
     app.include_router(contact_methods_api.router)
+    app.include_router(drills_api.router)
 
     return app

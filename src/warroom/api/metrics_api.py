@@ -24,6 +24,9 @@ Until = Annotated[
 Severities = Annotated[
     list[str] | None, Query(description="SEV-1…; repeat or comma-separate (default: all).")
 ]
+Drills = Annotated[
+    bool, Query(description="Include practice incidents (`warroom drill`); left out by default.")
+]
 Services = Annotated[
     list[str] | None,
     Query(description="Service ids; repeat or comma-separate; `(none)` for incidents without."),
@@ -38,6 +41,7 @@ def incident_metrics(
     until: Until = None,
     severity: Severities = None,
     service_: Annotated[list[str] | None, Query(alias="service")] = None,
+    drills: Drills = False,
 ) -> IncidentMetrics:
     """Count incidents and give MTTD, MTTA, MTTM and MTTR (mean, p50, p90) over a period."""
     now = runtime.clock.now()
@@ -49,6 +53,7 @@ def incident_metrics(
         severity=severity,
         service=service_,
         access=access_of(principal, runtime),
+        drills=drills,
     )
     with runtime.db.session() as session:
         return service.incident_metrics(session, selection=selection, now=now)
@@ -67,6 +72,7 @@ def incident_metrics_csv(
     until: Until = None,
     severity: Severities = None,
     service_: Annotated[list[str] | None, Query(alias="service")] = None,
+    drills: Drills = False,
 ) -> Response:
     """Export the selected incidents as CSV with their durations in seconds."""
     selection = service.select_incidents(
@@ -77,6 +83,7 @@ def incident_metrics_csv(
         severity=severity,
         service=service_,
         access=access_of(principal, runtime),
+        drills=drills,
     )
     body = export_csv(
         runtime.db,

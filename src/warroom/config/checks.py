@@ -230,6 +230,14 @@ def _check_schedules(
                     f"integrations.pagerduty_oncall.schedules.{schedule_id}: "
                     "also defined under schedules:; keep one"
                 )
+    participants = config.drills.participants
+    for index, person in enumerate(participants if isinstance(participants, list) else []):
+        if person not in known:
+            loc = ("drills", "participants", index)
+            problems.append(
+                f"{path}:{nearest_line(lines, loc)}: drills.participants.{index}: "
+                f"unknown person {person!r} (add it under people:)"
+            )
     return problems
 
 

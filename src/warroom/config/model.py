@@ -9,6 +9,7 @@ from warroom.config.integrations import IntegrationsConfig
 from warroom.config.server import ServerConfig
 from warroom.detection.heartbeat_config import HeartbeatConfig
 from warroom.detection.routing import DetectionConfig, RouteConfig
+from warroom.drills.config import DrillsConfig
 from warroom.escalation.config import EscalationPolicy, NotificationRules, builtin_policy
 from warroom.incidents.config import (
     SEVERITY_PATTERN,
@@ -53,6 +54,7 @@ class WarroomConfig(BaseModel):
     verification: VerificationConfig = Field(default_factory=VerificationConfig)  # mitigation
     auth: AuthConfig = Field(default_factory=AuthConfig)  # docs/security.md
     server: ServerConfig = Field(default_factory=ServerConfig)  # docs/configuration.md
+    drills: DrillsConfig = Field(default_factory=DrillsConfig)  # docs/drills.md
 
     @field_validator("severities")
     @classmethod

@@ -28,3 +28,13 @@ def show_bidi(text: str) -> str:
     if not BIDI_CONTROLS.search(text):
         return text
     return BIDI_CONTROLS.sub(lambda found: f"{{U+{ord(found.group()):04X}}}", text)
+
+
+DRILL_MARK = "[DRILL] "  # every title of a practice incident starts with it (drills/)
+
+
+def drill_title(title: str, limit: int = 200) -> str:
+    """Return the title marked as a drill's (once), cut to `limit` characters."""
+    if title.startswith(DRILL_MARK):
+        return title[:limit]
+    return (DRILL_MARK + title)[:limit]

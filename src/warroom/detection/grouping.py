@@ -18,6 +18,8 @@ from warroom.incidents.states import OPEN_STATUSES
 def group_key(alert: AlertIn, decision: RouteDecision, integration: str) -> str:
     """Return the key shared by alerts that join the same open incident."""
     prefix = f"{alert.source}:{integration}"
+    if alert.drill is not None:  # whatever a drill injects joins that drill's one incident
+        return f"{prefix}:drill:{alert.drill}"
     if alert.kind == "report":
         return f"{prefix}:report:{alert.fingerprint}"
     if decision.group_by:

@@ -23,6 +23,7 @@ SOURCE_NAMES = {
     "slack": "Slack",
     "webhook": "Webhook",
     "web": "Web form",
+    "drill": "Drill",
 }
 
 

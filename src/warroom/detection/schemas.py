@@ -33,6 +33,7 @@ class AlertIn:
     kind: Literal["alert", "report"] = "alert"  # reports always open their own incident
     held: bool = False  # a viewer's report: default severity, paging waits for triage
     event: str | None = None  # source event when not plain firing/resolved ("acknowledged")
+    drill: int | None = None  # injected by a drill (drills/): its incident is that drill's
     raw: dict[str, Any] = field(default_factory=dict)  # this alert's own JSON, capped on store
 
 

@@ -352,6 +352,10 @@ class Intake:
         commander, reason = self.rules.command.first_commander(
             self.config, service=service, reporter=alert.reporter, at=self.now
         )
+        participants = self.config.drills.participants
+        if alert.drill is not None and isinstance(participants, list):
+            # A drill of opted-in people: the first is its IC, not whoever is on call.
+            commander, reason = participants[0], "the drill's first participant"
         # A viewer's report keeps the severity it asked for, and waits for a responder.
         held = Held(decision.severity if alert.severity else None) if alert.held else None
         incident = incidents.declare(
@@ -372,6 +376,7 @@ class Intake:
             owner=decision.team or chosen.owner,
             module=service or chosen.module,
             held=held,
+            drill_id=alert.drill,
         )
         if alert.reporter:
             self.rules.command.reporter(

@@ -140,6 +140,8 @@ def bundle(
     settings = config.detection.storm
     if not settings.enabled or incident.visibility == "restricted" or incident.paging_held:
         return None
+    if incident.drill_id is not None:  # a drill pages its participants, never as a storm
+        return None
     scope = scope_of(config, incident.service)
     limit = settings.limit(scope.id)
     found = known.get(scope.key) if known is not None else None

@@ -190,9 +190,7 @@ def _pages(
     # SMS, voice and push leave warroom through third parties: a restricted incident goes
     # under its codename there, as it does to executives and webhooks.
     outside = codename(card) if incident.visibility == "restricted" else card
-    text = (
-        f"You are paged for INC-{incident.number} ({incident.severity}): {incident.title} — {label}"
-    )
+    text = f"You are paged for INC-{incident.number} ({incident.severity}): {card.title} — {label}"
     # When the rule was meant to run (lateness counts from it); brought forward, it is now.
     due = min(run["started_at"] + timedelta(seconds=int(rule["after"])), paging.now)
     common: dict[str, Any] = {
@@ -253,7 +251,8 @@ def voice_text(card: IncidentCard) -> str:
 
 def push_text(card: IncidentCard, label: str) -> str:
     """Return the body of a push notification."""
-    return f"{card.severity} ({card.severity_name}) — {label}"
+    drill = "DRILL — " if card.drill else ""
+    return f"{drill}{card.severity} ({card.severity_name}) — {label}"
 
 
 def tick(paging: Paging, *, limit: int = CHUNK) -> tuple[list[Message], bool]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warroom.drills.models import Drill
 from warroom.escalation import calls
 from warroom.escalation import service as escalation
 from warroom.incidents import timeline
@@ -111,9 +112,11 @@ def plan(
     pager_card = outside(incident, card)
     n = incident.number
     out: list[Message] = []
+    # A drill reaches outside warroom only where its scenario says so (drills/scenario.py).
+    allowed = drill_allows(session, incident)
 
     def add(key: str, destination: str, payload: Payload) -> None:
-        if payload.channel in channels:
+        if payload.channel in channels and reaches(allowed, payload):
             out.append(Message(key, destination, payload, incident_id=incident.id))
 
     kinds = [e.kind for e in events]
@@ -126,7 +129,7 @@ def plan(
     for event in events:
         kind, k = event.kind, f"inc{n}:ev{event.id}"
         if kind == "declared" and not member:
-            out += _declared(session, incident, config, channels, card, now)
+            out += _declared(session, incident, config, channels, card, now, allowed)
         elif kind == "storm_joined" and "declared" in kinds:
             pass  # born in the storm: it never started paging (the common case, kept cheap)
         elif kind in ("acknowledged", "triaged", "mitigated", "resolved", "closed", "storm_joined"):
@@ -145,9 +148,9 @@ def plan(
         quiet = incident.paging_held or released or member
         raised = kind == "severity_changed" and "declared" not in kinds and _raised(config, event)
         if raised and not quiet:
-            out += _severity_raised(session, incident, config, channels, card, now)
+            out += _severity_raised(session, incident, config, channels, card, now, allowed)
         if (event.data or {}).get("released"):
-            out += _severity_raised(session, incident, config, channels, card, now)
+            out += _severity_raised(session, incident, config, channels, card, now, allowed)
             if _pages_out(config, incident.severity):
                 add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=pager_card))
         pages = _pages_out(config, incident.severity) and not incident.paging_held
@@ -183,7 +186,7 @@ def plan(
                 components=dict.fromkeys(_published_components(session, incident), "operational"),
             )
             add(f"{k}:status", incident.ref, update)
-        if kind == "postmortem" and tracking.CHANNEL in channels:
+        if kind == "postmortem" and tracking.CHANNEL in channels and reaches(allowed, "jira"):
             out += tracking.plan(session, incident, event, config=config, url=card.url)
         if kind in WEBHOOK_EVENTS:
             # A restricted incident leaves warroom under its codename: no title, no words.
@@ -209,13 +212,14 @@ def _declared(
     channels: set[str],
     card: IncidentCard,
     now: datetime,
+    allowed: frozenset[str] | None = None,
 ) -> list[Message]:
     """Announce, open the incident's channel and room, inform executives, start paging."""
     rules = config.notifications
     n, out = incident.number, []
 
     def add(key: str, destination: str, payload: Payload) -> None:
-        if payload.channel in channels:
+        if payload.channel in channels and reaches(allowed, payload):
             out.append(Message(key, destination, payload, incident.id))
 
     slack = config.integrations.slack
@@ -236,7 +240,7 @@ def _declared(
         add(f"inc{n}:card", INCIDENT_CHANNEL, m.Post(text=card.title, card=card))
     if incident.paging_held:  # a viewer's report: its triage pages (incidents/held.py)
         return out
-    out += _severity_raised(session, incident, config, channels, card, now)
+    out += _severity_raised(session, incident, config, channels, card, now, allowed)
     if _pages_out(config, incident.severity):
         add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=outside(incident, card)))
     return out
@@ -249,6 +253,7 @@ def _severity_raised(
     channels: set[str],
     card: IncidentCard,
     now: datetime,
+    allowed: frozenset[str] | None = None,
 ) -> list[Message]:
     """What a severity calls for, once per incident: room, executive email, paging."""
     rules, n, out = config.notifications, incident.number, []
@@ -258,7 +263,8 @@ def _severity_raised(
         meeting = m.Meeting(card=outside(incident, card))
         out.append(Message(f"inc{n}:meeting", INCIDENT_CHANNEL, meeting, incident.id))
     executives = rules.executives or _smtp_executives(config)
-    if severity and severity.exec_email and executives and "email" in channels:
+    to_executives = reaches(allowed, "executives")
+    if severity and severity.exec_email and executives and "email" in channels and to_executives:
         if incident.visibility == "restricted":  # executives hear of it under its codename
             summary = m.ExecSummary(card=codename(card), to=executives, impact=None, scope=None)
         else:
@@ -269,6 +275,32 @@ def _severity_raised(
         out.append(Message(key, "executives", summary, incident.id))
     escalation.start(session, incident=incident, config=config, now=now)
     return out
+
+
+# What each outside channel is called in a scenario's `allow` (drills/scenario.py).
+_ALLOWANCE = {"status_page": "status_page", "webhook": "webhooks", "pager": "pagerduty"}
+
+
+def drill_allows(session: Session, incident: Incident) -> frozenset[str] | None:
+    """Return what a drill's scenario lets it reach outside warroom; None for a real incident."""
+    if incident.drill_id is None:
+        return None
+    allow = session.scalar(select(Drill.allow).where(Drill.id == incident.drill_id))
+    return frozenset(allow or ())
+
+
+def reaches(allowed: frozenset[str] | None, what: Payload | str) -> bool:
+    """Tell whether a message may go out: always for a real incident; for a drill, chat,
+    e-mail pages and the like, and the status page, executives, Jira, webhooks and
+    PagerDuty only when its scenario allows them."""
+    if allowed is None:
+        return True
+    if isinstance(what, str):
+        return what in allowed
+    name = _ALLOWANCE.get(what.channel)
+    if name is None and what.channel == "tracker":
+        name = "jira"
+    return name is None or name in allowed
 
 
 def outside(incident: Incident, card: IncidentCard) -> IncidentCard:

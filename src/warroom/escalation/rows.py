@@ -15,7 +15,7 @@ _I = INCIDENTS.c
 # The columns of an incident a page needs (the tick reads them with its claim).
 COLUMNS = (
     _I.id, _I.number, _I.slug, _I.title, _I.summary, _I.status, _I.severity, _I.service,
-    _I.commander, _I.visibility, _I.links, _I.detected_at, _I.acknowledged_at,
+    _I.commander, _I.visibility, _I.links, _I.detected_at, _I.acknowledged_at, _I.drill_id,
 )  # fmt: skip
 
 

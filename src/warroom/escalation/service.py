@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.escalation import personal
-from warroom.escalation.config import TARGET, EscalationPolicy
+from warroom.escalation.config import TARGET, EscalationPolicy, EscalationStep
 from warroom.escalation.models import ACTIVE, Escalation
 from warroom.escalation.personal import Paging
 from warroom.escalation.reach import describe_unreached
@@ -46,7 +46,7 @@ def start(session: Session, *, incident: Incident, config: WarroomConfig, now: d
     exists = session.scalar(select(Escalation.id).where(Escalation.incident_id == incident.id))
     if exists is not None:
         return
-    policy = config.escalation_policy(incident.service)
+    policy = drill_policy(config, incident) or config.escalation_policy(incident.service)
     session.add(
         Escalation(
             incident_id=incident.id,
@@ -62,6 +62,22 @@ def start(session: Session, *, incident: Incident, config: WarroomConfig, now: d
         )
     )
     session.info["wake_engine"] = True
+
+
+def drill_policy(config: WarroomConfig, incident: Incident) -> EscalationPolicy | None:
+    """Return the policy of a drill whose participants opted in: them, at once, once.
+
+    None for a real incident, and for a drill that pages the real rotation
+    (`drills.participants: rotation`): that one follows the service's own policy.
+    """
+    participants = config.drills.participants
+    if incident.drill_id is None or participants == "rotation":
+        return None
+    return EscalationPolicy(
+        id="drill-participants",
+        description="a drill's participants (drills.participants)",
+        steps=[EscalationStep(after=timedelta(0), notify=[f"person:{p}" for p in participants])],
+    )
 
 
 def stop(session: Session, *, incident: Incident, now: datetime, reason: str) -> None:

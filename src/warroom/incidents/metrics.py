@@ -78,7 +78,9 @@ def _first_time(key: tuple[int, str, datetime]) -> bool:
 
 
 def record(event: str, incident: IncidentDetail) -> None:
-    """Count one incident change, and observe the milestones it reached."""
+    """Count one incident change, and observe the milestones it reached (drills: neither)."""
+    if incident.drill:  # practice: not an incident of the service, nor a time to respond
+        return
     INCIDENT_EVENTS.labels(event=event, severity=incident.severity).inc()
     if event == "declared":
         DECLARED.labels(severity=incident.severity).inc()
@@ -122,7 +124,7 @@ class OpenIncidents:
         )
         stmt = (
             select(Incident.severity, Incident.status, func.count())
-            .where(Incident.status.in_(OPEN_STATUSES))
+            .where(Incident.status.in_(OPEN_STATUSES), Incident.drill_id.is_(None))
             .group_by(Incident.severity, Incident.status)
         )
         with self.db.session() as session:

@@ -32,6 +32,7 @@ class Incident(Base):
         Index("ix_incidents_type_number", "incident_type", "number"),
         Index("ix_incidents_detected_at", "detected_at"),
         Index("ix_incidents_parent_number", "parent_number"),
+        Index("ix_incidents_drill_id", "drill_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -73,6 +74,8 @@ class Incident(Base):
     # The storm incident this one is bundled under (detection/storms.py): it pages for all
     # of them, and acknowledging it acknowledges them. A number, as the parent comes later.
     parent_number: Mapped[int | None] = mapped_column(Integer)
+    # A practice incident (drills/): the drill run it belongs to. None for a real incident.
+    drill_id: Mapped[int | None] = mapped_column(Integer)
 
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
@@ -98,6 +101,11 @@ class Incident(Base):
     def ref(self) -> str:
         """Return the human reference, `INC-<n>`."""
         return f"INC-{self.number}"
+
+    @property
+    def drill(self) -> bool:
+        """Tell whether this is a practice incident (marked DRILL, kept out of metrics)."""
+        return self.drill_id is not None
 
 
 class TimelineEvent(Base):

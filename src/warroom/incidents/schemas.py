@@ -256,6 +256,12 @@ class IncidentOut(BaseModel):
         description="What a person should know about the incident's state, in plain words "
         "(a proposed Incident Commander who has not accepted yet, say).",
     )
+    drill: bool = Field(
+        default=False,
+        description="A practice incident (`warroom drill`): pages its participants only, "
+        "left out of metrics and reports.",
+    )
+    drill_id: int | None = Field(default=None, description="The drill run it belongs to.")
 
     @classmethod
     def of(cls, incident: Incident) -> IncidentOut:
@@ -270,6 +276,7 @@ class IncidentOut(BaseModel):
         )
         values["notices"] = notices(incident)
         values["parent"] = f"INC-{incident.parent_number}" if incident.parent_number else None
+        values["drill"] = incident.drill_id is not None
         return cls.model_validate(values)
 
 
@@ -277,7 +284,7 @@ class IncidentOut(BaseModel):
 _ROW_FIELDS = tuple(
     name
     for name in IncidentOut.model_fields
-    if name not in {"links", "durations", "allowed_actions", "notices", "parent"}
+    if name not in {"links", "durations", "allowed_actions", "notices", "parent", "drill"}
 )
 
 
@@ -326,6 +333,11 @@ class TimelinePage(BaseModel):
 def notices(incident: Incident) -> list[str]:
     """Return what a person should know about the incident's state that its fields hide."""
     found = []
+    if incident.drill_id is not None:
+        found.append(
+            f"DRILL: a practice incident (drill {incident.drill_id}); it pages its participants "
+            "only and is left out of metrics and reports"
+        )
     if incident.pending_commander and incident.status != "closed":  # closed: moot
         path = f"/api/v1/incidents/{incident.ref}/commander"
         found.append(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from warroom.core.errors import Invalid, NotFound
 from warroom.core.ids import incident_number
-from warroom.core.text import slugify
+from warroom.core.text import drill_title, slugify
 from warroom.incidents import checklists, timeline
 from warroom.incidents.actor import Actor
 from warroom.incidents.fields import check_fields, higher_severity
@@ -85,8 +85,12 @@ def declare(
     owner: str | None = None,
     module: str | None = None,
     held: Held | None = None,
+    drill_id: int | None = None,
 ) -> Incident:
-    """Open a new incident in `detected`, with its checklist and first timeline event."""
+    """Open a new incident in `detected`, with its checklist and first timeline event.
+
+    A drill's incident (`drill_id`) is titled `[DRILL] …`; its slug keeps the plain words.
+    """
     actor.require("responder", "declare an incident")
     type_id = incident_type or "default"
     type_config = config.incident_type(type_id)
@@ -105,10 +109,14 @@ def declare(
     if visibility is None:
         visibility = "restricted" if type_config and type_config.restricted else "public"
     number = next_value(session, INCIDENT_COUNTER)
+    slug = slugify(title)
+    if drill_id is not None:
+        title = drill_title(title)
     incident = Incident(
         number=number,
-        slug=slugify(title),
+        slug=slug,
         title=title,
+        drill_id=drill_id,
         summary=summary,
         status="detected",
         severity=fields["severity"],
@@ -145,7 +153,8 @@ def declare(
             "commander": commander,
             "paging_held": incident.paging_held,
             "suggested_severity": incident.suggested_severity,
-        },
+        }
+        | ({"drill": drill_id} if drill_id is not None else {}),
     )
     if commander:
         timeline.record(
@@ -184,6 +193,8 @@ def update(
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}", {"fields": sorted(unknown)})
     check_not_closed(incident.ref, incident.status, "its fields are frozen")
     changes = check_fields(config, {k: v for k, v in changes.items() if v is not None})
+    if incident.drill_id is not None and isinstance(changes.get("title"), str):
+        changes["title"] = drill_title(changes["title"])  # a drill stays marked as one
     if "started_at" in changes and changes["started_at"] > incident.detected_at:
         raise Invalid("started_at must not be after detected_at", {"field": "started_at"})
     changed = []

@@ -6,6 +6,7 @@ from warroom.auth.oidc_models import OidcIdentity, OidcLogin
 from warroom.auth.sessions import BrowserSession
 from warroom.auth.totp import RecoveryCode, UserTotp
 from warroom.detection.models import Alert, AlertGroup, Silence
+from warroom.drills.models import Drill, DrillStep
 from warroom.escalation.models import Escalation
 from warroom.evidence.models import CustodyEntry, EvidenceItem
 from warroom.incidents.models import (
@@ -33,6 +34,8 @@ __all__ = [
     "ChecklistItem",
     "Counter",
     "CustodyEntry",
+    "Drill",
+    "DrillStep",
     "Escalation",
     "EvidenceItem",
     "Incident",

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from warroom.core.clock import ensure_utc
+from warroom.core.text import drill_title
 from warroom.notify.ports import IncidentCard
 
 if TYPE_CHECKING:
@@ -22,9 +23,11 @@ def card_of(incident: Any, config: WarroomConfig, base_url: str | None) -> Incid
     commander = config.person(incident.commander) if incident.commander else None
     links = incident.links or {}
     detected = incident.detected_at
+    drill = getattr(incident, "drill_id", None) is not None
     return IncidentCard(
         number=incident.number,
-        title=incident.title,
+        # Every message takes its title from here: a drill's says so, whatever was edited.
+        title=drill_title(incident.title) if drill else incident.title,
         severity=incident.severity,
         severity_name=severity.name if severity else incident.severity,
         status=incident.status,
@@ -37,6 +40,7 @@ def card_of(incident: Any, config: WarroomConfig, base_url: str | None) -> Incid
         chat_channel=links.get("chat_channel"),
         visibility=incident.visibility,
         detected_at=ensure_utc(detected) if detected is not None else None,
+        drill=drill,
     )
 
 
@@ -44,12 +48,15 @@ def codename(card: IncidentCard) -> IncidentCard:
     """Return the card as those outside a restricted incident may read it: its reference with
     `(restricted)` for a title, no summary (webhooks, executive e-mail): `INC-42 (restricted)`."""
     # The channel's name carries words of the title (#inc-42-card-data-exposed).
-    return replace(card, title="(restricted)", summary="", chat_channel=None)
+    title = drill_title("(restricted)") if card.drill else "(restricted)"
+    return replace(card, title=title, summary="", chat_channel=None)
 
 
 def card_to_json(card: IncidentCard) -> dict[str, Any]:
     """Turn a card into JSON for the outbox."""
     data = {name: getattr(card, name) for name in CARD_FIELDS}  # asdict() deep-copies: slow
+    if not card.drill:  # only a drill's card says so: real ones are stored as they were
+        del data["drill"]
     if card.detected_at is not None:
         data["detected_at"] = card.detected_at.isoformat()
     return data

@@ -94,6 +94,8 @@ class _Senders:
         chat = self._chat()
         slack = self.config.integrations.slack
         prefix = slack.channel_prefix if slack else "inc"
+        if d.message.card.drill:  # #drill-inc-42-…: nobody mistakes it for the real thing
+            prefix = f"drill-{prefix}"
         name = channel_name(d.message.card.number, d.message.slug, prefix)
         channel_id = chat.create_channel(name=name, private=d.message.private, key=d.key)
         return Outcome(

@@ -47,6 +47,7 @@ class IncidentCard:
     chat_channel: str | None = None  # e.g. "#inc-42-checkout-down"
     visibility: str = "public"
     detected_at: datetime | None = None
+    drill: bool = False  # a practice incident: its title starts with [DRILL], and so on
 
     @property
     def ref(self) -> str:

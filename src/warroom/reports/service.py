@@ -80,6 +80,7 @@ class Selection:
     service: list[str] | None = None
     # What the caller may see (incidents.visibility); everything, for an admin.
     visible: ColumnElement[bool] = field(default_factory=true)
+    drills: bool = False  # practice incidents (drills/) are left out unless asked for
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def select_incidents(
     severity: Iterable[str] | None = None,
     service: Iterable[str] | None = None,
     access: Access,
+    drills: bool = False,
 ) -> Selection:
     """Validate the report's filters (default: the last 30 days) or raise Invalid; the
     selection holds only what `access` may see."""
@@ -156,6 +158,7 @@ def select_incidents(
         severity=severities,
         service=services,
         visible=visible(config, access),
+        drills=drills,
     )
 
 
@@ -173,6 +176,8 @@ def incident_times(session: Session, selection: Selection) -> list[IncidentTimes
 def _label_filters(selection: Selection) -> list[ColumnElement[bool]]:
     """Return the WHERE clauses of the severity and service filters and of visibility."""
     clauses: list[ColumnElement[bool]] = [selection.visible]
+    if not selection.drills:  # a drill's times would flatter (or spoil) the real ones
+        clauses.append(Incident.drill_id.is_(None))
     if selection.severity:
         clauses.append(Incident.severity.in_(selection.severity))
     if selection.service:

@@ -214,6 +214,7 @@ def public_status(
         select(Incident)
         .where(
             Incident.visibility == "public",
+            Incident.drill_id.is_(None),  # a practice incident is nobody's outage
             or_(Incident.status.in_(OPEN_STATUSES), Incident.resolved_at >= since),
             select(StatusUpdate.id)
             .where(StatusUpdate.incident_id == Incident.id, StatusUpdate.public.is_(True))

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from warroom.api.deps import DB_INT_MAX
 from warroom.core.errors import Invalid, WarroomError
+from warroom.drills.scenario import SHIPPED
 from warroom.incidents.schemas import IncidentCreate, NoteCreate, TransitionRequest
 from warroom.incidents.visibility import check_declare_public
 from warroom.mitigation.checklist import ChecklistChange
@@ -97,6 +98,7 @@ def declare(
             services=[item.id for item in config.services],
             values=values,
             error=error,
+            drill_scenarios=SHIPPED,
         )
     return see_other(f"/incidents/{detail.ref}")
 

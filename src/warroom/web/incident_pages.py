@@ -12,6 +12,7 @@ from sqlalchemy import true
 from warroom.core.errors import Invalid
 from warroom.detection.api_schemas import AlertOut
 from warroom.detection.queries import list_alerts
+from warroom.drills.scenario import SHIPPED
 from warroom.escalation import personal
 from warroom.incidents import service as incidents
 from warroom.incidents.queries import ListFilters, parent_filter
@@ -117,6 +118,7 @@ def declare_form(request: Request, viewer: Responder) -> HTMLResponse:
         services=[service.id for service in config.services],
         values={},
         error=None,
+        drill_scenarios=SHIPPED,
     )
 
 
@@ -208,6 +210,11 @@ def room(
 def room_notices(incident: IncidentOut) -> list[str]:
     """Say what the API's notices say, in the room's words (its buttons, not CLI or API)."""
     found = []
+    if incident.drill:
+        found.append(
+            "DRILL: a practice incident. It pages the drill's participants only, and its "
+            "review (time to each phase, steps missed) is in its postmortem."
+        )
     if incident.pending_commander and incident.status != "closed":
         found.append(
             f"{incident.pending_commander} is proposed as Incident Commander; "

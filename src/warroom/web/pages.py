@@ -10,6 +10,7 @@ from warroom.web import (
     alert_pages,
     audit_pages,
     board,
+    drill_forms,
     escalation_pages,
     events,
     evidence_pages,
@@ -57,6 +58,7 @@ PAGE_ROUTERS = (
     oncall_pages.router,
     escalation_pages.router,
     audit_pages.router,
+    drill_forms.router,
 )
 
 

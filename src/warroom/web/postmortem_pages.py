@@ -145,6 +145,7 @@ def editor(
         long_items=[i for i in pm.action_items if i.kind == "long_term"],
         cause_count=sum(len(c) for c in pm.fishbone.values()),
         people=viewer.runtime.config().people,
+        drill_review=viewer.runtime.drills.review_of(ref),  # a drill's: its review
     )
 
 

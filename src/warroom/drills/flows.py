@@ -1,0 +1,250 @@
+"""Drills end to end: start one, inject its due steps (an engine module), review it.
+
+Every step is a row with its due time. The engine injects what is due through the normal
+intake path, as a delivery whose id is the step's: a step sent again after a crash (sent,
+not yet marked done) is answered as a duplicate, so a restart neither loses nor doubles one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from warroom.audit import service as audit
+from warroom.core.clock import Clock
+from warroom.core.errors import NotFound
+from warroom.detection.models import Alert
+from warroom.detection.schemas import AlertIn, IngestResult
+from warroom.drills import scenario as scenarios
+from warroom.drills import service
+from warroom.drills.models import Drill, DrillStep
+from warroom.drills.review import Review, render_html, render_markdown, review
+from warroom.drills.schemas import DrillOut
+from warroom.engine.module import Outcome
+from warroom.incidents import service as incidents
+from warroom.incidents.actor import Access, Actor
+from warroom.incidents.models import Incident
+from warroom.incidents.states import OPEN_STATUSES
+from warroom.incidents.visibility import check_visible
+from warroom.storage.db import Database
+
+if TYPE_CHECKING:
+    from warroom.config import WarroomConfig
+
+log = logging.getLogger("warroom.drills")
+_INCIDENT = re.compile(r"INC-\d+")
+BATCH = 100  # steps injected per round; more due: the round after, at once
+
+
+class Inject(Protocol):
+    """The intake path (detection/flows.py IntakeFlows.ingest)."""
+
+    def __call__(
+        self,
+        *,
+        source: str,
+        integration: str,
+        alerts: list[AlertIn],
+        delivery_ids: tuple[str, ...] = (),
+    ) -> IngestResult:
+        """Store a delivery's alerts durably and return what happened."""
+        ...
+
+
+@dataclass
+class DrillFlows:
+    """Start drills and run their steps; also the engine module that injects due steps."""
+
+    db: Database
+    config: Callable[[], WarroomConfig]
+    clock: Clock
+    inject: Inject
+    wake: Callable[[], None] = lambda: None
+    name: str = "drills"
+    interval: timedelta = field(default=timedelta(0))
+
+    def start(
+        self, *, scenario: str | None, service_id: str | None, actor: Actor, access: Access
+    ) -> DrillOut:
+        """Start a drill from a shipped scenario's name or a scenario's YAML; inject step 0.
+
+        The answer names the drill's incident only if `access` may see it (a breach drill may
+        open a restricted incident its starter is not let into).
+        """
+        parsed = scenarios.load(scenario)
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            drill = service.start(
+                session,
+                config=self.config(),
+                scenario=parsed,
+                service=service_id,
+                actor=actor,
+                now=now,
+            )
+            drill_id = drill.id
+            audit.record(
+                session,
+                "drill.start",
+                actor=actor.who,
+                at=now,
+                target=f"drill-{drill_id}",
+                details={"scenario": parsed.name, "service": drill.service},
+            )
+        log.info("drill %s (%s) started by %s", drill_id, parsed.name, actor.who)
+        self.update(now)  # the first alert now, so the answer names the incident
+        self.wake()
+        with self.db.session() as session:
+            drill = service.get(session, drill_id)
+            out = DrillOut.of(drill, service.steps(session, drill_id))
+            try:
+                _check_visible(session, self.config(), access, drill)
+            except NotFound:
+                return _redacted(out)
+            return out
+
+    def show(self, drill_id: int, *, access: Access) -> DrillOut:
+        """Return a drill with its review; NotFound if its incident is hidden from `access`."""
+        with self.db.session() as session:
+            drill = service.get(session, drill_id)
+            _check_visible(session, self.config(), access, drill)
+            found = review(session, drill=drill, config=self.config())
+            return DrillOut.of(drill, service.steps(session, drill_id), found)
+
+    def update(self, now: datetime) -> Outcome:
+        """Inject every due step (an engine round); return when the next one falls due."""
+        with self.db.session() as session:
+            due = list(
+                session.execute(
+                    select(DrillStep.id, DrillStep.drill_id)
+                    .where(DrillStep.done_at.is_(None), DrillStep.due_at <= now)
+                    .order_by(DrillStep.due_at, DrillStep.id)
+                    .limit(BATCH)
+                )
+            )
+        for step_id, drill_id in due:
+            try:
+                self._run(step_id, drill_id, now)
+            except Exception:  # one broken step must not hold back the others; retried
+                log.exception("drill %s: step %s failed", drill_id, step_id)
+        if len(due) == BATCH:
+            return Outcome(backlog=True)
+        with self.db.session() as session:
+            next_at = session.scalar(
+                select(func.min(DrillStep.due_at)).where(DrillStep.done_at.is_(None))
+            )
+        return Outcome(next_at=next_at)
+
+    def _run(self, step_id: int, drill_id: int, now: datetime) -> None:
+        """Inject one step through intake (once, by its delivery id), then mark it done."""
+        with self.db.session() as session:
+            step, drill = session.get(DrillStep, step_id), session.get(Drill, drill_id)
+            if step is None or drill is None or step.done_at is not None:
+                return
+            session.expunge_all()
+            over = _incident_over(session, drill)
+        outcome, number = "checked in the review", None
+        if step.kind != "expect" and over:
+            outcome = f"not injected: INC-{drill.incident_number} is already {over}"
+        elif step.kind != "expect":
+            alert = service.injected(drill, step)
+            result = self.inject(
+                source=service.SOURCE,
+                integration=f"drill-{drill.id}",
+                alerts=[alert],
+                delivery_ids=(f"drill-step-{step.id}",),
+            )
+            number = result.linked[0] if result.linked else None
+            outcome = _outcome(result, number)
+        with self.db.transaction() as session:
+            if number is None and step.kind != "expect":
+                number = _drill_incident(session, drill.id)
+            marked = session.execute(
+                update(DrillStep)
+                .where(DrillStep.id == step.id, DrillStep.done_at.is_(None))
+                .values(done_at=now, outcome=outcome)
+            )
+            if marked.rowcount and number is not None:  # type: ignore[attr-defined]
+                session.execute(
+                    update(Drill)
+                    .where(Drill.id == drill.id, Drill.incident_number.is_(None))
+                    .values(incident_number=number)
+                )
+
+    def review_of(self, ref: str) -> Review | None:
+        """Return the review of the drill `ref` belongs to; None for a real incident."""
+        with self.db.session() as session:
+            incident = incidents.get(session, ref)
+            drill = session.get(Drill, incident.drill_id) if incident.drill_id else None
+            return review(session, drill=drill, config=self.config()) if drill else None
+
+    def postmortem_section(self, ref: str, actor: str | None) -> tuple[str, str]:
+        """Return the postmortem export's Drill review section; empty for a real incident."""
+        found = self.review_of(ref)
+        return (render_markdown(found), render_html(found)) if found else ("", "")
+
+
+def _incident_over(session: Session, drill: Drill) -> str | None:
+    """Return the drill incident's status once it is resolved or closed (None: still open)."""
+    if drill.incident_number is None:
+        return None
+    status = session.scalar(select(Incident.status).where(Incident.number == drill.incident_number))
+    return status if status is not None and status not in OPEN_STATUSES else None
+
+
+def _drill_incident(session: Session, drill_id: int) -> int | None:
+    """Find the incident a drill's alerts are linked to (after a step sent twice)."""
+    return session.scalar(
+        select(Incident.number)
+        .join(Alert, Alert.incident_id == Incident.id)
+        .where(Alert.source == service.SOURCE, Alert.integration == f"drill-{drill_id}")
+        .order_by(Incident.number)
+        .limit(1)
+    )
+
+
+def _outcome(result: IngestResult, number: int | None) -> str:
+    """Say in a few words what intake did with an injected step."""
+    if result.duplicate:
+        return "injected already (after a restart, or by another engine): not sent again"
+    if result.opened:
+        return f"opened INC-{result.opened[0]}"
+    if result.silenced:
+        return "silenced"
+    if result.dropped:
+        return "dropped by routing"
+    if result.resolved:
+        return f"resolved in INC-{number}" if number else "resolved"
+    return f"joined INC-{number}" if number else "accepted"
+
+
+def _redacted(out: DrillOut) -> DrillOut:
+    """Return the answer without the incident its caller may not see."""
+    steps = [
+        step.model_copy(update={"outcome": _INCIDENT.sub("a restricted incident", step.outcome)})
+        if step.outcome
+        else step
+        for step in out.steps
+    ]
+    return out.model_copy(update={"incident": None, "steps": steps})
+
+
+def _check_visible(session: Session, config: WarroomConfig, access: Access, drill: Drill) -> None:
+    """Hide a drill whose incident the caller may not see (as if it did not exist)."""
+    if drill.incident_number is None:
+        return
+    incident = session.scalars(
+        select(Incident).where(Incident.number == drill.incident_number)
+    ).first()
+    if incident is not None:
+        try:
+            check_visible(session, config, access, incident)
+        except NotFound:
+            raise NotFound(f"no drill {drill.id}") from None
