@@ -22,6 +22,17 @@ def config() -> WarroomConfig:
     return WarroomConfig.model_validate(
         {
             "people": [{"id": "ada", "name": "Ada"}],
+            "services": [{"id": "monitoring"}],
+            "heartbeats": [
+                {
+                    "id": "watchdog",
+                    "service": "monitoring",
+                    "interval": "1m",
+                    "grace": "30s",
+                    "severity": "SEV-2",
+                    "token": "hb-token-0123456789",
+                }
+            ],
             "integrations": {
                 "alertmanager": [{"name": "main", "token": "am-token-0123456789"}],
                 "webhook": [{"name": "main", "token": "wh-token-0123456789"}],
@@ -64,6 +75,8 @@ SAMPLES = {
     "{schedule_id}": "primary",
     "{person_id}": "ada",
     "{override_id}": "1",
+    "{heartbeat_id}": "watchdog",
+    "{drill_id}": "1",
 }
 # No credential, a made-up token of the right shape, a malformed header, a wrong scheme and
 # a made-up session cookie: each must be refused, before any body or parameter is looked at.

@@ -106,7 +106,8 @@ def test_a_responder_writes_the_postmortem_from_the_room(
         # The diagram is redrawn from what was saved, with its causes as text too.
         diagram = page.get_by_role("img", name="Fishbone diagram of INC-1")
         expect(diagram).to_be_visible()
-        assert page.evaluate("document.querySelector('.diagram img').naturalWidth") > 100
+        # Loaded and drawn (a loaded machine may take a moment to fetch the SVG).
+        page.wait_for_function("document.querySelector('.diagram img').naturalWidth > 100")
         expect(page.locator(".cause-list")).to_contain_text("No canary stage; No load test")
         expect(page.get_by_label("Why 3: question")).to_have_value("")
         # An action item with an owner, a due date and a Jira link.
