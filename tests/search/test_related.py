@@ -89,7 +89,8 @@ fire.count = 0  # type: ignore[attr-defined]
 
 def resolve(client: TestClient, headers: dict[str, str], ref: str) -> None:
     """Resolve a past incident, so the next alert opens a new one."""
-    answer = client.post(f"{INCIDENTS}/{ref}/resolve", json={"skip_verification": "a test"}, headers=headers)
+    body = {"skip_verification": "a test"}
+    answer = client.post(f"{INCIDENTS}/{ref}/resolve", json=body, headers=headers)
     assert answer.status_code == 200, answer.text
 
 
@@ -228,9 +229,7 @@ def test_drills_and_storm_kin_are_left_out(
         session.execute(update(Incident).where(Incident.number == number).values(drill_id=7))
         number = int(history["cpu1"][4:])
         now = int(history["now"][4:])
-        session.execute(
-            update(Incident).where(Incident.number == number).values(parent_number=now)
-        )
+        session.execute(update(Incident).where(Incident.number == number).values(parent_number=now))
         session.commit()
     listed = [i["ref"] for i in related(client, who["ada"], history["now"])["items"]]
     assert history["cpu2"] not in listed  # a drill
