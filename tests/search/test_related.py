@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -240,3 +241,28 @@ def test_drills_and_storm_kin_are_left_out(
 def test_an_unknown_incident_is_404(client: TestClient, who: dict[str, dict[str, str]]) -> None:
     answer = client.get(f"{INCIDENTS}/INC-999/related", headers=who["vic"])
     assert answer.status_code == 404 and "INC-999" in answer.text
+
+
+def test_incident_show_prints_related_and_json_has_them(
+    live_server: str, who: dict[str, dict[str, str]], history: dict[str, str]
+) -> None:
+    from tests.cli.test_incident_cli import invoke
+
+    def show(token: str, *args: str) -> str:
+        result = invoke(live_server, token, "show", history["now"], *args)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    ada, vic = (who[name]["Authorization"].split()[1] for name in ("ada", "vic"))
+    out = show(ada)
+    assert "Related — happened 2 times in the last 90 days" in out
+    assert f"{history['cpu2']} SEV-3 resolved  CPU saturated again" in out
+    assert "same service, same alertname (HighCPU), 1 shared label (env=prod)" in out
+    assert history["breach"] in out
+    hidden = show(vic)
+    assert history["breach"] not in hidden and SECRET not in hidden
+    assert history["cpu2"] in hidden
+    body = json.loads(show(vic, "--json"))
+    assert [i["ref"] for i in body["related"]["items"]] == [
+        history[k] for k in ("cpu1", "cpu2", "words")
+    ]
