@@ -50,7 +50,7 @@ def config() -> WarroomConfig:
                     "channel": "#incidents",
                 },
             },
-            "notifications": {"incident_channels": False, "base_url": "https://wr.example"},
+            "notifications": {"incident_channels": False, "base_url": "http://wr.example"},
         }
     )
 
@@ -213,7 +213,7 @@ def test_the_first_slack_message_names_public_related_incidents_only(
     assert "Happened 2 times in the last 90 days." in text
     assert f"Related: {history['cpu2']} " in text
     assert "same service, same alertname (HighCPU)" in text
-    assert f"https://wr.example/incidents/{history['cpu2'][4:]}" in text
+    assert f"http://wr.example/incidents/{history['cpu2'][4:]}" in text
     assert SECRET not in "\n".join(str(a) for _, a in fakes.chat.calls)
     assert history["breach"] not in text
 
