@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, or_, select
@@ -60,7 +60,7 @@ class Signature:
     words: frozenset[str]
 
 
-def signature(incident: Incident, first_alert: dict[str, Any] | None) -> Signature:
+def signature(incident: Incident | Past, first_alert: dict[str, Any] | None) -> Signature:
     """Return an incident's signature from its row and its first alert event's data."""
     raw = (first_alert or {}).get("labels") or {}
     labels = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
@@ -73,10 +73,41 @@ def signature(incident: Incident, first_alert: dict[str, Any] | None) -> Signatu
 
 
 @dataclass(frozen=True)
+class Past:
+    """A past incident's columns the list needs (not the whole row: up to CANDIDATES of them)."""
+
+    id: int
+    number: int
+    title: str
+    summary: str
+    service: str | None
+    severity: str
+    status: str
+    detected_at: datetime
+
+    @property
+    def ref(self) -> str:
+        """Return the incident's reference, INC-n."""
+        return f"INC-{self.number}"
+
+
+PAST_COLUMNS = (
+    Incident.id,
+    Incident.number,
+    Incident.title,
+    Incident.summary,
+    Incident.service,
+    Incident.severity,
+    Incident.status,
+    Incident.detected_at,
+)
+
+
+@dataclass(frozen=True)
 class Match:
     """One related incident, its score and the reasons that make it up."""
 
-    incident: Incident
+    incident: Past
     score: int
     reasons: list[str]
     days_before: int
@@ -182,7 +213,7 @@ def find(
     same_service = Incident.service == incident.service if incident.service else None
     order = [case((same_service, 0), else_=1)] if same_service is not None else []
     stmt = (
-        select(Incident, first)
+        select(*PAST_COLUMNS, first.label("first_alert"))
         .where(
             Incident.detected_at >= since,
             Incident.detected_at <= incident.detected_at,
@@ -198,8 +229,9 @@ def find(
     mine = signature(incident, first_alert(session, incident))
     matches, repeats = [], 0
     for row in rows:
-        other: Incident = row[0]
-        theirs = signature(other, row[1] if isinstance(row[1], dict) else None)
+        other = Past(*row[: len(PAST_COLUMNS)])
+        data = row.first_alert
+        theirs = signature(other, data if isinstance(data, dict) else None)
         if mine.service and theirs.service == mine.service and theirs.alertname == mine.alertname:
             repeats += 1
         points, reasons = score(mine, theirs)
@@ -208,7 +240,7 @@ def find(
             matches.append(Match(incident=other, score=points, reasons=reasons, days_before=days))
     matches.sort(key=lambda m: (-m.score, m.days_before, -m.incident.number))
     # Full to the cap, the same service's rows may go on past what was fetched.
-    capped = len(rows) == CANDIDATES and (not rows or rows[-1][0].service == incident.service)
+    capped = len(rows) == CANDIDATES and rows[-1].service == incident.service
     return Related(matches=matches[:limit], repeats=repeats, repeats_at_least=capped)
 
 
