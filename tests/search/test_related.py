@@ -236,6 +236,12 @@ def test_drills_and_storm_kin_are_left_out(
     assert history["cpu2"] not in listed  # a drill
     assert history["cpu1"] not in listed  # bundled under this incident
     assert history["breach"] in listed
+    with runtime.db.session() as session:  # a drill of its own: drills count for it
+        number = int(history["now"][4:])
+        session.execute(update(Incident).where(Incident.number == number).values(drill_id=8))
+        session.commit()
+    listed = [i["ref"] for i in related(client, who["ada"], history["now"])["items"]]
+    assert history["cpu2"] in listed
 
 
 def test_an_unknown_incident_is_404(client: TestClient, who: dict[str, dict[str, str]]) -> None:
