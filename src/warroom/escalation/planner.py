@@ -241,7 +241,9 @@ def _declared(
     slack = config.integrations.slack
     announce = rules.announce_channel or (slack.channel if slack else None)
     # Past incidents like this one, for a public incident only and only public ones.
-    shown = related is not None and incident.visibility == "public" and "chat" in channels
+    # Read only when a message will carry it: one bounded query in the declaring transaction.
+    posts = bool(announce) or rules.incident_channels
+    shown = incident.visibility == "public" and "chat" in channels and posts
     past = related(session, incident) if related is not None and shown else []
     if announce and incident.visibility == "public":
         text = f"{incident.ref} declared: {incident.title} ({incident.severity})"

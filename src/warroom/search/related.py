@@ -22,6 +22,7 @@ from warroom.incidents.models import Incident, TimelineEvent
 
 WINDOW = timedelta(days=90)
 CANDIDATES = 300  # rows fetched at most: the same service's first, newest first
+ANNOUNCED = 100  # fewer for the first Slack message: it is read while the incident is declared
 THRESHOLD = 2
 SERVICE_POINTS = 3
 ALERTNAME_POINTS = 3
@@ -199,6 +200,7 @@ def find(
     *,
     seen: ColumnElement[bool],
     limit: int = 5,
+    candidates: int = CANDIDATES,
 ) -> Related:
     """Return the incidents related to `incident` among those `seen` lets through."""
     since = incident.detected_at - WINDOW
@@ -221,7 +223,7 @@ def find(
             seen,
         )
         .order_by(*order, Incident.detected_at.desc(), Incident.id.desc())
-        .limit(CANDIDATES)
+        .limit(candidates)
     )
     if incident.drill_id is None:
         stmt = stmt.where(Incident.drill_id.is_(None))
@@ -240,7 +242,7 @@ def find(
             matches.append(Match(incident=other, score=points, reasons=reasons, days_before=days))
     matches.sort(key=lambda m: (-m.score, m.days_before, -m.incident.number))
     # Full to the cap, the same service's rows may go on past what was fetched.
-    capped = len(rows) == CANDIDATES and rows[-1].service == incident.service
+    capped = len(rows) == candidates and rows[-1].service == incident.service
     return Related(matches=matches[:limit], repeats=repeats, repeats_at_least=capped)
 
 

@@ -105,7 +105,13 @@ class RelatedFlows:
         """Return the lines a public channel may show: public incidents only, a public one's."""
         if incident.visibility != "public":
             return []
-        found = related.find(session, incident, seen=related.public_only(), limit=3)
+        found = related.find(
+            session,
+            incident,
+            seen=related.public_only(),
+            limit=3,
+            candidates=related.ANNOUNCED,
+        )
         base = (self.config().notifications.base_url or "").rstrip("/")
         learned = self.lessons(session, [m.incident.id for m in found.matches])
         lines = []
