@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, TimelineEvent
@@ -212,22 +212,31 @@ def find(
         .correlate(Incident)
         .scalar_subquery()
     )
-    same_service = Incident.service == incident.service if incident.service else None
-    order = [case((same_service, 0), else_=1)] if same_service is not None else []
-    stmt = (
-        select(*PAST_COLUMNS, first.label("first_alert"))
-        .where(
-            Incident.detected_at >= since,
-            Incident.detected_at <= incident.detected_at,
-            _kin_excluded(incident),
-            seen,
-        )
-        .order_by(*order, Incident.detected_at.desc(), Incident.id.desc())
-        .limit(candidates)
+    base = select(Incident.id).where(
+        Incident.detected_at >= since,
+        Incident.detected_at <= incident.detected_at,
+        _kin_excluded(incident),
+        seen,
     )
     if incident.drill_id is None:
-        stmt = stmt.where(Incident.drill_id.is_(None))
-    rows = session.execute(stmt).all()
+        base = base.where(Incident.drill_id.is_(None))
+    # Newest first by number (numbers follow detection): the (service, number) and number
+    # indexes serve each part without sorting the whole window.
+    newest = (Incident.number.desc(),)
+    chosen: list[int] = []
+    if incident.service:
+        mine_first = base.where(Incident.service == incident.service)
+        chosen = list(session.scalars(mine_first.order_by(*newest).limit(candidates)))
+    same_full = len(chosen) == candidates
+    if len(chosen) < candidates:
+        others = base.order_by(*newest).limit(candidates - len(chosen))
+        if incident.service:
+            others = others.where(
+                or_(Incident.service.is_(None), Incident.service != incident.service)
+            )
+        chosen += list(session.scalars(others))
+    stmt = select(*PAST_COLUMNS, first.label("first_alert")).where(Incident.id.in_(chosen))
+    rows = session.execute(stmt).all() if chosen else []
     mine = signature(incident, first_alert(session, incident))
     matches, repeats = [], 0
     for row in rows:
@@ -241,8 +250,8 @@ def find(
             days = (incident.detected_at - other.detected_at).days
             matches.append(Match(incident=other, score=points, reasons=reasons, days_before=days))
     matches.sort(key=lambda m: (-m.score, m.days_before, -m.incident.number))
-    # Full to the cap, the same service's rows may go on past what was fetched.
-    capped = len(rows) == candidates and rows[-1].service == incident.service
+    # Full to the cap with the same service, its rows may go on past what was fetched.
+    capped = same_full
     return Related(matches=matches[:limit], repeats=repeats, repeats_at_least=capped)
 
 
