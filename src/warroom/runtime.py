@@ -40,7 +40,9 @@ from warroom.oncall.pagerduty import PagerDutyOnCall
 from warroom.postmortem import tracking
 from warroom.postmortem.flows import PostmortemFlows
 from warroom.postmortem.gate import PostmortemGate
+from warroom.postmortem.service import lessons
 from warroom.runbooks.directory import RunbookDirectory
+from warroom.search.related_flows import RelatedFlows
 from warroom.settings import Settings
 from warroom.storage.bus import Bus
 from warroom.storage.db import Database
@@ -68,6 +70,7 @@ class Runtime:
     totp: TotpFlows = field(init=False)  # a user's own second factor (auth/totp_flows.py)
     oidc: OidcSignIns = field(init=False)  # single sign-on (auth/oidc.py)
     drills: DrillFlows = field(init=False)  # practice incidents (drills/)
+    related: RelatedFlows = field(init=False)  # past incidents like this one (search/)
     _config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _pagerduty: tuple[object, PagerDutyOnCall] | None = field(default=None, init=False)
     adapters_override: Adapters | None = None  # tests and --dev: recording fakes
@@ -120,6 +123,12 @@ class Runtime:
             wake=lambda: self.engine.wake(),
         )
         self.postmortems.sections.append(self.drills.postmortem_section)
+        # Related incidents show their postmortem's lessons; search may not import postmortem.
+        self.related = RelatedFlows(
+            db=self.db,
+            config=self.config,
+            lessons=lambda session, ids: dict(lessons(session, incident_ids=ids)),
+        )
         self.sign_ins = SignIns(db=self.db, clock=self.clock, config=lambda: self.config().auth)
         self.totp = TotpFlows(
             db=self.db,
@@ -184,7 +193,11 @@ class Runtime:
         # Every transaction that writes timeline events plans its notifications before it
         # commits (the outbox), and wakes the engine after.
         planner = Planner(
-            config=self.config, channels=self.channels, now=self.clock.now, wake=self.engine.wake
+            config=self.config,
+            channels=self.channels,
+            now=self.clock.now,
+            wake=self.engine.wake,
+            related=self.related.announcement,
         )
         self.db.before_commit.append(planner)
         self.db.after_commit.append(planner.after_commit)

@@ -62,6 +62,7 @@ MATRIX = {
     "PATCH /api/v1/incidents/{ref}": "responder",
     "POST /api/v1/incidents/{ref}/acknowledge": "responder",
     "GET /api/v1/incidents/{ref}/timeline": "viewer",
+    "GET /api/v1/incidents/{ref}/related": "viewer",
     "POST /api/v1/incidents/{ref}/timeline": "responder",
     "POST /api/v1/incidents/{ref}/access": "responder",
     "POST /api/v1/incidents/{ref}/commander": "responder",

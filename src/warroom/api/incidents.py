@@ -36,6 +36,8 @@ from warroom.incidents.schemas import (
 )
 from warroom.incidents.states import OPEN_STATUSES, STATUSES
 from warroom.incidents.visibility import check_declare_public
+from warroom.search.related_flows import MAX_LIMIT
+from warroom.search.schemas import RelatedOut
 
 router = APIRouter(
     prefix="/api/v1/incidents",
@@ -176,6 +178,18 @@ def get_timeline(
     items = runtime.flows.timeline(ref, after_id=after, limit=limit + 1)
     next_cursor = str(items[limit - 1].id) if len(items) > limit else None
     return TimelinePage(items=items[:limit], next_cursor=next_cursor)
+
+
+@router.get("/{ref}/related", response_model=RelatedOut)
+def get_related(
+    ref: str,
+    runtime: RuntimeDep,
+    principal: Viewer,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="How many to list")] = 5,
+) -> RelatedOut:
+    """List past incidents like this one (last 90 days) the caller may see, each with its
+    score, the reasons and its postmortem's root cause and action items."""
+    return runtime.related.for_reader(ref, access_of(principal, runtime), limit=limit)
 
 
 @router.post("/{ref}/timeline", status_code=status.HTTP_201_CREATED, response_model=NoteOut)

@@ -5,7 +5,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident_render import _span, _text, _when, print_incident_table, render_incident
+from warroom.cli.incident_render import (
+    _span,
+    _text,
+    _when,
+    print_incident_table,
+    render_incident,
+    render_related,
+)
 from warroom.core.ids import incident_number, incident_ref
 
 if TYPE_CHECKING:
@@ -286,12 +293,14 @@ def severities(as_json: Json = False) -> None:
 
 @incident_app.command()
 def show(ref: Ref, as_json: Json = False) -> None:
-    """Show an incident with its assessment, durations, checklist and timeline."""
+    """Show an incident with its assessment, durations, checklist, timeline and related ones."""
     detail = _request("GET", f"{API}/{ref}")
+    related = _request("GET", f"{API}/{ref}/related")
     if as_json:
-        print_json(detail)
+        print_json({**detail, "related": related})
     else:
         render_incident(detail)
+        render_related(related)
 
 
 @incident_app.command()

@@ -175,3 +175,27 @@ def print_incident_table(console: "Console", items: list[dict[str, Any]]) -> Non
 
 # The list's column names and the API fields they show.
 FIELDS = {n: n for n in ("ref", "status", "title", "service", "commander")} | {"sev": "severity"}
+
+
+def render_related(related: dict[str, Any]) -> None:
+    """Print the past incidents like this one: score, reasons, postmortem's lessons."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console()
+    heading = Text("Related", style="bold")
+    if related.get("repeats_text"):
+        heading.append(f" — happened {related['repeats_text']}", style="")
+    console.print(heading)
+    if not related["items"]:
+        console.print(f"  none in the last {related['window_days']} days")
+    for item in related["items"]:
+        line = Text(f"  {item['ref']} ") + _text(item["severity"]) + Text(" ")
+        line += _text(item["status"]) + Text(f"  {item['title']}  (score {item['score']})")
+        console.print(line)
+        console.print(Text(f"    {item['explanation']}", style="dim"))
+        postmortem = item.get("postmortem")
+        if postmortem and postmortem["root_cause"]:
+            console.print(Text(f"    root cause: {postmortem['root_cause']}"))
+        for action in (postmortem or {}).get("action_items", []):
+            console.print(Text(f"    action ({action['status']}): {action['title']}"))

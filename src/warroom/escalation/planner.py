@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("warroom.notify")
 
+# (session, incident) -> lines on related past incidents, each safe for a public channel.
+Related = Callable[[Session, Incident], list[str]]
+
 WEBHOOK_EVENTS = frozenset(
     {
         "declared",
@@ -72,6 +75,9 @@ class Planner:
     channels: Callable[[], set[str]]  # adapters configured now: chat, email, conference, …
     now: Callable[[], datetime]
     wake: Callable[[], None] = lambda: None
+    # Lines on past incidents a public channel may show (search/related_flows.py, wired in
+    # runtime.py): escalation may not import search.
+    related: Related | None = None
 
     def __call__(self, session: Session) -> None:
         """Plan for every incident that got events in this transaction."""
@@ -86,7 +92,15 @@ class Planner:
         session.flush()  # the events need their ids for idempotency keys
         messages: list[Message] = []
         for incident, events in by_incident.values():
-            messages += plan(session, incident, events, config=config, channels=channels, now=now)
+            messages += plan(
+                session,
+                incident,
+                events,
+                config=config,
+                channels=channels,
+                now=now,
+                related=self.related,
+            )
         if messages:
             outbox.enqueue(session, messages, now=now, retry=config.notifications.retry)
             session.info["wake_engine"] = True
@@ -105,6 +119,7 @@ def plan(
     config: WarroomConfig,
     channels: set[str],
     now: datetime,
+    related: Related | None = None,
 ) -> list[Message]:
     """Return the messages the runbook's rules call for after these events."""
     rules = config.notifications
@@ -129,7 +144,7 @@ def plan(
     for event in events:
         kind, k = event.kind, f"inc{n}:ev{event.id}"
         if kind == "declared" and not member:
-            out += _declared(session, incident, config, channels, card, now, allowed)
+            out += _declared(session, incident, config, channels, card, now, allowed, related)
         elif kind == "storm_joined" and "declared" in kinds:
             pass  # born in the storm: it never started paging (the common case, kept cheap)
         elif kind in ("acknowledged", "triaged", "mitigated", "resolved", "closed", "storm_joined"):
@@ -213,6 +228,7 @@ def _declared(
     card: IncidentCard,
     now: datetime,
     allowed: frozenset[str] | None = None,
+    related: Related | None = None,
 ) -> list[Message]:
     """Announce, open the incident's channel and room, inform executives, start paging."""
     rules = config.notifications
@@ -224,9 +240,14 @@ def _declared(
 
     slack = config.integrations.slack
     announce = rules.announce_channel or (slack.channel if slack else None)
+    # Past incidents like this one, for a public incident only and only public ones.
+    # Read only when a message will carry it: one bounded query in the declaring transaction.
+    posts = bool(announce) or rules.incident_channels
+    shown = incident.visibility == "public" and "chat" in channels and posts
+    past = related(session, incident) if related is not None and shown else []
     if announce and incident.visibility == "public":
         text = f"{incident.ref} declared: {incident.title} ({incident.severity})"
-        add(f"inc{n}:announce", announce, m.Post(text=text, card=card))
+        add(f"inc{n}:announce", announce, m.Post(text="\n".join([text, *past]), card=card))
     if rules.incident_channels:
         private = incident.visibility != "public"
         # A restricted incident's channel is #inc-42: its name would show the title's words.
@@ -237,7 +258,8 @@ def _declared(
         if commander and commander.slack:
             invite = m.Invite(users=[commander.slack])
             add(f"inc{n}:invite:{commander.id}", INCIDENT_CHANNEL, invite)
-        add(f"inc{n}:card", INCIDENT_CHANNEL, m.Post(text=card.title, card=card))
+        first = "\n".join([card.title, *past])
+        add(f"inc{n}:card", INCIDENT_CHANNEL, m.Post(text=first, card=card))
     if incident.paging_held:  # a viewer's report: its triage pages (incidents/held.py)
         return out
     out += _severity_raised(session, incident, config, channels, card, now, allowed)

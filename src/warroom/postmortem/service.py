@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from warroom.incidents import timeline
 from warroom.incidents.models import Incident
 from warroom.postmortem import STATUSES, WHYS_MAX
 from warroom.postmortem.config import CATEGORY_MAX, required_for
-from warroom.postmortem.models import Postmortem
+from warroom.postmortem.models import ActionItem, Postmortem
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -274,3 +275,32 @@ def update(
             data={"action": "status", "from": previous, "to": status},
         )
     return postmortem
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What a postmortem taught, for a later incident's list of related ones."""
+
+    root_cause: str
+    action_items: list[tuple[str, str]]  # (title, status)
+
+
+def lessons(session: Session, *, incident_ids: list[int]) -> dict[int, Lesson]:
+    """Return the root cause and action items of these incidents' postmortems, by incident id."""
+    if not incident_ids:
+        return {}
+    found = session.execute(
+        select(Postmortem.id, Postmortem.incident_id, Postmortem.root_cause).where(
+            Postmortem.incident_id.in_(incident_ids)
+        )
+    ).all()
+    items: dict[int, list[tuple[str, str]]] = {row.id: [] for row in found}
+    if items:
+        stmt = (
+            select(ActionItem.postmortem_id, ActionItem.title, ActionItem.status)
+            .where(ActionItem.postmortem_id.in_(list(items)))
+            .order_by(ActionItem.id)
+        )
+        for item in session.execute(stmt):
+            items[item.postmortem_id].append((item.title, item.status))
+    return {row.incident_id: Lesson(row.root_cause, items[row.id]) for row in found}

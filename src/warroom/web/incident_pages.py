@@ -203,6 +203,8 @@ def room(
         notices=room_notices(detail),
         evidence=runtime.evidence.items(ref),
         evidence_limit=runtime.evidence.limit(),
+        # Past incidents like this one, through the viewer's visibility (search/related_flows).
+        related=runtime.related.for_reader(ref, viewer.access),
         **shown,
     )
 
