@@ -107,6 +107,7 @@ MATRIX = {
     "POST /api/v1/incidents/{ref}/evidence/{evidence_id}/custody": "responder",
     "GET /api/v1/audit": "admin",
     "GET /api/v1/audit/head": "admin",
+    "GET /api/v1/search": "viewer",
     # A person's own contact methods and rules: every role, each for themselves only.
     "GET /api/v1/me/contact-methods": "viewer",
     "POST /api/v1/me/contact-methods": "viewer",
@@ -257,6 +258,10 @@ def test_every_route_for_every_caller(
             continue
         listed = client.get("/api/v1/incidents?status=resolved", headers=people[caller])
         assert (MARKER in listed.text) == sees, caller
+        # Search: found, counted and quoted by insiders only.
+        found = client.get(f"/api/v1/search?q={MARKER}", headers=people[caller])
+        assert found.status_code == 200, (caller, found.text)
+        assert (MARKER in found.text, found.json()["total"]) == (sees, int(sees)), caller
 
     tally: dict[str, int] = {}
     # A reload re-reads warroom.yaml (none here: the teams would be gone), so it comes last.

@@ -65,4 +65,4 @@ def search(
         page=page,
         per_page=per_page,
     )
-    return SearchPage.of(q, results)
+    return SearchPage.of(results)

@@ -65,7 +65,6 @@ class SearchHit(BaseModel):
 class SearchPage(BaseModel):
     """A page of hits, best first."""
 
-    query: str
     items: list[SearchHit]
     total: int = Field(description="Incidents matching, of those you may see.")
     page: int
@@ -73,10 +72,9 @@ class SearchPage(BaseModel):
     next_page: int | None
 
     @classmethod
-    def of(cls, query: str, results: Results) -> SearchPage:
+    def of(cls, results: Results) -> SearchPage:
         """Return the API shape of a page of results."""
         return cls(
-            query=query,
             items=[SearchHit.of(hit) for hit in results.hits],
             total=results.total,
             page=results.page,
