@@ -212,7 +212,7 @@ def test_hostile_text_is_quoted_as_text(api: TestClient) -> None:
     assert marked == ["kangaroo"]
     assert "kangaroo" in hit["snippet"] and "\ue000" not in hit["snippet"]
     # FTS5's syntax typed into the box is searched for as words, never run.
-    for q in ('kangaroo OR odd', "kangaroo AND NOT x", "body:kangaroo", 'kangaroo"', "NEAR(a b)"):
+    for q in ("kangaroo OR odd", "kangaroo AND NOT x", "body:kangaroo", 'kangaroo"', "NEAR(a b)"):
         assert api.get(SEARCH, params={"q": q}).status_code == 200, q
 
 

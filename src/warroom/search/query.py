@@ -46,7 +46,5 @@ def parse(text: str) -> Terms:
     if not phrases:
         raise Invalid("q has no words to search for (letters or digits)", {"field": "q"})
     if len(phrases) > MAX_TERMS:
-        raise Invalid(
-            f"q has {len(phrases)} terms; search for at most {MAX_TERMS}", {"field": "q"}
-        )
+        raise Invalid(f"q has {len(phrases)} terms; search for at most {MAX_TERMS}", {"field": "q"})
     return Terms(tuple(phrases))

@@ -132,7 +132,9 @@ def search(
     return Results(hits=hits, total=total, page=page, per_page=per_page)
 
 
-def _narrowed(stmt: Select[Any], visible: ColumnElement[bool], filters: SearchFilters) -> Select[Any]:
+def _narrowed(
+    stmt: Select[Any], visible: ColumnElement[bool], filters: SearchFilters
+) -> Select[Any]:
     stmt = stmt.where(visible)
     if filters.service:
         stmt = stmt.where(Incident.service == filters.service)
@@ -187,9 +189,7 @@ def _sqlite(
     kinds = {row[2]: (row[0].id, row[3]) for row in rows}
     quotes: _Quotes = {}
     if kinds:
-        snippet = func.snippet(
-            literal_column("search_fts"), -1, MARK, UNMARK, "…", SNIPPET_WORDS
-        )
+        snippet = func.snippet(literal_column("search_fts"), -1, MARK, UNMARK, "…", SNIPPET_WORDS)
         found = session.execute(
             select(FTS.c.rowid, snippet)
             .select_from(FTS)
@@ -249,7 +249,11 @@ _PG_QUOTES = text(
 
 
 def _count(
-    session: Session, terms: Terms, visible: ColumnElement[bool], filters: SearchFilters, offset: int
+    session: Session,
+    terms: Terms,
+    visible: ColumnElement[bool],
+    filters: SearchFilters,
+    offset: int,
 ) -> int:
     """Return how many incidents match, for a page past the last (the window gave none)."""
     if not offset:
