@@ -107,7 +107,12 @@ def test_every_kind_of_text_is_indexed(
     assert added.status_code in (200, 201), added.text
     alert = {
         "status": "firing",
-        "labels": {"alertname": "QuokkaDown", "service": "search", "pod": "quokka-7"},
+        "labels": {
+            "alertname": "QuokkaDown",
+            "service": "search",
+            "pod": "quokka-7",
+            "instance": "db01.prod:9100",
+        },
         "annotations": {"summary": "down"},
         "startsAt": "2026-03-02T08:00:00Z",
         "fingerprint": "fp-quokka",
@@ -121,7 +126,9 @@ def test_every_kind_of_text_is_indexed(
     assert intake.status_code == 200, intake.text
     alerted = found(api, "quokkadown")["items"]
     assert [hit["matched"] for hit in alerted] == ["alert"]
-    assert "pod=quokka" in alerted[0]["snippet"]
+    assert "instance=db01.prod" in alerted[0]["snippet"]  # quoted as written
+    # A host in a label is found by its parts, on both backends.
+    assert refs(api, "db01") == refs(api, "prod") == [alerted[0]["ref"]]
     expected = {
         "zeppelin": "status_update",
         "walrus": "postmortem",  # an answer of the 5 Whys
@@ -284,3 +291,13 @@ def _incident(*, number: int, title: str, clock: FrozenClock) -> Incident:
         detected_at=now,
         updated_at=now,
     )
+
+
+def test_a_postgresql_quote_gets_its_punctuation_back() -> None:
+    from warroom.search.service import BETWEEN, MARK, UNMARK, restore
+
+    original = "Rolled back to v1.2.3 on db01.prod:9100 <b>now</b>; later mail ops@example.com"
+    quote = f"back to v1 2 3 on {MARK}db01{UNMARK} prod 9100  b now  b {BETWEEN}ops example com"
+    restored = f"back to v1.2.3 on {MARK}db01{UNMARK}.prod:9100 <b>now</b> … ops@example.com"
+    assert restore(original, quote) == restored
+    assert restore("abc", "zzz") == "zzz"  # not found: kept as given

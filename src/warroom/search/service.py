@@ -30,6 +30,11 @@ from warroom.incidents.models import Incident
 from warroom.search.models import SearchDocument
 from warroom.search.query import Terms
 
+# What the index reads as spaces on PostgreSQL (migration 0027: its parser would keep a host
+# or path whole, and take `<…>` for a tag and drop it).
+PUNCTUATION = "./:@<>"
+_AS_SPACES = str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))
+BETWEEN = "\ue002"  # between two fragments of a PostgreSQL quote
 # Around the matched words in a quote: characters from Unicode's private use area, which no
 # language writes; the quote is split on them, never interpreted as markup.
 MARK, UNMARK = "\ue000", "\ue001"
@@ -227,19 +232,23 @@ def _postgresql(
     if rows:
         # The page's incidents only: their matching documents, the best of each, quoted.
         found = session.execute(_PG_QUOTES, {**params, "ids": [row[0].id for row in rows]})
-        quotes = {incident_id: (kind, parts(quote)) for incident_id, kind, quote in found}
+        quotes = {
+            incident_id: (kind, parts(restore(original, quote)))
+            for incident_id, kind, original, quote in found
+        }
     return [(row[0], float(row[1]), int(row[2])) for row in rows], quotes
 
 
 _PG_QUOTES = text(
     f"""
-    SELECT best.incident_id, best.kind, ts_headline(
-        'english', concat_ws(' — ', NULLIF(best.heading, ''), NULLIF(best.body, '')),
+    SELECT best.incident_id, best.kind, best.text, ts_headline(
+        'english', translate(best.text, '{PUNCTUATION}', '{" " * len(PUNCTUATION)}'),
         websearch_to_tsquery('english', :q),
         'StartSel={MARK}, StopSel={UNMARK}, MaxWords={SNIPPET_WORDS}, MinWords=8, '
-        'MaxFragments=2, FragmentDelimiter=" … "')
+        'MaxFragments=2, FragmentDelimiter={BETWEEN}')
     FROM (
-        SELECT DISTINCT ON (d.incident_id) d.incident_id, d.kind, d.heading, d.body
+        SELECT DISTINCT ON (d.incident_id) d.incident_id, d.kind,
+            concat_ws(' — ', NULLIF(d.heading, ''), NULLIF(d.body, '')) AS text
         FROM search_documents d
         WHERE d.incident_id = ANY(:ids) AND d.tsv @@ websearch_to_tsquery('english', :q)
         ORDER BY d.incident_id, ts_rank(d.tsv, websearch_to_tsquery('english', :q)) DESC, d.id
@@ -275,6 +284,29 @@ def _count(
         .where(tsv.op("@@")(_pg_query()))
     )
     return int(session.scalar(_narrowed(stmt, visible, filters), {"q": terms.websearch()}) or 0)
+
+
+def restore(original: str, quote: str) -> str:
+    """Return a quote PostgreSQL made from the text with PUNCTUATION as spaces, with the
+    original characters back (the two have the same length, character for character)."""
+    spaced = original.translate(_AS_SPACES)
+    fragments, start = [], 0
+    for fragment in quote.split(BETWEEN):
+        bare = fragment.replace(MARK, "").replace(UNMARK, "")
+        at = spaced.find(bare, start)
+        if at < 0 or not bare:  # not found as given: keep it as PostgreSQL gave it
+            fragments.append(fragment)
+            continue
+        chars = []
+        for char in fragment:
+            if char in (MARK, UNMARK):
+                chars.append(char)
+            else:
+                chars.append(original[at])
+                at += 1
+        fragments.append("".join(chars))
+        start = at
+    return " … ".join(fragments)
 
 
 def parts(quote: str) -> list[Part]:

@@ -22,6 +22,7 @@ from warroom.web import (
     report_pages,
     room_forms,
     runbook_pages,
+    search_pages,
     signin_pages,
     status_pages,
 )
@@ -57,6 +58,7 @@ PAGE_ROUTERS = (
     oncall_pages.router,
     escalation_pages.router,
     audit_pages.router,
+    search_pages.router,
 )
 
 

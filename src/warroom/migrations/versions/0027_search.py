@@ -180,10 +180,13 @@ SQLITE_FTS = [
     "INSERT INTO search_fts(rowid, heading, body) VALUES (NEW.id, NEW.heading, NEW.body); END",
 ]
 POSTGRESQL_FTS = [
-    # The title as weight A, the rest as B: ts_rank counts a title word 2.5 times.
+    # The title as weight A, the rest as B: ts_rank counts a title word 2.5 times. Dots,
+    # slashes, colons, @, < and > become spaces first: PostgreSQL's parser would keep a host,
+    # path or address (db01.prod:9100) as one token, where FTS5 finds `db01` in it, and would
+    # take `<…>` for a tag and drop the text in it.
     "ALTER TABLE search_documents ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
-    "(setweight(to_tsvector('english'::regconfig, heading), 'A') || "
-    "setweight(to_tsvector('english'::regconfig, body), 'B')) STORED",
+    "(setweight(to_tsvector('english'::regconfig, translate(heading, './:@<>', '      ')), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, translate(body, './:@<>', '      ')), 'B')) STORED",
     "CREATE INDEX ix_search_documents_tsv ON search_documents USING gin (tsv)",
     # Every string of a JSON value (the postmortem's lists), space-separated.
     """CREATE FUNCTION search_json_text(value json) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
