@@ -84,6 +84,8 @@ def test_title_summary_and_note_are_found(api: TestClient) -> None:
     ]
     assert hit["snippet"] == "Rolled back the flux capacitor"
     assert refs(api, "nothing-like-this") == []
+    note(api, ref, "Customer ticket SUP-48213 confirms it")
+    assert refs(api, "SUP-48213") == refs(api, "sup 48213") == [ref]
 
 
 def test_every_kind_of_text_is_indexed(

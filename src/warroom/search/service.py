@@ -7,6 +7,7 @@ a second one quotes the best document of each incident on the page, with the wor
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,9 +31,9 @@ from warroom.incidents.models import Incident
 from warroom.search.models import SearchDocument
 from warroom.search.query import Terms
 
-# What the index reads as spaces on PostgreSQL (migration 0027: its parser would keep a host
-# or path whole, and take `<…>` for a tag and drop it).
-PUNCTUATION = "./:@<>"
+# What the index reads as spaces on PostgreSQL, as FTS5 does (migration 0027: its parser would
+# keep a host or path whole, read SUP-123 as "SUP" and "-123", take `<…>` for a tag).
+PUNCTUATION = string.punctuation
 _AS_SPACES = str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))
 BETWEEN = "\ue002"  # between two fragments of a PostgreSQL quote
 # Around the matched words in a quote: characters from Unicode's private use area, which no
@@ -231,7 +232,9 @@ def _postgresql(
     quotes: _Quotes = {}
     if rows:
         # The page's incidents only: their matching documents, the best of each, quoted.
-        found = session.execute(_PG_QUOTES, {**params, "ids": [row[0].id for row in rows]})
+        ids = [row[0].id for row in rows]
+        spaced = {"punctuation": PUNCTUATION, "spaces": " " * len(PUNCTUATION)}
+        found = session.execute(_PG_QUOTES, {**params, **spaced, "ids": ids})
         quotes = {
             incident_id: (kind, parts(restore(original, quote)))
             for incident_id, kind, original, quote in found
@@ -242,7 +245,7 @@ def _postgresql(
 _PG_QUOTES = text(
     f"""
     SELECT best.incident_id, best.kind, best.text, ts_headline(
-        'english', translate(best.text, '{PUNCTUATION}', '{" " * len(PUNCTUATION)}'),
+        'english', translate(best.text, :punctuation, :spaces),
         websearch_to_tsquery('english', :q),
         'StartSel={MARK}, StopSel={UNMARK}, MaxWords={SNIPPET_WORDS}, MinWords=8, '
         'MaxFragments=2, FragmentDelimiter={BETWEEN}')

@@ -179,14 +179,17 @@ SQLITE_FTS = [
     "VALUES ('delete', OLD.id, OLD.heading, OLD.body); "
     "INSERT INTO search_fts(rowid, heading, body) VALUES (NEW.id, NEW.heading, NEW.body); END",
 ]
+# ASCII punctuation, read as spaces on PostgreSQL (one for one: the text keeps its length).
+PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+_SPACED = f"'{PUNCTUATION.replace(chr(39), chr(39) * 2)}', '{' ' * len(PUNCTUATION)}'"
 POSTGRESQL_FTS = [
-    # The title as weight A, the rest as B: ts_rank counts a title word 2.5 times. Dots,
-    # slashes, colons, @, < and > become spaces first: PostgreSQL's parser would keep a host,
-    # path or address (db01.prod:9100) as one token, where FTS5 finds `db01` in it, and would
+    # The title as weight A, the rest as B: ts_rank counts a title word 2.5 times.
+    # Punctuation becomes spaces first, as FTS5 reads it: PostgreSQL's parser would keep a
+    # host or path (db01.prod:9100) as one token, read SUP-123 as "SUP" and "-123", and
     # take `<…>` for a tag and drop the text in it.
     "ALTER TABLE search_documents ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
-    "(setweight(to_tsvector('english'::regconfig, translate(heading, './:@<>', '      ')), 'A') || "
-    "setweight(to_tsvector('english'::regconfig, translate(body, './:@<>', '      ')), 'B')) STORED",
+    f"(setweight(to_tsvector('english'::regconfig, translate(heading, {_SPACED})), 'A') || "
+    f"setweight(to_tsvector('english'::regconfig, translate(body, {_SPACED})), 'B')) STORED",
     "CREATE INDEX ix_search_documents_tsv ON search_documents USING gin (tsv)",
     # Every string of a JSON value (the postmortem's lists), space-separated.
     """CREATE FUNCTION search_json_text(value json) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
