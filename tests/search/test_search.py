@@ -303,3 +303,21 @@ def test_a_postgresql_quote_gets_its_punctuation_back() -> None:
     restored = f"back to v1.2.3 on {MARK}db01{UNMARK}.prod:9100 <b>now</b> … ops@example.com"
     assert restore(original, quote) == restored
     assert restore("abc", "zzz") == "zzz"  # not found: kept as given
+
+
+def test_a_common_word_scores_the_newest_places_and_filters_come_first(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warroom.search import service
+
+    old = declare(api, "Outage in the old datacenter", service="checkout")
+    newer = [declare(api, f"Outage number {n}") for n in range(4)]
+    monkeypatch.setattr(service, "CANDIDATES", 3)
+    body = found(api, "outage")
+    assert body["capped"] is True and body["total"] == 3
+    assert {item["ref"] for item in body["items"]} == set(newer[1:])
+    # A filter narrows before the newest are taken: the old incident is still found.
+    filtered = found(api, "outage", service="checkout")
+    assert ([i["ref"] for i in filtered["items"]], filtered["capped"]) == ([old], False)
+    beyond = found(api, "outage", page=5)
+    assert (beyond["items"], beyond["total"], beyond["capped"]) == ([], 3, True)

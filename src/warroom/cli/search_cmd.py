@@ -89,4 +89,5 @@ def _print(answer: dict[str, Any]) -> None:
     console.print(table)
     shown = (answer["page"] - 1) * answer["per_page"] + len(answer["items"])
     more = f"; next: --page {answer['next_page']}" if answer["next_page"] else ""
-    console.print(Text(f"{shown} of {answer['total']} shown{more}", style="dim"))
+    total = f"more than {answer['total']}" if answer["capped"] else answer["total"]
+    console.print(Text(f"{shown} of {total} shown{more}", style="dim"))

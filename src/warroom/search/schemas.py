@@ -67,6 +67,10 @@ class SearchPage(BaseModel):
 
     items: list[SearchHit]
     total: int = Field(description="Incidents matching, of those you may see.")
+    capped: bool = Field(
+        description="More places matched than one search scores (1,000): the hits are the "
+        "best of the newest of them, and `total` counts their incidents (at least that many)."
+    )
     page: int
     per_page: int
     next_page: int | None
@@ -77,6 +81,7 @@ class SearchPage(BaseModel):
         return cls(
             items=[SearchHit.of(hit) for hit in results.hits],
             total=results.total,
+            capped=results.capped,
             page=results.page,
             per_page=results.per_page,
             next_page=results.next_page,

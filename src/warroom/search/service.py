@@ -20,12 +20,14 @@ from sqlalchemy import (
     bindparam,
     column,
     func,
+    literal,
     literal_column,
     select,
     table,
     text,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import True_
 
 from warroom.incidents.models import Incident
 from warroom.search.models import SearchDocument
@@ -40,6 +42,9 @@ BETWEEN = "\ue002"  # between two fragments of a PostgreSQL quote
 # language writes; the quote is split on them, never interpreted as markup.
 MARK, UNMARK = "\ue000", "\ue001"
 SNIPPET_WORDS = 24
+# The newest places a search scores (see _candidates): bounds its cost whatever the words.
+CANDIDATES = 1_000
+WINDOWS = (40_000, 320_000)  # PostgreSQL: the newest documents looked at first (_floors)
 DOCS = SearchDocument.__table__
 FTS = table("search_fts", column("rowid", Integer), column("rank", Float))
 Part = tuple[str, bool]  # a piece of a quote, and whether it is a matched word
@@ -108,6 +113,9 @@ class Results:
     total: int
     page: int
     per_page: int
+    # True when more places matched than CANDIDATES: the hits are the best of the newest
+    # CANDIDATES, and `total` counts the incidents among them (a lower bound).
+    capped: bool = False
 
     @property
     def next_page(self) -> int | None:
@@ -125,23 +133,151 @@ def search(
     per_page: int = 20,
 ) -> Results:
     """Return page `page` of the incidents `visible` lets the caller see that match `terms`."""
-    offset = (page - 1) * per_page
-    if session.get_bind().dialect.name == "sqlite":
-        ranked, quotes = _sqlite(session, terms, visible, filters, per_page, offset)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    params: dict[str, Any] = {"q": terms.fts5() if sqlite else terms.websearch()}
+    if not sqlite:
+        # Each query reads a bounded few thousand rows: starting parallel workers costs more
+        # than it saves (and most under load), in this read transaction only.
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    lowest = _lowest(session, filters)
+    for floor in _floors(session, sqlite):
+        params["floor"] = max(floor, lowest)
+        ranked = _ranked(session, sqlite, visible, filters, params, page, per_page)
+        documents = int(ranked[0][4]) if ranked else 0
+        if documents >= CANDIDATES:
+            break  # the newest CANDIDATES are all above this floor
+    if not ranked:
+        total, capped = (
+            _count(session, sqlite, visible, filters, params) if page > 1 else (0, False)
+        )
+        return Results(hits=[], total=total, page=page, per_page=per_page, capped=capped)
+    ids = [row[0] for row in ranked]
+    incidents = {
+        row.id: row for row in session.scalars(select(Incident).where(Incident.id.in_(ids)))
+    }
+    if sqlite:
+        quotes = _sqlite_quotes(session, {row[2]: row[0] for row in ranked}, params)
     else:
-        ranked, quotes = _postgresql(session, terms, visible, filters, per_page, offset)
-    total = ranked[0][-1] if ranked else _count(session, terms, visible, filters, offset)
+        quotes = _pg_quotes(session, ids, params)
     hits = [
-        Hit(Found.of(row), kind=quotes[row.id][0], score=score, snippet=quotes[row.id][1])
-        for row, score, _total in ranked
+        Hit(
+            Found.of(incidents[incident_id]),
+            kind=quotes[incident_id][0],
+            score=-float(score) if sqlite else float(score),
+            snippet=quotes[incident_id][1],
+        )
+        for incident_id, score, *_ in ranked
     ]
-    return Results(hits=hits, total=total, page=page, per_page=per_page)
+    return Results(
+        hits=hits,
+        total=int(ranked[0][3]),
+        page=page,
+        per_page=per_page,
+        capped=documents >= CANDIDATES,
+    )
+
+
+def _lowest(session: Session, filters: SearchFilters) -> int:
+    """Return a document id below which no document can match `since` (-1: none known)."""
+    if filters.since is None:
+        return -1
+    # An incident's documents are all written after its own (title and summary), so none
+    # is older than the own document of the first incident detected since then.
+    first = select(func.min(Incident.id)).where(Incident.detected_at >= filters.since)
+    own = select(DOCS.c.id).where(
+        DOCS.c.kind == "incident", DOCS.c.source_id == first.scalar_subquery()
+    )
+    found = session.scalar(own)
+    return int(found) - 1 if found is not None else -1
+
+
+def _floors(session: Session, sqlite: bool) -> list[int]:
+    """Return the document ids above which to look for the newest matches, widening."""
+    if sqlite:
+        return [-1]  # FTS5 hands out matches newest first and stops at CANDIDATES itself
+    # PostgreSQL's GIN index hands out every match, and reading each row costs: look among
+    # the newest documents first, then wider, until CANDIDATES are found or all were read.
+    newest = int(session.scalar(select(func.max(DOCS.c.id))) or 0)
+    return [newest - width for width in WINDOWS if width < newest] + [-1]
+
+
+def _ranked(
+    session: Session,
+    sqlite: bool,
+    visible: ColumnElement[bool],
+    filters: SearchFilters,
+    params: dict[str, Any],
+    page: int,
+    per_page: int,
+) -> list[Any]:
+    """Return a page of (incident id, score, best document, incidents, documents)."""
+    candidates = _candidates(sqlite, visible, filters)
+    # Best first: bm25 is lower for a better match, ts_rank higher. With min() or max() the
+    # only aggregate, SQLite takes the bare `doc` from the row that gave it (PostgreSQL's
+    # quotes pick their document themselves). Ties: the newer incident first.
+    best = func.min(candidates.c.score) if sqlite else func.max(candidates.c.score)
+    return list(
+        session.execute(
+            select(
+                candidates.c.incident_id,
+                best,
+                candidates.c.doc if sqlite else literal(0),
+                func.count().over(),
+                func.sum(func.count()).over(),
+            )
+            .group_by(candidates.c.incident_id)
+            .order_by(best if sqlite else best.desc(), candidates.c.incident_id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page),
+            params,
+        ).all()
+    )
+
+
+def _candidates(sqlite: bool, visible: ColumnElement[bool], filters: SearchFilters) -> Any:
+    """Return (as a subquery) the newest CANDIDATES matching documents the caller may see,
+    scored: `incident_id`, `score`, `doc`."""
+    # Newest first, because a full-text index hands out its matches in id order without
+    # sorting them: the scan stops after CANDIDATES, and only those are scored and grouped.
+    # A word in a quarter of all incidents costs what a rarer one does (docs/search.md).
+    if sqlite:
+        # SQLite computes `rank` only for the rows the LIMIT lets through.
+        stmt = (
+            select(
+                DOCS.c.incident_id.label("incident_id"),
+                FTS.c.rank.label("score"),
+                FTS.c.rowid.label("doc"),
+            )
+            .select_from(FTS)
+            .join(DOCS, DOCS.c.id == FTS.c.rowid)
+            .where(_sqlite_matches(), FTS.c.rowid > bindparam("floor"))
+            .order_by(FTS.c.rowid.desc())
+        )
+        return _narrowed(stmt, visible, filters).limit(CANDIDATES).subquery("candidates")
+    tsv: ColumnElement[Any] = literal_column("search_documents.tsv")
+    matching: Select[Any] = (
+        select(DOCS.c.incident_id.label("incident_id"), DOCS.c.id.label("doc"))
+        .where(tsv.op("@@")(_pg_query()), DOCS.c.id > bindparam("floor"))
+        .order_by(DOCS.c.id.desc())
+    )
+    found = _narrowed(matching, visible, filters).limit(CANDIDATES).subquery("found")
+    # PostgreSQL would score every match before sorting them: score the newest only.
+    scored = DOCS.alias("scored")
+    rank = func.ts_rank(literal_column("scored.tsv"), _pg_query())
+    return (
+        select(found.c.incident_id, rank.label("score"), found.c.doc)
+        .join(scored, scored.c.id == found.c.doc)
+        .subquery("candidates")
+    )
 
 
 def _narrowed(
     stmt: Select[Any], visible: ColumnElement[bool], filters: SearchFilters
 ) -> Select[Any]:
-    stmt = stmt.where(visible)
+    """Add the visibility rule and the filters; join the incidents only when they need it."""
+    if isinstance(visible, True_) and filters == SearchFilters():
+        return stmt  # an admin's plain search: every document belongs to an incident
+    stmt = stmt.join(Incident, Incident.id == DOCS.c.incident_id).where(visible)
     if filters.service:
         stmt = stmt.where(Incident.service == filters.service)
     if filters.severity:
@@ -157,89 +293,38 @@ def _narrowed(
     return stmt
 
 
-def _sqlite_matches(terms: Terms) -> ColumnElement[bool]:
-    return literal_column("search_fts").op("MATCH")(bindparam("q", terms.fts5()))
+def _sqlite_matches() -> ColumnElement[bool]:
+    return literal_column("search_fts").op("MATCH")(bindparam("q"))
 
 
 def _pg_query() -> ColumnElement[Any]:
     return func.websearch_to_tsquery(literal_column("'english'::regconfig"), bindparam("q"))
 
 
-_Ranked = list[tuple[Incident, float, int]]
 _Quotes = dict[int, tuple[str, list[Part]]]
 
 
-def _sqlite(
-    session: Session,
-    terms: Terms,
-    visible: ColumnElement[bool],
-    filters: SearchFilters,
-    limit: int,
-    offset: int,
-) -> tuple[_Ranked, _Quotes]:
-    # bm25 is lower for better matches; with min() as the only aggregate, SQLite takes the
-    # bare columns (the document's id and kind) from the row that gave the minimum.
-    best = func.min(FTS.c.rank)
-    stmt = (
-        select(Incident, best, DOCS.c.id, DOCS.c.kind, func.count().over())
+def _sqlite_quotes(session: Session, docs: dict[int, int], params: dict[str, Any]) -> _Quotes:
+    """Return incident id -> (kind, quote) for each document of `docs` (doc id -> incident)."""
+    snippet = func.snippet(literal_column("search_fts"), -1, MARK, UNMARK, "…", SNIPPET_WORDS)
+    found = session.execute(
+        select(FTS.c.rowid, DOCS.c.kind, snippet)
         .select_from(FTS)
         .join(DOCS, DOCS.c.id == FTS.c.rowid)
-        .join(Incident, Incident.id == DOCS.c.incident_id)
-        .where(_sqlite_matches(terms))
-        .group_by(Incident.id)
-        .order_by(best, Incident.number.desc())
-        .limit(limit)
-        .offset(offset)
+        .where(_sqlite_matches(), FTS.c.rowid.in_(list(docs))),
+        params,
     )
-    rows = session.execute(_narrowed(stmt, visible, filters)).all()
-    kinds = {row[2]: (row[0].id, row[3]) for row in rows}
-    quotes: _Quotes = {}
-    if kinds:
-        snippet = func.snippet(literal_column("search_fts"), -1, MARK, UNMARK, "…", SNIPPET_WORDS)
-        found = session.execute(
-            select(FTS.c.rowid, snippet)
-            .select_from(FTS)
-            .where(_sqlite_matches(terms), FTS.c.rowid.in_(list(kinds)))
-        )
-        for doc_id, quote in found:
-            incident_id, kind = kinds[doc_id]
-            quotes[incident_id] = (kind, parts(quote))
-    return [(row[0], -float(row[1]), int(row[4])) for row in rows], quotes
+    return {docs[doc_id]: (kind, parts(quote)) for doc_id, kind, quote in found}
 
 
-def _postgresql(
-    session: Session,
-    terms: Terms,
-    visible: ColumnElement[bool],
-    filters: SearchFilters,
-    limit: int,
-    offset: int,
-) -> tuple[_Ranked, _Quotes]:
-    tsv = literal_column("search_documents.tsv")
-    best = func.max(func.ts_rank(tsv, _pg_query()))
-    stmt = (
-        select(Incident, best, func.count().over())
-        .select_from(DOCS)
-        .join(Incident, Incident.id == DOCS.c.incident_id)
-        .where(tsv.op("@@")(_pg_query()))
-        .group_by(Incident.id)
-        .order_by(best.desc(), Incident.number.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    params = {"q": terms.websearch()}
-    rows = session.execute(_narrowed(stmt, visible, filters), params).all()
-    quotes: _Quotes = {}
-    if rows:
-        # The page's incidents only: their matching documents, the best of each, quoted.
-        ids = [row[0].id for row in rows]
-        spaced = {"punctuation": PUNCTUATION, "spaces": " " * len(PUNCTUATION)}
-        found = session.execute(_PG_QUOTES, {**params, **spaced, "ids": ids})
-        quotes = {
-            incident_id: (kind, parts(restore(original, quote)))
-            for incident_id, kind, original, quote in found
-        }
-    return [(row[0], float(row[1]), int(row[2])) for row in rows], quotes
+def _pg_quotes(session: Session, ids: list[int], params: dict[str, Any]) -> _Quotes:
+    """Return incident id -> (kind, quote) of the best matching document of each incident."""
+    spaced = {"punctuation": PUNCTUATION, "spaces": " " * len(PUNCTUATION)}
+    found = session.execute(_PG_QUOTES, {**params, **spaced, "ids": ids})
+    return {
+        incident_id: (kind, parts(restore(original, quote)))
+        for incident_id, kind, original, quote in found
+    }
 
 
 _PG_QUOTES = text(
@@ -262,31 +347,19 @@ _PG_QUOTES = text(
 
 def _count(
     session: Session,
-    terms: Terms,
+    sqlite: bool,
     visible: ColumnElement[bool],
     filters: SearchFilters,
-    offset: int,
-) -> int:
-    """Return how many incidents match, for a page past the last (the window gave none)."""
-    if not offset:
-        return 0
-    if session.get_bind().dialect.name == "sqlite":
-        stmt = (
-            select(func.count(func.distinct(DOCS.c.incident_id)))
-            .select_from(FTS)
-            .join(DOCS, DOCS.c.id == FTS.c.rowid)
-            .join(Incident, Incident.id == DOCS.c.incident_id)
-            .where(_sqlite_matches(terms))
-        )
-        return int(session.scalar(_narrowed(stmt, visible, filters)) or 0)
-    tsv = literal_column("search_documents.tsv")
-    stmt = (
-        select(func.count(func.distinct(DOCS.c.incident_id)))
-        .select_from(DOCS)
-        .join(Incident, Incident.id == DOCS.c.incident_id)
-        .where(tsv.op("@@")(_pg_query()))
-    )
-    return int(session.scalar(_narrowed(stmt, visible, filters), {"q": terms.websearch()}) or 0)
+    params: dict[str, Any],
+) -> tuple[int, bool]:
+    """Return how many incidents match and whether the count stopped at CANDIDATES, for a
+    page past the last (where the ranking query's window gave nothing)."""
+    params = {**params, "floor": -1}
+    candidates = _candidates(sqlite, visible, filters)
+    incidents, documents = session.execute(
+        select(func.count(func.distinct(candidates.c.incident_id)), func.count()), params
+    ).one()
+    return int(incidents), int(documents) >= CANDIDATES
 
 
 def restore(original: str, quote: str) -> str:
