@@ -148,12 +148,8 @@ def test_a_rolled_back_change_leaves_no_document(
 ) -> None:
     declare(api, "Something else")
     before = count_documents(runtime)
-    with pytest.raises(RuntimeError, match="roll back"), runtime.db.transaction() as session:
-        session.add(_incident(number=99, title="Phantom outage", clock=clock))
-        session.flush()
-        # Inside the transaction the document is there: written with its row.
-        assert session.scalar(select(func.count()).select_from(SearchDocument)) == before + 1
-        raise RuntimeError("roll back")
+    with pytest.raises(RuntimeError, match="roll back"):
+        _write_then_fail(runtime, clock, before)
     assert count_documents(runtime) == before
     assert refs(api, "phantom") == []
 
@@ -274,6 +270,16 @@ def test_every_indexed_table_has_its_triggers(runtime: Runtime) -> None:
     ]:
         expected |= {(table, f"search_{kind}_{event}") for event in ("insert", "update", "delete")}
     assert expected <= triggers
+
+
+def _write_then_fail(runtime: Runtime, clock: FrozenClock, before: int) -> None:
+    """Add an incident, see its document inside the transaction, then fail it."""
+    with runtime.db.transaction() as session:
+        session.add(_incident(number=99, title="Phantom outage", clock=clock))
+        session.flush()
+        # Inside the transaction the document is there: written with its row.
+        assert session.scalar(select(func.count()).select_from(SearchDocument)) == before + 1
+        raise RuntimeError("roll back")
 
 
 def _incident(*, number: int, title: str, clock: FrozenClock) -> Incident:

@@ -25,7 +25,7 @@ def search(
         Query(
             min_length=1,
             max_length=500,
-            description='Words all found in one place (title and summary, a note, …); '
+            description="Words all found in one place (title and summary, a note, …); "
             '"quoted words" together.',
         ),
     ],

@@ -9,6 +9,9 @@ PostgreSQL the generated `tsv` column with its GIN index.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+from typing import Any
+
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,7 +53,7 @@ class SearchDocument(Base):
     body: Mapped[str] = mapped_column(Text, nullable=False)
 
 
-def compared(name: str | None, type_: str, parent: dict[str, str | None]) -> bool:
+def compared(name: str | None, type_: str, parent: MutableMapping[Any, str | None]) -> bool:
     """Tell Alembic's comparison (`include_name`) to skip what the models leave out."""
     if type_ == "table" and name in FTS_TABLES:
         return False

@@ -45,6 +45,7 @@ SNIPPET_WORDS = 24
 # The newest places a search scores (see _candidates): bounds its cost whatever the words.
 CANDIDATES = 1_000
 WINDOWS = (40_000, 320_000)  # PostgreSQL: the newest documents looked at first (_floors)
+SINCE_FLOOR_MAX = 10_000  # up to this many incidents since `since`, it bounds what is read
 DOCS = SearchDocument.__table__
 FTS = table("search_fts", column("rowid", Integer), column("rank", Float))
 Part = tuple[str, bool]  # a piece of a quote, and whether it is a matched word
@@ -178,17 +179,26 @@ def search(
 
 
 def _lowest(session: Session, filters: SearchFilters) -> int:
-    """Return a document id below which no document can match `since` (-1: none known)."""
+    """Return a document id below which no document matches `since` (-1: none known)."""
     if filters.since is None:
         return -1
-    # An incident's documents are all written after its own (title and summary), so none
-    # is older than the own document of the first incident detected since then.
-    first = select(func.min(Incident.id)).where(Incident.detected_at >= filters.since)
-    own = select(DOCS.c.id).where(
-        DOCS.c.kind == "incident", DOCS.c.source_id == first.scalar_subquery()
+    recent = (
+        select(Incident.id)
+        .where(Incident.detected_at >= filters.since)
+        .limit(SINCE_FLOOR_MAX + 1)
+        .subquery()
     )
-    found = session.scalar(own)
-    return int(found) - 1 if found is not None else -1
+    if (session.scalar(select(func.count()).select_from(recent)) or 0) > SINCE_FLOOR_MAX:
+        return -1  # a wide period: the floor would save little and cost a lookup each
+    # An incident's documents are all written after its own (title and summary): none of
+    # theirs is older than the oldest own document of the incidents detected since then.
+    oldest = session.scalar(
+        select(func.min(DOCS.c.id)).where(
+            DOCS.c.kind == "incident",
+            DOCS.c.source_id.in_(select(Incident.id).where(Incident.detected_at >= filters.since)),
+        )
+    )
+    return int(oldest) - 1 if oldest is not None else -1
 
 
 def _floors(session: Session, sqlite: bool) -> list[int]:

@@ -54,7 +54,12 @@ def search_page(
                 until=until,
             )
             results = flows.find(
-                runtime.db, config, viewer.access, text=q, filters=filters, page=page,
+                runtime.db,
+                config,
+                viewer.access,
+                text=q,
+                filters=filters,
+                page=page,
                 per_page=PER_PAGE,
             )
         except Invalid as exc:

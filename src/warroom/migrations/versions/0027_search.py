@@ -31,11 +31,19 @@ class Source:
     body: str  # SQLite
     pg_body: str
     columns: tuple[str, ...]  # an update of one of these rewrites the document
+    at: str  # when the row was written, for the backfill's order
     heading: str = "''"
     when: str = "1 = 1"
 
 
-_PM_JSON = ("five_whys", "fishbone", "contributing_factors", "went_well", "went_poorly", "got_lucky")
+_PM_JSON = (
+    "five_whys",
+    "fishbone",
+    "contributing_factors",
+    "went_well",
+    "went_poorly",
+    "got_lucky",
+)
 SOURCES = (
     Source(
         "incidents",
@@ -45,6 +53,7 @@ SOURCES = (
         body="COALESCE(NEW.summary, '')",
         pg_body="COALESCE(NEW.summary, '')",
         columns=("title", "summary"),
+        at="NEW.detected_at",
     ),
     Source(
         "timeline_events",
@@ -53,6 +62,7 @@ SOURCES = (
         body="NEW.text",
         pg_body="NEW.text",
         columns=("kind", "text"),
+        at="NEW.at",
         when="NEW.kind = 'note'",
     ),
     Source(
@@ -62,6 +72,7 @@ SOURCES = (
         body="COALESCE(NEW.public_title || ' ', '') || NEW.body",
         pg_body="COALESCE(NEW.public_title || ' ', '') || NEW.body",
         columns=("public_title", "body"),
+        at="NEW.at",
     ),
     Source(
         "postmortems",
@@ -80,6 +91,7 @@ SOURCES = (
         + ", ".join(f"search_json_text(NEW.{c})" for c in _PM_JSON)
         + ")",
         columns=("summary", "impact", "root_cause", *_PM_JSON),
+        at="NEW.created_at",
     ),
     Source(
         "postmortem_action_items",
@@ -88,6 +100,7 @@ SOURCES = (
         body="NEW.title",
         pg_body="NEW.title",
         columns=("postmortem_id", "title"),
+        at="NEW.created_at",
     ),
     Source(
         "alerts",
@@ -98,6 +111,7 @@ SOURCES = (
         pg_body="NEW.title || ' ' || COALESCE((SELECT string_agg(key || '=' || value, ' ') "
         "FROM json_each_text(NEW.labels)), '')",
         columns=("incident_id", "title", "labels"),
+        at="NEW.received_at",
         when="NEW.incident_id IS NOT NULL",
     ),
 )
@@ -106,7 +120,10 @@ COLUMNS = "incident_id, kind, source_id, heading, body"
 
 def _select(source: Source, body: str, chr_: str) -> str:
     heading, body = _unmarked(source.heading, chr_), _unmarked(body, chr_)
-    return f"SELECT {source.incident}, '{source.kind}', NEW.id, {heading}, {body}"
+    return (
+        f"SELECT {source.incident} AS incident_id, '{source.kind}' AS kind, "
+        f"NEW.id AS source_id, {heading} AS heading, {body} AS body"
+    )
 
 
 def _unmarked(expression: str, chr_: str) -> str:
@@ -221,15 +238,37 @@ def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for statement in SQLITE_FTS if sqlite else POSTGRESQL_FTS:
         op.execute(statement)
+    op.execute(_backfill(sqlite))
     for source in SOURCES:
-        # The backfill is the trigger's own SELECT over the table's rows named NEW.
-        body, chr_ = (source.body, "char") if sqlite else (source.pg_body, "chr")
-        op.execute(
-            f"INSERT INTO search_documents ({COLUMNS}) {_select(source, body, chr_)} "
-            f"FROM {source.table} AS NEW WHERE {source.when} ORDER BY NEW.id"
-        )
         for statement in _sqlite(source) if sqlite else _postgresql(source):
             op.execute(statement)
+
+
+def _backfill(sqlite: bool) -> str:
+    """Return the statement that indexes what is stored, oldest first.
+
+    Each source is the trigger's own SELECT over the table's rows named NEW. The documents
+    are written in the order the rows were, as the triggers would have: search takes the
+    newest matches first, and no document comes before its incident's own.
+    """
+    chr_, latest = ("char", "max") if sqlite else ("chr", "GREATEST")
+    parts = []
+    for source in SOURCES:
+        body = source.body if sqlite else source.pg_body
+        written = source.at
+        if source.kind != "incident":
+            detected = f"(SELECT detected_at FROM incidents WHERE id = {source.incident})"
+            written = f"{latest}({source.at}, {detected})"
+        later = 0 if source.kind == "incident" else 1
+        parts.append(
+            f"{_select(source, body, chr_)}, {written} AS written, {later} AS later "
+            f"FROM {source.table} AS NEW WHERE {source.when}"
+        )
+    union = " UNION ALL ".join(parts)
+    return (
+        f"INSERT INTO search_documents ({COLUMNS}) SELECT {COLUMNS} FROM ({union}) AS rows "
+        "ORDER BY written, later, source_id"
+    )
 
 
 def downgrade() -> None:
