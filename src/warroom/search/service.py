@@ -44,7 +44,7 @@ MARK, UNMARK = "\ue000", "\ue001"
 SNIPPET_WORDS = 24
 # The newest places a search scores (see _candidates): bounds its cost whatever the words.
 CANDIDATES = 1_000
-WINDOWS = (40_000, 320_000)  # PostgreSQL: the newest documents looked at first (_floors)
+FIRST_WINDOW = 40_000  # PostgreSQL: the newest documents looked at first (see search)
 SINCE_FLOOR_MAX = 10_000  # up to this many incidents since `since`, it bounds what is read
 DOCS = SearchDocument.__table__
 FTS = table("search_fts", column("rowid", Integer), column("rank", Float))
@@ -140,13 +140,22 @@ def search(
         # Each query reads a bounded few thousand rows: starting parallel workers costs more
         # than it saves (and most under load), in this read transaction only.
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    lowest = _lowest(session, filters)
-    for floor in _floors(session, sqlite):
+    lowest = _lowest(session, filters) if sqlite else -1
+    params["first"] = _first_incident(session, filters)
+    # SQLite hands out FTS5's matches newest first and stops at CANDIDATES by itself. From
+    # PostgreSQL's GIN index comes every match, and reading each row costs: look among the
+    # newest documents first, then wider (by how many were found), until CANDIDATES are
+    # found or all were read. `since` bounds the incidents instead.
+    newest = -1 if sqlite or params["first"] >= 0 else _newest(session)
+    width = FIRST_WINDOW
+    while True:
+        floor = newest - width if newest - width > 0 else -1
         params["floor"] = max(floor, lowest)
         ranked = _ranked(session, sqlite, visible, filters, params, page, per_page)
         documents = int(ranked[0][4]) if ranked else 0
-        if documents >= CANDIDATES:
-            break  # the newest CANDIDATES are all above this floor
+        if documents >= CANDIDATES or floor <= lowest:
+            break  # the newest CANDIDATES are all above this floor, or nothing is below
+        width = int(width * min(8.0, max(2.0, 1.5 * CANDIDATES / max(documents, 1))))
     if not ranked:
         total, capped = (
             _count(session, sqlite, visible, filters, params) if page > 1 else (0, False)
@@ -201,14 +210,19 @@ def _lowest(session: Session, filters: SearchFilters) -> int:
     return int(oldest) - 1 if oldest is not None else -1
 
 
-def _floors(session: Session, sqlite: bool) -> list[int]:
-    """Return the document ids above which to look for the newest matches, widening."""
-    if sqlite:
-        return [-1]  # FTS5 hands out matches newest first and stops at CANDIDATES itself
-    # PostgreSQL's GIN index hands out every match, and reading each row costs: look among
-    # the newest documents first, then wider, until CANDIDATES are found or all were read.
-    newest = int(session.scalar(select(func.max(DOCS.c.id))) or 0)
-    return [newest - width for width in WINDOWS if width < newest] + [-1]
+def _first_incident(session: Session, filters: SearchFilters) -> int:
+    """Return the lowest incident id `since` lets through (-1: any)."""
+    if filters.since is None:
+        return -1
+    first = session.scalar(
+        select(func.min(Incident.id)).where(Incident.detected_at >= filters.since)
+    )
+    return int(first) if first is not None else -1
+
+
+def _newest(session: Session) -> int:
+    """Return the newest document's id."""
+    return int(session.scalar(select(func.max(DOCS.c.id))) or 0)
 
 
 def _ranked(
@@ -268,6 +282,8 @@ def _candidates(sqlite: bool, visible: ColumnElement[bool], filters: SearchFilte
     matching: Select[Any] = (
         select(DOCS.c.incident_id.label("incident_id"), DOCS.c.id.label("doc"))
         .where(tsv.op("@@")(_pg_query()), DOCS.c.id > bindparam("floor"))
+        # Exact, and lets PostgreSQL combine the documents' incident index with the match.
+        .where(DOCS.c.incident_id >= bindparam("first"))
         .order_by(DOCS.c.id.desc())
     )
     found = _narrowed(matching, visible, filters).limit(CANDIDATES).subquery("found")
