@@ -18,6 +18,7 @@ from warroom.search.service import SearchFilters, search
 from warroom.storage.db import Database
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -63,6 +64,9 @@ def test_the_upgrade_indexes_stored_rows_in_the_order_they_were_written(empty_ur
             insert(Incident.__table__).returning(Incident.__table__.c.id),
             _incident(2, "Heron outage", T0 + timedelta(days=2)),
         ).scalar_one()
+        # Detected before the others though opened after them (copied in, say): its own
+        # document still comes after theirs, in incident order.
+        connection.execute(insert(Incident.__table__), _incident(3, "Gull outage", T0 - DAY))
         notes = [
             (first, T0 + timedelta(days=1), "pelican note"),  # between the two incidents
             (second, T0, "backdated heron note"),  # before its incident: comes after it
@@ -91,9 +95,10 @@ def test_the_upgrade_indexes_stored_rows_in_the_order_they_were_written(empty_ur
             ("incident", "Pelican outage"),
             ("note", "pelican note"),
             ("incident", "Heron outage"),
+            ("incident", "Gull outage"),
             ("note", "backdated heron note"),
         ]
         terms = query.parse("outage")
         results = search(session, terms=terms, visible=true(), filters=SearchFilters())
-        assert [hit.incident.ref for hit in results.hits] == ["INC-2", "INC-1"]
+        assert [hit.incident.ref for hit in results.hits] == ["INC-3", "INC-2", "INC-1"]
     db.dispose()

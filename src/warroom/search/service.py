@@ -45,7 +45,6 @@ SNIPPET_WORDS = 24
 # The newest places a search scores (see _candidates): bounds its cost whatever the words.
 CANDIDATES = 1_000
 FIRST_WINDOW = 40_000  # PostgreSQL: the newest documents looked at first (see search)
-SINCE_FLOOR_MAX = 10_000  # up to this many incidents since `since`, it bounds what is read
 DOCS = SearchDocument.__table__
 FTS = table("search_fts", column("rowid", Integer), column("rank", Float))
 Part = tuple[str, bool]  # a piece of a quote, and whether it is a matched word
@@ -188,26 +187,19 @@ def search(
 
 
 def _lowest(session: Session, filters: SearchFilters) -> int:
-    """Return a document id below which no document matches `since` (-1: none known)."""
+    """Return a document id below which no document matches `since` (SQLite; -1: none)."""
     if filters.since is None:
         return -1
-    recent = (
-        select(Incident.id)
-        .where(Incident.detected_at >= filters.since)
-        .limit(SINCE_FLOOR_MAX + 1)
-        .subquery()
+    # SQLite writes one transaction at a time, so incidents' own documents (title and
+    # summary) come in incident order, and each incident's other documents after its own
+    # (migration 0027's backfill keeps both): none of the incidents detected since then has
+    # a document older than the own document of the first of them.
+    first = select(func.min(Incident.id)).where(Incident.detected_at >= filters.since)
+    own = select(DOCS.c.id).where(
+        DOCS.c.kind == "incident", DOCS.c.source_id == first.scalar_subquery()
     )
-    if (session.scalar(select(func.count()).select_from(recent)) or 0) > SINCE_FLOOR_MAX:
-        return -1  # a wide period: the floor would save little and cost a lookup each
-    # An incident's documents are all written after its own (title and summary): none of
-    # theirs is older than the oldest own document of the incidents detected since then.
-    oldest = session.scalar(
-        select(func.min(DOCS.c.id)).where(
-            DOCS.c.kind == "incident",
-            DOCS.c.source_id.in_(select(Incident.id).where(Incident.detected_at >= filters.since)),
-        )
-    )
-    return int(oldest) - 1 if oldest is not None else -1
+    found = session.scalar(own)
+    return int(found) - 1 if found is not None else -1
 
 
 def _first_incident(session: Session, filters: SearchFilters) -> int:

@@ -249,23 +249,26 @@ def _backfill(sqlite: bool) -> str:
 
     Each source is the trigger's own SELECT over the table's rows named NEW. The documents
     are written in the order the rows were, as the triggers would have: search takes the
-    newest matches first, and no document comes before its incident's own.
+    newest matches first; incidents' own documents come in incident order, each before the
+    rest of its incident's (search/service.py bounds `since` by that). An incident's time is
+    the latest detection among it and the incidents before it, so that both hold.
     """
     chr_, latest = ("char", "max") if sqlite else ("chr", "GREATEST")
     parts = []
     for source in SOURCES:
         body = source.body if sqlite else source.pg_body
-        written = source.at
+        written = "envelope.t"
         if source.kind != "incident":
-            detected = f"(SELECT detected_at FROM incidents WHERE id = {source.incident})"
-            written = f"{latest}({source.at}, {detected})"
+            written = f"{latest}({source.at}, envelope.t)"
         later = 0 if source.kind == "incident" else 1
         parts.append(
             f"{_select(source, body, chr_)}, {written} AS written, {later} AS later "
-            f"FROM {source.table} AS NEW WHERE {source.when}"
+            f"FROM {source.table} AS NEW JOIN envelope ON envelope.id = {source.incident} "
+            f"WHERE {source.when}"
         )
     union = " UNION ALL ".join(parts)
     return (
+        "WITH envelope AS (SELECT id, max(detected_at) OVER (ORDER BY id) AS t FROM incidents) "
         f"INSERT INTO search_documents ({COLUMNS}) SELECT {COLUMNS} FROM ({union}) AS rows "
         "ORDER BY written, later, source_id"
     )
