@@ -46,7 +46,7 @@ from bench.incidents import (
 from warroom.app import build_runtime
 from warroom.config import WarroomConfig
 from warroom.detection.models import Alert
-from warroom.incidents.actor import Access
+from warroom.incidents.actor import Access, Actor
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.postmortem.models import ActionItem, Postmortem
 from warroom.runtime import Runtime
@@ -120,6 +120,8 @@ class Options:
     backends: tuple[str, ...]
     write: bool
     postgres_url: str
+    cost_rounds: int = 3
+    cost_per_round: int = 100
 
 
 @dataclass
@@ -136,6 +138,7 @@ class BackendResult:
     timings: dict[tuple[str, str], Stats] = field(default_factory=dict)
     totals: dict[tuple[str, str], int] = field(default_factory=dict)
     overall: dict[str, Stats] = field(default_factory=dict)
+    cost: tuple[Stats, Stats] | None = None  # declare + note, with and without the index
 
 
 # --- seeding ---------------------------------------------------------------------------------
@@ -371,6 +374,52 @@ def _item(rng: random.Random, postmortem_id: int, created: datetime) -> dict[str
 # --- measuring -------------------------------------------------------------------------------
 
 
+def index_cost(runtime: Runtime, rounds: int, per_round: int) -> tuple[Stats, Stats]:
+    """Time declaring an incident with a note, with the index's triggers and without them,
+    in alternating rounds; return (with, without) per incident, in process CPU on SQLite
+    (where the triggers run in this process) and by the clock on PostgreSQL."""
+    migration = importlib.import_module("warroom.migrations.versions.0027_search")
+    sqlite = runtime.db.is_sqlite
+    clock = time.process_time if sqlite else time.perf_counter
+    actor = Actor(name=ADMIN, source="bench", role="admin")
+    timings: dict[bool, list[float]] = {True: [], False: []}
+    for round_ in range(rounds * 2):
+        indexed = round_ % 2 == 0
+        _switch_triggers(runtime, migration, on=indexed)
+        for n in range(per_round):
+            started = clock()
+            made = runtime.flows.declare(actor=actor, title=f"Index cost {round_}-{n} latency")
+            runtime.flows.note(made.ref, actor=actor, text="Restarted the pods; latency back")
+            timings[indexed].append(clock() - started)
+    _switch_triggers(runtime, migration, on=True)
+    return Stats.of(timings[True]), Stats.of(timings[False])
+
+
+def _switch_triggers(runtime: Runtime, migration: Any, *, on: bool) -> None:
+    """Drop the search triggers of the indexed tables, or create them again."""
+    sqlite = runtime.db.is_sqlite
+    with runtime.db.write_engine.begin() as connection:
+        for source in migration.SOURCES:
+            if sqlite:
+                for event in ("insert", "update", "delete"):
+                    name = f"search_{source.kind}_{event}"
+                    connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+                if on:
+                    for statement in migration._sqlite(source):
+                        connection.execute(text(statement))
+            else:
+                verb = "ENABLE" if on else "DISABLE"
+                for event in ("insert", "update", "delete"):
+                    name = f"search_{source.kind}_{event}"
+                    exists = connection.execute(
+                        text("SELECT 1 FROM pg_trigger WHERE tgname = :n"), {"n": name}
+                    ).first()
+                    if exists:
+                        connection.execute(
+                            text(f"ALTER TABLE {source.table} {verb} TRIGGER {name}")
+                        )
+
+
 def time_queries(
     runtime: Runtime, result: BackendResult, ticket: str, options: Options, console: Console
 ) -> None:
@@ -445,6 +494,10 @@ def measure(
             gc.collect()
             gc.freeze()
             time_queries(runtime, result, ticket, options, console)
+            console.print("  index cost: declaring incidents with and without the triggers …")
+            result.cost = index_cost(runtime, options.cost_rounds, options.cost_per_round)
+            with_, without = result.cost
+            console.print(f"  with the index p50 {with_.p50:.2f} ms, without {without.p50:.2f} ms")
         finally:
             runtime.close()
 
@@ -496,6 +549,31 @@ def query_rows(results: list[BackendResult]) -> list[list[str]]:
     return rows
 
 
+def cost_rows(results: list[BackendResult]) -> list[list[str]]:
+    """One row per backend: declare + note with and without the index."""
+    rows = []
+    for r in results:
+        if r.cost is None:
+            continue
+        with_, without = r.cost
+        clock = "CPU of the process" if r.name == "SQLite" else "clock"
+        share = (with_.p50 - without.p50) / with_.p50 * 100 if with_.p50 else float("nan")
+        rows.append(
+            [r.name, clock, f"{with_.count:,}", _pair(without), _pair(with_), f"{share:.1f} %"]
+        )
+    return rows
+
+
+COST_HEADERS = (
+    "Backend",
+    "Measured by",
+    "Incidents",
+    "without index p50 / p99 (ms)",
+    "with index p50 / p99 (ms)",
+    "index's share at p50",
+)
+
+
 def overall_rows(results: list[BackendResult]) -> list[list[str]]:
     """One row per backend and asker: every query of the mix together."""
     return [
@@ -518,6 +596,7 @@ def print_tables(console: Console, results: list[BackendResult]) -> None:
     for title, headers, rows, text_columns in (
         ("Per query", QUERY_HEADERS, query_rows(results), 2),
         ("The whole mix", OVERALL_HEADERS, overall_rows(results), 2),
+        ("What the index costs a new incident", COST_HEADERS, cost_rows(results), 2),
     ):
         table = Table(title=title)
         for index, header in enumerate(headers):
@@ -567,6 +646,17 @@ def render_section(
         markdown_table(OVERALL_HEADERS, overall_rows(results), text_columns=2),
         "",
         markdown_table(QUERY_HEADERS, query_rows(results), text_columns=2),
+        "",
+        "What the index costs a new incident: after the searches, on the same database,"
+        " incidents are declared through `IncidentFlows.declare` (incident, checklist,"
+        f" timeline, runbook file) with a note each, {options.cost_per_round} at a time,"
+        " alternately with the search triggers and without them (dropped on SQLite,"
+        " disabled on PostgreSQL),"
+        f" {options.cost_rounds} rounds of each. On SQLite the triggers run in this process,"
+        " so its CPU time is measured (steady under other load); on PostgreSQL they run in"
+        " the server, so the clock is.",
+        "",
+        markdown_table(COST_HEADERS, cost_rows(results), text_columns=2),
     ]
     for r in results:
         if r.skipped:
@@ -591,6 +681,8 @@ def parse_options(argv: list[str]) -> Options:
         backends=("sqlite", "postgresql") if args.backend == "all" else (args.backend,),
         write=not args.no_write,
         postgres_url=os.environ.get("WARROOM_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        cost_rounds=1 if quick else 3,
+        cost_per_round=20 if quick else 100,
     )
     if min(options.stored, options.requests) < 1:
         parser.error("--stored and --requests must be at least 1")
