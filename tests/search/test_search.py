@@ -302,7 +302,7 @@ def _incident(*, number: int, title: str, clock: FrozenClock) -> Incident:
 
 
 def test_a_postgresql_quote_gets_its_punctuation_back() -> None:
-    from warroom.search.service import BETWEEN, MARK, UNMARK, restore
+    from warroom.search.quotes import BETWEEN, MARK, UNMARK, restore
 
     original = "Rolled back to v1.2.3 on db01.prod:9100 <b>now</b>; later mail ops@example.com"
     quote = f"back to v1 2 3 on {MARK}db01{UNMARK} prod 9100  b now  b {BETWEEN}ops example com"

@@ -127,7 +127,7 @@ def _select(source: Source, body: str, chr_: str) -> str:
 
 
 def _unmarked(expression: str, chr_: str) -> str:
-    # Without the two characters that mark matched words in quotes (search/service.py), a
+    # Without the two characters that mark matched words in quotes (search/quotes.py), a
     # text cannot mark words of its own.
     return f"replace(replace({expression}, {chr_}(57344), ''), {chr_}(57345), '')"
 
