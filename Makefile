@@ -45,6 +45,7 @@ bench: $(DEV)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.cli
 	$(BIN)/python -m bench.incidents
 	$(BIN)/python -m bench.access
+	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.oncall

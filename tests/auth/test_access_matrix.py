@@ -112,6 +112,7 @@ MATRIX = {
     "POST /api/v1/drills": "responder",
     "GET /api/v1/drills/{drill_id}": "viewer",
     "GET /api/v1/audit/head": "admin",
+    "GET /api/v1/search": "viewer",
     # A person's own contact methods and rules: every role, each for themselves only.
     "GET /api/v1/me/contact-methods": "viewer",
     "POST /api/v1/me/contact-methods": "viewer",
@@ -264,6 +265,12 @@ def test_every_route_for_every_caller(
             continue
         listed = client.get("/api/v1/incidents?status=resolved", headers=people[caller])
         assert (MARKER in listed.text) == sees, caller
+        # Search: found, counted and quoted by insiders only (the marker's words, so that
+        # the marker itself is in no request line the test client logs).
+        words = MARKER.lower().replace("-", " ")
+        found = client.get("/api/v1/search", params={"q": words}, headers=people[caller])
+        assert found.status_code == 200, (caller, found.text)
+        assert (MARKER in found.text, found.json()["total"]) == (sees, int(sees)), caller
 
     tally: dict[str, int] = {}
     # A reload re-reads warroom.yaml (none here: the teams would be gone), so it comes last.

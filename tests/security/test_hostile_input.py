@@ -202,7 +202,9 @@ def test_every_page_escapes_it(
     sign_in(client, "paula")
     # The board lists open incidents: one more, still open, with the same title.
     ok(client.post("/api/v1/incidents", json={"title": TITLE}), 201)
-    for path in ("/", "/incidents", f"/incidents/{number}", f"/incidents/{ref}/postmortem"):
+    pages = ("/", "/incidents", f"/incidents/{number}", f"/incidents/{ref}/postmortem")
+    # Search results: the title, and quotes of every kind of text, the matches marked.
+    for path in (*pages, "/search?q=alert", "/search?q=gnp+exe", "/search?q=drop+table"):
         page = client.get(path)
         assert page.status_code == 200, path
         assert_escaped_html(page.text)

@@ -8,13 +8,15 @@ from sqlalchemy import create_engine, text
 
 from warroom.migrations import migrate
 from warroom.migrations.registry import Base
+from warroom.search.models import compared
 from warroom.storage.db import Database
 
 
 def test_autogenerate_finds_no_difference(database_url: str) -> None:
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": compared})
+        diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == []
 

@@ -81,6 +81,7 @@ PAGES = {
     "POST /profile/contact-methods/{name}/remove": "viewer",
     "POST /profile/notification-rules": "viewer",
     "POST /profile/notification-rules/clear": "viewer",
+    "GET /search": "viewer",
 }
 RANK = {"viewer": 0, "responder": 1, "admin": 2}
 # name: (role, sees the restricted incident)
@@ -216,3 +217,19 @@ def test_every_page_for_every_caller(
     # The outsiders' bulk acknowledge named the breach: it skipped it, silently.
     breach = runtime.flows.get(hidden)
     assert breach.acknowledged_by not in ("vic", "bob")
+
+
+def test_the_search_page_finds_the_breach_for_insiders_only(
+    incidents: tuple[str, str], clients: dict[str, tuple[TestClient, str]]
+) -> None:
+    hidden, _public = incidents
+    for caller, (role, sees) in CALLERS.items():
+        if role is None:
+            continue
+        client, _csrf = clients[caller]
+        for q in ("injection", "customer data exposed"):
+            answer = client.get("/search", params={"q": q})
+            assert answer.status_code == 200, (caller, answer.text)
+            assert (MARKER in answer.text) == sees, (caller, q)
+            assert (f'href="/incidents/{hidden}"' in answer.text) == sees, (caller, q)
+            assert ("1 incident found" in answer.text) == sees, (caller, q)

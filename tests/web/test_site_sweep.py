@@ -86,6 +86,7 @@ VISITS = (
     Visit("schedule", "/oncall/{schedule_id}", "/oncall/payments"),
     Visit("escalation", "/escalation", "/escalation"),
     Visit("audit", "/audit", "/audit"),
+    Visit("search", "/search", "/search?q=payments"),
     Visit("not-found", None, "/incidents/INC-999", status=404),
 )
 

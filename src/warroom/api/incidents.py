@@ -37,7 +37,7 @@ from warroom.incidents.schemas import (
 from warroom.incidents.states import OPEN_STATUSES, STATUSES
 from warroom.incidents.visibility import check_declare_public
 from warroom.search.related_flows import MAX_LIMIT
-from warroom.search.schemas import RelatedOut
+from warroom.search.related_schemas import RelatedOut
 
 router = APIRouter(
     prefix="/api/v1/incidents",

@@ -22,6 +22,7 @@ from warroom.api import (
     oidc,
     oncall,
     reference,
+    search,
     signin,
     silences,
     slack_interactions,
@@ -105,6 +106,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     app.include_router(reference.router)
     app.include_router(metrics_api.router)
     app.include_router(audit_api.router)
+    app.include_router(search.router)
     app.include_router(status_api.public_router)
     app.include_router(contact_methods_api.router)
     app.include_router(drills_api.router)

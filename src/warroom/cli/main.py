@@ -38,6 +38,7 @@ from warroom.cli.notify_cmd import notify_app
 from warroom.cli.oncall import oncall_app
 from warroom.cli.postmortem_cmd import postmortem_app
 from warroom.cli.runbooks_cmd import runbooks_app
+from warroom.cli.search_cmd import search
 from warroom.cli.serve import serve
 from warroom.cli.silence import silence_app
 
@@ -83,6 +84,7 @@ app.add_typer(notify_app, name="notify")
 db_app.command("copy")(db_copy)
 app.command("backup")(backup)
 app.command("restore")(restore)
+app.command("search")(search)
 
 
 def run() -> None:

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from warroom.migrations.registry import Base
+from warroom.search.models import compared
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,6 +30,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies tables
         compare_type=True,
+        include_name=compared,  # the search index's FTS5 table and tsvector column
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -19,6 +19,7 @@ from warroom.incidents.models import (
 from warroom.notify.models import Notification
 from warroom.oncall.models import OverrideRow
 from warroom.postmortem.models import ActionItem, Postmortem  # noqa: F401  (metadata sees it)
+from warroom.search.models import SearchDocument
 from warroom.status.models import StatusUpdate  # noqa: F401  (metadata sees it)
 from warroom.storage.base import Base
 from warroom.storage.counters import Counter
@@ -46,6 +47,7 @@ __all__ = [
     "OidcLogin",
     "OverrideRow",
     "RecoveryCode",
+    "SearchDocument",
     "Silence",
     "TimelineEvent",
     "User",

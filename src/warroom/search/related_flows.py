@@ -13,7 +13,7 @@ from warroom.incidents.actor import Access
 from warroom.incidents.models import Incident
 from warroom.incidents.visibility import check_visible, visible
 from warroom.search import related
-from warroom.search.schemas import ActionItemGist, PostmortemGist, RelatedItem, RelatedOut
+from warroom.search.related_schemas import ActionItemGist, PostmortemGist, RelatedItem, RelatedOut
 from warroom.storage.db import Database
 
 if TYPE_CHECKING:

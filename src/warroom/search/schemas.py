@@ -1,46 +1,88 @@
-"""Related incidents as the API, the web room and the CLI show them."""
+"""The search API's answers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from warroom.search.models import KINDS
+from warroom.search.service import Hit, Results
 
 
-class ActionItemGist(BaseModel):
-    """One action item of a related incident's postmortem."""
+class SnippetPart(BaseModel):
+    """A piece of the quote: plain text, or a word the query matched."""
 
-    title: str
-    status: str
-
-
-class PostmortemGist(BaseModel):
-    """What a related incident's postmortem found and what it set out to do."""
-
-    root_cause: str
-    action_items: list[ActionItemGist]
+    text: str
+    match: bool
 
 
-class RelatedItem(BaseModel):
-    """A past incident related to this one, with its score and why."""
+class SearchHit(BaseModel):
+    """An incident the query found, with a quote of its best match."""
 
+    number: int
     ref: str
     title: str
-    severity: str
     status: str
+    severity: str
     service: str | None
+    incident_type: str
+    visibility: str
     detected_at: datetime
-    score: int
-    reasons: list[str]
-    explanation: str  # "same service, same alertname (HighCPU), 3 days before"
-    postmortem: PostmortemGist | None
+    matched: str = Field(
+        description="Where the best match is: incident, note, status_update, postmortem, "
+        "action_item or alert."
+    )
+    matched_label: str = Field(description="The same, as a person reads it.")
+    score: float = Field(description="Higher is better; comparable within one answer only.")
+    snippet: str = Field(description="The quote as plain text.")
+    highlights: list[SnippetPart] = Field(
+        description="The quote in pieces, the matched words marked (render each as text)."
+    )
+
+    @classmethod
+    def of(cls, hit: Hit) -> SearchHit:
+        """Return the API shape of a hit."""
+        incident = hit.incident
+        return cls(
+            number=incident.number,
+            ref=incident.ref,
+            title=incident.title,
+            status=incident.status,
+            severity=incident.severity,
+            service=incident.service,
+            incident_type=incident.incident_type,
+            visibility=incident.visibility,
+            detected_at=incident.detected_at,
+            matched=hit.kind,
+            matched_label=KINDS.get(hit.kind, hit.kind),
+            score=round(hit.score, 6),
+            snippet="".join(text for text, _ in hit.snippet),
+            highlights=[SnippetPart(text=text, match=match) for text, match in hit.snippet],
+        )
 
 
-class RelatedOut(BaseModel):
-    """The incidents related to one incident and how often it happened before."""
+class SearchPage(BaseModel):
+    """A page of hits, best first."""
 
-    incident: str
-    window_days: int
-    repeats: int  # past incidents with the same service and alertname in the window
-    repeats_text: str | None  # "3 times in the last 90 days"
-    items: list[RelatedItem]
+    items: list[SearchHit]
+    total: int = Field(description="Incidents matching, of those you may see.")
+    capped: bool = Field(
+        description="More places matched than one search scores (1,000): the hits are the "
+        "best of the newest of them, and `total` counts their incidents (at least that many)."
+    )
+    page: int
+    per_page: int
+    next_page: int | None
+
+    @classmethod
+    def of(cls, results: Results) -> SearchPage:
+        """Return the API shape of a page of results."""
+        return cls(
+            items=[SearchHit.of(hit) for hit in results.hits],
+            total=results.total,
+            capped=results.capped,
+            page=results.page,
+            per_page=results.per_page,
+            next_page=results.next_page,
+        )

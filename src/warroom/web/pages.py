@@ -23,6 +23,7 @@ from warroom.web import (
     report_pages,
     room_forms,
     runbook_pages,
+    search_pages,
     signin_pages,
     status_pages,
 )
@@ -59,6 +60,7 @@ PAGE_ROUTERS = (
     escalation_pages.router,
     audit_pages.router,
     drill_forms.router,
+    search_pages.router,
 )
 
 

@@ -1,7 +1,7 @@
 """drills: practice incidents (incidents.drill_id), their runs and timed steps
 
 Revision ID: 0028
-Revises: 0026
+Revises: 0027
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 revision: str = "0028"
 # 0026 (heartbeats) and 0027 (search) are reserved by other branches: rechained at merge.
-down_revision: str | None = "0026"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
