@@ -244,6 +244,25 @@ def test_drills_and_storm_kin_are_left_out(
     assert history["cpu2"] in listed
 
 
+def test_a_storm_member_still_finds_incidents_outside_storms(
+    runtime: Runtime, client: TestClient, who: dict[str, dict[str, str]], history: dict[str, str]
+) -> None:
+    from sqlalchemy import update
+
+    from warroom.incidents.models import Incident
+
+    with runtime.db.session() as session:  # INC-now bundled under the breach, as a member
+        number = int(history["now"][4:])
+        parent = int(history["breach"][4:])
+        session.execute(
+            update(Incident).where(Incident.number == number).values(parent_number=parent)
+        )
+        session.commit()
+    listed = [i["ref"] for i in related(client, who["ada"], history["now"])["items"]]
+    assert history["breach"] not in listed  # its own storm's parent
+    assert history["cpu1"] in listed and history["cpu2"] in listed  # in no storm at all
+
+
 def test_an_unknown_incident_is_404(client: TestClient, who: dict[str, dict[str, str]]) -> None:
     answer = client.get(f"{INCIDENTS}/INC-999/related", headers=who["vic"])
     assert answer.status_code == 404 and "INC-999" in answer.text

@@ -195,6 +195,34 @@ def test_filters(api: TestClient, clock: FrozenClock) -> None:
     assert refs(api, "timeout", since="2026-03-01T00:00:00Z", until="2026-03-03") == [a]
 
 
+def test_since_still_finds_every_incident_after_an_edit(
+    api: TestClient, clock: FrozenClock, runtime: Runtime
+) -> None:
+    older = declare(api, "Timeout one")
+    clock.advance(timedelta(days=2))
+    first, later = declare(api, "Timeout two"), declare(api, "Timeout three")
+    note(api, later, "timeout again")
+    assert set(refs(api, "timeout", since="1d")) == {first, later}
+    # Renaming the first incident since then rewrites its document (SQLite bounds `since`
+    # by that document's id: it must keep its place).
+    renamed = api.patch(f"{INCIDENTS}/{first}", json={"title": "Timeout two, renamed"})
+    assert renamed.status_code == 200, renamed.text
+    assert set(refs(api, "timeout", since="1d")) == {first, later}
+    assert refs(api, "renamed", since="1d") == [first]
+    assert older not in refs(api, "timeout", since="1d")
+    with runtime.db.session() as session:
+        ids = session.execute(
+            select(SearchDocument.id, SearchDocument.heading)
+            .where(SearchDocument.kind == "incident")
+            .order_by(SearchDocument.id)
+        ).all()
+    assert [heading for _, heading in ids] == [
+        "Timeout one",
+        "Timeout two, renamed",
+        "Timeout three",
+    ]
+
+
 def test_pages_cover_every_hit_once(api: TestClient) -> None:
     made = {declare(api, f"Flaky test number {n}") for n in range(5)}
     first = found(api, "flaky", per_page=2)

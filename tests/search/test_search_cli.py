@@ -48,3 +48,17 @@ def test_bad_input_is_one_error_line(live_server: str, tokens: dict[str, str]) -
     assert len(result.stderr.splitlines()) == 1
     words = search(live_server, tokens["viewer"], "!!!")
     assert words.exit_code == 1 and "no words to search for" in words.stderr
+
+
+def test_an_argument_with_spaces_is_searched_as_a_phrase(
+    live_server: str, tokens: dict[str, str]
+) -> None:
+    headers = {"Authorization": f"Bearer {tokens['responder']}"}
+    with httpx.Client(base_url=live_server, headers=headers) as api:
+        for title in ("Connection pool exhausted", "Pool of connection retries"):
+            assert api.post("/api/v1/incidents", json={"title": title}).status_code == 201
+    # As the shell passes `warroom search "connection pool"`: one argument, quotes gone.
+    phrase = search(live_server, tokens["viewer"], "connection pool", "--json")
+    assert [item["ref"] for item in json.loads(phrase.stdout)["items"]] == ["INC-1"]
+    words = search(live_server, tokens["viewer"], "connection", "pool", "--json")
+    assert {item["ref"] for item in json.loads(words.stdout)["items"]} == {"INC-1", "INC-2"}

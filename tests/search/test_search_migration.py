@@ -102,3 +102,29 @@ def test_the_upgrade_indexes_stored_rows_in_the_order_they_were_written(empty_ur
         results = search(session, terms=terms, visible=true(), filters=SearchFilters())
         assert [hit.incident.ref for hit in results.hits] == ["INC-3", "INC-2", "INC-1"]
     db.dispose()
+
+
+def test_0029_keeps_an_edited_document_in_place_and_downgrades(empty_url: str) -> None:
+    db = Database(empty_url)
+    migrate.upgrade(db)
+    rename = "UPDATE incidents SET title = :title WHERE number = 1"
+    documents = "SELECT id, heading FROM search_documents ORDER BY id"
+    with db.write_engine.begin() as connection:
+        for number, title in ((1, "Pelican outage"), (2, "Heron outage")):
+            connection.execute(insert(Incident.__table__), _incident(number, title, T0))
+        before = [i for i, _ in connection.execute(text(documents))]
+        connection.execute(text(rename), {"title": "Pelican renamed"})
+        after = [tuple(row) for row in connection.execute(text(documents))]
+    # The renamed incident's document kept its id, ahead of the next incident's.
+    assert after == [(before[0], "Pelican renamed"), (before[1], "Heron outage")]
+    with db.write_engine.begin() as connection:
+        config = migrate.alembic_config(empty_url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0028")
+    with db.write_engine.begin() as connection:
+        connection.execute(text(rename), {"title": "Pelican again"})
+        headings = [heading for _, heading in connection.execute(text(documents))]
+    # 0027's triggers: the edit wrote a new document, after the others.
+    assert headings == ["Heron outage", "Pelican again"]
+    migrate.upgrade(db)
+    db.dispose()

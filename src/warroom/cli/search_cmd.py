@@ -41,7 +41,8 @@ def search(
 ) -> None:
     """Search incidents: titles, summaries, notes, status updates, postmortems, alerts."""
     params = {
-        "q": " ".join(query),
+        # The shell took the quotes off a phrase: an argument with a space was one.
+        "q": " ".join(f'"{word}"' if " " in word and '"' not in word else word for word in query),
         "service": service,
         "severity": severity,
         "status": status,

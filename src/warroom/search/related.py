@@ -190,7 +190,13 @@ def _kin_excluded(incident: Incident) -> ColumnElement[bool]:
     ]
     if incident.parent_number is not None:
         rules.append(Incident.number != incident.parent_number)
-        rules.append(Incident.parent_number != incident.parent_number)
+        # `!=` alone is NULL, so false, for every incident outside a storm.
+        rules.append(
+            or_(
+                Incident.parent_number.is_(None),
+                Incident.parent_number != incident.parent_number,
+            )
+        )
     return and_(*rules)
 
 

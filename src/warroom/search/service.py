@@ -184,8 +184,9 @@ def _lowest(session: Session, filters: SearchFilters) -> int:
         return -1
     # SQLite writes one transaction at a time, so incidents' own documents (title and
     # summary) come in incident order, and each incident's other documents after its own
-    # (migration 0027's backfill keeps both): none of the incidents detected since then has
-    # a document older than the own document of the first of them.
+    # (migration 0027's backfill keeps both, and since 0029 an edit keeps its document's
+    # id): none of the incidents detected since then has a document older than the own
+    # document of the first of them.
     first = _first_since(filters.since)
     own = select(DOCS.c.id).where(
         DOCS.c.kind == "incident", DOCS.c.source_id == first.scalar_subquery()
