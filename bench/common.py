@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import socket
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import Connection, create_engine, text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
@@ -197,3 +199,40 @@ def command_line(module: str, argv: list[str]) -> str:
     except ValueError:
         shown = "python"
     return " ".join([shown, "-m", module, *argv])
+
+
+def search_triggers(connection: Connection, *, on: bool) -> None:
+    """Drop the full-text index's triggers (migration 0027), or create them again; on
+    PostgreSQL disable or enable them. Benchmarks compare writes with and without the index."""
+    migration = importlib.import_module("warroom.migrations.versions.0027_search")
+    latest = importlib.import_module("warroom.migrations.versions.0029_search_edits_in_place")
+    sqlite = connection.dialect.name == "sqlite"
+    for source in migration.SOURCES:
+        for event in ("insert", "update", "delete"):
+            name = f"search_{source.kind}_{event}"
+            if sqlite:
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+                continue
+            found = connection.execute(
+                text("SELECT 1 FROM pg_trigger WHERE tgname = :n"), {"n": name}
+            ).first()
+            if found:
+                verb = "ENABLE" if on else "DISABLE"
+                connection.execute(text(f"ALTER TABLE {source.table} {verb} TRIGGER {name}"))
+        if sqlite and on:
+            for statement in latest.sqlite_triggers(source):
+                connection.execute(text(statement))
+
+
+def without_search_index(database_url: str | None, sqlite_file: Path) -> None:
+    """Take the search triggers out of a running server's database (`database_url`, else
+    the SQLite file): the server sees the change at its next statement."""
+    from warroom.settings import normalise_database_url
+
+    url = normalise_database_url(database_url) if database_url else f"sqlite:///{sqlite_file}"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            search_triggers(connection, on=False)
+    finally:
+        engine.dispose()

@@ -31,6 +31,7 @@ from bench.common import (
     free_port,
     machine_info,
     markdown_table,
+    without_search_index,
     write_section,
 )
 from bench.common import warroom_server as serve
@@ -238,9 +239,16 @@ def scenarios(shapes: tuple[str, ...]) -> Iterator[tuple[str, int, str]]:
 
 
 def measure_warroom(
-    label: str, database_url: str | None, options: argparse.Namespace, console: Console
+    label: str,
+    database_url: str | None,
+    options: argparse.Namespace,
+    console: Console,
+    *,
+    only: list[tuple[str, int, str]] | None = None,
+    search_index: bool = True,
 ) -> list[Run]:
-    """Start warroom on a fresh database and run every intake scenario against it."""
+    """Start warroom on a fresh database and run every intake scenario against it (or those
+    in `only`; without the full-text index's triggers when `search_index` is False)."""
     runs = []
     with tempfile.TemporaryDirectory(prefix="warroom-intake-") as tmp:
         root = Path(tmp)
@@ -257,7 +265,9 @@ def measure_warroom(
             env["WARROOM_DATABASE_URL"] = database_url
         with serve(env, root, root / "server.log") as base_url:
             pid = server_pid(base_url)
-            for shape, batch, mode in scenarios(("alertmanager", "webhook")):
+            if not search_index:
+                without_search_index(database_url, root / "data" / "warroom.db")
+            for shape, batch, mode in only or scenarios(("alertmanager", "webhook")):
                 path = f"/api/v1/intake/{shape}"
                 headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
                 script = root / f"{shape}-{batch}-{mode}.lua"

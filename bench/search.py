@@ -29,7 +29,15 @@ from rich.table import Table
 from sqlalchemy import Table as SqlTable
 from sqlalchemy import func, insert, select, text
 
-from bench.common import REPO_ROOT, Stats, command_line, machine_info, markdown_table, write_section
+from bench.common import (
+    REPO_ROOT,
+    Stats,
+    command_line,
+    machine_info,
+    markdown_table,
+    search_triggers,
+    write_section,
+)
 from bench.incidents import (
     ADMIN,
     DEFAULT_POSTGRES_URL,
@@ -379,46 +387,22 @@ def index_cost(runtime: Runtime, rounds: int, per_round: int) -> tuple[Stats, St
     """Time declaring an incident with a note, with the index's triggers and without them,
     in alternating rounds; return (with, without) per incident, in process CPU on SQLite
     (where the triggers run in this process) and by the clock on PostgreSQL."""
-    migration = importlib.import_module("warroom.migrations.versions.0027_search")
     sqlite = runtime.db.is_sqlite
     clock = time.process_time if sqlite else time.perf_counter
     actor = Actor(name=ADMIN, source="bench", role="admin")
     timings: dict[bool, list[float]] = {True: [], False: []}
     for round_ in range(rounds * 2):
         indexed = round_ % 2 == 0
-        _switch_triggers(runtime, migration, on=indexed)
+        with runtime.db.write_engine.begin() as connection:
+            search_triggers(connection, on=indexed)
         for n in range(per_round):
             started = clock()
             made = runtime.flows.declare(actor=actor, title=f"Index cost {round_}-{n} latency")
             runtime.flows.note(made.ref, actor=actor, text="Restarted the pods; latency back")
             timings[indexed].append(clock() - started)
-    _switch_triggers(runtime, migration, on=True)
-    return Stats.of(timings[True]), Stats.of(timings[False])
-
-
-def _switch_triggers(runtime: Runtime, migration: Any, *, on: bool) -> None:
-    """Drop the search triggers of the indexed tables, or create them again."""
-    sqlite = runtime.db.is_sqlite
     with runtime.db.write_engine.begin() as connection:
-        for source in migration.SOURCES:
-            if sqlite:
-                for event in ("insert", "update", "delete"):
-                    name = f"search_{source.kind}_{event}"
-                    connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
-                if on:
-                    for statement in migration._sqlite(source):
-                        connection.execute(text(statement))
-            else:
-                verb = "ENABLE" if on else "DISABLE"
-                for event in ("insert", "update", "delete"):
-                    name = f"search_{source.kind}_{event}"
-                    exists = connection.execute(
-                        text("SELECT 1 FROM pg_trigger WHERE tgname = :n"), {"n": name}
-                    ).first()
-                    if exists:
-                        connection.execute(
-                            text(f"ALTER TABLE {source.table} {verb} TRIGGER {name}")
-                        )
+        search_triggers(connection, on=True)
+    return Stats.of(timings[True]), Stats.of(timings[False])
 
 
 def time_queries(

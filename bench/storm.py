@@ -32,6 +32,7 @@ from bench.common import (
     command_line,
     machine_info,
     markdown_table,
+    without_search_index,
     write_section,
 )
 from bench.common import warroom_server as serve
@@ -228,8 +229,16 @@ def cpu_per_incident(groups: int, alerts: int, storms: bool) -> float:
     return 1000 * spent / len(measured)
 
 
-def run(label: str, options: argparse.Namespace, storms: bool, console: Console) -> Outcome:
-    """Start a fresh server, send the storm, wait for the pages, count what was kept."""
+def run(
+    label: str,
+    options: argparse.Namespace,
+    storms: bool,
+    console: Console,
+    *,
+    search_index: bool = True,
+) -> Outcome:
+    """Start a fresh server, send the storm, wait for the pages, count what was kept
+    (without the full-text index's triggers when `search_index` is False)."""
     with tempfile.TemporaryDirectory(prefix="warroom-storm-") as tmp:
         workdir = Path(tmp)
         with Receiver(workdir / "arrivals.log") as receiver:
@@ -244,6 +253,8 @@ def run(label: str, options: argparse.Namespace, storms: bool, console: Console)
                 "WARROOM_LOG_LEVEL": "WARNING",
             }
             with serve(env, workdir, workdir / "server.log") as base_url:
+                if not search_index:
+                    without_search_index(None, workdir / "data" / "warroom.db")
                 seconds, latencies, errors = asyncio.run(
                     send_all(base_url, options.groups, options.alerts, options.connections)
                 )
