@@ -139,13 +139,15 @@ def search(
     newest = -1 if sqlite or params["first"] >= 0 else _newest(session)
     # A filter on the incidents lets a share of the matches through: look wider at once.
     width = FIRST_WINDOW if filters == SearchFilters() else FIRST_WINDOW * 4
+    sparse = False  # known after the first look: fewer matches than CANDIDATES in it
     while True:
         floor = newest - width if newest - width > 0 else -1
         params["floor"] = max(floor, lowest)
-        ranked = _ranked(session, sqlite, visible, filters, params, page, per_page)
+        ranked = _ranked(session, sqlite, visible, filters, params, page, per_page, sparse)
         documents = int(ranked[0][4]) if ranked else 0
         if documents >= CANDIDATES or floor <= lowest:
             break  # the newest CANDIDATES are all above this floor, or nothing is below
+        sparse = True
         width = int(width * min(8.0, max(2.0, 1.5 * CANDIDATES / max(documents, 1))))
     if not ranked:
         total, capped = (
@@ -223,9 +225,10 @@ def _ranked(
     params: dict[str, Any],
     page: int,
     per_page: int,
+    sparse: bool = False,
 ) -> list[Any]:
     """Return a page of (incident id, score, best document, incidents, documents)."""
-    candidates = _candidates(sqlite, visible, filters)
+    candidates = _candidates(sqlite, visible, filters, sparse)
     # Best first: bm25 is lower for a better match, ts_rank higher. With min() or max() the
     # only aggregate, SQLite takes the bare `doc` from the row that gave it (PostgreSQL's
     # quotes pick their document themselves). Ties: the newer incident first.
@@ -248,7 +251,9 @@ def _ranked(
     )
 
 
-def _candidates(sqlite: bool, visible: ColumnElement[bool], filters: SearchFilters) -> Any:
+def _candidates(
+    sqlite: bool, visible: ColumnElement[bool], filters: SearchFilters, sparse: bool = False
+) -> Any:
     """Return (as a subquery) the newest CANDIDATES matching documents the caller may see,
     scored: `incident_id`, `score`, `doc`."""
     # Newest first, because a full-text index hands out its matches in id order without
@@ -267,16 +272,28 @@ def _candidates(sqlite: bool, visible: ColumnElement[bool], filters: SearchFilte
             .where(_sqlite_matches(), FTS.c.rowid > bindparam("floor"))
             .order_by(FTS.c.rowid.desc())
         )
-        return _narrowed(stmt, visible, filters).limit(CANDIDATES).subquery("candidates")
+        narrowed = _narrowed(stmt, DOCS.c.incident_id, visible, filters)
+        return narrowed.limit(CANDIDATES).subquery("candidates")
     tsv: ColumnElement[Any] = literal_column("search_documents.tsv")
-    matching: Select[Any] = (
+    matching: Any = (
         select(DOCS.c.incident_id.label("incident_id"), DOCS.c.id.label("doc"))
         .where(tsv.op("@@")(_pg_query()), DOCS.c.id > bindparam("floor"))
         # Exact, and lets PostgreSQL combine the documents' incident index with the match.
         .where(DOCS.c.incident_id >= bindparam("first"))
-        .order_by(DOCS.c.id.desc())
     )
-    found = _narrowed(matching, visible, filters).limit(CANDIDATES).subquery("found")
+    if sparse:
+        # The words are rare in the newest documents: read every match of the wider window
+        # through the GIN index. Asked for the newest few in id order, the planner would walk
+        # the ids backwards and test each document's words (tens of thousands of rows).
+        matching = matching.cte("matching").prefix_with("MATERIALIZED")
+    else:
+        matching = matching.subquery("matching")
+    newest = select(matching.c.incident_id, matching.c.doc).order_by(matching.c.doc.desc())
+    found = (
+        _narrowed(newest, matching.c.incident_id, visible, filters)
+        .limit(CANDIDATES)
+        .subquery("found")
+    )
     # PostgreSQL would score every match before sorting them: score the newest only.
     scored = DOCS.alias("scored")
     rank = func.ts_rank(literal_column("scored.tsv"), _pg_query())
@@ -288,12 +305,15 @@ def _candidates(sqlite: bool, visible: ColumnElement[bool], filters: SearchFilte
 
 
 def _narrowed(
-    stmt: Select[Any], visible: ColumnElement[bool], filters: SearchFilters
+    stmt: Select[Any],
+    incident_id: ColumnElement[int],
+    visible: ColumnElement[bool],
+    filters: SearchFilters,
 ) -> Select[Any]:
     """Add the visibility rule and the filters; join the incidents only when they need it."""
     if isinstance(visible, True_) and filters == SearchFilters():
         return stmt  # an admin's plain search: every document belongs to an incident
-    stmt = stmt.join(Incident, Incident.id == DOCS.c.incident_id).where(visible)
+    stmt = stmt.join(Incident, Incident.id == incident_id).where(visible)
     if filters.service:
         stmt = stmt.where(Incident.service == filters.service)
     if filters.severity:
