@@ -291,3 +291,44 @@ def test_incident_show_prints_related_and_json_has_them(
     assert [i["ref"] for i in body["related"]["items"]] == [
         history[k] for k in ("cpu1", "cpu2", "words")
     ]
+
+
+def test_incident_show_works_against_a_server_without_related_incidents(
+    live_server: str, who: dict[str, dict[str, str]], history: dict[str, str]
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from tests.cli.test_incident_cli import invoke
+
+    ref = history["now"]
+    detail = httpx.get(f"{live_server}{INCIDENTS}/{ref}", headers=who["ada"]).json()
+
+    class OlderServer(BaseHTTPRequestHandler):
+        """Answers the incident, and 404 for /related as a server before it would."""
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            found = self.path == f"{INCIDENTS}/{ref}"
+            body = json.dumps(detail if found else {"detail": "Not Found"}).encode()
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OlderServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = invoke(url, "any-token", "show", ref)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 0, result.output
+    assert detail["title"] in result.stdout
+    assert "related incidents unavailable" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -16,6 +17,7 @@ from warroom.detection.sources.common import match_bearer
 from warroom.incidents.visibility import visible
 
 SOURCE = "heartbeat"
+log = logging.getLogger("warroom.api.heartbeats")
 router = APIRouter(prefix="/api/v1", tags=["heartbeats"], responses=ERROR_RESPONSES)
 HeartbeatId = Annotated[
     str, Path(pattern=HEARTBEAT_ID, description="The heartbeat's id in warroom.yaml")
@@ -31,28 +33,27 @@ HeartbeatId = Annotated[
 async def ping(heartbeat_id: HeartbeatId, request: Request, runtime: RuntimeDep) -> Any:
     """Record a ping; a heartbeat that was silent ends its incident."""
     beat = runtime.config().heartbeat(heartbeat_id)
-    if beat is None:
+    # One answer for an unknown id, one without a token and a wrong token, so that a caller
+    # without the token cannot list the heartbeats; the log and the counter tell them apart.
+    if beat is None or beat.token is None:
+        why = "no such heartbeat" if beat is None else "it has no token (pinged through a route)"
+        log.warning("heartbeat ping for %r refused: %s", heartbeat_id, why)
         metrics.rejected(SOURCE, "not_configured")
-        return error_response(
-            404,
-            "not_found",
-            f"no heartbeat {heartbeat_id!r} in warroom.yaml: add it under heartbeats:",
-        )
-    if beat.token is None:
-        metrics.rejected(SOURCE, "not_configured")
-        return error_response(
-            404,
-            "not_found",
-            f"heartbeat {heartbeat_id!r} has no token, so it takes no pings over HTTP: give it "
-            "one in warroom.yaml (heartbeats[].token), or ping it through a route",
-        )
+        return _refused()
     if match_bearer(request.headers.get("authorization"), [beat.token.get_secret_value()]) is None:
         metrics.rejected(SOURCE, "unauthorized")
-        return error_response(
-            401, "unauthorized", f"missing or wrong bearer token for heartbeat {heartbeat_id!r}"
-        )
+        return _refused()
     pinged = await run_in_threadpool(runtime.intake.ping, heartbeat_id)
     return PingOut.of(pinged)
+
+
+def _refused() -> Any:
+    return error_response(
+        401,
+        "unauthorized",
+        "missing or wrong bearer token for this heartbeat (its own `token` in warroom.yaml; "
+        "a heartbeat without one takes pings only through a route)",
+    )
 
 
 @router.get("/heartbeats", response_model=list[HeartbeatOut])

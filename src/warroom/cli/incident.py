@@ -294,13 +294,24 @@ def severities(as_json: Json = False) -> None:
 @incident_app.command()
 def show(ref: Ref, as_json: Json = False) -> None:
     """Show an incident with its assessment, durations, checklist, timeline and related ones."""
-    detail = _request("GET", f"{API}/{ref}")
-    related = _request("GET", f"{API}/{ref}/related")
+    from warroom.cli.client import ApiError
+
+    api = _client()
+    try:
+        detail = _request("GET", f"{API}/{ref}", api=api)
+        try:  # extra: a server from before related incidents still shows the incident
+            related = api.request("GET", f"{API}/{ref}/related")
+        except (ApiError, ValueError) as exc:
+            related = None
+            typer.echo(f"related incidents unavailable: {exc}", err=True)
+    finally:
+        api.close()
     if as_json:
         print_json({**detail, "related": related})
     else:
         render_incident(detail)
-        render_related(related)
+        if related is not None:
+            render_related(related)
 
 
 @incident_app.command()
