@@ -309,7 +309,7 @@ def test_incident_show_works_against_a_server_without_related_incidents(
     class OlderServer(BaseHTTPRequestHandler):
         """Answers the incident, and 404 for /related as a server before it would."""
 
-
+        def do_GET(self) -> None:
             found = self.path == f"{INCIDENTS}/{ref}"
             body = json.dumps(detail if found else {"detail": "Not Found"}).encode()
             self.send_response(200 if found else 404)
