@@ -432,7 +432,12 @@ def _leaves(group: Any, prefix: str = "warroom") -> list[tuple[str, Any]]:
     found: list[tuple[str, Any]] = []
     for name, command in group.commands.items():
         path = f"{prefix} {name}"
-        found += _leaves(command, path) if hasattr(command, "commands") else [(path, command)]
+        if not hasattr(command, "commands"):
+            found.append((path, command))
+            continue
+        if command.invoke_without_command:  # runs alone too (`warroom drill`): its options count
+            found.append((path, command))
+        found += _leaves(command, path)
     return found
 
 

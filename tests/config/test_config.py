@@ -253,8 +253,24 @@ def test_config_check_counts_in_words(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "1 service, 1 person, 0 teams" in result.stdout
     # Outgoing integrations count too: SMTP alone is one.
-    assert "1 escalation policy, 0 routes, 1 integration" in result.stdout
+    assert "1 escalation policy, 0 routes, 0 heartbeats, 1 integration" in result.stdout
     assert "1 services" not in result.stdout
+    assert "drill participant" not in result.stdout  # drills page the rotation by default
+
+
+def test_config_check_counts_heartbeats_and_drill_participants(tmp_path: Path) -> None:
+    path = tmp_path / "warroom.yaml"
+    path.write_text(
+        "people:\n  - {id: lena, name: Lena}\n  - {id: omar, name: Omar}\n"
+        "services:\n  - {id: monitoring}\n"
+        "heartbeats:\n"
+        "  - {id: watchdog, service: monitoring, interval: 1m}\n"
+        "  - {id: nightly-backup, service: monitoring, interval: 1d}\n"
+        "drills:\n  participants: [lena]\n"
+    )
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "0 routes, 2 heartbeats, 0 integrations, 1 drill participant\n" in result.stdout
 
 
 PAGED_PEOPLE = (

@@ -134,7 +134,7 @@ def test_the_cli_starts_a_drill_from_a_file(
     assert named.splitlines() == [
         "Drill 3 (data-breach) started: INC-3",
         "1 more to inject, the last at +10m",
-        "review: GET /api/v1/drills/3, and the incident's postmortem",
+        "follow it: warroom drill show 3; its review is also in the incident's postmortem",
     ]
 
 

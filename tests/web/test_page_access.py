@@ -6,6 +6,7 @@ marker never reaches an outsider's page, and outsiders get 404 on its room, as i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +15,7 @@ from tests.web.test_pages import PASSWORD
 from warroom.app import create_app
 from warroom.auth import service as auth
 from warroom.config import WarroomConfig
+from warroom.detection.models import Heartbeat
 from warroom.incidents.actor import Actor
 from warroom.runtime import Runtime
 from warroom.web.page import PageRoute
@@ -60,6 +62,7 @@ PAGES = {
     "GET /silences": "viewer",
     "POST /silences": "responder",
     "POST /silences/{silence_id}/expire": "responder",
+    "GET /heartbeats": "viewer",
     "GET /runbooks": "viewer",
     "GET /runbooks/templates/{name}": "viewer",
     "GET /runbooks/active/{name}": "viewer",
@@ -98,10 +101,15 @@ CALLERS: dict[str, tuple[str | None, bool]] = {
 
 @pytest.fixture
 def config() -> WarroomConfig:
-    """Everyone a person; alice on the security team."""
+    """Everyone a person; alice on the security team; a heartbeat (its incident: the breach)."""
     people = [{"id": name, "name": name.capitalize()} for name in CALLERS if name != "anonymous"]
     return WarroomConfig.model_validate(
-        {"people": people, "teams": [{"id": "security", "members": ["alice"]}]}
+        {
+            "people": people,
+            "teams": [{"id": "security", "members": ["alice"]}],
+            "services": [{"id": "vault"}],
+            "heartbeats": [{"id": "vault-backup", "service": "vault", "interval": "1d"}],
+        }
     )
 
 
@@ -125,6 +133,21 @@ def incidents(runtime: Runtime) -> tuple[str, str]:
     )
     assert breach.visibility == "restricted"
     runtime.flows.grant(breach.ref, actor=ada, access=ada.access, person="pat", reason="owner")
+    with runtime.db.transaction() as session:  # as if its silence had opened the breach
+        now = runtime.clock.now()
+        session.merge(
+            Heartbeat(
+                id="vault-backup",
+                state="down",
+                timeout_seconds=86400,
+                last_seen_at=now - timedelta(days=2),
+                due_at=now - timedelta(days=1),
+                pings=1,
+                incident_number=breach.number,
+                down_since=now - timedelta(days=1),
+                updated_at=now,
+            )
+        )
     public = runtime.flows.declare(actor=ada, title="Search is slow")
     return breach.ref, public.ref
 
@@ -233,3 +256,19 @@ def test_the_search_page_finds_the_breach_for_insiders_only(
             assert (MARKER in answer.text) == sees, (caller, q)
             assert (f'href="/incidents/{hidden}"' in answer.text) == sees, (caller, q)
             assert ("1 incident found" in answer.text) == sees, (caller, q)
+
+
+def test_the_heartbeats_page_names_the_breach_for_insiders_only(
+    incidents: tuple[str, str], clients: dict[str, tuple[TestClient, str]]
+) -> None:
+    hidden, _public = incidents
+    for caller, (role, sees) in CALLERS.items():
+        if role is None:
+            continue
+        client, _csrf = clients[caller]
+        answer = client.get("/heartbeats")
+        assert answer.status_code == 200, (caller, answer.text)
+        assert "vault-backup" in answer.text, caller
+        assert (MARKER in answer.text) == sees, caller
+        assert (hidden in answer.text) == sees, caller
+        assert ("not one you may see" in answer.text) != sees, caller

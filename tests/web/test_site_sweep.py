@@ -74,6 +74,7 @@ VISITS = (
     Visit("profile", "/profile", "/profile"),
     Visit("alerts", "/alerts", "/alerts?status=all"),
     Visit("silences", "/silences", "/silences"),
+    Visit("heartbeats", "/heartbeats", "/heartbeats"),
     Visit("runbooks", "/runbooks", "/runbooks"),
     Visit(
         "runbook-template",
@@ -179,6 +180,9 @@ def config() -> WarroomConfig:
                         {"after": "20m", "notify": ["team:payments/leads"]},
                     ],
                 }
+            ],
+            "heartbeats": [
+                {"id": "nightly-backup", "service": "accounts", "interval": "1d", "grace": "2h"}
             ],
             "status_page": {"title": "Acme status", "components": COMPONENTS},
             "integrations": {"webhook": [{"name": "hooks", "token": HOOK}]},

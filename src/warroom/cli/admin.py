@@ -347,8 +347,12 @@ def config_check(
         (len(config.schedules), "schedule", "schedules"),
         (len(config.escalation_policies), "escalation policy", "escalation policies"),
         (len(config.routes), "route", "routes"),
+        (len(config.heartbeats), "heartbeat", "heartbeats"),
         (integrations, "integration", "integrations"),
     ]
+    if isinstance(config.drills.participants, list):  # else drills page the real rotation
+        opted = len(config.drills.participants)
+        counted.append((opted, "drill participant", "drill participants"))
     summary = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counted)
     typer.echo(f"{where}: ok — {summary}")
     for warning in config_warnings(config):

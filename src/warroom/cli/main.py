@@ -26,7 +26,7 @@ from warroom.cli.backup_cmd import backup, restore
 from warroom.cli.common import CliState
 from warroom.cli.db_copy_cmd import copy as db_copy
 from warroom.cli.demo import demo
-from warroom.cli.drill_cmd import drill
+from warroom.cli.drill_cmd import drill_app
 from warroom.cli.engine_cmd import engine
 from warroom.cli.evidence_cmd import evidence_app
 from warroom.cli.heartbeats_cmd import heartbeats
@@ -78,7 +78,7 @@ app.add_typer(postmortem_app, name="postmortem")
 app.add_typer(me_app, name="me")
 app.add_typer(audit_app, name="audit")
 app.command("demo")(demo)
-app.command("drill")(drill)
+app.add_typer(drill_app, name="drill")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(notify_app, name="notify")
 db_app.command("copy")(db_copy)

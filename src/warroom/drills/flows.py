@@ -103,7 +103,8 @@ class DrillFlows:
         self.wake()
         with self.db.session() as session:
             drill = service.get(session, drill_id)
-            out = DrillOut.of(drill, service.steps(session, drill_id))
+            incident = service.incident_info(session, drill)
+            out = DrillOut.of(drill, service.steps(session, drill_id), incident=incident)
             try:
                 _check_visible(session, self.config(), access, drill)
             except NotFound:
@@ -116,7 +117,8 @@ class DrillFlows:
             drill = service.get(session, drill_id)
             _check_visible(session, self.config(), access, drill)
             found = review(session, drill=drill, config=self.config())
-            return DrillOut.of(drill, service.steps(session, drill_id), found)
+            incident = service.incident_info(session, drill)
+            return DrillOut.of(drill, service.steps(session, drill_id), found, incident=incident)
 
     def update(self, now: datetime) -> Outcome:
         """Inject every due step (an engine round); return when the next one falls due."""
@@ -233,7 +235,8 @@ def _redacted(out: DrillOut) -> DrillOut:
         else step
         for step in out.steps
     ]
-    return out.model_copy(update={"incident": None, "steps": steps})
+    hidden: dict[str, object] = {"incident": None, "incident_status": None, "participants": []}
+    return out.model_copy(update={**hidden, "steps": steps})
 
 
 def _check_visible(session: Session, config: WarroomConfig, access: Access, drill: Drill) -> None:

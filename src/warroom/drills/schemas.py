@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -9,6 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from warroom.core.durations import format_duration
 from warroom.drills.models import Drill, DrillStep
 from warroom.drills.review import Review
+
+
+@dataclass(frozen=True)
+class IncidentInfo:
+    """What a drill's answer says of its incident besides its number."""
+
+    status: str
+    participants: list[str]
 
 
 class DrillStart(BaseModel):
@@ -115,12 +124,27 @@ class DrillOut(BaseModel):
     started_by: str | None
     started_at: datetime
     incident: str | None = Field(description="The practice incident (INC-n), once opened.")
+    incident_status: str | None = Field(
+        default=None, description="Its incident's status (detected … closed), once opened."
+    )
+    participants: list[str] = Field(
+        default_factory=list,
+        description="Who took part: the incident's commander, those holding (or who held) a "
+        "role, and those paged for it; empty while it has no incident.",
+    )
     steps: list[StepOut]
     review: ReviewOut | None = None
 
     @classmethod
-    def of(cls, drill: Drill, steps: list[DrillStep], review: Review | None = None) -> DrillOut:
-        """Build from the rows."""
+    def of(
+        cls,
+        drill: Drill,
+        steps: list[DrillStep],
+        review: Review | None = None,
+        *,
+        incident: IncidentInfo | None = None,
+    ) -> DrillOut:
+        """Build from the rows (with its incident: that one's status and participants)."""
         return cls(
             id=drill.id,
             scenario=drill.scenario,
@@ -130,6 +154,8 @@ class DrillOut(BaseModel):
             started_by=drill.started_by,
             started_at=drill.started_at,
             incident=f"INC-{drill.incident_number}" if drill.incident_number else None,
+            incident_status=incident.status if incident is not None else None,
+            participants=incident.participants if incident is not None else [],
             steps=[StepOut.of(s) for s in steps],
             review=ReviewOut.of(review) if review is not None else None,
         )

@@ -14,7 +14,9 @@ from warroom.core.errors import Invalid, NotFound
 from warroom.detection.schemas import AlertIn
 from warroom.drills.models import Drill, DrillStep
 from warroom.drills.scenario import Scenario
+from warroom.drills.schemas import IncidentInfo
 from warroom.incidents.actor import Actor
+from warroom.incidents.models import Incident, IncidentGrant, IncidentRole
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -82,6 +84,24 @@ def steps(session: Session, drill_id: int) -> list[DrillStep]:
     """Return a drill's steps in timeline order."""
     stmt = select(DrillStep).where(DrillStep.drill_id == drill_id).order_by(DrillStep.position)
     return list(session.scalars(stmt))
+
+
+def incident_info(session: Session, drill: Drill) -> IncidentInfo | None:
+    """Return its incident's status and who took part: the commander, role holders, the paged."""
+    if drill.incident_number is None:
+        return None
+    stmt = select(Incident).where(Incident.number == drill.incident_number)
+    incident = session.scalars(stmt).first()
+    if incident is None:
+        return None
+    roles = select(IncidentRole.person).where(IncidentRole.incident_id == incident.id)
+    paged = select(IncidentGrant.person).where(
+        IncidentGrant.incident_id == incident.id, IncidentGrant.kind == "paged"
+    )
+    found = [incident.commander] if incident.commander else []
+    for people in (roles.order_by(IncidentRole.id), paged.order_by(IncidentGrant.id)):
+        found += [person for person in session.scalars(people) if person not in found]
+    return IncidentInfo(status=incident.status, participants=found)
 
 
 def injected(drill: Drill, step: DrillStep) -> AlertIn:

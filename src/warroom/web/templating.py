@@ -53,6 +53,7 @@ def environment() -> Environment:
     env.filters["tplus"] = tplus
     env.filters["duration"] = duration
     env.filters["age"] = age
+    env.filters["utc"] = utc
     env.filters["status_word"] = lambda value: STATUS_WORDS.get(value, str(value).title())
     env.globals["static"] = static_url
     env.globals["PHASES"] = PHASES
@@ -128,6 +129,15 @@ def when(context: Context, value: datetime | None, style: str = "long") -> Marku
     )
     stamp = utc.isoformat().replace("+00:00", "Z")
     return Markup(f'<time datetime="{stamp}" title="{title}">{shown}</time>')
+
+
+def utc(value: datetime | None) -> Markup:
+    """Render a time as `<time>` in UTC to the second, as the timeline's texts write it."""
+    if value is None:
+        return Markup("—")
+    moment = value.astimezone(UTC)
+    stamp = moment.isoformat().replace("+00:00", "Z")
+    return Markup(f'<time datetime="{stamp}">{moment:%Y-%m-%d %H:%M:%S} UTC</time>')
 
 
 def duration(seconds: float | timedelta | None) -> str:
