@@ -201,6 +201,20 @@ def test_the_next_ping_resolves_it(
     assert listed(api)["watchdog"]["incident"] == "INC-2"
 
 
+def test_an_incident_resolved_by_hand_is_no_longer_shown_as_the_heartbeats(
+    client: TestClient, api: TestClient, runtime: Runtime, clock: FrozenClock
+) -> None:
+    pinged(client)
+    clock.advance(timedelta(minutes=5))
+    runtime.engine.run_once()
+    assert listed(api)["watchdog"]["incident"] == "INC-1"
+    done = api.post("/api/v1/incidents/INC-1/resolve", json={"false_alarm": "pipeline moved"})
+    assert done.status_code == 200, done.text
+    beat = listed(api)["watchdog"]
+    # Still silent, so still down; but the incident is over, so it is not "its incident".
+    assert (beat["state"], beat["incident"]) == ("down", None)
+
+
 def test_with_a_verification_window_it_resolves_after_pinging_through_it(
     client: TestClient, api: TestClient, runtime: Runtime, clock: FrozenClock
 ) -> None:

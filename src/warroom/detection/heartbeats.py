@@ -246,15 +246,17 @@ def statuses(
 ) -> list[HeartbeatStatus]:
     """Return every configured heartbeat with its row (waiting where it has none yet).
 
-    With `visible`, an incident the caller may not see is left out (a restricted type's).
+    An incident is shown while it is open: one resolved by hand while the heartbeat stays
+    silent is not "its open incident". With `visible`, one the caller may not see is left out
+    (a restricted type's).
     """
     rows = {row.id: row for row in session.scalars(select(Heartbeat))}
     numbers = {row.incident_number for row in rows.values() if row.incident_number is not None}
-    if visible is not None and numbers:
-        shown = set(
-            session.scalars(select(Incident.number).where(Incident.number.in_(numbers), visible))
+    if numbers:
+        open_ = select(Incident.number).where(
+            Incident.number.in_(numbers), Incident.status.in_(OPEN_STATUSES)
         )
-        numbers &= shown
+        numbers = set(session.scalars(open_ if visible is None else open_.where(visible)))
     found = []
     for beat in config.heartbeats:
         row = rows.get(beat.id)
