@@ -51,7 +51,8 @@ def _changes(beat: HeartbeatConfig | None, state: str, seconds: int) -> bool:
 def sync(session: Session, *, config: WarroomConfig, now: datetime) -> int:
     """Give every configured heartbeat a row, follow changed intervals, retire removed ones.
 
-    Idempotent, so every engine may run it after each (re)load; returns rows changed.
+    Idempotent, so every engine may run it after each (re)load; returns the rows it changed
+    or made (a row another engine made at the same moment counts here too).
     """
     wanted = {beat.id: beat for beat in config.heartbeats}
     seen = session.execute(select(Heartbeat.id, Heartbeat.state, Heartbeat.timeout_seconds))
