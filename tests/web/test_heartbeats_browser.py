@@ -22,15 +22,19 @@ LONG_ID = "payments-settlement-daily-reconciliation-export"  # a long id must wr
 
 @pytest.fixture
 def config() -> WarroomConfig:
-    """The detection tests' heartbeats, and one with a long id that stays waiting."""
+    """The detection tests' heartbeats, and one with a long id that stays waiting; rita on the
+    security team (nightly's restricted type), so she sees all four."""
     values = settings()
     values["heartbeats"].append({"id": LONG_ID, "service": "monitoring", "interval": "1d"})
+    values["people"].append({"id": "rita", "name": "Rita"})
+    values["teams"] = [{"id": "security", "name": "Security", "members": ["rita"]}]
+    values["incident_types"][1]["access_teams"] = ["security"]
     return WarroomConfig.model_validate(values)
 
 
 @pytest.fixture
 def site(live_server: str, runtime: Runtime, clock: FrozenClock) -> str:
-    """rita (viewer); watchdog silent with its incident open, nightly healthy, two waiting."""
+    """rita (viewer, security team); watchdog silent with its incident open, nightly healthy, two waiting."""
     add_user(runtime, "rita", "viewer")
     for heartbeat, token in (("watchdog", TOKEN), ("nightly", NIGHTLY)):
         answer = httpx.post(

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from warroom.core.clock import Clock
@@ -18,7 +17,9 @@ from warroom.detection import deliveries, heartbeats, metrics
 from warroom.detection.routing import Router
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
 from warroom.detection.service import Intake
+from warroom.incidents.actor import Access
 from warroom.incidents.flows import IncidentFlows, RunbookPort, TemplateChoice
+from warroom.incidents.visibility import team_types, visible
 from warroom.storage.db import Database
 from warroom.storage.group_commit import GroupCommitter
 
@@ -196,10 +197,14 @@ class IntakeFlows:
                 log.exception("cannot refresh INC-%s after a heartbeat ping", pinged.incident)
         return pinged
 
-    def heartbeats(self, *, visible: ColumnElement[bool]) -> list[heartbeats.HeartbeatStatus]:
-        """Return every configured heartbeat as it is now (incidents `visible` names alone)."""
+    def heartbeats(self, access: Access) -> list[heartbeats.HeartbeatStatus]:
+        """Return every configured heartbeat `access` may know of, as it is now."""
+        config = self.config()
+        types = None if access.sees_everything else team_types(config, access)
         with self.db.session() as session:
-            return heartbeats.statuses(session, config=self.config(), visible=visible)
+            return heartbeats.statuses(
+                session, config=config, visible=visible(config, access), types=types
+            )
 
     def close(self) -> None:
         """Finish queued deliveries and stop the writer thread."""

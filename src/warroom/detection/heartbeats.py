@@ -9,6 +9,7 @@ that never pinged waits for its first ping before it can go silent.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -243,10 +244,17 @@ class HeartbeatStatus:
 
 
 def statuses(
-    session: Session, *, config: WarroomConfig, visible: ColumnElement[bool] | None = None
+    session: Session,
+    *,
+    config: WarroomConfig,
+    visible: ColumnElement[bool] | None = None,
+    types: Collection[str] | None = None,
 ) -> list[HeartbeatStatus]:
     """Return every configured heartbeat with its row (waiting where it has none yet).
 
+    With `types` (the restricted incident types the caller may see), a heartbeat that opens
+    incidents of another restricted type is left out: its state alone would tell that one of
+    them is open.
     An incident is shown while it is open: one resolved by hand while the heartbeat stays
     silent is not "its open incident". With `visible`, one the caller may not see is left out
     (a restricted type's).
@@ -258,8 +266,11 @@ def statuses(
             Incident.number.in_(numbers), Incident.status.in_(OPEN_STATUSES)
         )
         numbers = set(session.scalars(open_ if visible is None else open_.where(visible)))
+    restricted = {t.id for t in config.incident_types if t.restricted}
     found = []
     for beat in config.heartbeats:
+        if types is not None and beat.incident_type in restricted - set(types):
+            continue
         row = rows.get(beat.id)
         state = "waiting" if row is None or row.state == "retired" else row.state
         found.append(

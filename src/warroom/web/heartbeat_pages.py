@@ -46,7 +46,7 @@ def heartbeat_list(request: Request, viewer: SignedIn) -> HTMLResponse:
     """List every configured heartbeat, its last ping, its state and the incident it opened."""
     runtime = viewer.runtime
     condition = visible(runtime.config(), viewer.access)
-    found = runtime.intake.heartbeats(visible=condition)
+    found = runtime.intake.heartbeats(viewer.access)
     numbers = [beat.incident for beat in found if beat.incident is not None]
     titles: dict[int, str] = {}
     if numbers:
