@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("warroom.drills")
 _INCIDENT = re.compile(r"INC-\d+")
 BATCH = 100  # steps injected per round; more due: the round after, at once
+# A step that failed is tried again after a pause that doubles with each failure, up to the
+# cap: without it the engine would retry at once, round after round, while the cause lasts.
+RETRY_FIRST = timedelta(seconds=1)
+RETRY_MAX = timedelta(seconds=60)
 
 
 class Inject(Protocol):
@@ -69,6 +73,9 @@ class DrillFlows:
     wake: Callable[[], None] = lambda: None
     name: str = "drills"
     interval: timedelta = field(default=timedelta(0))
+    # Failed steps: id -> (failures so far, not retried before). In memory, as drill_steps has
+    # no column for it: a restarted engine tries a failed step again at once, then backs off.
+    _failed: dict[int, tuple[int, datetime]] = field(default_factory=dict, init=False)
 
     def start(
         self, *, scenario: str | None, service_id: str | None, actor: Actor, access: Access
@@ -120,27 +127,68 @@ class DrillFlows:
 
     def update(self, now: datetime) -> Outcome:
         """Inject every due step (an engine round); return when the next one falls due."""
+        resting = [i for i, (_, retry_at) in dict(self._failed).items() if retry_at > now]
         with self.db.session() as session:
             due = list(
                 session.execute(
                     select(DrillStep.id, DrillStep.drill_id)
-                    .where(DrillStep.done_at.is_(None), DrillStep.due_at <= now)
+                    .where(
+                        DrillStep.done_at.is_(None),
+                        DrillStep.due_at <= now,
+                        DrillStep.id.not_in(resting),
+                    )
                     .order_by(DrillStep.due_at, DrillStep.id)
                     .limit(BATCH)
                 )
             )
         for step_id, drill_id in due:
-            try:
-                self._run(step_id, drill_id, now)
-            except Exception:  # one broken step must not hold back the others; retried
-                log.exception("drill %s: step %s failed", drill_id, step_id)
+            self._attempt(step_id, drill_id, now)
         if len(due) == BATCH:
             return Outcome(backlog=True)
-        with self.db.session() as session:
-            next_at = session.scalar(
-                select(func.min(DrillStep.due_at)).where(DrillStep.done_at.is_(None))
+        return Outcome(next_at=self._next_at())
+
+    def _attempt(self, step_id: int, drill_id: int, now: datetime) -> None:
+        """Run one step; on failure log one line and rest it (one broken step holds back none)."""
+        try:
+            self._run(step_id, drill_id, now)
+        except Exception as exc:
+            failures = self._failed.get(step_id, (0, now))[0] + 1
+            pause = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
+            self._failed[step_id] = (failures, now + pause)
+            log.warning(
+                "drill %s: step %s failed (%d in a row), next try in %ss: %s: %s",
+                drill_id,
+                step_id,
+                failures,
+                int(pause.total_seconds()),
+                type(exc).__name__,
+                exc,
+                exc_info=failures == 1,  # the trace once; then one line per try
             )
-        return Outcome(next_at=next_at)
+        else:
+            self._failed.pop(step_id, None)
+
+    def _next_at(self) -> datetime | None:
+        """Return when a step next falls due: the earliest due time, or a failed one's retry."""
+        failed = dict(self._failed)  # a copy: `start` may add to it from a request's thread
+        with self.db.session() as session:
+            undone = set(
+                session.scalars(
+                    select(DrillStep.id).where(
+                        DrillStep.id.in_(list(failed)), DrillStep.done_at.is_(None)
+                    )
+                )
+            )
+            for step_id in set(failed) - undone:  # done meanwhile (by another engine)
+                self._failed.pop(step_id, None)
+                del failed[step_id]
+            next_at = session.scalar(
+                select(func.min(DrillStep.due_at)).where(
+                    DrillStep.done_at.is_(None), DrillStep.id.not_in(list(failed))
+                )
+            )
+        retries = (retry_at for _, retry_at in failed.values())
+        return min((t for t in (next_at, *retries) if t is not None), default=None)
 
     def _run(self, step_id: int, drill_id: int, now: datetime) -> None:
         """Inject one step through intake (once, by its delivery id), then mark it done."""
