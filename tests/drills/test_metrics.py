@@ -6,6 +6,7 @@ import zlib
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from tests.drills.conftest import start
 from warroom.core.clock import FrozenClock
@@ -62,3 +63,18 @@ def _count(histogram: object) -> float:
     """Return how many observations a histogram child holds."""
     samples = histogram.collect()[0].samples  # type: ignore[attr-defined]
     return float(next(s.value for s in samples if s.name.endswith("_count")))
+
+
+def test_a_drill_counts_as_alerts_received_but_not_as_incidents(api: TestClient) -> None:
+    """What docs/drills.md says: the intake counters count a drill, under source="drill"."""
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    alerts = ("warroom_alerts_received_total", {"source": "drill", "outcome": "new"})
+    declared = ("warroom_incidents_declared_total", {"severity": "SEV-2"})
+    changes = ("warroom_incident_changes_total", {"event": "declared", "severity": "SEV-2"})
+    before = [sample(name, **labels) for name, labels in (alerts, declared, changes)]
+    start(api)
+    after = [sample(name, **labels) for name, labels in (alerts, declared, changes)]
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1.0, 0.0, 0.0]

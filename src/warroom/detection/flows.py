@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -160,7 +160,11 @@ class IntakeFlows:
                 "title": alert.title,
                 "annotations": alert.annotations,
             }
-            return router.decide(alert.labels, severity_hint=alert.severity, context=context)
+            decision = router.decide(alert.labels, severity_hint=alert.severity, context=context)
+            if alert.drill is not None and decision.heartbeat is not None:
+                # A drill's alert never pings a real heartbeat: it would hide a real outage.
+                return replace(decision, heartbeat=None)
+            return decision
 
         def choose(incident_type: str | None, service: str | None) -> TemplateChoice:
             return self.runbooks.choose_template(

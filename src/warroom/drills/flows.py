@@ -3,12 +3,14 @@
 Every step is a row with its due time. The engine injects what is due through the normal
 intake path, as a delivery whose id is the step's: a step sent again after a crash (sent,
 not yet marked done) is answered as a duplicate, so a restart neither loses nor doubles one.
+Of several engines on PostgreSQL, the one holding a step's row lock sends it; the others skip it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,6 +43,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("warroom.drills")
 _INCIDENT = re.compile(r"INC-\d+")
 BATCH = 100  # steps injected per round; more due: the round after, at once
+# A step that failed is tried again after a pause that doubles with each failure, up to the
+# cap: without it the engine would retry at once, round after round, while the cause lasts.
+RETRY_FIRST = timedelta(seconds=1)
+RETRY_MAX = timedelta(seconds=60)
+# Due steps another engine holds (SKIP LOCKED) are looked at again this soon: it marks them
+# done, or its transaction ends with its process and the locks go (as escalation/jobs.py).
+HELD_ELSEWHERE = timedelta(milliseconds=50)
 
 
 class Inject(Protocol):
@@ -69,6 +78,12 @@ class DrillFlows:
     wake: Callable[[], None] = lambda: None
     name: str = "drills"
     interval: timedelta = field(default=timedelta(0))
+    # Failed steps: id -> (failures so far, not retried before). In memory, as drill_steps has
+    # no column for it: a restarted engine tries a failed step again at once, then backs off.
+    _failed: dict[int, tuple[int, datetime]] = field(default_factory=dict, init=False)
+    # One step at a time in this process: `start` (a request's thread) and the engine's round
+    # would otherwise both send a new drill's first step, and on SQLite nothing else stops it.
+    _one_step: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def start(
         self, *, scenario: str | None, service_id: str | None, actor: Actor, access: Access
@@ -99,7 +114,11 @@ class DrillFlows:
                 details={"scenario": parsed.name, "service": drill.service},
             )
         log.info("drill %s (%s) started by %s", drill_id, parsed.name, actor.who)
-        self.update(now)  # the first alert now, so the answer names the incident
+        # This drill's first steps now, so the answer names the incident and says what each
+        # did. Its own only: other drills' due steps are the engine's, not this request's. The
+        # engine (woken by the commit) may be at them too: whichever comes second waits for
+        # the first, finds them done, and sends nothing again.
+        self._run_own(drill_id, now)
         self.wake()
         with self.db.session() as session:
             drill = service.get(session, drill_id)
@@ -122,63 +141,137 @@ class DrillFlows:
 
     def update(self, now: datetime) -> Outcome:
         """Inject every due step (an engine round); return when the next one falls due."""
+        resting = [i for i, (_, retry_at) in dict(self._failed).items() if retry_at > now]
         with self.db.session() as session:
             due = list(
                 session.execute(
                     select(DrillStep.id, DrillStep.drill_id)
-                    .where(DrillStep.done_at.is_(None), DrillStep.due_at <= now)
+                    .where(
+                        DrillStep.done_at.is_(None),
+                        DrillStep.due_at <= now,
+                        DrillStep.id.not_in(resting),
+                    )
                     .order_by(DrillStep.due_at, DrillStep.id)
                     .limit(BATCH)
                 )
             )
         for step_id, drill_id in due:
-            try:
-                self._run(step_id, drill_id, now)
-            except Exception:  # one broken step must not hold back the others; retried
-                log.exception("drill %s: step %s failed", drill_id, step_id)
+            self._attempt(step_id, drill_id, now, wait=False)
         if len(due) == BATCH:
             return Outcome(backlog=True)
-        with self.db.session() as session:
-            next_at = session.scalar(
-                select(func.min(DrillStep.due_at)).where(DrillStep.done_at.is_(None))
-            )
+        next_at = self._next_at()
+        if next_at is not None and next_at <= now:
+            # Due, yet not run: another engine holds those steps. Without a pause this module
+            # would ask again at once, round after round, until that engine is done.
+            next_at = now + HELD_ELSEWHERE
         return Outcome(next_at=next_at)
 
-    def _run(self, step_id: int, drill_id: int, now: datetime) -> None:
-        """Inject one step through intake (once, by its delivery id), then mark it done."""
+    def _run_own(self, drill_id: int, now: datetime) -> None:
+        """Run the due steps of one drill (at its start), waiting for any another engine holds."""
+        with self.db.session() as session:
+            due = list(
+                session.scalars(
+                    select(DrillStep.id)
+                    .where(
+                        DrillStep.drill_id == drill_id,
+                        DrillStep.done_at.is_(None),
+                        DrillStep.due_at <= now,
+                    )
+                    .order_by(DrillStep.due_at, DrillStep.id)
+                )
+            )
+        for step_id in due:
+            self._attempt(step_id, drill_id, now, wait=True)
+
+    def _attempt(self, step_id: int, drill_id: int, now: datetime, *, wait: bool) -> None:
+        """Run one step; on failure log one line and rest it (one broken step holds back none)."""
+        try:
+            self._run(step_id, drill_id, now, wait=wait)
+        except Exception as exc:
+            failures = self._failed.get(step_id, (0, now))[0] + 1
+            pause = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
+            self._failed[step_id] = (failures, now + pause)
+            log.warning(
+                "drill %s: step %s failed (%d in a row), next try in %ss: %s: %s",
+                drill_id,
+                step_id,
+                failures,
+                int(pause.total_seconds()),
+                type(exc).__name__,
+                exc,
+                exc_info=failures == 1,  # the trace once; then one line per try
+            )
+        else:
+            self._failed.pop(step_id, None)
+
+    def _next_at(self) -> datetime | None:
+        """Return when a step next falls due: the earliest due time, or a failed one's retry."""
+        failed = dict(self._failed)  # a copy: `start` may add to it from a request's thread
+        with self.db.session() as session:
+            undone = set(
+                session.scalars(
+                    select(DrillStep.id).where(
+                        DrillStep.id.in_(list(failed)), DrillStep.done_at.is_(None)
+                    )
+                )
+            )
+            for step_id in set(failed) - undone:  # done meanwhile (by another engine)
+                self._failed.pop(step_id, None)
+                del failed[step_id]
+            next_at = session.scalar(
+                select(func.min(DrillStep.due_at)).where(
+                    DrillStep.done_at.is_(None), DrillStep.id.not_in(list(failed))
+                )
+            )
+        retries = (retry_at for _, retry_at in failed.values())
+        return min((t for t in (next_at, *retries) if t is not None), default=None)
+
+    def _run(self, step_id: int, drill_id: int, now: datetime, *, wait: bool) -> None:
+        """Claim one step, inject it through intake (once, by its delivery id), mark it done.
+
+        On PostgreSQL the step's row stays locked (`FOR UPDATE`) from the claim to the mark, so
+        of several engines one injects it and the others skip it (SKIP LOCKED), or with `wait`
+        wait for it and find it done. SQLite has one writer and its write transaction cannot
+        span intake's: there the delivery id makes a step another process sent too a
+        duplicate, not a second alert.
+        """
+        with self._one_step:
+            if self.db.is_sqlite:
+                done = self._inject(step_id, drill_id)
+                if done is not None:
+                    with self.db.transaction() as session:
+                        _mark(session, step_id, drill_id, now, done)
+                return
+            with self.db.transaction() as session:
+                claimed = session.scalar(
+                    select(DrillStep.id)
+                    .where(DrillStep.id == step_id, DrillStep.done_at.is_(None))
+                    .with_for_update(skip_locked=not wait)
+                )
+                done = self._inject(step_id, drill_id) if claimed is not None else None
+                if done is not None:
+                    _mark(session, step_id, drill_id, now, done)
+
+    def _inject(self, step_id: int, drill_id: int) -> _Done | None:
+        """Send one undone step through intake; None if it is done or gone."""
         with self.db.session() as session:
             step, drill = session.get(DrillStep, step_id), session.get(Drill, drill_id)
             if step is None or drill is None or step.done_at is not None:
-                return
+                return None
             session.expunge_all()
             over = _incident_over(session, drill)
-        outcome, number = "checked in the review", None
-        if step.kind != "expect" and over:
-            outcome = f"not injected: INC-{drill.incident_number} is already {over}"
-        elif step.kind != "expect":
-            alert = service.injected(drill, step)
-            result = self.inject(
-                source=service.SOURCE,
-                integration=f"drill-{drill.id}",
-                alerts=[alert],
-                delivery_ids=(f"drill-step-{step.id}",),
-            )
-            number = result.linked[0] if result.linked else None
-            outcome = _outcome(result, number)
-        with self.db.transaction() as session:
-            if number is None and step.kind != "expect":
-                number = _drill_incident(session, drill.id)
-            marked = session.execute(
-                update(DrillStep)
-                .where(DrillStep.id == step.id, DrillStep.done_at.is_(None))
-                .values(done_at=now, outcome=outcome)
-            )
-            if marked.rowcount and number is not None:  # type: ignore[attr-defined]
-                session.execute(
-                    update(Drill)
-                    .where(Drill.id == drill.id, Drill.incident_number.is_(None))
-                    .values(incident_number=number)
-                )
+        if step.kind == "expect":
+            return _Done("checked in the review")
+        if over:
+            return _Done(f"not injected: INC-{drill.incident_number} is already {over}")
+        result = self.inject(
+            source=service.SOURCE,
+            integration=f"drill-{drill.id}",
+            alerts=[service.injected(drill, step)],
+            delivery_ids=(f"drill-step-{step.id}",),
+        )
+        number = result.linked[0] if result.linked else None
+        return _Done(_outcome(result, number), number, injected=True)
 
     def review_of(self, ref: str) -> Review | None:
         """Return the review of the drill `ref` belongs to; None for a real incident."""
@@ -191,6 +284,33 @@ class DrillFlows:
         """Return the postmortem export's Drill review section; empty for a real incident."""
         found = self.review_of(ref)
         return (render_markdown(found), render_html(found)) if found else ("", "")
+
+
+@dataclass(frozen=True)
+class _Done:
+    """What became of a step: its outcome, and the incident an injected one joined."""
+
+    outcome: str
+    number: int | None = None
+    injected: bool = False
+
+
+def _mark(session: Session, step_id: int, drill_id: int, now: datetime, done: _Done) -> None:
+    """Mark a step done (unless it already is) and name the drill's incident once known."""
+    number = done.number
+    if number is None and done.injected:
+        number = _drill_incident(session, drill_id)
+    marked = session.execute(
+        update(DrillStep)
+        .where(DrillStep.id == step_id, DrillStep.done_at.is_(None))
+        .values(done_at=now, outcome=done.outcome)
+    )
+    if marked.rowcount and number is not None:  # type: ignore[attr-defined]
+        session.execute(
+            update(Drill)
+            .where(Drill.id == drill_id, Drill.incident_number.is_(None))
+            .values(incident_number=number)
+        )
 
 
 def _incident_over(session: Session, drill: Drill) -> str | None:
