@@ -34,7 +34,8 @@ def config() -> WarroomConfig:
 
 @pytest.fixture
 def site(live_server: str, runtime: Runtime, clock: FrozenClock) -> str:
-    """rita (viewer, security team); watchdog silent with its incident open, nightly healthy, two waiting."""
+    """rita (viewer, security team); watchdog silent with its incident open, nightly
+    healthy, two waiting."""
     add_user(runtime, "rita", "viewer")
     for heartbeat, token in (("watchdog", TOKEN), ("nightly", NIGHTLY)):
         answer = httpx.post(
