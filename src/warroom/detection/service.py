@@ -84,6 +84,12 @@ class Intake:
         alerts = [alert for delivery in deliveries for alert in delivery]
         owners = [i for i, delivery in enumerate(deliveries) for _ in delivery]
         decided = [(alert, self.decide(alert)) for alert in alerts]
+        # Pings first: they lock heartbeat rows, and the engine's heartbeat check takes those
+        # before a storm's lock. Opening incidents first (a storm's lock), then pinging, could
+        # deadlock with it on PostgreSQL.
+        for index, (alert, decision) in enumerate(decided):
+            if decision.heartbeat is not None:
+                self._ping(alert, decision.heartbeat, results[owners[index]])
         firing = [a for a, d in decided if d.stored and a.status == "firing" and a.event is None]
         repeats = self._bump_repeats(firing)
         owner_of: dict[str, int] = {}
@@ -110,8 +116,7 @@ class Intake:
         for index, (alert, decision) in enumerate(decided):
             result = results[owners[index]]  # the delivery this alert came from
             if decision.heartbeat is not None:
-                self._ping(alert, decision.heartbeat, result)
-                continue
+                continue  # pinged above
             if decision.drop:
                 result.dropped += 1
                 continue
