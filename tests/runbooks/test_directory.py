@@ -456,3 +456,18 @@ def test_what_is_kept_per_incident_stays_bounded(
     newer = detail.model_copy(update={"number": 50, "status": "acknowledged"})
     assert runbooks.publish(newer.model_copy(update={"timeline": []}), "High") is True
     assert read_file(path)[0]["status"] == "detected"
+
+
+def test_readyz_names_ten_unwritten_files_and_counts_the_rest(
+    api: TestClient, client: TestClient, runtime: Runtime, tokens: dict[str, str]
+) -> None:
+    root = runtime.runbooks.root
+    break_folder(root / "active")
+    for n in range(12):
+        assert api.post("/api/v1/incidents", json={"title": f"Down {n}"}).status_code == 201
+    ready = client.get("/readyz", headers={"Authorization": f"Bearer {tokens['admin']}"})
+    problems = ready.json()["checks"]["runbooks"]["problems"]
+    named = [p for p in problems if p.startswith("INC-")]
+    assert [p.split(":")[0] for p in named] == [f"INC-{n}" for n in range(1, 11)]
+    assert problems[-1].startswith("… and 2 more incidents whose runbook file is not written")
+    fix_folder(root / "active")

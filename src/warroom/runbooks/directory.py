@@ -28,6 +28,7 @@ DONE_STATUSES = ("resolved", "closed")
 # (the check it serves is between writes of one incident a moment apart).
 LOCK_STRIPES = 64
 WRITTEN_LIMIT = 4096
+FAILURES_LISTED = 10  # files not written that /readyz names one by one
 
 
 class RunbookDirectory:
@@ -160,7 +161,14 @@ class RunbookDirectory:
                 if any(_modified_since(f / name, failed_at) for f in (self.active, self.archive)):
                     self.failures.pop(number, None)
                     del self._failed_at[number]
-            found.extend(f"INC-{n}: {msg}" for n, msg in sorted(self.failures.items()))
+            failed = sorted(self.failures.items())
+            # A full disk through an alert storm fails thousands: /readyz names a few.
+            found.extend(f"INC-{n}: {msg}" for n, msg in failed[:FAILURES_LISTED])
+            if len(failed) > FAILURES_LISTED:
+                found.append(
+                    f"… and {len(failed) - FAILURES_LISTED:,} more incidents whose runbook file "
+                    "is not written (`warroom runbooks sync` writes them all)"
+                )
         return found
 
 
