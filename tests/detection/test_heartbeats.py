@@ -391,6 +391,21 @@ def test_listing_needs_a_viewer_and_hides_restricted_heartbeats_from_outsiders(
     assert "nightly" not in listed(client) and "watchdog" in listed(client)
 
 
+def test_a_heartbeat_without_a_type_is_hidden_when_the_default_type_is_restricted(
+    runtime: Runtime,
+) -> None:
+    from warroom.detection.heartbeats import statuses
+
+    values = settings()
+    values["incident_types"][0]["restricted"] = True  # "default": what a typeless one opens
+    config = WarroomConfig.model_validate(values)
+    with runtime.db.session() as session:
+        outsider = {beat.id for beat in statuses(session, config=config, types=[])}
+        insider = {beat.id for beat in statuses(session, config=config, types=["default"])}
+    assert outsider == set()  # watchdog and routed open default incidents; nightly, security
+    assert insider == {"watchdog", "routed"}
+
+
 def test_metrics_have_seconds_since_the_last_ping(
     client: TestClient, runtime: Runtime, clock: FrozenClock
 ) -> None:

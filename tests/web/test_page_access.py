@@ -271,4 +271,4 @@ def test_the_heartbeats_page_names_the_breach_for_insiders_only(
         assert "vault-backup" in answer.text, caller
         assert (MARKER in answer.text) == sees, caller
         assert (hidden in answer.text) == sees, caller
-        assert ("not one you may see" in answer.text) != sees, caller
+        assert "not one you may see" not in answer.text, caller  # a dash, as for none open

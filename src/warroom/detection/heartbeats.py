@@ -269,7 +269,9 @@ def statuses(
     restricted = {t.id for t in config.incident_types if t.restricted}
     found = []
     for beat in config.heartbeats:
-        if types is not None and beat.incident_type in restricted - set(types):
+        # Its incidents' type: none set means the default type, which may be restricted too.
+        kind = beat.incident_type or "default"
+        if types is not None and kind in restricted - set(types):
             continue
         row = rows.get(beat.id)
         state = "waiting" if row is None or row.state == "retired" else row.state

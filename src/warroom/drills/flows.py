@@ -84,6 +84,7 @@ class DrillFlows:
     # One step at a time in this process: `start` (a request's thread) and the engine's round
     # would otherwise both send a new drill's first step, and on SQLite nothing else stops it.
     _one_step: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _failures_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def start(
         self, *, scenario: str | None, service_id: str | None, actor: Actor, access: Access
@@ -188,9 +189,10 @@ class DrillFlows:
         try:
             self._run(step_id, drill_id, now, wait=wait)
         except Exception as exc:
-            failures = self._failed.get(step_id, (0, now))[0] + 1
-            pause = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
-            self._failed[step_id] = (failures, now + pause)
+            with self._failures_lock:  # the request's thread and the engine's may both fail it
+                failures = self._failed.get(step_id, (0, now))[0] + 1
+                pause = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
+                self._failed[step_id] = (failures, now + pause)
             log.warning(
                 "drill %s: step %s failed (%d in a row), next try in %ss: %s: %s",
                 drill_id,

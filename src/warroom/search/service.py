@@ -147,7 +147,9 @@ def search(
         documents = int(ranked[0][4]) if ranked else 0
         if documents >= CANDIDATES or floor <= lowest:
             break  # the newest CANDIDATES are all above this floor, or nothing is below
-        sparse = True
+        # Rare among the newest: read the wider window's matches through the GIN index. Not
+        # with filters: there the few that passed say little of how many matched.
+        sparse = filters == SearchFilters()
         width = int(width * min(8.0, max(2.0, 1.5 * CANDIDATES / max(documents, 1))))
     if not ranked:
         total, capped = (
