@@ -95,7 +95,9 @@ class TwilioServer(LoopbackServer):
             "auth_token": self.auth_token,
             "from": FROM,
             "api_url": self.url,
-            "timeout": 2,
+            # Long enough for this loopback server under the whole suite on 2 cores (a test
+            # that wants a timeout sets its own).
+            "timeout": 10,
             **extra,
         }
 
