@@ -115,7 +115,8 @@ def test_a_damaged_archive_changes_nothing(
             handle = source.extractfile(member)
             body = handle.read() if handle else b""
             if member.name.startswith("evidence/"):
-                body = b"X" + body[1:]  # one byte changed
+                # One byte changed: flipped, since a random file starts with "X" once in 256.
+                body = bytes([body[0] ^ 0xFF]) + body[1:]
             member.size = len(body)
             target.addfile(member, io.BytesIO(body))
     runtime.flows.declare(actor=ACTOR, title="After the backup", severity="SEV-3")
