@@ -15,13 +15,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 from rich.console import Console
@@ -163,6 +163,17 @@ class ListResult:
     # The same page from IncidentFlows.page in this process, by CPU time: the query's own
     # cost, which other work on the machine does not inflate (PostgreSQL's share excluded).
     cpu: Stats
+
+
+class Measured(Protocol):
+    """What `measure_backends` fills in of a benchmark's result for one backend."""
+
+    name: str
+    version: str
+    skipped: str | None
+
+
+R = TypeVar("R", bound=Measured)
 
 
 @dataclass
@@ -695,28 +706,36 @@ def make_users(runtime: Runtime) -> tuple[str, dict[str, str]]:
     return token, tokens
 
 
-def run_sqlite(options: Options, console: Console) -> BackendResult:
-    """Measure SQLite, the default: a file in the data directory."""
+def measure_backends(
+    backends: Iterable[str],
+    make: Callable[[str], R],
+    measure: Callable[[R, str | None], None],
+    postgres_url: str,
+    console: Console,
+) -> list[R]:
+    """Measure those of `backends` that are asked for: SQLite (a file in the data directory)
+    and PostgreSQL (a scratch database, or say why it was skipped); a result for each."""
     import sqlite3
 
-    result = BackendResult(name="SQLite", version=sqlite3.sqlite_version)
-    console.rule("SQLite")
-    measure(result, None, options, console)
-    return result
-
-
-def run_postgres(options: Options, console: Console) -> BackendResult:
-    """Measure PostgreSQL in a scratch database, or say why it was skipped."""
-    result = BackendResult(name="PostgreSQL")
-    console.rule("PostgreSQL")
-    try:
-        with scratch_postgres(options.postgres_url) as (url, version):
-            result.version = version
-            measure(result, url, options, console)
-    except Unreachable as exc:
-        result.skipped = str(exc)
-        console.print(f"[yellow]skipped:[/] {result.skipped}")
-    return result
+    results = []
+    if "sqlite" in backends:
+        result = make("SQLite")
+        result.version = sqlite3.sqlite_version
+        console.rule("SQLite")
+        measure(result, None)
+        results.append(result)
+    if "postgresql" in backends:
+        result = make("PostgreSQL")
+        console.rule("PostgreSQL")
+        try:
+            with scratch_postgres(postgres_url) as (url, version):
+                result.version = version
+                measure(result, url)
+        except Unreachable as exc:
+            result.skipped = str(exc)
+            console.print(f"[yellow]skipped:[/] {result.skipped}")
+        results.append(result)
+    return results
 
 
 # --- reporting -------------------------------------------------------------------------------
@@ -952,11 +971,13 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:
         console = Console(width=150)
     started = time.perf_counter()
-    results = []
-    if "sqlite" in options.backends:
-        results.append(run_sqlite(options, console))
-    if "postgresql" in options.backends:
-        results.append(run_postgres(options, console))
+    results = measure_backends(
+        options.backends,
+        lambda name: BackendResult(name=name),
+        lambda result, url: measure(result, url, options, console),
+        options.postgres_url,
+        console,
+    )
     seconds = time.perf_counter() - started
     print_tables(console, results)
     console.print(f"total run time {seconds:.0f} s")

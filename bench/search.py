@@ -45,10 +45,9 @@ from bench.incidents import (
     TEAM_MEMBER,
     TEMPLATES,
     VIEWER,
-    Unreachable,
     bench_config,
     make_users,
-    scratch_postgres,
+    measure_backends,
     seed,
 )
 from warroom.app import build_runtime
@@ -493,30 +492,6 @@ def measure(
             runtime.close()
 
 
-def run_sqlite(options: Options, console: Console) -> BackendResult:
-    """Measure SQLite, the default: a file in the data directory."""
-    import sqlite3
-
-    result = BackendResult(name="SQLite", version=sqlite3.sqlite_version)
-    console.rule("SQLite")
-    measure(result, None, options, console)
-    return result
-
-
-def run_postgres(options: Options, console: Console) -> BackendResult:
-    """Measure PostgreSQL in a scratch database, or say why it was skipped."""
-    result = BackendResult(name="PostgreSQL")
-    console.rule("PostgreSQL")
-    try:
-        with scratch_postgres(options.postgres_url) as (url, version):
-            result.version = version
-            measure(result, url, options, console)
-    except Unreachable as exc:
-        result.skipped = str(exc)
-        console.print(f"[yellow]skipped:[/] {result.skipped}")
-    return result
-
-
 # --- reporting -------------------------------------------------------------------------------
 
 
@@ -707,11 +682,13 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:
         console = Console(width=180)
     started = time.perf_counter()
-    results = []
-    if "sqlite" in options.backends:
-        results.append(run_sqlite(options, console))
-    if "postgresql" in options.backends:
-        results.append(run_postgres(options, console))
+    results = measure_backends(
+        options.backends,
+        lambda name: BackendResult(name=name),
+        lambda result, url: measure(result, url, options, console),
+        options.postgres_url,
+        console,
+    )
     seconds = time.perf_counter() - started
     print_tables(console, results)
     console.print(f"total run time {seconds:.0f} s")
