@@ -22,7 +22,7 @@ def search(url: str, token: str, *args: str) -> Result:
 
 def test_search_prints_a_table_and_json(live_server: str, tokens: dict[str, str]) -> None:
     headers = {"Authorization": f"Bearer {tokens['responder']}"}
-    with httpx.Client(base_url=live_server, headers=headers) as api:
+    with httpx.Client(base_url=live_server, headers=headers, timeout=30) as api:
         for title in ("Kafka lag on orders [bold]x[/bold]", "Disk full"):
             assert api.post("/api/v1/incidents", json={"title": title}).status_code == 201
         note = {"text": "Kafka consumer restarted"}
@@ -54,7 +54,7 @@ def test_an_argument_with_spaces_is_searched_as_a_phrase(
     live_server: str, tokens: dict[str, str]
 ) -> None:
     headers = {"Authorization": f"Bearer {tokens['responder']}"}
-    with httpx.Client(base_url=live_server, headers=headers) as api:
+    with httpx.Client(base_url=live_server, headers=headers, timeout=30) as api:
         for title in ("Connection pool exhausted", "Pool of connection retries"):
             assert api.post("/api/v1/incidents", json={"title": title}).status_code == 201
     # As the shell passes `warroom search "connection pool"`: one argument, quotes gone.
