@@ -385,3 +385,28 @@ def test_the_war_board_shows_the_storm_not_its_members(
     assert 'href="/incidents/INC-7"' in board  # search's own, in no storm
     for member in ("INC-1", "INC-4", "INC-6"):
         assert f'href="/incidents/{member}"' not in board
+
+
+def test_details_read_together_are_those_read_one_by_one(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """The intake rewrites a drain's files from `load_details`: it must read what
+    `load_detail` reads, members of a storm's parent included."""
+    from warroom.incidents import service
+    from warroom.incidents.details import load_detail, load_details
+
+    for n in range(THRESHOLD + 2):
+        fire(client, f"D{n}")
+    scribe = Actor(name="alice", source="api", role="responder")
+    for ref, role in (("INC-2", "scribe"), ("INC-2", "deputy"), ("INC-5", "scribe")):
+        runtime.triage.change_role(ref, actor=scribe, role=role, person="alice")
+    with runtime.db.session() as session:
+        numbers = list(session.scalars(select(Incident.number).order_by(Incident.number.desc())))
+        assert len(numbers) == THRESHOLD + 3  # and the storm's parent
+        one_by_one = [load_detail(session, service.get(session, n)) for n in numbers]
+        together = load_details(session, [*numbers, 999])  # an unknown number is left out
+    assert [d.number for d in together] == numbers  # in the order asked
+    assert together == one_by_one
+    parent = next(d for d in together if d.source == "storm")
+    assert parent.members and all(d.checklist and d.timeline for d in together)
+    assert [len(d.roles) for d in together if d.roles] == [1, 2]  # INC-5, then INC-2

@@ -471,3 +471,18 @@ def test_readyz_names_ten_unwritten_files_and_counts_the_rest(
     assert [p.split(":")[0] for p in named] == [f"INC-{n}" for n in range(1, 11)]
     assert problems[-1].startswith("… and 2 more incidents whose runbook file is not written")
     fix_folder(root / "active")
+
+
+def test_a_file_is_replaced_whole_and_no_temporary_file_is_left(tmp_path: Path) -> None:
+    from warroom.runbooks.directory import _atomic_write
+
+    target = tmp_path / "active" / "INC-1-x.md"
+    _atomic_write(target, "first\n")
+    _atomic_write(target, "second — ünïcode\n", 0o600)
+    assert target.read_text(encoding="utf-8") == "second — ünïcode\n"
+    assert (target.stat().st_mode & 0o777) == 0o600
+    blocked = tmp_path / "active" / "INC-2-y.md"
+    blocked.mkdir()  # a directory where the file should go: the rename fails
+    with pytest.raises(OSError):
+        _atomic_write(blocked, "never\n")
+    assert sorted(p.name for p in (tmp_path / "active").iterdir()) == ["INC-1-x.md", "INC-2-y.md"]

@@ -27,7 +27,7 @@ from warroom.audit import service as audit
 from warroom.core.errors import Forbidden
 from warroom.detection import deliveries, metrics
 from warroom.escalation import acks
-from warroom.incidents.flows import load_detail
+from warroom.incidents.details import load_detail
 from warroom.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/intake/twilio", tags=["intake"], responses=ERROR_RESPONSES)

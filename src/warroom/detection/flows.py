@@ -235,9 +235,15 @@ class IntakeFlows:
                 log.info(
                     "%s opened %s", result.source, ", ".join(f"INC-{n}" for n in result.opened)
                 )
-        for number in touched:
-            event = "declared" if number in opened else "resolve" if number in ended else "alert"
-            self.incidents.refresh(number, event)
+        self.incidents.refresh_many(
+            [
+                (
+                    number,
+                    "declared" if number in opened else "resolve" if number in ended else "alert",
+                )
+                for number in touched
+            ]
+        )
         with self._lock:
             answered = {id(delivery) for delivery, _ in outcomes}
             self._in_flight = [d for d in self._in_flight if id(d) not in answered]

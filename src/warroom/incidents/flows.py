@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.audit import service as audit
 from warroom.core.clock import Clock
 from warroom.incidents import checklists, service, timeline, visibility
 from warroom.incidents.actor import Access, Actor
+from warroom.incidents.details import load_detail, load_details
 from warroom.incidents.lifecycle import Rules
-from warroom.incidents.models import ChecklistItem, Incident
-from warroom.incidents.queries import ListFilters, all_numbers, current_roles, list_incidents
+from warroom.incidents.models import Incident
+from warroom.incidents.queries import ListFilters, all_numbers, list_incidents
 from warroom.incidents.schemas import (
-    ChecklistItemOut,
     IncidentDetail,
     IncidentOut,
     NoteOut,
-    RoleOut,
     TimelineEventOut,
 )
 from warroom.incidents.states import OPEN_STATUSES
@@ -34,6 +32,7 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.incidents")
+SYNC_CHUNK = 200  # incidents read together by `sync_all`: few statements, bounded memory
 
 
 @dataclass(frozen=True)
@@ -317,6 +316,21 @@ class IncidentFlows:
             detail = load_detail(session, service.get(session, number))
         return self.finish(event, detail)
 
+    def refresh_many(self, changes: list[tuple[int, str]]) -> None:
+        """Rewrite the runbook files of several incidents changed together (an intake drain):
+        their rows read in a few statements, not a few per incident."""
+        if not changes:
+            return
+        with self.db.session() as session:
+            details = {d.number: d for d in load_details(session, [n for n, _ in changes])}
+        for number, event in changes:
+            if number not in details:
+                continue
+            try:
+                self.finish(event, details[number])
+            except Exception:  # committed; one incident's file or listener must not stop the rest
+                log.exception("cannot refresh INC-%s", number)
+
     def get(self, ref: str) -> IncidentDetail:
         """Return an incident with its checklist and timeline."""
         with self.db.session() as session:
@@ -408,53 +422,17 @@ class IncidentFlows:
         written = failed = 0
         with self.db.session() as session:
             numbers = all_numbers(session)
-        for index, number in enumerate(numbers, start=1):
+        done = 0
+        for start in range(0, len(numbers), SYNC_CHUNK):
             with self.db.session() as session:
-                detail = load_detail(session, service.get(session, number))
-            severity = self.config().severities.get(detail.severity)
-            if self.runbooks.publish(detail, severity.name if severity else None):
-                written += 1
-            else:
-                failed += 1
-            if progress is not None:
-                progress(index, len(numbers))
+                details = load_details(session, numbers[start : start + SYNC_CHUNK])
+            for detail in details:
+                severity = self.config().severities.get(detail.severity)
+                if self.runbooks.publish(detail, severity.name if severity else None):
+                    written += 1
+                else:
+                    failed += 1
+                done += 1
+                if progress is not None:
+                    progress(done, len(numbers))
         return written, failed
-
-
-def load_detail(
-    session: Session, incident: Incident, *, newest: int | None = None
-) -> IncidentDetail:
-    """Read an incident's checklist and timeline (or its `newest` events) into the API's
-    detail shape."""
-    session.flush()
-    items = session.scalars(
-        select(ChecklistItem)
-        .where(ChecklistItem.incident_id == incident.id)
-        .order_by(ChecklistItem.section_position, ChecklistItem.position)
-    )
-    if newest is None:
-        events = timeline.events(session, incident=incident)
-    else:
-        events = timeline.newest(session, incident=incident, limit=newest)
-    base = IncidentOut.of(incident)
-    held = [
-        RoleOut(role=r.role, person=r.person, since=r.since, assigned_by=r.assigned_by)
-        for r in current_roles(session, incident)
-    ]
-    # Only an alert storm's parent (detection/storms.py) has members: no query for the rest.
-    members: Iterable[int] = (
-        session.scalars(
-            select(Incident.number)
-            .where(Incident.parent_number == incident.number)
-            .order_by(Incident.number)
-        )
-        if incident.source == "storm"
-        else []
-    )
-    return IncidentDetail(
-        **base.model_dump(),
-        roles=held,
-        checklist=[ChecklistItemOut.of(i) for i in items],
-        timeline=[TimelineEventOut.of(e) for e in events],
-        members=[f"INC-{number}" for number in members],
-    )

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from warroom.incidents import service as incidents
 from warroom.incidents.actor import Actor
-from warroom.incidents.flows import IncidentFlows, load_detail
+from warroom.incidents.details import load_detail
+from warroom.incidents.flows import IncidentFlows
 from warroom.incidents.schemas import IncidentDetail
 from warroom.organisation import check_person
 from warroom.triage import handoff, roles
