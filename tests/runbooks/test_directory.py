@@ -483,6 +483,6 @@ def test_a_file_is_replaced_whole_and_no_temporary_file_is_left(tmp_path: Path) 
     assert (target.stat().st_mode & 0o777) == 0o600
     blocked = tmp_path / "active" / "INC-2-y.md"
     blocked.mkdir()  # a directory where the file should go: the rename fails
-    with pytest.raises(OSError):
+    with pytest.raises(IsADirectoryError):
         _atomic_write(blocked, "never\n")
     assert sorted(p.name for p in (tmp_path / "active").iterdir()) == ["INC-1-x.md", "INC-2-y.md"]
