@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -78,3 +79,35 @@ def test_a_failing_delivery_fails_alone(runtime: Runtime, monkeypatch: pytest.Mo
     with runtime.db.session() as session:
         stored = sorted(a.fingerprint for a in session.scalars(select(Alert)))
     assert stored == ["g1", "g2"]
+
+
+def test_the_next_drain_commits_while_the_files_are_written_and_answers_wait_for_them(
+    runtime: Runtime, runbooks_dir: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = runtime.intake.runbooks
+    publish = directory.publish
+    files_gate, writing = threading.Event(), threading.Event()
+
+    def slow_publish(incident: Any, severity_name: str | None = None) -> bool:
+        writing.set()
+        files_gate.wait(10)
+        return publish(incident, severity_name)
+
+    monkeypatch.setattr(directory, "publish", slow_publish)
+    first = runtime.intake.submit(source="webhook", integration="w", alerts=[alert("f1")])
+    assert writing.wait(10)  # committed; its file is being written
+    second = runtime.intake.submit(source="webhook", integration="w", alerts=[alert("f2")])
+    # The second drain commits without waiting for the first one's file ...
+    for _ in range(200):
+        with runtime.db.session() as session:
+            if session.scalar(select(Alert.id).where(Alert.fingerprint == "f2")) is not None:
+                break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the second delivery was not committed while the first's file was written")
+    # ... and neither is answered before its file is written.
+    assert not first.done() and not second.done()
+    files_gate.set()
+    assert first.result(10).opened and second.result(10).opened
+    written = sorted(p.name for p in (runbooks_dir / "active").glob("INC-*.md"))
+    assert [name.split("-")[1] for name in written] == ["1", "2"]

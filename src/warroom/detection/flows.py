@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,9 @@ class IntakeFlows:
 
     def __post_init__(self) -> None:
         self._committer = GroupCommitter(self.db, name="intake", after_commit=self._published)
+        # Files are written (and fsynced) here, not on the writer thread: the next drain's
+        # transaction runs while this one's files go to disk. One thread keeps them in order.
+        self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-files")
         self._lock = threading.Lock()
         self._pending: list[_Delivery] = []
         self._in_flight: list[_Delivery] = []  # taken by a drain, not yet answered
@@ -211,11 +214,12 @@ class IntakeFlows:
             )
 
     def close(self) -> None:
-        """Finish queued deliveries and stop the writer thread."""
+        """Finish queued deliveries, then their files, and stop both threads."""
         self._committer.close()
+        self._files.shutdown(wait=True)
 
     def _published(self, drains: list[list[tuple[_Delivery, IngestResult | Exception]]]) -> None:
-        """After a commit: count, rewrite each touched incident's file once, then answer."""
+        """After a commit: count, then hand the files and the answers to the files thread."""
         opened: set[int] = set()
         ended: set[int] = set()  # resolved by a heartbeat's ping: the postmortem starts
         touched: list[int] = []
@@ -235,18 +239,29 @@ class IntakeFlows:
                 log.info(
                     "%s opened %s", result.source, ", ".join(f"INC-{n}" for n in result.opened)
                 )
-        self.incidents.refresh_many(
-            [
-                (
-                    number,
-                    "declared" if number in opened else "resolve" if number in ended else "alert",
-                )
-                for number in touched
-            ]
-        )
-        with self._lock:
+        changes = [
+            (number, "declared" if number in opened else "resolve" if number in ended else "alert")
+            for number in touched
+        ]
+        with self._lock:  # committed: a later drain's failure must not fail these
             answered = {id(delivery) for delivery, _ in outcomes}
             self._in_flight = [d for d in self._in_flight if id(d) not in answered]
+        try:
+            self._files.submit(self._answer, changes, outcomes)
+        except RuntimeError:  # closing: write and answer here
+            self._answer(changes, outcomes)
+
+    def _answer(
+        self,
+        changes: list[tuple[int, str]],
+        outcomes: list[tuple[_Delivery, IngestResult | Exception]],
+    ) -> None:
+        """Rewrite each touched incident's file once, then answer: an answer means the
+        alerts are committed and the files written."""
+        try:
+            self.incidents.refresh_many(changes)
+        except Exception:  # committed: the files catch up on the next change or a sync
+            log.exception("cannot rewrite the runbook files of %d incidents", len(changes))
         for delivery, result in outcomes:
             if isinstance(result, Exception):
                 delivery.future.set_exception(result)
