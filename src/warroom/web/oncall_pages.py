@@ -8,15 +8,13 @@ marked by an icon and the word "override", never by colour alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from warroom.api import links
@@ -27,11 +25,18 @@ from warroom.oncall import service as oncall
 from warroom.oncall.config import Schedule
 from warroom.oncall.models import OverrideRow
 from warroom.oncall.rotation import Shift, resolve_local
+from warroom.web.oncall_calendar import (
+    DAYS,
+    both_zones,
+    calendar_days,
+    first_day,
+    midnight,
+    span_zones,
+)
 from warroom.web.page import PageRoute, Responder, SignedIn, Viewer, render, see_other
 from warroom.web.templating import zone_named
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-DAYS = 14  # a calendar page, and "my shifts", cover two weeks
 Short = Annotated[str, Form(max_length=64)]
 Stamp = Annotated[str, Form(max_length=32)]
 
@@ -56,32 +61,6 @@ class ScheduleNow:
     layers: list[LayerNow]
     remote: bool = False
     problem: str | None = None
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A part of one shift within one calendar day."""
-
-    layer: str
-    person: str
-    start: datetime
-    end: datetime
-    override: bool
-
-
-@dataclass
-class Day:
-    """One day of the calendar, in the schedule's zone."""
-
-    day: date
-    start: datetime
-    end: datetime
-    layers: dict[str, list[Piece]] = field(default_factory=dict)
-
-    @property
-    def hours(self) -> float:
-        """Return the day's length in hours (23 or 25 on a daylight-saving change)."""
-        return (self.end - self.start) / timedelta(hours=1)
 
 
 def _names(config: WarroomConfig) -> dict[str, str]:
@@ -140,66 +119,6 @@ def _base(request: Request) -> str:
     return links.site(request.app.state.runtime)  # never from the Host header
 
 
-def _both(schedule_zone: ZoneInfo, viewer_zone: ZoneInfo):  # type: ignore[no-untyped-def]
-    """Return a template helper: a time in the schedule's zone and the viewer's, side by side."""
-
-    def show(value: datetime, style: str = "long") -> Markup:
-        there = value.astimezone(schedule_zone)
-        here = value.astimezone(viewer_zone)
-        utc = value.astimezone(UTC)
-        stamp = utc.isoformat().replace("+00:00", "Z")
-        title = f"{utc.day} {utc:%b %Y, %H:%M} UTC"
-
-        def words(local: datetime) -> str:
-            if style == "short":
-                return f"{local:%H:%M} {local.tzname()}"
-            return f"{local:%a} {local.day} {local:%b, %H:%M} {local.tzname()}"
-
-        if schedule_zone.key == viewer_zone.key:
-            return Markup('<time datetime="{}" title="{}">{}</time>').format(
-                stamp, title, words(there)
-            )
-        return Markup(
-            '<time datetime="{}" title="{}">{}</time> <small class="yours">(your time: {})</small>'
-        ).format(stamp, title, words(there), words(here))
-
-    return show
-
-
-def _stamp(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _span(schedule_zone: ZoneInfo, viewer_zone: ZoneInfo):  # type: ignore[no-untyped-def]
-    """Return a template helper: a piece's times in the schedule's zone, and in the viewer's."""
-
-    def clock(value: datetime, zone: ZoneInfo, day: date, *, end_of_day: bool = False) -> Markup:
-        local = value.astimezone(zone)
-        text = "24:00" if end_of_day else f"{local:%H:%M}"
-        if not end_of_day and local.date() != day:
-            text = f"{local:%a} {text}"
-        utc = value.astimezone(UTC)
-        return Markup('<time datetime="{}" title="{}">{} {}</time>').format(
-            _stamp(value), f"{utc:%d %b %Y, %H:%M} UTC", text, local.tzname()
-        )
-
-    def show(piece: Piece, day: Day) -> Markup:
-        there = Markup("{}–{}").format(
-            clock(piece.start, schedule_zone, day.day),
-            clock(piece.end, schedule_zone, day.day, end_of_day=piece.end == day.end),
-        )
-        if schedule_zone.key == viewer_zone.key:
-            return there
-        here = Markup("{}–{}").format(
-            clock(piece.start, viewer_zone, day.day), clock(piece.end, viewer_zone, day.day)
-        )
-        return Markup(
-            '<span class="there">{}</span> <small class="yours">(your time: {})</small>'
-        ).format(there, here)
-
-    return show
-
-
 @router.get("/oncall")
 def oncall_page(request: Request, viewer: SignedIn) -> HTMLResponse:
     """Show who is on call now on every schedule, the next handoffs, and my shifts."""
@@ -213,8 +132,8 @@ def oncall_page(request: Request, viewer: SignedIn) -> HTMLResponse:
             mine = oncall.person_shifts(
                 session, config=config, person=me.id, start=now, end=now + timedelta(days=DAYS)
             )
-    shown = {s.id: _both(zone_named(s.timezone), viewer.zone) for s in config.schedules}
-    in_utc = _both(zone_named("UTC"), viewer.zone)  # PagerDuty's schedules
+    shown = {s.id: both_zones(zone_named(s.timezone), viewer.zone) for s in config.schedules}
+    in_utc = both_zones(zone_named("UTC"), viewer.zone)  # PagerDuty's schedules
     return render(
         request,
         "oncall/now.html",
@@ -227,57 +146,6 @@ def oncall_page(request: Request, viewer: SignedIn) -> HTMLResponse:
         both=lambda value, schedule_id: shown.get(schedule_id, in_utc)(value),
         base=_base(request),
     )
-
-
-def _first_day(start: str | None, zone: ZoneInfo, now: datetime) -> date:
-    if not start:
-        return now.astimezone(zone).date()
-    try:
-        return date.fromisoformat(start)
-    except ValueError:
-        raise Invalid(
-            f"start {start!r} must be a date like 2026-03-23", {"field": "start"}
-        ) from None
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    """Return the instant a day begins in a zone (a midnight in a gap: the gap's end)."""
-    return resolve_local(datetime.combine(day, time()), zone)
-
-
-def _days(
-    schedule: Schedule, first: date, shifts: list[Shift], rows: list[OverrideRow]
-) -> list[Day]:
-    """Cut the shifts into the schedule's calendar days, marking the parts an override holds."""
-    zone = zone_named(schedule.timezone)
-    days = []
-    for offset in range(DAYS):
-        day = first + timedelta(days=offset)
-        begin, end = _midnight(day, zone), _midnight(day + timedelta(days=1), zone)
-        found = Day(day, begin, end, {layer.name: [] for layer in schedule.layers})
-        for shift in shifts:
-            lo, hi = max(shift.start, begin), min(shift.end, end)
-            if lo >= hi:
-                continue
-            found.layers.setdefault(shift.layer, []).extend(_pieces(shift, lo, hi, rows))
-        for pieces in found.layers.values():
-            pieces.sort(key=lambda piece: (piece.start, piece.person))
-        days.append(found)
-    return days
-
-
-def _pieces(shift: Shift, lo: datetime, hi: datetime, rows: list[OverrideRow]) -> list[Piece]:
-    """Split [lo, hi) of a shift where an override of its layer and person begins or ends."""
-    covering = [r for r in rows if r.layer == shift.layer and r.person == shift.person]
-    cuts = sorted({lo, hi, *(t for r in covering for t in (r.starts_at, r.ends_at) if lo < t < hi)})
-    pieces: list[Piece] = []
-    for a, b in pairwise(cuts):
-        held = any(r.starts_at <= a and b <= r.ends_at for r in covering)
-        if pieces and pieces[-1].override == held:
-            pieces[-1] = Piece(shift.layer, shift.person, pieces[-1].start, b, held)
-        else:
-            pieces.append(Piece(shift.layer, shift.person, a, b, held))
-    return pieces
 
 
 def _schedule_page(
@@ -297,10 +165,10 @@ def _schedule_page(
     schedule = oncall.schedule(config, schedule_id)
     zone = zone_named(schedule.timezone)
     now = runtime.clock.now()
-    first = _first_day(start, zone, now)
+    first = first_day(start, zone, now)
     if not date(1900, 1, 1) < first < date(2999, 1, 1):
         raise Invalid("start must be a date between 1900 and 2999", {"field": "start"})
-    begin, end = _midnight(first, zone), _midnight(first + timedelta(days=DAYS), zone)
+    begin, end = midnight(first, zone), midnight(first + timedelta(days=DAYS), zone)
     with runtime.db.session() as session:
         shifts = oncall.schedule_shifts(
             session, config=config, schedule_id=schedule.id, start=begin, end=end
@@ -326,7 +194,7 @@ def _schedule_page(
         error=error,
         schedule=schedule,
         schedule_zone=zone,
-        days=_days(schedule, first, shifts, rows),
+        days=calendar_days(schedule, first, shifts, rows),
         overrides=rows,
         first=first,
         prev_start=(first - timedelta(days=DAYS)).isoformat(),
@@ -335,8 +203,8 @@ def _schedule_page(
         names=_names(config),
         people=config.people,
         form=defaults,
-        both=_both(zone, viewer.zone),
-        span=_span(zone, viewer.zone),
+        both=both_zones(zone, viewer.zone),
+        span=span_zones(zone, viewer.zone),
         local_now=now.astimezone(zone),
         base=_base(request),
     )
