@@ -6,7 +6,7 @@ import typer
 
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref, _client, _explain, _request, incident_app
-from warroom.cli.incident_render import _text
+from warroom.cli.incident_render import styled
 
 actions_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
@@ -44,12 +44,12 @@ def list_actions(as_json: Json = False) -> None:
     for item in answer["items"]:
         params = [p["name"] + ("" if p["required"] else "?") for p in item["params"]]
         table.add_row(
-            _text(item["name"], "bold"),
-            _text(item["type"], ""),
-            _text("yes" if item["dangerous"] else "no", "bold red" if item["dangerous"] else ""),
-            _text(", ".join(params)),
-            _text(", ".join(item["allowed_roles"]), ""),
-            _text(item["description"], ""),
+            styled(item["name"], "bold"),
+            styled(item["type"], ""),
+            styled("yes" if item["dangerous"] else "no", "bold red" if item["dangerous"] else ""),
+            styled(", ".join(params)),
+            styled(", ".join(item["allowed_roles"]), ""),
+            styled(item["description"], ""),
         )
     Console().print(table)
 

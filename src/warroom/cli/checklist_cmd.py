@@ -6,7 +6,7 @@ import typer
 
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref, _client, _request, incident_app
-from warroom.cli.incident_render import _text, _when
+from warroom.cli.incident_render import minute_stamp, styled
 
 if TYPE_CHECKING:
     from warroom.cli.client import ApiClient
@@ -72,18 +72,18 @@ def show_checklist(ref: Ref, as_json: Json = False) -> None:
             mark, style = STATE_MARKS[item["state"]]
             details = []
             if item["state"] == "done":
-                details.append(f"by {item['done_by'] or '—'} at {_when(item['done_at'])}")
+                details.append(f"by {item['done_by'] or '—'} at {minute_stamp(item['done_at'])}")
             if item["state"] == "skipped":
                 details.append(f"reason: {item['skipped_reason']}")
             if item["note"]:
                 details.append(f"note: {item['note']}")
-            text = _text(item["text"], "dim strike" if item["state"] == "skipped" else "")
+            text = styled(item["text"], "dim strike" if item["state"] == "skipped" else "")
             table.add_row(
                 str(item["number"]),
-                _text(mark, style),
+                styled(mark, style),
                 text,
-                _text(item["owner"], ""),
-                _text("; ".join(details), ""),
+                styled(item["owner"], ""),
+                styled("; ".join(details), ""),
             )
         console.print(table)
 

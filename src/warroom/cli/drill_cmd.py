@@ -115,14 +115,14 @@ def _facts(found: dict[str, Any], over: bool) -> list[tuple[str, str]]:
         state = f"running: {incident} is {status}"
     if to_inject and not over:
         state += f"; {len(to_inject)} more to inject, the next at +{to_inject[0]['at']}"
-    from warroom.cli.incident_render import _when
+    from warroom.cli.incident_render import minute_stamp
 
     facts = [
         ("service", found.get("service") or "—"),
         ("incident", incident or "—"),
         ("state", state),
         ("participants", ", ".join(found.get("participants") or []) or "—"),
-        ("started", f"{_when(found['started_at'])} UTC by {found.get('started_by') or '—'}"),
+        ("started", f"{minute_stamp(found['started_at'])} UTC by {found.get('started_by') or '—'}"),
     ]
     if found.get("allow"):
         facts.append(("may reach", ", ".join(found["allow"])))
@@ -133,9 +133,9 @@ def _steps_table(found: dict[str, Any], over: bool) -> Any:
     """Return the timeline: each step at its offset, and what became of it."""
     from rich.table import Table
 
-    from warroom.cli.incident_render import _parse, _span, _text
+    from warroom.cli.incident_render import parse_stamp, short_span, styled
 
-    started = _parse(found["started_at"])
+    started = parse_stamp(found["started_at"])
     review = found.get("review") or {}
     # The review lists expected steps in timeline order: pair them before sorting by time.
     expects = [step["position"] for step in found["steps"] if step["kind"] == "expect"]
@@ -151,17 +151,17 @@ def _steps_table(found: dict[str, Any], over: bool) -> Any:
                 outcome = f"not yet (due by +{_duration(wanted['deadline_seconds'])})"
             else:
                 outcome = wanted["verdict"]
-            shown = f"+{_span(done)}" if done is not None else "—"
+            shown = f"+{short_span(done)}" if done is not None else "—"
         else:
             done_at = step["done_at"]
-            seconds = (_parse(done_at) - started).total_seconds() if done_at else None
-            shown = f"+{_span(seconds)}" if seconds is not None else "—"
+            seconds = (parse_stamp(done_at) - started).total_seconds() if done_at else None
+            shown = f"+{short_span(seconds)}" if seconds is not None else "—"
             outcome = step["outcome"] or ("to come" if not over else "—")
         table.add_row(
-            _text(f"+{step['at']}", ""),
-            _text(_describe(step), ""),
-            _text(shown, ""),
-            _text(outcome, ""),
+            styled(f"+{step['at']}", ""),
+            styled(_describe(step), ""),
+            styled(shown, ""),
+            styled(outcome, ""),
         )
     return table
 
@@ -183,16 +183,16 @@ def _phases_table(review: dict[str, Any]) -> Any:
     """Return the review's phases: time from detection against each target."""
     from rich.table import Table
 
-    from warroom.cli.incident_render import _span, _text
+    from warroom.cli.incident_render import short_span, styled
 
     table = Table("phase", "took", "target", "verdict", title="Review", title_justify="left")
     for phase in review["phases"]:
         took = phase["took_seconds"]
         table.add_row(
-            _text(phase["phase"], ""),
-            _text(_span(took) if took is not None else "—", ""),
-            _text(_duration(phase["target_seconds"]), ""),
-            _text(phase["verdict"], ""),
+            styled(phase["phase"], ""),
+            styled(short_span(took) if took is not None else "—", ""),
+            styled(_duration(phase["target_seconds"]), ""),
+            styled(phase["verdict"], ""),
         )
     return table
 

@@ -6,7 +6,7 @@ import typer
 
 from warroom.cli.common import print_json
 from warroom.cli.incident import _request
-from warroom.cli.incident_render import _span, _text, _when
+from warroom.cli.incident_render import minute_stamp, short_span, styled
 
 STATE_STYLES = {"up": "green", "down": "bold red", "recovering": "yellow", "waiting": "dim"}
 
@@ -32,12 +32,14 @@ def heartbeats(
     for beat in found:
         every = beat["interval"] + (f" +{beat['grace']}" if beat["grace"] != "0s" else "")
         table.add_row(
-            _text(beat["id"], "bold"),
-            _text(beat["service"], ""),
-            _text(every, ""),
-            _text(beat["state"], STATE_STYLES.get(beat["state"], "")),
-            _when(beat["last_seen_at"]),
-            _span(beat["seconds_since_ping"]) if beat["seconds_since_ping"] is not None else "—",
-            _text(beat["incident"], "bold red" if beat["incident"] else ""),
+            styled(beat["id"], "bold"),
+            styled(beat["service"], ""),
+            styled(every, ""),
+            styled(beat["state"], STATE_STYLES.get(beat["state"], "")),
+            minute_stamp(beat["last_seen_at"]),
+            short_span(beat["seconds_since_ping"])
+            if beat["seconds_since_ping"] is not None
+            else "—",
+            styled(beat["incident"], "bold red" if beat["incident"] else ""),
         )
     Console().print(table)

@@ -6,12 +6,12 @@ import typer
 
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident_render import (
-    _span,
-    _text,
-    _when,
+    minute_stamp,
     print_incident_table,
     render_incident,
     render_related,
+    short_span,
+    styled,
 )
 from warroom.core.ids import incident_number, incident_ref
 
@@ -164,9 +164,9 @@ def _move(ref: str, action: str, body: dict[str, Any], as_json: bool) -> None:
     _say_pending_commander(detail)
     durations = detail["durations"]
     if detail["status"] == "mitigated":
-        typer.echo(f"time to mitigate: {_span(durations['time_to_mitigate'])}")
+        typer.echo(f"time to mitigate: {short_span(durations['time_to_mitigate'])}")
     elif detail["status"] in ("resolved", "closed"):
-        typer.echo(f"time to resolve: {_span(durations['time_to_resolve'])}")
+        typer.echo(f"time to resolve: {short_span(durations['time_to_resolve'])}")
     allowed = ", ".join(detail["allowed_actions"]) or "nothing (closed is final)"
     typer.echo(f"allowed next: {allowed}")
 
@@ -272,7 +272,7 @@ def list_incidents(
     console = Console()
     print_incident_table(console, items)
     if page["next_cursor"]:
-        console.print(_text(f"{len(items)} shown; more with --all or a larger --limit", "dim"))
+        console.print(styled(f"{len(items)} shown; more with --all or a larger --limit", "dim"))
 
 
 @incident_app.command()
@@ -287,7 +287,7 @@ def severities(as_json: Json = False) -> None:
         return
     table = Table("severity", "name", "definition", title=answer["rule"])
     for level in answer["severities"]:
-        table.add_row(_text(level["id"]), _text(level["name"]), _text(level["description"]))
+        table.add_row(styled(level["id"]), styled(level["name"]), styled(level["description"]))
     Console().print(table)
 
 
@@ -321,7 +321,7 @@ def ack(ref: Ref, as_json: Json = False) -> None:
     if as_json:
         print_json(detail)
         return
-    when, who = _when(detail["acknowledged_at"]), detail["acknowledged_by"]
+    when, who = minute_stamp(detail["acknowledged_at"]), detail["acknowledged_by"]
     typer.echo(f"{detail['ref']} acknowledged by {who} at {when} UTC; status is {detail['status']}")
 
 
@@ -422,4 +422,4 @@ def note(
         print_json(event)
         return
     what = "key event" if event["key_event"] else "note"
-    typer.echo(f"Added {what} #{event['number']} to {ref} at {_when(event['at'])} UTC")
+    typer.echo(f"Added {what} #{event['number']} to {ref} at {minute_stamp(event['at'])} UTC")

@@ -13,7 +13,7 @@ STYLES = {"SEV-1": "bold red", "SEV-2": "red", "SEV-3": "yellow", "SEV-4": "blue
 STYLES |= {"detected": "bold red", "triaged": "yellow", "mitigated": "cyan", "resolved": "green"}
 
 
-def _text(value: Any, style: str | None = None) -> "Text":
+def styled(value: Any, style: str | None = None) -> "Text":
     """Return Rich Text of `value`, never parsed as markup; `—` for nothing; coloured by STYLES."""
     from rich.text import Text
 
@@ -21,7 +21,7 @@ def _text(value: Any, style: str | None = None) -> "Text":
     return Text(shown, style=STYLES.get(shown, "") if style is None else style)
 
 
-def _parse(value: str) -> "datetime":
+def parse_stamp(value: str) -> "datetime":
     """Parse an API timestamp as aware UTC."""
     from datetime import UTC, datetime
 
@@ -29,12 +29,12 @@ def _parse(value: str) -> "datetime":
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def _when(value: str | None) -> str:
+def minute_stamp(value: str | None) -> str:
     """Format an API timestamp as `YYYY-MM-DD HH:MM` UTC."""
-    return _parse(value).strftime("%Y-%m-%d %H:%M") if value else "—"
+    return parse_stamp(value).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
-def _span(seconds: float | None) -> str:
+def short_span(seconds: float | None) -> str:
     """Format a duration compactly: 45s, 12m, 3h 05m, 2d 4h."""
     from warroom.postmortem.formatting import span
 
@@ -45,7 +45,7 @@ def _age(detected_at: str) -> str:
     """Return how long ago an incident was detected."""
     from datetime import UTC, datetime
 
-    return _span((datetime.now(UTC) - _parse(detected_at)).total_seconds())
+    return short_span((datetime.now(UTC) - parse_stamp(detected_at)).total_seconds())
 
 
 def render_incident(detail: dict[str, Any]) -> None:
@@ -57,7 +57,10 @@ def render_incident(detail: dict[str, Any]) -> None:
 
     console, d = Console(), detail
     facts = Table.grid(padding=(0, 2))
-    ack = d["acknowledged_at"] and f"{_when(d['acknowledged_at'])} by {d['acknowledged_by'] or '—'}"
+    ack = (
+        d["acknowledged_at"]
+        and f"{minute_stamp(d['acknowledged_at'])} by {d['acknowledged_by'] or '—'}"
+    )
     for label, value in [
         *[(name, d[name]) for name in ("status", "severity", "commander", "service")],
         ("type", d["incident_type"]),
@@ -65,8 +68,8 @@ def render_incident(detail: dict[str, Any]) -> None:
         ("runbook", d["runbook_template"]),
         ("declared by", f"{d['created_by'] or '—'} via {d['source']}"),
         ("acknowledged", ack),
-        *[(f"{n} (UTC)", _when(d[f"{n}_at"])) for n in ("started", "detected", "triaged")],
-        *[(f"{n} (UTC)", _when(d[f"{n}_at"])) for n in ("mitigated", "resolved", "closed")],
+        *[(f"{n} (UTC)", minute_stamp(d[f"{n}_at"])) for n in ("started", "detected", "triaged")],
+        *[(f"{n} (UTC)", minute_stamp(d[f"{n}_at"])) for n in ("mitigated", "resolved", "closed")],
         ("allowed next", ", ".join(d["allowed_actions"])),
         ("summary", d["summary"]),
         ("alert storm", d.get("parent")),  # the parent this one is bundled under
@@ -75,20 +78,20 @@ def render_incident(detail: dict[str, Any]) -> None:
     ]:
         if value is None and label in ("alert storm", "storm members"):
             continue  # most incidents are in no storm: no empty rows for it
-        facts.add_row(Text(label, style="bold"), _text(value))
+        facts.add_row(Text(label, style="bold"), styled(value))
     peak = d.get("peak_severity")
     if peak and peak != d["severity"]:
-        facts.add_row(Text("at its worst", style="bold"), _text(peak))
+        facts.add_row(Text("at its worst", style="bold"), styled(peak))
     title = Text(f"{d['ref']} ", style="bold") + Text(d["title"])
     console.print(Panel(facts, title=title, title_align="left"))
     for notice in d.get("notices") or []:  # a pending handoff, a false alarm
         console.print(Text(f"! {notice}", style="bold"))
     console.print(Text("Initial assessment", style="bold"))
     for field in ("impact", "scope", "priority"):
-        console.print(Text(f"  {field}: ") + _text(d[field]))
+        console.print(Text(f"  {field}: ") + styled(d[field]))
     console.print(Text("Durations", style="bold"))
     for key in ("detect", "acknowledge", "mitigate", "resolve"):
-        console.print(f"  time to {key}: {_span(d['durations'][f'time_to_{key}'])}")
+        console.print(f"  time to {key}: {short_span(d['durations'][f'time_to_{key}'])}")
 
     sections: dict[str, list[dict[str, Any]]] = {}
     for item in d["checklist"]:
@@ -110,10 +113,10 @@ def render_incident(detail: dict[str, Any]) -> None:
     timeline = Table("time (UTC)", "kind", "actor", "text", title="Timeline", title_justify="left")
     for event in d["timeline"]:
         timeline.add_row(
-            _when(event["at"]),
+            minute_stamp(event["at"]),
             event["kind"],
-            _text(f"{event['actor'] or '—'} ({event['source']})"),
-            _text(("★ " if event["key_event"] else "") + event["text"], ""),
+            styled(f"{event['actor'] or '—'} ({event['source']})"),
+            styled(("★ " if event["key_event"] else "") + event["text"], ""),
         )
     console.print(timeline)
 
@@ -163,12 +166,12 @@ def print_incident_table(console: "Console", items: list[dict[str, Any]]) -> Non
         table.add_column("detected (UTC)", no_wrap=True)
     table.add_column("age", no_wrap=True)
     for item in items:
-        row = [_text(item["ref"], "bold")]
-        row += [_text(item[FIELDS[name]]) for name in ("status", "sev", "title", "service")]
-        row.append(_text(item["commander"]))
+        row = [styled(item["ref"], "bold")]
+        row += [styled(item[FIELDS[name]]) for name in ("status", "sev", "title", "service")]
+        row.append(styled(item["commander"]))
         if wide:
-            row.append(_text(_when(item["detected_at"]), ""))
-        row.append(_text(_age(item["detected_at"]), ""))
+            row.append(styled(minute_stamp(item["detected_at"]), ""))
+        row.append(styled(_age(item["detected_at"]), ""))
         table.add_row(*row)
     console.print(table)
 
@@ -190,8 +193,8 @@ def render_related(related: dict[str, Any]) -> None:
     if not related["items"]:
         console.print(f"  none in the last {related['window_days']} days")
     for item in related["items"]:
-        line = Text(f"  {item['ref']} ") + _text(item["severity"]) + Text(" ")
-        line += _text(item["status"]) + Text(f"  {item['title']}  (score {item['score']})")
+        line = Text(f"  {item['ref']} ") + styled(item["severity"]) + Text(" ")
+        line += styled(item["status"]) + Text(f"  {item['title']}  (score {item['score']})")
         console.print(line)
         console.print(Text(f"    {item['explanation']}", style="dim"))
         postmortem = item.get("postmortem")

@@ -6,7 +6,7 @@ import typer
 
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import Json, _request
-from warroom.cli.incident_render import _text
+from warroom.cli.incident_render import styled
 
 API = "/api/v1/me/contact-methods"
 RULES = "/api/v1/me/notification-rules"
@@ -43,11 +43,11 @@ def contacts_list(as_json: Json = False) -> None:
         verified = method["verified"]
         state = "yes" if verified else ("code sent" if method["code_sent_at"] else "no")
         table.add_row(
-            _text(method["name"], "bold"),
-            _text(method["type"], ""),
-            _text(method["to"], ""),
-            _text("warroom.yaml (read-only)" if method["read_only"] else "you", ""),
-            _text(state, "green" if verified else "yellow"),
+            styled(method["name"], "bold"),
+            styled(method["type"], ""),
+            styled(method["to"], ""),
+            styled("warroom.yaml (read-only)" if method["read_only"] else "you", ""),
+            styled(state, "green" if verified else "yellow"),
         )
     Console().print(table)
 
@@ -118,7 +118,7 @@ def _show(answer: dict[str, Any]) -> None:
     for severity, steps in groups.items():
         table = Table("after", "via", title=severity or None, title_justify="left")
         for step in steps:
-            table.add_row(_text(step["after"], "bold"), _text(", ".join(step["via"]), ""))
+            table.add_row(styled(step["after"], "bold"), styled(", ".join(step["via"]), ""))
         Console().print(table)
     for warning in answer["warnings"]:
         typer.echo(f"warning: {warning}", err=True)

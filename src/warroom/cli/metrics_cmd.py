@@ -7,7 +7,7 @@ import typer
 
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import Json, _client, _explain, _request
-from warroom.cli.incident_render import _span, _text, _when
+from warroom.cli.incident_render import minute_stamp, short_span, styled
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -60,13 +60,13 @@ def _save_csv(params: dict[str, Any], target: Path) -> int:
 
 
 def _row(label: str, stats: dict[str, Any]) -> list[Any]:
-    cells: list[Any] = [_text(label, "")]
+    cells: list[Any] = [styled(label, "")]
     for key, _ in DURATIONS:
         value = stats[key]
         if value["count"]:
             cells.append(
-                f"{_span(value['mean'])} / {_span(value['p50'])} / {_span(value['p90'])}"
-                f" ({value['count']})"
+                " / ".join(short_span(value[key]) for key in ("mean", "p50", "p90"))
+                + f" ({value['count']})"
             )
         else:
             cells.append("—")
@@ -122,14 +122,14 @@ def incidents(
     false_alarms = report.get("false_alarms") or 0
     apart = f", and {false_alarms} false alarm(s) counted apart" if false_alarms else ""
     console.print(
-        f"{report['total']} incidents detected {_when(period['since'])} – "
-        f"{_when(period['until'])} UTC{apart}",
+        f"{report['total']} incidents detected {minute_stamp(period['since'])} – "
+        f"{minute_stamp(period['until'])} UTC{apart}",
         highlight=False,
     )
     counts = Table("by", "counts", title="Incidents", title_justify="left")
     for key in ("severity", "service", "type", "status"):
         found = report["counts"][key]
-        counts.add_row(key, _text(", ".join(f"{k}: {v}" for k, v in found.items()), ""))
+        counts.add_row(key, styled(", ".join(f"{k}: {v}" for k, v in found.items()), ""))
     console.print(counts)
     times = Table(
         "",
@@ -166,10 +166,10 @@ def _print_late(console: "Console", overdue: dict[str, Any]) -> None:
             late.add_row(
                 pm["incident"],
                 pm["severity"],
-                _text(pm["commander"]),
+                styled(pm["commander"]),
                 pm["status"],
-                _when(pm["due_at"]),
-                _text(pm["title"]),
+                minute_stamp(pm["due_at"]),
+                styled(pm["title"]),
             )
         console.print(late)
     if overdue["late_action_items"]:
@@ -179,9 +179,9 @@ def _print_late(console: "Console", overdue: dict[str, Any]) -> None:
             late.add_row(
                 str(item["id"]),
                 item["incident"],
-                _text(item["owner"]),
+                styled(item["owner"]),
                 item["due_date"],
-                _text(item["jira_key"]),
-                _text(item["title"]),
+                styled(item["jira_key"]),
+                styled(item["title"]),
             )
         console.print(late)

@@ -7,7 +7,7 @@ import typer
 
 from warroom.cli.common import print_json
 from warroom.cli.incident import Json, _request
-from warroom.cli.incident_render import _text, _when
+from warroom.cli.incident_render import minute_stamp, styled
 
 notifications_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
@@ -72,15 +72,15 @@ def list_notifications(
         column.no_wrap = column.header != "error"
     for item in page["items"]:
         table.add_row(
-            _text(item["id"], "bold"),
-            _text(item["incident"], ""),
-            _text(item["channel"], ""),
-            _text(item["action"], ""),
-            _text(item["destination"], ""),
-            _text(item["status"], STATUS_STYLES.get(item["status"], "")),
-            _text(f"{item['attempts']}/{item['max_attempts']}", ""),
-            _when(item["sent_at"] or item["next_attempt_at"]),
-            _text(item["last_error"], "dim"),
+            styled(item["id"], "bold"),
+            styled(item["incident"], ""),
+            styled(item["channel"], ""),
+            styled(item["action"], ""),
+            styled(item["destination"], ""),
+            styled(item["status"], STATUS_STYLES.get(item["status"], "")),
+            styled(f"{item['attempts']}/{item['max_attempts']}", ""),
+            minute_stamp(item["sent_at"] or item["next_attempt_at"]),
+            styled(item["last_error"], "dim"),
         )
     console.print(table)
 

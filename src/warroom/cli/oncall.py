@@ -6,7 +6,7 @@ import typer
 
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import _check_time, _request
-from warroom.cli.incident_render import _parse, _text, _when
+from warroom.cli.incident_render import minute_stamp, parse_stamp, styled
 from warroom.cli.silence import parse_duration
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def _local(value: str, zone: str, fmt: str = "%a %Y-%m-%d %H:%M") -> str:
     """Format an API timestamp in `zone`, with the weekday: rotations hand off on weekdays."""
     from zoneinfo import ZoneInfo
 
-    return _parse(value).astimezone(ZoneInfo(zone)).strftime(fmt)
+    return parse_stamp(value).astimezone(ZoneInfo(zone)).strftime(fmt)
 
 
 def _in_zone(value: str, zone: str) -> str:
@@ -128,16 +128,16 @@ def now(
     for item in answer["schedules"]:
         for index, layer in enumerate(item["layers"]):
             row: list[Text | str] = [
-                _text(item["id"]),
-                _text(layer["name"]),
-                _text(_people(layer["on_call"])),
+                styled(item["id"]),
+                styled(layer["name"]),
+                styled(_people(layer["on_call"])),
             ]
             if each:
                 local = f"{_local(answer['at'], item['timezone'], '%a %H:%M')} {item['timezone']}"
-                row.append(_text(local, "") if index == 0 else "")
+                row.append(styled(local, "") if index == 0 else "")
             table.add_row(*row)
     console = Console()
-    console.print(_text(f"On call at {_local(answer['at'], zone)} ({zone})", ""))
+    console.print(styled(f"On call at {_local(answer['at'], zone)} ({zone})", ""))
     console.print(table)
 
 
@@ -167,10 +167,10 @@ def shifts(
     table.title = f"Shifts of {schedule}, times in {zone}"
     for shift in answer:
         table.add_row(
-            _text(shift["layer"]),
-            _text(_people([shift["person"]])),
-            _text(_local(shift["start"], zone)),
-            _text(_local(shift["end"], zone)),
+            styled(shift["layer"]),
+            styled(_people([shift["person"]])),
+            styled(_local(shift["start"], zone)),
+            styled(_local(shift["end"], zone)),
         )
     Console().print(table)
 
@@ -220,7 +220,7 @@ def override_add(
         return
     typer.echo(
         f"override {answer['id']}: {person} {answer['mode']}s {schedule}/{layer} "
-        f"from {_when(answer['starts_at'])} to {_when(answer['ends_at'])} UTC"
+        f"from {minute_stamp(answer['starts_at'])} to {minute_stamp(answer['ends_at'])} UTC"
     )
 
 
@@ -244,13 +244,13 @@ def override_list(
     for row in answer:
         table.add_row(
             str(row["id"]),
-            _text(row["schedule"]),
-            _text(row["layer"]),
-            _text(row["person"]),
-            _text(row["mode"]),
-            _text(_when(row["starts_at"])),
-            _text(_when(row["ends_at"])),
-            _text(row["reason"]),
+            styled(row["schedule"]),
+            styled(row["layer"]),
+            styled(row["person"]),
+            styled(row["mode"]),
+            styled(minute_stamp(row["starts_at"])),
+            styled(minute_stamp(row["ends_at"])),
+            styled(row["reason"]),
         )
     Console().print(table)
 

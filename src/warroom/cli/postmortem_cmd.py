@@ -7,7 +7,7 @@ import typer
 
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref, _request
-from warroom.cli.incident_render import _span, _text, _when
+from warroom.cli.incident_render import minute_stamp, short_span, styled
 from warroom.postmortem import ITEM_KINDS, ITEM_STATUSES
 
 if TYPE_CHECKING:
@@ -39,23 +39,23 @@ def show(ref: Ref, as_json: Json = False) -> None:
         print_json(pm)
         return
     console = Console()
-    due = f", due {_when(pm['due_at'])} UTC" if pm["due_at"] else ""
+    due = f", due {minute_stamp(pm['due_at'])} UTC" if pm["due_at"] else ""
     required = "required" if pm["required"] else "optional"
-    console.print(_text(f"Postmortem {pm['incident']}: {pm['title']}", "bold"))
-    console.print(_text(f"{pm['severity']} · {pm['status']} · {required}{due}", ""))
+    console.print(styled(f"Postmortem {pm['incident']}: {pm['title']}", "bold"))
+    console.print(styled(f"{pm['severity']} · {pm['status']} · {required}{due}", ""))
     people = (
         f"Service: {pm['service'] or '—'} · Commander: {pm['commander'] or '—'} · "
         f"Responders: {', '.join(pm['responders']) or '—'}"
     )
-    console.print(_text(people, ""))
+    console.print(styled(people, ""))
     # The same order as the exported document (postmortem/export.py).
     _section(console, "Summary", _prose(pm["summary"]))
     _section(console, "Impact", _prose(pm["impact"]))
     times = Table("milestone", "time (UTC)")
     for name in MILESTONES:
-        times.add_row(name, _when(pm["timeline"]["milestones"][name]))
+        times.add_row(name, minute_stamp(pm["timeline"]["milestones"][name]))
     for label, key in SPANS:
-        times.add_row(label, _span(pm["timeline"]["durations"][key]))
+        times.add_row(label, short_span(pm["timeline"]["durations"][key]))
     _section(console, "Timeline", times)
     _section(console, "Root cause", _prose(pm["root_cause"]))
     whys = [f"{n}. {w['question']} {w['answer']}" for n, w in enumerate(pm["five_whys"], 1)]
@@ -72,11 +72,11 @@ def show(ref: Ref, as_json: Json = False) -> None:
         items.add_row(
             str(item["id"]),
             item["kind"].replace("_", "-"),
-            _text(item["title"], ""),
-            _text(item["owner"], ""),
-            _text(item["due_date"], ""),
+            styled(item["title"], ""),
+            styled(item["owner"], ""),
+            styled(item["due_date"], ""),
             item["status"],
-            _text(item["jira_key"], ""),
+            styled(item["jira_key"], ""),
         )
     _section(console, "Action items", items)
 
@@ -94,7 +94,7 @@ def _section(console: "Console", title: str, body: "RenderableType") -> None:
     from rich.segment import Segment, Segments
 
     console.print()
-    console.print(_text(title, "bold"))
+    console.print(styled(title, "bold"))
     # Not rich.padding.Padding: it pads every line with spaces out to the widest one.
     options = console.options.update_width(max(console.width - 2, 20))
     for line in console.render_lines(body, options, pad=False):
@@ -103,14 +103,14 @@ def _section(console: "Console", title: str, body: "RenderableType") -> None:
 
 def _prose(value: str) -> "Text":
     """Return a free-text field as written (never parsed as markup), or say it is missing."""
-    return _text(value, "") if value.strip() else _text("not written yet", "dim")
+    return styled(value, "") if value.strip() else styled("not written yet", "dim")
 
 
 def _lines(lines: list[str], empty: str) -> "Text":
     """Return one line per entry, or `empty` dimmed."""
     from rich.text import Text
 
-    return Text("\n".join(lines)) if lines else _text(empty, "dim")
+    return Text("\n".join(lines)) if lines else styled(empty, "dim")
 
 
 @postmortem_app.command("export")

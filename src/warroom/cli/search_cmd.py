@@ -6,7 +6,7 @@ import typer
 
 from warroom.cli.common import print_json
 from warroom.cli.incident import Json, _request
-from warroom.cli.incident_render import _text, _when
+from warroom.cli.incident_render import minute_stamp, styled
 
 API = "/api/v1/search"
 
@@ -77,13 +77,13 @@ def _print(answer: dict[str, Any]) -> None:
         quote = Text(f"{item['matched_label']}: ", style="dim")
         for part in item["highlights"]:
             quote.append(part["text"], style="bold reverse" if part["match"] else "")
-        found = Text.assemble(_text(item["title"], ""), "\n", quote)
+        found = Text.assemble(styled(item["title"], ""), "\n", quote)
         table.add_row(
-            _text(item["ref"], "bold"),
-            _text(item["status"]),
-            _text(item["severity"]),
-            _text(item["service"]),
-            _text(_when(item["detected_at"]), ""),
+            styled(item["ref"], "bold"),
+            styled(item["status"]),
+            styled(item["severity"]),
+            styled(item["service"]),
+            styled(minute_stamp(item["detected_at"]), ""),
             found,
         )
     console = Console()

@@ -8,7 +8,7 @@ import typer
 
 from warroom.cli.common import print_json
 from warroom.cli.incident import _check_time, _request
-from warroom.cli.incident_render import _text, _when
+from warroom.cli.incident_render import minute_stamp, styled
 
 silence_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up
@@ -109,9 +109,9 @@ def add(
     if as_json:
         print_json(silence)
         return
-    ends = _when(silence["ends_at"])
+    ends = minute_stamp(silence["ends_at"])
     if silence["state"] == "pending":
-        window = f"pending: from {_when(silence['starts_at'])} until {ends} UTC"
+        window = f"pending: from {minute_stamp(silence['starts_at'])} until {ends} UTC"
     else:
         window = f"active until {ends} UTC"
     typer.echo(f"Silence {silence['id']} is {window}: {_matchers(silence)}")
@@ -142,13 +142,13 @@ def list_silences(
         column.no_wrap = column.header not in ("matchers", "comment")
     for silence in silences:
         table.add_row(
-            _text(silence["id"], "bold"),
-            _text(silence["state"], STATE_STYLES.get(silence["state"], "")),
-            _text(_matchers(silence), ""),
-            _when(silence["starts_at"]),
-            _when(silence["ends_at"]),
-            _text(silence["created_by"], ""),
-            _text(silence["comment"], ""),
+            styled(silence["id"], "bold"),
+            styled(silence["state"], STATE_STYLES.get(silence["state"], "")),
+            styled(_matchers(silence), ""),
+            minute_stamp(silence["starts_at"]),
+            minute_stamp(silence["ends_at"]),
+            styled(silence["created_by"], ""),
+            styled(silence["comment"], ""),
         )
     Console().print(table)
 
@@ -168,4 +168,4 @@ def expire(
     if as_json:
         print_json(silence)
         return
-    typer.echo(f"Silence {silence['id']} expired at {_when(silence['ends_at'])} UTC")
+    typer.echo(f"Silence {silence['id']} expired at {minute_stamp(silence['ends_at'])} UTC")

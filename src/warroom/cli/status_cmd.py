@@ -6,7 +6,7 @@ import typer
 
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref, _client, _explain, _request, incident_app
-from warroom.cli.incident_render import _text, _when
+from warroom.cli.incident_render import minute_stamp, styled
 from warroom.status import COMPONENT_STATUSES, UPDATE_STATUSES
 
 STATUS_STYLES = {"investigating": "bold red", "identified": "yellow", "monitoring": "cyan"}
@@ -143,12 +143,12 @@ def status_updates(ref: Ref, as_json: Json = False) -> None:
         parts = [f"{key}={value}" for key, value in item["components"].items()]
         table.add_row(
             str(item["id"]),
-            _when(item["at"]),
-            _text(item["status"], STATUS_STYLES.get(item["status"], "")),
-            _text("public" if item["public"] else "private", "" if item["public"] else "dim"),
-            _text(item["author"]),
-            _text(item["public_title"], ""),
-            _text(", ".join(parts)),
-            _text(item["body"], ""),
+            minute_stamp(item["at"]),
+            styled(item["status"], STATUS_STYLES.get(item["status"], "")),
+            styled("public" if item["public"] else "private", "" if item["public"] else "dim"),
+            styled(item["author"]),
+            styled(item["public_title"], ""),
+            styled(", ".join(parts)),
+            styled(item["body"], ""),
         )
     Console().print(table)
