@@ -1,14 +1,16 @@
-"""Each due step is claimed by one engine, and starting a drill runs that drill's steps alone."""
+"""Each due step is claimed by one engine, and starting a drill runs that drill's steps alone.
+
+A claim is a short transaction and a lease, not a row lock held while the step is sent.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -16,9 +18,10 @@ from tests.drills.conftest import start
 from tests.drills.test_durable import ALREADY, TIMED, injected, restarted
 from tests.helpers import Fakes
 from warroom.config import WarroomConfig
-from warroom.core.clock import FrozenClock
+from warroom.core.clock import FrozenClock, ensure_utc
 from warroom.detection.schemas import IngestResult
-from warroom.drills.models import DrillStep
+from warroom.drills.flows import CLAIMED, LEASE, _claim, _Done, _mark
+from warroom.drills.models import Drill, DrillStep
 from warroom.engine.module import Outcome
 from warroom.runtime import Runtime
 from warroom.settings import Settings
@@ -36,7 +39,6 @@ def counted(runtime: Runtime, sent: Counter[str]) -> None:
     runtime.drills.inject = inject
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer
 def test_two_engines_running_at_once_inject_each_step_once(
     api: TestClient,
     runtime: Runtime,
@@ -105,3 +107,93 @@ def test_starting_a_drill_runs_only_its_own_steps(
             )
         )
     assert late == "joined INC-1"
+
+
+def test_a_step_is_sent_outside_any_transaction_under_a_claim(
+    api: TestClient, runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    start(api, scenario=TIMED)
+    clock.advance(timedelta(minutes=6))
+    now = clock.now()
+    real = runtime.drills.inject
+    seen: list[tuple[str | None, Any, int]] = []
+
+    def inject(**sent: Any) -> IngestResult:
+        # Another engine looks at the step while it is being sent: claimed, and not locked.
+        with runtime.db.write_engine.connect() as other:
+            query = select(DrillStep.outcome, DrillStep.due_at).where(DrillStep.position == 1)
+            if runtime.db.dialect == "postgresql":
+                query = query.with_for_update(nowait=True)
+            outcome, due_at = other.execute(query).one()
+            other.rollback()
+        seen.append((outcome, due_at, runtime.db.write_engine.pool.checkedout()))
+        return real(**sent)
+
+    runtime.drills.inject = inject
+    runtime.drills.update(now)
+    assert len(seen) == 1
+    outcome, due_at, connections = seen[0]
+    assert outcome == f"{CLAIMED}{runtime.drills.owner}"
+    assert ensure_utc(due_at) == now + LEASE  # due again only once the lease has lapsed
+    assert connections == 0  # no connection of the write pool kept while intake works
+    with runtime.db.session() as session:
+        step = session.scalars(select(DrillStep).where(DrillStep.position == 1)).one()
+        drill = session.get(Drill, step.drill_id)
+        assert drill is not None
+        assert step.outcome == "joined INC-1"
+        assert step.due_at == drill.started_at + timedelta(minutes=5)  # its own time again
+
+
+def test_a_claim_lost_with_its_engine_lapses_after_the_lease(
+    api: TestClient, runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    started = start(api, scenario=TIMED)
+    clock.advance(timedelta(minutes=6))
+    with runtime.db.transaction() as session:
+        second = session.scalar(select(DrillStep.id).where(DrillStep.position == 1))
+        assert second is not None
+        # An engine claims the step, then its process dies before it sends it.
+        assert _claim(session, second, clock.now(), "gone:1") is not None
+    sent: Counter[str] = Counter()
+    counted(runtime, sent)
+    outcome = runtime.drills.update(clock.now())
+    assert sent == Counter()  # claimed elsewhere: not sent again while the lease lasts
+    assert outcome.next_at == clock.now() + LEASE  # looked at again when it lapses
+    shown = api.get(f"/api/v1/drills/{started['id']}").json()["steps"][1]
+    assert shown["outcome"] == f"{CLAIMED}gone:1"
+    clock.advance(LEASE)
+    runtime.drills.update(clock.now())
+    assert sent == Counter({f"drill-step-{second}": 1})
+    alerts, _, outcomes = injected(runtime)
+    assert alerts == 2 and outcomes[:2] == ["opened INC-1", "joined INC-1"]
+    with runtime.db.session() as session:
+        step = session.get(DrillStep, second)
+        assert step is not None
+        assert step.due_at == datetime.fromisoformat(started["started_at"]) + timedelta(minutes=5)
+
+
+def test_starting_a_drill_waits_for_a_step_of_its_own_another_engine_is_sending(
+    api: TestClient, runtime: Runtime, fakes: Fakes, clock: FrozenClock
+) -> None:
+    started = start(api, scenario=TIMED)
+    clock.advance(timedelta(minutes=6))
+    now = clock.now()
+    with runtime.db.transaction() as session:
+        second = session.scalar(select(DrillStep.id).where(DrillStep.position == 1))
+        assert second is not None
+        due_at = _claim(session, second, now, "other:1")  # another engine is sending it
+        assert due_at is not None
+
+    def other_engine_done() -> None:
+        with runtime.db.transaction() as session:
+            _mark(session, second, started["id"], now, _Done("joined INC-1", 1, True), due_at)
+
+    sent: Counter[str] = Counter()
+    counted(runtime, sent)
+    threading.Timer(0.3, other_engine_done).start()
+    begun = time.monotonic()
+    runtime.drills._run_own(started["id"], now)  # what starting a drill does for its steps
+    assert time.monotonic() - begun >= 0.25  # it waited for the other engine…
+    assert sent == Counter()  # …and sent nothing again
+    _, _, outcomes = injected(runtime)
+    assert outcomes[:2] == ["opened INC-1", "joined INC-1"]

@@ -326,9 +326,14 @@ def test_incident_show_works_against_a_server_without_related_incidents(
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         result = invoke(url, "any-token", "show", ref)
+        as_json = invoke(url, "any-token", "show", ref, "--json")
     finally:
         server.shutdown()
         server.server_close()
     assert result.exit_code == 0, result.output
     assert detail["title"] in result.stdout
     assert "related incidents unavailable" in result.stderr
+    # The JSON is the incident as the server answered it: no `related` key, not a null one.
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout) == detail
+    assert "related incidents unavailable" in as_json.stderr

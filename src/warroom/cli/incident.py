@@ -306,8 +306,8 @@ def show(ref: Ref, as_json: Json = False) -> None:
             typer.echo(f"related incidents unavailable: {exc}", err=True)
     finally:
         api.close()
-    if as_json:
-        print_json({**detail, "related": related})
+    if as_json:  # without the related incidents, no `related` key: null would mean none
+        print_json(detail if related is None else {**detail, "related": related})
     else:
         render_incident(detail)
         if related is not None:

@@ -16,7 +16,7 @@ from warroom.core.clock import Clock
 from warroom.detection import deliveries, heartbeats, metrics
 from warroom.detection.routing import Router
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
-from warroom.detection.service import Intake
+from warroom.detection.service import Decide, Intake
 from warroom.incidents.actor import Access
 from warroom.incidents.flows import IncidentFlows, RunbookPort, TemplateChoice
 from warroom.incidents.visibility import team_types, visible
@@ -106,14 +106,18 @@ class IntakeFlows:
         groups: dict[tuple[str, str], list[_Delivery]] = {}
         for delivery in taken:
             groups.setdefault((delivery.source, delivery.integration), []).append(delivery)
+        # Each alert is routed once per drain: the heartbeats locked first are those it pings.
+        routes = {key: self._decider(*key) for key in groups}
+        self._lock_heartbeats(session, groups, routes)
         outcomes: list[tuple[_Delivery, IngestResult | Exception]] = []
         for (source, integration), members in groups.items():
+            decide = routes[(source, integration)]
             try:
                 with session.begin_nested():
                     # Claimed inside the savepoint: if the group fails, so do its claims.
                     fresh = [m for m in members if self._claim(session, m)]
                     results = self._intake(
-                        session, source, integration, members[0].now
+                        session, source, integration, members[0].now, decide
                     ).ingest_many([m.alerts for m in fresh])
                 done = dict(zip(map(id, fresh), results, strict=True))
                 outcomes += [(m, done[id(m)] if id(m) in done else _duplicate(m)) for m in members]
@@ -123,7 +127,7 @@ class IntakeFlows:
                         with session.begin_nested():
                             if self._claim(session, member):
                                 result = self._intake(
-                                    session, source, integration, member.now
+                                    session, source, integration, member.now, decide
                                 ).ingest(member.alerts)
                             else:
                                 result = _duplicate(member)
@@ -132,6 +136,42 @@ class IntakeFlows:
                         outcomes.append((member, exc))
         self._prune(session, taken)
         return outcomes
+
+    def _lock_heartbeats(
+        self,
+        session: Session,
+        groups: dict[tuple[str, str], list[_Delivery]],
+        routes: dict[tuple[str, str], Decide],
+    ) -> None:
+        """Lock the rows of the heartbeats this drain pings, before any group opens an incident.
+
+        Within a group the pings come first (Intake.ingest_many), but across groups an earlier
+        group's new incident (a storm's advisory lock on PostgreSQL) would come before a later
+        group's ping (the heartbeat's row lock): the reverse of the engine's heartbeat check,
+        which locks the row and then opens an incident. Locked here, in the drain's own
+        savepoint, and pinged in each group's: a delivery that fails still keeps nothing, its
+        pings and delivery ids included. By id, so two processes' drains lock them alike.
+        """
+        if not self.config().heartbeats:
+            return
+        wanted: set[str] = set()
+        for key, members in groups.items():
+            for alert in (a for m in members for a in m.alerts):
+                if alert.status != "firing" or alert.event is not None:
+                    continue  # not a ping (Intake._ping)
+                try:
+                    heartbeat = routes[key](alert).heartbeat
+                except Exception:  # its group fails on it, and answers why
+                    continue
+                if heartbeat is not None:
+                    wanted.add(heartbeat)
+        if not wanted:
+            return
+        try:
+            with session.begin_nested():
+                heartbeats.lock(session, wanted)
+        except Exception:  # the groups lock them as they ping: the deliveries need not fail
+            log.exception("cannot lock the heartbeats of a drain first")
 
     def _claim(self, session: Session, delivery: _Delivery) -> bool:
         """Record the delivery's ids; False for one already seen."""
@@ -151,12 +191,18 @@ class IntakeFlows:
         except Exception:  # forgetting can wait for the next time; the deliveries cannot
             log.exception("cannot prune old delivery ids")
 
-    def _intake(self, session: Session, source: str, integration: str, now: datetime) -> Intake:
-        """Build the intake run for one integration with the routing in force."""
-        config = self.config()
+    def _decider(self, source: str, integration: str) -> Decide:
+        """Return how one integration's alerts are routed now, each alert decided once."""
         router = self.router()
+        decided: dict[int, RouteDecision] = {}  # by id(alert): the drain holds the alerts
 
         def decide(alert: AlertIn) -> RouteDecision:
+            found = decided.get(id(alert))
+            if found is None:
+                found = decided[id(alert)] = route(alert)
+            return found
+
+        def route(alert: AlertIn) -> RouteDecision:
             context = {
                 "source": source,
                 "integration": integration,
@@ -168,6 +214,14 @@ class IntakeFlows:
                 # A drill's alert never pings a real heartbeat: it would hide a real outage.
                 return replace(decision, heartbeat=None)
             return decision
+
+        return decide
+
+    def _intake(
+        self, session: Session, source: str, integration: str, now: datetime, decide: Decide
+    ) -> Intake:
+        """Build the intake run for one integration with the routing in force."""
+        config = self.config()
 
         def choose(incident_type: str | None, service: str | None) -> TemplateChoice:
             return self.runbooks.choose_template(

@@ -292,6 +292,20 @@ def statuses(
     return found
 
 
+def lock(session: Session, heartbeat_ids: Collection[str]) -> None:
+    """Lock these heartbeats' rows for the transaction, in id order (their pings come later).
+
+    A row not made yet is not locked: the engine has none to hold either.
+    """
+    stmt = (
+        select(Heartbeat.id)
+        .where(Heartbeat.id.in_(sorted(heartbeat_ids)))
+        .order_by(Heartbeat.id)
+        .with_for_update()
+    )
+    session.execute(stmt).all()
+
+
 def _locked(session: Session, beat: HeartbeatConfig, now: datetime) -> Heartbeat:
     """Return the heartbeat's row, locked for this transaction (made if the engine has not)."""
     stmt = select(Heartbeat).where(Heartbeat.id == beat.id).with_for_update()

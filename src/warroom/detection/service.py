@@ -86,7 +86,8 @@ class Intake:
         decided = [(alert, self.decide(alert)) for alert in alerts]
         # Pings first: they lock heartbeat rows, and the engine's heartbeat check takes those
         # before a storm's lock. Opening incidents first (a storm's lock), then pinging, could
-        # deadlock with it on PostgreSQL.
+        # deadlock with it on PostgreSQL. (Across a drain's groups, IntakeFlows locks the rows
+        # of every group's pings before the first group runs.)
         for index, (alert, decision) in enumerate(decided):
             if decision.heartbeat is not None:
                 self._ping(alert, decision.heartbeat, results[owners[index]])

@@ -3,7 +3,10 @@
 Every step is a row with its due time. The engine injects what is due through the normal
 intake path, as a delivery whose id is the step's: a step sent again after a crash (sent,
 not yet marked done) is answered as a duplicate, so a restart neither loses nor doubles one.
-Of several engines on PostgreSQL, the one holding a step's row lock sends it; the others skip it.
+Of several engines, the one that claims a step sends it: the claim is a short transaction
+that moves the step's due time a lease ahead (as the outbox leases its messages), the send
+runs outside any transaction, and another short one marks the step done. A claim lost with
+its engine falls due again when its lease ends.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from warroom.audit import service as audit
@@ -30,6 +34,7 @@ from warroom.drills.models import Drill, DrillStep
 from warroom.drills.review import Review, render_html, render_markdown, review
 from warroom.drills.schemas import DrillOut
 from warroom.engine.module import Outcome
+from warroom.engine.runner import instance_name
 from warroom.incidents import service as incidents
 from warroom.incidents.actor import Access, Actor
 from warroom.incidents.models import Incident
@@ -47,9 +52,15 @@ BATCH = 100  # steps injected per round; more due: the round after, at once
 # cap: without it the engine would retry at once, round after round, while the cause lasts.
 RETRY_FIRST = timedelta(seconds=1)
 RETRY_MAX = timedelta(seconds=60)
-# Due steps another engine holds (SKIP LOCKED) are looked at again this soon: it marks them
-# done, or its transaction ends with its process and the locks go (as escalation/jobs.py).
+# Due steps another engine claimed meanwhile are looked at again this soon (a claimed step's
+# due time is its lease's end: this is for the moment between the two).
 HELD_ELSEWHERE = timedelta(milliseconds=50)
+# A claim older than this was lost with its engine: the step falls due again. Far longer than
+# an intake round trip; one that outlasts it is sent again and answered as a duplicate.
+LEASE = timedelta(seconds=60)
+CLAIMED = "being injected by "  # a claimed step's outcome, until it is marked done
+# How long starting a drill waits for its first steps another engine has claimed, polling.
+OWN_WAIT, OWN_POLL = 10.0, 0.05
 
 
 class Inject(Protocol):
@@ -78,12 +89,10 @@ class DrillFlows:
     wake: Callable[[], None] = lambda: None
     name: str = "drills"
     interval: timedelta = field(default=timedelta(0))
+    owner: str = field(default_factory=instance_name)  # names this engine in its claims
     # Failed steps: id -> (failures so far, not retried before). In memory, as drill_steps has
     # no column for it: a restarted engine tries a failed step again at once, then backs off.
     _failed: dict[int, tuple[int, datetime]] = field(default_factory=dict, init=False)
-    # One step at a time in this process: `start` (a request's thread) and the engine's round
-    # would otherwise both send a new drill's first step, and on SQLite nothing else stops it.
-    _one_step: threading.Lock = field(default_factory=threading.Lock, init=False)
     _failures_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def start(
@@ -117,8 +126,8 @@ class DrillFlows:
         log.info("drill %s (%s) started by %s", drill_id, parsed.name, actor.who)
         # This drill's first steps now, so the answer names the incident and says what each
         # did. Its own only: other drills' due steps are the engine's, not this request's. The
-        # engine (woken by the commit) may be at them too: whichever comes second waits for
-        # the first, finds them done, and sends nothing again.
+        # engine (woken by the commit) may claim one first: then this request waits for it to
+        # be done, and the engine skips those this request claimed.
         self._run_own(drill_id, now)
         self.wake()
         with self.db.session() as session:
@@ -162,8 +171,8 @@ class DrillFlows:
             return Outcome(backlog=True)
         next_at = self._next_at()
         if next_at is not None and next_at <= now:
-            # Due, yet not run: another engine holds those steps. Without a pause this module
-            # would ask again at once, round after round, until that engine is done.
+            # Due, yet not run: another engine claimed them meanwhile. Without a pause this
+            # module would ask again at once, round after round.
             next_at = now + HELD_ELSEWHERE
         return Outcome(next_at=next_at)
 
@@ -176,9 +185,9 @@ class DrillFlows:
                     .where(
                         DrillStep.drill_id == drill_id,
                         DrillStep.done_at.is_(None),
-                        DrillStep.due_at <= now,
+                        or_(DrillStep.due_at <= now, DrillStep.outcome.startswith(CLAIMED)),
                     )
-                    .order_by(DrillStep.due_at, DrillStep.id)
+                    .order_by(DrillStep.offset_seconds, DrillStep.id)
                 )
             )
         for step_id in due:
@@ -231,28 +240,50 @@ class DrillFlows:
     def _run(self, step_id: int, drill_id: int, now: datetime, *, wait: bool) -> None:
         """Claim one step, inject it through intake (once, by its delivery id), mark it done.
 
-        On PostgreSQL the step's row stays locked (`FOR UPDATE`) from the claim to the mark, so
-        of several engines one injects it and the others skip it (SKIP LOCKED), or with `wait`
-        wait for it and find it done. SQLite has one writer and its write transaction cannot
-        span intake's: there the delivery id makes a step another process sent too a
-        duplicate, not a second alert.
+        Three short transactions, none open while intake works: the claim, the send (intake's
+        own), the mark. Of several engines one claims the step and the others skip it, or with
+        `wait` wait a while for it to be done (starting a drill, so the answer says what its
+        first steps did). A failed send gives the claim back for the next try.
         """
-        with self._one_step:
-            if self.db.is_sqlite:
-                done = self._inject(step_id, drill_id)
-                if done is not None:
-                    with self.db.transaction() as session:
-                        _mark(session, step_id, drill_id, now, done)
-                return
+        due_at = self._take(step_id, drill_id, now, wait=wait)
+        if due_at is None:
+            return
+        try:
+            done = self._inject(step_id, drill_id)
+        except BaseException:
+            self._give_back(step_id, due_at)
+            raise
+        if done is None:
+            self._give_back(step_id, due_at)
+            return
+        with self.db.transaction() as session:
+            _mark(session, step_id, drill_id, now, done, due_at)
+
+    def _take(self, step_id: int, drill_id: int, now: datetime, *, wait: bool) -> datetime | None:
+        """Claim a step; return its due time, or None if it is done or another engine has it.
+
+        With `wait`, a step another engine has is waited for (a while) until it is done.
+        """
+        deadline = time.monotonic() + OWN_WAIT
+        while True:
             with self.db.transaction() as session:
-                claimed = session.scalar(
-                    select(DrillStep.id)
-                    .where(DrillStep.id == step_id, DrillStep.done_at.is_(None))
-                    .with_for_update(skip_locked=not wait)
-                )
-                done = self._inject(step_id, drill_id) if claimed is not None else None
-                if done is not None:
-                    _mark(session, step_id, drill_id, now, done)
+                due_at = _claim(session, step_id, now, self.owner)
+                if due_at is not None or not wait or _done(session, step_id):
+                    return due_at
+            if time.monotonic() >= deadline:
+                log.warning("drill %s: step %s is still claimed elsewhere", drill_id, step_id)
+                return None
+            time.sleep(OWN_POLL)
+
+    def _give_back(self, step_id: int, due_at: datetime) -> None:
+        """Release a claim whose step was not sent; if that fails, its lease ends it."""
+        try:
+            with self.db.transaction() as session:
+                _release(session, step_id, due_at, self.owner)
+        except Exception:
+            log.exception(
+                "drill step %s: cannot release its claim (it lapses in %s)", step_id, LEASE
+            )
 
     def _inject(self, step_id: int, drill_id: int) -> _Done | None:
         """Send one undone step through intake; None if it is done or gone."""
@@ -297,15 +328,61 @@ class _Done:
     injected: bool = False
 
 
-def _mark(session: Session, step_id: int, drill_id: int, now: datetime, done: _Done) -> None:
-    """Mark a step done (unless it already is) and name the drill's incident once known."""
+def _claim(session: Session, step_id: int, now: datetime, owner: str) -> datetime | None:
+    """Claim a due step (or one whose claim has lapsed); return its due time, None if taken.
+
+    The claim moves its due time a lease ahead: no other engine finds it due meanwhile.
+    The UPDATE decides: of two engines the second finds it no longer due (on PostgreSQL it
+    waits for the first's short transaction, then reads the row again; SQLite has one writer).
+    """
+    found = session.execute(
+        select(DrillStep.due_at, DrillStep.outcome, DrillStep.offset_seconds, Drill.started_at)
+        .join(Drill, Drill.id == DrillStep.drill_id)
+        .where(DrillStep.id == step_id, DrillStep.done_at.is_(None), DrillStep.due_at <= now)
+    ).first()
+    if found is None:
+        return None
+    due_at, outcome, offset, started_at = found
+    if outcome is not None and outcome.startswith(CLAIMED):  # lapsed: its time is the lease's
+        due_at = started_at + timedelta(seconds=offset)
+    claimed = session.execute(
+        update(DrillStep)
+        .where(DrillStep.id == step_id, DrillStep.done_at.is_(None), DrillStep.due_at <= now)
+        .values(due_at=now + LEASE, outcome=f"{CLAIMED}{owner}"[:200])
+    )
+    return due_at if claimed.rowcount else None  # type: ignore[attr-defined]
+
+
+def _release(session: Session, step_id: int, due_at: datetime, owner: str) -> None:
+    """Give a claimed step back, due when it was, unless it is done or claimed again since."""
+    session.execute(
+        update(DrillStep)
+        .where(
+            DrillStep.id == step_id,
+            DrillStep.done_at.is_(None),
+            DrillStep.outcome == f"{CLAIMED}{owner}"[:200],
+        )
+        .values(due_at=due_at, outcome=None)
+    )
+
+
+def _done(session: Session, step_id: int) -> bool:
+    """Tell whether a step is done, or gone."""
+    step = session.get(DrillStep, step_id)
+    return step is None or step.done_at is not None
+
+
+def _mark(
+    session: Session, step_id: int, drill_id: int, now: datetime, done: _Done, due_at: datetime
+) -> None:
+    """Mark a step done (unless it already is), due when it was, and name the drill's incident."""
     number = done.number
     if number is None and done.injected:
         number = _drill_incident(session, drill_id)
     marked = session.execute(
         update(DrillStep)
         .where(DrillStep.id == step_id, DrillStep.done_at.is_(None))
-        .values(done_at=now, outcome=done.outcome)
+        .values(done_at=now, outcome=done.outcome, due_at=due_at)
     )
     if marked.rowcount and number is not None:  # type: ignore[attr-defined]
         session.execute(
