@@ -91,7 +91,8 @@ def load_details(session: Session, numbers: Sequence[int]) -> list[IncidentDetai
                 .where(Incident.parent_number.in_(parents))
                 .order_by(Incident.number)
             ):
-                members.setdefault(int(parent), []).append(number)
+                if parent is not None:  # always, by the WHERE; the column may be NULL
+                    members.setdefault(parent, []).append(number)
     return [
         _detail(
             incident,
