@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -320,6 +321,23 @@ def test_batches_go_past_the_batch_size(runtime: Runtime, clock: FrozenClock) ->
     done = service.prune(runtime.db, retention=RETENTION, now=now, batch=3)
     assert {p.kind: p.rows for p in done}["notifications"] == 1
     assert names(runtime, Notification.key) == {"recent"}
+
+
+def test_two_engines_pruning_at_once_delete_each_row_once(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    long_ago = clock.now()
+    add(runtime, Notification, [message(f"m{i}", long_ago, "sent") for i in range(120)])
+    now = long_ago + timedelta(days=91)
+
+    def one_engine(_: int) -> int:
+        done = service.prune(runtime.db, retention=RETENTION, now=now, batch=7)
+        return {p.kind: p.rows for p in done}["notifications"]
+
+    with ThreadPoolExecutor(2) as pool:
+        deleted = list(pool.map(one_engine, range(2)))
+    assert sum(deleted) == 120
+    assert count(runtime, Notification) == 0
 
 
 def deleted_metric(kind: str) -> float:
