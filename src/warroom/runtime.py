@@ -41,6 +41,7 @@ from warroom.postmortem import tracking
 from warroom.postmortem.flows import PostmortemFlows
 from warroom.postmortem.gate import PostmortemGate
 from warroom.postmortem.service import lessons
+from warroom.retention.jobs import Pruning
 from warroom.runbooks.directory import RunbookDirectory
 from warroom.search.related_flows import RelatedFlows
 from warroom.settings import Settings
@@ -153,7 +154,7 @@ class Runtime:
         owner = instance_name()
         # The engine's modules, in the order each round runs them: pages first (a backlog of
         # due steps holds back the rest of the round), then silent heartbeats, reminders,
-        # and verification.
+        # verification, drills, and last the pruning of rows past their retention.
         self.engine = Engine(
             modules=[
                 EscalationSteps(
@@ -174,6 +175,7 @@ class Runtime:
                 Reminders(db=self.db, config=self.config, channels=self.channels),
                 self.verification,
                 self.drills,
+                Pruning(db=self.db, config=self.config),
             ],
             sender=Sender(
                 db=self.db,

@@ -141,7 +141,8 @@ def test_an_anchor_block_is_told_how_to_stay(tmp_path: Path) -> None:
     assert found == [
         "1: unknown section 'defaults'; known: actions, auth, detection, drills, "
         "escalation_policies, heartbeats, incident_types, integrations, notifications, people, "
-        "postmortem, priorities, routes, schedules, server, services, severities, status_page, "
+        "postmortem, priorities, retention, routes, schedules, server, services, severities, "
+        "status_page, "
         "teams, verification "
         "(a block that only holds YAML anchors may be named x-defaults)"
     ]

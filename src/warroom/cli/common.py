@@ -36,6 +36,24 @@ def errors_as_exit() -> Iterator[None]:
         fail(exc.message)
 
 
+@contextmanager
+def database_errors_as_exit(url: str) -> Iterator[None]:
+    """Turn a database that cannot be reached or named into one line on stderr and exit 1."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    try:
+        yield
+    except (ArgumentError, NoSuchModuleError, DBAPIError) as exc:
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except ArgumentError:  # not even a URL: say so without repeating it (it may hold one)
+            shown = "WARROOM_DATABASE_URL"
+        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        fail(f"cannot use the database at {shown}: {reason}")
+
+
 class CliState:
     """What the `warroom` command builds once and hands to every subcommand (`ctx.obj`)."""
 

@@ -25,6 +25,7 @@ from warroom.cli.audit_cmd import audit_app
 from warroom.cli.backup_cmd import backup, restore
 from warroom.cli.common import CliState
 from warroom.cli.db_copy_cmd import copy as db_copy
+from warroom.cli.db_prune_cmd import prune as db_prune
 from warroom.cli.demo import demo
 from warroom.cli.drill_cmd import drill_app
 from warroom.cli.engine_cmd import engine
@@ -82,6 +83,7 @@ app.add_typer(drill_app, name="drill")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(notify_app, name="notify")
 db_app.command("copy")(db_copy)
+db_app.command("prune")(db_prune)
 app.command("backup")(backup)
 app.command("restore")(restore)
 app.command("search")(search)

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from warroom.auth.config import AuthConfig
 from warroom.config.integrations import IntegrationsConfig
+from warroom.config.retention import RetentionConfig
 from warroom.config.server import ServerConfig
 from warroom.detection.heartbeat_config import HeartbeatConfig
 from warroom.detection.routing import DetectionConfig, RouteConfig
@@ -55,6 +56,7 @@ class WarroomConfig(BaseModel):
     auth: AuthConfig = Field(default_factory=AuthConfig)  # docs/security.md
     server: ServerConfig = Field(default_factory=ServerConfig)  # docs/configuration.md
     drills: DrillsConfig = Field(default_factory=DrillsConfig)  # docs/drills.md
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)  # docs/operations.md
 
     @field_validator("severities")
     @classmethod

@@ -40,6 +40,9 @@ class Alert(Base):
         ),
         Index("ix_alerts_incident_id", "incident_id"),
         Index("ix_alerts_received_at", "received_at"),
+        # Deleting an ended silence sets its alerts' silence_id to NULL: without this index
+        # each deleted silence is a scan of every alert (retention prunes them, migration 0030).
+        Index("ix_alerts_silence_id", "silence_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
