@@ -9,18 +9,29 @@ writer) is left to the per-alert path.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 
 from warroom.detection.grouping import find_open, group_key, open_incident
 from warroom.detection.linking import Linker
 from warroom.detection.models import Alert
-from warroom.detection.rows import alert_title, capped_raw, insert_for
+from warroom.detection.rows import alert_title, built_once, capped_raw
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
 from warroom.detection.silences import ActiveSilences
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATUSES
 
+_ALERTS = cast(Table, Alert.__table__)
+_new_alerts = built_once(
+    lambda insert: (
+        insert(_ALERTS)
+        .on_conflict_do_nothing(
+            index_elements=["fingerprint", "source", "integration"], index_where=text("is_open")
+        )
+        .returning(_ALERTS.c.id, _ALERTS.c.fingerprint)
+    )
+)
 CHUNK = 400  # rows per INSERT (SQLite allows 32,766 bound values per statement)
 # The per-alert path, for a storm's first alert: (alert, decision, its delivery's result)
 # -> the id of the incident it is linked to, if any.
@@ -52,7 +63,6 @@ def join_in_bulk(
         seen.add(alert.fingerprint)
         by_key.setdefault(group_key(alert, decision, integration), []).append((alert, decision))
     handled: dict[str, str] = {}
-    insert = insert_for(session)
     for key, members in by_key.items():
         if len(members) < 2:
             continue  # a single alert: the per-alert path is as cheap
@@ -94,18 +104,10 @@ def join_in_bulk(
                 }
                 for a, d in chunk
             ]
-            # executemany form: one cached statement, batched by the driver ("insertmanyvalues")
-            table = Alert.__table__
-            stmt = (
-                insert(table)
-                .on_conflict_do_nothing(
-                    index_elements=["fingerprint", "source", "integration"],
-                    index_where=text("is_open"),
-                )
-                .returning(table.c.id, table.c.fingerprint)
-            )
             titles = {row["fingerprint"]: row["title"] for row in rows}
-            inserted = {fp: (alert_id, titles[fp]) for alert_id, fp in session.execute(stmt, rows)}
+            # executemany form: one statement, batched by the driver ("insertmanyvalues")
+            found = session.execute(_new_alerts(session), rows)
+            inserted = {fp: (alert_id, titles[fp]) for alert_id, fp in found}
             joined = [
                 (inserted[a.fingerprint][0], str(inserted[a.fingerprint][1]), a)
                 for a, _ in chunk

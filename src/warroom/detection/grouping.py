@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from warroom.detection.models import AlertGroup
-from warroom.detection.rows import GROUP_IS_OPEN, insert_for
+from warroom.detection.rows import GROUP_IS_OPEN, built_once
 from warroom.detection.schemas import AlertIn, RouteDecision
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATUSES
@@ -30,10 +30,24 @@ def group_key(alert: AlertIn, decision: RouteDecision, integration: str) -> str:
     return f"{prefix}:alert:{alert.fingerprint}"
 
 
+# Built once (rows.built_once says why): a new group runs each of these.
+_OPEN = select(AlertGroup).where(AlertGroup.group_key == bindparam("key"), GROUP_IS_OPEN)
+_OPEN_LOCKED = _OPEN.with_for_update()
+_new_group = built_once(
+    lambda insert: (
+        insert(AlertGroup)
+        .values(
+            group_key=bindparam("key"), is_open=True, incident_id=None, created_at=bindparam("now")
+        )
+        .on_conflict_do_nothing(index_elements=["group_key"], index_where=text("is_open"))
+        .returning(AlertGroup)
+    )  # the new row as an object, without a second query
+)
+
+
 def find_open(session: Session, key: str) -> AlertGroup | None:
     """Return the open group for `key`, if there is one (not locked)."""
-    stmt = select(AlertGroup).where(AlertGroup.group_key == key, GROUP_IS_OPEN)
-    return session.scalars(stmt).first()
+    return session.scalars(_OPEN, {"key": key}).first()
 
 
 def open_incident(session: Session, group: AlertGroup | None) -> Incident | None:
@@ -46,8 +60,7 @@ def open_incident(session: Session, group: AlertGroup | None) -> Incident | None
 
 def open_group(session: Session, key: str, now: datetime) -> AlertGroup:
     """Return the open group for `key`, closing it first if its incident is over."""
-    stmt = select(AlertGroup).where(AlertGroup.group_key == key, GROUP_IS_OPEN)
-    group = session.scalars(stmt.with_for_update()).first()
+    group = session.scalars(_OPEN_LOCKED, {"key": key}).first()
     if group is not None and group.incident_id is not None:
         incident = session.get(Incident, group.incident_id)
         if incident is not None and incident.status not in OPEN_STATUSES:
@@ -56,14 +69,8 @@ def open_group(session: Session, key: str, now: datetime) -> AlertGroup:
             group = None
     if group is not None:
         return group
-    insert = insert_for(session)
-    created = session.scalars(
-        insert(AlertGroup)
-        .values(group_key=key, is_open=True, incident_id=None, created_at=now)
-        .on_conflict_do_nothing(index_elements=["group_key"], index_where=text("is_open"))
-        .returning(AlertGroup)  # the new row as an object, without a second query
-    ).first()
+    created = session.scalars(_new_group(session), {"key": key, "now": now}).first()
     if created is None:  # a concurrent delivery created it; it has its incident by now
-        created = session.scalars(stmt.with_for_update()).first()
+        created = session.scalars(_OPEN_LOCKED, {"key": key}).first()
         assert created is not None
     return created

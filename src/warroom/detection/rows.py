@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -30,6 +31,20 @@ SOURCE_NAMES = {
 def insert_for(session: Session) -> Any:
     """Return the dialect's INSERT construct (both support ON CONFLICT … WHERE)."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def built_once(build: Callable[[Any], Any]) -> Callable[[Session], Any]:
+    """Build a dialect's statement once, from its INSERT construct: on the intake's path,
+    constructing a statement costs more than SQLite takes to run it (bound values vary)."""
+    built: dict[str, Any] = {}
+
+    def statement(session: Session) -> Any:
+        name = session.get_bind().dialect.name
+        if name not in built:
+            built[name] = build(insert_for(session))
+        return built[name]
+
+    return statement
 
 
 def alert_title(alert: AlertIn, decision: RouteDecision) -> str:

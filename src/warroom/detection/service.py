@@ -20,9 +20,9 @@ from warroom.detection.rows import (
     ALERT_IS_OPEN,
     SOURCE_NAMES,
     alert_title,
+    built_once,
     capped_raw,
     incident_summary,
-    insert_for,
 )
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
 from warroom.detection.silences import ActiveSilences
@@ -40,6 +40,28 @@ if TYPE_CHECKING:
 
 TemplateChooser = Callable[[str | None, str | None], TemplateChoice]
 Decide = Callable[[AlertIn], RouteDecision]
+
+
+# Built once (see rows.built_once): the per-alert path runs these for every new group.
+_OPEN_ROW = (
+    select(Alert)
+    .where(
+        Alert.source == bindparam("source"),
+        Alert.integration == bindparam("integration"),
+        Alert.fingerprint == bindparam("fp"),
+        ALERT_IS_OPEN,
+    )
+    .with_for_update()
+)
+_new_row = built_once(
+    lambda insert: (
+        insert(Alert)
+        .on_conflict_do_nothing(
+            index_elements=["fingerprint", "source", "integration"], index_where=text("is_open")
+        )
+        .returning(Alert)
+    )  # the new row as an object, without a second query
+)
 
 
 @dataclass
@@ -235,17 +257,8 @@ class Intake:
                 result.ended.append(pinged.incident)
 
     def _open_row(self, alert: AlertIn) -> Alert | None:
-        stmt = (
-            select(Alert)
-            .where(
-                Alert.source == alert.source,
-                Alert.integration == self.integration,
-                Alert.fingerprint == alert.fingerprint,
-                ALERT_IS_OPEN,
-            )
-            .with_for_update()
-        )
-        return self.session.scalars(stmt).first()
+        found = {"source": alert.source, "integration": self.integration, "fp": alert.fingerprint}
+        return self.session.scalars(_OPEN_ROW, found).first()
 
     def _insert(self, alert: AlertIn, decision: RouteDecision) -> Alert:
         """Insert a new open episode; if a concurrent delivery won, use its row instead."""
@@ -269,17 +282,7 @@ class Intake:
             "seen_count": 1,
             "raw": capped_raw(alert),
         }
-        insert = insert_for(self.session)
-        stmt = (
-            insert(Alert)
-            .values(**values)
-            .on_conflict_do_nothing(
-                index_elements=["fingerprint", "source", "integration"],
-                index_where=text("is_open"),
-            )
-            .returning(Alert)  # the new row as an object, without a second query
-        )
-        row = self.session.scalars(stmt).first()
+        row = self.session.scalars(_new_row(self.session), values).first()
         if row is None:  # another transaction opened the same episode first
             row = self._open_row(alert)
             assert row is not None

@@ -4,8 +4,9 @@ incident turns out to be of another type."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents import timeline
@@ -29,7 +30,7 @@ def seed(session: Session, *, incident: Incident, checklist: list[tuple[str, str
     if rows:
         # One executemany statement: the ORM would send one INSERT … RETURNING per item on
         # SQLite (it cannot match a batch's new ids to its objects), and nothing here needs them.
-        session.execute(insert(ChecklistItem), rows)
+        session.execute(insert(cast(Table, ChecklistItem.__table__)), rows)
 
 
 def switch(

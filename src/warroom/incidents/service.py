@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Invalid, NotFound
@@ -41,6 +41,14 @@ EDITABLE_FIELDS = (
 )
 
 
+_BY_NUMBER = select(Incident).where(Incident.number == bindparam("number"))
+# FOR NO KEY UPDATE on PostgreSQL: writers of this incident queue behind each other, while
+# rows that only point at it (timeline events, grants: their foreign-key check takes KEY
+# SHARE) are still written. A plain FOR UPDATE deadlocked an acknowledge against the
+# escalation engine, which holds its escalation row and inserts events.
+_BY_NUMBER_FOR_UPDATE = _BY_NUMBER.with_for_update(key_share=True)
+
+
 def parse_ref(ref: str) -> int:
     """Turn `42`, `INC-42` or `inc-42` into 42, or raise NotFound."""
     number = incident_number(ref)
@@ -52,14 +60,8 @@ def parse_ref(ref: str) -> int:
 def get(session: Session, ref: str | int, *, for_update: bool = False) -> Incident:
     """Return the incident with this number, or raise NotFound."""
     number = ref if isinstance(ref, int) else parse_ref(ref)
-    stmt = select(Incident).where(Incident.number == number)
-    if for_update:
-        # FOR NO KEY UPDATE on PostgreSQL: writers of this incident queue behind each other,
-        # while rows that only point at it (timeline events, grants: their foreign-key check
-        # takes KEY SHARE) are still written. A plain FOR UPDATE deadlocked an acknowledge
-        # against the escalation engine, which holds its escalation row and inserts events.
-        stmt = stmt.with_for_update(key_share=True)
-    incident = session.scalars(stmt).one_or_none()
+    stmt = _BY_NUMBER_FOR_UPDATE if for_update else _BY_NUMBER
+    incident = session.scalars(stmt, {"number": number}).one_or_none()
     if incident is None:
         raise NotFound(f"no incident INC-{number}")
     return incident

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, TimelineEvent
 
+# Built once: constructing a statement costs more than a new incident's insert takes to run.
+_INSERT_MANY = insert(TimelineEvent).returning(TimelineEvent)
 NEW_EVENTS = "warroom.timeline.new_events"
 # The live bus's own list (incidents/live.py): the planner pops NEW_EVENTS before the commit,
 # and this is read at the commit. No "warroom." prefix: no before-commit listener takes it.
@@ -92,7 +94,7 @@ def record_many(
         for kind, text, data in events
     ]
     written = sorted(
-        session.scalars(insert(TimelineEvent).returning(TimelineEvent), rows),
+        session.scalars(_INSERT_MANY, rows),
         key=lambda event: event.id,
     )
     for event in written:

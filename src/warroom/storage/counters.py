@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, select
+from typing import Any, cast
+
+from sqlalchemy import Integer, String, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -18,20 +20,26 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+_UPSERTS: dict[str, Any] = {}  # dialect name -> the upsert statement
+
+
 def next_value(session: Session, name: str) -> int:
     """Increment counter `name` and return the new value (row-locked until commit).
 
     One upsert statement, so two first-ever callers cannot both try to create the row.
     """
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    upsert = (
-        insert(Counter)
-        .values(name=name, value=1)
-        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
-        .returning(Counter.value)
-    )
-    return int(session.execute(upsert).scalar_one())
+    upsert = _UPSERTS.get(dialect)
+    if upsert is None:  # built once a dialect: constructing it costs more than running it
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = cast(Table, Counter.__table__)  # Core: the ORM's bulk insert costs more
+        upsert = _UPSERTS[dialect] = (
+            insert(table)
+            .values(name=bindparam("name"), value=1)
+            .on_conflict_do_update(index_elements=[table.c.name], set_={"value": table.c.value + 1})
+            .returning(table.c.value)
+        )
+    return int(session.execute(upsert, {"name": name}).scalar_one())
 
 
 def current_value(session: Session, name: str) -> int:
