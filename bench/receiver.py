@@ -46,6 +46,12 @@ class Receiver:
         self.port = int(self._process.stdout.readline())
         return self
 
+    @property
+    def pid(self) -> int:
+        """The receiver's process id (its CPU time is in /proc/<pid>/stat)."""
+        assert self._process is not None, "enter the receiver first"
+        return self._process.pid
+
     def __exit__(self, *_: object) -> None:
         if self._process is not None:
             self._process.terminate()
