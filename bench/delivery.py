@@ -17,9 +17,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
 
 from bench.common import REPO_ROOT, machine_info, markdown_table, write_section
 from bench.receiver import TOKEN, Receiver
@@ -83,7 +85,7 @@ def measure(count: int, workers: int, workdir: Path, *, stock: bool) -> Run:
             outbox.enqueue(session, messages, now=now, retry=config.notifications.retry)
         adapters = build_adapters(config)
         if stock:  # what warroom used before keeping connections alive
-            adapters.chat._client = WebClient(  # type: ignore[union-attr]
+            adapters.chat._client = _StockClient(  # type: ignore[union-attr]
                 token=TOKEN, base_url=receiver.url, retry_handlers=[]
             )
         sender = Sender(
@@ -127,6 +129,14 @@ def _cpu_seconds(pid: int) -> float:
     # Fields after the command (in parentheses, which may hold spaces): utime is the 14th.
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _StockClient(WebClient):
+    """slack_sdk's own path: api_call, then urllib with a connection per call."""
+
+    def call_json(self, method: str, params: dict[str, Any]) -> SlackResponse:
+        """Call `method` as WebClient's own methods do (None values left out)."""
+        return self.api_call(method, json={k: v for k, v in params.items() if v is not None})
 
 
 def _wait_listening(port: int) -> None:
