@@ -1,6 +1,7 @@
 """A lean loopback receiver of Slack's Web API for benchmarks, in a process of its own.
 
-It answers like Slack (`{"ok": true, …}`) and writes, per message, its idempotency key (the
+It checks the bearer token and answers like Slack (`{"ok": true, …}`, or `invalid_auth`
+and `not_authed` with HTTP 200), and writes, per message, its idempotency key (the
 metadata warroom sends) and when it arrived (time.monotonic, which every process on the
 machine shares) to a log file, so a benchmark can time "request in → page out" without the
 receiver competing with warroom for one interpreter lock.
@@ -10,13 +11,14 @@ receiver competing with warroom for one interpreter lock.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs
+
+import orjson
 
 from bench.common import LOOPBACK
 
@@ -45,6 +47,12 @@ class Receiver:
         assert self._process.stdout is not None
         self.port = int(self._process.stdout.readline())
         return self
+
+    @property
+    def pid(self) -> int:
+        """The receiver's process id (its CPU time is in /proc/<pid>/stat)."""
+        assert self._process is not None, "enter the receiver first"
+        return self._process.pid
 
     def __exit__(self, *_: object) -> None:
         if self._process is not None:
@@ -104,16 +112,23 @@ def _app(log: IO[str]) -> Any:
             body += message.get("body", b"")
             more = message.get("more_body", False)
         headers = dict(scope["headers"])
+        token = ""
         if headers.get(b"content-type", b"").startswith(b"application/json"):
-            params = json.loads(body or b"{}")
+            params = orjson.loads(body or b"{}")  # Slack ignores a token in a JSON body
         else:
             params = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            token = params.pop("token", "")
+        authorization = headers.get(b"authorization", b"")
+        if authorization.startswith(b"Bearer "):
+            token = authorization[7:].decode()
         path = scope["path"]
         answer: dict[str, Any] = {"ok": True, "channel": params.get("channel", "C1")}
-        if path.endswith("chat.postMessage"):
+        if token != TOKEN:  # as Slack refuses a call: HTTP 200, ok=false
+            answer = {"ok": False, "error": "invalid_auth" if token else "not_authed"}
+        elif path.endswith("chat.postMessage"):
             metadata = params.get("metadata")
             if isinstance(metadata, str):
-                metadata = json.loads(metadata)
+                metadata = orjson.loads(metadata)
             key = ""
             if isinstance(metadata, dict):
                 key = str((metadata.get("event_payload") or {}).get("idempotency_key", ""))
@@ -122,7 +137,7 @@ def _app(log: IO[str]) -> Any:
             answer["ts"] = "1700000000.000100"
         elif path.endswith("conversations.create"):
             answer["channel"] = {"id": "C0BENCH", "name": params.get("name", "x")}
-        data = json.dumps(answer).encode()
+        data = orjson.dumps(answer)
         await send(
             {
                 "type": "http.response.start",

@@ -80,6 +80,7 @@ class Call:
     key: str | None
     outcome: str  # "ok", a Slack error code, "http 500", "timeout"
     content_type: str
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
 
 @dataclass
@@ -566,7 +567,8 @@ def _handler(fake: SlackServer) -> type[BaseHTTPRequestHandler]:
         def _record(
             self, method: str, params: dict[str, Any], content_type: str, outcome: str
         ) -> None:
-            call = Call(method, dict(params), _key(params), outcome, content_type)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            call = Call(method, dict(params), _key(params), outcome, content_type, headers)
             with fake._lock:
                 fake.calls.append(call)
 

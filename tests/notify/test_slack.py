@@ -9,11 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 from pydantic import ValidationError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from tests.notify.slack_server import BOT_USER, TOKEN, SlackServer
 from warroom.notify.ports import Chat, DeliveryError, IncidentCard
 from warroom.notify.slack import SlackChat, channel_name, reply
-from warroom.notify.slack_blocks import ACKNOWLEDGE, RESOLVE, STATUS_UPDATE, card_blocks
+from warroom.notify.slack_blocks import ACKNOWLEDGE, RESOLVE, STATUS_UPDATE, card_blocks, escape
 from warroom.notify.slack_config import SlackConfig
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -337,6 +339,68 @@ def test_post_plain_text_to_a_channel_id(slack: SlackServer, chat: SlackChat) ->
     [message] = slack.messages(channel)
     assert message["blocks"] == []
     assert message["metadata"]["event_payload"] == {"idempotency_key": "k2"}
+
+
+def test_post_is_on_the_wire_what_slack_sdks_chat_post_message_sends(
+    slack: SlackServer, chat: SlackChat
+) -> None:
+    # SlackChat.post goes below WebClient.api_call (for CPU): it must still be the same call.
+    channel = slack.add_channel("incident-response")
+    text = "INC-42 déclaré: café ☕ 日本語 <b> & ok"
+    ts = chat.post(channel=channel, text=text, key="out-7", card=CARD)
+    stock = WebClient(token=slack.token, base_url=slack.url, retry_handlers=[])
+    stock.chat_postMessage(
+        channel=channel,
+        text=escape(text),
+        blocks=card_blocks(CARD),
+        unfurl_links=False,
+        metadata={
+            "event_type": "warroom_notification",
+            "event_payload": {"idempotency_key": "out-7"},
+        },
+    )
+    ours, theirs = slack.calls
+    assert ours.method == theirs.method == "chat.postMessage"
+    assert ours.params == theirs.params
+    assert ours.content_type == theirs.content_type == "application/json;charset=utf-8"
+    for header in ("authorization", "user-agent"):
+        assert ours.headers[header] == theirs.headers[header]
+    assert ours.headers["authorization"] == f"Bearer {slack.token}"
+    first, second = slack.messages(channel)
+    assert first["ts"] == ts
+    assert first["text"] == second["text"] == "INC-42 déclaré: café ☕ 日本語 &lt;b&gt; &amp; ok"
+
+
+def test_post_without_a_card_sends_no_blocks(slack: SlackServer, chat: SlackChat) -> None:
+    channel = slack.add_channel("inc-1-x")
+    chat.post(channel=channel, text="Severity raised to SEV-1", key="k2")
+    assert "blocks" not in slack.calls[-1].params  # as slack_sdk leaves out None values
+    assert slack.calls[-1].params["unfurl_links"] is False
+
+
+def test_post_429_is_temporary_and_names_retry_after(slack: SlackServer, chat: SlackChat) -> None:
+    channel = slack.add_channel("incident-response")
+    slack.fail(429, times=1, retry_after=30)
+    with pytest.raises(DeliveryError, match=r"ratelimited \(Retry-After 30 s\)") as info:
+        chat.post(channel=channel, text="hello", key="k")
+    assert not info.value.permanent
+    assert isinstance(info.value.__context__, SlackApiError)  # slack_sdk judged the answer
+    chat.post(channel=channel, text="hello", key="k")
+    assert [c.outcome for c in slack.calls] == ["http 429", "ok"]
+
+
+def test_post_answered_with_a_page_not_json_fails_as_slack_sdk_says(
+    slack: SlackServer, chat: SlackChat
+) -> None:
+    # A proxy's HTML page with HTTP 200: slack_sdk makes it ok=false; nothing to retry.
+    channel = slack.add_channel("incident-response")
+    slack.fail(200, times=1)
+    with pytest.raises(DeliveryError, match=r"chat.postMessage failed: HTTP 200$") as info:
+        chat.post(channel=channel, text="hello", key="k")
+    assert info.value.permanent
+    context = info.value.__context__
+    assert isinstance(context, SlackApiError)
+    assert context.response["error"].startswith("Received a response in a non-JSON format")
 
 
 def test_card_of_a_resolved_incident_has_no_buttons() -> None:
