@@ -383,7 +383,7 @@ def test_post_429_is_temporary_and_names_retry_after(slack: SlackServer, chat: S
     slack.fail(429, times=1, retry_after=30)
     with pytest.raises(DeliveryError, match=r"ratelimited \(Retry-After 30 s\)") as info:
         chat.post(channel=channel, text="hello", key="k")
-    assert not info.value.permanent
+    assert not info.value.permanent and info.value.retry_after == 30.0  # the outbox waits
     assert isinstance(info.value.__context__, SlackApiError)  # slack_sdk judged the answer
     chat.post(channel=channel, text="hello", key="k")
     assert [c.outcome for c in slack.calls] == ["http 429", "ok"]
@@ -469,7 +469,7 @@ def test_429_is_temporary_and_names_retry_after(slack: SlackServer, chat: SlackC
     slack.fail(429, times=1, retry_after=7)
     with pytest.raises(DeliveryError, match=r"ratelimited \(Retry-After 7 s\)") as info:
         chat.create_channel(name="inc-1-x", private=False, key="k")
-    assert not info.value.permanent
+    assert not info.value.permanent and info.value.retry_after == 7.0
     assert chat.create_channel(name="inc-1-x", private=False, key="k")
 
 

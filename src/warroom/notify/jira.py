@@ -34,7 +34,7 @@ from warroom.notify.jira_config import (
     LABEL_PREFIX,
     JiraIssuesConfig,
 )
-from warroom.notify.ports import DeliveryError, Ticket
+from warroom.notify.ports import DeliveryError, Ticket, retry_seconds
 from warroom.notify.webhook import status_error, transport_error
 
 log = logging.getLogger("warroom.notify")
@@ -241,20 +241,12 @@ class JiraIssues:
         raise DeliveryError(
             f"{error}: {reason}" if reason else str(error),
             permanent=error.permanent,
-            retry_after=_seconds(retry_after) if not error.permanent else None,
+            retry_after=retry_seconds(retry_after) if not error.permanent else None,
         )
 
 
 class _Gone(Exception):
     """The Server search path answered 410: the site is on Atlassian's cloud."""
-
-
-def _seconds(value: str | None) -> float | None:
-    """Return Retry-After as seconds when it is a number (Jira sends seconds)."""
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
 
 
 def _reason(response: httpx.Response) -> str:

@@ -29,6 +29,14 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
+def retry_seconds(value: object) -> float | None:
+    """Return an HTTP Retry-After given in seconds (what Slack and Jira send) as a number."""
+    try:
+        return max(0.0, float(str(value))) if value else None
+    except ValueError:  # an HTTP date, or nonsense: the outbox's own backoff decides
+        return None
+
+
 @dataclass(frozen=True)
 class IncidentCard:
     """What a message needs to show an incident (chat card, email, status page)."""

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
-from warroom.notify.ports import DeliveryError, IncidentCard
+from warroom.notify.ports import DeliveryError, IncidentCard, retry_seconds
 from warroom.notify.slack_blocks import card_blocks, escape
 from warroom.notify.slack_config import SlackConfig
 
@@ -381,13 +381,17 @@ def _delivery_error(
     if error.startswith(NOT_JSON):
         error = ""  # slack_sdk's wording around an HTML error page; the status says enough
     what = error or f"HTTP {status}"
+    wait = None
     if status == 429 or error == "ratelimited":
         retry_after = {k.lower(): v for k, v in (headers or {}).items()}.get("retry-after")
         if isinstance(retry_after, list):
             retry_after = retry_after[0] if retry_after else None
         if retry_after:
             what = f"{what} (Retry-After {str(retry_after)[:10]} s)"
-    return DeliveryError(f"Slack {method} failed: {what[:200]}", permanent=not temporary)
+        wait = retry_seconds(retry_after)  # the outbox waits as long as Slack asked
+    return DeliveryError(
+        f"Slack {method} failed: {what[:200]}", permanent=not temporary, retry_after=wait
+    )
 
 
 def response_url_allowed(url: str, config: SlackConfig) -> bool:
