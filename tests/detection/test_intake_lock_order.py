@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, text
 
-from tests.detection.test_intake_merging import hold_writer
+from tests.detection.test_intake_merging import hold_writer, refuse_poison
 from warroom.config import WarroomConfig
 from warroom.detection import heartbeats, storms
 from warroom.detection.models import Heartbeat
@@ -111,15 +111,7 @@ def test_a_later_groups_heartbeat_is_locked_before_an_earlier_group_opens_an_inc
 def test_a_failing_delivery_keeps_no_ping_though_its_heartbeat_was_locked(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    router = runtime.intake.router()
-    decide = router.decide
-
-    def picky(labels: Any, **kwargs: Any) -> Any:
-        if labels.get("poison"):
-            raise RuntimeError("cannot route this one")
-        return decide(labels, **kwargs)
-
-    monkeypatch.setattr(router, "decide", picky)
+    refuse_poison(runtime, monkeypatch)
     made(runtime)
     gate = hold_writer(runtime)
     bad = runtime.intake.submit(

@@ -56,7 +56,8 @@ def test_queued_deliveries_merge_and_keep_their_own_answers(runtime: Runtime) ->
     assert seen == {"a1": 2, "a2": 1, "b1": 1, "c1": 1}
 
 
-def test_a_failing_delivery_fails_alone(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+def refuse_poison(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make routing fail for an alert labelled poison (a delivery that fails alone)."""
     router = runtime.intake.router()
     decide = router.decide
 
@@ -66,6 +67,10 @@ def test_a_failing_delivery_fails_alone(runtime: Runtime, monkeypatch: pytest.Mo
         return decide(labels, **kwargs)
 
     monkeypatch.setattr(router, "decide", picky)
+
+
+def test_a_failing_delivery_fails_alone(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    refuse_poison(runtime, monkeypatch)
     gate = hold_writer(runtime)
     good = runtime.intake.submit(source="webhook", integration="w", alerts=[alert("g1")])
     bad = runtime.intake.submit(
