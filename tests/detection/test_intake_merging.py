@@ -116,3 +116,12 @@ def test_the_next_drain_commits_while_the_files_are_written_and_answers_wait_for
     assert first.result(10).opened and second.result(10).opened
     written = sorted(p.name for p in (runbooks_dir / "active").glob("INC-*.md"))
     assert [name.split("-")[1] for name in written] == ["1", "2"]
+
+
+def test_a_cancelled_waiter_does_not_leave_the_others_unanswered(runtime: Runtime) -> None:
+    gate = hold_writer(runtime)
+    first = runtime.intake.submit(source="webhook", integration="w", alerts=[alert("x1")])
+    second = runtime.intake.submit(source="webhook", integration="w", alerts=[alert("y1")])
+    assert first.cancel()  # what asyncio.wrap_future does when a request is cancelled
+    gate.set()
+    assert second.result(10).accepted == 1

@@ -20,7 +20,7 @@ from tests.helpers import Fakes
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock, ensure_utc
 from warroom.detection.schemas import IngestResult
-from warroom.drills.flows import CLAIMED, LEASE, _claim, _Done, _mark
+from warroom.drills.flows import CLAIMED, LEASE, _claim, _Done, _mark, _release
 from warroom.drills.models import Drill, DrillStep
 from warroom.engine.module import Outcome
 from warroom.runtime import Runtime
@@ -133,7 +133,7 @@ def test_a_step_is_sent_outside_any_transaction_under_a_claim(
     runtime.drills.update(now)
     assert len(seen) == 1
     outcome, due_at, connections = seen[0]
-    assert outcome == f"{CLAIMED}{runtime.drills.owner}"
+    assert outcome.startswith(f"{CLAIMED}{runtime.drills.owner} #")  # the claim's own mark
     assert ensure_utc(due_at) == now + LEASE  # due again only once the lease has lapsed
     assert connections == 0  # no connection of the write pool kept while intake works
     with runtime.db.session() as session:
@@ -197,3 +197,26 @@ def test_starting_a_drill_waits_for_a_step_of_its_own_another_engine_is_sending(
     assert sent == Counter()  # …and sent nothing again
     _, _, outcomes = injected(runtime)
     assert outcomes[:2] == ["opened INC-1", "joined INC-1"]
+
+
+def test_a_lapsed_claim_taken_again_is_not_given_back_by_the_first(
+    api: TestClient, runtime: Runtime, clock: FrozenClock
+) -> None:
+    """Two threads of one process: the first's send outlasted its lease, the second claimed
+    the step again; the first, failing, must not release the second's claim."""
+    start(api, scenario=TIMED)
+    clock.advance(timedelta(minutes=6))
+    with runtime.db.transaction() as session:
+        second = session.scalar(select(DrillStep.id).where(DrillStep.position == 1))
+        assert second is not None
+        due = _claim(session, second, clock.now(), "host:7 #first")
+        assert due is not None
+    clock.advance(LEASE)
+    with runtime.db.transaction() as session:
+        assert _claim(session, second, clock.now(), "host:7 #again") == due
+    with runtime.db.transaction() as session:
+        _release(session, second, due, "host:7 #first")  # the first claimant gives up
+    with runtime.db.session() as session:
+        step = session.get(DrillStep, second)
+        assert step is not None and step.outcome == f"{CLAIMED}host:7 #again"
+        assert step.due_at == clock.now() + LEASE  # still the second's lease

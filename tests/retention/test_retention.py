@@ -389,3 +389,27 @@ def test_retention_defaults_and_unknown_kinds() -> None:
     assert config.retention.notifications == timedelta(days=90)
     with pytest.raises(ValidationError, match="incidents"):
         WarroomConfig.model_validate({"retention": {"incidents": "30d"}})
+
+
+def test_rows_another_transaction_holds_end_the_pass_not_loop_on_it(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    """Without a batch limit (`warroom db prune`), a full batch of rows locked elsewhere
+    (PostgreSQL's SKIP LOCKED skips them all) must end the pass, not pick them for ever."""
+    if runtime.db.dialect != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite has one writer)")
+    long_ago = clock.now()
+    add(runtime, Notification, [message(f"m{i}", long_ago, "sent") for i in range(4)])
+    now = long_ago + timedelta(days=101)
+    pool = ThreadPoolExecutor(1)
+    with runtime.db.write_engine.connect() as other:
+        other.execute(select(Notification.id).with_for_update()).all()  # holds all four
+        pruning = pool.submit(service.prune, runtime.db, retention=RETENTION, now=now, batch=3)
+        try:
+            done = pruning.result(timeout=30)  # looping on them, it would never answer
+        finally:
+            other.rollback()
+            pool.shutdown(wait=True)
+    pruned = {p.kind: p for p in done}["notifications"]
+    assert (pruned.rows, pruned.more) == (0, True)  # nothing taken; tried again later
+    assert count(runtime, Notification) == 4

@@ -486,3 +486,32 @@ def test_a_file_is_replaced_whole_and_no_temporary_file_is_left(tmp_path: Path) 
     with pytest.raises(IsADirectoryError):
         _atomic_write(blocked, "never\n")
     assert sorted(p.name for p in (tmp_path / "active").iterdir()) == ["INC-1-x.md", "INC-2-y.md"]
+
+
+def test_restricted_text_never_goes_into_a_file_left_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A temporary file of the same name left by a crash (0644, public text) is not reused:
+    the restricted text goes into a new 0600 file."""
+    import os
+    import stat
+    import threading
+
+    from warroom.runbooks import directory
+
+    target = tmp_path / "INC-5-db.md"
+    stale = tmp_path / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    stale.write_text("old public text")
+    stale.chmod(0o644)
+    modes: list[int] = []
+    real_write = os.write
+
+    def watched(fd: int, data: bytes) -> int:
+        modes.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(directory.os, "write", watched)
+    directory._atomic_write(target, "RESTRICTED secret\n", 0o600)
+    assert modes and all(mode == 0o600 for mode in modes), [oct(m) for m in modes]
+    assert target.read_text() == "RESTRICTED secret\n"
+    assert stale.read_text() == "old public text"  # never written into

@@ -301,9 +301,11 @@ class IntakeFlows:
             answered = {id(delivery) for delivery, _ in outcomes}
             self._in_flight = [d for d in self._in_flight if id(d) not in answered]
         try:
-            self._files.submit(self._answer, changes, outcomes)
+            answering = self._files.submit(self._answer, changes, outcomes)
         except RuntimeError:  # closing: write and answer here
             self._answer(changes, outcomes)
+        else:
+            answering.add_done_callback(_log_failure)
 
     def _answer(
         self,
@@ -317,6 +319,8 @@ class IntakeFlows:
         except Exception:  # committed: the files catch up on the next change or a sync
             log.exception("cannot rewrite the runbook files of %d incidents", len(changes))
         for delivery, result in outcomes:
+            if delivery.future.done():  # its waiter gave up (a cancelled request): the rest wait
+                continue
             if isinstance(result, Exception):
                 delivery.future.set_exception(result)
             else:
@@ -344,6 +348,13 @@ class _Delivery:
     now: datetime
     future: Future[IngestResult]
     delivery_ids: tuple[str, ...] = ()
+
+
+def _log_failure(answering: Future[None]) -> None:
+    """Say why the files thread failed a batch: nobody else reads its future."""
+    error = None if answering.cancelled() else answering.exception()
+    if error is not None:
+        log.error("answering a batch of deliveries failed", exc_info=error)
 
 
 def _duplicate(delivery: _Delivery) -> IngestResult:

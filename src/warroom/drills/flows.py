@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -245,21 +246,26 @@ class DrillFlows:
         `wait` wait a while for it to be done (starting a drill, so the answer says what its
         first steps did). A failed send gives the claim back for the next try.
         """
-        due_at = self._take(step_id, drill_id, now, wait=wait)
+        # This claim's own name: a thread of this process that claims the step again after
+        # the lease lapsed must not have its claim given back by this one.
+        claim = f"{self.owner} #{secrets.token_hex(3)}"
+        due_at = self._take(step_id, drill_id, now, claim, wait=wait)
         if due_at is None:
             return
         try:
             done = self._inject(step_id, drill_id)
         except BaseException:
-            self._give_back(step_id, due_at)
+            self._give_back(step_id, due_at, claim)
             raise
         if done is None:
-            self._give_back(step_id, due_at)
+            self._give_back(step_id, due_at, claim)
             return
         with self.db.transaction() as session:
             _mark(session, step_id, drill_id, now, done, due_at)
 
-    def _take(self, step_id: int, drill_id: int, now: datetime, *, wait: bool) -> datetime | None:
+    def _take(
+        self, step_id: int, drill_id: int, now: datetime, claim: str, *, wait: bool
+    ) -> datetime | None:
         """Claim a step; return its due time, or None if it is done or another engine has it.
 
         With `wait`, a step another engine has is waited for (a while) until it is done.
@@ -267,7 +273,7 @@ class DrillFlows:
         deadline = time.monotonic() + OWN_WAIT
         while True:
             with self.db.transaction() as session:
-                due_at = _claim(session, step_id, now, self.owner)
+                due_at = _claim(session, step_id, now, claim)
                 if due_at is not None or not wait or _done(session, step_id):
                     return due_at
             if time.monotonic() >= deadline:
@@ -275,11 +281,11 @@ class DrillFlows:
                 return None
             time.sleep(OWN_POLL)
 
-    def _give_back(self, step_id: int, due_at: datetime) -> None:
+    def _give_back(self, step_id: int, due_at: datetime, claim: str) -> None:
         """Release a claim whose step was not sent; if that fails, its lease ends it."""
         try:
             with self.db.transaction() as session:
-                _release(session, step_id, due_at, self.owner)
+                _release(session, step_id, due_at, claim)
         except Exception:
             log.exception(
                 "drill step %s: cannot release its claim (it lapses in %s)", step_id, LEASE

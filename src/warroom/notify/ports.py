@@ -9,6 +9,7 @@ vendor's format has room for.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -30,11 +31,15 @@ class DeliveryError(Exception):
 
 
 def retry_seconds(value: object) -> float | None:
-    """Return an HTTP Retry-After given in seconds (what Slack and Jira send) as a number."""
+    """Return an HTTP Retry-After given in seconds (what Slack and Jira send) as a number,
+    at most a day; None for anything else (the outbox's own backoff decides)."""
     try:
-        return max(0.0, float(str(value))) if value else None
-    except ValueError:  # an HTTP date, or nonsense: the outbox's own backoff decides
+        seconds = float(str(value)) if value else None
+    except ValueError:  # an HTTP date, or nonsense
         return None
+    if seconds is None or not math.isfinite(seconds):  # "inf" would overflow a timedelta
+        return None
+    return min(max(0.0, seconds), 86_400.0)
 
 
 @dataclass(frozen=True)

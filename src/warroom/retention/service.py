@@ -58,6 +58,11 @@ def prune(
             batches += 1
             if picked < batch:
                 break
+            if deleted == 0:
+                # All picked and none deleted: another transaction holds them (SKIP LOCKED) or
+                # changed them. Picking again would find the same ones: try on a later pass.
+                more = True
+                break
             if max_batches is not None and batches >= max_batches:
                 more = True  # a full batch: there may be more
                 break

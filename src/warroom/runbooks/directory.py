@@ -185,8 +185,15 @@ def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Named by process and thread, not mkstemp's random name (a third of this function's
     # time in a storm): one thread writes one file at a time, and the rename is atomic.
+    # Always a new file (O_EXCL), made 0600: one left by a crash, or made by someone else,
+    # could have another mode or owner, and a restricted incident's text must not go in it.
     temp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    try:
+        fd = os.open(temp, flags, 0o600)
+    except FileExistsError:  # rare: a name of its own, as mkstemp gives
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, temp = handle, Path(name)
     try:
         try:
             data = text.encode("utf-8")
