@@ -20,7 +20,7 @@ from tests.helpers import Fakes
 from warroom.config import WarroomConfig
 from warroom.core.clock import FrozenClock, ensure_utc
 from warroom.detection.schemas import IngestResult
-from warroom.drills.flows import CLAIMED, LEASE, _claim, _Done, _mark, _release
+from warroom.drills.claims import CLAIMED, LEASE, Done, claim, mark, release
 from warroom.drills.models import Drill, DrillStep
 from warroom.engine.module import Outcome
 from warroom.runtime import Runtime
@@ -153,7 +153,7 @@ def test_a_claim_lost_with_its_engine_lapses_after_the_lease(
         second = session.scalar(select(DrillStep.id).where(DrillStep.position == 1))
         assert second is not None
         # An engine claims the step, then its process dies before it sends it.
-        assert _claim(session, second, clock.now(), "gone:1") is not None
+        assert claim(session, second, clock.now(), "gone:1") is not None
     sent: Counter[str] = Counter()
     counted(runtime, sent)
     outcome = runtime.drills.update(clock.now())
@@ -181,12 +181,12 @@ def test_starting_a_drill_waits_for_a_step_of_its_own_another_engine_is_sending(
     with runtime.db.transaction() as session:
         second = session.scalar(select(DrillStep.id).where(DrillStep.position == 1))
         assert second is not None
-        due_at = _claim(session, second, now, "other:1")  # another engine is sending it
+        due_at = claim(session, second, now, "other:1")  # another engine is sending it
         assert due_at is not None
 
     def other_engine_done() -> None:
         with runtime.db.transaction() as session:
-            _mark(session, second, started["id"], now, _Done("joined INC-1", 1, True), due_at)
+            mark(session, second, started["id"], now, Done("joined INC-1", 1, True), due_at)
 
     sent: Counter[str] = Counter()
     counted(runtime, sent)
@@ -209,13 +209,13 @@ def test_a_lapsed_claim_taken_again_is_not_given_back_by_the_first(
     with runtime.db.transaction() as session:
         second = session.scalar(select(DrillStep.id).where(DrillStep.position == 1))
         assert second is not None
-        due = _claim(session, second, clock.now(), "host:7 #first")
+        due = claim(session, second, clock.now(), "host:7 #first")
         assert due is not None
     clock.advance(LEASE)
     with runtime.db.transaction() as session:
-        assert _claim(session, second, clock.now(), "host:7 #again") == due
+        assert claim(session, second, clock.now(), "host:7 #again") == due
     with runtime.db.transaction() as session:
-        _release(session, second, due, "host:7 #first")  # the first claimant gives up
+        release(session, second, due, "host:7 #first")  # the first claimant gives up
     with runtime.db.session() as session:
         step = session.get(DrillStep, second)
         assert step is not None and step.outcome == f"{CLAIMED}host:7 #again"

@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from warroom.audit import service as audit
 from warroom.core.clock import Clock
 from warroom.core.errors import NotFound
-from warroom.detection.models import Alert
 from warroom.detection.schemas import AlertIn, IngestResult
 from warroom.drills import scenario as scenarios
 from warroom.drills import service
+from warroom.drills.claims import CLAIMED, LEASE, Done, claim, is_done, mark, release
 from warroom.drills.models import Drill, DrillStep
 from warroom.drills.review import Review, render_html, render_markdown, review
 from warroom.drills.schemas import DrillOut
@@ -56,10 +56,6 @@ RETRY_MAX = timedelta(seconds=60)
 # Due steps another engine claimed meanwhile are looked at again this soon (a claimed step's
 # due time is its lease's end: this is for the moment between the two).
 HELD_ELSEWHERE = timedelta(milliseconds=50)
-# A claim older than this was lost with its engine: the step falls due again. Far longer than
-# an intake round trip; one that outlasts it is sent again and answered as a duplicate.
-LEASE = timedelta(seconds=60)
-CLAIMED = "being injected by "  # a claimed step's outcome, until it is marked done
 # How long starting a drill waits for its first steps another engine has claimed, polling.
 OWN_WAIT, OWN_POLL = 10.0, 0.05
 
@@ -248,23 +244,23 @@ class DrillFlows:
         """
         # This claim's own name: a thread of this process that claims the step again after
         # the lease lapsed must not have its claim given back by this one.
-        claim = f"{self.owner} #{secrets.token_hex(3)}"
-        due_at = self._take(step_id, drill_id, now, claim, wait=wait)
+        claimant = f"{self.owner} #{secrets.token_hex(3)}"
+        due_at = self._take(step_id, drill_id, now, claimant, wait=wait)
         if due_at is None:
             return
         try:
             done = self._inject(step_id, drill_id)
         except BaseException:
-            self._give_back(step_id, due_at, claim)
+            self._give_back(step_id, due_at, claimant)
             raise
         if done is None:
-            self._give_back(step_id, due_at, claim)
+            self._give_back(step_id, due_at, claimant)
             return
         with self.db.transaction() as session:
-            _mark(session, step_id, drill_id, now, done, due_at)
+            mark(session, step_id, drill_id, now, done, due_at)
 
     def _take(
-        self, step_id: int, drill_id: int, now: datetime, claim: str, *, wait: bool
+        self, step_id: int, drill_id: int, now: datetime, claimant: str, *, wait: bool
     ) -> datetime | None:
         """Claim a step; return its due time, or None if it is done or another engine has it.
 
@@ -273,25 +269,25 @@ class DrillFlows:
         deadline = time.monotonic() + OWN_WAIT
         while True:
             with self.db.transaction() as session:
-                due_at = _claim(session, step_id, now, claim)
-                if due_at is not None or not wait or _done(session, step_id):
+                due_at = claim(session, step_id, now, claimant)
+                if due_at is not None or not wait or is_done(session, step_id):
                     return due_at
             if time.monotonic() >= deadline:
                 log.warning("drill %s: step %s is still claimed elsewhere", drill_id, step_id)
                 return None
             time.sleep(OWN_POLL)
 
-    def _give_back(self, step_id: int, due_at: datetime, claim: str) -> None:
+    def _give_back(self, step_id: int, due_at: datetime, claimant: str) -> None:
         """Release a claim whose step was not sent; if that fails, its lease ends it."""
         try:
             with self.db.transaction() as session:
-                _release(session, step_id, due_at, claim)
+                release(session, step_id, due_at, claimant)
         except Exception:
             log.exception(
                 "drill step %s: cannot release its claim (it lapses in %s)", step_id, LEASE
             )
 
-    def _inject(self, step_id: int, drill_id: int) -> _Done | None:
+    def _inject(self, step_id: int, drill_id: int) -> Done | None:
         """Send one undone step through intake; None if it is done or gone."""
         with self.db.session() as session:
             step, drill = session.get(DrillStep, step_id), session.get(Drill, drill_id)
@@ -300,9 +296,9 @@ class DrillFlows:
             session.expunge_all()
             over = _incident_over(session, drill)
         if step.kind == "expect":
-            return _Done("checked in the review")
+            return Done("checked in the review")
         if over:
-            return _Done(f"not injected: INC-{drill.incident_number} is already {over}")
+            return Done(f"not injected: INC-{drill.incident_number} is already {over}")
         result = self.inject(
             source=service.SOURCE,
             integration=f"drill-{drill.id}",
@@ -310,7 +306,7 @@ class DrillFlows:
             delivery_ids=(f"drill-step-{step.id}",),
         )
         number = result.linked[0] if result.linked else None
-        return _Done(_outcome(result, number), number, injected=True)
+        return Done(_outcome(result, number), number, injected=True)
 
     def review_of(self, ref: str) -> Review | None:
         """Return the review of the drill `ref` belongs to; None for a real incident."""
@@ -325,96 +321,12 @@ class DrillFlows:
         return (render_markdown(found), render_html(found)) if found else ("", "")
 
 
-@dataclass(frozen=True)
-class _Done:
-    """What became of a step: its outcome, and the incident an injected one joined."""
-
-    outcome: str
-    number: int | None = None
-    injected: bool = False
-
-
-def _claim(session: Session, step_id: int, now: datetime, owner: str) -> datetime | None:
-    """Claim a due step (or one whose claim has lapsed); return its due time, None if taken.
-
-    The claim moves its due time a lease ahead: no other engine finds it due meanwhile.
-    The UPDATE decides: of two engines the second finds it no longer due (on PostgreSQL it
-    waits for the first's short transaction, then reads the row again; SQLite has one writer).
-    """
-    found = session.execute(
-        select(DrillStep.due_at, DrillStep.outcome, DrillStep.offset_seconds, Drill.started_at)
-        .join(Drill, Drill.id == DrillStep.drill_id)
-        .where(DrillStep.id == step_id, DrillStep.done_at.is_(None), DrillStep.due_at <= now)
-    ).first()
-    if found is None:
-        return None
-    due_at, outcome, offset, started_at = found
-    if outcome is not None and outcome.startswith(CLAIMED):  # lapsed: its time is the lease's
-        due_at = started_at + timedelta(seconds=offset)
-    claimed = session.execute(
-        update(DrillStep)
-        .where(DrillStep.id == step_id, DrillStep.done_at.is_(None), DrillStep.due_at <= now)
-        .values(due_at=now + LEASE, outcome=f"{CLAIMED}{owner}"[:200])
-    )
-    return due_at if claimed.rowcount else None  # type: ignore[attr-defined]
-
-
-def _release(session: Session, step_id: int, due_at: datetime, owner: str) -> None:
-    """Give a claimed step back, due when it was, unless it is done or claimed again since."""
-    session.execute(
-        update(DrillStep)
-        .where(
-            DrillStep.id == step_id,
-            DrillStep.done_at.is_(None),
-            DrillStep.outcome == f"{CLAIMED}{owner}"[:200],
-        )
-        .values(due_at=due_at, outcome=None)
-    )
-
-
-def _done(session: Session, step_id: int) -> bool:
-    """Tell whether a step is done, or gone."""
-    step = session.get(DrillStep, step_id)
-    return step is None or step.done_at is not None
-
-
-def _mark(
-    session: Session, step_id: int, drill_id: int, now: datetime, done: _Done, due_at: datetime
-) -> None:
-    """Mark a step done (unless it already is), due when it was, and name the drill's incident."""
-    number = done.number
-    if number is None and done.injected:
-        number = _drill_incident(session, drill_id)
-    marked = session.execute(
-        update(DrillStep)
-        .where(DrillStep.id == step_id, DrillStep.done_at.is_(None))
-        .values(done_at=now, outcome=done.outcome, due_at=due_at)
-    )
-    if marked.rowcount and number is not None:  # type: ignore[attr-defined]
-        session.execute(
-            update(Drill)
-            .where(Drill.id == drill_id, Drill.incident_number.is_(None))
-            .values(incident_number=number)
-        )
-
-
 def _incident_over(session: Session, drill: Drill) -> str | None:
     """Return the drill incident's status once it is resolved or closed (None: still open)."""
     if drill.incident_number is None:
         return None
     status = session.scalar(select(Incident.status).where(Incident.number == drill.incident_number))
     return status if status is not None and status not in OPEN_STATUSES else None
-
-
-def _drill_incident(session: Session, drill_id: int) -> int | None:
-    """Find the incident a drill's alerts are linked to (after a step sent twice)."""
-    return session.scalar(
-        select(Incident.number)
-        .join(Alert, Alert.incident_id == Incident.id)
-        .where(Alert.source == service.SOURCE, Alert.integration == f"drill-{drill_id}")
-        .order_by(Incident.number)
-        .limit(1)
-    )
 
 
 def _outcome(result: IngestResult, number: int | None) -> str:
