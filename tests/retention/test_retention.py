@@ -391,13 +391,12 @@ def test_retention_defaults_and_unknown_kinds() -> None:
         WarroomConfig.model_validate({"retention": {"incidents": "30d"}})
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer
 def test_rows_another_transaction_holds_end_the_pass_not_loop_on_it(
     runtime: Runtime, clock: FrozenClock
 ) -> None:
     """Without a batch limit (`warroom db prune`), a full batch of rows locked elsewhere
     (PostgreSQL's SKIP LOCKED skips them all) must end the pass, not pick them for ever."""
-    if runtime.db.dialect != "postgresql":
-        pytest.skip("row locks: PostgreSQL (SQLite has one writer)")
     long_ago = clock.now()
     add(runtime, Notification, [message(f"m{i}", long_ago, "sent") for i in range(4)])
     now = long_ago + timedelta(days=101)
