@@ -107,6 +107,7 @@ def signed_in(browser: Browser, site: str, viewport: ViewportSize, js: bool = Tr
     """Sign rita in; return the war board."""
     context = browser.new_context(viewport=viewport, java_script_enabled=js)
     page = context.new_page()
+    page.set_default_navigation_timeout(90_000)  # 30 s is short under the suite on 2 cores
     page.goto(f"{site}/sign-in")
     page.get_by_label("User name").fill("rita")
     page.get_by_label("Password").fill(PASSWORD)
@@ -197,6 +198,7 @@ def test_board_and_room_fit_and_show_the_new_parts(
 def test_no_serious_accessibility_violations_in_the_new_parts(browser: Browser, site: str) -> None:
     context = browser.new_context(viewport=LAPTOP, bypass_csp=True)
     page = context.new_page()
+    page.set_default_navigation_timeout(90_000)  # 30 s is short under the suite on 2 cores
     page.goto(f"{site}/sign-in")
     page.get_by_label("User name").fill("rita")
     page.get_by_label("Password").fill(PASSWORD)

@@ -69,6 +69,8 @@ def site(live_server: str, runtime: Runtime, clock: FrozenClock) -> str:
 
 def signed_in(context: BrowserContext, site: str, user: str, path: str) -> Page:
     page = context.new_page()
+    # Under the whole suite on 2 cores a page can take longer than Playwright's 30 s default.
+    page.set_default_navigation_timeout(90_000)
     page.goto(f"{site}/sign-in?next={path.replace('/', '%2F')}")
     page.get_by_label("User name").fill(user)
     page.get_by_label("Password").fill(PASSWORD)
