@@ -738,6 +738,40 @@ def measure_backends(
     return results
 
 
+def run_and_record(
+    name: str,
+    argv: list[str],
+    options: Any,
+    *,
+    width: int,
+    make: Callable[[str], R],
+    measure: Callable[[R, str | None, Any, Console], None],
+    print_tables: Callable[[Console, list[R]], None],
+    render_section: Callable[[list[R], Any, str, float], str],
+) -> int:
+    """A backend benchmark's main (`bench.<name>`): measure the backends asked for, print the
+    tables, and with `options.write` refresh its section of docs/benchmarks.md."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=width)
+    started = time.perf_counter()
+    results = measure_backends(
+        options.backends,
+        make,
+        lambda result, url: measure(result, url, options, console),
+        options.postgres_url,
+        console,
+    )
+    seconds = time.perf_counter() - started
+    print_tables(console, results)
+    console.print(f"total run time {seconds:.0f} s")
+    if options.write:
+        section = render_section(results, options, command_line(f"bench.{name}", argv), seconds)
+        write_section(DOCS_PAGE, name, section)
+        console.print(f"wrote {DOCS_PAGE.relative_to(REPO_ROOT)}")
+    return 0
+
+
 # --- reporting -------------------------------------------------------------------------------
 
 
@@ -966,26 +1000,16 @@ def parse_options(argv: list[str]) -> Options:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the results and refresh docs/benchmarks.md."""
     argv = sys.argv[1:] if argv is None else argv
-    options = parse_options(argv)
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=150)
-    started = time.perf_counter()
-    results = measure_backends(
-        options.backends,
-        lambda name: BackendResult(name=name),
-        lambda result, url: measure(result, url, options, console),
-        options.postgres_url,
-        console,
+    return run_and_record(
+        "incidents",
+        argv,
+        parse_options(argv),
+        width=150,
+        make=lambda name: BackendResult(name=name),
+        measure=measure,
+        print_tables=print_tables,
+        render_section=render_section,
     )
-    seconds = time.perf_counter() - started
-    print_tables(console, results)
-    console.print(f"total run time {seconds:.0f} s")
-    if options.write:
-        section = render_section(results, options, command_line("bench.incidents", argv), seconds)
-        write_section(DOCS_PAGE, "incidents", section)
-        console.print(f"wrote {DOCS_PAGE.relative_to(REPO_ROOT)}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -32,11 +32,9 @@ from sqlalchemy import func, insert, select, text
 from bench.common import (
     REPO_ROOT,
     Stats,
-    command_line,
     machine_info,
     markdown_table,
     search_triggers,
-    write_section,
 )
 from bench.incidents import (
     ADMIN,
@@ -47,7 +45,7 @@ from bench.incidents import (
     VIEWER,
     bench_config,
     make_users,
-    measure_backends,
+    run_and_record,
     seed,
 )
 from warroom.app import build_runtime
@@ -677,26 +675,16 @@ def parse_options(argv: list[str]) -> Options:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the results and refresh docs/benchmarks.md."""
     argv = sys.argv[1:] if argv is None else argv
-    options = parse_options(argv)
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=180)
-    started = time.perf_counter()
-    results = measure_backends(
-        options.backends,
-        lambda name: BackendResult(name=name),
-        lambda result, url: measure(result, url, options, console),
-        options.postgres_url,
-        console,
+    return run_and_record(
+        "search",
+        argv,
+        parse_options(argv),
+        width=180,
+        make=lambda name: BackendResult(name=name),
+        measure=measure,
+        print_tables=print_tables,
+        render_section=render_section,
     )
-    seconds = time.perf_counter() - started
-    print_tables(console, results)
-    console.print(f"total run time {seconds:.0f} s")
-    if options.write:
-        section = render_section(results, options, command_line("bench.search", argv), seconds)
-        write_section(DOCS_PAGE, "search", section)
-        console.print(f"wrote {DOCS_PAGE.relative_to(REPO_ROOT)}")
-    return 0
 
 
 if __name__ == "__main__":
