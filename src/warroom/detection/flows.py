@@ -157,8 +157,8 @@ class IntakeFlows:
         wanted: set[str] = set()
         for key, members in groups.items():
             for alert in (a for m in members for a in m.alerts):
-                if alert.status != "firing" or alert.event is not None:
-                    continue  # not a ping (Intake._ping)
+                if not heartbeats.is_ping(alert):
+                    continue
                 try:
                     heartbeat = routes[key](alert).heartbeat
                 except Exception:  # its group fails on it, and answers why

@@ -31,6 +31,7 @@ from warroom.incidents.states import OPEN_STATUSES
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
     from warroom.detection.heartbeat_config import HeartbeatConfig
+    from warroom.detection.schemas import AlertIn
 
 SOURCE = "heartbeat"  # the source of its incidents, and the actor of what a heartbeat does
 STATES = ("waiting", "up", "down", "recovering", "retired")
@@ -290,6 +291,12 @@ def statuses(
             )
         )
     return found
+
+
+def is_ping(alert: AlertIn) -> bool:
+    """Tell whether an alert routed to a heartbeat pings it: only a firing one does (the
+    Watchdog resolving is its pings stopping, which the engine sees)."""
+    return alert.status == "firing" and alert.event is None
 
 
 def lock(session: Session, heartbeat_ids: Collection[str]) -> None:

@@ -240,8 +240,8 @@ class Intake:
     def _ping(self, alert: AlertIn, heartbeat_id: str, result: IngestResult) -> None:
         """Take an alert a route turned into a ping: firing pings, resolved says nothing."""
         result.accepted += 1
-        if alert.status != "firing" or alert.event is not None:
-            result.ignored += 1  # the Watchdog resolving is its pings stopping, seen by the engine
+        if not heartbeats.is_ping(alert):
+            result.ignored += 1
             return
         pinged = heartbeats.ping(
             self.session,
