@@ -28,7 +28,7 @@ class Pruned:
     kind: str
     older_than: timedelta
     rows: int
-    more: bool = False  # stopped at the batch limit with rows left: run again soon
+    more: bool = False  # rows left (the batch limit, or a batch held elsewhere): again soon
 
 
 def prune(
