@@ -176,3 +176,46 @@ def test_a_savepoints_events_are_published_once_the_whole_transaction_commits(
     got = listen(runtime, work, 2)
     assert [e.kind for e in got] == ["note", "note"]
     assert readable_when_published and all(readable_when_published)
+
+
+def add_unplanned(session: Session, words: str) -> None:
+    """Write an "alert" event for INC-1 the way the intake writes alerts joining (no ORM)."""
+    incident = service.get(session, 1)
+    at = incident.detected_at
+    event = (incident, "alert", words, {})
+    timeline.record_unplanned(session, [event], at=at, actor="am", source="alertmanager")
+
+
+def unplanned_rolled_back(session: Session, words: str, *, deeper: bool) -> None:
+    """Write an unplanned event in a savepoint that then fails (`deeper`: in one inside it,
+    released before the outer one fails)."""
+    with session.begin_nested():
+        if deeper:
+            with session.begin_nested():
+                add_unplanned(session, words)
+        else:
+            add_unplanned(session, words)
+        raise Boom
+
+
+def test_unplanned_events_of_a_savepoint_rolled_back_are_not_published(runtime: Runtime) -> None:
+    # `record_unplanned` makes no ORM objects, so a rolled-back savepoint cannot expunge
+    # them: the live bus drops what was written in it, however deep, and keeps the rest.
+    runtime.flows.declare(actor=ADA, title="Checkout is slow")
+
+    def work() -> None:
+        with runtime.db.transaction() as session:
+            with pytest.raises(Boom):
+                unplanned_rolled_back(session, "undone", deeper=False)
+            with pytest.raises(Boom):
+                unplanned_rolled_back(session, "undone inside", deeper=True)
+            with session.begin_nested():
+                add_unplanned(session, "kept in a savepoint")
+            add_unplanned(session, "kept")
+        record(runtime, "after")
+
+    got = listen(runtime, work, 3)
+    texts = {e.id: e.text for e in runtime.flows.get("INC-1").timeline}
+    assert [texts.get(e.id) for e in got] == ["kept in a savepoint", "kept", "after"]
+    assert [e.kind for e in got] == ["alert", "alert", "note"]
+    assert "undone" not in texts.values() and "undone inside" not in texts.values()

@@ -9,30 +9,16 @@ writer) is left to the per-alert path.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
 
-from sqlalchemy import Table, text
-
-from warroom.detection.grouping import find_open, group_key, open_incident
+from warroom.detection.bulk_open import Bundle, Declare, can_open_in_bulk, open_in_bulk
+from warroom.detection.grouping import find_open_many, group_key, open_incident
 from warroom.detection.linking import Linker
-from warroom.detection.models import Alert
-from warroom.detection.rows import alert_title, built_once, capped_raw
+from warroom.detection.rows import CHUNK, alert_row, new_alerts
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
 from warroom.detection.silences import ActiveSilences
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATUSES
 
-_ALERTS = cast(Table, Alert.__table__)
-_new_alerts = built_once(
-    lambda insert: (
-        insert(_ALERTS)
-        .on_conflict_do_nothing(
-            index_elements=["fingerprint", "source", "integration"], index_where=text("is_open")
-        )
-        .returning(_ALERTS.c.id, _ALERTS.c.fingerprint)
-    )
-)
-CHUNK = 400  # rows per INSERT (SQLite allows 32,766 bound values per statement)
 # The per-alert path, for a storm's first alert: (alert, decision, its delivery's result)
 # -> the id of the incident it is linked to, if any.
 OneAlert = Callable[[AlertIn, RouteDecision, IngestResult], int | None]
@@ -47,6 +33,8 @@ def join_in_bulk(
     results: list[IngestResult],
     owner_of: dict[str, int],
     one: OneAlert,
+    declare: Declare,
+    bundle: Bundle,
 ) -> dict[str, str]:
     """Insert new alerts of open incidents in bulk.
 
@@ -62,11 +50,29 @@ def join_in_bulk(
             continue
         seen.add(alert.fingerprint)
         by_key.setdefault(group_key(alert, decision, integration), []).append((alert, decision))
+    groups = find_open_many(session, list(by_key))
+    fresh = {
+        key: members
+        for key, members in by_key.items()
+        if key not in groups and can_open_in_bulk(members[0][0])
+    }
     handled: dict[str, str] = {}
+    if fresh:  # new groups open their incidents together (an alert storm)
+        handled, taken = open_in_bulk(
+            linker,
+            integration=integration,
+            fresh=fresh,
+            results=results,
+            owner_of=owner_of,
+            declare=declare,
+            bundle=bundle,
+        )
+        for key in taken:
+            del fresh[key]
     for key, members in by_key.items():
-        if len(members) < 2:
-            continue  # a single alert: the per-alert path is as cheap
-        incident = open_incident(session, find_open(session, key))
+        if len(members) < 2 or key in fresh:
+            continue  # opened above, or a single alert: the per-alert path is as cheap
+        incident = open_incident(session, groups.get(key))
         if incident is None:
             # The storm's first alert opens the incident the usual way; the rest join in bulk.
             first, decision = members[0]
@@ -80,33 +86,14 @@ def join_in_bulk(
         for start in range(0, len(members), CHUNK):
             chunk = members[start : start + CHUNK]
             rows = [
-                {
-                    "source": a.source,
-                    "integration": integration,
-                    "kind": a.kind,
-                    "fingerprint": a.fingerprint,
-                    "status": "firing",
-                    "is_open": True,
-                    "title": alert_title(a, d),
-                    "severity": d.severity,
-                    "labels": a.labels,
-                    "annotations": a.annotations,
-                    "starts_at": a.starts_at,
-                    "ends_at": None,
-                    "generator_url": a.generator_url,
-                    "group_key": key,
-                    "received_at": linker.now,
-                    "last_seen_at": linker.now,
-                    "seen_count": 1,
-                    "incident_id": incident.id,
-                    "silence_id": None,
-                    "raw": capped_raw(a),
-                }
+                alert_row(
+                    a, d, integration=integration, key=key, now=linker.now, incident_id=incident.id
+                )
                 for a, d in chunk
             ]
             titles = {row["fingerprint"]: row["title"] for row in rows}
             # executemany form: one statement, batched by the driver ("insertmanyvalues")
-            found = session.execute(_new_alerts(session), rows)
+            found = session.execute(new_alerts(session), rows)
             inserted = {fp: (alert_id, titles[fp]) for alert_id, fp in found}
             joined = [
                 (inserted[a.fingerprint][0], str(inserted[a.fingerprint][1]), a)

@@ -25,6 +25,16 @@ if TYPE_CHECKING:
 ALERT_EVENTS_MAX = 25  # "alert joined" timeline events per incident before they are summarised
 
 
+def opening_event(alert: AlertIn, alert_id: int, title: str) -> tuple[str, str, dict[str, Any]]:
+    """Return the (kind, text, data) of the "alert" event of the alert that opened an incident."""
+    text = f"{SOURCE_NAMES.get(alert.source, alert.source)} {alert.kind}: {title}"
+    return (
+        "alert",
+        text,
+        {"alert_id": alert_id, "fingerprint": alert.fingerprint, "labels": alert.labels},
+    )
+
+
 @dataclass
 class Linker:
     """Changes incidents as their alerts arrive, for one integration's intake run."""
@@ -46,6 +56,20 @@ class Linker:
 
         `joined` holds (alert id, title, alert) in arrival order; returns whether any was written.
         """
+        events = self.joined_events(incident, joined)
+        timeline.record_unplanned(
+            self.session,
+            [(incident, *event) for event in events],
+            at=self.now,
+            actor=self.actor.name,
+            source=self.actor.source,
+        )
+        return bool(events)
+
+    def joined_events(
+        self, incident: Incident, joined: list[tuple[int, str, AlertIn]]
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """Return the "alert joined" events to write for `joined` (the caller writes them)."""
         count = self._alert_events.get(incident.id)
         if count is None:
             count = (
@@ -68,15 +92,7 @@ class Linker:
             events.append(("alert", text, {"alert_id": alert_id, "fingerprint": alert.fingerprint}))
             count += 1
         self._alert_events[incident.id] = count
-        timeline.record_many(
-            self.session,
-            incident=incident,
-            events=events,
-            at=self.now,
-            actor=self.actor.name,
-            source=self.actor.source,
-        )
-        return bool(events)
+        return events
 
     def opened_with_alert(self, incident: Incident) -> None:
         """The incident was opened here with its first "alert" event: no need to count them."""

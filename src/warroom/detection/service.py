@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 from warroom.detection import heartbeats, storms
 from warroom.detection.bulk_join import join_in_bulk
 from warroom.detection.grouping import group_key, open_group
-from warroom.detection.linking import Linker
+from warroom.detection.linking import Linker, opening_event
 from warroom.detection.models import Alert
 from warroom.detection.resolution import resolve_alert
 from warroom.detection.rows import (
     ALERT_IS_OPEN,
-    SOURCE_NAMES,
     alert_title,
     built_once,
     capped_raw,
@@ -29,6 +28,7 @@ from warroom.detection.silences import ActiveSilences
 from warroom.incidents import service as incidents
 from warroom.incidents import timeline
 from warroom.incidents.actor import Actor
+from warroom.incidents.declaring import Declaration, declare_many
 from warroom.incidents.flows import TemplateChoice
 from warroom.incidents.held import Held
 from warroom.incidents.lifecycle import Rules
@@ -134,6 +134,8 @@ class Intake:
             results=results,
             owner_of=owner_of,
             one=self._one,
+            declare=self.declaration,
+            bundle=self._count_storm,
         )
         done: set[str] = set()
         for index, (alert, decision) in enumerate(decided):
@@ -347,7 +349,10 @@ class Intake:
         if started is not None:
             result.touch(started.number)
 
-    def _declare(self, alert: AlertIn, decision: RouteDecision, row: Alert) -> Incident:
+    def declaration(
+        self, alert: AlertIn, decision: RouteDecision, title: str, started: datetime | None
+    ) -> Declaration:
+        """Return what the incident this alert opens is declared with (`started`: its start)."""
         service = decision.service or alert.labels.get("service")
         if service is not None and self.config.services and self.config.service(service) is None:
             service = None  # an unknown service label must not stop the incident from opening
@@ -355,8 +360,6 @@ class Intake:
         if type_id is not None and self.config.incident_type(type_id) is None:
             type_id = None
         chosen = self.choose_template(type_id, service)
-        # A sender's clock a little ahead of ours must not lose the start: cap it at now.
-        started = min(alert.starts_at, self.now) if alert.starts_at else None
         actor = Actor(name=alert.reporter, source=self.source) if alert.reporter else self.actor
         commander, reason = self.rules.command.first_commander(
             self.config, service=service, reporter=alert.reporter, at=self.now
@@ -367,19 +370,17 @@ class Intake:
             commander, reason = participants[0], "the drill's first participant"
         # A viewer's report keeps the severity it asked for, and waits for a responder.
         held = Held(decision.severity if alert.severity else None) if alert.held else None
-        incident = incidents.declare(
-            self.session,
-            config=self.config,
-            now=self.now,
+        return Declaration(
             actor=actor,
             commander=commander,
             commander_reason=reason,
-            title=row.title,
+            title=title,
             severity=decision.severity,
             summary=incident_summary(alert),
             incident_type=type_id,
             service=service,
-            started_at=started,
+            # A sender's clock a little ahead of ours must not lose the start: cap it at now.
+            started_at=min(started, self.now) if started else None,
             runbook_template=chosen.name,
             checklist=chosen.checklist,
             owner=decision.team or chosen.owner,
@@ -387,19 +388,26 @@ class Intake:
             held=held,
             drill_id=alert.drill,
         )
+
+    def _declare(self, alert: AlertIn, decision: RouteDecision, row: Alert) -> Incident:
+        declaration = self.declaration(alert, decision, row.title, alert.starts_at)
+        (incident,) = declare_many(
+            self.session, config=self.config, now=self.now, declarations=[declaration]
+        )
         if alert.reporter:
             self.rules.command.reporter(
                 self.session, incident=incident, person=alert.reporter, now=self.now
             )
+        kind, text, data = opening_event(alert, row.id, row.title)
         timeline.record(
             self.session,
             incident=incident,
-            kind="alert",
+            kind=kind,
             at=self.now,
-            actor=actor.name,
+            actor=declaration.actor.name,
             source=self.source,
-            text=f"{SOURCE_NAMES.get(alert.source, alert.source)} {alert.kind}: {row.title}",
-            data={"alert_id": row.id, "fingerprint": row.fingerprint, "labels": alert.labels},
+            text=text,
+            data=data,
         )
         self.linker.opened_with_alert(incident)
         return incident

@@ -142,6 +142,8 @@ def bundle(
         return None
     if incident.drill_id is not None:  # a drill pages its participants, never as a storm
         return None
+    if incident.parent_number is not None:
+        return None  # opened together with the incident that started its storm: joined then
     scope = scope_of(config, incident.service)
     limit = settings.limit(scope.id)
     found = known.get(scope.key) if known is not None else None

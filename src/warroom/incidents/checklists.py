@@ -13,9 +13,11 @@ from warroom.incidents import timeline
 from warroom.incidents.actor import Actor
 from warroom.incidents.models import ChecklistItem, Incident
 
+_INSERT = insert(cast(Table, ChecklistItem.__table__))  # built once
 
-def seed(session: Session, *, incident: Incident, checklist: list[tuple[str, str]]) -> None:
-    """Add the template's (section, text) items to a new incident, in template order."""
+
+def seed(session: Session, checklists: list[tuple[Incident, list[tuple[str, str]]]]) -> None:
+    """Add each new incident's (section, text) items, in template order, in one statement."""
     rows = [
         {
             "incident_id": incident.id,
@@ -24,13 +26,14 @@ def seed(session: Session, *, incident: Incident, checklist: list[tuple[str, str
             "position": position,
             "text": text,
         }
+        for incident, checklist in checklists
         for section_index, (section, items) in enumerate(_group_sections(checklist))
         for position, text in enumerate(items)
     ]
     if rows:
         # One executemany statement: the ORM would send one INSERT … RETURNING per item on
         # SQLite (it cannot match a batch's new ids to its objects), and nothing here needs them.
-        session.execute(insert(cast(Table, ChecklistItem.__table__)), rows)
+        session.execute(_INSERT, rows)
 
 
 def switch(

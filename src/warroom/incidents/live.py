@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from warroom.incidents.actor import Access
 from warroom.incidents.models import Incident, TimelineEvent
-from warroom.incidents.timeline import LIVE_EVENTS
+from warroom.incidents.timeline import LIVE_EVENTS, LIVE_UNPLANNED
 from warroom.incidents.visibility import visible
 from warroom.storage.bus import Bus, LiveEvent
 from warroom.storage.db import Database
@@ -43,7 +43,7 @@ def install(db: Database, bus: Bus) -> None:
             # released); NOTIFY inside the transaction is delivered when, and if, it commits.
             if session.in_nested_transaction():
                 return
-            if not (session.info.get(LIVE_EVENTS) or session.info.get(LIVE_BULK)):
+            if not any(session.info.get(k) for k in (LIVE_EVENTS, LIVE_BULK, LIVE_UNPLANNED)):
                 return
             session.flush()  # the events need their ids
             events = _written(session)
@@ -57,8 +57,27 @@ def install(db: Database, bus: Bus) -> None:
         if transaction.parent is None:
             session.info.pop(LIVE_EVENTS, None)
             session.info.pop(LIVE_BULK, None)
+            session.info.pop(LIVE_UNPLANNED, None)
+
+    def rolled_back(session: Session, transaction: Any) -> None:
+        # A savepoint rolled back takes back the events written in it, however deep.
+        written = session.info.get(LIVE_UNPLANNED)
+        if written:
+            session.info[LIVE_UNPLANNED] = [
+                (where, events) for where, events in written if not _within(where, transaction)
+            ]
 
     db.listen_writes("after_transaction_end", forget)
+    db.listen_writes("after_soft_rollback", rolled_back)
+
+
+def _within(where: Any, transaction: Any) -> bool:
+    """Tell whether the savepoint `where` (None: the root) is `transaction` or inside it."""
+    while where is not None:
+        if where is transaction:
+            return True
+        where = where.parent
+    return transaction.parent is None
 
 
 def bulk_written(session: Session, *, after: int, incident_ids: Collection[int]) -> None:
@@ -87,6 +106,8 @@ def _written(session: Session) -> list[LiveEvent]:
     ]
     # Bulk inserts (the escalation tick) run in no savepoint of their own.
     events += session.info.pop(LIVE_BULK, [])
+    for _, written in session.info.pop(LIVE_UNPLANNED, []):
+        events += [LiveEvent(*event) for event in written]
     return sorted(events, key=lambda e: e.id)
 
 

@@ -10,20 +10,19 @@ from sqlalchemy.orm import Session
 
 from warroom.core.errors import Invalid, NotFound
 from warroom.core.ids import incident_number
-from warroom.core.text import drill_title, slugify
-from warroom.incidents import checklists, timeline
+from warroom.core.text import drill_title
+from warroom.incidents import timeline
 from warroom.incidents.actor import Actor
+from warroom.incidents.declaring import Declaration, declare_many
 from warroom.incidents.fields import check_fields, higher_severity
-from warroom.incidents.held import Held, held_text, release
+from warroom.incidents.held import Held, release
 from warroom.incidents.lifecycle import Move, Rules
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.states import ACTION_TARGET, check_action, check_not_closed
-from warroom.storage.counters import next_value
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
-INCIDENT_COUNTER = "incident_number"
 EDITABLE_FIELDS = (
     "title",
     "summary",
@@ -93,84 +92,25 @@ def declare(
 
     A drill's incident (`drill_id`) is titled `[DRILL] …`; its slug keeps the plain words.
     """
-    actor.require("responder", "declare an incident")
-    type_id = incident_type or "default"
-    type_config = config.incident_type(type_id)
-    fields = check_fields(
-        config, {"severity": severity, "incident_type": type_id, "service": service}
-    )
-    if held is not None:  # a viewer's report: the type's default severity, nobody paged yet
-        fields["severity"] = None
-    if fields["severity"] is None:
-        default = type_config.default_severity if type_config else None
-        fields["severity"] = default or (
-            "SEV-3" if "SEV-3" in config.severities else max(config.severities)
-        )
-    if started_at is not None and started_at > now:
-        raise Invalid("started_at is in the future", {"field": "started_at"})
-    if visibility is None:
-        visibility = "restricted" if type_config and type_config.restricted else "public"
-    number = next_value(session, INCIDENT_COUNTER)
-    slug = slugify(title)
-    if drill_id is not None:
-        title = drill_title(title)
-    incident = Incident(
-        number=number,
-        slug=slug,
+    declaration = Declaration(
+        actor=actor,
         title=title,
-        drill_id=drill_id,
+        severity=severity,
         summary=summary,
-        status="detected",
-        severity=fields["severity"],
-        peak_severity=fields["severity"],
-        incident_type=type_id,
+        incident_type=incident_type,
         service=service,
         commander=commander,
+        commander_reason=commander_reason,
         visibility=visibility,
-        source=actor.source,
+        started_at=started_at,
         runbook_template=runbook_template,
+        checklist=checklist,
         owner=owner,
         module=module,
-        created_by=actor.name,
-        started_at=started_at,
-        detected_at=now,
-        updated_at=now,
-        suggested_severity=held.suggested_severity if held else None,
-        paging_held=held is not None,
+        held=held,
+        drill_id=drill_id,
     )
-    session.add(incident)
-    session.flush()
-    checklists.seed(session, incident=incident, checklist=checklist or [])
-    timeline.record(
-        session,
-        incident=incident,
-        kind="declared",
-        at=now,
-        actor=actor.name,
-        source=actor.source,
-        text=f"Declared {incident.ref} ({incident.severity}): {title}" + held_text(incident),
-        data={
-            "severity": incident.severity,
-            "visibility": visibility,
-            "commander": commander,
-            "paging_held": incident.paging_held,
-            "suggested_severity": incident.suggested_severity,
-        }
-        | ({"drill": drill_id} if drill_id is not None else {}),
-    )
-    if commander:
-        timeline.record(
-            session,
-            incident=incident,
-            kind="commander_changed",
-            at=now,
-            actor=actor.name,
-            source=actor.source,
-            text=f"{commander} is Incident Commander"
-            + (f": {commander_reason}" if commander_reason else ""),
-            data={"from": None, "to": commander, "reason": commander_reason},
-        )
-    return incident
+    return declare_many(session, config=config, now=now, declarations=[declaration])[0]
 
 
 def update(

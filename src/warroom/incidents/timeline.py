@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, TimelineEvent
@@ -16,6 +16,11 @@ NEW_EVENTS = "warroom.timeline.new_events"
 # The live bus's own list (incidents/live.py): the planner pops NEW_EVENTS before the commit,
 # and this is read at the commit. No "warroom." prefix: no before-commit listener takes it.
 LIVE_EVENTS = "live.timeline_events"
+# Events written without the ORM (`record_unplanned`): (the savepoint they were written in,
+# (incident number, event id, kind)). The live bus drops those of a savepoint rolled back.
+LIVE_UNPLANNED = "live.timeline_unplanned"
+_EVENTS = cast(Table, TimelineEvent.__table__)
+_INSERT_IDS = insert(_EVENTS).returning(_EVENTS.c.id, _EVENTS.c.incident_id, _EVENTS.c.kind)
 
 # Kinds that make up the postmortem's skeleton; starred on the timeline.
 KEY_KINDS = frozenset(
@@ -73,13 +78,71 @@ def record_many(
     actor: str | None,
     source: str,
 ) -> list[TimelineEvent]:
-    """Append several (kind, text, data) events to one incident's timeline in one statement.
+    """Append several (kind, text, data) events to one incident's timeline in one statement."""
+    return record_all(
+        session,
+        [(incident, kind, text, data) for kind, text, data in events],
+        at=at,
+        actor=actor,
+        source=source,
+    )
 
-    The ORM would insert them one statement each on SQLite (it cannot match a batch's new ids
-    to its objects); an INSERT … RETURNING of the rows gives the objects back, ids in order.
+
+def record_all(
+    session: Session,
+    events: list[tuple[Incident, str, str, dict[str, Any]]],
+    *,
+    at: datetime,
+    actor: str | list[str | None] | None,
+    source: str | list[str],
+) -> list[TimelineEvent]:
+    """Append (incident, kind, text, data) events, of one or many incidents, in one statement.
+
+    `actor` and `source` are one for all, or one per event. The ORM would insert them one
+    statement each on SQLite (it cannot match a batch's new ids to its objects); an INSERT …
+    RETURNING of the rows gives the objects back, ids in order.
     """
     if not events:
         return []
+    actors = actor if isinstance(actor, list) else [actor] * len(events)
+    sources = source if isinstance(source, list) else [source] * len(events)
+    rows = [
+        {
+            "incident_id": incident.id,
+            "at": at,
+            "kind": kind,
+            "actor": actors[index],
+            "source": sources[index],
+            "text": text,
+            "data": data,
+            "key_event": kind in KEY_KINDS,
+        }
+        for index, (incident, kind, text, data) in enumerate(events)
+    ]
+    written = sorted(session.scalars(_INSERT_MANY, rows), key=lambda event: event.id)
+    incidents = {incident.id: incident for incident, *_ in events}
+    new = session.info.setdefault(NEW_EVENTS, [])
+    live = session.info.setdefault(LIVE_EVENTS, [])
+    for event in written:
+        new.append((incidents[event.incident_id], event))
+        live.append((incidents[event.incident_id], event))
+    return written
+
+
+def record_unplanned(
+    session: Session,
+    events: list[tuple[Incident, str, str, dict[str, Any]]],
+    *,
+    at: datetime,
+    actor: str | None,
+    source: str,
+) -> None:
+    """Append events no before-commit listener plans (alerts joining an incident), without
+    making objects of them: a storm writes thousands, and the ORM's objects cost more than
+    the rows. The live bus hears of them by id.
+    """
+    if not events:
+        return
     rows = [
         {
             "incident_id": incident.id,
@@ -91,16 +154,13 @@ def record_many(
             "data": data,
             "key_event": kind in KEY_KINDS,
         }
-        for kind, text, data in events
+        for incident, kind, text, data in events
     ]
-    written = sorted(
-        session.scalars(_INSERT_MANY, rows),
-        key=lambda event: event.id,
-    )
-    for event in written:
-        session.info.setdefault(NEW_EVENTS, []).append((incident, event))
-        session.info.setdefault(LIVE_EVENTS, []).append((incident, event))
-    return written
+    numbers = {incident.id: incident.number for incident, *_ in events}
+    found = session.execute(_INSERT_IDS, rows)
+    written = [(numbers[incident_id], event_id, kind) for event_id, incident_id, kind in found]
+    where = session.get_nested_transaction()
+    session.info.setdefault(LIVE_UNPLANNED, []).append((where, written))
 
 
 def take_new_events(session: Session) -> list[tuple[Incident, TimelineEvent]]:

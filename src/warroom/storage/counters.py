@@ -28,6 +28,11 @@ def next_value(session: Session, name: str) -> int:
 
     One upsert statement, so two first-ever callers cannot both try to create the row.
     """
+    return next_values(session, name, 1).start
+
+
+def next_values(session: Session, name: str, count: int) -> range:
+    """Take the counter's next `count` values at once: one statement, however many."""
     dialect = session.get_bind().dialect.name
     upsert = _UPSERTS.get(dialect)
     if upsert is None:  # built once a dialect: constructing it costs more than running it
@@ -35,11 +40,14 @@ def next_value(session: Session, name: str) -> int:
         table = cast(Table, Counter.__table__)  # Core: the ORM's bulk insert costs more
         upsert = _UPSERTS[dialect] = (
             insert(table)
-            .values(name=bindparam("name"), value=1)
-            .on_conflict_do_update(index_elements=[table.c.name], set_={"value": table.c.value + 1})
+            .values(name=bindparam("name"), value=bindparam("count"))
+            .on_conflict_do_update(
+                index_elements=[table.c.name], set_={"value": table.c.value + bindparam("count")}
+            )
             .returning(table.c.value)
         )
-    return int(session.execute(upsert, {"name": name}).scalar_one())
+    last = int(session.execute(upsert, {"name": name, "count": count}).scalar_one())
+    return range(last - count + 1, last + 1)
 
 
 def current_value(session: Session, name: str) -> int:
