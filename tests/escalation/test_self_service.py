@@ -16,6 +16,7 @@ from warroom.core.clock import FrozenClock
 from warroom.core.errors import Conflict, Invalid, NotFound
 from warroom.escalation import contacts
 from warroom.escalation import self_service as service
+from warroom.escalation import self_service_rules as rules_service
 from warroom.escalation.models import ContactMethod
 from warroom.runtime import Runtime
 
@@ -207,18 +208,18 @@ def test_listing_marks_warroom_yaml_methods_read_only(runtime: Runtime) -> None:
 
 def set_rules(
     runtime: Runtime, steps: list[object], person: str = "lena"
-) -> service.EffectiveRules:
+) -> rules_service.EffectiveRules:
     """Set `person`'s own rules."""
     with runtime.db.transaction() as session:
-        return service.set_rules(
+        return rules_service.set_rules(
             session, config=runtime.config(), person=person, steps=steps, now=runtime.clock.now()
         )
 
 
-def effective(runtime: Runtime, person: str = "lena") -> service.EffectiveRules:
+def effective(runtime: Runtime, person: str = "lena") -> rules_service.EffectiveRules:
     """Return the rules in force for `person`."""
     with runtime.db.session() as session:
-        return service.effective_rules(session, config=runtime.config(), person=person)
+        return rules_service.effective_rules(session, config=runtime.config(), person=person)
 
 
 @pytest.mark.parametrize(
@@ -257,10 +258,10 @@ def test_effective_rules_own_then_warroom_yaml_then_defaults(runtime: Runtime) -
     set_rules(runtime, [{"after": "0m", "via": ["email"]}], person="omar")
     assert effective(runtime, "omar").source == "own"
     with runtime.db.transaction() as session:
-        back = service.clear_rules(session, config=runtime.config(), person="omar")
+        back = rules_service.clear_rules(session, config=runtime.config(), person="omar")
     assert back.source == "warroom.yaml"
     with runtime.db.transaction() as session, pytest.raises(NotFound, match="no rules of your"):
-        service.clear_rules(session, config=runtime.config(), person="omar")
+        rules_service.clear_rules(session, config=runtime.config(), person="omar")
 
 
 def test_removing_a_method_the_rules_name_warns(runtime: Runtime) -> None:
@@ -302,9 +303,9 @@ def test_an_unverified_method_is_not_paged_a_verified_one_is(runtime: Runtime) -
 
 
 def test_parse_step_reads_what_people_type() -> None:
-    assert service.parse_step(" 2m: sms, voice ") == {"after": "2m", "via": ["sms", "voice"]}
+    assert rules_service.parse_step(" 2m: sms, voice ") == {"after": "2m", "via": ["sms", "voice"]}
     with pytest.raises(Invalid, match="write it as `2m: sms, voice`"):
-        service.parse_step("2m sms")
+        rules_service.parse_step("2m sms")
 
 
 def test_the_docs_examples_are_valid_configuration() -> None:
@@ -325,4 +326,4 @@ def test_the_docs_examples_are_valid_configuration() -> None:
     assert [s.via for s in defaults.rules_for("SEV-1")] == [["push", "chat"], ["sms"], ["voice"]]
     assert [s.via for s in defaults.rules_for("SEV-3")] == [["chat", "email"]]
     for line in re.findall(r"```text\n(.*?)```", doc, flags=re.S)[0].splitlines():
-        service.parse_step(line)
+        rules_service.parse_step(line)

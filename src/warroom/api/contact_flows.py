@@ -19,8 +19,10 @@ from warroom.audit import service as audit
 from warroom.auth.throttle import Throttled
 from warroom.core.errors import Conflict, Invalid, WarroomError
 from warroom.escalation import self_service as service
+from warroom.escalation import self_service_rules as rules_service
 from warroom.escalation.contacts import NEEDS
-from warroom.escalation.self_service import EffectiveRules, MethodView
+from warroom.escalation.self_service import MethodView
+from warroom.escalation.self_service_rules import EffectiveRules
 from warroom.notify.ports import Adapters, PushNote
 from warroom.organisation import KIND_NAMES
 from warroom.runtime import Runtime
@@ -227,7 +229,7 @@ def set_rules(runtime: Runtime, *, person: str, steps: list[Any]) -> EffectiveRu
     """Set the caller's own rules; audited as rules.set."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        rules = service.set_rules(
+        rules = rules_service.set_rules(
             session, config=runtime.config(), person=person, steps=steps, now=now
         )
         details = {"steps": [s.model_dump(mode="json") for s in rules.steps]}
@@ -239,7 +241,7 @@ def clear_rules(runtime: Runtime, *, person: str) -> EffectiveRules:
     """Drop the caller's own rules; audited as rules.clear."""
     now = runtime.clock.now()
     with runtime.db.transaction() as session:
-        rules = service.clear_rules(session, config=runtime.config(), person=person)
+        rules = rules_service.clear_rules(session, config=runtime.config(), person=person)
         audit.record(session, "rules.clear", actor=person, at=now, target=person)
     return rules
 

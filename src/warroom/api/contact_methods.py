@@ -26,7 +26,9 @@ from warroom.api.deps import RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES, ErrorBody
 from warroom.core.durations import format_duration
 from warroom.escalation import self_service as service
-from warroom.escalation.self_service import EffectiveRules, MethodView
+from warroom.escalation import self_service_rules as rules_service
+from warroom.escalation.self_service import MethodView
+from warroom.escalation.self_service_rules import EffectiveRules
 from warroom.organisation import RuleStep
 
 router = APIRouter(prefix="/api/v1/me", tags=["auth"], responses=ERROR_RESPONSES)
@@ -192,7 +194,9 @@ def remove(name: MethodName, principal: Viewer, runtime: RuntimeDep) -> RemovedO
 def get_rules(principal: Viewer, runtime: RuntimeDep) -> RulesOut:
     """Show the rules that page you, and where they come from."""
     with runtime.db.session() as session:
-        rules = service.effective_rules(session, config=runtime.config(), person=principal.name)
+        rules = rules_service.effective_rules(
+            session, config=runtime.config(), person=principal.name
+        )
     return rules_out(rules)
 
 

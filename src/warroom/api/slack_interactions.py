@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from warroom.api import slack_status
 from warroom.api.deps import RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
-from warroom.api.intake import _body, _guarded, _instances, _unauthorized
+from warroom.api.intake_steps import _body, _guarded, _instances, _unauthorized
 from warroom.api.slack_people import slack_actor
 from warroom.api.slack_status import StatusForm, malformed
 from warroom.core.errors import WarroomError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from warroom.api.intake import Rejected, _reject
+from warroom.api.intake_steps import Rejected, _reject
 from warroom.api.slack_people import slack_actor
 from warroom.api.status import post_status_update
 from warroom.core.errors import WarroomError

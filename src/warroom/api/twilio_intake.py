@@ -22,7 +22,7 @@ from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-unt
 
 from warroom.api.deps import RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
-from warroom.api.intake import _body, _guarded, _reject
+from warroom.api.intake_steps import _body, _guarded, _reject
 from warroom.audit import service as audit
 from warroom.core.errors import Forbidden
 from warroom.detection import deliveries, metrics

@@ -4,8 +4,9 @@ from typing import Annotated
 
 import typer
 
+from warroom.cli.api_calls import _request
 from warroom.cli.common import print_json
-from warroom.cli.incident import API, Json, Ref, _request, incident_app
+from warroom.cli.incident import API, Json, Ref, incident_app
 
 
 @incident_app.command()

@@ -4,8 +4,9 @@ from typing import Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _client, _explain, _request
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import API, Json, Ref, _client, _explain, _request, incident_app
+from warroom.cli.incident import API, Json, Ref, incident_app
 from warroom.cli.incident_render import styled
 
 actions_app = typer.Typer(

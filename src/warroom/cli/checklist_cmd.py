@@ -4,8 +4,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _client, _request
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import API, Json, Ref, _client, _request, incident_app
+from warroom.cli.incident import API, Json, Ref, incident_app
 from warroom.cli.incident_render import minute_stamp, styled
 
 if TYPE_CHECKING:

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _request
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import Json, _request
+from warroom.cli.incident import Json
 
 drill_app = typer.Typer(invoke_without_command=True, subcommand_metavar="[show ID]")
 DB_INT_MAX = 2**31 - 1  # as the API's; not imported from there, so the CLI stays light

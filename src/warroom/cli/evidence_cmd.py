@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _client, _request
 from warroom.cli.common import errors_as_exit, fail, print_json, settings_of
-from warroom.cli.incident import API, Ref, _client, _request
+from warroom.cli.incident import API, Ref
 
 if TYPE_CHECKING:
     import httpx

@@ -4,8 +4,9 @@ from typing import Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _request
 from warroom.cli.common import print_json
-from warroom.cli.incident import API, Json, Ref, _request, incident_app
+from warroom.cli.incident import API, Json, Ref, incident_app
 
 
 def _report(detail: dict[str, Any], as_json: bool) -> None:

@@ -4,8 +4,8 @@ from typing import Annotated
 
 import typer
 
+from warroom.cli.api_calls import _request
 from warroom.cli.common import print_json
-from warroom.cli.incident import _request
 from warroom.cli.incident_render import minute_stamp, short_span, styled
 
 STATE_STYLES = {"up": "green", "down": "bold red", "recovering": "yellow", "waiting": "dim"}

@@ -4,8 +4,9 @@ from typing import Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _request
 from warroom.cli.common import print_json
-from warroom.cli.incident import API, Json, Ref, Severity, _check_time, _request, incident_app
+from warroom.cli.incident import API, Json, Ref, Severity, _check_time, incident_app
 
 # Option name → API field, in the order the changes are reported.
 FIELDS = {

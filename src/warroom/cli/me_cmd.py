@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _client, _request
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import _client, _request
 
 me_app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich's formatter alone costs 60 ms of start-up

@@ -5,8 +5,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _client, _explain, _request
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import Json, _client, _explain, _request
+from warroom.cli.incident import Json
 from warroom.cli.incident_render import minute_stamp, short_span, styled
 
 if TYPE_CHECKING:

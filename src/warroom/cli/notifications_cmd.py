@@ -5,8 +5,9 @@ from typing import Annotated
 
 import typer
 
+from warroom.cli.api_calls import _request
 from warroom.cli.common import print_json
-from warroom.cli.incident import Json, _request
+from warroom.cli.incident import Json
 from warroom.cli.incident_render import minute_stamp, styled
 
 notifications_app = typer.Typer(

@@ -4,8 +4,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _request
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import _check_time, _request
+from warroom.cli.incident import _check_time
 from warroom.cli.incident_render import minute_stamp, parse_stamp, styled
 from warroom.cli.silence import parse_duration
 

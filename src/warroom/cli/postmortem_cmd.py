@@ -5,8 +5,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _request
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import API, Json, Ref, _request
+from warroom.cli.incident import API, Json, Ref
 from warroom.cli.incident_render import minute_stamp, short_span, styled
 from warroom.postmortem import ITEM_KINDS, ITEM_STATUSES
 

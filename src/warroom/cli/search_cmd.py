@@ -4,8 +4,9 @@ from typing import Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _request
 from warroom.cli.common import print_json
-from warroom.cli.incident import Json, _request
+from warroom.cli.incident import Json
 from warroom.cli.incident_render import minute_stamp, styled
 
 API = "/api/v1/search"

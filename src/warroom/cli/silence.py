@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
+from warroom.cli.api_calls import _request
 from warroom.cli.common import print_json
-from warroom.cli.incident import _check_time, _request
+from warroom.cli.incident import _check_time
 from warroom.cli.incident_render import minute_stamp, styled
 
 silence_app = typer.Typer(

@@ -1,4 +1,4 @@
-"""A person's own contact methods (verified by a code) and notification rules.
+"""A person's own contact methods, verified by a code (their rules: self_service_rules.py).
 
 Methods from warroom.yaml are the admins' and trusted; a method added here is used for pages
 only once the code sent to its address came back. Codes are kept as SHA-256 digests only.
@@ -12,20 +12,18 @@ import hmac
 import math
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from warroom.core.errors import Conflict, Invalid, NotFound
-from warroom.core.validation import humane
 from warroom.escalation.models import ContactMethod, PersonalRules
 from warroom.notify.push_config import DEFAULT_SCHEMES
 from warroom.notify.push_hosts import inside_network
-from warroom.organisation import CONTACT_KINDS, KIND_NAMES, RuleStep, check_address, check_rules
+from warroom.organisation import CONTACT_KINDS, KIND_NAMES, check_address
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -36,11 +34,9 @@ CODE_LIFETIME = timedelta(minutes=15)
 RESEND_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 5  # wrong codes before that code is dead and a new one is needed
 MAX_METHODS = 10  # a person's own methods (warroom.yaml's do not count)
-MAX_STEPS = 10
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 NAME_RULE = "1 to 32 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
 OWN, CONFIGURED = "own", "warroom.yaml"
-DEFAULTS = "notifications.rules"
 
 
 @dataclass(frozen=True)
@@ -69,20 +65,6 @@ class Verification:
     ok: bool
     message: str
     attempts_left: int
-
-
-@dataclass(frozen=True)
-class EffectiveRules:
-    """The rules in force for a person and where they come from.
-
-    `steps` holds their own or warroom.yaml's; from `notifications.rules`, `by_severity`
-    holds the defaults per severity instead (and `steps` is empty).
-    """
-
-    source: str  # "own", "warroom.yaml" or "notifications.rules"
-    steps: list[RuleStep]
-    by_severity: dict[str, list[RuleStep]] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
 
 def new_code() -> str:
@@ -272,97 +254,6 @@ def remove(session: Session, *, config: WarroomConfig, person: str, name: str) -
             "(change them with `warroom me rules set`)"
         ]
     return []
-
-
-def effective_rules(session: Session, *, config: WarroomConfig, person: str) -> EffectiveRules:
-    """Return the rules in force: their own, else warroom.yaml's, else the defaults."""
-    configured = person_of(config, person)
-    own = session.get(PersonalRules, person)
-    if own is not None:
-        steps = [RuleStep.model_validate(step) for step in own.steps]
-        methods = list_methods(session, config=config, person=person)
-        return EffectiveRules(OWN, steps, warnings=_warnings(steps, methods))
-    if configured.notification_rules is not None:
-        return EffectiveRules(CONFIGURED, list(configured.notification_rules))
-    rules = config.notifications
-    defaults = {severity: rules.rules_for(severity) for severity in config.severities}
-    return EffectiveRules(DEFAULTS, [], by_severity=defaults)
-
-
-def set_rules(
-    session: Session, *, config: WarroomConfig, person: str, steps: list[Any], now: datetime
-) -> EffectiveRules:
-    """Set the person's own rules (they win over warroom.yaml and the defaults)."""
-    methods = list_methods(session, config=config, person=person)
-    checked = check_steps(steps, methods)
-    stored = [step.model_dump(mode="json") for step in checked]
-    row = session.get(PersonalRules, person)
-    if row is None:
-        session.add(PersonalRules(person=person, steps=stored, updated_at=now))
-    else:
-        row.steps, row.updated_at = stored, now
-    session.flush()
-    return EffectiveRules(OWN, checked, warnings=_warnings(checked, methods))
-
-
-def clear_rules(session: Session, *, config: WarroomConfig, person: str) -> EffectiveRules:
-    """Drop the person's own rules; return what is in force again."""
-    person_of(config, person)
-    gone = session.execute(delete(PersonalRules).where(PersonalRules.person == person))
-    if not getattr(gone, "rowcount", 0):
-        raise NotFound("you have no rules of your own to clear")
-    return effective_rules(session, config=config, person=person)
-
-
-def check_steps(steps: list[Any], methods: list[MethodView]) -> list[RuleStep]:
-    """Return the steps as RuleSteps, or raise Invalid saying which step is wrong and why."""
-    if not steps:
-        raise Invalid("give at least one step (to go back to the defaults, clear your rules)")
-    if len(steps) > MAX_STEPS:
-        raise Invalid(f"{len(steps)} steps; at most {MAX_STEPS}")
-    names = [m.name for m in methods]
-    checked: list[RuleStep] = []
-    for number, raw in enumerate(steps, start=1):
-        try:
-            step = raw if isinstance(raw, RuleStep) else RuleStep.model_validate(raw)
-        except ValidationError as exc:
-            problem = exc.errors()[0]
-            where = ".".join(str(p) for p in problem["loc"]) or "step"
-            raise Invalid(f"step {number}: {where} {humane(problem)}") from None
-        for name in step.via:
-            if name not in names and name not in CONTACT_KINDS:
-                have = ", ".join(names) or "none yet"
-                raise Invalid(
-                    f"step {number}: {name!r} is neither one of your contact methods ({have}) "
-                    f"nor a type ({', '.join(CONTACT_KINDS)})"
-                )
-        checked.append(step)
-    try:
-        return check_rules(checked)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
-
-
-def parse_step(text: str) -> dict[str, Any]:
-    """Read one step as people type it, `2m: sms, voice`, into `{after, via}`; raise Invalid."""
-    after, colon, via = text.partition(":")
-    names = [name.strip() for name in via.split(",") if name.strip()]
-    if not colon or not after.strip() or not names:
-        raise Invalid(f"{text.strip()!r} is not a step; write it as `2m: sms, voice`")
-    return {"after": after.strip(), "via": names}
-
-
-def _warnings(steps: list[RuleStep], methods: list[MethodView]) -> list[str]:
-    """Say which named methods cannot be used yet, and which types they have none of."""
-    said: list[str] = []
-    kinds = {m.kind for m in methods}
-    for name in dict.fromkeys(name for step in steps for name in step.via):
-        method = next((m for m in methods if m.name == name), None)
-        if method is not None and not method.verified:
-            said.append(f"{name} is not verified yet: pages skip it until it is")
-        elif method is None and name in CONTACT_KINDS and name not in kinds:
-            said.append(f"you have no {KIND_NAMES[name]} contact method: `{name}` reaches nobody")
-    return said
 
 
 def view_of(row: ContactMethod) -> MethodView:

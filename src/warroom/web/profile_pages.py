@@ -17,7 +17,7 @@ from warroom.auth import profile
 from warroom.auth.scopes import describe
 from warroom.core.durations import format_duration
 from warroom.core.errors import WarroomError
-from warroom.escalation import self_service
+from warroom.escalation import self_service, self_service_rules
 from warroom.organisation import CONTACT_KINDS
 from warroom.web.page import PageRoute, SignedIn, Viewer, render, see_other
 
@@ -92,7 +92,7 @@ def _paging(viewer: Viewer, steps_text: str | None) -> dict[str, object] | None:
         return None
     with viewer.runtime.db.session() as session:
         methods = self_service.list_methods(session, config=config, person=viewer.name)
-        rules = self_service.effective_rules(session, config=config, person=viewer.name)
+        rules = self_service_rules.effective_rules(session, config=config, person=viewer.name)
     lines = [f"{format_duration(s.after)}: {', '.join(s.via)}" for s in rules.steps]
     own = rules.source == self_service.OWN
     return {
@@ -242,7 +242,9 @@ def remove_contact_method(name: MethodName, request: Request, viewer: SignedIn) 
 def set_notification_rules(request: Request, viewer: SignedIn, steps: Steps = "") -> Response:
     """Set your own rules from the editor: one step a line, `2m: sms, voice`."""
     try:
-        parsed = [self_service.parse_step(line) for line in steps.splitlines() if line.strip()]
+        parsed = [
+            self_service_rules.parse_step(line) for line in steps.splitlines() if line.strip()
+        ]
         rules = contacts.set_rules(viewer.runtime, person=viewer.name, steps=parsed)
     except WarroomError as exc:
         return _page(request, viewer, status=exc.status, error=exc.message, steps_text=steps)
