@@ -38,8 +38,9 @@ _LINK_GROUP = (
 )
 # (first alert, its route's decision, its title, the group's earliest start) -> declaration
 Declare = Callable[[AlertIn, RouteDecision, str, datetime | None], Declaration]
-# A new incident, and the result of the delivery that opened it: count it towards a storm.
-Bundle = Callable[[Incident, IngestResult], None]
+# New incidents, each with the result of the delivery that opened it: count them towards
+# their storms.
+Bundle = Callable[[list[tuple[Incident, IngestResult]]], None]
 Members = list[tuple[AlertIn, RouteDecision]]
 
 
@@ -119,6 +120,5 @@ def open_in_bulk(
         for alert, _ in fresh[key]:
             if alert.fingerprint in handled:
                 results[owner_of[alert.fingerprint]].link(incident.number)
-    for incident, opener in zip(incidents, openers, strict=True):  # a storm's parent comes after
-        bundle(incident, opener)
+    bundle(list(zip(incidents, openers, strict=True)))  # a storm's parent comes after them
     return handled, [key for key in fresh if key not in group_ids]

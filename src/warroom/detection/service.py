@@ -135,7 +135,7 @@ class Intake:
             owner_of=owner_of,
             one=self._one,
             declare=self.declaration,
-            bundle=self._count_storm,
+            bundle=self.count_storms,
         )
         done: set[str] = set()
         for index, (alert, decision) in enumerate(decided):
@@ -317,7 +317,7 @@ class Intake:
             group.incident_id = incident.id
             result.opened.append(incident.number)
             if alert.kind == "alert":
-                self._count_storm(incident, result)
+                self.count_storms([(incident, result)])
         else:
             noted = self.linker.note_joined(incident, row.id, row.title, alert)
             changed = self.linker.move_start_earlier(incident, alert.starts_at) or noted
@@ -327,12 +327,12 @@ class Intake:
         if changed:  # past the first alerts of a storm the incident's file would not change
             result.touch(incident.number)
 
-    def _count_storm(self, incident: Incident, result: IngestResult) -> None:
-        """Bundle the new incident under its scope's alert storm, if there is one now."""
-
-        started = storms.bundle(
+    def count_storms(self, opened: list[tuple[Incident, IngestResult]]) -> None:
+        """Bundle new incidents (each with the result of the delivery that opened it) under
+        their scopes' alert storms, if there are any now."""
+        started = storms.bundle_many(
             self.session,
-            incident=incident,
+            incidents=[incident for incident, _ in opened],
             config=self.config,
             now=self.now,
             open_parent=storms.opener(
@@ -341,13 +341,14 @@ class Intake:
                 now=self.now,
                 rules=self.rules,
                 choose_template=self.choose_template,
-                opened=result.opened,
+                opened=[],  # said below, in the result of the delivery that started it
             ),
             rules=self.rules,
             known=self.storms_known,
         )
-        if started is not None:
-            result.touch(started.number)
+        for index, parent in started:
+            opened[index][1].opened.append(parent.number)
+            opened[index][1].touch(parent.number)
 
     def declaration(
         self, alert: AlertIn, decision: RouteDecision, title: str, started: datetime | None

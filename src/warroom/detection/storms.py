@@ -137,41 +137,117 @@ def bundle(
     `known` remembers the open storms this transaction has already found or started, so the
     thousand members of one storm ask for it once.
     """
-    settings = config.detection.storm
-    if not settings.enabled or incident.visibility == "restricted" or incident.paging_held:
-        return None
-    if incident.drill_id is not None:  # a drill pages its participants, never as a storm
-        return None
-    if incident.parent_number is not None:
-        return None  # opened together with the incident that started its storm: joined then
-    scope = scope_of(config, incident.service)
-    limit = settings.limit(scope.id)
-    found = known.get(scope.key) if known is not None else None
-    storm: Storm | None
-    parent: Incident | None
-    if found is not None:  # this transaction holds the scope's lock already
-        storm, parent = found
-    else:
-        _lock(session, scope.key)
-        storm = session.scalars(
-            select(Storm).where(Storm.scope == scope.key, Storm.is_open)
-        ).first()
-        parent = None
-        if storm is not None:
-            parent = session.scalars(
-                select(Incident).where(Incident.number == storm.parent_number)
-            ).first()
-    if storm is not None:
-        lasting = storm.last_joined_at >= now - limit.window
-        if parent is not None and parent.status in OPEN_STATUSES and lasting:
-            join(session, storm=storm, parent=parent, member=incident, now=now)
+    started = bundle_many(
+        session,
+        incidents=[incident],
+        config=config,
+        now=now,
+        open_parent=open_parent,
+        rules=rules,
+        known={} if known is None else known,
+    )
+    return started[0][1] if started else None
+
+
+def bundle_many(
+    session: Session,
+    *,
+    incidents: list[Incident],
+    config: WarroomConfig,
+    now: datetime,
+    open_parent: OpenParent,
+    rules: Rules,
+    known: Known,
+) -> list[tuple[int, Incident]]:
+    """Count new alert-opened incidents in order, as `bundle` does each; return (index of the
+    incident that started it, parent) for each storm started.
+
+    Members joining a storm already known are linked together: a drain of a storm's new
+    incidents writes their "storm_joined" events in one statement.
+    """
+    joining: dict[str, tuple[Storm, Incident, list[Incident]]] = {}
+
+    def link_waiting() -> None:
+        for storm, parent, members in joining.values():
+            join_many(session, storm=storm, parent=parent, members=members, now=now)
+        joining.clear()
+
+    started: list[tuple[int, Incident]] = []
+    for index, incident in enumerate(incidents):
+        if not _counts(config, incident):
+            continue
+        scope = scope_of(config, incident.service)
+        found = known.get(scope.key)
+        if found is not None and _lasting(config, scope, found, now):
+            storm, parent = found
+            joining.setdefault(scope.key, (storm, parent, []))[2].append(incident)
             _raise(session, config=config, parent=parent, member=incident, now=now, rules=rules)
-            if known is not None:
-                known[scope.key] = (storm, parent)
+            continue
+        link_waiting()  # counting below must see every member already linked
+        opened = _count(
+            session,
+            incident=incident,
+            scope=scope,
+            config=config,
+            now=now,
+            open_parent=open_parent,
+            rules=rules,
+            known=known,
+        )
+        if opened is not None:
+            started.append((index, opened))
+    link_waiting()
+    return started
+
+
+def _counts(config: WarroomConfig, incident: Incident) -> bool:
+    """Tell whether a new incident counts towards a storm at all."""
+    if not config.detection.storm.enabled:
+        return False
+    if incident.visibility == "restricted" or incident.paging_held:
+        return False
+    if incident.drill_id is not None:  # a drill pages its participants, never as a storm
+        return False
+    # One already linked was opened together with the incident that started its storm.
+    return incident.parent_number is None
+
+
+def _lasting(
+    config: WarroomConfig, scope: Scope, found: tuple[Storm, Incident], now: datetime
+) -> bool:
+    """Tell whether a storm this transaction knows still takes new members."""
+    storm, parent = found
+    window = config.detection.storm.limit(scope.id).window
+    return parent.status in OPEN_STATUSES and storm.last_joined_at >= now - window
+
+
+def _count(
+    session: Session,
+    *,
+    incident: Incident,
+    scope: Scope,
+    config: WarroomConfig,
+    now: datetime,
+    open_parent: OpenParent,
+    rules: Rules,
+    known: Known,
+) -> Incident | None:
+    """Count one incident in its scope (locked): join the open storm, or start one past the
+    threshold. Returns the parent of a storm it started."""
+    limit = config.detection.storm.limit(scope.id)
+    _lock(session, scope.key)
+    storm = session.scalars(select(Storm).where(Storm.scope == scope.key, Storm.is_open)).first()
+    if storm is not None:
+        current = session.scalars(
+            select(Incident).where(Incident.number == storm.parent_number)
+        ).first()
+        if current is not None and _lasting(config, scope, (storm, current), now):
+            join_many(session, storm=storm, parent=current, members=[incident], now=now)
+            _raise(session, config=config, parent=current, member=incident, now=now, rules=rules)
+            known[scope.key] = (storm, current)
             return None
         storm.is_open, storm.ended_at = False, now  # it has passed: the next one is counted
-        if known is not None:
-            known.pop(scope.key, None)
+        known.pop(scope.key, None)
     session.flush()  # the new incident counts itself (and an ended storm frees its scope)
     # The incidents this scope's monitoring opened within the window (this one included).
     recent_here = (
@@ -232,43 +308,45 @@ def bundle(
             "members": [m.number for m in members],
         },
     )
-    for member in members:
-        join(session, storm=storm, parent=parent, member=member, now=now)
-    if known is not None:
-        known[scope.key] = (storm, parent)
+    join_many(session, storm=storm, parent=parent, members=members, now=now)
+    known[scope.key] = (storm, parent)
     return parent
 
 
-def join(
-    session: Session, *, storm: Storm, parent: Incident, member: Incident, now: datetime
+def join_many(
+    session: Session, *, storm: Storm, parent: Incident, members: list[Incident], now: datetime
 ) -> None:
-    """Link one incident under the storm's parent (its own paging stops: the planner).
+    """Link incidents under the storm's parent (their own paging stops: the planner).
 
-    Only the member's timeline says so: the parent's lists who started the storm, and its
+    Only a member's timeline says so: the parent's lists who started the storm, and its
     members are a query (`?parent=`), so a storm of thousands does not rewrite its file each time.
     """
-    member.parent_number = parent.number
-    storm.members += 1
+    if not members:
+        return
+    for member in members:
+        member.parent_number = parent.number
+    storm.members += len(members)
     storm.last_joined_at = now
-    timeline.record(
+    text = f"Part of alert storm {parent.ref}: paged there, and acknowledged with it"
+    timeline.record_all(
         session,
-        incident=member,
-        kind="storm_joined",
+        [(member, "storm_joined", text, {"parent": parent.number}) for member in members],
         at=now,
         actor=None,
         source=SOURCE,
-        text=f"Part of alert storm {parent.ref}: paged there, and acknowledged with it",
-        data={"parent": parent.number},
     )
-    if parent.acknowledged_at is not None and member.status == "detected":
-        # Someone already answers for the storm: a late member is theirs too.
-        incidents.acknowledge(
-            session,
-            incident=member,
-            now=now,
-            actor=Actor(parent.acknowledged_by, SOURCE),
-            parent=parent,
-        )
+    if parent.acknowledged_at is None:
+        return
+    for member in members:
+        if member.status == "detected":
+            # Someone already answers for the storm: a late member is theirs too.
+            incidents.acknowledge(
+                session,
+                incident=member,
+                now=now,
+                actor=Actor(parent.acknowledged_by, SOURCE),
+                parent=parent,
+            )
 
 
 def _raise(
