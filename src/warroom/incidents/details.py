@@ -114,14 +114,17 @@ def _detail(
     members: Iterable[int],
 ) -> IncidentDetail:
     """Put an incident's rows together in the API's detail shape."""
-    base = IncidentOut.of(incident)
-    return IncidentDetail(
-        **base.model_dump(),
-        roles=[
-            RoleOut(role=r.role, person=r.person, since=r.since, assigned_by=r.assigned_by)
-            for r in roles
-        ],
-        checklist=[ChecklistItemOut.of(i) for i in items],
-        timeline=[TimelineEventOut.of(e) for e in events],
-        members=[f"INC-{number}" for number in members],
+    # One validation of the whole: building an IncidentOut first and dumping it into the
+    # detail validated the incident's fields twice.
+    return IncidentDetail.model_validate(
+        IncidentOut.values_of(incident)
+        | {
+            "roles": [
+                RoleOut(role=r.role, person=r.person, since=r.since, assigned_by=r.assigned_by)
+                for r in roles
+            ],
+            "checklist": [ChecklistItemOut.of(i) for i in items],
+            "timeline": [TimelineEventOut.of(e) for e in events],
+            "members": [f"INC-{number}" for number in members],
+        }
     )
