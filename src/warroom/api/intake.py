@@ -15,13 +15,13 @@ from pydantic import Field
 from warroom.api.deps import RuntimeDep, Viewer
 from warroom.api.errors import ERROR_RESPONSES, error_response
 from warroom.api.intake_steps import (
-    _body,
-    _guarded,
-    _ingest,
-    _instances,
-    _parse,
-    _reject,
-    _unauthorized,
+    configured_instances,
+    ingest_alerts,
+    parse_body,
+    read_body,
+    rejection,
+    run_guarded,
+    unauthorized,
 )
 from warroom.api.slack_people import linked_role
 from warroom.core.errors import Invalid
@@ -53,19 +53,19 @@ def _bearer_route(
 
     async def endpoint(request: Request, runtime: RuntimeDep) -> Any:
         async def handle() -> IntakeResponse:
-            instances = _instances(runtime, source)
+            instances = configured_instances(runtime, source)
             # The token is in the headers: refuse a stranger before reading any body.
             index = check(
                 request.headers.get("authorization"),
                 [i.token.get_secret_value() for i in instances],
             )
             if index is None:
-                raise _unauthorized(source, f"missing or wrong bearer token for the {what}")
-            body = await _body(request, source, runtime.config().detection.max_body_bytes)
-            alerts = _parse(source, parse, body)
-            return await _ingest(runtime, source, instances[index].name, alerts)
+                raise unauthorized(source, f"missing or wrong bearer token for the {what}")
+            body = await read_body(request, source, runtime.config().detection.max_body_bytes)
+            alerts = parse_body(source, parse, body)
+            return await ingest_alerts(runtime, source, instances[index].name, alerts)
 
-        return await _guarded(handle)
+        return await run_guarded(handle)
 
     return endpoint
 
@@ -106,8 +106,8 @@ def _hmac_route(
 
     async def endpoint(request: Request, runtime: RuntimeDep) -> Any:
         async def handle() -> IntakeResponse:
-            instances = _instances(runtime, source)
-            body = await _body(request, source, runtime.config().detection.max_body_bytes)
+            instances = configured_instances(runtime, source)
+            body = await read_body(request, source, runtime.config().detection.max_body_bytes)
             now = runtime.clock.now()
             # Each configured instance has its own secrets; the one that signed it names it.
             signer = next(
@@ -115,12 +115,12 @@ def _hmac_route(
             )
             if signer is None:
                 why = explain(request.headers, instances) if explain else None
-                raise _unauthorized(source, why or f"missing or wrong {header_name} signature")
-            alerts = _parse(source, parse, body)
+                raise unauthorized(source, why or f"missing or wrong {header_name} signature")
+            alerts = parse_body(source, parse, body)
             named = ids(body, request.headers, signer.name) if ids else ()
-            return await _ingest(runtime, source, signer.name, alerts, named)
+            return await ingest_alerts(runtime, source, signer.name, alerts, named)
 
-        return await _guarded(handle)
+        return await run_guarded(handle)
 
     return endpoint
 
@@ -204,15 +204,15 @@ async def intake_jira(request: Request, runtime: RuntimeDep) -> Any:
     """Open a report for `jira:issue_created`; move linked action items on a status change."""
 
     async def handle() -> JiraIntakeResponse:
-        instances = _instances(runtime, "jira")
-        body = await _body(request, "jira", runtime.config().detection.max_body_bytes)
+        instances = configured_instances(runtime, "jira")
+        body = await read_body(request, "jira", runtime.config().detection.max_body_bytes)
         now = runtime.clock.now()
         signer = next(
             (i for i in instances if _verify_jira(body, request.headers, i, now) is not None), None
         )
         if signer is None:
-            raise _unauthorized("jira", "missing or wrong X-Hub-Signature signature")
-        update = _parse("jira", jira.parse_update, body)
+            raise unauthorized("jira", "missing or wrong X-Hub-Signature signature")
+        update = parse_body("jira", jira.parse_update, body)
         named = jira.delivery_ids(body, request.headers, signer.name)
         if update is not None:
             moved = await run_in_threadpool(_sync_action_items, runtime, update, named)
@@ -222,11 +222,11 @@ async def intake_jira(request: Request, runtime: RuntimeDep) -> Any:
             return JiraIntakeResponse(
                 **IntakeResponse.of(empty).model_dump(), action_items_updated=moved or []
             )
-        alerts = _parse("jira", jira.parse, body)
-        result = await _ingest(runtime, "jira", signer.name, alerts, named)
+        alerts = parse_body("jira", jira.parse, body)
+        result = await ingest_alerts(runtime, "jira", signer.name, alerts, named)
         return JiraIntakeResponse(**result.model_dump())
 
-    return await _guarded(handle)
+    return await run_guarded(handle)
 
 
 def _sync_action_items(
@@ -266,13 +266,13 @@ async def intake_slack_command(request: Request, runtime: RuntimeDep) -> Any:
     """Slack slash command `/incident <title> [sev]` (v0 signature, 5-minute window)."""
 
     async def handle() -> dict[str, str]:
-        instances = _instances(runtime, "slack")
-        body = await _body(request, "slack", runtime.config().detection.max_body_bytes)
+        instances = configured_instances(runtime, "slack")
+        body = await read_body(request, "slack", runtime.config().detection.max_body_bytes)
         if b"%00" in body:  # a NUL in the form-encoded command text
-            raise _reject("slack", "invalid", 422, "invalid", "NUL characters are not accepted")
+            raise rejection("slack", "invalid", 422, "invalid", "NUL characters are not accepted")
         secret = instances[0].signing_secret.get_secret_value()
         if not slack.verify(body, request.headers, secret, runtime.clock.now()):
-            raise _unauthorized("slack", "missing, stale or wrong X-Slack-Signature")
+            raise unauthorized("slack", "missing, stale or wrong X-Slack-Signature")
         try:
             alert = slack.parse_command(body)
         except Invalid as exc:  # Slack shows a 200's text to the user; a 4xx only as "failed"
@@ -282,7 +282,7 @@ async def intake_slack_command(request: Request, runtime: RuntimeDep) -> Any:
         person, role = await run_in_threadpool(linked_role, runtime, alert.labels.get("slack_user"))
         held = role not in ("responder", "admin")
         alert = replace(alert, reporter=person or alert.reporter, held=held)
-        result = await _ingest(runtime, "slack", "slack", [alert])
+        result = await ingest_alerts(runtime, "slack", "slack", [alert])
         refs = result.incidents_opened or result.incidents_updated
         if not refs:
             return {"response_type": "in_channel", "text": "Already reported."}
@@ -295,7 +295,7 @@ async def intake_slack_command(request: Request, runtime: RuntimeDep) -> Any:
             return {"response_type": "ephemeral", "text": text + " It is restricted."}
         return {"response_type": "in_channel", "text": text}
 
-    return await _guarded(handle)
+    return await run_guarded(handle)
 
 
 @router.post("/reports", status_code=201, response_model=IntakeResponse)
@@ -308,7 +308,7 @@ async def create_report(
     and pages nobody until a responder triages it.
     """
     alert = report.to_alert(body, reporter=principal.name, held=principal.role == "viewer")
-    return await _ingest(runtime, "web", "web", [alert])
+    return await ingest_alerts(runtime, "web", "web", [alert])
 
 
 @router.post("/intake/{kind}", include_in_schema=False)

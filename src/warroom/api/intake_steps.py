@@ -26,18 +26,19 @@ class Rejected(Exception):
         self.response = response
 
 
-def _reject(
+def rejection(
     source: str, reason: str, status: int, code: str, message: str, details: Any = None
 ) -> Rejected:
+    """Count a refused delivery of `source` and return it as a `Rejected` to raise."""
     metrics.rejected(source, reason)
     return Rejected(error_response(status, code, message, details))
 
 
-async def _body(request: Request, source: str, limit: int) -> bytes:
+async def read_body(request: Request, source: str, limit: int) -> bytes:
     """Read the raw body, refusing more than `limit` bytes without reading it all."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _reject(
+        raise rejection(
             source,
             "too_large",
             413,
@@ -48,7 +49,7 @@ async def _body(request: Request, source: str, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _reject(
+            raise rejection(
                 source,
                 "too_large",
                 413,
@@ -59,14 +60,15 @@ async def _body(request: Request, source: str, limit: int) -> bytes:
     body = b"".join(chunks)
     if b"\\u0000" in body or b"\x00" in body:
         # PostgreSQL cannot store NUL in text, and no alert or report needs one.
-        raise _reject(source, "invalid", 422, "invalid", "NUL characters are not accepted")
+        raise rejection(source, "invalid", 422, "invalid", "NUL characters are not accepted")
     return body
 
 
-def _instances(runtime: Runtime, source: str) -> list[Any]:
+def configured_instances(runtime: Runtime, source: str) -> list[Any]:
+    """Return the configured instances of the `source` integration, or reject with a 404."""
     configured = runtime.config().integrations.configured(source)
     if not configured:
-        raise _reject(
+        raise rejection(
             source,
             "not_configured",
             404,
@@ -76,12 +78,13 @@ def _instances(runtime: Runtime, source: str) -> list[Any]:
     return configured
 
 
-def _parse(source: str, parse: Callable[[bytes], T], body: bytes) -> T:
+def parse_body(source: str, parse: Callable[[bytes], T], body: bytes) -> T:
+    """Parse the body with `parse`; malformed JSON is a 400, an invalid field a 422."""
     try:
         return parse(body)
     except Invalid as exc:
         malformed = exc.message.startswith("malformed JSON")
-        raise _reject(
+        raise rejection(
             source,
             "malformed" if malformed else "invalid",
             400 if malformed else 422,
@@ -91,24 +94,27 @@ def _parse(source: str, parse: Callable[[bytes], T], body: bytes) -> T:
         ) from None
 
 
-async def _ingest(
+async def ingest_alerts(
     runtime: Runtime,
     source: str,
     integration: str,
     alerts: list[AlertIn],
     delivery_ids: tuple[str, ...] = (),
 ) -> IntakeResponse:
+    """Submit the parsed alerts to the intake worker and answer with what it did."""
     future = runtime.intake.submit(
         source=source, integration=integration, alerts=alerts, delivery_ids=delivery_ids
     )
     return IntakeResponse.of(await asyncio.wrap_future(future))
 
 
-def _unauthorized(source: str, what: str) -> Rejected:
-    return _reject(source, "unauthorized", 401, "unauthorized", what)
+def unauthorized(source: str, what: str) -> Rejected:
+    """Return a 401 refusal of `source` saying `what` was missing or wrong."""
+    return rejection(source, "unauthorized", 401, "unauthorized", what)
 
 
-async def _guarded(handler: Callable[[], Any]) -> Any:
+async def run_guarded(handler: Callable[[], Any]) -> Any:
+    """Run an intake handler, answering a `Rejected` with its response."""
     try:
         return await handler()
     except Rejected as rejected:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from warroom.api import slack_status
 from warroom.api.deps import RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
-from warroom.api.intake_steps import _body, _guarded, _instances, _unauthorized
+from warroom.api.intake_steps import configured_instances, read_body, run_guarded, unauthorized
 from warroom.api.slack_people import slack_actor
 from warroom.api.slack_status import StatusForm, malformed
 from warroom.core.errors import WarroomError
@@ -160,12 +160,12 @@ async def slack_interactions(request: Request, runtime: RuntimeDep) -> Any:
     """Acknowledge, resolve or post a status update from an incident's Slack card."""
 
     async def handle() -> Any:
-        instances = _instances(runtime, SOURCE)
-        body = await _body(request, SOURCE, runtime.config().detection.max_body_bytes)
+        instances = configured_instances(runtime, SOURCE)
+        body = await read_body(request, SOURCE, runtime.config().detection.max_body_bytes)
         config: SlackConfig = instances[0]
         secret = config.signing_secret.get_secret_value()
         if not slack.verify(body, request.headers, secret, runtime.clock.now()):
-            raise _unauthorized(SOURCE, "missing, stale or wrong X-Slack-Signature")
+            raise unauthorized(SOURCE, "missing, stale or wrong X-Slack-Signature")
         press = parse_interaction(body)
         if press is None:
             return Response(status_code=200)  # an empty 200 closes a view that is not ours
@@ -189,4 +189,4 @@ async def slack_interactions(request: Request, runtime: RuntimeDep) -> Any:
         text = await run_in_threadpool(_press, runtime, press)
         return _answer(config, Said(text, press.response_url))
 
-    return await _guarded(handle)
+    return await run_guarded(handle)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from warroom.api.intake_steps import Rejected, _reject
+from warroom.api.intake_steps import Rejected, rejection
 from warroom.api.slack_people import slack_actor
 from warroom.api.status import post_status_update
 from warroom.core.errors import WarroomError
@@ -52,7 +52,7 @@ class StatusForm:
 
 def malformed(message: str) -> Rejected:
     """Return the counted 400 for a payload Slack would never send."""
-    return _reject(SOURCE, "malformed", 400, "malformed", message)
+    return rejection(SOURCE, "malformed", 400, "malformed", message)
 
 
 def parse_submission(payload: dict[str, Any], user_id: str) -> StatusForm | None:

@@ -22,7 +22,7 @@ from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-unt
 
 from warroom.api.deps import RuntimeDep
 from warroom.api.errors import ERROR_RESPONSES
-from warroom.api.intake_steps import _body, _guarded, _reject
+from warroom.api.intake_steps import read_body, rejection, run_guarded
 from warroom.audit import service as audit
 from warroom.core.errors import Forbidden
 from warroom.detection import deliveries, metrics
@@ -72,7 +72,7 @@ async def _signed(request: Request, runtime: Runtime) -> Form:
     twilio, base = config.integrations.twilio, config.notifications.base_url
     if twilio is None or not base:
         missing = "integrations.twilio" if twilio is None else "notifications.base_url"
-        raise _reject(
+        raise rejection(
             SOURCE,
             "not_configured",
             404,
@@ -80,7 +80,7 @@ async def _signed(request: Request, runtime: Runtime) -> Form:
             f"the Twilio intake is not configured: set {missing} in warroom.yaml "
             "(Twilio signs the public URL it calls, so warroom must know it)",
         )
-    body = await _body(request, SOURCE, config.detection.max_body_bytes)
+    body = await read_body(request, SOURCE, config.detection.max_body_bytes)
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except (UnicodeDecodeError, ValueError):
@@ -105,7 +105,7 @@ def _twiml(document: Any) -> Response:
 
 
 def _invalid(message: str) -> Exception:
-    return _reject(SOURCE, "invalid", 422, "invalid", message)
+    return rejection(SOURCE, "invalid", 422, "invalid", message)
 
 
 @router.post(
@@ -129,7 +129,7 @@ async def twilio_sms(request: Request, runtime: RuntimeDep) -> Any:
         answer.message(acked.message)
         return _twiml(answer)
 
-    return await _guarded(handle)
+    return await run_guarded(handle)
 
 
 def _reply(runtime: Runtime, number: str, text: str) -> acks.Acked:
@@ -170,7 +170,7 @@ async def twilio_voice(request: Request, runtime: RuntimeDep) -> Any:
         answer.hangup()
         return _twiml(answer)
 
-    return await _guarded(handle)
+    return await run_guarded(handle)
 
 
 def _press(runtime: Runtime, token: str) -> str:
@@ -228,7 +228,7 @@ async def twilio_status(request: Request, runtime: RuntimeDep) -> Any:
             _status, runtime, sid[:64], status[:32], error, key[:200] if key else None
         )
 
-    return await _guarded(handle)
+    return await run_guarded(handle)
 
 
 def _status(

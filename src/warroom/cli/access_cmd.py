@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import print_json
 from warroom.cli.incident import API, Json, Ref, incident_app
 
@@ -19,7 +19,7 @@ def grant(
     """Let PERSON see a restricted incident (admins, its access teams and its commander may)."""
     if not reason.strip():
         raise typer.BadParameter("--reason must say why, not be blank")
-    detail = _request("POST", f"{API}/{ref}/access", {"person": person, "reason": reason})
+    detail = api_request("POST", f"{API}/{ref}/access", {"person": person, "reason": reason})
     if as_json:
         print_json(detail)
         return

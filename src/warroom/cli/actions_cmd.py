@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _client, _explain, _request
+from warroom.cli.api_calls import api_client, api_request, explain_error
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref, incident_app
 from warroom.cli.incident_render import styled
@@ -34,7 +34,7 @@ def list_actions(as_json: Json = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    answer: dict[str, Any] = _request("GET", ACTIONS_API)
+    answer: dict[str, Any] = api_request("GET", ACTIONS_API)
     if as_json:
         print_json(answer)
         return
@@ -81,9 +81,9 @@ def run_action(
     for value in param or []:
         key, _, text = value.partition("=")
         params[key.strip()] = text
-    api = _client()
+    api = api_client()
     try:
-        listed: dict[str, Any] = _request("GET", ACTIONS_API, api=api)
+        listed: dict[str, Any] = api_request("GET", ACTIONS_API, api=api)
         found = next((a for a in listed["items"] if a["name"] == name), None)
         if found is None:
             known = ", ".join(a["name"] for a in listed["items"]) or "none"
@@ -103,7 +103,7 @@ def run_action(
         result: dict[str, Any] = runner.request("POST", f"{API}/{ref}/actions/{name}", json=body)
     except ApiError as exc:
         if exc.code != "action_timed_out" or not isinstance(exc.details, dict):
-            fail(_explain(exc))
+            fail(explain_error(exc))
         result = exc.details  # stopped at its timeout: show what it printed, then exit 1
     finally:
         runner.close()

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from warroom.cli.client import ApiClient, ApiError
 
 
-def _explain(exc: "ApiError") -> str:
+def explain_error(exc: "ApiError") -> str:
     """Return the server's error as one line, with a hint where one helps."""
     worded = _in_cli_terms(exc)
     if worded is not None:
@@ -50,7 +50,7 @@ def _in_cli_terms(exc: "ApiError") -> str | None:
     return None
 
 
-def _client() -> "ApiClient":
+def api_client() -> "ApiClient":
     """Return a client for WARROOM_URL with WARROOM_TOKEN, or fail saying what is missing."""
     import os
 
@@ -67,17 +67,17 @@ def _client() -> "ApiClient":
         fail(f"WARROOM_URL is not a usable URL: {exc}")
 
 
-def _request(
+def api_request(
     method: str, path: str, body: Any = None, params: Any = None, api: "ApiClient | None" = None
 ) -> Any:
     """Send one request (with `api`, else a fresh client); any failure is `error: …`, exit 1."""
     from warroom.cli.client import ApiError
 
-    client = api or _client()
+    client = api or api_client()
     try:
         return client.request(method, path, json=body, params=params)
     except ApiError as exc:
-        fail(_explain(exc))
+        fail(explain_error(exc))
     except ValueError:  # a 2xx answer that is not JSON
         fail(f"{client.base_url} did not answer with JSON; is WARROOM_URL a warroom server?")
     finally:

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _client, _request
+from warroom.cli.api_calls import api_client, api_request
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref, incident_app
 from warroom.cli.incident_render import minute_stamp, styled
@@ -48,7 +48,7 @@ def show_checklist(ref: Ref, as_json: Json = False) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    answer: dict[str, Any] = _request("GET", f"{API}/{ref}/checklist")
+    answer: dict[str, Any] = api_request("GET", f"{API}/{ref}/checklist")
     if as_json:
         print_json(answer)
         return
@@ -91,7 +91,7 @@ def show_checklist(ref: Ref, as_json: Json = False) -> None:
 
 def _item_id(api: "ApiClient", ref: str, number: int) -> int:
     """Return the id of the incident's item with this number, or fail naming the range."""
-    answer: dict[str, Any] = _request("GET", f"{API}/{ref}/checklist", api=api)
+    answer: dict[str, Any] = api_request("GET", f"{API}/{ref}/checklist", api=api)
     entries = [item for section in answer["sections"] for item in section["items"]]
     for item in entries:
         if item["number"] == number:
@@ -106,10 +106,10 @@ def _item_id(api: "ApiClient", ref: str, number: int) -> int:
 
 def _change(ref: str, number: int, body: dict[str, Any], as_json: bool) -> None:
     """Send one change to item `number` and print what happened."""
-    api = _client()
+    api = api_client()
     try:
         item_id = _item_id(api, ref, number)
-        answer: dict[str, Any] = _request(
+        answer: dict[str, Any] = api_request(
             "PATCH", f"{API}/{ref}/checklist/{item_id}", body, api=api
         )
     finally:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import Json
 
@@ -56,7 +56,7 @@ def drill(
             body["scenario"] = scenario
     if service is not None:
         body["service"] = service
-    started = _request("POST", "/api/v1/drills", body)
+    started = api_request("POST", "/api/v1/drills", body)
     if as_json:
         print_json(started)
         return
@@ -85,7 +85,7 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show a drill: its incident, participants, each step with its offset, and its review."""
-    found = _request("GET", f"/api/v1/drills/{drill_id}")
+    found = api_request("GET", f"/api/v1/drills/{drill_id}")
     if as_json:
         print_json(found)
         return

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _client, _request
+from warroom.cli.api_calls import api_client, api_request
 from warroom.cli.common import errors_as_exit, fail, print_json, settings_of
 from warroom.cli.incident import API, Ref
 
@@ -94,7 +94,7 @@ def add(
         fields=fields,
         progress=(lambda n: bar.advance(task, n)) if bar else None,
     )
-    client = _client()
+    client = api_client()
     try:
         if bar:
             bar.start()
@@ -137,7 +137,7 @@ def list_(ref: Ref, as_json: Json = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    items = _request("GET", f"{API}/{ref}/evidence")
+    items = api_request("GET", f"{API}/{ref}/evidence")
     if as_json:
         print_json(items)
         return
@@ -160,7 +160,7 @@ def list_(ref: Ref, as_json: Json = False) -> None:
 
 def _find(ref: str, wanted: str, version: int | None) -> dict[str, Any]:
     """Return the item `wanted` names (an id, or a name and version) from the list."""
-    items: list[dict[str, Any]] = _request("GET", f"{API}/{ref}/evidence")
+    items: list[dict[str, Any]] = api_request("GET", f"{API}/{ref}/evidence")
     if wanted.isdigit() and version is None:
         found = [item for item in items if item["id"] == int(wanted)]
         if found:
@@ -199,7 +199,7 @@ def get(
     if target.exists():
         fail(f"{target} exists already; choose another file with -o")
     folder = target.parent if str(target.parent) else Path()
-    client = _client()
+    client = api_client()
     fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
     try:
         digest = hashlib.sha256()
@@ -256,7 +256,7 @@ def transfer(
     """Record a hand-over of evidence on its chain of custody."""
     found = _find(ref, item, version)
     body = {"location": to, "note": note}
-    _request("POST", f"{API}/{ref}/evidence/{found['id']}/custody", body)
+    api_request("POST", f"{API}/{ref}/evidence/{found['id']}/custody", body)
     typer.echo(f"recorded: {found['name']} version {found['version']} transferred to {to}")
 
 

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import print_json
 from warroom.cli.incident import API, Json, Ref, incident_app
 
@@ -28,19 +28,19 @@ def handoff(
 ) -> None:
     """Hand command to PERSON; the current IC stays in charge until PERSON accepts."""
     body = {"person": person, "reason": reason} if reason else {"person": person}
-    _report(_request("POST", f"{API}/{ref}/commander", body), as_json)
+    _report(api_request("POST", f"{API}/{ref}/commander", body), as_json)
 
 
 @incident_app.command()
 def accept(ref: Ref, as_json: Json = False) -> None:
     """Accept command of REF (the proposed IC, or an admin on their behalf)."""
-    _report(_request("POST", f"{API}/{ref}/commander/accept"), as_json)
+    _report(api_request("POST", f"{API}/{ref}/commander/accept"), as_json)
 
 
 @incident_app.command()
 def decline(ref: Ref, as_json: Json = False) -> None:
     """Decline a proposed handoff; the current IC stays in charge."""
-    _report(_request("POST", f"{API}/{ref}/commander/decline"), as_json)
+    _report(api_request("POST", f"{API}/{ref}/commander/decline"), as_json)
 
 
 @incident_app.command()
@@ -55,7 +55,7 @@ def role(
 ) -> None:
     """Give PERSON a response role in REF (or take it back with --release)."""
     path = f"{API}/{ref}/roles/release" if release else f"{API}/{ref}/roles"
-    detail = _request("POST", path, {"role": name, "person": person})
+    detail = api_request("POST", path, {"role": name, "person": person})
     if as_json:
         print_json(detail)
         return

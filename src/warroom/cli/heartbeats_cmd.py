@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import print_json
 from warroom.cli.incident_render import minute_stamp, short_span, styled
 
@@ -17,7 +17,7 @@ def heartbeats(
     ] = False,
 ) -> None:
     """List heartbeats: last ping, state, and the incident a silent one opened."""
-    found = _request("GET", "/api/v1/heartbeats")
+    found = api_request("GET", "/api/v1/heartbeats")
     if as_json:
         print_json(found)
         return

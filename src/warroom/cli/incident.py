@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _client, _request
+from warroom.cli.api_calls import api_client, api_request
 from warroom.cli.common import print_json
 from warroom.cli.incident_render import (
     minute_stamp,
@@ -33,7 +33,7 @@ def _check_ref(value: str) -> str:
     return incident_ref(number)
 
 
-def _check_time(value: str | None) -> str | None:
+def check_time(value: str | None) -> str | None:
     """Return an ISO 8601 time normalised with its offset (naive means UTC), or a usage error."""
     if value is None:
         return None
@@ -76,7 +76,7 @@ def _say_pending_commander(detail: dict[str, Any]) -> None:
 def _move(ref: str, action: str, body: dict[str, Any], as_json: bool) -> None:
     """POST a lifecycle action and report the new status."""
     fields = {key: value for key, value in body.items() if value is not None}
-    detail = _request("POST", f"{API}/{ref}/{action}", fields or None)
+    detail = api_request("POST", f"{API}/{ref}/{action}", fields or None)
     if as_json:
         print_json(detail)
         return
@@ -116,7 +116,7 @@ def declare(
     ] = None,
     started_at: Annotated[
         str | None,
-        typer.Option(metavar="ISO", help="When impact began, if earlier.", callback=_check_time),
+        typer.Option(metavar="ISO", help="When impact began, if earlier.", callback=check_time),
     ] = None,
     as_json: Json = False,
 ) -> None:
@@ -125,7 +125,9 @@ def declare(
     body = {"title": title, "summary": summary, "severity": severity, "service": service}
     body |= {"incident_type": incident_type, "commander": commander, "runbook": runbook}
     body |= {"started_at": started_at, "visibility": visibility}
-    detail = _request("POST", API, {key: value for key, value in body.items() if value is not None})
+    detail = api_request(
+        "POST", API, {key: value for key, value in body.items() if value is not None}
+    )
     if as_json:
         print_json(detail)
         return
@@ -155,7 +157,7 @@ def list_incidents(
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option(metavar="ISO", help="Detected at or after this time.", callback=_check_time),
+        typer.Option(metavar="ISO", help="Detected at or after this time.", callback=check_time),
     ] = None,
     parent: Annotated[
         str | None,
@@ -173,12 +175,14 @@ def list_incidents(
     params = {
         key: value for key, value in {**filters, "since": since, "limit": limit}.items() if value
     }
-    api = _client()
+    api = api_client()
     try:
-        page = _request("GET", API, params=params, api=api)
+        page = api_request("GET", API, params=params, api=api)
         items = list(page["items"])
         while all_pages and page["next_cursor"]:
-            page = _request("GET", API, params={**params, "cursor": page["next_cursor"]}, api=api)
+            page = api_request(
+                "GET", API, params={**params, "cursor": page["next_cursor"]}, api=api
+            )
             items.extend(page["items"])
     finally:
         api.close()
@@ -202,7 +206,7 @@ def severities(as_json: Json = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    answer = _request("GET", "/api/v1/severities")
+    answer = api_request("GET", "/api/v1/severities")
     if as_json:
         print_json(answer)
         return
@@ -217,9 +221,9 @@ def show(ref: Ref, as_json: Json = False) -> None:
     """Show an incident with its assessment, durations, checklist, timeline and related ones."""
     from warroom.cli.client import ApiError
 
-    api = _client()
+    api = api_client()
     try:
-        detail = _request("GET", f"{API}/{ref}", api=api)
+        detail = api_request("GET", f"{API}/{ref}", api=api)
         try:  # extra: a server from before related incidents still shows the incident
             related = api.request("GET", f"{API}/{ref}/related")
         except (ApiError, ValueError) as exc:
@@ -238,7 +242,7 @@ def show(ref: Ref, as_json: Json = False) -> None:
 @incident_app.command()
 def ack(ref: Ref, as_json: Json = False) -> None:
     """Acknowledge an incident: you are on it and paging stops (status does not change)."""
-    detail = _request("POST", f"{API}/{ref}/acknowledge")
+    detail = api_request("POST", f"{API}/{ref}/acknowledge")
     if as_json:
         print_json(detail)
         return
@@ -338,7 +342,7 @@ def note(
     as_json: Json = False,
 ) -> None:
     """Add a note to an incident's timeline."""
-    event = _request("POST", f"{API}/{ref}/timeline", {"text": text, "key_event": key})
+    event = api_request("POST", f"{API}/{ref}/timeline", {"text": text, "key_event": key})
     if as_json:
         print_json(event)
         return

@@ -4,9 +4,9 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import print_json
-from warroom.cli.incident import API, Json, Ref, Severity, _check_time, incident_app
+from warroom.cli.incident import API, Json, Ref, Severity, check_time, incident_app
 
 # Option name → API field, in the order the changes are reported.
 FIELDS = {
@@ -37,7 +37,7 @@ def edit(
     summary: Annotated[str | None, typer.Option(help="What is known so far.")] = None,
     started_at: Annotated[
         str | None,
-        typer.Option(metavar="ISO", help="When impact began (backfilled).", callback=_check_time),
+        typer.Option(metavar="ISO", help="When impact began (backfilled).", callback=check_time),
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why, kept on the timeline.")] = None,
     as_json: Json = False,
@@ -62,8 +62,10 @@ def edit(
     if not changes:
         options = ", ".join(f"--{name.replace('_', '-')}" for name in FIELDS)
         raise typer.BadParameter(f"nothing to change; give at least one of {options}")
-    before = _request("GET", f"{API}/{ref}")
-    after = _request("PATCH", f"{API}/{ref}", {**changes, "reason": reason} if reason else changes)
+    before = api_request("GET", f"{API}/{ref}")
+    after = api_request(
+        "PATCH", f"{API}/{ref}", {**changes, "reason": reason} if reason else changes
+    )
     if as_json:
         print_json(after)
         return

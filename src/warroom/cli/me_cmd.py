@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _client, _request
+from warroom.cli.api_calls import api_client, api_request
 from warroom.cli.common import fail, print_json
 
 me_app = typer.Typer(
@@ -48,9 +48,9 @@ def totp_enable(
     from warroom.cli.client import ApiError
 
     password = typer.prompt("Your password", hide_input=True)
-    api = _client()
+    api = api_client()
     try:
-        enrolment = _request("POST", API, {"password": password}, api=api)
+        enrolment = api_request("POST", API, {"password": password}, api=api)
         if qr:
             _show_qr(enrolment["otpauth_uri"])
         typer.echo(f"Secret (to type in instead of scanning): {enrolment['secret']}")
@@ -77,7 +77,7 @@ def totp_enable(
 @totp_app.command("confirm")
 def totp_confirm(code: Annotated[str, typer.Argument(help="The code the app shows.")]) -> None:
     """Turn on an enrolment started with `enable` (or POST /api/v1/me/totp) with its first code."""
-    answer = _request("POST", f"{API}/confirm", {"code": code.strip()})
+    answer = api_request("POST", f"{API}/confirm", {"code": code.strip()})
     typer.echo("two-factor sign-in is on")
     _print_codes(answer["recovery_codes"])
 
@@ -87,7 +87,7 @@ def totp_status(
     json: Annotated[bool, typer.Option("--json", help="Print the server's JSON response.")] = False,
 ) -> None:
     """Say whether two-factor sign-in is on and how many recovery codes are left."""
-    state: dict[str, Any] = _request("GET", API)
+    state: dict[str, Any] = api_request("GET", API)
     if json:
         print_json(state)
     elif state["enabled"]:
@@ -118,7 +118,7 @@ def totp_disable(
         body = {"password": typer.prompt("Password", hide_input=True)}
     else:
         body = {"code": (code or typer.prompt("Current code or recovery code")).strip()}
-    _request("DELETE", API, body)
+    api_request("DELETE", API, body)
     typer.echo("two-factor sign-in is off; the password alone signs in again")
 
 
@@ -128,7 +128,7 @@ def totp_recovery_codes(
 ) -> None:
     """Replace your recovery codes with 10 new ones (the old ones stop working)."""
     given = (code or typer.prompt("Current code")).strip()
-    answer = _request("POST", f"{API}/recovery-codes", {"code": given})
+    answer = api_request("POST", f"{API}/recovery-codes", {"code": given})
     _print_codes(answer["recovery_codes"])
 
 

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import Json
 from warroom.cli.incident_render import styled
@@ -32,7 +32,7 @@ def contacts_list(as_json: Json = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    answer: dict[str, Any] = _request("GET", API)
+    answer: dict[str, Any] = api_request("GET", API)
     if as_json:
         print_json(answer)
         return
@@ -64,7 +64,7 @@ def contacts_add(
 ) -> None:
     """Add a contact method; a code is sent to it at once (confirm it with `verify`)."""
     body = {"name": name, "type": kind, "to": to}
-    added: dict[str, Any] = _request("POST", API, body)
+    added: dict[str, Any] = api_request("POST", API, body)
     typer.echo(
         f"a code was sent to {added['to']}; confirm it with "
         f"`warroom me contacts verify {added['name']} CODE` (valid 15 minutes)"
@@ -76,21 +76,21 @@ def contacts_verify(
     name: Name, code: Annotated[str, typer.Argument(help="The 6-digit code that was sent.")]
 ) -> None:
     """Confirm a contact method with the code sent to it; pages can use it from then on."""
-    _request("POST", f"{API}/{name}/verify", {"code": code.strip()})
+    api_request("POST", f"{API}/{name}/verify", {"code": code.strip()})
     typer.echo(f"{name} is verified: pages can use it now")
 
 
 @contacts_app.command("resend")
 def contacts_resend(name: Name) -> None:
     """Send a new code to an unverified method (the old one stops working)."""
-    answer: dict[str, Any] = _request("POST", f"{API}/{name}/resend")
+    answer: dict[str, Any] = api_request("POST", f"{API}/{name}/resend")
     typer.echo(f"a new code was sent to {answer['to']}")
 
 
 @contacts_app.command("remove")
 def contacts_remove(name: Name) -> None:
     """Remove one of your own contact methods (warroom.yaml's are changed there)."""
-    answer: dict[str, Any] = _request("DELETE", f"{API}/{name}")
+    answer: dict[str, Any] = api_request("DELETE", f"{API}/{name}")
     typer.echo(f"{name} removed")
     for warning in answer["warnings"]:
         typer.echo(f"warning: {warning}", err=True)
@@ -128,7 +128,7 @@ def _show(answer: dict[str, Any]) -> None:
 @rules_app.command("show")
 def rules_show(as_json: Json = False) -> None:
     """Show the rules that page you and where they come from (yours, warroom.yaml, defaults)."""
-    answer: dict[str, Any] = _request("GET", RULES)
+    answer: dict[str, Any] = api_request("GET", RULES)
     if as_json:
         print_json(answer)
     else:
@@ -145,11 +145,11 @@ def rules_set(
     ],
 ) -> None:
     """Set your own rules, e.g. `warroom me rules set 0m:push,chat 2m:sms 5m:voice`."""
-    _show(_request("PUT", RULES, {"steps": [parse_step(step) for step in steps]}))
+    _show(api_request("PUT", RULES, {"steps": [parse_step(step) for step in steps]}))
 
 
 @rules_app.command("clear")
 def rules_clear() -> None:
     """Drop your own rules: warroom.yaml's or the defaults apply again."""
-    _request("DELETE", RULES)
+    api_request("DELETE", RULES)
     typer.echo("your own rules are gone; warroom.yaml's or the defaults apply again")

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _client, _explain, _request
+from warroom.cli.api_calls import api_client, api_request, explain_error
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import Json
 from warroom.cli.incident_render import minute_stamp, short_span, styled
@@ -39,12 +39,12 @@ def _save_csv(params: dict[str, Any], target: Path) -> int:
     """Fetch the CSV export and write it to `target`; return the number of incidents."""
     from warroom.cli.client import ApiError
 
-    client = _client()
+    client = api_client()
     try:
         # The CSV is not JSON, so ask the client's HTTP session directly; errors are JSON.
         response = client._http.get(f"{API}.csv", params=params)
     except Exception as exc:
-        fail(_explain(ApiError(0, "unreachable", f"cannot reach {client.base_url}: {exc}")))
+        fail(explain_error(ApiError(0, "unreachable", f"cannot reach {client.base_url}: {exc}")))
     finally:
         client.close()
     if response.status_code >= 400:
@@ -52,7 +52,7 @@ def _save_csv(params: dict[str, Any], target: Path) -> int:
             message = response.json()["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = f"HTTP {response.status_code}: {response.text[:200]}"
-        fail(_explain(ApiError(response.status_code, "error", message)))
+        fail(explain_error(ApiError(response.status_code, "error", message)))
     try:
         target.write_bytes(response.content)
     except OSError as exc:
@@ -111,7 +111,7 @@ def incidents(
         count = _save_csv(params, csv)
         typer.echo(f"Wrote {count} incidents to {csv}")
         return
-    report: dict[str, Any] = _request("GET", API, params=params)
+    report: dict[str, Any] = api_request("GET", API, params=params)
     if as_json:
         print_json(report)
         return

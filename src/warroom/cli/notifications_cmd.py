@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import print_json
 from warroom.cli.incident import Json
 from warroom.cli.incident_render import minute_stamp, styled
@@ -50,7 +50,7 @@ def list_notifications(
         params["status"] = status.value
     if incident:
         params["incident"] = incident
-    page = _request("GET", API, params=params)
+    page = api_request("GET", API, params=params)
     if as_json:
         print_json(page)
         return
@@ -94,7 +94,7 @@ def resend(
     as_json: Json = False,
 ) -> None:
     """Queue a dead or failed notification again with fresh attempts (admins)."""
-    item = _request("POST", f"{API}/{notification_id}/resend")
+    item = api_request("POST", f"{API}/{notification_id}/resend")
     if as_json:
         print_json(item)
         return

@@ -4,9 +4,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import fail, print_json
-from warroom.cli.incident import _check_time
+from warroom.cli.incident import check_time
 from warroom.cli.incident_render import minute_stamp, parse_stamp, styled
 from warroom.cli.silence import parse_duration
 
@@ -111,7 +111,7 @@ def now(
     from rich.table import Table
 
     when = _in_zone(at, tz or "UTC") if at else None
-    answer = _request(
+    answer = api_request(
         "GET", "/api/v1/oncall", params=_drop_none(at=when, schedule=schedule or None)
     )
     if as_json:
@@ -154,7 +154,7 @@ def shifts(
     from rich.console import Console
     from rich.table import Table
 
-    answer = _request(
+    answer = api_request(
         "GET", f"/api/v1/schedules/{schedule}/shifts", params=_drop_none(days=days, layer=layer)
     )
     if as_json:
@@ -186,10 +186,10 @@ def override_add(
     ],
     duration: Annotated[str | None, typer.Option(help="How long: 30m, 8h, 2d.")] = None,
     until: Annotated[
-        str | None, typer.Option(help="End time (ISO) instead of --duration.", callback=_check_time)
+        str | None, typer.Option(help="End time (ISO) instead of --duration.", callback=check_time)
     ] = None,
     starts: Annotated[
-        str | None, typer.Option(help="Start time (ISO); default now.", callback=_check_time)
+        str | None, typer.Option(help="Start time (ISO); default now.", callback=check_time)
     ] = None,
     add: Annotated[
         bool, typer.Option("--add", help="Join the layer instead of replacing.")
@@ -215,7 +215,7 @@ def override_add(
         "ends_at": until,
         "duration_minutes": minutes,
     }
-    answer = _request("POST", "/api/v1/oncall/overrides", body=body)
+    answer = api_request("POST", "/api/v1/oncall/overrides", body=body)
     if as_json:
         print_json(answer)
         return
@@ -235,7 +235,7 @@ def override_list(
     from rich.console import Console
     from rich.table import Table
 
-    answer = _request(
+    answer = api_request(
         "GET", "/api/v1/oncall/overrides", params=_drop_none(schedule=schedule, days=days)
     )
     if as_json:
@@ -261,5 +261,5 @@ def override_remove(
     override_id: Annotated[int, typer.Argument(metavar="ID", help="The override's id.", min=1)],
 ) -> None:
     """Remove an override."""
-    _request("DELETE", f"/api/v1/oncall/overrides/{override_id}")
+    api_request("DELETE", f"/api/v1/oncall/overrides/{override_id}")
     typer.echo(f"override {override_id} removed")

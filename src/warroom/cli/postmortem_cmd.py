@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref
 from warroom.cli.incident_render import minute_stamp, short_span, styled
@@ -35,7 +35,7 @@ def show(ref: Ref, as_json: Json = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    pm: dict[str, Any] = _request("GET", f"{API}/{ref}/postmortem")
+    pm: dict[str, Any] = api_request("GET", f"{API}/{ref}/postmortem")
     if as_json:
         print_json(pm)
         return
@@ -117,7 +117,7 @@ def _lines(lines: list[str], empty: str) -> "Text":
 @postmortem_app.command("export")
 def export(ref: Ref, as_json: Json = False) -> None:
     """Write REF's postmortem as markdown, HTML and SVG into archive/; print the paths."""
-    answer: dict[str, Any] = _request("POST", f"{API}/{ref}/postmortem/export")
+    answer: dict[str, Any] = api_request("POST", f"{API}/{ref}/postmortem/export")
     if as_json:
         print_json(answer)
         return
@@ -168,7 +168,7 @@ def edit(
     import yaml
 
     if file is None:
-        pm: dict[str, Any] = _request("GET", f"{API}/{ref}/postmortem")
+        pm: dict[str, Any] = api_request("GET", f"{API}/{ref}/postmortem")
         current = {name: pm[name] for name in EDITABLE}
         text = EDIT_HEADER.format(ref=pm["incident"]) + yaml.safe_dump(
             current, sort_keys=False, allow_unicode=True, width=96
@@ -202,7 +202,7 @@ def edit(
         fail(f"{where} must be a mapping of fields ({', '.join(EDITABLE)})")
     if file is None:  # edited from what was loaded: refused (409) if someone saved meanwhile
         body.setdefault("version", pm["version"])
-    saved: dict[str, Any] = _request("PUT", f"{API}/{ref}/postmortem", body)
+    saved: dict[str, Any] = api_request("PUT", f"{API}/{ref}/postmortem", body)
     typer.echo(f"{saved['incident']} postmortem saved ({saved['status']})")
 
 
@@ -284,7 +284,7 @@ def add_item(
     body |= {"jira_key": jira_key, "create_jira": jira}
     if status is not None:
         body["status"] = status
-    item: dict[str, Any] = _request("POST", f"{API}/{ref}/postmortem/action-items", body)
+    item: dict[str, Any] = api_request("POST", f"{API}/{ref}/postmortem/action-items", body)
     if as_json:
         print_json(item)
         return
@@ -329,7 +329,7 @@ def update_item(
             "nothing to change: give --title, --kind, --owner, --due, --status, --jira-key "
             "or --clear"
         )
-    item: dict[str, Any] = _request("PATCH", f"{ITEMS_API}/{item_id}", body)
+    item: dict[str, Any] = api_request("PATCH", f"{ITEMS_API}/{item_id}", body)
     if as_json:
         print_json(item)
         return

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import print_json
 from warroom.cli.incident import Json
 from warroom.cli.incident_render import minute_stamp, styled
@@ -53,7 +53,7 @@ def search(
         "page": page,
         "per_page": per_page,
     }
-    answer = _request("GET", API, params={k: v for k, v in params.items() if v})
+    answer = api_request("GET", API, params={k: v for k, v in params.items() if v})
     if as_json:
         print_json(answer)
         return

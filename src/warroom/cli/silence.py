@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _request
+from warroom.cli.api_calls import api_request
 from warroom.cli.common import print_json
-from warroom.cli.incident import _check_time
+from warroom.cli.incident import check_time
 from warroom.cli.incident_render import minute_stamp, styled
 
 silence_app = typer.Typer(
@@ -88,12 +88,12 @@ def add(
         typer.Option(
             metavar="ISO",
             help="When it ends (ISO 8601; no offset means UTC). Or --duration.",
-            callback=_check_time,
+            callback=check_time,
         ),
     ] = None,
     starts: Annotated[
         str | None,
-        typer.Option(metavar="ISO", help="When it begins (default: now).", callback=_check_time),
+        typer.Option(metavar="ISO", help="When it begins (default: now).", callback=check_time),
     ] = None,
     as_json: Json = False,
 ) -> None:
@@ -104,7 +104,7 @@ def add(
         )
     body: dict[str, Any] = {"matchers": matchers, "comment": comment}
     body |= {"duration_minutes": _minutes(duration), "ends_at": until, "starts_at": starts}
-    silence = _request(
+    silence = api_request(
         "POST", API, {key: value for key, value in body.items() if value is not None}
     )
     if as_json:
@@ -127,7 +127,7 @@ def list_silences(
     as_json: Json = False,
 ) -> None:
     """List silences, newest first."""
-    silences = _request("GET", API, params={"state": state.value})
+    silences = api_request("GET", API, params={"state": state.value})
     if as_json:
         print_json(silences)
         return
@@ -165,7 +165,7 @@ def expire(
     as_json: Json = False,
 ) -> None:
     """End a silence now; alerts still firing open incidents on their next delivery."""
-    silence = _request("POST", f"{API}/{silence_id}/expire")
+    silence = api_request("POST", f"{API}/{silence_id}/expire")
     if as_json:
         print_json(silence)
         return

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
-from warroom.cli.api_calls import _client, _explain, _request
+from warroom.cli.api_calls import api_client, api_request, explain_error
 from warroom.cli.common import fail, print_json
 from warroom.cli.incident import API, Json, Ref, incident_app
 from warroom.cli.incident_render import minute_stamp, styled
@@ -45,7 +45,7 @@ def _post(path: str, payload: dict[str, Any]) -> Any:
     """POST the update; a missing public title is said with this command's option."""
     from warroom.cli.client import ApiError
 
-    api = _client()
+    api = api_client()
     try:
         return api.request("POST", path, json=payload)
     except ApiError as exc:
@@ -56,7 +56,7 @@ def _post(path: str, payload: dict[str, Any]) -> Any:
                 f"{ref} has no public update yet, so this one needs --public-title TEXT: "
                 "the incident's own title is internal and is never shown to the public"
             )
-        fail(_explain(exc))
+        fail(explain_error(exc))
     except ValueError:  # a 2xx answer that is not JSON
         fail(f"{api.base_url} did not answer with JSON; is WARROOM_URL a warroom server?")
     finally:
@@ -129,7 +129,7 @@ def status_updates(ref: Ref, as_json: Json = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    answer: dict[str, Any] = _request("GET", f"{API}/{ref}/status-updates")
+    answer: dict[str, Any] = api_request("GET", f"{API}/{ref}/status-updates")
     if as_json:
         print_json(answer)
         return

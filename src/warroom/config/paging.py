@@ -24,7 +24,7 @@ def unreachable_warnings(config: WarroomConfig) -> list[str]:
     channels = configured_channels(config)
     people: dict[str, list[str | None]] = {}
     rooms: dict[str, list[str | None]] = {}
-    for name, policy, services in _policies(config):
+    for name, policy, services in policies_with_services(config):
         found, posted = _named(config, policy, services)
         for person in found:
             people.setdefault(person, []).append(name)
@@ -83,7 +83,7 @@ def why_unreachable(config: WarroomConfig, person_id: str, channels: set[str]) -
     return None
 
 
-def _policies(
+def policies_with_services(
     config: WarroomConfig,
 ) -> list[tuple[str | None, EscalationPolicy, list[ServiceConfig]]]:
     """Return (id, policy, the services it pages for) of each policy; id None: the built-in."""

@@ -51,13 +51,13 @@ def outside(incident: Incident, card: IncidentCard) -> IncidentCard:
     return codename(card) if incident.visibility == "restricted" else card
 
 
-def _on_status_page(incident: Incident, config: WarroomConfig) -> bool:
+def on_status_page(incident: Incident, config: WarroomConfig) -> bool:
     """Tell whether the hosted status page hears about this incident (public ones only)."""
     page = config.integrations.statuspage
     return page is not None and incident.visibility == "public" and page.sends(incident.severity)
 
 
-def _mirrored(session: Session, incident: Incident, config: WarroomConfig) -> bool:
+def mirrored_to_status_page(session: Session, incident: Incident, config: WarroomConfig) -> bool:
     """Tell whether a public update of this incident went to the hosted status page."""
     page = config.integrations.statuspage
     if page is None or not page.sends(incident.severity):
@@ -70,7 +70,7 @@ def _mirrored(session: Session, incident: Incident, config: WarroomConfig) -> bo
     return found is not None
 
 
-def _published_components(session: Session, incident: Incident) -> list[str]:
+def published_components(session: Session, incident: Incident) -> list[str]:
     """Return the components any public update of this incident named."""
     rows = session.scalars(
         select(StatusUpdate.components).where(
@@ -80,7 +80,7 @@ def _published_components(session: Session, incident: Incident) -> list[str]:
     return sorted({component for components in rows for component in (components or {})})
 
 
-def _triggered(session: Session, incident: Incident) -> bool:
+def pagerduty_triggered(session: Session, incident: Incident) -> bool:
     """Tell whether PagerDuty was ever told of this incident (a trigger is in the outbox)."""
     found = session.scalar(
         select(Notification.id)
@@ -94,19 +94,19 @@ def _triggered(session: Session, incident: Incident) -> bool:
     return found is not None
 
 
-def _pages_out(config: WarroomConfig, severity: str) -> bool:
+def pagerduty_hears(config: WarroomConfig, severity: str) -> bool:
     """Tell whether PagerDuty hears about incidents of this severity."""
     pager = config.integrations.pagerduty_events
     return pager is not None and pager.sends(severity)
 
 
-def _webhooks(config: WarroomConfig) -> list[dict[str, Any]]:
+def outgoing_webhooks(config: WarroomConfig) -> list[dict[str, Any]]:
     """Return the configured outgoing webhooks as {name, events}."""
     hooks = getattr(config.integrations, "outgoing_webhooks", None) or []
     return [{"name": h.name, "events": list(getattr(h, "events", []) or [])} for h in hooks]
 
 
-def _smtp_executives(config: WarroomConfig) -> list[str]:
+def smtp_executives(config: WarroomConfig) -> list[str]:
     """Return the executive list kept with the SMTP settings, if any."""
     smtp = getattr(config.integrations, "smtp", None)
     return [str(a) for a in getattr(smtp, "executives", []) or []]

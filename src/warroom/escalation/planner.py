@@ -20,16 +20,16 @@ from sqlalchemy.orm import Session
 from warroom.escalation import calls
 from warroom.escalation import service as escalation
 from warroom.escalation.destinations import (
-    _mirrored,
-    _on_status_page,
-    _pages_out,
-    _published_components,
-    _smtp_executives,
-    _triggered,
-    _webhooks,
     drill_allows,
+    mirrored_to_status_page,
+    on_status_page,
+    outgoing_webhooks,
     outside,
+    pagerduty_hears,
+    pagerduty_triggered,
+    published_components,
     reaches,
+    smtp_executives,
 )
 from warroom.incidents import timeline
 from warroom.incidents.models import Incident, TimelineEvent
@@ -174,13 +174,13 @@ def plan(
             out += _severity_raised(session, incident, config, channels, card, now, allowed)
         if (event.data or {}).get("released"):
             out += _severity_raised(session, incident, config, channels, card, now, allowed)
-            if _pages_out(config, incident.severity):
+            if pagerduty_hears(config, incident.severity):
                 add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=pager_card))
-        pages = _pages_out(config, incident.severity) and not incident.paging_held
+        pages = pagerduty_hears(config, incident.severity) and not incident.paging_held
         if (
             kind in ("acknowledged", "resolved")
             and pages
-            and (not member or _triggered(session, incident))
+            and (not member or pagerduty_triggered(session, incident))
         ):
             # A storm's member born in the storm was never triggered at PagerDuty: nothing to end.
             pager = m.PagerAcknowledge if kind == "acknowledged" else m.PagerResolve
@@ -189,7 +189,7 @@ def plan(
         if kind == "reopened" and pages and not released:
             add(f"{k}:pager", str(incident.number), m.PagerTrigger(card=pager_card))
         data = event.data or {}
-        if kind == "status_update" and data.get("public") and _on_status_page(incident, config):
+        if kind == "status_update" and data.get("public") and on_status_page(incident, config):
             # The hosted page mirrors what the communications liaison chose to publish.
             update = m.StatusUpsert(
                 card=card,
@@ -199,14 +199,14 @@ def plan(
                 components=data.get("components") or {},
             )
             add(f"{k}:status", incident.ref, update)
-        if kind == "resolved" and _mirrored(session, incident, config):
+        if kind == "resolved" and mirrored_to_status_page(session, incident, config):
             # Public words only (the timeline text is internal), components back to normal.
             update = m.StatusUpsert(
                 card=card,
                 title=status_updates.public_title(session, incident_id=incident.id) or "",
                 status="resolved",
                 body="This incident has been resolved.",
-                components=dict.fromkeys(_published_components(session, incident), "operational"),
+                components=dict.fromkeys(published_components(session, incident), "operational"),
             )
             add(f"{k}:status", incident.ref, update)
         if kind == "postmortem" and tracking.CHANNEL in channels and reaches(allowed, "jira"):
@@ -215,7 +215,7 @@ def plan(
             # A restricted incident leaves warroom under its codename: no title, no words.
             hidden = incident.visibility == "restricted"
             text = f"{incident.ref} (restricted): {kind}" if hidden else event.text
-            for hook in _webhooks(config):
+            for hook in outgoing_webhooks(config):
                 if hook["events"] and f"incident.{kind}" not in hook["events"]:
                     continue
                 hooked = m.WebhookEvent(
@@ -271,7 +271,7 @@ def _declared(
     if incident.paging_held:  # a viewer's report: its triage pages (incidents/held.py)
         return out
     out += _severity_raised(session, incident, config, channels, card, now, allowed)
-    if _pages_out(config, incident.severity):
+    if pagerduty_hears(config, incident.severity):
         add(f"inc{n}:pager:trigger", str(n), m.PagerTrigger(card=outside(incident, card)))
     return out
 
@@ -292,7 +292,7 @@ def _severity_raised(
     if zoom is not None and zoom.wants_meeting(incident.severity) and "conference" in channels:
         meeting = m.Meeting(card=outside(incident, card))
         out.append(Message(f"inc{n}:meeting", INCIDENT_CHANNEL, meeting, incident.id))
-    executives = rules.executives or _smtp_executives(config)
+    executives = rules.executives or smtp_executives(config)
     to_executives = reaches(allowed, "executives")
     if severity and severity.exec_email and executives and "email" in channels and to_executives:
         if incident.visibility == "restricted":  # executives hear of it under its codename

@@ -14,8 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from warroom.config import WarroomConfig
-from warroom.config.paging import _policies as policies_in_use
-from warroom.config.paging import configured_channels, why_unreachable
+from warroom.config.paging import configured_channels, policies_with_services, why_unreachable
 from warroom.escalation.config import EscalationPolicy
 from warroom.escalation.service import resolve
 from warroom.web.page import PageRoute, SignedIn, render
@@ -74,7 +73,7 @@ def resolve_policies(config: WarroomConfig, oncall, now: datetime) -> list[Polic
 
     channels = configured_channels(config)
     out = []
-    for policy_id, policy, services in policies_in_use(config):
+    for policy_id, policy, services in policies_with_services(config):
         names = [s.id for s in services]
         steps = []
         for number, step in enumerate(policy.steps, start=1):
