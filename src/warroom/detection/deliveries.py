@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from warroom.detection.models import SeenDelivery
@@ -39,9 +38,3 @@ def claim(session: Session, *, source: str, ids: Sequence[str], now: datetime) -
         if session.execute(statement).scalar() is None:
             fresh = False
     return fresh
-
-
-def prune(session: Session, *, now: datetime, retention: timedelta = RETENTION) -> int:
-    """Forget delivery ids received more than `retention` ago; return how many."""
-    result = session.execute(delete(SeenDelivery).where(SeenDelivery.received_at < now - retention))
-    return int(result.rowcount)  # type: ignore[attr-defined]

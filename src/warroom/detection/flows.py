@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.detection")
-PRUNE_EVERY = timedelta(hours=1)  # how often a process forgets old delivery ids
 
 
 @dataclass
@@ -60,7 +59,6 @@ class IntakeFlows:
         self._lock = threading.Lock()
         self._pending: list[_Delivery] = []
         self._in_flight: list[_Delivery] = []  # taken by a drain, not yet answered
-        self._pruned_at: datetime | None = None  # when this process last forgot old ids
 
     def ingest(
         self,
@@ -134,7 +132,6 @@ class IntakeFlows:
                         outcomes.append((member, result))
                     except Exception as exc:
                         outcomes.append((member, exc))
-        self._prune(session, taken)
         return outcomes
 
     def _lock_heartbeats(
@@ -178,18 +175,6 @@ class IntakeFlows:
         return deliveries.claim(
             session, source=delivery.source, ids=delivery.delivery_ids, now=delivery.now
         )
-
-    def _prune(self, session: Session, taken: list[_Delivery]) -> None:
-        """Forget old delivery ids now and then, in the drain of a delivery that has ids."""
-        now = max((d.now for d in taken if d.delivery_ids), default=None)
-        if now is None or (self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY):
-            return
-        self._pruned_at = now
-        try:
-            with session.begin_nested():
-                deliveries.prune(session, now=now)
-        except Exception:  # forgetting can wait for the next time; the deliveries cannot
-            log.exception("cannot prune old delivery ids")
 
     def _decider(self, source: str, integration: str) -> Decide:
         """Return how one integration's alerts are routed now, each alert decided once."""
