@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents import timeline
@@ -19,6 +20,8 @@ from warroom.incidents.schemas import (
 )
 
 CHUNK = 500  # incidents per IN (...) list: well under SQLite's bound-parameter limit
+_ITEMS = cast(Table, ChecklistItem.__table__)
+_EVENTS = cast(Table, TimelineEvent.__table__)
 
 
 def load_detail(
@@ -56,8 +59,8 @@ def load_details(session: Session, numbers: Sequence[int]) -> list[IncidentDetai
     all of them costs a fraction of `load_detail` a hundred times. Unknown numbers are left out.
     """
     found: dict[int, Incident] = {}
-    items: dict[int, list[ChecklistItem]] = {}
-    events: dict[int, list[TimelineEvent]] = {}
+    items: dict[int, list[Any]] = {}  # rows with the columns of ChecklistItem
+    events: dict[int, list[Any]] = {}  # and of TimelineEvent
     roles: dict[int, list[IncidentRole]] = {}
     members: dict[int, list[int]] = {}
     session.flush()
@@ -66,16 +69,16 @@ def load_details(session: Session, numbers: Sequence[int]) -> list[IncidentDetai
         incidents = list(session.scalars(select(Incident).where(Incident.number.in_(chunk))))
         found.update((incident.number, incident) for incident in incidents)
         ids = [incident.id for incident in incidents]
-        for item in session.scalars(
-            select(ChecklistItem)
-            .where(ChecklistItem.incident_id.in_(ids))
-            .order_by(ChecklistItem.section_position, ChecklistItem.position)
+        # Rows, not objects: the ORM's identity map and instance state are most of the cost
+        # of reading a storm's hundreds of items and events, and only their values are shown.
+        for item in session.execute(
+            select(_ITEMS)
+            .where(_ITEMS.c.incident_id.in_(ids))
+            .order_by(_ITEMS.c.section_position, _ITEMS.c.position)
         ):
             items.setdefault(item.incident_id, []).append(item)
-        for event in session.scalars(
-            select(TimelineEvent)
-            .where(TimelineEvent.incident_id.in_(ids))
-            .order_by(TimelineEvent.id)
+        for event in session.execute(
+            select(_EVENTS).where(_EVENTS.c.incident_id.in_(ids)).order_by(_EVENTS.c.id)
         ):
             events.setdefault(event.incident_id, []).append(event)
         for role in session.scalars(
@@ -108,8 +111,8 @@ def load_details(session: Session, numbers: Sequence[int]) -> list[IncidentDetai
 
 def _detail(
     incident: Incident,
-    items: list[ChecklistItem],
-    events: list[TimelineEvent],
+    items: Sequence[ChecklistItem | Any],
+    events: Sequence[TimelineEvent | Any],
     roles: list[IncidentRole],
     members: Iterable[int],
 ) -> IncidentDetail:
