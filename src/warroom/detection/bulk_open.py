@@ -65,9 +65,14 @@ def open_in_bulk(
     writer opened meanwhile: the caller takes those the per-alert way).
     """
     session, now = linker.session, linker.now
+    # In key order (and the alerts in fingerprint order): two instances inserting the same
+    # groups in different orders would each wait for the other's row, a deadlock on PostgreSQL.
     created = session.execute(
         _new_groups(session),
-        [{"group_key": k, "is_open": True, "incident_id": None, "created_at": now} for k in fresh],
+        [
+            {"group_key": k, "is_open": True, "incident_id": None, "created_at": now}
+            for k in sorted(fresh)
+        ],
     )
     group_ids = {key: group_id for group_id, key in created}
     keys = [key for key in fresh if key in group_ids]
@@ -86,13 +91,16 @@ def open_in_bulk(
             for key, incident in zip(keys, incidents, strict=True)
         ],
     )
-    rows = [
-        alert_row(
-            alert, decision, integration=integration, key=key, now=now, incident_id=incident.id
-        )
-        for key, incident in zip(keys, incidents, strict=True)
-        for alert, decision in fresh[key]
-    ]
+    rows = sorted(
+        (
+            alert_row(
+                alert, decision, integration=integration, key=key, now=now, incident_id=incident.id
+            )
+            for key, incident in zip(keys, incidents, strict=True)
+            for alert, decision in fresh[key]
+        ),
+        key=lambda row: str(row["fingerprint"]),
+    )
     inserted: dict[str, int] = {}
     for start in range(0, len(rows), CHUNK):
         found = session.execute(new_alerts(session), rows[start : start + CHUNK])
