@@ -3,6 +3,7 @@ would open alone (checklist, events, alerts, storm), in a few statements for all
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -126,3 +127,44 @@ def test_a_hundred_new_groups_take_a_few_statements(
         assert session.scalar(select(func.count()).select_from(Alert)) == 200
         per_incident = Counter(session.scalars(select(ChecklistItem.incident_id)))
         assert len(per_incident) == 101 and len(set(per_incident.values())) == 1
+
+
+def test_a_group_another_writer_opened_meanwhile_is_left_to_the_one_by_one_path(
+    runtime: Runtime,
+) -> None:
+    # Between looking for open groups and inserting its own, another instance may open one
+    # of them (PostgreSQL, several instances): that group is given back, nothing written.
+    from warroom.detection.bulk_open import open_in_bulk
+    from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
+    from warroom.detection.sources import alertmanager
+
+    alerts = alertmanager.parse(json.dumps(delivery({"Mine": 2, "Theirs": 1})).encode())
+    decision = RouteDecision(route=0, service="checkout", severity="SEV-2")
+    now = runtime.clock.now()
+    with runtime.db.transaction() as session:
+        decide = runtime.intake._decider("alertmanager", "prod")
+        intake = runtime.intake._intake(session, "alertmanager", "prod", now, decide)
+        theirs = "alertmanager:prod:theirs"
+        session.add(AlertGroup(group_key=theirs, is_open=True, incident_id=None, created_at=now))
+        session.flush()
+        fresh: dict[str, list[tuple[AlertIn, RouteDecision]]] = {
+            "alertmanager:prod:mine": [(a, decision) for a in alerts if "Mine" in a.fingerprint],
+            theirs: [(a, decision) for a in alerts if "Theirs" in a.fingerprint],
+        }
+        result = IngestResult(source="alertmanager")
+        handled, taken = open_in_bulk(
+            intake.linker,
+            integration="prod",
+            fresh=fresh,
+            results=[result],
+            owner_of={a.fingerprint: 0 for a in alerts},
+            declare=intake.declaration,
+            bundle=intake.count_storms,
+        )
+    assert taken == [theirs]
+    assert sorted(handled) == ["fp-Mine-0", "fp-Mine-1"]
+    assert result.opened == [1]
+    with runtime.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Incident)) == 1
+        stored = set(session.scalars(select(Alert.fingerprint)))
+        assert stored == {"fp-Mine-0", "fp-Mine-1"}
