@@ -66,9 +66,9 @@ def alert_row(
     integration: str,
     key: str,
     now: datetime,
-    incident_id: int,
+    incident_id: int | None,
 ) -> dict[str, Any]:
-    """Return the values of a new open alert of a known incident, for `new_alerts`."""
+    """Return the values of a new open alert (of `incident_id`, if known already)."""
     return {
         "source": alert.source,
         "integration": integration,

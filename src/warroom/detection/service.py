@@ -18,9 +18,8 @@ from warroom.detection.models import Alert
 from warroom.detection.resolution import resolve_alert
 from warroom.detection.rows import (
     ALERT_IS_OPEN,
-    alert_title,
+    alert_row,
     built_once,
-    capped_raw,
     incident_summary,
 )
 from warroom.detection.schemas import AlertIn, IngestResult, RouteDecision
@@ -264,26 +263,10 @@ class Intake:
 
     def _insert(self, alert: AlertIn, decision: RouteDecision) -> Alert:
         """Insert a new open episode; if a concurrent delivery won, use its row instead."""
-        values = {
-            "source": alert.source,
-            "integration": self.integration,
-            "kind": alert.kind,
-            "fingerprint": alert.fingerprint,
-            "status": "firing",
-            "is_open": True,
-            "title": alert_title(alert, decision),
-            "severity": decision.severity,
-            "labels": alert.labels,
-            "annotations": alert.annotations,
-            "starts_at": alert.starts_at,
-            "ends_at": None,
-            "generator_url": alert.generator_url,
-            "group_key": group_key(alert, decision, self.integration),
-            "received_at": self.now,
-            "last_seen_at": self.now,
-            "seen_count": 1,
-            "raw": capped_raw(alert),
-        }
+        key = group_key(alert, decision, self.integration)
+        values = alert_row(
+            alert, decision, integration=self.integration, key=key, now=self.now, incident_id=None
+        )
         row = self.session.scalars(_new_row(self.session), values).first()
         if row is None:  # another transaction opened the same episode first
             row = self._open_row(alert)
