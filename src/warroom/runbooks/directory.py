@@ -116,7 +116,9 @@ class RunbookDirectory:
             target = self.path_for(incident)
             try:
                 _atomic_write(target, text, mode)
-                for folder in (self.active, self.archive):
+                # A detected incident has never been resolved, so never archived: no copy to
+                # look for (a storm writes thousands of them, and each look is a failed stat).
+                for folder in (self.active, self.archive) if incident.status != "detected" else ():
                     stale = folder / target.name
                     if folder != target.parent and stale.exists():
                         stale.unlink()
