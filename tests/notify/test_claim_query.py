@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
@@ -124,6 +125,25 @@ def test_a_claim_takes_the_due_first_in_line_rows_of_every_status_earliest_first
         assert attempts == before[key][1] + 1 and claimed_until == now + lease, key
     untouched = set(before) - set(first) - set(rest)
     assert {key: after[key] for key in untouched} == {key: before[key] for key in untouched}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_a_row_another_claim_holds_is_skipped_and_the_next_in_line_taken(
+    runtime: Runtime,
+) -> None:
+    mixed(runtime)
+    with runtime.db.write_engine.connect() as other:
+        # Another sender's claim, not yet committed, holds the first in line.
+        other.execute(text("SELECT id FROM notifications WHERE key = 'pending-1' FOR UPDATE"))
+        with runtime.db.transaction() as session:
+            # A claim that took it would wait for it here: fail, not hang.
+            session.execute(text("SET LOCAL lock_timeout = '5s'"))
+            now = runtime.clock.now()
+            rows = outbox.claim(session, now=now, owner="engine-a", limit=3)
+            got = [found.key for found in rows]
+        assert got == ["pending-b-elsewhere", "failed-tied", "lost-lease-b"]
+        other.rollback()
+    assert claim(runtime, 100) == ["pending-1", "failed-a", "pending-now"]
 
 
 def reference(rows: list[dict[str, Any]], now: datetime, limit: int) -> list[str]:
