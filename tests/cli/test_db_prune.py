@@ -62,3 +62,33 @@ def test_a_bad_database_url_is_one_line(env: dict[str, str]) -> None:
         assert result.exit_code == 1
         assert result.output.count("\n") == 1 and said in result.output, result.output
         assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
+def test_sessions_that_ended_unrecorded_are_audited_by_who_pruned_them(
+    env: dict[str, str],
+) -> None:
+    from tests.retention.test_retention import session_row
+    from warroom.auth import service as auth
+    from warroom.auth.sessions import BrowserSession
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    long_ago = datetime.now(UTC) - timedelta(days=40)
+    db = Database(env["WARROOM_DATABASE_URL"])
+    with db.transaction() as session:
+        user = auth.create_user(session, name="alice", role="responder", now=long_ago).id
+        session.execute(insert(BrowserSession), [session_row(user, "a" * 64, long_ago)])
+
+    done = runner.invoke(app, ["db", "prune"], env=env)
+    assert done.exit_code == 0, done.output
+    with db.session() as session:
+        entries = session.execute(
+            select(AuditEntry.action, AuditEntry.actor, AuditEntry.details)
+            .order_by(AuditEntry.seq.desc())
+            .limit(2)
+        ).all()
+    pruned, summary = entries[1], entries[0]
+    assert pruned.action == "session.pruned" and pruned.details["count"] == 1
+    assert summary.action == "db.prune" and summary.details == {"sessions": 1}
+    assert pruned.actor == summary.actor and pruned.actor.startswith("os:")
+    db.dispose()

@@ -254,12 +254,11 @@ def test_old_rows_go_recent_rows_and_the_record_stay(runtime: Runtime, clock: Fr
     assert count(runtime, PageRun, PageRun.incident_id == finished) == 0
     assert names(runtime, Alert.fingerprint) == {"noise-new", "noise-still-firing", "incident-old"}
     assert names(runtime, Silence.comment) == {"ended recently"}
-    # The record: incidents, timelines and the audit chain are untouched.
-    assert (
-        count(runtime, Incident),
-        count(runtime, TimelineEvent),
-        count(runtime, AuditEntry),
-    ) == record
+    # The record: incidents and timelines are untouched; the audit chain only grew by the
+    # end of the session that timed out unused (the signed-out one's end is recorded).
+    assert (count(runtime, Incident), count(runtime, TimelineEvent)) == record[:2]
+    assert count(runtime, AuditEntry) == record[2] + 1
+    assert [e.details["count"] for e in audited(runtime, "session.pruned")] == [1]
     # Nothing more is due: a second run (another engine's) deletes nothing and fails nothing.
     assert all(p.rows == 0 for p in service.prune(runtime.db, retention=RETENTION, now=now))
 
@@ -338,6 +337,76 @@ def test_two_engines_pruning_at_once_delete_each_row_once(
         deleted = list(pool.map(one_engine, range(2)))
     assert sum(deleted) == 120
     assert count(runtime, Notification) == 0
+
+
+def audited(runtime: Runtime, action: str) -> list[Any]:
+    """Return the entries of `action` (actor, target, at, details), oldest first."""
+    e = AuditEntry
+    with runtime.db.session() as session:
+        return list(
+            session.execute(
+                select(e.actor, e.target, e.at, e.details).where(e.action == action).order_by(e.seq)
+            )
+        )
+
+
+def test_sessions_that_ended_unrecorded_get_one_audit_entry_a_batch(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    long_ago = clock.now()
+    with runtime.db.transaction() as session:
+        user = auth.create_user(session, name="alice", role="responder", now=long_ago).id
+    # Three timed out unused (no request saw them end), two ended in a way already recorded
+    # (signed out, or ended by `session.expired` or a user change: `ended_at` is set).
+    add(
+        runtime,
+        BrowserSession,
+        [session_row(user, f"{n}" * 64, long_ago) for n in range(3)]
+        + [
+            session_row(user, f"{n}" * 64, long_ago, ended_at=long_ago + timedelta(hours=1))
+            for n in range(3, 5)
+        ],
+    )
+    with runtime.db.session() as session:
+        unended = list(
+            session.scalars(
+                select(BrowserSession.id)
+                .where(BrowserSession.ended_at.is_(None))
+                .order_by(BrowserSession.id)
+            )
+        )
+    clock.advance(timedelta(days=31))
+    now = clock.now()
+
+    done = service.prune(runtime.db, retention=RETENTION, now=now, batch=2)
+
+    assert {p.kind: p.rows for p in done}["sessions"] == 5
+    assert count(runtime, BrowserSession) == 0
+    entries = audited(runtime, "session.pruned")
+    # Batches of two by row number: the unrecorded three are in the first two batches; the
+    # third batch holds only an ended one, and records nothing.
+    assert [e.details["sessions"] for e in entries] == [unended[:2], unended[2:]]
+    cutoff = (now - RETENTION.sessions).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    for entry in entries:
+        assert entry.actor == "system:retention" and entry.target == "sessions"
+        assert entry.details["count"] == len(entry.details["sessions"])
+        assert entry.details["expired_before"] == cutoff
+        assert entry.at == now
+    # Nothing left: another pass records nothing more; a dry run never records.
+    service.prune(runtime.db, retention=RETENTION, now=now)
+    service.prune(runtime.db, retention=RETENTION, now=now, dry_run=True)
+    assert len(audited(runtime, "session.pruned")) == 2
+
+
+def test_a_dry_run_records_no_session_end(runtime: Runtime, clock: FrozenClock) -> None:
+    long_ago = clock.now()
+    with runtime.db.transaction() as session:
+        user = auth.create_user(session, name="alice", role="responder", now=long_ago).id
+    add(runtime, BrowserSession, [session_row(user, "a" * 64, long_ago)])
+    clock.advance(timedelta(days=31))
+    done = service.prune(runtime.db, retention=RETENTION, now=clock.now(), dry_run=True)
+    assert {p.kind: p.rows for p in done}["sessions"] == 1
+    assert audited(runtime, "session.pruned") == [] and count(runtime, BrowserSession) == 1
 
 
 def deleted_metric(kind: str) -> float:

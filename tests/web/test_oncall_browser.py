@@ -67,6 +67,12 @@ def test_a_berlin_schedule_seen_from_new_york_across_the_change(
         expect(thursday).to_contain_text("09:00 CET–24:00 CET (your time: 04:00 EDT–19:00 EDT)")
         sunday = section(page, "Sunday 29 March 2026")
         expect(sunday).to_contain_text("23-hour day: clocks go forward (CET → CEST)")
+        # The marker is drawn (an emoji was a missing-glyph box here) and has a name.
+        marker = sunday.get_by_role("img", name="Clock change")
+        expect(marker).to_be_visible()
+        box = marker.bounding_box()
+        assert box is not None and box["width"] >= 10 and box["height"] >= 10, box
+        assert "\u23f1" not in sunday.inner_text()
         tuesday = section(page, "Tuesday 31 March 2026")
         expect(tuesday).to_contain_text("09:00 CEST–24:00 CEST (your time: 03:00 EDT–18:00 EDT)")
         # UTC on hover.

@@ -5,7 +5,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from warroom.cli.common import errors_as_exit, local_admin, local_runtime, settings_of
+from warroom.cli.common import (
+    database_errors_as_exit,
+    errors_as_exit,
+    local_admin,
+    local_runtime,
+    settings_of,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -37,8 +43,9 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Create or upgrade the database schema to the newest migration."""
     from warroom.migrations import migrate
 
-    with errors_as_exit():
-        runtime = local_runtime(settings_of(ctx), upgrade=True)
+    settings = settings_of(ctx)
+    with errors_as_exit(), database_errors_as_exit(settings.resolved_database_url()):
+        runtime = local_runtime(settings, upgrade=True)
         typer.echo(f"database at revision {migrate.current_revision(runtime.db)}")
 
 

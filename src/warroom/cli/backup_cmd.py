@@ -5,7 +5,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from warroom.cli.common import errors_as_exit, fail, local_admin, local_runtime, settings_of
+from warroom.cli.common import (
+    database_errors_as_exit,
+    errors_as_exit,
+    fail,
+    local_admin,
+    local_runtime,
+    settings_of,
+)
 
 if TYPE_CHECKING:
     from warroom.storage.db import Database
@@ -28,12 +35,13 @@ def backup(
     settings = settings_of(ctx)
     if file.exists() and file.is_dir():
         fail(f"{file} is a directory: give the archive's file name")
-    with errors_as_exit(), local_admin() as actor:
+    url = settings.resolved_database_url()
+    with errors_as_exit(), database_errors_as_exit(url), local_admin() as actor:
         runtime = local_runtime(settings)
         with runtime.db.session() as session:
             revision = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
         made = archive.create(
-            url=settings.resolved_database_url(),
+            url=url,
             data_dir=settings.data_dir,
             target=file,
             revision=revision,
@@ -72,7 +80,7 @@ def restore(
 
     settings = settings_of(ctx)
     url = settings.resolved_database_url()
-    with errors_as_exit(), local_admin() as actor:
+    with errors_as_exit(), database_errors_as_exit(url), local_admin() as actor:
         manifest = archive.read_manifest(file)
         if not yes:
             typer.confirm(

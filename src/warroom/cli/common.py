@@ -37,21 +37,36 @@ def errors_as_exit() -> Iterator[None]:
 
 
 @contextmanager
-def database_errors_as_exit(url: str) -> Iterator[None]:
-    """Turn a database that cannot be reached or named into one line on stderr and exit 1."""
+def database_errors_as_exit(url: str, *, named: str = "WARROOM_DATABASE_URL") -> Iterator[None]:
+    """Turn a database that cannot be named, reached or created into one line on stderr, exit 1.
+
+    `named` is where the URL came from: what the line says when it is not even a URL (it is
+    not repeated, as it may hold a password).
+    """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
     try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        fail(f"{named} is not a database URL (dialect://user@host:port/name or sqlite:///path)")
+    shown = parsed.render_as_string(hide_password=True)
+    try:
         yield
     except (ArgumentError, NoSuchModuleError, DBAPIError) as exc:
-        try:
-            shown = make_url(url).render_as_string(hide_password=True)
-        except ArgumentError:  # not even a URL: say so without repeating it (it may hold one)
-            shown = "WARROOM_DATABASE_URL"
         cause = exc.orig if isinstance(exc, DBAPIError) else exc
         reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
         fail(f"cannot use the database at {shown}: {reason}")
+    except OSError as exc:
+        # Only the SQLite file, its -wal/-journal and the folders above it: any other file
+        # a command fails to write has its own message (or is a bug worth its traceback).
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        if not database or database == ":memory:" or exc.filename is None:
+            raise
+        path, failed = Path(database).absolute(), Path(exc.filename).absolute()
+        if not (str(failed).startswith(str(path)) or failed in path.parents):
+            raise
+        fail(f"cannot use the database at {shown}: {exc.strerror or exc}: {exc.filename}")
 
 
 class CliState:

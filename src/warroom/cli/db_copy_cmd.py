@@ -4,7 +4,14 @@ from typing import Annotated
 
 import typer
 
-from warroom.cli.common import errors_as_exit, fail, local_admin, local_runtime, settings_of
+from warroom.cli.common import (
+    database_errors_as_exit,
+    errors_as_exit,
+    fail,
+    local_admin,
+    local_runtime,
+    settings_of,
+)
 
 
 def copy(
@@ -33,33 +40,37 @@ def copy(
     from warroom.storage.db import Database
 
     settings = settings_of(ctx)
+    source_url = settings.resolved_database_url()
     target_url = normalise_database_url(to)
-    if target_url == settings.resolved_database_url():
+    if target_url == source_url:
         fail("--to names the database warroom uses now: give the new, empty one")
     with errors_as_exit(), local_admin() as actor:
-        runtime = local_runtime(settings)
-        target = Database(target_url)
-        try:
-            migrate.upgrade(target)
-            copied = copy_rows(
-                runtime.db,
-                target,
-                progress=lambda table, rows: None,
-            )
-            verdict = chain.verify(target)
-            if not verdict.ok:
-                fail(f"copied, but the audit log on the target is broken: {verdict.reason}")
-            audit.install(target)  # the entry below goes on the copied chain
-            audit.record_now(
-                target,
-                "db.copy",
-                actor=actor,
-                at=runtime.clock.now(),
-                target=target.dialect,
-                details={"rows": copied.rows, "tables": len(copied.tables)},
-            )
-        finally:
-            target.dispose()
+        with database_errors_as_exit(source_url):
+            runtime = local_runtime(settings)
+        # From here on what fails is mostly the target (reading the source already worked).
+        with database_errors_as_exit(target_url, named="--to"):
+            target = Database(target_url)
+            try:
+                migrate.upgrade(target)
+                copied = copy_rows(
+                    runtime.db,
+                    target,
+                    progress=lambda table, rows: None,
+                )
+                verdict = chain.verify(target)
+                if not verdict.ok:
+                    fail(f"copied, but the audit log on the target is broken: {verdict.reason}")
+                audit.install(target)  # the entry below goes on the copied chain
+                audit.record_now(
+                    target,
+                    "db.copy",
+                    actor=actor,
+                    at=runtime.clock.now(),
+                    target=target.dialect,
+                    details={"rows": copied.rows, "tables": len(copied.tables)},
+                )
+            finally:
+                target.dispose()
     typer.echo(
         f"copied {copied.rows:,} rows in {len(copied.tables)} tables to {target.dialect}; every "
         f"table compared row by row; audit log intact ({verdict.checked} entries). "

@@ -39,7 +39,11 @@ def prune(
         runtime = local_runtime(settings)
         now = runtime.clock.now()
         done = prune_rows(
-            runtime.db, retention=runtime.config().retention, now=now, dry_run=dry_run
+            runtime.db,
+            retention=runtime.config().retention,
+            now=now,
+            dry_run=dry_run,
+            actor=actor,
         )
         if not dry_run and any(p.rows for p in done):
             audit.record_now(

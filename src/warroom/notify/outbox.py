@@ -5,9 +5,23 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from functools import cache
+from typing import NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from warroom.core.clock import ensure_utc
@@ -16,6 +30,7 @@ from warroom.notify.config import RetryConfig
 from warroom.notify.messages import Payload, dump
 from warroom.notify.models import Notification
 from warroom.storage import bulk
+from warroom.storage.base import UTCDateTime
 
 UNFINISHED = ("pending", "sending", "failed")
 NOTIFICATIONS = cast(Table, Notification.__table__)
@@ -80,31 +95,7 @@ def claim(
     A message waits while an earlier one to the same place is unfinished, so updates arrive
     in order; a lease lost with a crashed process expires and the message is claimed again.
     """
-    row, earlier = _ROW, _EARLIER
-    blocked = (
-        select(earlier.id)
-        .where(
-            earlier.incident_id == row.incident_id,
-            earlier.channel == row.channel,
-            earlier.destination == row.destination,
-            earlier.id < row.id,
-            earlier.status.in_(UNFINISHED),
-        )
-        .exists()
-    )
-    due = or_(
-        and_(row.status.in_(("pending", "failed")), row.next_attempt_at <= now),
-        and_(row.status == "sending", row.claimed_until < now),
-    )
-    statement = (
-        select(row.id)
-        .where(due, or_(row.incident_id.is_(None), ~blocked))
-        .order_by(row.next_attempt_at, row.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True, of=row)
-    ids = list(session.scalars(statement))
+    ids = due_ids(session, now=now, limit=limit)
     if not ids:
         return []
     # One UPDATE … RETURNING for the lot: the rows come back already leased, without the
@@ -122,6 +113,86 @@ def claim(
         execution_options={"synchronize_session": False},
     )
     return sorted(leased, key=lambda found: (found.next_attempt_at, found.id))
+
+
+def due_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
+    """Return the ids of up to `limit` claimable messages, the earliest due first.
+
+    Locked on PostgreSQL (skipping rows another claim holds), for the UPDATE that follows.
+    """
+    query = _claim_queries()
+    ids = list(session.scalars(query.first_due, {"now": now, "limit": limit}))
+    if not ids or session.get_bind().dialect.name != "postgresql":
+        return ids
+    # PostgreSQL refuses FOR UPDATE on a UNION: lock the rows found, re-checked (another
+    # sender may have claimed some since). All locked: exactly what the one query over the
+    # whole backlog would have returned. Else another claim holds some: that query, which
+    # skips them and takes the next in line.
+    if len(set(session.scalars(query.lock, {"now": now, "ids": ids}))) == len(ids):
+        return ids
+    return list(session.scalars(query.whole_backlog, {"now": now, "limit": limit}))
+
+
+class _ClaimQueries(NamedTuple):
+    first_due: Select[int]  # the first `limit` of each status (own index each), merged
+    lock: Select[int]  # the rows of `ids` still claimable, locked, skipping others' locks
+    whole_backlog: Select[int]  # one OR over the statuses, sorted: what the claim once was
+
+
+@cache
+def _claim_queries() -> _ClaimQueries:
+    """Build the claim's queries once, `now`, `limit` and `ids` bound when run.
+
+    Building them costs more than running them (0.7 ms against 0.2).
+    One OR across the statuses made both backends sort the whole due backlog each round
+    (3 ms at 10,000 due); a branch per status reads its (status, next_attempt_at) index
+    in order and stops at `limit` rows.
+    """
+    row, earlier = _ROW, _EARLIER
+    now, limit = bindparam("now", type_=UTCDateTime()), bindparam("limit", type_=Integer)
+    due = [
+        (row.status == "pending", row.next_attempt_at <= now),
+        (row.status == "failed", row.next_attempt_at <= now),
+        (row.status == "sending", row.claimed_until < now),  # a lease lost with its process
+    ]
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.incident_id == row.incident_id,
+            earlier.channel == row.channel,
+            earlier.destination == row.destination,
+            earlier.id < row.id,
+            earlier.status.in_(UNFINISHED),
+        )
+        .exists()
+    )
+    first_in_line = or_(row.incident_id.is_(None), ~blocked)
+    branches = [
+        select(row.id, row.next_attempt_at)
+        .where(status, when, first_in_line)
+        .order_by(row.next_attempt_at, row.id)
+        .limit(limit)
+        .subquery()
+        for status, when in due
+    ]
+    merged = union_all(*(select(b.c.id, b.c.next_attempt_at) for b in branches)).subquery()
+    return _ClaimQueries(
+        first_due=select(merged.c.id).order_by(merged.c.next_attempt_at, merged.c.id).limit(limit),
+        # A CASE, which no index serves: else PostgreSQL's planner ANDs the ids with the
+        # status index's whole due backlog (0.4 ms).
+        lock=select(row.id)
+        .where(
+            row.id.in_(bindparam("ids", expanding=True)),
+            case(*due, else_=false()),
+            first_in_line,
+        )
+        .with_for_update(skip_locked=True, of=row),
+        whole_backlog=select(row.id)
+        .where(or_(*(and_(status, when) for status, when in due)), first_in_line)
+        .order_by(row.next_attempt_at, row.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=row),
+    )
 
 
 def still_claimed(session: Session, *, ids: list[int], owner: str) -> set[int]:

@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, exists, not_, or_, select
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, Session
 
+from warroom.audit import service as audit
+from warroom.audit.chain import timestamp
 from warroom.auth.oidc_models import OidcLogin
 from warroom.auth.sessions import BrowserSession
 from warroom.config.retention import RetentionConfig
@@ -35,6 +37,9 @@ class Kind:
     table: Table
     older_than: timedelta  # zero: as soon as it expired
     past: Callable[[datetime], ColumnElement[bool]]  # the rows gone by this cutoff
+    # What deleting a batch must leave in the audit log, in the batch's transaction:
+    # (session, ids being deleted, cutoff, actor, now).
+    record: Callable[[Session, list[int], datetime, str, datetime], None] | None = None
 
     @property
     def key(self) -> ColumnElement[int]:
@@ -57,6 +62,35 @@ def _resolved_before(incident_id: QueryableAttribute[Any], cutoff: datetime) -> 
 
 def _sessions(cutoff: datetime) -> ColumnElement[bool]:
     return or_(BrowserSession.expires_at < cutoff, BrowserSession.ended_at < cutoff)
+
+
+def _sessions_never_ended(
+    session: Session, ids: list[int], cutoff: datetime, actor: str, now: datetime
+) -> None:
+    """Record, once for the batch, the sessions whose end the audit log never got.
+
+    Signing out, an expiry a request found (`session.expired`) and a user change that ended
+    them (`sessions_ended`) are recorded; a session that timed out unused, its cookie never
+    seen again, is not: its row going is the last trace of its end. One entry a batch, not
+    one a session (a first prune may find thousands), naming their row numbers as `signin`
+    does.
+    """
+    silent = list(
+        session.scalars(
+            select(BrowserSession.id)
+            .where(BrowserSession.id.in_(ids), BrowserSession.ended_at.is_(None))
+            .order_by(BrowserSession.id)
+        )
+    )
+    if silent:
+        audit.record(
+            session,
+            "session.pruned",
+            actor=actor,
+            at=now,
+            target="sessions",
+            details={"count": len(silent), "sessions": silent, "expired_before": timestamp(cutoff)},
+        )
 
 
 def _sign_in_flows(cutoff: datetime) -> ColumnElement[bool]:
@@ -110,7 +144,9 @@ def kinds(retention: RetentionConfig) -> list[Kind]:
         return found
 
     return [
-        Kind("sessions", table(BrowserSession), retention.sessions, _sessions),
+        Kind(
+            "sessions", table(BrowserSession), retention.sessions, _sessions, _sessions_never_ended
+        ),
         Kind("sign_in_flows", table(OidcLogin), timedelta(0), _sign_in_flows),
         # Also pruned by the intake as deliveries arrive; here too, for a quiet installation.
         Kind("delivery_ids", table(SeenDelivery), deliveries.RETENTION, _delivery_ids),

@@ -19,6 +19,7 @@ from warroom.retention.kinds import Kind, kinds
 from warroom.storage.db import Database
 
 BATCH = 1_000  # rows per statement
+ENGINE = "system:retention"  # the audit log's actor when the engine prunes
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,13 @@ def prune(
     dry_run: bool = False,
     batch: int = BATCH,
     max_batches: int | None = None,
+    actor: str = ENGINE,
 ) -> list[Pruned]:
     """Delete (or count, on a dry run) every kind's rows past their retention at `now`.
 
     `max_batches` bounds the batches of each kind in one call (the engine's round must not
-    wait for a whole backlog); None deletes everything due.
+    wait for a whole backlog); None deletes everything due. `actor` is who the audit log
+    names for what a batch records (sessions that ended unrecorded: `session.pruned`).
     """
     done: list[Pruned] = []
     for kind in kinds(retention):
@@ -53,7 +56,7 @@ def prune(
             continue
         rows, batches, more = 0, 0, False
         while True:
-            deleted, picked = _delete_batch(db, kind, cutoff, batch)
+            deleted, picked = _delete_batch(db, kind, cutoff, batch, actor=actor, now=now)
             rows += deleted
             batches += 1
             if picked < batch:
@@ -78,8 +81,10 @@ def _count(db: Database, kind: Kind, cutoff: datetime) -> int:
     return int(found or 0)
 
 
-def _delete_batch(db: Database, kind: Kind, cutoff: datetime, batch: int) -> tuple[int, int]:
-    """Delete one batch of `kind`; return (rows deleted, rows picked)."""
+def _delete_batch(
+    db: Database, kind: Kind, cutoff: datetime, batch: int, *, actor: str, now: datetime
+) -> tuple[int, int]:
+    """Delete one batch of `kind` (and record what it must); return (rows deleted, picked)."""
     with db.session() as session:  # a read: on SQLite no write lock while it searches
         ids = list(
             session.scalars(
@@ -95,6 +100,8 @@ def _delete_batch(db: Database, kind: Kind, cutoff: datetime, batch: int) -> tup
             chosen = chosen.with_for_update(skip_locked=True)
         mine = list(session.scalars(chosen))
         if mine:
+            if kind.record is not None:
+                kind.record(session, mine, cutoff, actor, now)
             session.execute(
                 delete(kind.table).where(kind.key.in_(mine)),
                 execution_options={"synchronize_session": False},
