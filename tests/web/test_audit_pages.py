@@ -45,6 +45,11 @@ def test_anyone_else_is_refused_and_the_refusal_logged(
     assert 'href="/audit"' not in client.get("/").text  # no link for those it would refuse
     (denied,) = logged(runtime, "access.denied")
     assert (denied["actor"], denied["details"]["request"]) == ("rita", "GET /audit")
+    # An admin sees the refusal marked with a sign Debian's Chromium fonts have (⛔ was a box).
+    add_user(runtime, "ada", "admin")
+    sign_in(client, "ada")
+    shown = client.get("/audit", params={"actor": "rita"}).text
+    assert "<strong>✗ denied</strong>" in shown and "⛔" not in shown
 
 
 def test_details_read_as_words() -> None:
