@@ -1,7 +1,8 @@
 """A database URL that is malformed, unreachable or unwritable is one line on stderr, exit 1.
 
-For every local admin command that opens a database: `db upgrade`, `db copy --to`, `backup`,
-`restore` (`db prune` has its own test in test_db_prune.py).
+For every local command that opens a database: `db upgrade`, `db copy --to`, `backup`,
+`restore`, and those built on the local runtime (`db prune` has its own test in
+test_db_prune.py).
 """
 
 from __future__ import annotations
@@ -92,3 +93,14 @@ def test_copy_says_what_is_wrong_with_the_source(local: dict[str, str], tmp_path
     )
     assert_one_line(result, "cannot use the database at postgresql+psycopg://nobody:***@")
     assert not (tmp_path / "new.db").exists()
+
+
+@pytest.mark.parametrize("command", [["users", "list"], ["audit", "verify"], ["engine", "--once"]])
+def test_commands_on_the_local_runtime_say_what_is_wrong_with_the_url(
+    command: list[str], local: dict[str, str], tmp_path: Path
+) -> None:
+    # Every command that builds the local runtime (users, tokens, audit, engine, serve, …).
+    runner = CliRunner()
+    for url, said in bad_urls(tmp_path):
+        result = runner.invoke(app, command, env=local | {"WARROOM_DATABASE_URL": url})
+        assert_one_line(result, said)

@@ -105,7 +105,10 @@ def local_runtime(settings: "Settings", upgrade: bool = True, *, sends: bool = F
     from warroom.config import load_config
 
     config = load_config(settings.config_path(), resolve_secrets=sends)
-    return build_runtime(settings, upgrade=upgrade, config=config)
+    # A database that cannot be reached or created is one line, not a traceback, whichever
+    # command met it first (`users list`, `audit verify`, `engine`, `serve`, …).
+    with database_errors_as_exit(settings.resolved_database_url()):
+        return build_runtime(settings, upgrade=upgrade, config=config)
 
 
 @contextmanager
