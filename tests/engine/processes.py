@@ -6,13 +6,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
 import yaml
+from sqlalchemy import select
 
 from tests.conftest import free_port
 from tests.notify.slack_server import SlackServer
+from warroom.notify.models import Notification
+from warroom.storage.db import Database
 
 
 def start_engine(
@@ -56,17 +60,38 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> int | None:
     return process.wait(timeout=timeout)
 
 
-def lease_longer(env: dict[str, str], lease: str = "60s") -> None:
-    """Give the engines' claims the default lease instead of the tests' short one.
+def exactly_once(env: dict[str, str], lease: str = "60s", timeout: float = 30) -> None:
+    """Configure the engines for a test that counts every message exactly once.
 
-    The short lease lets a test see a killed engine's claims taken over within seconds; where
-    nothing is killed and every message must go out exactly once, a send slowed past a 3 s
-    lease by a loaded machine would be taken over and sent again (at least once, by design).
+    Both ways the outbox sends a message twice (at least once, by design) are taken out:
+    - the claims get the default lease instead of the tests' short one, which lets a test see
+      a killed engine's claims taken over within seconds; a send slowed past a 3 s lease by
+      a loaded machine would be taken over and sent again;
+    - the Slack client waits `timeout` seconds, not 5: a post the receiver reads only after
+      its sender gave up is counted "ok" and posted again, and a loaded machine can keep the
+      receiver (threads of the test process) from reading for over 5 s. 30 s is well inside
+      the lease.
     """
     path = Path(env["WARROOM_CONFIG"])
     document = yaml.safe_load(path.read_text())
     document.setdefault("notifications", {})["claim_lease"] = lease
+    slack = document.get("integrations", {}).get("slack")
+    if slack is not None:
+        slack["timeout"] = timeout
     path.write_text(yaml.safe_dump(document))
+
+
+def describe(db: Database, keys: Iterable[str]) -> str:
+    """Say for each repeated key how its row was sent: a retry (attempts > 1) or one claim."""
+    wanted = sorted(keys)
+    with db.session() as session:  # read here: the rollback at its end expires the rows
+        rows = session.scalars(select(Notification).where(Notification.key.in_(wanted)))
+        found = {
+            row.key: f"attempts={row.attempts} claimed_by={row.claimed_by} sent_at={row.sent_at}"
+            for row in rows
+        }
+    lines = [f"{key}: {found.get(key, 'no row')}" for key in wanted]
+    return "sent more than once:\n" + "\n".join(lines)
 
 
 def slack_settings(slack: SlackServer, timeout: float = 5) -> dict[str, object]:

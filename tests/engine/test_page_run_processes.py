@@ -13,7 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from tests.engine.processes import lease_longer, slack_settings, start_engine, stop
+from tests.engine.processes import exactly_once, slack_settings, start_engine, stop
 from tests.engine.test_engine_processes import _declare, engine_setup
 from tests.notify.slack_server import SlackServer
 from warroom.escalation.models import PageRun
@@ -170,7 +170,7 @@ def test_two_engines_send_each_rule_step_once(
 ) -> None:
     runtime, env = setup
     incidents = 200
-    lease_longer(env)  # nothing is killed here: every message exactly once
+    exactly_once(env)  # nothing is killed here: every message exactly once
     engines = [start_engine(env, tmp_path / f"engine-{i}.log") for i in (1, 2)]
     _declare(runtime, incidents)
     try:

@@ -30,7 +30,7 @@ import yaml
 from sqlalchemy import func, select
 
 from tests.conftest import free_port
-from tests.engine.processes import lease_longer, slack_settings, start_engine
+from tests.engine.processes import exactly_once, slack_settings, start_engine
 from tests.engine.processes import stop as _stop
 from tests.engine.test_engine_processes import engine_setup
 from tests.notify.slack_server import SlackServer
@@ -174,7 +174,7 @@ def test_two_apis_and_two_engines_make_one_incident_per_group_and_page_once(
     runtime, env = setup
     groups, per_group = _size()
     started = time.monotonic()
-    lease_longer(env)  # nothing is killed here: every message exactly once
+    exactly_once(env)  # nothing is killed here: every message exactly once
     apis = [_api(env, tmp_path / f"serve-{i}.log") for i in (1, 2)]
     engines = [_engine(env, tmp_path / f"engine-{i}.log") for i in (1, 2)]
     # Each group's alerts alternate between the two instances, sent by eight clients at once:

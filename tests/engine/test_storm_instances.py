@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from tests.engine.processes import lease_longer, start_engine, stop
+from tests.engine.processes import exactly_once, start_engine, stop
 from tests.engine.test_several_instances import (
     STEPS,
     TOKEN,
@@ -44,7 +44,7 @@ def test_two_apis_start_one_storm_and_its_parent_pages_once(
     document = yaml.safe_load(path.read_text())
     document["detection"] = {"storm": {"threshold": THRESHOLD, "window": "10m"}}
     path.write_text(yaml.safe_dump(document))
-    lease_longer(env)  # nothing is killed here: every message exactly once
+    exactly_once(env)  # nothing is killed here: every message exactly once
     apis = [_api(env, tmp_path / f"serve-{i}.log") for i in (1, 2)]
     engine = start_engine(env, tmp_path / "engine.log")
     headers = {"Authorization": f"Bearer {TOKEN}"}

@@ -40,6 +40,21 @@ _TYPES = {"public_channel", "private_channel", "mpim", "im"}
 _TRIGGER = re.compile(r"\d+\.\d+\.[0-9a-f]+")  # Slack's documented form: 132456.7890123.abcdef
 
 
+class _Server(ThreadingHTTPServer):
+    """The fake's listener: a backlog for every engine's senders at once.
+
+    socketserver listens with a backlog of 5. Two engines post on up to 16 connections at
+    once, each new (the fake answers HTTP/1.0); while a loaded machine keeps this process's
+    accept loop waiting, connections past the backlog are dropped and retransmitted by the
+    kernel 1, 3, 7 s later. One established past the client's timeout is still read and
+    answered "ok" here, while its sender, having timed out, posts it again: a page counted
+    twice that Slack's own listener would have taken at once.
+    """
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 @dataclass
 class Channel:
     """A channel as the fake workspace holds it."""
@@ -125,8 +140,7 @@ class SlackServer:
 
     def start(self) -> SlackServer:
         """Listen in a background thread."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()
