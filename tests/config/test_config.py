@@ -332,3 +332,22 @@ def test_config_check_warns_of_an_access_team_that_does_not_exist(tmp_path: Path
         "warning: incident type 'security' lets team 'security' see its restricted incidents, "
         "but there is no such team under teams: only admins and participants will see them"
     ) in result.stderr
+
+
+def test_config_check_warns_of_a_timeout_longer_than_half_the_claim_lease(tmp_path: Path) -> None:
+    # A send that hangs past its lease is taken over by another engine and sent twice.
+    runner = CliRunner()
+    path = tmp_path / "warroom.yaml"
+    smtp = "  smtp: {host: 127.0.0.1, from: warroom@example.com, timeout: 45}\n"
+    path.write_text("notifications:\n  page_via: [email]\nintegrations:\n" + smtp)
+    result = runner.invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "warning: integrations.smtp.timeout is 45s, more than half of "
+        "notifications.claim_lease (60s): a send that hangs that long outlives its claim, and "
+        "another engine may send it again; lower the timeout or lengthen the lease"
+    ]
+    path.write_text(
+        "notifications:\n  page_via: [email]\n  claim_lease: 2m\nintegrations:\n" + smtp
+    )
+    assert runner.invoke(app, ["config", "check", str(path)]).stderr == ""

@@ -137,8 +137,29 @@ def config_warnings(config: WarroomConfig) -> list[str]:
         found
         + _phone_warnings(config)
         + _access_team_warnings(config)
+        + _lease_warnings(config)
         + unreachable_warnings(config)
     )
+
+
+def _lease_warnings(config: WarroomConfig) -> list[str]:
+    """Warn of an integration whose timeout lets a hung send outlive its claim.
+
+    The sender starts a send only if it can end within half its lease (notify/sender.py); a
+    send that hangs longer than the lease is taken over by another engine and sent twice.
+    """
+    lease = config.notifications.claim_lease.total_seconds()
+    found = []
+    for name in type(config.integrations).model_fields:
+        timeout = getattr(getattr(config.integrations, name), "timeout", None)
+        if isinstance(timeout, int | float) and timeout > lease / 2:
+            found.append(
+                f"integrations.{name}.timeout is {timeout:g}s, more than half of "
+                f"notifications.claim_lease ({lease:g}s): a send that hangs that long outlives "
+                "its claim, and another engine may send it again; lower the timeout or "
+                "lengthen the lease"
+            )
+    return found
 
 
 def _phone_warnings(config: WarroomConfig) -> list[str]:
