@@ -12,6 +12,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+# At module level: with postponed annotations FastAPI resolves `request: Request` in the
+# module's globals; imported inside the app's function, `request` became a required query
+# parameter and every request was a 422 that never read the body.
+from fastapi import FastAPI, Request
+
 
 async def raw_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """A bare ASGI app: read the whole body, answer 200 with a small JSON body."""
@@ -33,8 +38,6 @@ async def raw_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 def fastapi_app() -> Any:
     """A FastAPI route that reads the raw body and answers: FastAPI's own cost, nothing more."""
-    from fastapi import FastAPI, Request
-
     app = FastAPI()
 
     @app.post("/{path:path}")
