@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(options.rounds, options.groups, options.alerts, options.seconds) < 1:
         parser.error("--rounds, --groups, --alerts and --seconds must be at least 1")
     options.settle = 1.0  # the pages are not what this measures
+    options.client = "httpx"  # bench.storm's default client
     console = Console()
     measures: dict[str, Measure] = {}
     for round_ in range(options.rounds):

@@ -304,7 +304,7 @@ def measure_ceiling(options: argparse.Namespace, console: Console) -> list[Run]:
             )
             url = f"http://{LOOPBACK}:{port}"
             try:
-                _wait_listening(url)
+                wait_listening(url)
                 for batch in BATCHES:
                     script = Path(tmp) / f"{kind}-{batch}.lua"
                     path = "/api/v1/intake/alertmanager"
@@ -322,7 +322,7 @@ def measure_ceiling(options: argparse.Namespace, console: Console) -> list[Run]:
     return runs
 
 
-def _wait_listening(url: str) -> None:
+def wait_listening(url: str) -> None:
     """Wait until a server answers at `url` (any status)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
