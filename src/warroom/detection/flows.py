@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from warroom.config import WarroomConfig
 
 log = logging.getLogger("warroom.detection")
+FILE_WRITERS = 4  # threads writing one drain's runbook files
 
 
 @dataclass
@@ -56,6 +57,10 @@ class IntakeFlows:
         # Files are written (and fsynced) here, not on the writer thread: the next drain's
         # transaction runs while this one's files go to disk. One thread keeps them in order.
         self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-files")
+        # A storm's new incidents' files are written by several threads at once: a file's fsync
+        # waits on the disk (milliseconds), and one thread writing them in turn capped the
+        # intake near 400 new incidents a second. One drain's files are done before its answers.
+        self._writers = ThreadPoolExecutor(max_workers=FILE_WRITERS, thread_name_prefix="files")
         self._lock = threading.Lock()
         self._pending: list[_Delivery] = []
         self._in_flight: list[_Delivery] = []  # taken by a drain, not yet answered
@@ -256,6 +261,7 @@ class IntakeFlows:
         """Finish queued deliveries, then their files, and stop both threads."""
         self._committer.close()
         self._files.shutdown(wait=True)
+        self._writers.shutdown(wait=True)
 
     def _published(self, drains: list[list[tuple[_Delivery, IngestResult | Exception]]]) -> None:
         """After a commit: count, then hand the files and the answers to the files thread."""
@@ -299,8 +305,14 @@ class IntakeFlows:
     ) -> None:
         """Rewrite each touched incident's file once, then answer: an answer means the
         alerts are committed and the files written."""
+        share = max(1, -(-len(changes) // FILE_WRITERS))  # each writer its own, in order
+        shares = [changes[start : start + share] for start in range(0, len(changes), share)]
         try:
-            self.incidents.refresh_many(changes)
+            if len(shares) > 1:
+                for done in [self._writers.submit(self.incidents.refresh_many, s) for s in shares]:
+                    done.result()
+            else:
+                self.incidents.refresh_many(changes)
         except Exception:  # committed: the files catch up on the next change or a sync
             log.exception("cannot rewrite the runbook files of %d incidents", len(changes))
         for delivery, result in outcomes:
