@@ -118,6 +118,29 @@ def test_the_next_drain_commits_while_the_files_are_written_and_answers_wait_for
     assert [name.split("-")[1] for name in written] == ["1", "2"]
 
 
+def test_a_drains_files_are_written_by_several_threads_before_its_answers(
+    runtime: Runtime, runbooks_dir: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file's fsync waits on the disk: a storm's files are written side by side.
+    directory = runtime.intake.runbooks
+    publish = directory.publish
+    together = threading.Barrier(2, timeout=10)  # passes only with two writers at once
+    writers: set[str] = set()
+
+    def side_by_side(incident: Any, severity_name: str | None = None) -> bool:
+        writers.add(threading.current_thread().name)
+        together.wait()
+        return publish(incident, severity_name)
+
+    monkeypatch.setattr(directory, "publish", side_by_side)
+    alerts = [alert(f"s{n}", group=f"g{n}") for n in range(8)]  # eight groups: eight incidents
+    answer = runtime.intake.submit(source="webhook", integration="w", alerts=alerts)
+    assert len(answer.result(30).opened) == 8
+    written = list((runbooks_dir / "active").glob("INC-*.md"))
+    assert len(written) == 8  # every file was on disk when the answer came
+    assert len(writers) >= 2
+
+
 def test_a_cancelled_waiter_does_not_leave_the_others_unanswered(runtime: Runtime) -> None:
     gate = hold_writer(runtime)
     first = runtime.intake.submit(source="webhook", integration="w", alerts=[alert("x1")])
