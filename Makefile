@@ -50,7 +50,7 @@ bench: $(DEV)  ## benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.oncall
 	$(BIN)/python -m bench.intake
-	$(BIN)/python -m bench.storm
+	$(BIN)/python -m bench.storm --floor --client raw --rounds 3
 	$(BIN)/python -m bench.index_cost
 	$(BIN)/python -m bench.heartbeats
 	$(BIN)/python -m bench.related
