@@ -77,6 +77,33 @@ class Outcome:
         """New incidents per second, first request sent to last answer."""
         return self.groups / self.seconds
 
+    @classmethod
+    def of(
+        cls,
+        label: str,
+        options: argparse.Namespace,
+        sent: Sent,
+        counted: tuple[int, int, int, int],
+        pages: int,
+    ) -> Outcome:
+        """Put one run together: what `send_measured` saw and what the database holds."""
+        incidents, children, parents, stored = counted
+        return cls(
+            label,
+            options.groups,
+            options.groups * options.alerts,
+            sent.seconds,
+            Stats.of(sent.latencies),
+            sent.errors,
+            incidents,
+            children,
+            parents,
+            stored,
+            pages,
+            1000 * sent.server_cpu / options.groups,
+            1000 * sent.client_cpu / options.groups,
+        )
+
 
 def config(receiver: Receiver, storms: bool) -> dict[str, Any]:
     """Every group opens a SEV-2 incident on checkout that pages #pages."""
@@ -344,22 +371,9 @@ def run(
                 while time.monotonic() < deadline:
                     time.sleep(1)
                     receiver.poll()
-            incidents, children, parents, stored = count(workdir / "data" / "warroom.db")
-            outcome = Outcome(
-                label,
-                options.groups,
-                options.groups * options.alerts,
-                sent.seconds,
-                Stats.of(sent.latencies),
-                sent.errors,
-                incidents,
-                children,
-                parents,
-                stored,
-                receiver.count,
-                1000 * sent.server_cpu / options.groups,
-                1000 * sent.client_cpu / options.groups,
-            )
+            counted = count(workdir / "data" / "warroom.db")
+            incidents, children, parents, stored = counted
+            outcome = Outcome.of(label, options, sent, counted, receiver.count)
             console.print(
                 f"  {label}: {outcome.rate:,.0f} new incidents/s, p99 "
                 f"{outcome.latency.p99:.0f} ms, {incidents} incidents "
@@ -386,21 +400,7 @@ def run_floor(label: str, options: argparse.Namespace, files: bool, console: Con
             process.wait(timeout=20)
         incidents, _, _, stored = count(Path(tmp) / "floor.db")
         written = len(list((Path(tmp) / "active").glob("INC-*.md")))
-    outcome = Outcome(
-        label,
-        options.groups,
-        options.groups * options.alerts,
-        sent.seconds,
-        Stats.of(sent.latencies),
-        sent.errors,
-        incidents,
-        0,
-        0,
-        stored,
-        0,
-        1000 * sent.server_cpu / options.groups,
-        1000 * sent.client_cpu / options.groups,
-    )
+    outcome = Outcome.of(label, options, sent, (incidents, 0, 0, stored), 0)
     console.print(
         f"  {label}: {outcome.rate:,.0f} new incidents/s, p99 {outcome.latency.p99:.0f} ms, "
         f"{incidents} incidents, {stored} alerts, {written} files, {sent.errors} errors; "
