@@ -76,6 +76,8 @@ def open_in_bulk(
     )
     group_ids = {key: group_id for group_id, key in created}
     keys = [key for key in fresh if key in group_ids]
+    if not keys:  # another writer opened every one of them
+        return {}, list(fresh)
     declarations = []
     for key in keys:
         first, decision = fresh[key][0]
@@ -109,10 +111,10 @@ def open_in_bulk(
     events: list[tuple[Incident, str, str, dict[str, Any]]] = []
     handled: dict[str, str] = {}
     for key, incident in zip(keys, incidents, strict=True):
-        linker.opened_with_alert(incident)
         mine = [(a, inserted[a.fingerprint]) for a, _ in fresh[key] if a.fingerprint in inserted]
         if mine and mine[0][0] is fresh[key][0][0]:  # another writer may have the first alert
             first, first_id = mine.pop(0)
+            linker.opened_with_alert(incident)  # its one "alert" event is the next one
             events.append((incident, *opening_event(first, first_id, titles[first.fingerprint])))
             handled[first.fingerprint] = "bulk"
         joined = [(i, titles[a.fingerprint], a) for a, i in mine]

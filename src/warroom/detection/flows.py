@@ -305,16 +305,16 @@ class IntakeFlows:
     ) -> None:
         """Rewrite each touched incident's file once, then answer: an answer means the
         alerts are committed and the files written."""
-        share = max(1, -(-len(changes) // FILE_WRITERS))  # each writer its own, in order
-        shares = [changes[start : start + share] for start in range(0, len(changes), share)]
-        try:
-            if len(shares) > 1:
-                for done in [self._writers.submit(self.incidents.refresh_many, s) for s in shares]:
-                    done.result()
-            else:
-                self.incidents.refresh_many(changes)
-        except Exception:  # committed: the files catch up on the next change or a sync
-            log.exception("cannot rewrite the runbook files of %d incidents", len(changes))
+        size = max(1, -(-len(changes) // FILE_WRITERS))  # each writer its own, in order
+        shares = [changes[start : start + size] for start in range(0, len(changes), size)]
+        # Every share is waited for, failed or not: an answer means the files are written.
+        writing = [self._writers.submit(self.incidents.refresh_many, s) for s in shares]
+        for share, done in zip(shares, writing, strict=True):
+            try:
+                done.result()
+            except Exception:  # committed: the files catch up on the next change or a sync
+                numbers = ", ".join(f"INC-{number}" for number, _ in share)
+                log.exception("cannot rewrite the runbook files of %s", numbers)
         for delivery, result in outcomes:
             if delivery.future.done():  # its waiter gave up (a cancelled request): the rest wait
                 continue

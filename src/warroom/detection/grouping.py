@@ -13,6 +13,7 @@ from warroom.detection.rows import GROUP_IS_OPEN, built_once
 from warroom.detection.schemas import AlertIn, RouteDecision
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATUSES
+from warroom.storage import savepoints
 
 
 def group_key(alert: AlertIn, decision: RouteDecision, integration: str) -> str:
@@ -77,6 +78,8 @@ def open_group(session: Session, key: str, now: datetime) -> AlertGroup:
     if group is not None:
         return group
     created = session.scalars(_new_group(session), {"key": key, "now": now}).first()
+    if created is not None:
+        savepoints.returned(session, [created])  # a failed delivery takes it with it
     if created is None:  # a concurrent delivery created it; it has its incident by now
         created = session.scalars(_OPEN_LOCKED, {"key": key}).first()
         assert created is not None

@@ -33,6 +33,7 @@ from warroom.incidents.held import Held
 from warroom.incidents.lifecycle import Rules
 from warroom.incidents.models import Incident
 from warroom.incidents.states import OPEN_STATUSES
+from warroom.storage import savepoints
 
 if TYPE_CHECKING:
     from warroom.config import WarroomConfig
@@ -117,6 +118,9 @@ class Intake:
         owner_of: dict[str, int] = {}
         for index, (alert, _) in enumerate(decided):
             owner_of.setdefault(alert.fingerprint, owners[index])
+        # An alert also resolved or acknowledged in this run keeps the order it came in: the
+        # per-alert path, in turn (a resolve before its firing must not close what bulk opened).
+        ordered = {a.fingerprint for a in alerts if a.status != "firing" or a.event is not None}
         joined = join_in_bulk(
             self.linker,
             integration=self.integration,
@@ -129,6 +133,7 @@ class Intake:
                 and a.event is None
                 and a.kind == "alert"
                 and a.fingerprint not in repeats
+                and a.fingerprint not in ordered
             ],
             results=results,
             owner_of=owner_of,
@@ -268,6 +273,8 @@ class Intake:
             alert, decision, integration=self.integration, key=key, now=self.now, incident_id=None
         )
         row = self.session.scalars(_new_row(self.session), values).first()
+        if row is not None:
+            savepoints.returned(self.session, [row])  # a failed delivery takes it with it
         if row is None:  # another transaction opened the same episode first
             row = self._open_row(alert)
             assert row is not None

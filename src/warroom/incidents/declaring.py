@@ -17,6 +17,7 @@ from warroom.incidents.actor import Actor
 from warroom.incidents.fields import check_fields
 from warroom.incidents.held import Held, held_text
 from warroom.incidents.models import Incident
+from warroom.storage import savepoints
 from warroom.storage.counters import next_values
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ INCIDENT_COUNTER = "incident_number"
 # Matched to their declarations by number: asking for parameter order made SQLAlchemy send
 # SQLite one statement per row.
 _INSERT = insert(Incident).returning(Incident)
-# (kind, text, data): an event the caller wants right after the declaration's own.
+# (kind, text, data): one of a new incident's first events.
 Event = tuple[str, str, dict[str, Any]]
 
 
@@ -51,7 +52,6 @@ class Declaration:
     module: str | None = None
     held: Held | None = None
     drill_id: int | None = None
-    then: tuple[Event, ...] = ()  # written after "declared" (and "commander_changed")
 
 
 def declare_many(
@@ -67,7 +67,9 @@ def declare_many(
         return []
     for row, number in zip(rows, next_values(session, INCIDENT_COUNTER, len(rows)), strict=True):
         row["number"] = number
-    by_number = {incident.number: incident for incident in session.scalars(_INSERT, rows)}
+    loaded = list(session.scalars(_INSERT, rows, execution_options={"render_nulls": True}))
+    savepoints.returned(session, loaded)  # a savepoint rolled back takes them with it
+    by_number = {incident.number: incident for incident in loaded}
     made = [by_number[row["number"]] for row in rows]
     checklists.seed(
         session,
@@ -77,7 +79,7 @@ def declare_many(
     actors: list[str | None] = []
     sources: list[str] = []
     for incident, declaration in zip(made, declarations, strict=True):
-        mine = [_declared(incident, declaration), *_commander(declaration), *declaration.then]
+        mine = [_declared(incident, declaration), *_commander(declaration)]
         events += [(incident, *event) for event in mine]
         actors += [declaration.actor.name] * len(mine)
         sources += [declaration.actor.source] * len(mine)

@@ -12,6 +12,7 @@ from warroom.incidents.actor import Access
 from warroom.incidents.models import Incident, TimelineEvent
 from warroom.incidents.timeline import LIVE_EVENTS, LIVE_UNPLANNED
 from warroom.incidents.visibility import visible
+from warroom.storage import savepoints
 from warroom.storage.bus import Bus, LiveEvent
 from warroom.storage.db import Database
 
@@ -64,20 +65,13 @@ def install(db: Database, bus: Bus) -> None:
         written = session.info.get(LIVE_UNPLANNED)
         if written:
             session.info[LIVE_UNPLANNED] = [
-                (where, events) for where, events in written if not _within(where, transaction)
+                (where, events)
+                for where, events in written
+                if not savepoints.within(where, transaction)
             ]
 
     db.listen_writes("after_transaction_end", forget)
     db.listen_writes("after_soft_rollback", rolled_back)
-
-
-def _within(where: Any, transaction: Any) -> bool:
-    """Tell whether the savepoint `where` (None: the root) is `transaction` or inside it."""
-    while where is not None:
-        if where is transaction:
-            return True
-        where = where.parent
-    return transaction.parent is None
 
 
 def bulk_written(session: Session, *, after: int, incident_ids: Collection[int]) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from warroom.incidents.models import Incident, TimelineEvent
+from warroom.storage import savepoints
 
 # Built once: constructing a statement costs more than a new incident's insert takes to run.
 _INSERT_MANY = insert(TimelineEvent).returning(TimelineEvent)
@@ -119,7 +120,10 @@ def record_all(
         }
         for index, (incident, kind, text, data) in enumerate(events)
     ]
-    written = sorted(session.scalars(_INSERT_MANY, rows), key=lambda event: event.id)
+    # render_nulls: rows with and without an actor stay one statement.
+    loaded = session.scalars(_INSERT_MANY, rows, execution_options={"render_nulls": True})
+    written = sorted(loaded, key=lambda event: event.id)
+    savepoints.returned(session, written)  # a savepoint rolled back takes them with it
     incidents = {incident.id: incident for incident, *_ in events}
     new = session.info.setdefault(NEW_EVENTS, [])
     live = session.info.setdefault(LIVE_EVENTS, [])

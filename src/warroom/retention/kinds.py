@@ -148,7 +148,7 @@ def kinds(retention: RetentionConfig) -> list[Kind]:
             "sessions", table(BrowserSession), retention.sessions, _sessions, _sessions_never_ended
         ),
         Kind("sign_in_flows", table(OidcLogin), timedelta(0), _sign_in_flows),
-        # Also pruned by the intake as deliveries arrive; here too, for a quiet installation.
+        # Only here: the intake no longer deletes old ones on its writer thread.
         Kind("delivery_ids", table(SeenDelivery), deliveries.RETENTION, _delivery_ids),
         Kind("notifications", table(Notification), retention.notifications, _notifications),
         Kind("page_runs", table(PageRun), retention.page_runs, _page_runs),

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from warroom.storage import savepoints
 from warroom.storage.files import secure_sqlite
 
 log = logging.getLogger("warroom.storage")
@@ -60,6 +61,7 @@ class Database:
         self._warned_untaken = False
         self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
         self._writes = sessionmaker(self.write_engine, expire_on_commit=False)
+        savepoints.install(self._writes)
 
     @property
     def is_sqlite(self) -> bool:
