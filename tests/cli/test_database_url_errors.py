@@ -95,11 +95,13 @@ def test_copy_says_what_is_wrong_with_the_source(local: dict[str, str], tmp_path
     assert not (tmp_path / "new.db").exists()
 
 
-@pytest.mark.parametrize("command", [["users", "list"], ["audit", "verify"], ["engine", "--once"]])
+@pytest.mark.parametrize("command", [["users", "list"], ["audit", "verify"]])
 def test_commands_on_the_local_runtime_say_what_is_wrong_with_the_url(
     command: list[str], local: dict[str, str], tmp_path: Path
 ) -> None:
     # Every command that builds the local runtime (users, tokens, audit, engine, serve, …).
+    # Not `engine` here: it points the root logger at this runner's stderr, which is closed
+    # once the runner returns, and later tests in the process would log into it.
     runner = CliRunner()
     for url, said in bad_urls(tmp_path):
         result = runner.invoke(app, command, env=local | {"WARROOM_DATABASE_URL": url})
