@@ -70,25 +70,6 @@ def record(
     return event
 
 
-def record_many(
-    session: Session,
-    *,
-    incident: Incident,
-    events: list[tuple[str, str, dict[str, Any]]],
-    at: datetime,
-    actor: str | None,
-    source: str,
-) -> list[TimelineEvent]:
-    """Append several (kind, text, data) events to one incident's timeline in one statement."""
-    return record_all(
-        session,
-        [(incident, kind, text, data) for kind, text, data in events],
-        at=at,
-        actor=actor,
-        source=source,
-    )
-
-
 def record_all(
     session: Session,
     events: list[tuple[Incident, str, str, dict[str, Any]]],
