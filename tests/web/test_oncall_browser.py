@@ -83,6 +83,20 @@ def test_a_berlin_schedule_seen_from_new_york_across_the_change(
         page.screenshot(path=shots_dir(tmp_path) / "oncall-dst-1366-light.png")
     finally:
         context.close()
+    # The marker in the dark theme and on a phone too: drawn in the text's own colour.
+    for name, viewport, scheme in (("1366-dark", LAPTOP, "dark"), ("375-light", PHONE, "light")):
+        context = browser.new_context(
+            viewport=viewport, timezone_id="America/New_York", color_scheme=scheme
+        )
+        try:
+            page = sign_in(context, site, "/oncall/berlin")
+            page.goto(f"{site}/oncall/berlin?start=2026-03-23")
+            sunday = section(page, "Sunday 29 March 2026")
+            expect(sunday.get_by_role("img", name="Clock change")).to_be_visible()
+            sunday.scroll_into_view_if_needed()
+            page.screenshot(path=shots_dir(tmp_path) / f"oncall-dst-{name}.png")
+        finally:
+            context.close()
 
 
 def test_add_and_remove_an_override_with_a_confirm(browser: Browser, site: str) -> None:
